@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs what firepoint needs on a fresh Debian 12 / Ubuntu machine, idempotently:
+#   - Debian packages: libgdal-dev, gdal-bin, pkg-config, build-essential, python3-pip
+#   - ONNX Runtime's shared library, taken from the PyPI wheel `onnxruntime`
+#     (Debian has no package; ort's own download cannot work offline) into .deps/onnxruntime/
+#   - a Rust toolchain, when cargo is missing (rustup from the distribution's package)
+# A second run does nothing but check. Run from anywhere; paths are relative to the repo.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ORT_VERSION="${ORT_VERSION:-1.31.1}"
+ORT_DIR=".deps/onnxruntime"
+ORT_LIB="$ORT_DIR/libonnxruntime.so.$ORT_VERSION"
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+need_pkgs=()
+for p in libgdal-dev gdal-bin pkg-config build-essential python3-pip unzip; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need_pkgs+=("$p")
+done
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${need_pkgs[*]}" >&2
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+fi
+
+if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then
+  export PATH="$HOME/.cargo/bin:$PATH"
+fi
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "setup: no cargo found; installing rustup from Debian and a stable toolchain" >&2
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq rustup >/dev/null
+  rustup default stable
+fi
+
+if [ ! -f "$ORT_LIB" ]; then
+  echo "setup: fetching ONNX Runtime $ORT_VERSION from the PyPI wheel" >&2
+  tmp="$(mktemp -d)"
+  python3 -m pip download -q --no-deps --only-binary=:all: -d "$tmp" "onnxruntime==$ORT_VERSION"
+  mkdir -p "$ORT_DIR"
+  unzip -q -j -o "$tmp"/onnxruntime-*.whl 'onnxruntime/capi/libonnxruntime.so*' -d "$ORT_DIR"
+  rm -rf "$tmp"
+fi
+ln -sf "libonnxruntime.so.$ORT_VERSION" "$ORT_DIR/libonnxruntime.so"
+echo "setup: ok (GDAL $(gdal-config --version), ONNX Runtime $ORT_VERSION in $ORT_DIR)" >&2

@@ -1,0 +1,303 @@
+//! The district (AOI): county → township → village grid cells, no-burn zones, national monitoring
+//! stations, known heat sources, land use, camera towers and a DEM, read through GDAL/OGR.
+//!
+//! Owns loading and checking the layers and answering point questions about them (which village,
+//! which land use, how far to a station). It never reads satellite or camera inputs and never
+//! touches the ticket store. Distances are in metres on a local projection ([`Projector`]).
+//! [`generate`] writes the synthetic sample district kept in `aoi/`.
+
+pub mod generate;
+mod layers;
+
+use std::path::{Path, PathBuf};
+
+use geo::{Contains, Distance, Euclidean, MultiPolygon, Point};
+use rstar::{primitives::GeomWithData, primitives::Rectangle, RTree, AABB};
+use serde::Serialize;
+
+pub use layers::Dem;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AoiError {
+    #[error("AOI layer `{layer}` not found in {dir} (looked for {layer}.geojson, .gpkg, .shp)")]
+    MissingLayer { dir: PathBuf, layer: String },
+    #[error("cannot open AOI layer {path}")]
+    Open { path: PathBuf, #[source] source: gdal::errors::GdalError },
+    #[error("AOI layer {path}: feature {fid} has no field `{field}` (or it is empty)")]
+    MissingField { path: PathBuf, fid: u64, field: String },
+    #[error("AOI layer {path}: feature {fid}: {what}")]
+    BadGeometry { path: PathBuf, fid: u64, what: String },
+    #[error("AOI DEM {path}: {what}")]
+    Dem { path: PathBuf, what: String },
+    #[error("AOI {dir}: {what}")]
+    Invalid { dir: PathBuf, what: String },
+}
+
+/// Local metric projection around the county centre: equirectangular, metres east/north.
+/// Over a county (≤ 60 km across) its scale error stays under 0.1 %, which is far below a
+/// satellite pixel and a camera's ranging error.
+#[derive(Debug, Clone, Copy)]
+pub struct Projector {
+    lon0: f64,
+    lat0: f64,
+    kx: f64,
+    ky: f64,
+}
+
+impl Projector {
+    pub fn new(lon0: f64, lat0: f64) -> Self {
+        let phi = lat0.to_radians();
+        // metres per degree on the WGS84 ellipsoid at latitude phi
+        let ky = 111_132.92 - 559.82 * (2.0 * phi).cos() + 1.175 * (4.0 * phi).cos();
+        let kx = 111_412.84 * phi.cos() - 93.5 * (3.0 * phi).cos();
+        Projector { lon0, lat0, kx, ky }
+    }
+    pub fn to_m(&self, lon: f64, lat: f64) -> (f64, f64) {
+        ((lon - self.lon0) * self.kx, (lat - self.lat0) * self.ky)
+    }
+    pub fn to_deg(&self, x: f64, y: f64) -> (f64, f64) {
+        (self.lon0 + x / self.kx, self.lat0 + y / self.ky)
+    }
+    pub fn point(&self, lon: f64, lat: f64) -> Point<f64> {
+        let (x, y) = self.to_m(lon, lat);
+        Point::new(x, y)
+    }
+    pub fn project(&self, g: &MultiPolygon<f64>) -> MultiPolygon<f64> {
+        use geo::MapCoords;
+        g.map_coords(|c| {
+            let (x, y) = self.to_m(c.x, c.y);
+            geo::coord! { x: x, y: y }
+        })
+    }
+    /// Distance in metres between two lon/lat points.
+    pub fn distance_m(&self, a: (f64, f64), b: (f64, f64)) -> f64 {
+        let (ax, ay) = self.to_m(a.0, a.1);
+        let (bx, by) = self.to_m(b.0, b.1);
+        (ax - bx).hypot(ay - by)
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct County {
+    pub code: String,
+    pub name: String,
+    #[serde(skip)]
+    pub area: MultiPolygon<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Township {
+    pub code: String,
+    pub name: String,
+    pub team: String,
+    pub leader: String,
+    pub phone: String,
+}
+
+/// A village and its grid cell (网格), the unit a grid member is responsible for.
+#[derive(Debug, Clone, Serialize)]
+pub struct Village {
+    pub code: String,
+    pub name: String,
+    pub township: String,
+    pub grid_id: String,
+    pub grid_member: String,
+    pub phone: String,
+    #[serde(skip)]
+    pub area: MultiPolygon<f64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Zone {
+    pub name: String,
+    pub area: MultiPolygon<f64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Station {
+    pub code: String,
+    pub name: String,
+    pub lon: f64,
+    pub lat: f64,
+}
+
+/// A known static heat source (steel mill, cement kiln, brick kiln, power plant).
+#[derive(Debug, Clone)]
+pub struct HeatSource {
+    pub id: String,
+    pub name: String,
+    pub kind: String,
+    pub buffer_m: Option<f64>,
+    pub area: MultiPolygon<f64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LandClass {
+    Farmland,
+    BuiltUp,
+    Water,
+}
+
+/// A Blue Sky Guard camera tower.
+#[derive(Debug, Clone, Serialize)]
+pub struct Camera {
+    pub id: String,
+    pub name: String,
+    pub lon: f64,
+    pub lat: f64,
+    /// Lens height above the ground at the tower, metres.
+    pub height_m: f64,
+    /// Azimuth (degrees clockwise from north) of pan = 0.
+    pub pan_zero_deg: f64,
+    pub hfov_min_deg: f64,
+    pub hfov_max_deg: f64,
+    /// Farthest distance a sighting is placed at, metres.
+    pub range_m: f64,
+}
+
+/// Everything known about the district, with indexes built once at load.
+pub struct Aoi {
+    pub dir: PathBuf,
+    pub county: County,
+    pub townships: Vec<Township>,
+    pub villages: Vec<Village>,
+    pub no_burn: Vec<Zone>,
+    pub stations: Vec<Station>,
+    pub heat_sources: Vec<HeatSource>,
+    pub landuse: Vec<(LandClass, MultiPolygon<f64>)>,
+    pub cameras: Vec<Camera>,
+    pub dem: Option<Dem>,
+    pub projector: Projector,
+    village_index: RTree<GeomWithData<Rectangle<[f64; 2]>, usize>>,
+    heat_m: Vec<MultiPolygon<f64>>,
+}
+
+/// What the district says about one point.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlaceInfo {
+    pub village: Option<Village>,
+    pub township: Option<Township>,
+    pub landuse: LandClass,
+    pub no_burn_zone: Option<String>,
+    /// Nearest national station and its distance, metres.
+    pub station: Option<(String, f64)>,
+}
+
+impl Aoi {
+    /// Loads every layer from `dir`. Layers may be GeoJSON, GeoPackage or Shapefile.
+    pub fn load(dir: &Path) -> Result<Aoi, AoiError> {
+        let county = layers::read_county(dir)?;
+        let c = geo::Centroid::centroid(&county.area).ok_or_else(|| AoiError::Invalid {
+            dir: dir.into(),
+            what: "county polygon is empty".into(),
+        })?;
+        let projector = Projector::new(c.x(), c.y());
+        let villages = layers::read_villages(dir)?;
+        let townships = layers::read_townships(dir)?;
+        for v in &villages {
+            if !townships.iter().any(|t| t.code == v.township) {
+                return Err(AoiError::Invalid {
+                    dir: dir.into(),
+                    what: format!("village {} names township {} which is not in townships", v.code, v.township),
+                });
+            }
+        }
+        let heat_sources = layers::read_heat_sources(dir)?;
+        let heat_m = heat_sources.iter().map(|h| projector.project(&h.area)).collect();
+        let village_index = RTree::bulk_load(
+            villages
+                .iter()
+                .enumerate()
+                .filter_map(|(i, v)| {
+                    let r = geo::BoundingRect::bounding_rect(&v.area)?;
+                    Some(GeomWithData::new(Rectangle::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]), i))
+                })
+                .collect(),
+        );
+        Ok(Aoi {
+            dir: dir.into(),
+            county,
+            townships,
+            villages,
+            no_burn: layers::read_zones(dir, "no_burn_zones")?,
+            stations: layers::read_stations(dir)?,
+            heat_sources,
+            landuse: layers::read_landuse(dir)?,
+            cameras: layers::read_cameras(dir)?,
+            dem: layers::read_dem(dir)?,
+            projector,
+            village_index,
+            heat_m,
+        })
+    }
+
+    pub fn contains(&self, lon: f64, lat: f64) -> bool {
+        self.county.area.contains(&Point::new(lon, lat))
+    }
+
+    pub fn village_at(&self, lon: f64, lat: f64) -> Option<&Village> {
+        let p = Point::new(lon, lat);
+        self.village_index
+            .locate_in_envelope_intersecting(&AABB::from_point([lon, lat]))
+            .map(|g| &self.villages[g.data])
+            .find(|v| v.area.contains(&p))
+    }
+
+    pub fn township(&self, code: &str) -> Option<&Township> {
+        self.townships.iter().find(|t| t.code == code)
+    }
+
+    pub fn camera(&self, id: &str) -> Option<&Camera> {
+        self.cameras.iter().find(|c| c.id == id)
+    }
+
+    /// Water wins over built-up, built-up over farmland (the default outside every polygon).
+    pub fn landuse_at(&self, lon: f64, lat: f64) -> LandClass {
+        let p = Point::new(lon, lat);
+        let mut class = LandClass::Farmland;
+        for (c, area) in &self.landuse {
+            if area.contains(&p) {
+                match c {
+                    LandClass::Water => return LandClass::Water,
+                    LandClass::BuiltUp => class = LandClass::BuiltUp,
+                    LandClass::Farmland => {}
+                }
+            }
+        }
+        class
+    }
+
+    /// The heat source within its buffer (or `default_buffer_m`) plus `slack_m` of the point.
+    /// `slack_m` is the detection's own location uncertainty (half a satellite pixel).
+    pub fn heat_source_near(&self, lon: f64, lat: f64, default_buffer_m: f64, slack_m: f64) -> Option<&HeatSource> {
+        let p = self.projector.point(lon, lat);
+        self.heat_sources.iter().zip(&self.heat_m).find_map(|(h, area)| {
+            let d = Euclidean.distance(&p, area);
+            (d <= h.buffer_m.unwrap_or(default_buffer_m) + slack_m).then_some(h)
+        })
+    }
+
+    pub fn place(&self, lon: f64, lat: f64) -> PlaceInfo {
+        let p = Point::new(lon, lat);
+        let village = self.village_at(lon, lat).cloned();
+        let township = village.as_ref().and_then(|v| self.township(&v.township)).cloned();
+        let station = self
+            .stations
+            .iter()
+            .map(|s| (s.name.clone(), self.projector.distance_m((lon, lat), (s.lon, s.lat))))
+            .min_by(|a, b| a.1.total_cmp(&b.1));
+        PlaceInfo {
+            village,
+            township,
+            landuse: self.landuse_at(lon, lat),
+            no_burn_zone: self.no_burn.iter().find(|z| z.area.contains(&p)).map(|z| z.name.clone()),
+            station,
+        }
+    }
+
+    /// Ground elevation in metres (0 where the DEM is absent or does not cover the point).
+    pub fn elevation(&self, lon: f64, lat: f64) -> f64 {
+        self.dem.as_ref().and_then(|d| d.sample(lon, lat)).unwrap_or(0.0)
+    }
+}

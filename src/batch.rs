@@ -1,0 +1,228 @@
+//! One batch: the inputs of a cron run (an inbox) or of a satellite pass given by hand, through
+//! every stage, with bad inputs reported, quarantined and skipped while the rest go on.
+//!
+//! Order of work: checksum each input and skip those the store has seen; detect fires in
+//! satellite scenes (each scene in parallel inside) and score frames in parallel (one ONNX
+//! session per rayon worker), a chunk at a time; then, per input and in path order, locate and
+//! record in one store transaction. The feed is rewritten at the end.
+
+use std::fmt;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+
+use crate::aoi::Aoi;
+use crate::config::Config;
+use crate::detect::smoke::{SmokeModel, SmokeWorker};
+use crate::detect::{hotspot, scene_detections, Detection, SourceKind};
+use crate::ingest::{frame, raster, InputKind};
+use crate::locate::{camera, locate};
+use crate::store::Store;
+
+/// What to do with a bad input file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quarantine {
+    /// Move it (and its pose sidecar) into the quarantine folder: the inbox case.
+    Move,
+    /// Copy it there and leave the original: files named by hand.
+    Copy,
+}
+
+#[derive(Debug, Default)]
+pub struct BatchReport {
+    pub inputs: usize,
+    pub skipped: usize,
+    pub processed: usize,
+    pub failed: Vec<(PathBuf, String)>,
+    pub frames_scored: usize,
+    pub frames_with_smoke: usize,
+    pub detections: usize,
+    pub suppressed: usize,
+    pub outside_aoi: usize,
+    pub opened: Vec<String>,
+    pub joined: usize,
+    pub feed: Vec<PathBuf>,
+}
+
+impl fmt::Display for BatchReport {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        writeln!(f, "inputs: {} found, {} already done, {} processed, {} bad", self.inputs, self.skipped, self.processed, self.failed.len())?;
+        writeln!(f, "frames: {} scored, {} with smoke", self.frames_scored, self.frames_with_smoke)?;
+        writeln!(f, "detections: {} in the county, {} suppressed on known heat sources, {} outside the county (dropped)",
+                 self.detections, self.suppressed, self.outside_aoi)?;
+        write!(f, "tickets: {} new, {} sightings joined existing tickets", self.opened.len(), self.joined)
+    }
+}
+
+/// The outcome of the detect stage for one input.
+type Detected = Result<Vec<Detection>, String>;
+
+fn sha256_file(path: &Path) -> std::io::Result<String> {
+    let bytes = std::fs::read(path)?;
+    Ok(Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn detect_scene(path: &Path, cfg: &Config) -> Detected {
+    let scene = raster::read_bt_scene(path).map_err(|e| format!("{:#}", anyhow::Error::from(e)))?;
+    let bands = hotspot::Bands { t4: &scene.t4, t11: &scene.t11, width: scene.width, height: scene.height };
+    let fires = hotspot::detect(&bands, scene.is_daytime(), &cfg.hotspot);
+    tracing::info!(file = %path.display(), fire_pixels = fires.len(), "satellite scene tested");
+    Ok(scene_detections(&scene, &fires))
+}
+
+fn detect_frame(worker: &mut SmokeWorker, model: &SmokeModel, aoi: &Aoi, path: &Path) -> Detected {
+    let e = |err: frame::FrameError| format!("{:#}", anyhow::Error::from(err));
+    let pose = frame::read_pose(path).map_err(e)?;
+    let img = frame::decode(path).map_err(e)?;
+    let cam = aoi
+        .camera(&pose.camera_id)
+        .ok_or_else(|| format!("camera frame {}: camera `{}` is not in the AOI's cameras layer", path.display(), pose.camera_id))?;
+    let score = worker.score(&img).map_err(|err| format!("{:#}", anyhow::Error::from(err)))?;
+    if score.score < model.threshold {
+        return Ok(Vec::new());
+    }
+    let (fx, fy) = score.plume_base(model.threshold);
+    let fix = camera::ground_fix(aoi, cam, &pose, img.height() as f64 / img.width() as f64, fx, fy);
+    Ok(vec![Detection {
+        source: SourceKind::Camera,
+        sensor: cam.id.clone(),
+        observed_at: pose.captured_at,
+        lon: fix.lon,
+        lat: fix.lat,
+        radius_m: fix.radius_m,
+        confidence: score.score,
+        evidence: serde_json::json!({
+            "frame": path.file_name().map(|n| n.to_string_lossy().into_owned()),
+            "model": model.version, "score": score.score, "threshold": model.threshold,
+            "azimuth_deg": (fix.azimuth_deg * 10.0).round() / 10.0, "distance_m": fix.distance_m.round(),
+            "hit_ground": fix.hit_ground,
+        }),
+    }])
+}
+
+fn quarantine(cfg: &Config, path: &Path, kind: InputKind, error: &str, mode: Quarantine) -> anyhow::Result<PathBuf> {
+    let day = chrono::Utc::now().with_timezone(&crate::time::beijing()).format("%Y%m%d").to_string();
+    let dir = cfg.paths.quarantine.join(day);
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create quarantine folder {}", dir.display()))?;
+    let mut files = vec![path.to_path_buf()];
+    let sidecar = frame::sidecar_of(path);
+    if kind == InputKind::Frame && sidecar.exists() {
+        files.push(sidecar);
+    }
+    let target = dir.join(path.file_name().context("input has no file name")?);
+    for f in &files {
+        let to = dir.join(f.file_name().context("input has no file name")?);
+        match mode {
+            Quarantine::Move => std::fs::rename(f, &to).or_else(|_| std::fs::copy(f, &to).and_then(|_| std::fs::remove_file(f))),
+            Quarantine::Copy => std::fs::copy(f, &to).map(|_| ()),
+        }
+        .with_context(|| format!("cannot quarantine {} into {}", f.display(), dir.display()))?;
+    }
+    let note = target.with_file_name(format!("{}.error.txt", target.file_name().unwrap_or_default().to_string_lossy()));
+    std::fs::write(&note, format!("{error}\n")).with_context(|| format!("cannot write {}", note.display()))?;
+    Ok(target)
+}
+
+/// Everything a batch holds for its whole run.
+struct Ctx<'a> {
+    cfg: &'a Config,
+    aoi: Aoi,
+    store: Store,
+    mode: Quarantine,
+    report: BatchReport,
+}
+
+impl Ctx<'_> {
+    /// Locates and records one input's detections, or quarantines it.
+    fn finish(&mut self, path: &Path, kind: InputKind, sha: &str, detected: Detected) -> anyhow::Result<()> {
+        let kind_name = match kind {
+            InputKind::Satellite => "satellite",
+            InputKind::Frame => "frame",
+        };
+        match detected {
+            Ok(dets) => {
+                let placed = locate(&self.aoi, dets, self.cfg.events.heat_source_buffer_m);
+                let rec = self.store.record_input(path, sha, kind_name, &placed.inside, &self.cfg.events, &self.cfg.sla)?;
+                self.report.processed += 1;
+                self.report.detections += placed.inside.len();
+                self.report.outside_aoi += placed.outside;
+                self.report.suppressed += rec.suppressed;
+                self.report.joined += rec.joined.len();
+                self.report.opened.extend(rec.opened);
+            }
+            Err(msg) => {
+                let to = quarantine(self.cfg, path, kind, &msg, self.mode)?;
+                tracing::error!(file = %path.display(), quarantined = %to.display(), "{msg}");
+                self.store.record_quarantine(path, sha, kind_name, &msg)?;
+                self.report.failed.push((path.to_path_buf(), msg));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn progress(len: usize, what: &'static str) -> indicatif::ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(len as u64);
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} {elapsed}") {
+        bar.set_style(style);
+    }
+    bar.set_message(what);
+    bar
+}
+
+/// Runs a batch over `inputs`. Errors returned here are fatal (AOI, store, model); bad inputs are
+/// in the report instead.
+pub fn run(cfg: &Config, inputs: Vec<(InputKind, PathBuf)>, mode: Quarantine) -> anyhow::Result<BatchReport> {
+    let aoi = Aoi::load(&cfg.paths.aoi)?;
+    let store = Store::open(&cfg.paths.store)?;
+    let mut ctx = Ctx { cfg, aoi, store, mode, report: BatchReport { inputs: inputs.len(), ..Default::default() } };
+    let mut todo = Vec::new();
+    for (kind, path) in inputs {
+        match sha256_file(&path) {
+            Err(e) => ctx.finish(&path, kind, "", Err(format!("cannot read input {}: {e}", path.display())))?,
+            Ok(sha) if ctx.store.input_status(&sha)?.is_some() => ctx.report.skipped += 1,
+            Ok(sha) => todo.push((kind, path, sha)),
+        }
+    }
+    let (scenes, frames): (Vec<_>, Vec<_>) = todo.into_iter().partition(|(k, _, _)| *k == InputKind::Satellite);
+    for (kind, path, sha) in scenes {
+        let detected = detect_scene(&path, cfg);
+        ctx.finish(&path, kind, &sha, detected)?;
+    }
+    if !frames.is_empty() {
+        let model = SmokeModel::load(&cfg.camera.model, cfg.camera.threshold)?;
+        model.worker()?; // a model that cannot start a session is fatal, not the frames' fault
+        let bar = progress(frames.len(), "frames");
+        for chunk in frames.chunks(cfg.camera.chunk.max(1)) {
+            let aoi = &ctx.aoi;
+            let results: Vec<Detected> = chunk
+                .par_iter()
+                .map_init(
+                    || model.worker(),
+                    |worker, (_, path, _)| match worker {
+                        Ok(w) => detect_frame(w, &model, aoi, path),
+                        Err(e) => Err(format!("{:#}", anyhow::anyhow!("{e}"))),
+                    },
+                )
+                .collect();
+            for ((kind, path, sha), detected) in chunk.iter().zip(results) {
+                if detected.is_ok() {
+                    ctx.report.frames_scored += 1;
+                    ctx.report.frames_with_smoke += detected.as_ref().map_or(0, |d| d.len());
+                }
+                ctx.finish(path, *kind, sha, detected)?;
+                bar.inc(1);
+            }
+        }
+        bar.finish_and_clear();
+    }
+    let tickets = ctx.store.tickets(None)?;
+    ctx.report.feed = crate::feed::write(&cfg.paths.feed, &tickets)?;
+    Ok(ctx.report)
+}

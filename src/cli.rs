@@ -1,0 +1,101 @@
+//! Command-line interface: clap types and their conversion into [`firepoint::config::Config`].
+//! Nothing past this file sees clap.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// firepoint — finds straw and garbage burning in satellite passes and tower-camera frames,
+/// places each fire in its village grid cell and keeps dispatch tickets for township teams.
+///
+/// Exit codes: 0 all inputs fine; 1 partial (some inputs were bad: named on stderr and moved to
+/// the quarantine folder, the rest processed); 2 fatal (nothing was processed).
+#[derive(Debug, Parser)]
+#[command(name = "firepoint", version, about, long_about)]
+pub struct Cli {
+    /// Configuration file (TOML). Default: ./firepoint.toml if it exists, else built-in defaults.
+    #[arg(long, global = true, env = "FIREPOINT_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Override one configuration key, e.g. `--set sla.on_site_min=10` (repeatable).
+    #[arg(long = "set", global = true, value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// More log output on stderr (-v info, -vv debug). RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// One cron batch: every new file in the inbox (satellite/ scenes, frames/<camera>/ frames).
+    /// Files already processed (same content) are skipped, so running it every few minutes is safe.
+    Run,
+    /// Process the satellite scenes (or frames) named here, e.g. right after a pass.
+    /// Bad files are copied (not moved) into the quarantine folder.
+    Pass {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// List, export, acknowledge and close tickets.
+    Tickets(TicketsArgs),
+    /// Check or generate the district (AOI) layers.
+    Aoi {
+        #[command(subcommand)]
+        command: AoiCommand,
+    },
+    /// Write sample inputs (a satellite pass and camera frames) into the inbox.
+    Simulate {
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+    },
+    /// Print the effective configuration as TOML (every key, with its value).
+    Config,
+}
+
+#[derive(Debug, Args)]
+pub struct TicketsArgs {
+    #[command(subcommand)]
+    pub command: Option<TicketsCommand>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TicketsCommand {
+    /// List tickets (default: all) as a table, JSON Lines or GeoJSON.
+    List {
+        /// open, acked or closed
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, default_value = "table", value_parser = ["table", "jsonl", "geojson"])]
+        format: String,
+    },
+    /// The township team has received the ticket and is on its way.
+    Ack {
+        id: String,
+        /// Who acknowledges (name or grid member id).
+        #[arg(long)]
+        by: String,
+    },
+    /// The fire is out: close the ticket with a note.
+    Close {
+        id: String,
+        #[arg(long)]
+        note: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AoiCommand {
+    /// Load every layer and report what was found; exits 2 with the file and field on error.
+    Check {
+        /// AOI folder (default: paths.aoi from the configuration).
+        dir: Option<PathBuf>,
+    },
+    /// Write the synthetic sample district (deterministic for a seed).
+    Generate {
+        #[arg(long, default_value = "aoi")]
+        out: PathBuf,
+        #[arg(long, default_value_t = 20261123)]
+        seed: u64,
+    },
+}

@@ -1,0 +1,207 @@
+//! Configuration: one TOML file with documented defaults, every key overridable on the command
+//! line as `--set section.key=value`. The rest of the crate sees only [`Config`], never clap.
+//!
+//! `firepoint config` prints the effective configuration, which doubles as the documentation of
+//! every key (see `firepoint.example.toml`, generated from these defaults).
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}")]
+    Read { path: PathBuf, #[source] source: std::io::Error },
+    #[error("config file {path} is not valid TOML")]
+    Parse { path: PathBuf, #[source] source: toml::de::Error },
+    #[error("override `{0}` is not of the form section.key=value")]
+    BadOverride(String),
+    #[error("override `{key}`: `{key}` is not a table in the configuration")]
+    NotATable { key: String },
+    #[error("invalid configuration: {0}")]
+    Invalid(#[source] toml::de::Error),
+}
+
+/// Everything a batch needs to know. Relative paths are relative to the working directory.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub paths: Paths,
+    pub camera: CameraConfig,
+    pub hotspot: crate::detect::hotspot::HotspotParams,
+    pub events: EventConfig,
+    pub sla: Sla,
+}
+
+/// Where inputs, outputs and the AOI live.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Paths {
+    /// The district: a folder of GeoJSON / GeoPackage / Shapefile layers and a DEM GeoTIFF.
+    pub aoi: PathBuf,
+    /// Inbox with `satellite/` (GeoTIFF scenes) and `frames/<camera>/` (JPEG/PNG + JSON pose).
+    pub inbox: PathBuf,
+    /// Bad inputs are moved here, each with a `.error.txt` beside it.
+    pub quarantine: PathBuf,
+    /// The ticket database (SQLite, WAL mode).
+    pub store: PathBuf,
+    /// Feed files written after each batch: tickets.jsonl and tickets.geojson.
+    pub feed: PathBuf,
+}
+
+/// The camera smoke model and its decision threshold.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct CameraConfig {
+    /// ONNX model; its card and metrics sit beside it (same stem, `.json`).
+    pub model: PathBuf,
+    /// Frame score at or above which a frame is a smoke detection. Empty: the model's own
+    /// threshold from its metrics file (chosen on the validation split).
+    pub threshold: Option<f32>,
+    /// Frames a worker thread scores before its results are stored (bounds memory).
+    pub chunk: usize,
+}
+
+/// How sightings are merged into one fire.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct EventConfig {
+    /// Detections closer than this to an open ticket's fire join that ticket.
+    pub merge_radius_m: f64,
+    /// ... if the ticket was last seen at most this many minutes before.
+    pub merge_window_min: i64,
+    /// Detections inside a known heat source polygon or this close to it are suppressed.
+    pub heat_source_buffer_m: f64,
+    /// A fire this close to a national monitoring station (国控点) is high priority.
+    pub station_alert_m: f64,
+}
+
+/// Service levels from the county's rules, in minutes from the sighting.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Sla {
+    /// Alarm pushed to the grid member (camera sightings).
+    pub alarm_min: i64,
+    /// Grid member on site (camera sightings).
+    pub on_site_min: i64,
+    /// On site for high-priority fires (no-burn zone, near a national station).
+    pub on_site_high_min: i64,
+}
+
+impl Default for Paths {
+    fn default() -> Self {
+        Paths {
+            aoi: "aoi".into(),
+            inbox: "work/inbox".into(),
+            quarantine: "work/quarantine".into(),
+            store: "work/firepoint.sqlite".into(),
+            feed: "work/feed".into(),
+        }
+    }
+}
+
+impl Default for CameraConfig {
+    fn default() -> Self {
+        CameraConfig { model: "models/smoke-patch-v1.onnx".into(), threshold: None, chunk: 64 }
+    }
+}
+
+impl Default for EventConfig {
+    fn default() -> Self {
+        EventConfig {
+            merge_radius_m: 1500.0,
+            merge_window_min: 180,
+            heat_source_buffer_m: 500.0,
+            station_alert_m: 3000.0,
+        }
+    }
+}
+
+impl Default for Sla {
+    fn default() -> Self {
+        Sla { alarm_min: 2, on_site_min: 15, on_site_high_min: 10 }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            paths: Paths::default(),
+            camera: CameraConfig::default(),
+            hotspot: Default::default(),
+            events: EventConfig::default(),
+            sla: Sla::default(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads `file` (when given) and applies `overrides` (`section.key=value`, value in TOML
+    /// syntax; a bare word is taken as a string).
+    pub fn load(file: Option<&Path>, overrides: &[String]) -> Result<Config, ConfigError> {
+        let mut value = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|source| ConfigError::Read { path: path.into(), source })?;
+                toml::from_str::<toml::Table>(&text)
+                    .map_err(|source| ConfigError::Parse { path: path.into(), source })?
+            }
+            None => toml::Table::new(),
+        };
+        for item in overrides {
+            apply_override(&mut value, item)?;
+        }
+        toml::Value::Table(value).try_into().map_err(ConfigError::Invalid)
+    }
+
+    /// The configuration as commented-free TOML, every key present.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("Config always serialises")
+    }
+}
+
+fn apply_override(table: &mut toml::Table, item: &str) -> Result<(), ConfigError> {
+    let (key, raw) = item.split_once('=').ok_or_else(|| ConfigError::BadOverride(item.into()))?;
+    let parts: Vec<&str> = key.trim().split('.').collect();
+    if parts.iter().any(|p| p.is_empty()) {
+        return Err(ConfigError::BadOverride(item.into()));
+    }
+    let raw = raw.trim();
+    let value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_string()));
+    let mut at = table;
+    for part in &parts[..parts.len() - 1] {
+        let entry = at.entry(part.to_string()).or_insert_with(|| toml::Value::Table(Default::default()));
+        at = entry.as_table_mut().ok_or_else(|| ConfigError::NotATable { key: key.into() })?;
+    }
+    at.insert(parts[parts.len() - 1].to_string(), value);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn override_sets_nested_numbers_and_paths() {
+        let cfg = Config::load(None, &["sla.on_site_min=12".into(), "paths.store=/tmp/x.sqlite".into()]).unwrap();
+        assert_eq!(cfg.sla.on_site_min, 12);
+        assert_eq!(cfg.paths.store, PathBuf::from("/tmp/x.sqlite"));
+        assert_eq!(cfg.sla.alarm_min, Sla::default().alarm_min);
+    }
+
+    #[test]
+    fn unknown_key_is_an_error_not_ignored() {
+        let err = Config::load(None, &["sla.on_site_minutes=12".into()]).unwrap_err();
+        assert!(err.to_string().contains("invalid configuration"), "{err}");
+    }
+
+    #[test]
+    fn defaults_round_trip_through_toml() {
+        let cfg = Config::default();
+        let back: Config = toml::from_str(&cfg.to_toml()).unwrap();
+        assert_eq!(back, cfg);
+    }
+}

@@ -1,0 +1,294 @@
+//! Fire pixels in a brightness-temperature scene: a contextual test after MODIS MOD14 C6 (Giglio
+//! et al. 2003/2016), with every threshold a documented parameter.
+//!
+//! Per pixel: a potential-fire prefilter on T4 and ΔT = T4 − T11; the absolute test; otherwise a
+//! background window grown from 3×3 to 21×21 until at least 25 % and at least 8 of its pixels
+//! are valid non-fire background; then the contextual tests on ΔT and T4 against the background
+//! means and mean absolute deviations, and by day the T11 test. Rows run in parallel (rayon).
+//! Not here (issue #3): cloud/water masks, sun-glint, desert-boundary and coastal rejections.
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Thresholds for one time of day, kelvin.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Thresholds {
+    /// Prefilter: T4 above this ...
+    pub potential_t4: f32,
+    /// ... and ΔT above this.
+    pub potential_dt: f32,
+    /// Absolute test: T4 above this is a fire whatever the background.
+    pub absolute_t4: f32,
+    /// Background pixels with T4 and ΔT above these are background fires, left out of the window.
+    pub bg_fire_t4: f32,
+    pub bg_fire_dt: f32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct HotspotParams {
+    pub day: Thresholds,
+    pub night: Thresholds,
+    /// ΔT must exceed the background mean by this many mean absolute deviations ...
+    pub dt_mad_k: f32,
+    /// ... and by at least this many kelvin.
+    pub dt_min_excess: f32,
+    /// T4 must exceed the background mean by this many mean absolute deviations.
+    pub t4_mad_k: f32,
+    /// Background window half-size grows from 1 (3×3) to this (21×21 at 10).
+    pub max_half_window: usize,
+    /// Valid background pixels needed: at least this fraction of the window ...
+    pub min_valid_fraction: f32,
+    /// ... and at least this many.
+    pub min_valid: usize,
+}
+
+impl Default for HotspotParams {
+    fn default() -> Self {
+        HotspotParams {
+            day: Thresholds { potential_t4: 310.0, potential_dt: 10.0, absolute_t4: 360.0, bg_fire_t4: 325.0, bg_fire_dt: 20.0 },
+            night: Thresholds { potential_t4: 305.0, potential_dt: 10.0, absolute_t4: 320.0, bg_fire_t4: 310.0, bg_fire_dt: 10.0 },
+            dt_mad_k: 3.5,
+            dt_min_excess: 6.0,
+            t4_mad_k: 3.0,
+            max_half_window: 10,
+            min_valid_fraction: 0.25,
+            min_valid: 8,
+        }
+    }
+}
+
+/// A pixel that passed the tests.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct FirePixel {
+    pub row: usize,
+    pub col: usize,
+    pub t4: f32,
+    pub t11: f32,
+    /// Background T4 (for FRP); the pixel's own T4 minus 10 K where no background was found.
+    pub t4_bg: f32,
+    /// 0..1, after MOD14 C6's ramp-function confidence.
+    pub confidence: f32,
+}
+
+/// Background statistics of a window: means and mean absolute deviations.
+#[derive(Debug, Clone, Copy)]
+struct Background {
+    t4: f32,
+    t4_mad: f32,
+    t11: f32,
+    t11_mad: f32,
+    dt: f32,
+    dt_mad: f32,
+}
+
+/// A scene's two bands on one grid; NaN marks invalid pixels.
+pub struct Bands<'a> {
+    pub t4: &'a [f32],
+    pub t11: &'a [f32],
+    pub width: usize,
+    pub height: usize,
+}
+
+impl Bands<'_> {
+    fn valid(&self, i: usize) -> bool {
+        self.t4[i].is_finite() && self.t11[i].is_finite()
+    }
+
+    fn background(&self, row: usize, col: usize, p: &HotspotParams, th: &Thresholds) -> Option<Background> {
+        let mut idx = Vec::with_capacity((2 * p.max_half_window + 1).pow(2));
+        for half in 1..=p.max_half_window {
+            idx.clear();
+            let (r0, r1) = (row.saturating_sub(half), (row + half).min(self.height - 1));
+            let (c0, c1) = (col.saturating_sub(half), (col + half).min(self.width - 1));
+            for r in r0..=r1 {
+                for c in c0..=c1 {
+                    let i = r * self.width + c;
+                    if (r, c) == (row, col) || !self.valid(i) {
+                        continue;
+                    }
+                    let dt = self.t4[i] - self.t11[i];
+                    if self.t4[i] > th.bg_fire_t4 && dt > th.bg_fire_dt {
+                        continue;
+                    }
+                    idx.push(i);
+                }
+            }
+            let window = ((2 * half + 1).pow(2) - 1) as f32;
+            if idx.len() >= p.min_valid && idx.len() as f32 >= p.min_valid_fraction * window {
+                return Some(self.stats(&idx));
+            }
+        }
+        None
+    }
+
+    fn stats(&self, idx: &[usize]) -> Background {
+        let n = idx.len() as f32;
+        let mean = |f: &dyn Fn(usize) -> f32| idx.iter().map(|&i| f(i)).sum::<f32>() / n;
+        let mad = |f: &dyn Fn(usize) -> f32, m: f32| idx.iter().map(|&i| (f(i) - m).abs()).sum::<f32>() / n;
+        let t4 = |i: usize| self.t4[i];
+        let t11 = |i: usize| self.t11[i];
+        let dt = |i: usize| self.t4[i] - self.t11[i];
+        let (m4, m11, mdt) = (mean(&t4), mean(&t11), mean(&dt));
+        Background { t4: m4, t4_mad: mad(&t4, m4), t11: m11, t11_mad: mad(&t11, m11), dt: mdt, dt_mad: mad(&dt, mdt) }
+    }
+
+    fn test_pixel(&self, row: usize, col: usize, day: bool, p: &HotspotParams) -> Option<FirePixel> {
+        let i = row * self.width + col;
+        if !self.valid(i) {
+            return None;
+        }
+        let th = if day { &p.day } else { &p.night };
+        let (t4, t11) = (self.t4[i], self.t11[i]);
+        let dt = t4 - t11;
+        if t4 <= th.potential_t4 || dt <= th.potential_dt {
+            return None;
+        }
+        let bg = self.background(row, col, p, th);
+        let absolute = t4 > th.absolute_t4;
+        let contextual = bg.is_some_and(|b| {
+            let dt_ok = dt > b.dt + p.dt_mad_k * b.dt_mad && dt > b.dt + p.dt_min_excess;
+            let t4_ok = t4 > b.t4 + p.t4_mad_k * b.t4_mad;
+            let t11_ok = !day || t11 > b.t11 + b.t11_mad - 4.0;
+            dt_ok && t4_ok && t11_ok
+        });
+        if !(absolute || contextual) {
+            return None;
+        }
+        let confidence = confidence(t4, dt, bg.as_ref(), th, day);
+        let t4_bg = bg.map_or(t4 - 10.0, |b| b.t4);
+        Some(FirePixel { row, col, t4, t11, t4_bg, confidence })
+    }
+}
+
+/// Ramp from 0 at `lo` to 1 at `hi`.
+fn ramp(x: f32, lo: f32, hi: f32) -> f32 {
+    ((x - lo) / (hi - lo)).clamp(0.0, 1.0)
+}
+
+/// MOD14 C6-style confidence: geometric mean of how far T4 and the two z-scores clear their tests.
+fn confidence(t4: f32, dt: f32, bg: Option<&Background>, th: &Thresholds, day: bool) -> f32 {
+    let c1 = ramp(t4, th.potential_t4, if day { 340.0 } else { 320.0 });
+    let Some(b) = bg else { return c1 };
+    let z_dt = (dt - b.dt) / b.dt_mad.max(0.5);
+    let z_t4 = (t4 - b.t4) / b.t4_mad.max(0.5);
+    (c1 * ramp(z_dt, 2.5, 6.0) * ramp(z_t4, 3.0, 6.0)).cbrt()
+}
+
+/// All fire pixels of a scene, in row-major order.
+pub fn detect(bands: &Bands, day: bool, p: &HotspotParams) -> Vec<FirePixel> {
+    assert_eq!(bands.t4.len(), bands.width * bands.height, "t4 band size");
+    assert_eq!(bands.t11.len(), bands.width * bands.height, "t11 band size");
+    (0..bands.height)
+        .into_par_iter()
+        .flat_map_iter(|row| (0..bands.width).filter_map(move |col| bands.test_pixel(row, col, day, p)))
+        .collect()
+}
+
+/// Spectral radiance (W m⁻² sr⁻¹ µm⁻¹) at wavelength `um` for temperature `t` (K).
+fn planck(um: f64, t: f64) -> f64 {
+    const C1: f64 = 1.191_042_7e8; // W µm⁴ m⁻² sr⁻¹
+    const C2: f64 = 1.438_776_9e4; // µm K
+    C1 / (um.powi(5) * ((C2 / (um * t)).exp() - 1.0))
+}
+
+/// Fire radiative power, MW, by the MIR radiance method (Wooster et al. 2003/2005):
+/// FRP = A σ (L4 − L4,bg) / a, with a = 3.0e-9 for a 3.9 µm channel.
+pub fn frp_mw(pixel: &FirePixel, pixel_area_m2: f64) -> f64 {
+    const SIGMA: f64 = 5.670_374e-8;
+    const A: f64 = 3.0e-9;
+    let dl = planck(3.9, pixel.t4 as f64) - planck(3.9, pixel.t4_bg as f64);
+    (pixel_area_m2 * SIGMA * dl.max(0.0) / A) / 1e6
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A uniform 31×31 scene (T4 295 K, T11 290 K) with the given pixels changed.
+    fn scene(changes: &[(usize, usize, f32, f32)]) -> (Vec<f32>, Vec<f32>) {
+        let (mut t4, mut t11) = (vec![295.0f32; 31 * 31], vec![290.0f32; 31 * 31]);
+        for (i, v) in t4.iter_mut().enumerate() {
+            *v += ((i * 7919) % 13) as f32 * 0.15; // a little texture so MADs are not zero
+        }
+        for &(r, c, a, b) in changes {
+            t4[r * 31 + c] = a;
+            t11[r * 31 + c] = b;
+        }
+        (t4, t11)
+    }
+
+    fn run(t4: &[f32], t11: &[f32], day: bool) -> Vec<FirePixel> {
+        detect(&Bands { t4, t11, width: 31, height: 31 }, day, &HotspotParams::default())
+    }
+
+    #[test]
+    fn uniform_scene_has_no_fire() {
+        let (t4, t11) = scene(&[]);
+        assert!(run(&t4, &t11, true).is_empty());
+    }
+
+    #[test]
+    fn hot_pixel_passes_contextual_test() {
+        let (t4, t11) = scene(&[(15, 15, 330.0, 292.0)]);
+        let fires = run(&t4, &t11, true);
+        assert_eq!(fires.len(), 1);
+        assert_eq!((fires[0].row, fires[0].col), (15, 15));
+        assert!(fires[0].confidence > 0.3, "{:?}", fires[0]);
+    }
+
+    #[test]
+    fn pixel_below_prefilter_is_not_tested() {
+        // ΔT of 9 K fails the 10 K prefilter even though T4 stands out
+        let (t4, t11) = scene(&[(15, 15, 312.0, 303.0)]);
+        assert!(run(&t4, &t11, true).is_empty());
+    }
+
+    #[test]
+    fn absolute_test_fires_without_background() {
+        // every neighbour invalid: no background, but T4 over 360 K by day
+        let mut ch: Vec<_> = (0..31).flat_map(|r| (0..31).map(move |c| (r, c, f32::NAN, f32::NAN))).collect();
+        ch.push((15, 15, 365.0, 300.0));
+        let (t4, t11) = scene(&ch);
+        assert_eq!(run(&t4, &t11, true).len(), 1);
+        // by night the absolute threshold is 320 K
+        ch.pop();
+        ch.push((15, 15, 325.0, 300.0));
+        let (t4, t11) = scene(&ch);
+        assert_eq!(run(&t4, &t11, false).len(), 1);
+        assert!(run(&t4, &t11, true).is_empty());
+    }
+
+    #[test]
+    fn warm_background_raises_the_bar() {
+        // a warm 5×5 patch (sunlit ground) around a moderately hot pixel: not a contextual fire
+        let mut ch = Vec::new();
+        for r in 10..21 {
+            for c in 10..21 {
+                ch.push((r, c, 318.0 + ((r * c) % 5) as f32 * 2.0, 296.0));
+            }
+        }
+        ch.push((15, 15, 322.0, 296.0));
+        let (t4, t11) = scene(&ch);
+        assert!(run(&t4, &t11, true).iter().all(|f| (f.row, f.col) != (15, 15)));
+    }
+
+    #[test]
+    fn background_fires_are_left_out_of_the_window() {
+        // a 3×3 block of fires: each still detected, because the others are excluded from its background
+        let ch: Vec<_> = (14..17).flat_map(|r| (14..17).map(move |c| (r, c, 340.0, 295.0))).collect();
+        let (t4, t11) = scene(&ch);
+        assert_eq!(run(&t4, &t11, true).len(), 9);
+    }
+
+    #[test]
+    fn frp_grows_with_temperature_and_is_zero_at_background() {
+        let mut p = FirePixel { row: 0, col: 0, t4: 330.0, t11: 295.0, t4_bg: 300.0, confidence: 1.0 };
+        let a = frp_mw(&p, 1e6);
+        p.t4 = 360.0;
+        assert!(frp_mw(&p, 1e6) > a && a > 0.0);
+        p.t4 = 300.0;
+        assert_eq!(frp_mw(&p, 1e6), 0.0);
+    }
+}

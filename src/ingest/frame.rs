@@ -1,0 +1,63 @@
+//! Camera frames: the JPEG/PNG pixels (decoded with `image`) and the pose sidecar
+//! `<frame>.json` the tower writes with each frame: camera id, capture time (UTC), pan, tilt and
+//! horizontal field of view at capture.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, thiserror::Error)]
+pub enum FrameError {
+    #[error("cannot decode camera frame {path}")]
+    Decode { path: PathBuf, #[source] source: image::ImageError },
+    #[error("camera frame {path} has no pose sidecar {sidecar}")]
+    NoPose { path: PathBuf, sidecar: PathBuf },
+    #[error("pose sidecar {path} is not valid")]
+    BadPose { path: PathBuf, #[source] source: serde_json::Error },
+    #[error("pose sidecar {path}: {what}")]
+    PoseRange { path: PathBuf, what: String },
+}
+
+/// The camera's pose when the frame was taken.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Pose {
+    pub camera_id: String,
+    pub captured_at: DateTime<Utc>,
+    /// Pan, degrees clockwise from the camera's pan-zero heading.
+    pub pan_deg: f64,
+    /// Tilt of the optical axis, degrees; negative looks down.
+    pub tilt_deg: f64,
+    /// Horizontal field of view at the current zoom, degrees.
+    pub hfov_deg: f64,
+}
+
+pub fn sidecar_of(frame: &Path) -> PathBuf {
+    frame.with_extension("json")
+}
+
+pub fn read_pose(frame: &Path) -> Result<Pose, FrameError> {
+    let sidecar = sidecar_of(frame);
+    let text = std::fs::read_to_string(&sidecar)
+        .map_err(|_| FrameError::NoPose { path: frame.into(), sidecar: sidecar.clone() })?;
+    let pose: Pose = serde_json::from_str(&text).map_err(|source| FrameError::BadPose { path: sidecar.clone(), source })?;
+    let bad = |what: &str| Err(FrameError::PoseRange { path: sidecar.clone(), what: what.into() });
+    if !(0.5..=120.0).contains(&pose.hfov_deg) {
+        return bad("hfov_deg must be between 0.5 and 120");
+    }
+    if !(-90.0..=90.0).contains(&pose.tilt_deg) || !pose.pan_deg.is_finite() {
+        return bad("tilt_deg must be between -90 and 90 and pan_deg finite");
+    }
+    Ok(pose)
+}
+
+pub fn decode(path: &Path) -> Result<image::RgbImage, FrameError> {
+    image::ImageReader::open(path)
+        .map_err(|e| FrameError::Decode { path: path.into(), source: image::ImageError::IoError(e) })?
+        .with_guessed_format()
+        .map_err(|e| FrameError::Decode { path: path.into(), source: image::ImageError::IoError(e) })?
+        .decode()
+        .map(|img| img.into_rgb8())
+        .map_err(|source| FrameError::Decode { path: path.into(), source })
+}

@@ -1,0 +1,161 @@
+//! Brightness-temperature scenes read through GDAL: a georeferenced raster with a ~3.9 µm (MIR)
+//! and a ~11 µm (TIR) band in kelvin, and the acquisition time in its metadata.
+//!
+//! Bands are found by their `WAVELENGTH_UM` metadata item or, failing that, by a description that
+//! names the wavelength (`BT_3.9um`, `BT_11um`). Fill values and NaN become NaN. It owns reading
+//! and checking the scene; the fire test itself lives in `detect::hotspot`.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Datelike, Timelike, Utc};
+use gdal::{Dataset, Metadata};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RasterError {
+    #[error("cannot open satellite raster {path}")]
+    Open { path: PathBuf, #[source] source: gdal::errors::GdalError },
+    #[error("satellite raster {path} has no geotransform; is it georeferenced?")]
+    NoGeoTransform { path: PathBuf },
+    #[error("satellite raster {path} has no {band} band (tag it with WAVELENGTH_UM metadata or a description like BT_3.9um)")]
+    MissingBand { path: PathBuf, band: &'static str },
+    #[error("cannot read band {band} of satellite raster {path} (truncated or corrupt?)")]
+    Read { path: PathBuf, band: usize, #[source] source: gdal::errors::GdalError },
+    #[error("satellite raster {path}: {band} band is not brightness temperature in kelvin ({why})")]
+    Units { path: PathBuf, band: &'static str, why: String },
+    #[error("satellite raster {path} has no ACQUISITION_TIME metadata (ISO 8601, UTC)")]
+    NoTime { path: PathBuf },
+    #[error("satellite raster {path}: ACQUISITION_TIME `{value}` is not an ISO 8601 time")]
+    BadTime { path: PathBuf, value: String },
+}
+
+/// One pass: MIR and TIR brightness temperatures (K, NaN where invalid) on one north-up grid.
+#[derive(Debug, Clone)]
+pub struct BtScene {
+    pub path: PathBuf,
+    pub width: usize,
+    pub height: usize,
+    /// GDAL geotransform of the grid, EPSG:4326.
+    pub gt: [f64; 6],
+    pub t4: Vec<f32>,
+    pub t11: Vec<f32>,
+    pub acquired_at: DateTime<Utc>,
+    pub sensor: String,
+}
+
+impl BtScene {
+    /// Centre of pixel (row, col) as (lon, lat).
+    pub fn pixel_center(&self, row: usize, col: usize) -> (f64, f64) {
+        let (x, y) = (col as f64 + 0.5, row as f64 + 0.5);
+        (self.gt[0] + x * self.gt[1] + y * self.gt[2], self.gt[3] + x * self.gt[4] + y * self.gt[5])
+    }
+
+    /// Pixel size in degrees (x, y), positive.
+    pub fn pixel_deg(&self) -> (f64, f64) {
+        (self.gt[1].abs(), self.gt[5].abs())
+    }
+
+    /// Daytime when the sun is above 85° zenith at the scene centre (MOD14's day/night split).
+    pub fn is_daytime(&self) -> bool {
+        let (lon, lat) = self.pixel_center(self.height / 2, self.width / 2);
+        solar_zenith_deg(self.acquired_at, lon, lat) < 85.0
+    }
+}
+
+/// Solar zenith angle, degrees (NOAA's low-precision formulae; ±0.5°, ample for day/night).
+pub fn solar_zenith_deg(at: DateTime<Utc>, lon: f64, lat: f64) -> f64 {
+    let day = at.ordinal() as f64;
+    let hour = at.hour() as f64 + at.minute() as f64 / 60.0 + at.second() as f64 / 3600.0;
+    let g = 2.0 * std::f64::consts::PI / 365.0 * (day - 1.0 + (hour - 12.0) / 24.0);
+    let decl = 0.006918 - 0.399912 * g.cos() + 0.070257 * g.sin() - 0.006758 * (2.0 * g).cos()
+        + 0.000907 * (2.0 * g).sin() - 0.002697 * (3.0 * g).cos() + 0.00148 * (3.0 * g).sin();
+    let eqtime = 229.18 * (0.000075 + 0.001868 * g.cos() - 0.032077 * g.sin() - 0.014615 * (2.0 * g).cos()
+        - 0.040849 * (2.0 * g).sin());
+    let solar_min = hour * 60.0 + eqtime + 4.0 * lon;
+    let ha = (solar_min / 4.0 - 180.0).to_radians();
+    let phi = lat.to_radians();
+    let cos_z = phi.sin() * decl.sin() + phi.cos() * decl.cos() * ha.cos();
+    cos_z.clamp(-1.0, 1.0).acos().to_degrees()
+}
+
+/// Which band carries `want_um` (±0.6 µm), by metadata or description.
+fn find_band(ds: &Dataset, want_um: f64) -> Option<usize> {
+    (1..=ds.raster_count()).find(|&i| {
+        let Ok(band) = ds.rasterband(i) else { return false };
+        if let Some(um) = band.metadata_item("WAVELENGTH_UM", "").and_then(|v| v.trim().parse::<f64>().ok()) {
+            return (um - want_um).abs() <= 0.6;
+        }
+        let desc = band.description().unwrap_or_default().to_ascii_lowercase();
+        let num: String = desc.chars().skip_while(|c| !c.is_ascii_digit()).take_while(|c| c.is_ascii_digit() || *c == '.').collect();
+        num.parse::<f64>().is_ok_and(|um| (um - want_um).abs() <= 0.6 && desc.contains("um"))
+    })
+}
+
+fn read_bt(ds: &Dataset, path: &Path, index: usize, name: &'static str) -> Result<Vec<f32>, RasterError> {
+    let band = ds.rasterband(index).map_err(|source| RasterError::Read { path: path.into(), band: index, source })?;
+    if let Some(units) = band.metadata_item("UNITS", "").or_else(|| Some(band.unit()).filter(|u| !u.is_empty())) {
+        if !matches!(units.trim(), "K" | "kelvin" | "Kelvin") {
+            return Err(RasterError::Units { path: path.into(), band: name, why: format!("units are `{units}`") });
+        }
+    }
+    let (w, h) = ds.raster_size();
+    let buf = band
+        .read_as::<f32>((0, 0), (w, h), (w, h), None)
+        .map_err(|source| RasterError::Read { path: path.into(), band: index, source })?;
+    let nodata = band.no_data_value();
+    let mut data = buf.into_shape_and_vec().1;
+    for v in &mut data {
+        if Some(*v as f64) == nodata || !v.is_finite() || *v <= 0.0 {
+            *v = f32::NAN;
+        }
+    }
+    let valid: Vec<f32> = data.iter().copied().filter(|v| v.is_finite()).collect();
+    if valid.is_empty() {
+        return Err(RasterError::Units { path: path.into(), band: name, why: "every pixel is fill".into() });
+    }
+    let mean = valid.iter().map(|&v| v as f64).sum::<f64>() / valid.len() as f64;
+    if !(150.0..=400.0).contains(&mean) {
+        return Err(RasterError::Units { path: path.into(), band: name, why: format!("mean value {mean:.1} is outside 150–400 K") });
+    }
+    Ok(data)
+}
+
+/// Reads a brightness-temperature GeoTIFF scene.
+pub fn read_bt_scene(path: &Path) -> Result<BtScene, RasterError> {
+    let ds = Dataset::open(path).map_err(|source| RasterError::Open { path: path.into(), source })?;
+    let gt = ds.geo_transform().map_err(|_| RasterError::NoGeoTransform { path: path.into() })?;
+    if gt == [0.0, 1.0, 0.0, 0.0, 0.0, 1.0] {
+        return Err(RasterError::NoGeoTransform { path: path.into() });
+    }
+    let mir = find_band(&ds, 3.9).ok_or(RasterError::MissingBand { path: path.into(), band: "3.9 µm (MIR)" })?;
+    let tir = find_band(&ds, 11.0).ok_or(RasterError::MissingBand { path: path.into(), band: "11 µm (TIR)" })?;
+    let raw_time = ds.metadata_item("ACQUISITION_TIME", "").ok_or(RasterError::NoTime { path: path.into() })?;
+    let acquired_at = DateTime::parse_from_rfc3339(raw_time.trim())
+        .map_err(|_| RasterError::BadTime { path: path.into(), value: raw_time.clone() })?
+        .with_timezone(&Utc);
+    let (width, height) = ds.raster_size();
+    Ok(BtScene {
+        path: path.into(),
+        width,
+        height,
+        gt,
+        t4: read_bt(&ds, path, mir, "3.9 µm")?,
+        t11: read_bt(&ds, path, tir, "11 µm")?,
+        acquired_at,
+        sensor: ds.metadata_item("SENSOR", "").unwrap_or_else(|| "unknown".into()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn sun_is_up_at_beijing_noon_and_down_at_midnight() {
+        // 04:00 UTC is 12:00 Beijing
+        let noon = Utc.with_ymd_and_hms(2026, 6, 10, 4, 0, 0).unwrap();
+        assert!(solar_zenith_deg(noon, 115.7, 37.6) < 20.0);
+        let midnight = Utc.with_ymd_and_hms(2026, 6, 10, 16, 0, 0).unwrap();
+        assert!(solar_zenith_deg(midnight, 115.7, 37.6) > 100.0);
+    }
+}

@@ -1,0 +1,23 @@
+//! firepoint: finds straw- and garbage-burning fires in satellite passes and tower-camera frames,
+//! places each on a village grid cell, merges sightings of one fire, and keeps dispatch tickets.
+//!
+//! The modules read as the pipeline's stages, in order:
+//! [`ingest`] (files → rasters and frames) → [`detect`] (hotspot test, ONNX smoke model) →
+//! [`locate`] (village, grid cell, land use, heat sources) → [`events`] (one fire, one event) →
+//! [`dispatch`] (ticket fields: team, priority, deadline) → [`store`] (SQLite) → [`feed`] (JSONL,
+//! GeoJSON). [`batch`] runs them over an inbox; [`aoi`] loads and generates the district;
+//! [`simulate`] makes sample inputs. The library never installs a log subscriber: the binary does.
+
+pub mod aoi;
+pub mod batch;
+pub mod config;
+pub mod detect;
+pub mod dispatch;
+pub mod events;
+pub mod feed;
+pub mod ingest;
+pub mod locate;
+pub mod rng;
+pub mod simulate;
+pub mod store;
+pub mod time;

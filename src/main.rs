@@ -1,0 +1,147 @@
+//! The `firepoint` binary: parses the command line, installs logging, runs one command and maps
+//! its outcome to the exit code (0 ok, 1 partial, 2 fatal). All the work is in the library.
+
+mod cli;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+use firepoint::batch::{self, BatchReport, Quarantine};
+use firepoint::config::Config;
+use firepoint::store::{Status, Store};
+
+use cli::{AoiCommand, Cli, Command, TicketsCommand};
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+}
+
+fn load_config(cli: &Cli) -> Result<Config> {
+    let default = PathBuf::from("firepoint.toml");
+    let file = cli.config.clone().or_else(|| default.exists().then_some(default));
+    Ok(Config::load(file.as_deref(), &cli.set)?)
+}
+
+/// Prints a batch's summary and returns its exit status (0 ok, 1 partial).
+fn finish_batch(report: &BatchReport) -> u8 {
+    for (path, msg) in &report.failed {
+        eprintln!("error: bad input {}: {msg}", path.display());
+    }
+    println!("{report}");
+    for id in &report.opened {
+        println!("  new ticket {id}");
+    }
+    for f in &report.feed {
+        println!("feed: {}", f.display());
+    }
+    u8::from(!report.failed.is_empty())
+}
+
+fn tickets(cfg: &Config, command: Option<TicketsCommand>) -> Result<u8> {
+    let mut store = Store::open(&cfg.paths.store)?;
+    match command.unwrap_or(TicketsCommand::List { status: None, format: "table".into() }) {
+        TicketsCommand::List { status, format } => {
+            let status = status
+                .map(|s| Status::parse(&s).with_context(|| format!("unknown status `{s}` (open, acked, closed)")))
+                .transpose()?;
+            let list = store.tickets(status)?;
+            match format.as_str() {
+                "jsonl" => print!("{}", firepoint::feed::jsonl(&list)),
+                "geojson" => println!("{}", serde_json::to_string_pretty(&firepoint::feed::geojson(&list))?),
+                _ => print!("{}", table(&list)),
+            }
+        }
+        TicketsCommand::Ack { id, by } => {
+            let t = store.ack(&id, &by, chrono::Utc::now())?;
+            println!("{} acknowledged by {}", t.id, by);
+        }
+        TicketsCommand::Close { id, note } => {
+            let t = store.close(&id, &note, chrono::Utc::now())?;
+            println!("{} closed", t.id);
+        }
+    }
+    Ok(0)
+}
+
+fn table(list: &[firepoint::store::Ticket]) -> String {
+    let bj = firepoint::time::beijing();
+    let mut out = format!("{} ticket(s)\n", list.len());
+    for t in list {
+        out += &format!(
+            "{}  {:<6} {:<7} {:<6} {:>9.5},{:<8.5} {}/{} grid {} ({} {})  seen {}  due {}  {}\n",
+            t.id, t.status.as_str(), t.kind.as_str(), t.priority.as_str(), t.lon, t.lat, t.township, t.village,
+            t.grid_id, t.grid_member, t.grid_phone,
+            t.first_seen.with_timezone(&bj).format("%m-%d %H:%M"), t.deadline.with_timezone(&bj).format("%m-%d %H:%M"),
+            t.sources.join("+"),
+        );
+    }
+    out
+}
+
+fn run(cli: Cli) -> Result<u8> {
+    let cfg = load_config(&cli)?;
+    match cli.command {
+        Command::Run => {
+            let inputs = firepoint::ingest::discover(&cfg.paths.inbox)
+                .with_context(|| format!("cannot list inbox {}", cfg.paths.inbox.display()))?;
+            Ok(finish_batch(&batch::run(&cfg, inputs, Quarantine::Move)?))
+        }
+        Command::Pass { files } => {
+            let mut inputs = Vec::new();
+            for f in files {
+                let Some(kind) = firepoint::ingest::InputKind::of(&f) else {
+                    bail!("{}: not a satellite scene (.tif) or camera frame (.jpg, .png)", f.display());
+                };
+                inputs.push((kind, f));
+            }
+            Ok(finish_batch(&batch::run(&cfg, inputs, Quarantine::Copy)?))
+        }
+        Command::Tickets(args) => tickets(&cfg, args.command),
+        Command::Aoi { command: AoiCommand::Check { dir } } => {
+            let dir = dir.unwrap_or(cfg.paths.aoi.clone());
+            let aoi = firepoint::aoi::Aoi::load(&dir)?;
+            println!(
+                "AOI {}: county {} ({}), {} townships, {} villages/grid cells, {} no-burn zones, {} stations, {} heat sources, {} land-use polygons, {} cameras, DEM {}",
+                dir.display(), aoi.county.name, aoi.county.code, aoi.townships.len(), aoi.villages.len(), aoi.no_burn.len(),
+                aoi.stations.len(), aoi.heat_sources.len(), aoi.landuse.len(), aoi.cameras.len(),
+                if aoi.dem.is_some() { "present" } else { "absent (flat ground assumed)" },
+            );
+            Ok(0)
+        }
+        Command::Aoi { command: AoiCommand::Generate { out, seed } } => {
+            firepoint::aoi::generate::generate(&out, seed)?;
+            println!("wrote the sample district into {}", out.display());
+            Ok(0)
+        }
+        Command::Simulate { seed } => {
+            let aoi = firepoint::aoi::Aoi::load(&cfg.paths.aoi)?;
+            let truth = firepoint::simulate::simulate(&aoi, &cfg.paths.inbox, seed)?;
+            println!("wrote {} sample inputs into {}", truth.files.len(), cfg.paths.inbox.display());
+            Ok(0)
+        }
+        Command::Config => {
+            print!("{}", cfg.to_toml());
+            Ok(0)
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}

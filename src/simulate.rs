@@ -1,0 +1,227 @@
+//! Sample inputs for demos and tests (`firepoint simulate`): one satellite pass over the sample
+//! district as a brightness-temperature GeoTIFF with planted fires, and tower-camera frames with
+//! pose sidecars, some with a drawn smoke plume over a planted fire. Deterministic for a seed.
+//!
+//! It also writes `truth.json` beside the inbox: what was planted where, so a person or a test
+//! can check what the pipeline found. The frames are drawings, not photographs: whether the
+//! smoke model (trained on real photographs) sees their plumes is itself something to measure.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use gdal::raster::Buffer;
+use gdal::{DriverManager, Metadata};
+use image::{Rgb, RgbImage};
+use serde::Serialize;
+
+use crate::aoi::generate::{BRICK_KILN, CEMENT_PLANT};
+use crate::aoi::Aoi;
+use crate::ingest::frame::Pose;
+use crate::locate::camera;
+use crate::rng::SplitMix;
+
+/// One planted fire.
+#[derive(Debug, Clone, Serialize)]
+pub struct Planted {
+    pub label: String,
+    pub lon: f64,
+    pub lat: f64,
+    /// What firepoint should make of it.
+    pub expect: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Truth {
+    pub satellite: Vec<Planted>,
+    pub camera: Vec<Planted>,
+    pub files: Vec<PathBuf>,
+}
+
+const RES: f64 = 0.01;
+const FRAME_W: u32 = 640;
+const FRAME_H: u32 = 480;
+
+pub fn pass_time() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 6, 10, 5, 30, 0).unwrap()
+}
+
+/// Writes sample inputs under `inbox` (satellite/ and frames/) and `truth.json` beside it.
+pub fn simulate(aoi: &Aoi, inbox: &Path, seed: u64) -> Result<Truth> {
+    let mut rng = SplitMix::new(seed);
+    let mut truth = Truth { satellite: Vec::new(), camera: Vec::new(), files: Vec::new() };
+    let sat = satellite(aoi, &inbox.join("satellite"), &mut rng, &mut truth)?;
+    truth.files.push(sat);
+    frames(aoi, &inbox.join("frames"), &mut rng, &mut truth)?;
+    let truth_path = inbox.parent().unwrap_or(Path::new(".")).join("truth.json");
+    std::fs::write(&truth_path, serde_json::to_string_pretty(&truth)? + "\n")
+        .with_context(|| format!("cannot write {}", truth_path.display()))?;
+    Ok(truth)
+}
+
+fn satellite(aoi: &Aoi, dir: &Path, rng: &mut SplitMix, truth: &mut Truth) -> Result<PathBuf> {
+    use geo::BoundingRect;
+    std::fs::create_dir_all(dir)?;
+    let r = aoi.county.area.bounding_rect().context("empty county")?;
+    let (x0, y0) = ((r.min().x / RES).floor() * RES - 0.1, (r.max().y / RES).ceil() * RES + 0.1);
+    let w = ((r.max().x + 0.1 - x0) / RES).ceil() as usize;
+    let h = ((y0 - (r.min().y - 0.1)) / RES).ceil() as usize;
+    let mut t11: Vec<f32> = (0..w * h)
+        .map(|i| (293.0 + 2.0 * (i % w) as f64 / w as f64 + rng.normal(0.5)) as f32)
+        .collect();
+    let mut t4: Vec<f32> = t11.iter().map(|&v| v + 4.0 + rng.normal(0.7) as f32).collect();
+    let cell = |lon: f64, lat: f64| (((y0 - lat) / RES) as usize, ((lon - x0) / RES) as usize);
+    let mut plant = |label: &str, lon: f64, lat: f64, pixels: &[(i64, i64, f32)], expect: &str| {
+        let (row, col) = cell(lon, lat);
+        for &(dr, dc, heat) in pixels {
+            let i = (row as i64 + dr) as usize * w + (col as i64 + dc) as usize;
+            t4[i] += heat;
+            t11[i] += heat * 0.06;
+        }
+        let (clon, clat) = (x0 + (col as f64 + 0.5) * RES, y0 - (row as f64 + 0.5) * RES);
+        truth.satellite.push(Planted { label: label.into(), lon: clon, lat: clat, expect: expect.into() });
+    };
+    plant("straw fire, two pixels", 115.655, 37.645, &[(0, 0, 38.0), (0, 1, 22.0)], "ticket: straw");
+    plant("straw fire", 115.565, 37.705, &[(0, 0, 30.0)], "ticket: straw");
+    plant("fire near national station 1999B", 115.785, 37.675, &[(0, 0, 45.0)], "ticket: high priority");
+    plant("cement plant kiln", CEMENT_PLANT.0, CEMENT_PLANT.1, &[(0, 0, 35.0)], "suppressed: known heat source");
+    plant("fire outside the county", 115.45, 37.45, &[(0, 0, 40.0)], "dropped: outside the AOI");
+
+    let path = dir.join(format!("SIM_AQUA_{}.tif", pass_time().format("%Y%m%dT%H%MZ")));
+    let driver = DriverManager::get_driver_by_name("GTiff")?;
+    let mut ds = driver.create_with_band_type::<f32, _>(&path, w, h, 2)?;
+    ds.set_geo_transform(&[x0, RES, 0.0, y0, 0.0, -RES])?;
+    ds.set_spatial_ref(&gdal::spatial_ref::SpatialRef::from_epsg(4326)?)?;
+    ds.set_metadata_item("ACQUISITION_TIME", &pass_time().to_rfc3339_opts(chrono::SecondsFormat::Secs, true), "")?;
+    ds.set_metadata_item("SENSOR", "MODIS-Aqua-like (simulated)", "")?;
+    for (n, (data, um, desc)) in [(t4, "3.96", "BT_3.9um"), (t11, "11.03", "BT_11um")].into_iter().enumerate() {
+        let mut band = ds.rasterband(n + 1)?;
+        band.set_description(desc)?;
+        band.set_metadata_item("WAVELENGTH_UM", um, "")?;
+        band.set_metadata_item("UNITS", "K", "")?;
+        band.set_no_data_value(Some(-9999.0))?;
+        band.write((0, 0), (w, h), &mut Buffer::new((w, h), data))?;
+    }
+    Ok(path)
+}
+
+/// A frame sequence: camera, first pose, target (if smoke), minutes.
+struct Shot {
+    camera: &'static str,
+    target: Option<(&'static str, f64, f64, &'static str)>,
+    pan_deg: f64,
+    frames: usize,
+}
+
+fn frames(aoi: &Aoi, dir: &Path, rng: &mut SplitMix, truth: &mut Truth) -> Result<()> {
+    let cam3 = aoi.camera("CAM03").context("sample AOI has no CAM03")?;
+    let cam8 = aoi.camera("CAM08").context("sample AOI has no CAM08")?;
+    // targets placed relative to their towers: 2.4 km at 60°, and the brick kiln's village edge
+    let (sx, sy) = aoi.projector.to_m(cam3.lon, cam3.lat);
+    let straw = aoi.projector.to_deg(sx + 2400.0 * 60f64.to_radians().sin(), sy + 2400.0 * 60f64.to_radians().cos());
+    let garbage = village_edge(aoi, cam8).unwrap_or((BRICK_KILN.0 + 0.01, BRICK_KILN.1));
+    let shots = [
+        Shot { camera: "CAM03", target: Some(("straw smoke", straw.0, straw.1, "ticket: straw, camera")), pan_deg: 0.0, frames: 3 },
+        Shot { camera: "CAM08", target: Some(("garbage smoke at a village", garbage.0, garbage.1, "ticket: garbage, camera")), pan_deg: 0.0, frames: 2 },
+        Shot { camera: "CAM05", target: None, pan_deg: 135.0, frames: 2 },
+    ];
+    for shot in shots {
+        let cam = aoi.camera(shot.camera).with_context(|| format!("sample AOI has no {}", shot.camera))?;
+        let sub = dir.join(shot.camera);
+        std::fs::create_dir_all(&sub)?;
+        let pan = match shot.target {
+            Some((_, lon, lat, _)) => {
+                let (tx, ty) = aoi.projector.to_m(lon, lat);
+                let (cx, cy) = aoi.projector.to_m(cam.lon, cam.lat);
+                (tx - cx).atan2(ty - cy).to_degrees() - cam.pan_zero_deg + 4.0
+            }
+            None => shot.pan_deg,
+        };
+        for k in 0..shot.frames {
+            let at = pass_time() + Duration::minutes(1 + k as i64);
+            let pose = Pose { camera_id: cam.id.clone(), captured_at: at, pan_deg: pan.rem_euclid(360.0), tilt_deg: -1.5, hfov_deg: 40.0 };
+            let aspect = FRAME_H as f64 / FRAME_W as f64;
+            let mut img = landscape(cam, &pose, rng);
+            if let Some((_, lon, lat, _)) = shot.target {
+                if let Some((fx, fy)) = camera::project(aoi, cam, &pose, aspect, lon, lat) {
+                    draw_plume(&mut img, fx, fy, 1.0 + 0.35 * k as f64, rng);
+                }
+            }
+            let stem = format!("{}_{}", cam.id, at.format("%Y%m%dT%H%M%SZ"));
+            let path = sub.join(format!("{stem}.jpg"));
+            let file = std::fs::File::create(&path)?;
+            image::codecs::jpeg::JpegEncoder::new_with_quality(std::io::BufWriter::new(file), 90).encode_image(&img)?;
+            std::fs::write(sub.join(format!("{stem}.json")), serde_json::to_string_pretty(&pose)? + "\n")?;
+            truth.files.push(path);
+        }
+        if let Some((label, lon, lat, expect)) = shot.target {
+            truth.camera.push(Planted { label: label.into(), lon, lat, expect: expect.into() });
+        }
+    }
+    Ok(())
+}
+
+/// A point just outside the built-up block of the village nearest to `cam`'s 1.5–3 km ring.
+fn village_edge(aoi: &Aoi, cam: &crate::aoi::Camera) -> Option<(f64, f64)> {
+    use geo::Centroid;
+    aoi.villages
+        .iter()
+        .filter_map(|v| v.area.centroid().map(|c| (c.x(), c.y())))
+        .map(|c| (c, aoi.projector.distance_m(c, (cam.lon, cam.lat))))
+        .filter(|(_, d)| (1500.0..3000.0).contains(d))
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|((lon, lat), _)| (lon + 0.0012, lat + 0.0012))
+}
+
+/// Sky, a hazy horizon and textured fields, with the horizon where the pose puts it.
+fn landscape(cam: &crate::aoi::Camera, pose: &Pose, rng: &mut SplitMix) -> RgbImage {
+    let aspect = FRAME_H as f64 / FRAME_W as f64;
+    // the horizon: the row whose ray has elevation 0
+    let horizon = (0..FRAME_H)
+        .find(|&y| camera::ray(cam, pose, aspect, 0.5, y as f64 / FRAME_H as f64).1 < 0.0)
+        .unwrap_or(FRAME_H / 2);
+    let mut img = RgbImage::new(FRAME_W, FRAME_H);
+    let stripe_phase = rng.range(0.0, 6.28);
+    for (x, y, px) in img.enumerate_pixels_mut() {
+        let n = (rng.unit() * 10.0) as f32;
+        let v = if y < horizon {
+            let f = y as f32 / horizon.max(1) as f32;
+            [120.0 + 90.0 * f + n, 160.0 + 60.0 * f + n, 215.0 + 25.0 * f + n]
+        } else {
+            let depth = (y - horizon) as f32 / (FRAME_H - horizon).max(1) as f32;
+            let stripe = (((x as f32 - 320.0) * (0.02 + depth * 0.1) + stripe_phase as f32).sin() * 0.5 + 0.5) * 25.0;
+            [95.0 + stripe + n - 20.0 * depth, 120.0 + stripe * 0.6 + n, 60.0 + n]
+        };
+        *px = Rgb(v.map(|c| c.clamp(0.0, 255.0) as u8));
+    }
+    img
+}
+
+/// A grey-white plume rising from (fx, fy), leaning with the wind; `growth` scales its height.
+fn draw_plume(img: &mut RgbImage, fx: f64, fy: f64, growth: f64, rng: &mut SplitMix) {
+    let (w, h) = (img.width() as f64, img.height() as f64);
+    let (bx, by) = (fx * w, fy * h);
+    let puffs = (40.0 * growth) as usize;
+    for i in 0..puffs {
+        let t = i as f64 / puffs as f64;
+        let cx = bx + 70.0 * growth * t * t + rng.normal(3.0);
+        let cy = by - 120.0 * growth * t;
+        let r = 5.0 + 28.0 * t * growth.sqrt();
+        let alpha = 0.55 * (1.0 - 0.6 * t);
+        let shade = 205.0 + 30.0 * rng.unit();
+        let (x0, x1) = ((cx - r).max(0.0) as u32, (cx + r).min(w - 1.0) as u32);
+        let (y0, y1) = ((cy - r).max(0.0) as u32, (cy + r).min(h - 1.0) as u32);
+        for y in y0..=y1 {
+            for x in x0..=x1 {
+                let d = ((x as f64 - cx).powi(2) + (y as f64 - cy).powi(2)).sqrt() / r;
+                if d < 1.0 {
+                    let a = alpha * (1.0 - d * d);
+                    let px = img.get_pixel_mut(x, y);
+                    for c in 0..3 {
+                        px[c] = (px[c] as f64 * (1.0 - a) + shade * a) as u8;
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,398 @@
+//! The ticket store: SQLite (bundled, WAL) holding every input seen, every detection and every
+//! ticket with its life cycle (open → acked → closed).
+//!
+//! One input is recorded in one transaction: its detections, the tickets they open or join, and
+//! the input's own row. A crash before the commit leaves no trace, so the input is simply
+//! processed again; after it, the input's checksum makes a rerun skip it. Ticket ids derive from
+//! the input checksum and detection index, so even a rebuilt store gives the same ids.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use serde::{Deserialize, Serialize};
+
+use crate::config::{EventConfig, Sla};
+use crate::dispatch::{dispatch, BurnKind, Priority};
+use crate::events::{merge_target, Anchor};
+use crate::locate::Located;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("ticket store {path}: {source}")]
+    Sql { path: PathBuf, #[source] source: rusqlite::Error },
+    #[error("cannot create the folder for ticket store {path}")]
+    Dir { path: PathBuf, #[source] source: std::io::Error },
+    #[error("no ticket {0}")]
+    NoTicket(String),
+    #[error("ticket {id} is {status}; cannot {action} it")]
+    BadTransition { id: String, status: String, action: &'static str },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Open,
+    Acked,
+    Closed,
+}
+crate::dispatch::str_enum!(Status { Open => "open", Acked => "acked", Closed => "closed" });
+
+/// A dispatch ticket as stored and as the feed shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Ticket {
+    pub id: String,
+    pub status: Status,
+    pub kind: BurnKind,
+    pub priority: Priority,
+    pub reasons: Vec<String>,
+    pub lon: f64,
+    pub lat: f64,
+    pub radius_m: f64,
+    pub township_code: String,
+    pub township: String,
+    pub team: String,
+    pub team_phone: String,
+    pub village_code: String,
+    pub village: String,
+    pub grid_id: String,
+    pub grid_member: String,
+    pub grid_phone: String,
+    pub landuse: String,
+    pub sources: Vec<String>,
+    pub detections: i64,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+    pub deadline: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub acked_by: Option<String>,
+    pub acked_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub close_note: Option<String>,
+}
+
+/// What recording one input changed.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Recorded {
+    pub opened: Vec<String>,
+    pub joined: Vec<String>,
+    pub suppressed: usize,
+}
+
+pub struct Store {
+    path: PathBuf,
+    conn: Connection,
+}
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS inputs (
+    sha256 TEXT PRIMARY KEY,
+    path TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('done', 'quarantined')),
+    error TEXT,
+    detections INTEGER NOT NULL DEFAULT 0,
+    processed_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tickets (
+    id TEXT PRIMARY KEY,
+    status TEXT NOT NULL CHECK (status IN ('open', 'acked', 'closed')),
+    kind TEXT NOT NULL,
+    priority TEXT NOT NULL,
+    reasons TEXT NOT NULL,
+    lon REAL NOT NULL, lat REAL NOT NULL, radius_m REAL NOT NULL,
+    township_code TEXT NOT NULL, township TEXT NOT NULL, team TEXT NOT NULL, team_phone TEXT NOT NULL,
+    village_code TEXT NOT NULL, village TEXT NOT NULL, grid_id TEXT NOT NULL,
+    grid_member TEXT NOT NULL, grid_phone TEXT NOT NULL, landuse TEXT NOT NULL,
+    sources TEXT NOT NULL,
+    detections INTEGER NOT NULL,
+    first_seen TEXT NOT NULL, last_seen TEXT NOT NULL, deadline TEXT NOT NULL,
+    created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+    acked_by TEXT, acked_at TEXT, closed_at TEXT, close_note TEXT
+);
+CREATE INDEX IF NOT EXISTS tickets_open ON tickets (status, last_seen);
+CREATE TABLE IF NOT EXISTS detections (
+    input_sha256 TEXT NOT NULL REFERENCES inputs (sha256),
+    idx INTEGER NOT NULL,
+    source TEXT NOT NULL, sensor TEXT NOT NULL, observed_at TEXT NOT NULL,
+    lon REAL NOT NULL, lat REAL NOT NULL, radius_m REAL NOT NULL, confidence REAL NOT NULL,
+    evidence TEXT NOT NULL,
+    suppressed_by TEXT,
+    ticket_id TEXT REFERENCES tickets (id),
+    PRIMARY KEY (input_sha256, idx)
+);
+PRAGMA user_version = 1;
+"#;
+
+fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+fn parse_ts(s: &str) -> rusqlite::Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+}
+
+fn bad_enum(what: &str) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, format!("unknown {what}").into())
+}
+
+const TICKET_COLUMNS: &str = "id, status, kind, priority, reasons, lon, lat, radius_m, township_code, township, team, \
+    team_phone, village_code, village, grid_id, grid_member, grid_phone, landuse, sources, detections, first_seen, \
+    last_seen, deadline, created_at, updated_at, acked_by, acked_at, closed_at, close_note";
+
+fn ticket_from_row(r: &rusqlite::Row) -> rusqlite::Result<Ticket> {
+    let opt_ts = |i: usize| -> rusqlite::Result<Option<DateTime<Utc>>> {
+        r.get::<_, Option<String>>(i)?.map(|s| parse_ts(&s)).transpose()
+    };
+    let list = |i: usize| -> rusqlite::Result<Vec<String>> {
+        let s: String = r.get(i)?;
+        serde_json::from_str(&s).map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e)))
+    };
+    Ok(Ticket {
+        id: r.get(0)?,
+        status: Status::parse(&r.get::<_, String>(1)?).ok_or_else(|| bad_enum("status"))?,
+        kind: BurnKind::parse(&r.get::<_, String>(2)?).ok_or_else(|| bad_enum("kind"))?,
+        priority: Priority::parse(&r.get::<_, String>(3)?).ok_or_else(|| bad_enum("priority"))?,
+        reasons: list(4)?,
+        lon: r.get(5)?,
+        lat: r.get(6)?,
+        radius_m: r.get(7)?,
+        township_code: r.get(8)?,
+        township: r.get(9)?,
+        team: r.get(10)?,
+        team_phone: r.get(11)?,
+        village_code: r.get(12)?,
+        village: r.get(13)?,
+        grid_id: r.get(14)?,
+        grid_member: r.get(15)?,
+        grid_phone: r.get(16)?,
+        landuse: r.get(17)?,
+        sources: list(18)?,
+        detections: r.get(19)?,
+        first_seen: parse_ts(&r.get::<_, String>(20)?)?,
+        last_seen: parse_ts(&r.get::<_, String>(21)?)?,
+        deadline: parse_ts(&r.get::<_, String>(22)?)?,
+        created_at: parse_ts(&r.get::<_, String>(23)?)?,
+        updated_at: parse_ts(&r.get::<_, String>(24)?)?,
+        acked_by: r.get(25)?,
+        acked_at: opt_ts(26)?,
+        closed_at: opt_ts(27)?,
+        close_note: r.get(28)?,
+    })
+}
+
+/// Ticket id: reporting day and a short hash of the input and detection that opened it.
+fn ticket_id(input_sha: &str, idx: usize, seen: DateTime<Utc>) -> String {
+    use sha2::{Digest, Sha256};
+    let h = Sha256::digest(format!("{input_sha}/{idx}").as_bytes());
+    let day = crate::time::reporting_day(seen).format("%Y%m%d");
+    format!("FP-{day}-{:02X}{:02X}{:02X}", h[0], h[1], h[2])
+}
+
+impl Store {
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir { path: path.into(), source })?;
+        }
+        let sql = |source| StoreError::Sql { path: path.into(), source };
+        let conn = Connection::open(path).map_err(sql)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(sql)?;
+        conn.pragma_update(None, "synchronous", "FULL").map_err(sql)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(sql)?;
+        conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(sql)?;
+        conn.execute_batch(SCHEMA).map_err(sql)?;
+        Ok(Store { path: path.into(), conn })
+    }
+
+    fn sql(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+        |source| StoreError::Sql { path: self.path.clone(), source }
+    }
+
+    /// The status (`done` or `quarantined`) of an input already seen, by checksum.
+    pub fn input_status(&self, sha256: &str) -> Result<Option<String>, StoreError> {
+        self.conn
+            .query_row("SELECT status FROM inputs WHERE sha256 = ?1", [sha256], |r| r.get(0))
+            .optional()
+            .map_err(self.sql())
+    }
+
+    pub fn record_quarantine(&mut self, path: &Path, sha256: &str, kind: &str, error: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO inputs (sha256, path, kind, status, error, processed_at) VALUES (?1, ?2, ?3, 'quarantined', ?4, ?5)",
+                params![sha256, path.display().to_string(), kind, error, ts(Utc::now())],
+            )
+            .map(|_| ())
+            .map_err(self.sql())
+    }
+
+    /// Records one input and its located detections in one transaction.
+    pub fn record_input(
+        &mut self,
+        path: &Path,
+        sha256: &str,
+        kind: &str,
+        located: &[Located],
+        events: &EventConfig,
+        sla: &Sla,
+    ) -> Result<Recorded, StoreError> {
+        let store_path = self.path.clone();
+        let sql = |source| StoreError::Sql { path: store_path.clone(), source };
+        let tx = self.conn.transaction().map_err(sql)?;
+        tx.execute(
+            "INSERT INTO inputs (sha256, path, kind, status, detections, processed_at) VALUES (?1, ?2, ?3, 'done', ?4, ?5)",
+            params![sha256, path.display().to_string(), kind, located.len() as i64, ts(Utc::now())],
+        )
+        .map_err(sql)?;
+        let mut out = Recorded::default();
+        for (idx, loc) in located.iter().enumerate() {
+            let ticket = if loc.suppressed_by.is_some() {
+                out.suppressed += 1;
+                None
+            } else {
+                Some(apply_detection(&tx, sha256, idx, loc, events, sla, &mut out).map_err(sql)?)
+            };
+            let d = &loc.detection;
+            tx.execute(
+                "INSERT INTO detections (input_sha256, idx, source, sensor, observed_at, lon, lat, radius_m, confidence, evidence, suppressed_by, ticket_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                params![sha256, idx as i64, d.source.as_str(), d.sensor, ts(d.observed_at), d.lon, d.lat, d.radius_m,
+                        d.confidence as f64, d.evidence.to_string(), loc.suppressed_by, ticket],
+            )
+            .map_err(sql)?;
+        }
+        tx.commit().map_err(sql)?;
+        Ok(out)
+    }
+
+    pub fn tickets(&self, status: Option<Status>) -> Result<Vec<Ticket>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!(
+                "SELECT {TICKET_COLUMNS} FROM tickets WHERE ?1 IS NULL OR status = ?1 ORDER BY first_seen, id"
+            ))
+            .map_err(self.sql())?;
+        let rows = stmt.query_map([status.map(|s| s.as_str())], ticket_from_row).map_err(self.sql())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.sql())
+    }
+
+    pub fn ticket(&self, id: &str) -> Result<Ticket, StoreError> {
+        self.conn
+            .query_row(&format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE id = ?1"), [id], ticket_from_row)
+            .optional()
+            .map_err(self.sql())?
+            .ok_or_else(|| StoreError::NoTicket(id.into()))
+    }
+
+    /// A township team acknowledges a ticket (open → acked).
+    pub fn ack(&mut self, id: &str, by: &str, at: DateTime<Utc>) -> Result<Ticket, StoreError> {
+        self.transition(id, "acknowledge", &[Status::Open], |tx| {
+            tx.execute(
+                "UPDATE tickets SET status = 'acked', acked_by = ?2, acked_at = ?3, updated_at = ?3 WHERE id = ?1",
+                params![id, by, ts(at)],
+            )
+        })
+    }
+
+    /// The fire is out (open or acked → closed).
+    pub fn close(&mut self, id: &str, note: &str, at: DateTime<Utc>) -> Result<Ticket, StoreError> {
+        self.transition(id, "close", &[Status::Open, Status::Acked], |tx| {
+            tx.execute(
+                "UPDATE tickets SET status = 'closed', close_note = ?2, closed_at = ?3, updated_at = ?3 WHERE id = ?1",
+                params![id, note, ts(at)],
+            )
+        })
+    }
+
+    fn transition(
+        &mut self,
+        id: &str,
+        action: &'static str,
+        from: &[Status],
+        update: impl FnOnce(&Transaction) -> rusqlite::Result<usize>,
+    ) -> Result<Ticket, StoreError> {
+        let current = self.ticket(id)?;
+        if !from.contains(&current.status) {
+            return Err(StoreError::BadTransition { id: id.into(), status: current.status.as_str().into(), action });
+        }
+        let path = self.path.clone();
+        let sql = |source| StoreError::Sql { path: path.clone(), source };
+        let tx = self.conn.transaction().map_err(sql)?;
+        update(&tx).map_err(sql)?;
+        tx.commit().map_err(sql)?;
+        self.ticket(id)
+    }
+
+    /// Counts for the summary: (inputs done, inputs quarantined, detections, tickets).
+    pub fn counts(&self) -> Result<(i64, i64, i64, i64), StoreError> {
+        self.conn
+            .query_row(
+                "SELECT (SELECT count(*) FROM inputs WHERE status = 'done'), (SELECT count(*) FROM inputs WHERE status = 'quarantined'),
+                        (SELECT count(*) FROM detections), (SELECT count(*) FROM tickets)",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .map_err(self.sql())
+    }
+}
+
+/// Joins the detection to an open ticket or opens one; returns the ticket id.
+fn apply_detection(
+    tx: &Transaction,
+    sha256: &str,
+    idx: usize,
+    loc: &Located,
+    events: &EventConfig,
+    sla: &Sla,
+    out: &mut Recorded,
+) -> rusqlite::Result<String> {
+    let d = &loc.detection;
+    let mut stmt = tx.prepare_cached("SELECT id, lon, lat, first_seen, last_seen FROM tickets WHERE status != 'closed'")?;
+    let anchors = stmt
+        .query_map([], |r| {
+            Ok(Anchor {
+                id: r.get(0)?,
+                lon: r.get(1)?,
+                lat: r.get(2)?,
+                first_seen: parse_ts(&r.get::<_, String>(3)?)?,
+                last_seen: parse_ts(&r.get::<_, String>(4)?)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let now = ts(Utc::now());
+    if let Some(a) = merge_target(&anchors, d, events) {
+        let sources: String = tx.query_row("SELECT sources FROM tickets WHERE id = ?1", [&a.id], |r| r.get(0))?;
+        let mut list: Vec<String> = serde_json::from_str(&sources).unwrap_or_default();
+        if !list.iter().any(|s| s == d.source.as_str()) {
+            list.push(d.source.as_str().into());
+        }
+        tx.execute(
+            "UPDATE tickets SET detections = detections + 1, sources = ?2, updated_at = ?3,
+                 first_seen = min(first_seen, ?4), last_seen = max(last_seen, ?4) WHERE id = ?1",
+            params![a.id, serde_json::to_string(&list).expect("strings serialise"), now, ts(d.observed_at)],
+        )?;
+        out.joined.push(a.id.clone());
+        return Ok(a.id.clone());
+    }
+    let id = ticket_id(sha256, idx, d.observed_at);
+    let disp = dispatch(loc, events, sla);
+    let p = &loc.place;
+    let (tcode, tname, team, tphone) = p.township.as_ref().map_or(Default::default(), |t| {
+        (t.code.clone(), t.name.clone(), t.team.clone(), t.phone.clone())
+    });
+    let (vcode, vname, grid, member, vphone) = p.village.as_ref().map_or(Default::default(), |v| {
+        (v.code.clone(), v.name.clone(), v.grid_id.clone(), v.grid_member.clone(), v.phone.clone())
+    });
+    let landuse = serde_json::to_value(p.landuse).expect("enum serialises").as_str().unwrap_or("").to_string();
+    tx.execute(
+        &format!("INSERT INTO tickets ({TICKET_COLUMNS}) VALUES (?1, 'open', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, 1, ?19, ?19, ?20, ?21, ?21, NULL, NULL, NULL, NULL)"),
+        params![id, disp.kind.as_str(), disp.priority.as_str(), serde_json::to_string(&disp.reasons).expect("strings serialise"),
+                d.lon, d.lat, d.radius_m, tcode, tname, team, tphone, vcode, vname, grid, member, vphone, landuse,
+                serde_json::to_string(&[d.source.as_str()]).expect("strings serialise"), ts(d.observed_at), ts(disp.deadline), now],
+    )?;
+    out.opened.push(id.clone());
+    Ok(id)
+}

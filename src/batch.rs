@@ -155,7 +155,7 @@ impl Ctx<'_> {
             }
             Err(msg) => {
                 let to = quarantine(self.cfg, path, kind, &msg, self.mode)?;
-                tracing::error!(file = %path.display(), quarantined = %to.display(), "{msg}");
+                tracing::info!(file = %path.display(), quarantined = %to.display(), "bad input quarantined: {msg}");
                 self.store.record_quarantine(path, sha, kind_name, &msg)?;
                 self.report.failed.push((path.to_path_buf(), msg));
             }
@@ -183,10 +183,15 @@ pub fn run(cfg: &Config, inputs: Vec<(InputKind, PathBuf)>, mode: Quarantine) ->
     let store = Store::open(&cfg.paths.store)?;
     let mut ctx = Ctx { cfg, aoi, store, mode, report: BatchReport { inputs: inputs.len(), ..Default::default() } };
     let mut todo = Vec::new();
+    let mut batch_shas = std::collections::HashSet::new();
     for (kind, path) in inputs {
         match sha256_file(&path) {
             Err(e) => ctx.finish(&path, kind, "", Err(format!("cannot read input {}: {e}", path.display())))?,
-            Ok(sha) if ctx.store.input_status(&sha)?.is_some() => ctx.report.skipped += 1,
+            // the same content under a second name (a delivery repeated) is done once
+            Ok(sha) if ctx.store.input_status(&sha)?.is_some() || !batch_shas.insert(sha.clone()) => {
+                tracing::info!(file = %path.display(), "already processed (same content seen before)");
+                ctx.report.skipped += 1
+            }
             Ok(sha) => todo.push((kind, path, sha)),
         }
     }

@@ -22,6 +22,8 @@ fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    // GDAL prints its own errors on stderr; ours already name the file, so GDAL's go to the log
+    gdal::config::set_error_handler(|class, code, msg| tracing::debug!(?class, code, "GDAL: {msg}"));
 }
 
 fn load_config(cli: &Cli) -> Result<Config> {
@@ -33,7 +35,7 @@ fn load_config(cli: &Cli) -> Result<Config> {
 /// Prints a batch's summary and returns its exit status (0 ok, 1 partial).
 fn finish_batch(report: &BatchReport) -> u8 {
     for (path, msg) in &report.failed {
-        eprintln!("error: bad input {}: {msg}", path.display());
+        eprintln!("error: bad input {} (quarantined): {msg}", path.display());
     }
     println!("{report}");
     for id in &report.opened {

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Command A: set up (idempotent), build, and run the main job on the sample district.
+#   1. scripts/setup.sh installs what is missing (GDAL, pkg-config, ONNX Runtime from PyPI)
+#   2. cargo builds the release binary; ONNX Runtime is linked beside it
+#   3. `firepoint simulate` writes sample inputs into work/inbox (a satellite pass, camera frames)
+#   4. `firepoint run` processes the inbox like a cron batch and prints where the tickets went
+# Run it again: the inputs are already processed, so no ticket is duplicated.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+[ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
+cargo build --release --locked --quiet
+ln -sf "$PWD/.deps/onnxruntime/libonnxruntime.so" target/release/libonnxruntime.so
+fp=target/release/firepoint
+$fp aoi check
+$fp simulate
+set +e
+$fp run
+status=$?
+set -e
+echo
+$fp tickets list
+echo
+echo "tickets are in the SQLite store work/firepoint.sqlite; feed files in work/feed/ (tickets.jsonl, tickets.geojson)"
+echo "what was planted where: work/truth.json; try: $fp tickets ack <ID> --by <name>; $fp --help"
+exit $status

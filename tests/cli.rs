@@ -1,0 +1,159 @@
+//! The binary run the way cron runs it: exit codes, stderr, files on disk.
+
+mod common;
+
+use common::{lonlat, metres, Sandbox};
+use predicates::prelude::*;
+
+#[test]
+fn demo_batch_tickets_every_planted_fire_and_not_the_cement_plant() {
+    let sb = Sandbox::new();
+    sb.simulate();
+    sb.cmd().arg("run").assert().code(0).stdout(predicate::str::contains("1 suppressed on known heat sources"))
+        .stdout(predicate::str::contains("1 outside the county (dropped)"));
+    let tickets = sb.tickets();
+    let truth = sb.truth();
+    for fire in truth["satellite"].as_array().unwrap() {
+        let expect = fire["expect"].as_str().unwrap();
+        let near: Vec<_> = tickets.iter().filter(|t| metres(lonlat(t), lonlat(fire)) < 1500.0).collect();
+        if expect.starts_with("ticket") {
+            assert_eq!(near.len(), 1, "planted fire {fire} should have one ticket, tickets: {tickets:#?}");
+            assert!(near[0]["sources"].as_array().unwrap().contains(&"satellite".into()));
+        } else {
+            assert!(near.is_empty(), "planted {fire} must not be ticketed");
+        }
+    }
+    let high: Vec<_> = tickets.iter().filter(|t| t["priority"] == "high").collect();
+    assert_eq!(high.len(), 1, "only the fire near station 1999B is high priority: {tickets:#?}");
+    assert!(high[0]["reasons"][0].as_str().unwrap().contains("national station"));
+    // the feed files were written and agree with the store
+    let feed = std::fs::read_to_string(sb.path("work/feed/tickets.jsonl")).unwrap();
+    assert_eq!(feed.lines().count(), tickets.len());
+    let gj: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(sb.path("work/feed/tickets.geojson")).unwrap()).unwrap();
+    assert_eq!(gj["features"].as_array().unwrap().len(), tickets.len());
+}
+
+#[test]
+fn rerun_of_the_same_inbox_creates_no_duplicate_tickets() {
+    let sb = Sandbox::new();
+    sb.simulate();
+    sb.cmd().arg("run").assert().code(0);
+    let first = sb.tickets();
+    assert!(!first.is_empty());
+    sb.cmd().arg("run").assert().code(0).stdout(predicate::str::contains("8 already done"))
+        .stdout(predicate::str::contains("tickets: 0 new"));
+    // simulate rewrites the same files byte for byte; a third run still adds nothing
+    sb.simulate();
+    sb.cmd().arg("run").assert().code(0).stdout(predicate::str::contains("tickets: 0 new"));
+    assert_eq!(sb.tickets(), first);
+}
+
+#[test]
+fn r2_corrupt_frame_and_truncated_geotiff_exit_partial_named_and_quarantined() {
+    let sb = Sandbox::new();
+    sb.simulate();
+    let frame = sb.path("work/inbox/frames/CAM05/CAM05_20260610T053100Z.jpg");
+    std::fs::write(&frame, b"\xff\xd8\xff\xe0 this is not a jpeg").unwrap();
+    let scene = std::fs::read_dir(sb.path("work/inbox/satellite")).unwrap().next().unwrap().unwrap().path();
+    let bytes = std::fs::read(&scene).unwrap();
+    let truncated = sb.path("work/inbox/satellite/SIM_AQUA_20260610T0700Z_truncated.tif");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+
+    let out = sb.cmd().arg("run").output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "partial batch exits 1; stderr: {stderr}");
+    assert!(stderr.contains("CAM05_20260610T053100Z.jpg"), "stderr names the frame: {stderr}");
+    assert!(stderr.contains("SIM_AQUA_20260610T0700Z_truncated.tif"), "stderr names the scene: {stderr}");
+    // the good scene still produced its tickets
+    assert_eq!(sb.tickets().len(), 3);
+    // bad files left the inbox for the quarantine folder, each with its error beside it
+    assert!(!frame.exists() && !truncated.exists());
+    let q: Vec<_> = walk(&sb.path("work/quarantine"));
+    for name in ["CAM05_20260610T053100Z.jpg", "CAM05_20260610T053100Z.json", "SIM_AQUA_20260610T0700Z_truncated.tif",
+                 "CAM05_20260610T053100Z.jpg.error.txt", "SIM_AQUA_20260610T0700Z_truncated.tif.error.txt"] {
+        assert!(q.iter().any(|p| p.ends_with(name)), "{name} not in quarantine: {q:?}");
+    }
+    // the next cron run has nothing bad left: exit 0
+    sb.cmd().arg("run").assert().code(0);
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() { out.extend(walk(&p)) } else { out.push(p) }
+    }
+    out
+}
+
+#[test]
+fn camera_sightings_of_one_fire_merge_into_one_ticket() {
+    // threshold 0 flags every frame: this tests the camera plumbing (geolocation, merging,
+    // deadlines), not the model's judgement
+    let sb = Sandbox::new();
+    sb.simulate();
+    sb.cmd().args(["--set", "camera.threshold=0.0", "run"]).assert().code(0)
+        .stdout(predicate::str::contains("frames: 7 scored, 7 with smoke"));
+    let tickets = sb.tickets();
+    let cam: Vec<_> = tickets.iter().filter(|t| t["sources"] == serde_json::json!(["camera"])).collect();
+    let total: i64 = cam.iter().map(|t| t["detections"].as_i64().unwrap()).sum();
+    assert_eq!(total, 7, "every flagged frame joins or opens exactly one ticket");
+    assert!(cam.iter().any(|t| t["detections"].as_i64().unwrap() >= 3), "CAM03's three frames are one fire: {cam:#?}");
+    for t in cam {
+        let first = chrono::DateTime::parse_from_rfc3339(t["first_seen"].as_str().unwrap()).unwrap();
+        let due = chrono::DateTime::parse_from_rfc3339(t["deadline"].as_str().unwrap()).unwrap();
+        let minutes = (due - first).num_minutes();
+        assert!(minutes == 15 || minutes == 10, "camera tickets are due on site in 15 (high: 10) minutes, got {minutes}");
+    }
+}
+
+#[test]
+fn tickets_are_acknowledged_then_closed_and_not_reopened() {
+    let sb = Sandbox::new();
+    sb.simulate();
+    sb.cmd().arg("run").assert().code(0);
+    let id = sb.tickets()[0]["id"].as_str().unwrap().to_string();
+    sb.cmd().args(["tickets", "ack", &id, "--by", "网格员001"]).assert().success();
+    sb.cmd().args(["tickets", "close", &id, "--note", "已扑灭"]).assert().success();
+    let t = sb.tickets().into_iter().find(|t| t["id"] == id.as_str()).unwrap();
+    assert_eq!(t["status"], "closed");
+    assert_eq!(t["acked_by"], "网格员001");
+    assert_eq!(t["close_note"], "已扑灭");
+    sb.cmd().args(["tickets", "ack", &id, "--by", "x"]).assert().code(2)
+        .stderr(predicate::str::contains(format!("ticket {id} is closed")));
+    sb.cmd().args(["tickets", "list", "--status", "closed"]).assert().success().stdout(predicate::str::contains(&id));
+}
+
+#[test]
+fn unknown_config_key_is_fatal_and_says_so() {
+    let sb = Sandbox::new();
+    sb.cmd().args(["--set", "sla.on_site_minutes=5", "config"]).assert().code(2)
+        .stderr(predicate::str::contains("on_site_minutes"));
+}
+
+#[test]
+fn broken_aoi_layer_names_the_file_and_the_field() {
+    let sb = Sandbox::new();
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let aoi = sb.path("aoi");
+    std::fs::create_dir_all(&aoi).unwrap();
+    for e in std::fs::read_dir(repo.join("aoi")).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, aoi.join(p.file_name().unwrap())).unwrap();
+    }
+    let villages = aoi.join("villages.geojson");
+    let text = std::fs::read_to_string(&villages).unwrap().replace("\"grid_id\"", "\"grid\"");
+    std::fs::write(&villages, text).unwrap();
+    sb.cmd().args(["aoi", "check", aoi.to_str().unwrap()]).assert().code(2)
+        .stderr(predicate::str::contains("villages.geojson").and(predicate::str::contains("grid_id")));
+}
+
+#[test]
+fn r2_same_scene_delivered_twice_under_two_names_is_processed_once() {
+    let sb = Sandbox::new();
+    sb.simulate();
+    let scene = std::fs::read_dir(sb.path("work/inbox/satellite")).unwrap().next().unwrap().unwrap().path();
+    std::fs::copy(&scene, sb.path("work/inbox/satellite/copy_of_the_pass.tif")).unwrap();
+    sb.cmd().arg("run").assert().code(0).stdout(predicate::str::contains("1 already done"));
+    assert_eq!(sb.tickets().len(), 3);
+}

@@ -1,0 +1,60 @@
+//! Shared test helpers: a sandbox folder with its own inbox, store, feed and quarantine, using
+//! the repository's sample district, and a way to run the binary the way cron does.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+pub struct Sandbox {
+    pub dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    pub fn new() -> Sandbox {
+        Sandbox { dir: tempfile::tempdir().expect("temp dir") }
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// `firepoint` with every path pointed into the sandbox (and the repo's aoi/).
+    pub fn cmd(&self) -> Command {
+        let mut cmd = Command::cargo_bin("firepoint").expect("binary built");
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+        cmd.current_dir(self.dir.path())
+            .env("ORT_DYLIB_PATH", repo.join(".deps/onnxruntime/libonnxruntime.so"))
+            .env_remove("FIREPOINT_CONFIG")
+            .env_remove("RUST_LOG")
+            .args(["--set", &format!("paths.aoi={:?}", repo.join("aoi").display().to_string())])
+            .args(["--set", &format!("camera.model={:?}", repo.join("models/smoke-patch-v1.onnx").display().to_string())])
+            .args(["--set", "paths.inbox=\"work/inbox\"", "--set", "paths.store=\"work/firepoint.sqlite\""])
+            .args(["--set", "paths.feed=\"work/feed\"", "--set", "paths.quarantine=\"work/quarantine\""]);
+        cmd
+    }
+
+    pub fn simulate(&self) {
+        self.cmd().arg("simulate").assert().success();
+    }
+
+    pub fn tickets(&self) -> Vec<serde_json::Value> {
+        let out = self.cmd().args(["tickets", "list", "--format", "jsonl"]).output().expect("runs");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    }
+
+    pub fn truth(&self) -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(self.path("work/truth.json")).unwrap()).unwrap()
+    }
+}
+
+/// Metres between two lon/lat points (equirectangular; fine at county scale).
+pub fn metres(a: (f64, f64), b: (f64, f64)) -> f64 {
+    let kx = 111_320.0 * a.1.to_radians().cos();
+    ((a.0 - b.0) * kx).hypot((a.1 - b.1) * 110_574.0)
+}
+
+pub fn lonlat(v: &serde_json::Value) -> (f64, f64) {
+    (v["lon"].as_f64().unwrap(), v["lat"].as_f64().unwrap())
+}

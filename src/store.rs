@@ -184,6 +184,11 @@ fn ticket_from_row(r: &rusqlite::Row) -> rusqlite::Result<Ticket> {
     })
 }
 
+/// Rounds to a step of 1/`per` (1e6 for coordinates: 0.1 m; the feed needs no more).
+fn round_to(v: f64, per: f64) -> f64 {
+    (v * per).round() / per
+}
+
 /// Ticket id: reporting day and a short hash of the input and detection that opened it.
 fn ticket_id(input_sha: &str, idx: usize, seen: DateTime<Utc>) -> String {
     use sha2::{Digest, Sha256};
@@ -390,7 +395,7 @@ fn apply_detection(
     tx.execute(
         &format!("INSERT INTO tickets ({TICKET_COLUMNS}) VALUES (?1, 'open', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, 1, ?19, ?19, ?20, ?21, ?21, NULL, NULL, NULL, NULL)"),
         params![id, disp.kind.as_str(), disp.priority.as_str(), serde_json::to_string(&disp.reasons).expect("strings serialise"),
-                d.lon, d.lat, d.radius_m, tcode, tname, team, tphone, vcode, vname, grid, member, vphone, landuse,
+                round_to(d.lon, 1e6), round_to(d.lat, 1e6), d.radius_m.round(), tcode, tname, team, tphone, vcode, vname, grid, member, vphone, landuse,
                 serde_json::to_string(&[d.source.as_str()]).expect("strings serialise"), ts(d.observed_at), ts(disp.deadline), now],
     )?;
     out.opened.push(id.clone());

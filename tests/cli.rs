@@ -157,3 +157,25 @@ fn r2_same_scene_delivered_twice_under_two_names_is_processed_once() {
     sb.cmd().arg("run").assert().code(0).stdout(predicate::str::contains("1 already done"));
     assert_eq!(sb.tickets().len(), 3);
 }
+
+#[test]
+fn example_config_lists_every_key_with_its_default() {
+    let sb = Sandbox::new();
+    let out = assert_cmd::Command::cargo_bin("firepoint").unwrap().current_dir(sb.dir.path()).env_remove("FIREPOINT_CONFIG")
+        .arg("config").output().unwrap();
+    let example = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/firepoint.example.toml")).unwrap();
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), example, "regenerate with `firepoint config > firepoint.example.toml`");
+}
+
+#[test]
+fn sample_district_regenerates_byte_for_byte() {
+    let sb = Sandbox::new();
+    let out = sb.path("aoi");
+    sb.cmd().args(["aoi", "generate", "--out", out.to_str().unwrap()]).assert().success();
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("aoi");
+    for e in std::fs::read_dir(&out).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), std::fs::read(repo.join(name)).unwrap(), "{name:?} differs from aoi/");
+    }
+}

@@ -1,0 +1,64 @@
+//! The ONNX smoke model through `ort`: checksum, output shape, and agreement with the training
+//! script's own numbers on a real frame (when the shared data is present).
+
+use firepoint::detect::smoke::{SmokeError, SmokeModel};
+
+const MODEL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models/smoke-patch-v1.onnx");
+
+fn data_dir() -> Option<std::path::PathBuf> {
+    let dir = std::env::var_os("FIREPOINT_DATA")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data").into());
+    dir.is_dir().then_some(dir)
+}
+
+#[test]
+fn model_scores_a_frame_into_a_patch_grid() {
+    let model = SmokeModel::load(MODEL.as_ref(), None).unwrap();
+    assert!(model.threshold > 0.0 && model.threshold < 1.0);
+    let mut w = model.worker().unwrap();
+    let img = image::RgbImage::from_fn(640, 480, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, 128]));
+    let a = w.score(&img).unwrap();
+    assert_eq!(a.grid, (15, 20));
+    assert_eq!(a.patches.len(), 300);
+    assert!(a.patches.iter().all(|p| (0.0..=1.0).contains(p)));
+    assert_eq!(a.score, a.patches.iter().copied().fold(0.0, f32::max));
+    assert_eq!(w.score(&img).unwrap(), a, "same frame, same score");
+}
+
+#[test]
+fn tampered_model_is_refused_by_checksum() {
+    let dir = tempfile::tempdir().unwrap();
+    let (onnx, json) = (dir.path().join("m.onnx"), dir.path().join("m.json"));
+    let mut bytes = std::fs::read(MODEL).unwrap();
+    let n = bytes.len();
+    bytes[n - 10] ^= 0xff;
+    std::fs::write(&onnx, bytes).unwrap();
+    std::fs::copy(std::path::Path::new(MODEL).with_extension("json"), &json).unwrap();
+    match SmokeModel::load(&onnx, None) {
+        Err(SmokeError::Checksum { path, .. }) => assert_eq!(path, onnx),
+        other => panic!("expected a checksum error, got {other:?}"),
+    }
+}
+
+#[test]
+fn rust_preprocessing_matches_the_training_script_on_a_real_frame() {
+    let Some(data) = data_dir() else {
+        eprintln!("SKIPPED: no shared data (../shared/data or FIREPOINT_DATA); cannot compare with the training script");
+        return;
+    };
+    let metrics: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(std::path::Path::new(MODEL).with_extension("json")).unwrap()).unwrap();
+    let name = metrics["onnx_check"]["frame"].as_str().unwrap();
+    let want = metrics["onnx_check"]["score"].as_f64().unwrap() as f32;
+    let path = data.join("smoke/alerttahoe_boxoverlay/smoke_box_removed").join(name);
+    if !path.exists() {
+        eprintln!("SKIPPED: {} not present", path.display());
+        return;
+    }
+    let model = SmokeModel::load(MODEL.as_ref(), None).unwrap();
+    let img = firepoint::ingest::frame::decode(&path).unwrap();
+    let got = model.worker().unwrap().score(&img).unwrap().score;
+    // PIL's and image's bilinear resampling differ slightly; the score must not
+    assert!((got - want).abs() < 0.02, "Rust {got} vs training script {want}");
+}

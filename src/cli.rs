@@ -51,6 +51,31 @@ pub enum Command {
     },
     /// Print the effective configuration as TOML (every key, with its value).
     Config,
+    /// Measure our fire detection against an official product.
+    Validate {
+        #[command(subcommand)]
+        command: ValidateCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ValidateCommand {
+    /// Our contextual test on a GOES ABI L1b scene (its channel-7 file; channel 14 beside it)
+    /// against the L2 FDC fire mask on the same fixed grid: hits, misses, false alarms, FRP.
+    Goes {
+        /// The scene's channel-7 (3.9 µm) L1b file.
+        #[arg(long)]
+        l1b: PathBuf,
+        /// The FDC product file.
+        #[arg(long)]
+        fdc: PathBuf,
+        /// FDC row and column of the scene's top-left pixel (mesoscale inside CONUS), e.g. 230,1690.
+        #[arg(long, value_delimiter = ',', num_args = 1, default_values_t = [0usize, 0])]
+        offset: Vec<usize>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -21,3 +21,4 @@ pub mod rng;
 pub mod simulate;
 pub mod store;
 pub mod time;
+pub mod validate;

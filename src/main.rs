@@ -12,7 +12,7 @@ use firepoint::batch::{self, BatchReport, Quarantine};
 use firepoint::config::Config;
 use firepoint::store::{Status, Store};
 
-use cli::{AoiCommand, Cli, Command, TicketsCommand};
+use cli::{AoiCommand, Cli, Command, TicketsCommand, ValidateCommand};
 
 fn init_logging(verbose: u8) {
     let default = match verbose {
@@ -88,6 +88,31 @@ fn table(list: &[firepoint::store::Ticket]) -> String {
     out
 }
 
+fn validate_goes(cfg: &Config, l1b: &std::path::Path, fdc: &std::path::Path, offset: (usize, usize), json: bool) -> Result<u8> {
+    use firepoint::detect::hotspot;
+    let scene = firepoint::ingest::goes::read_abi_scene(l1b)?;
+    let fdc = firepoint::ingest::goes::read_fdc(fdc)?;
+    let bands = hotspot::Bands { t4: &scene.t4, t11: &scene.t11, width: scene.width, height: scene.height };
+    let day = scene.is_daytime();
+    let ours = hotspot::detect(&bands, day, &cfg.hotspot);
+    let cmp = firepoint::validate::compare(&scene, &ours, &fdc, offset.0, offset.1);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&cmp)?);
+        return Ok(0);
+    }
+    println!("scene {} ({}x{}, {}, {}) vs FDC {} at offset {:?}", scene.path.display(), scene.width, scene.height,
+             scene.acquired_at, if day { "day" } else { "night" }, fdc.path.display(), offset);
+    println!("official fire pixels: {}; ours: {}", cmp.official, cmp.ours);
+    println!("pixel-exact: {} hits, {} misses, {} false alarms", cmp.hits_exact, cmp.misses_exact, cmp.false_alarms_exact);
+    println!("within 3x3: {:.1}% of official found ({}/{}), {:.1}% of ours extra ({}/{})",
+             100.0 * cmp.found_fraction(), cmp.found_3x3, cmp.official, 100.0 * cmp.extra_fraction(), cmp.extra_3x3, cmp.ours);
+    match cmp.frp_ratio() {
+        Some(r) => println!("FRP on {} exact hits: ours / FDC = {r:.2}", cmp.frp_pairs.len()),
+        None => println!("FRP: no exact hit with FDC Power"),
+    }
+    Ok(0)
+}
+
 fn run(cli: Cli) -> Result<u8> {
     let cfg = load_config(&cli)?;
     match cli.command {
@@ -128,6 +153,9 @@ fn run(cli: Cli) -> Result<u8> {
             let truth = firepoint::simulate::simulate(&aoi, &cfg.paths.inbox, seed)?;
             println!("wrote {} sample inputs into {}", truth.files.len(), cfg.paths.inbox.display());
             Ok(0)
+        }
+        Command::Validate { command: ValidateCommand::Goes { l1b, fdc, offset, json } } => {
+            validate_goes(&cfg, &l1b, &fdc, (offset[0], offset[1]), json)
         }
         Command::Config => {
             print!("{}", cfg.to_toml());

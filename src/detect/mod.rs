@@ -50,31 +50,39 @@ pub struct Detection {
 }
 
 /// Groups fire pixels into 8-connected clusters, one detection each, placed at the centroid
-/// weighted by T4 excess over the background.
+/// weighted by T4 excess over the background. Pixels off the Earth are left out.
 pub fn scene_detections(scene: &BtScene, fires: &[hotspot::FirePixel]) -> Vec<Detection> {
-    let (dx, dy) = scene.pixel_deg();
-    let (lon0, lat0) = scene.pixel_center(scene.height / 2, scene.width / 2);
-    let proj = crate::aoi::Projector::new(lon0, lat0);
-    let (px_w, px_h) = (dx * proj.distance_m((0.0, lat0), (1.0, lat0)), dy * proj.distance_m((0.0, lat0), (0.0, lat0 + 1.0)));
-    let clusters = clusters(fires);
-    clusters
+    clusters(fires)
         .into_iter()
-        .map(|members| {
+        .filter_map(|members| {
             let pixels: Vec<&hotspot::FirePixel> = members.iter().map(|&i| &fires[i]).collect();
-            let weights: Vec<f64> = pixels.iter().map(|p| ((p.t4 - p.t4_bg) as f64).max(0.1)).collect();
-            let wsum: f64 = weights.iter().sum();
-            let (mut lon, mut lat) = (0.0, 0.0);
-            for (p, w) in pixels.iter().zip(&weights) {
-                let (x, y) = scene.pixel_center(p.row, p.col);
-                lon += x * w / wsum;
-                lat += y * w / wsum;
+            let first = pixels[0];
+            // centres of the cluster's pixels, then the first pixel's right and lower neighbours (its size)
+            let mut cells: Vec<(usize, usize)> = pixels.iter().map(|p| (p.row, p.col)).collect();
+            cells.push((first.row, first.col + 1));
+            cells.push((first.row + 1, first.col));
+            let ll = scene.lonlat(&cells);
+            let n = pixels.len();
+            let (o, right, down) = (ll[0]?, ll[n]?, ll[n + 1]?);
+            let proj = crate::aoi::Projector::new(o.0, o.1);
+            let (px_w, px_h) = (proj.distance_m(o, right), proj.distance_m(o, down));
+            let mut weights = Vec::with_capacity(n);
+            let mut centres = Vec::with_capacity(n);
+            for (p, c) in pixels.iter().zip(&ll[..n]) {
+                if let Some(c) = c {
+                    weights.push(((p.t4 - p.t4_bg) as f64).max(0.1));
+                    centres.push(*c);
+                }
             }
+            let wsum: f64 = weights.iter().sum();
+            let lon = centres.iter().zip(&weights).map(|(c, w)| c.0 * w).sum::<f64>() / wsum;
+            let lat = centres.iter().zip(&weights).map(|(c, w)| c.1 * w).sum::<f64>() / wsum;
             let frp: f64 = pixels.iter().map(|p| hotspot::frp_mw(p, px_w * px_h)).sum();
             let max_t4 = pixels.iter().map(|p| p.t4).fold(f32::MIN, f32::max);
             let confidence = pixels.iter().map(|p| p.confidence).fold(0.0, f32::max);
             let rows: Vec<usize> = pixels.iter().map(|p| p.row).collect();
             let cols: Vec<usize> = pixels.iter().map(|p| p.col).collect();
-            Detection {
+            Some(Detection {
                 source: SourceKind::Satellite,
                 sensor: scene.sensor.clone(),
                 observed_at: scene.acquired_at,
@@ -83,11 +91,11 @@ pub fn scene_detections(scene: &BtScene, fires: &[hotspot::FirePixel]) -> Vec<De
                 radius_m: 0.5 * px_w.hypot(px_h),
                 confidence,
                 evidence: serde_json::json!({
-                    "pixels": pixels.len(), "max_t4_k": max_t4, "frp_mw": (frp * 100.0).round() / 100.0,
+                    "pixels": n, "max_t4_k": max_t4, "frp_mw": (frp * 100.0).round() / 100.0,
                     "rows": [rows.iter().min(), rows.iter().max()], "cols": [cols.iter().min(), cols.iter().max()],
                     "pixel_m": [px_w.round(), px_h.round()],
                 }),
-            }
+            })
         })
         .collect()
 }

@@ -5,6 +5,7 @@
 //! file it came from, so the batch can report and quarantine it and go on.
 
 pub mod frame;
+pub mod goes;
 pub mod raster;
 
 use std::path::{Path, PathBuf};

@@ -28,14 +28,16 @@ pub enum RasterError {
     BadTime { path: PathBuf, value: String },
 }
 
-/// One pass: MIR and TIR brightness temperatures (K, NaN where invalid) on one north-up grid.
+/// One pass: MIR and TIR brightness temperatures (K, NaN where invalid) on one grid.
 #[derive(Debug, Clone)]
 pub struct BtScene {
     pub path: PathBuf,
     pub width: usize,
     pub height: usize,
-    /// GDAL geotransform of the grid, EPSG:4326.
+    /// GDAL geotransform of the grid, in the grid's CRS.
     pub gt: [f64; 6],
+    /// The grid's CRS as WKT; `None` means EPSG:4326 lon/lat.
+    pub srs_wkt: Option<String>,
     pub t4: Vec<f32>,
     pub t11: Vec<f32>,
     pub acquired_at: DateTime<Utc>,
@@ -43,22 +45,51 @@ pub struct BtScene {
 }
 
 impl BtScene {
-    /// Centre of pixel (row, col) as (lon, lat).
-    pub fn pixel_center(&self, row: usize, col: usize) -> (f64, f64) {
+    /// Centre of pixel (row, col) in the grid's CRS.
+    pub fn pixel_xy(&self, row: usize, col: usize) -> (f64, f64) {
         let (x, y) = (col as f64 + 0.5, row as f64 + 0.5);
         (self.gt[0] + x * self.gt[1] + y * self.gt[2], self.gt[3] + x * self.gt[4] + y * self.gt[5])
     }
 
-    /// Pixel size in degrees (x, y), positive.
-    pub fn pixel_deg(&self) -> (f64, f64) {
-        (self.gt[1].abs(), self.gt[5].abs())
+    /// Pixel centres as (lon, lat), `None` where the point is off the Earth (geostationary disks).
+    pub fn lonlat(&self, pixels: &[(usize, usize)]) -> Vec<Option<(f64, f64)>> {
+        let xy: Vec<(f64, f64)> = pixels.iter().map(|&(r, c)| self.pixel_xy(r, c)).collect();
+        match &self.srs_wkt {
+            None => xy.into_iter().map(Some).collect(),
+            Some(wkt) => to_lonlat(wkt, &xy),
+        }
+    }
+
+    /// Centre of pixel (row, col) as (lon, lat), if on the Earth.
+    pub fn pixel_center(&self, row: usize, col: usize) -> Option<(f64, f64)> {
+        self.lonlat(&[(row, col)])[0]
     }
 
     /// Daytime when the sun is above 85° zenith at the scene centre (MOD14's day/night split).
     pub fn is_daytime(&self) -> bool {
-        let (lon, lat) = self.pixel_center(self.height / 2, self.width / 2);
-        solar_zenith_deg(self.acquired_at, lon, lat) < 85.0
+        let centre = self.pixel_center(self.height / 2, self.width / 2);
+        centre.is_some_and(|(lon, lat)| solar_zenith_deg(self.acquired_at, lon, lat) < 85.0)
     }
+}
+
+/// Transforms points from the CRS `wkt` to lon/lat (EPSG:4326, lon first) through GDAL/PROJ.
+pub fn to_lonlat(wkt: &str, xy: &[(f64, f64)]) -> Vec<Option<(f64, f64)>> {
+    use gdal::spatial_ref::{AxisMappingStrategy, CoordTransform, SpatialRef};
+    let setup = || -> gdal::errors::Result<CoordTransform> {
+        let mut src = SpatialRef::from_wkt(wkt)?;
+        src.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
+        let mut dst = SpatialRef::from_epsg(4326)?;
+        dst.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
+        CoordTransform::new(&src, &dst)
+    };
+    let Ok(ct) = setup() else { return vec![None; xy.len()] };
+    xy.iter()
+        .map(|&(x, y)| {
+            let (mut xs, mut ys, mut zs) = ([x], [y], [0.0]);
+            ct.transform_coords(&mut xs, &mut ys, &mut zs).ok()?;
+            (xs[0].is_finite() && ys[0].is_finite()).then_some((xs[0], ys[0]))
+        })
+        .collect()
 }
 
 /// Solar zenith angle, degrees (NOAA's low-precision formulae; ±0.5°, ample for day/night).
@@ -138,6 +169,7 @@ pub fn read_bt_scene(path: &Path) -> Result<BtScene, RasterError> {
         width,
         height,
         gt,
+        srs_wkt: ds.spatial_ref().ok().filter(|s| s.auth_code().ok() != Some(4326)).and_then(|s| s.to_wkt().ok()),
         t4: read_bt(&ds, path, mir, "3.9 µm")?,
         t11: read_bt(&ds, path, tir, "11 µm")?,
         acquired_at,

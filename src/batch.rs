@@ -18,7 +18,8 @@ use crate::aoi::Aoi;
 use crate::config::Config;
 use crate::detect::smoke::{SmokeModel, SmokeWorker};
 use crate::detect::{hotspot, scene_detections, Detection, SourceKind};
-use crate::ingest::{frame, raster, InputKind};
+use crate::detect::fdc_detections;
+use crate::ingest::{frame, goes, raster, tables, InputKind};
 use crate::locate::{camera, locate};
 use crate::store::Store;
 
@@ -37,6 +38,8 @@ pub struct BatchReport {
     pub skipped: usize,
     pub processed: usize,
     pub failed: Vec<(PathBuf, String)>,
+    /// Inputs processed with some parts unreadable (table rows), with what was skipped.
+    pub warned: Vec<(PathBuf, Vec<String>)>,
     pub frames_scored: usize,
     pub frames_with_smoke: usize,
     pub detections: usize,
@@ -49,7 +52,8 @@ pub struct BatchReport {
 
 impl fmt::Display for BatchReport {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        writeln!(f, "inputs: {} found, {} already done, {} processed, {} bad", self.inputs, self.skipped, self.processed, self.failed.len())?;
+        writeln!(f, "inputs: {} found, {} already done, {} processed, {} bad, {} with unreadable rows",
+                 self.inputs, self.skipped, self.processed, self.failed.len(), self.warned.len())?;
         writeln!(f, "frames: {} scored, {} with smoke", self.frames_scored, self.frames_with_smoke)?;
         writeln!(f, "detections: {} in the county, {} suppressed on known heat sources, {} outside the county (dropped)",
                  self.detections, self.suppressed, self.outside_aoi)?;
@@ -57,36 +61,63 @@ impl fmt::Display for BatchReport {
     }
 }
 
-/// The outcome of the detect stage for one input.
-type Detected = Result<Vec<Detection>, String>;
+/// The outcome of the detect stage for one input: its detections and warnings (rows of a table
+/// that could not be read), or why the whole input is bad.
+type Detected = Result<(Vec<Detection>, Vec<String>), String>;
 
 fn sha256_file(path: &Path) -> std::io::Result<String> {
     let bytes = std::fs::read(path)?;
     Ok(Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect())
 }
 
+fn chain(e: impl Into<anyhow::Error>) -> String {
+    format!("{:#}", e.into())
+}
+
 fn detect_scene(path: &Path, cfg: &Config) -> Detected {
-    let scene = raster::read_bt_scene(path).map_err(|e| format!("{:#}", anyhow::Error::from(e)))?;
+    let abi = goes::AbiName::parse(path);
+    if abi.as_ref().is_some_and(|n| n.is_fdc()) {
+        let fdc = goes::read_fdc(path).map_err(chain)?;
+        return Ok((fdc_detections(&fdc), Vec::new()));
+    }
+    let scene = match abi {
+        Some(_) => goes::read_abi_scene(path).map_err(chain)?,
+        None if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("nc")) => {
+            return Err(format!("{}: not a GOES ABI product name (OR_ABI-L1b-Rad…C07… or OR_ABI-L2-FDC…)", path.display()))
+        }
+        None => raster::read_bt_scene(path).map_err(chain)?,
+    };
     let bands = hotspot::Bands { t4: &scene.t4, t11: &scene.t11, width: scene.width, height: scene.height };
     let fires = hotspot::detect(&bands, scene.is_daytime(), &cfg.hotspot);
     tracing::info!(file = %path.display(), fire_pixels = fires.len(), "satellite scene tested");
-    Ok(scene_detections(&scene, &fires))
+    Ok((scene_detections(&scene, &fires), Vec::new()))
+}
+
+fn detect_table(path: &Path) -> Detected {
+    let table = tables::read_table(path).map_err(chain)?;
+    let warnings = table
+        .bad_rows
+        .iter()
+        .map(|(line, why)| format!("{} line {line}: {why} (row skipped)", path.display()))
+        .collect();
+    Ok((table.detections, warnings))
 }
 
 fn detect_frame(worker: &mut SmokeWorker, model: &SmokeModel, aoi: &Aoi, path: &Path) -> Detected {
     let e = |err: frame::FrameError| format!("{:#}", anyhow::Error::from(err));
     let pose = frame::read_pose(path).map_err(e)?;
+    let none = Vec::new;
     let img = frame::decode(path).map_err(e)?;
     let cam = aoi
         .camera(&pose.camera_id)
         .ok_or_else(|| format!("camera frame {}: camera `{}` is not in the AOI's cameras layer", path.display(), pose.camera_id))?;
     let score = worker.score(&img).map_err(|err| format!("{:#}", anyhow::Error::from(err)))?;
     if score.score < model.threshold {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), none()));
     }
     let (fx, fy) = score.plume_base(model.threshold);
     let fix = camera::ground_fix(aoi, cam, &pose, img.height() as f64 / img.width() as f64, fx, fy);
-    Ok(vec![Detection {
+    Ok((vec![Detection {
         source: SourceKind::Camera,
         sensor: cam.id.clone(),
         observed_at: pose.captured_at,
@@ -100,7 +131,7 @@ fn detect_frame(worker: &mut SmokeWorker, model: &SmokeModel, aoi: &Aoi, path: &
             "azimuth_deg": (fix.azimuth_deg * 10.0).round() / 10.0, "distance_m": fix.distance_m.round(),
             "hit_ground": fix.hit_ground,
         }),
-    }])
+    }], none()))
 }
 
 fn quarantine(cfg: &Config, path: &Path, kind: InputKind, error: &str, mode: Quarantine) -> anyhow::Result<PathBuf> {
@@ -138,12 +169,15 @@ struct Ctx<'a> {
 impl Ctx<'_> {
     /// Locates and records one input's detections, or quarantines it.
     fn finish(&mut self, path: &Path, kind: InputKind, sha: &str, detected: Detected) -> anyhow::Result<()> {
-        let kind_name = match kind {
-            InputKind::Satellite => "satellite",
-            InputKind::Frame => "frame",
-        };
+        let kind_name = kind.as_str();
         match detected {
-            Ok(dets) => {
+            Ok((dets, warnings)) => {
+                for w in &warnings {
+                    tracing::warn!("{w}");
+                }
+                if !warnings.is_empty() {
+                    self.report.warned.push((path.to_path_buf(), warnings));
+                }
                 let placed = locate(&self.aoi, dets, self.cfg.events.heat_source_buffer_m);
                 let rec = self.store.record_input(path, sha, kind_name, &placed.inside, &self.cfg.events, &self.cfg.sla)?;
                 self.report.processed += 1;
@@ -195,9 +229,9 @@ pub fn run(cfg: &Config, inputs: Vec<(InputKind, PathBuf)>, mode: Quarantine) ->
             Ok(sha) => todo.push((kind, path, sha)),
         }
     }
-    let (scenes, frames): (Vec<_>, Vec<_>) = todo.into_iter().partition(|(k, _, _)| *k == InputKind::Satellite);
-    for (kind, path, sha) in scenes {
-        let detected = detect_scene(&path, cfg);
+    let (frames, others): (Vec<_>, Vec<_>) = todo.into_iter().partition(|(k, _, _)| *k == InputKind::Frame);
+    for (kind, path, sha) in others {
+        let detected = if kind == InputKind::Table { detect_table(&path) } else { detect_scene(&path, cfg) };
         ctx.finish(&path, kind, &sha, detected)?;
     }
     if !frames.is_empty() {
@@ -219,7 +253,7 @@ pub fn run(cfg: &Config, inputs: Vec<(InputKind, PathBuf)>, mode: Quarantine) ->
             for ((kind, path, sha), detected) in chunk.iter().zip(results) {
                 if detected.is_ok() {
                     ctx.report.frames_scored += 1;
-                    ctx.report.frames_with_smoke += detected.as_ref().map_or(0, |d| d.len());
+                    ctx.report.frames_with_smoke += detected.as_ref().map_or(0, |d| d.0.len());
                 }
                 ctx.finish(path, *kind, sha, detected)?;
                 bar.inc(1);

@@ -37,6 +37,12 @@ fn finish_batch(report: &BatchReport) -> u8 {
     for (path, msg) in &report.failed {
         eprintln!("error: bad input {} (quarantined): {msg}", path.display());
     }
+    for (path, warnings) in &report.warned {
+        eprintln!("warning: {} had {} unreadable row(s); the rest was processed:", path.display(), warnings.len());
+        for w in warnings.iter().take(5) {
+            eprintln!("  {w}");
+        }
+    }
     println!("{report}");
     for id in &report.opened {
         println!("  new ticket {id}");
@@ -44,7 +50,7 @@ fn finish_batch(report: &BatchReport) -> u8 {
     for f in &report.feed {
         println!("feed: {}", f.display());
     }
-    u8::from(!report.failed.is_empty())
+    u8::from(!report.failed.is_empty() || !report.warned.is_empty())
 }
 
 fn tickets(cfg: &Config, command: Option<TicketsCommand>) -> Result<u8> {

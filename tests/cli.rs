@@ -179,3 +179,22 @@ fn sample_district_regenerates_byte_for_byte() {
         assert_eq!(std::fs::read(&p).unwrap(), std::fs::read(repo.join(name)).unwrap(), "{name:?} differs from aoi/");
     }
 }
+
+#[test]
+fn r3_table_with_a_bad_row_is_processed_and_the_row_named() {
+    let sb = Sandbox::new();
+    let dir = sb.path("work/inbox/satellite");
+    std::fs::create_dir_all(&dir).unwrap();
+    // two fires inside the sample county, one row with a broken longitude, one far outside
+    std::fs::write(dir.join("MODIS_C6_1_sample.csv"), "\
+latitude,longitude,brightness,scan,track,acq_date,acq_time,satellite,confidence,version,bright_t31,frp,daynight
+37.62,115.63,330.5,1.0,1.0,2026-06-10,0530,A,80,6.1NRT,295.1,12.3,D
+37.70,115.85,325.0,1.1,1.0,2026-06-10,0530,A,70,6.1NRT,294.0,8.0,D
+37.70,oops,325.0,1.1,1.0,2026-06-10,0530,A,70,6.1NRT,294.0,8.0,D
+10.0,10.0,325.0,1.1,1.0,2026-06-10,0530,A,70,6.1NRT,294.0,8.0,D
+").unwrap();
+    sb.cmd().arg("run").assert().code(1)
+        .stderr(predicate::str::contains("MODIS_C6_1_sample.csv line 4"))
+        .stdout(predicate::str::contains("1 outside the county (dropped)"));
+    assert_eq!(sb.tickets().len(), 2);
+}

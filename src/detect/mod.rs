@@ -100,9 +100,48 @@ pub fn scene_detections(scene: &BtScene, fires: &[hotspot::FirePixel]) -> Vec<De
         .collect()
 }
 
-/// Index lists of 8-connected clusters, ordered by their first pixel (row-major).
-fn clusters(fires: &[hotspot::FirePixel]) -> Vec<Vec<usize>> {
-    let at: HashMap<(usize, usize), usize> = fires.iter().enumerate().map(|(i, f)| ((f.row, f.col), i)).collect();
+/// Detections from a GOES FDC product: 8-connected clusters of fire-mask pixels, placed at the
+/// Power-weighted centroid, FRP summed, confidence from the best fire class.
+pub fn fdc_detections(fdc: &crate::ingest::goes::Fdc) -> Vec<Detection> {
+    use crate::ingest::goes::{fire_code_confidence, is_fire_code};
+    let m = &fdc.mask;
+    let cells: Vec<(usize, usize)> =
+        (0..m.data.len()).filter(|&i| is_fire_code(m.data[i])).map(|i| (i / m.width, i % m.width)).collect();
+    let scene_ll = |pts: &[(usize, usize)]| {
+        let xy: Vec<(f64, f64)> = pts
+            .iter()
+            .map(|&(r, c)| (m.gt[0] + (c as f64 + 0.5) * m.gt[1], m.gt[3] + (r as f64 + 0.5) * m.gt[5]))
+            .collect();
+        crate::ingest::raster::to_lonlat(&m.srs_wkt, &xy)
+    };
+    clusters(&cells)
+        .into_iter()
+        .filter_map(|members| {
+            let px: Vec<(usize, usize)> = members.iter().map(|&i| cells[i]).collect();
+            let ll: Vec<(f64, f64)> = scene_ll(&px).into_iter().collect::<Option<Vec<_>>>()?;
+            let power: Vec<f64> = px.iter().map(|&(r, c)| fdc.power[r * m.width + c] as f64).collect();
+            let weights: Vec<f64> = power.iter().map(|p| p.max(0.1)).collect();
+            let wsum: f64 = weights.iter().sum();
+            let lon = ll.iter().zip(&weights).map(|(p, w)| p.0 * w).sum::<f64>() / wsum;
+            let lat = ll.iter().zip(&weights).map(|(p, w)| p.1 * w).sum::<f64>() / wsum;
+            let codes: Vec<i16> = px.iter().map(|&(r, c)| m.data[r * m.width + c]).collect();
+            Some(Detection {
+                source: SourceKind::Satellite,
+                sensor: format!("ABI-FDC-{}", fdc.platform),
+                observed_at: m.start,
+                lon,
+                lat,
+                radius_m: 1414.0, // half the diagonal of a 2 km pixel at nadir; larger off nadir
+                confidence: codes.iter().map(|&c| fire_code_confidence(c)).fold(0.0, f32::max),
+                evidence: serde_json::json!({"product": "FDC", "pixels": px.len(), "mask_codes": codes, "frp_mw": power.iter().sum::<f64>()}),
+            })
+        })
+        .collect()
+}
+
+/// Index lists of 8-connected clusters of cells, ordered by their first cell (row-major).
+fn clusters(fires: &[impl Cell]) -> Vec<Vec<usize>> {
+    let at: HashMap<(usize, usize), usize> = fires.iter().enumerate().map(|(i, f)| (f.cell(), i)).collect();
     let mut seen = vec![false; fires.len()];
     let mut out = Vec::new();
     for start in 0..fires.len() {
@@ -114,7 +153,7 @@ fn clusters(fires: &[hotspot::FirePixel]) -> Vec<Vec<usize>> {
         let mut members = Vec::new();
         while let Some(i) = stack.pop() {
             members.push(i);
-            let (r, c) = (fires[i].row as i64, fires[i].col as i64);
+            let (r, c) = (fires[i].cell().0 as i64, fires[i].cell().1 as i64);
             for (dr, dc) in [(-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1)] {
                 let (nr, nc) = (r + dr, c + dc);
                 if nr < 0 || nc < 0 {
@@ -132,6 +171,23 @@ fn clusters(fires: &[hotspot::FirePixel]) -> Vec<Vec<usize>> {
         out.push(members);
     }
     out
+}
+
+/// Something on a (row, col) grid.
+trait Cell {
+    fn cell(&self) -> (usize, usize);
+}
+
+impl Cell for hotspot::FirePixel {
+    fn cell(&self) -> (usize, usize) {
+        (self.row, self.col)
+    }
+}
+
+impl Cell for (usize, usize) {
+    fn cell(&self) -> (usize, usize) {
+        *self
+    }
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 pub mod frame;
 pub mod goes;
 pub mod raster;
+pub mod tables;
 
 use std::path::{Path, PathBuf};
 
@@ -14,17 +15,35 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum InputKind {
+    /// A brightness-temperature GeoTIFF, an ABI L1b scene (its channel-7 file) or an FDC product.
     Satellite,
+    /// A fire-point table (FIRMS, Himawari WLF, MEE).
+    Table,
     Frame,
 }
 
 impl InputKind {
+    /// The kind of input a file is; `None` for files that are not inputs by themselves (pose
+    /// sidecars, and ABI L1b files of channels other than 7, read as companions of their scene).
     pub fn of(path: &Path) -> Option<InputKind> {
         let ext = path.extension()?.to_str()?.to_ascii_lowercase();
         match ext.as_str() {
             "tif" | "tiff" => Some(InputKind::Satellite),
+            "nc" => match goes::AbiName::parse(path) {
+                Some(n) if n.is_l1b() && n.channel != Some(7) => None,
+                _ => Some(InputKind::Satellite),
+            },
+            "csv" | "txt" => Some(InputKind::Table),
             "jpg" | "jpeg" | "png" => Some(InputKind::Frame),
             _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InputKind::Satellite => "satellite",
+            InputKind::Table => "table",
+            InputKind::Frame => "frame",
         }
     }
 }

@@ -1,0 +1,213 @@
+//! Fire-point tables: NASA FIRMS CSV (MODIS and VIIRS layouts), JAXA Himawari L2 WLF CSV, and the
+//! MEE satellite centre's straw-burning table (时间, 中心经度, 中心纬度, 省, 市, 县).
+//!
+//! The layout is recognised from the header. Every row becomes a detection or a counted row
+//! error (line number and reason); nothing is dropped silently. Times: FIRMS and Himawari give UTC;
+//! the MEE table gives a Beijing date only, taken as 12:00 Beijing time that day.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
+
+use crate::detect::{Detection, SourceKind};
+
+#[derive(Debug, thiserror::Error)]
+pub enum TableError {
+    #[error("cannot read fire-point table {path}")]
+    Read { path: PathBuf, #[source] source: std::io::Error },
+    #[error("fire-point table {path}: header `{header}` is not FIRMS (MODIS/VIIRS), Himawari WLF or MEE (时间,中心经度,中心纬度,…)")]
+    Layout { path: PathBuf, header: String },
+    #[error("fire-point table {path} has no rows")]
+    Empty { path: PathBuf },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum Layout {
+    FirmsModis,
+    FirmsViirs,
+    HimawariWlf,
+    Mee,
+}
+
+/// A parsed table: its detections and the rows that could not be read.
+#[derive(Debug)]
+pub struct Table {
+    pub layout: Layout,
+    pub detections: Vec<Detection>,
+    /// (line number, reason)
+    pub bad_rows: Vec<(u64, String)>,
+}
+
+fn detect_layout(header: &[String]) -> Option<Layout> {
+    let has = |c: &str| header.iter().any(|h| h == c);
+    if has("时间") && has("中心经度") && has("中心纬度") {
+        Some(Layout::Mee)
+    } else if has("latitude") && has("longitude") && has("bright_ti4") {
+        Some(Layout::FirmsViirs)
+    } else if has("latitude") && has("longitude") && has("brightness") {
+        Some(Layout::FirmsModis)
+    } else if has("Lat") && has("Lon") && has("Reliability") {
+        Some(Layout::HimawariWlf)
+    } else {
+        None
+    }
+}
+
+/// One CSV record with named access.
+struct Rec<'a> {
+    header: &'a [String],
+    rec: &'a csv::StringRecord,
+}
+
+impl Rec<'_> {
+    fn get(&self, col: &str) -> Result<&str, String> {
+        let i = self.header.iter().position(|h| h == col).ok_or_else(|| format!("no column {col}"))?;
+        self.rec.get(i).map(str::trim).filter(|s| !s.is_empty()).ok_or_else(|| format!("empty {col}"))
+    }
+    fn opt(&self, col: &str) -> Option<&str> {
+        self.get(col).ok()
+    }
+    fn f64(&self, col: &str) -> Result<f64, String> {
+        let s = self.get(col)?;
+        s.parse::<f64>().ok().filter(|v| v.is_finite()).ok_or_else(|| format!("{col} `{s}` is not a number"))
+    }
+}
+
+fn lonlat(r: &Rec, lon: &str, lat: &str) -> Result<(f64, f64), String> {
+    let (x, y) = (r.f64(lon)?, r.f64(lat)?);
+    if !(-180.0..=180.0).contains(&x) || !(-90.0..=90.0).contains(&y) {
+        return Err(format!("coordinates ({x}, {y}) out of range"));
+    }
+    Ok((x, y))
+}
+
+/// `2023-08-01` + `0035` (HHMM, UTC).
+fn firms_time(r: &Rec) -> Result<DateTime<Utc>, String> {
+    let d = NaiveDate::parse_from_str(r.get("acq_date")?, "%Y-%m-%d").map_err(|e| format!("acq_date: {e}"))?;
+    let hhmm: u32 = r.get("acq_time")?.parse().map_err(|_| "acq_time is not HHMM".to_string())?;
+    let t = NaiveTime::from_hms_opt(hhmm / 100, hhmm % 100, 0).ok_or("acq_time is not HHMM")?;
+    Ok(Utc.from_utc_datetime(&d.and_time(t)))
+}
+
+fn firms(r: &Rec, viirs: bool) -> Result<Detection, String> {
+    let (lon, lat) = lonlat(r, "longitude", "latitude")?;
+    let (scan, track) = (r.f64("scan")?, r.f64("track")?);
+    let raw_conf = r.get("confidence")?;
+    let confidence = match raw_conf {
+        "l" | "low" => 0.3,
+        "n" | "nominal" => 0.6,
+        "h" | "high" => 0.9,
+        s => s.parse::<f32>().map(|c| (c / 100.0).clamp(0.0, 1.0)).map_err(|_| format!("confidence `{s}`"))?,
+    };
+    let sat = r.opt("satellite").unwrap_or("?");
+    let sensor = match (viirs, r.opt("instrument")) {
+        (_, Some(i)) => format!("{i}-{sat}"),
+        (true, None) => format!("VIIRS-{sat}"),
+        (false, None) => format!("MODIS-{}", if sat == "T" { "Terra" } else if sat == "A" { "Aqua" } else { sat }),
+    };
+    let bright = if viirs { r.f64("bright_ti4")? } else { r.f64("brightness")? };
+    Ok(Detection {
+        source: SourceKind::Satellite,
+        sensor,
+        observed_at: firms_time(r)?,
+        lon,
+        lat,
+        radius_m: 500.0 * scan.hypot(track),
+        confidence,
+        evidence: serde_json::json!({
+            "table": "firms", "bright_k": bright, "frp_mw": r.opt("frp").and_then(|v| v.parse::<f64>().ok()),
+            "scan_km": scan, "track_km": track, "daynight": r.opt("daynight"), "type": r.opt("type"), "confidence_raw": raw_conf,
+        }),
+    })
+}
+
+fn himawari(r: &Rec) -> Result<Detection, String> {
+    let (lon, lat) = lonlat(r, "Lon", "Lat")?;
+    let num = |c: &str| -> Result<u32, String> { r.get(c)?.parse().map_err(|_| format!("{c} is not an integer")) };
+    let d = NaiveDate::from_ymd_opt(num("Year")? as i32, num("Month")?, num("Day")?).ok_or("bad date")?;
+    let hhmm = num("Time(UTC)")?;
+    let t = NaiveTime::from_hms_opt(hhmm / 100, hhmm % 100, 0).ok_or("Time(UTC) is not HHMM")?;
+    let area_km2 = r.f64("Area(km^2)")?;
+    let reliability = num("Reliability")?;
+    Ok(Detection {
+        source: SourceKind::Satellite,
+        sensor: "AHI-Himawari".into(),
+        observed_at: Utc.from_utc_datetime(&d.and_time(t)),
+        lon,
+        lat,
+        radius_m: 1000.0 * (area_km2.max(0.0) / 2.0).sqrt(),
+        confidence: match reliability {
+            5 => 0.9,
+            3 => 0.6,
+            _ => 0.3,
+        },
+        evidence: serde_json::json!({
+            "table": "himawari_wlf", "level": r.opt("Level"), "reliability": reliability, "frp": r.opt("FRP(Wm^-2)"),
+            "qf": r.opt("QF"), "volcano": r.opt("Volcano"), "area_km2": area_km2,
+        }),
+    })
+}
+
+fn mee(r: &Rec) -> Result<Detection, String> {
+    let (lon, lat) = lonlat(r, "中心经度", "中心纬度")?;
+    let raw = r.get("时间")?;
+    let d = NaiveDate::parse_from_str(raw.split_whitespace().next().unwrap_or(raw), "%Y-%m-%d")
+        .or_else(|_| NaiveDate::parse_from_str(raw, "%Y/%m/%d"))
+        .map_err(|_| format!("时间 `{raw}` is not a date"))?;
+    let noon = crate::time::beijing().from_local_datetime(&d.and_hms_opt(12, 0, 0).expect("noon exists")).single().ok_or("bad date")?;
+    Ok(Detection {
+        source: SourceKind::Satellite,
+        sensor: "MEE-SEC".into(),
+        observed_at: noon.with_timezone(&Utc),
+        lon,
+        lat,
+        radius_m: 1000.0,
+        confidence: 0.8,
+        evidence: serde_json::json!({"table": "mee", "省": r.opt("省"), "市": r.opt("市"), "县": r.opt("县"), "date_only": true}),
+    })
+}
+
+/// Reads a fire-point table of any supported layout.
+pub fn read_table(path: &Path) -> Result<Table, TableError> {
+    let text = std::fs::read_to_string(path).map_err(|source| TableError::Read { path: path.into(), source })?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    // Himawari WLF: two '#' lines, the second of which is the header
+    let comment: Vec<&str> = text.lines().take_while(|l| l.starts_with('#')).collect();
+    let (header_line, body_start) = match comment.as_slice() {
+        [] => (None, 0),
+        lines => (lines.last().map(|l| l.trim_start_matches('#').trim()), lines.iter().map(|l| l.len() + 1).sum()),
+    };
+    let body = &text[body_start.min(text.len())..];
+    let mut reader = csv::ReaderBuilder::new().has_headers(header_line.is_none()).flexible(true).from_reader(body.as_bytes());
+    let header: Vec<String> = match header_line {
+        Some(h) => h.split(',').map(|s| s.trim().to_string()).collect(),
+        None => reader
+            .headers()
+            .map_err(|e| TableError::Read { path: path.into(), source: std::io::Error::other(e) })?
+            .iter()
+            .map(|s| s.trim().to_string())
+            .collect(),
+    };
+    let layout = detect_layout(&header).ok_or_else(|| TableError::Layout { path: path.into(), header: header.join(",") })?;
+    let mut table = Table { layout, detections: Vec::new(), bad_rows: Vec::new() };
+    for (i, rec) in reader.records().enumerate() {
+        let line = rec.as_ref().ok().and_then(|r| r.position()).map_or(i as u64 + 2, |p| p.line() + comment.len() as u64);
+        let parsed = rec.map_err(|e| e.to_string()).and_then(|rec| {
+            let r = Rec { header: &header, rec: &rec };
+            match layout {
+                Layout::FirmsModis => firms(&r, false),
+                Layout::FirmsViirs => firms(&r, true),
+                Layout::HimawariWlf => himawari(&r),
+                Layout::Mee => mee(&r),
+            }
+        });
+        match parsed {
+            Ok(d) => table.detections.push(d),
+            Err(e) => table.bad_rows.push((line, e)),
+        }
+    }
+    if table.detections.is_empty() && table.bad_rows.is_empty() {
+        return Err(TableError::Empty { path: path.into() });
+    }
+    Ok(table)
+}

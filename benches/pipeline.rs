@@ -27,7 +27,7 @@ fn hotspot(c: &mut Criterion) {
     g.sample_size(10);
     for n in [1000usize, 2000] {
         let (t4, t11) = scene(n);
-        let bands = Bands { t4: &t4, t11: &t11, width: n, height: n };
+        let bands = Bands::new(&t4, &t11, n, n);
         g.throughput(Throughput::Elements((n * n) as u64));
         g.bench_with_input(BenchmarkId::new("detect", format!("{n}x{n}")), &bands, |b, bands| {
             b.iter(|| detect(black_box(bands), true, &HotspotParams::default()))

@@ -87,8 +87,8 @@ fn detect_scene(path: &Path, cfg: &Config) -> Detected {
         }
         None => raster::read_bt_scene(path).map_err(chain)?,
     };
-    let bands = hotspot::Bands { t4: &scene.t4, t11: &scene.t11, width: scene.width, height: scene.height };
-    let fires = hotspot::detect(&bands, scene.is_daytime(), &cfg.hotspot);
+    let bands = scene.bands();
+    let fires = hotspot::detect(&bands, scene.is_daytime(), cfg.hotspot.for_sensor(&scene.sensor));
     tracing::info!(file = %path.display(), fire_pixels = fires.len(), "satellite scene tested");
     Ok((scene_detections(&scene, &fires), Vec::new()))
 }

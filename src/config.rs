@@ -28,7 +28,7 @@ pub enum ConfigError {
 pub struct Config {
     pub paths: Paths,
     pub camera: CameraConfig,
-    pub hotspot: crate::detect::hotspot::HotspotParams,
+    pub hotspot: crate::detect::hotspot::HotspotConfig,
     pub events: EventConfig,
     pub sla: Sla,
 }

@@ -98,9 +98,9 @@ fn validate_goes(cfg: &Config, l1b: &std::path::Path, fdc: &std::path::Path, off
     use firepoint::detect::hotspot;
     let scene = firepoint::ingest::goes::read_abi_scene(l1b)?;
     let fdc = firepoint::ingest::goes::read_fdc(fdc)?;
-    let bands = hotspot::Bands { t4: &scene.t4, t11: &scene.t11, width: scene.width, height: scene.height };
+    let bands = scene.bands();
     let day = scene.is_daytime();
-    let ours = hotspot::detect(&bands, day, &cfg.hotspot);
+    let ours = hotspot::detect(&bands, day, cfg.hotspot.for_sensor(&scene.sensor));
     let cmp = firepoint::validate::compare(&scene, &ours, &fdc, offset.0, offset.1);
     if json {
         println!("{}", serde_json::to_string_pretty(&cmp)?);

@@ -40,7 +40,7 @@ fn goes17_kincade_scene_matches_the_official_fdc_mask() {
     let fdc = goes::read_fdc(&find(&g.join("l2_fdcc"), "FDCC-M6_G17")).unwrap();
     assert_eq!((scene.width, scene.height), (500, 500));
     assert!(scene.is_daytime(), "20:00Z over California is day");
-    let bands = hotspot::Bands { t4: &scene.t4, t11: &scene.t11, width: 500, height: 500 };
+    let bands = scene.bands();
     let ours = hotspot::detect(&bands, true, &HotspotParams::default());
     let cmp = firepoint::validate::compare(&scene, &ours, &fdc, 230, 1690);
     eprintln!("GOES-17 2019-10-27 20:00Z vs FDC: {cmp:?}");
@@ -56,7 +56,7 @@ fn goes17_no_fire_night_scene_has_zero_detections() {
     let Some(sat) = sat() else { return };
     let scene = goes::read_abi_scene(&find(&goes_dir(&sat).join("l1b_radm_g17_2019335_1027_nofire"), "M6C07")).unwrap();
     assert!(!scene.is_daytime(), "10:27Z over California is night");
-    let bands = hotspot::Bands { t4: &scene.t4, t11: &scene.t11, width: scene.width, height: scene.height };
+    let bands = scene.bands();
     assert!(hotspot::detect(&bands, false, &HotspotParams::default()).is_empty());
 }
 

@@ -42,6 +42,47 @@ pub struct HotspotParams {
     pub min_valid_fraction: f32,
     /// ... and at least this many.
     pub min_valid: usize,
+    /// Cloud: a pixel whose 12 µm (or, without that band, 11 µm) brightness temperature is
+    /// below this is cloud — never tested, never background (MOD14's T12 < 265 K test).
+    pub cloud_t12: f32,
+}
+
+/// Thresholds per sensor family; a scene picks its preset by its sensor name.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct HotspotConfig {
+    /// MODIS 1 km (MOD14 C6, Giglio et al. 2016); also used for GeoTIFFs of unknown sensor.
+    pub modis: HotspotParams,
+    /// VIIRS 375 m I-bands (VNP14IMG, Schroeder et al. 2014): I4 saturates near 367 K, so the
+    /// prefilter is higher by day.
+    pub viirs_i: HotspotParams,
+    /// GOES-R ABI 2 km: the MODIS values, which meet the targets on the GOES-17 validation scene.
+    pub abi: HotspotParams,
+}
+
+impl Default for HotspotConfig {
+    fn default() -> Self {
+        let viirs = HotspotParams {
+            day: Thresholds { potential_t4: 325.0, potential_dt: 25.0, absolute_t4: 360.0, bg_fire_t4: 335.0, bg_fire_dt: 30.0 },
+            night: Thresholds { potential_t4: 295.0, potential_dt: 10.0, absolute_t4: 320.0, bg_fire_t4: 300.0, bg_fire_dt: 10.0 },
+            ..HotspotParams::default()
+        };
+        HotspotConfig { modis: HotspotParams::default(), viirs_i: viirs, abi: HotspotParams::default() }
+    }
+}
+
+impl HotspotConfig {
+    /// The preset for a scene's sensor name (`ABI-G17`, `VIIRS-NPP`, anything else → MODIS).
+    pub fn for_sensor(&self, sensor: &str) -> &HotspotParams {
+        let s = sensor.to_ascii_uppercase();
+        if s.contains("ABI") {
+            &self.abi
+        } else if s.contains("VIIRS") {
+            &self.viirs_i
+        } else {
+            &self.modis
+        }
+    }
 }
 
 impl Default for HotspotParams {
@@ -55,6 +96,7 @@ impl Default for HotspotParams {
             max_half_window: 10,
             min_valid_fraction: 0.25,
             min_valid: 8,
+            cloud_t12: 265.0,
         }
     }
 }
@@ -83,17 +125,28 @@ struct Background {
     dt_mad: f32,
 }
 
-/// A scene's two bands on one grid; NaN marks invalid pixels.
+/// A scene's bands on one grid; NaN marks invalid pixels. `t12` is optional (cloud test).
 pub struct Bands<'a> {
     pub t4: &'a [f32],
     pub t11: &'a [f32],
+    pub t12: Option<&'a [f32]>,
     pub width: usize,
     pub height: usize,
 }
 
-impl Bands<'_> {
-    fn valid(&self, i: usize) -> bool {
-        self.t4[i].is_finite() && self.t11[i].is_finite()
+impl<'a> Bands<'a> {
+    /// The two bands the test needs, without a 12 µm band.
+    pub fn new(t4: &'a [f32], t11: &'a [f32], width: usize, height: usize) -> Self {
+        Bands { t4, t11, t12: None, width, height }
+    }
+
+    fn is_cloud(&self, i: usize, p: &HotspotParams) -> bool {
+        self.t12.map_or(self.t11[i], |t12| t12[i]) < p.cloud_t12
+    }
+
+    /// Valid (both bands finite) and clear.
+    fn valid(&self, i: usize, p: &HotspotParams) -> bool {
+        self.t4[i].is_finite() && self.t11[i].is_finite() && !self.is_cloud(i, p)
     }
 
     fn background(&self, row: usize, col: usize, p: &HotspotParams, th: &Thresholds) -> Option<Background> {
@@ -105,7 +158,7 @@ impl Bands<'_> {
             for r in r0..=r1 {
                 for c in c0..=c1 {
                     let i = r * self.width + c;
-                    if (r, c) == (row, col) || !self.valid(i) {
+                    if (r, c) == (row, col) || !self.valid(i, p) {
                         continue;
                     }
                     let dt = self.t4[i] - self.t11[i];
@@ -136,7 +189,7 @@ impl Bands<'_> {
 
     fn test_pixel(&self, row: usize, col: usize, day: bool, p: &HotspotParams) -> Option<FirePixel> {
         let i = row * self.width + col;
-        if !self.valid(i) {
+        if !self.valid(i, p) {
             return None;
         }
         let th = if day { &p.day } else { &p.night };
@@ -220,7 +273,24 @@ mod tests {
     }
 
     fn run(t4: &[f32], t11: &[f32], day: bool) -> Vec<FirePixel> {
-        detect(&Bands { t4, t11, width: 31, height: 31 }, day, &HotspotParams::default())
+        detect(&Bands::new(t4, t11, 31, 31), day, &HotspotParams::default())
+    }
+
+    #[test]
+    fn cold_cloud_pixels_are_neither_tested_nor_background() {
+        // a hot pixel whose 12 µm band says cloud is not a fire
+        let (t4, t11) = scene(&[(15, 15, 330.0, 292.0)]);
+        let mut t12 = vec![288.0f32; 31 * 31];
+        t12[15 * 31 + 15] = 250.0;
+        let p = HotspotParams::default();
+        assert!(detect(&Bands { t4: &t4, t11: &t11, t12: Some(&t12), width: 31, height: 31 }, true, &p).is_empty());
+        // cloud all around: no background anywhere, so only the absolute test could fire
+        let mut t12 = vec![250.0f32; 31 * 31];
+        t12[15 * 31 + 15] = 288.0;
+        assert!(detect(&Bands { t4: &t4, t11: &t11, t12: Some(&t12), width: 31, height: 31 }, true, &p).is_empty());
+        // the same pixel in a clear scene is a fire
+        let t12 = vec![288.0f32; 31 * 31];
+        assert_eq!(detect(&Bands { t4: &t4, t11: &t11, t12: Some(&t12), width: 31, height: 31 }, true, &p).len(), 1);
     }
 
     #[test]

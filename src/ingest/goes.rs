@@ -160,6 +160,17 @@ pub fn read_abi_scene(c07: &Path) -> Result<BtScene, GoesError> {
     if (t4.width, t4.height) != (t11.width, t11.height) || t4.gt != t11.gt {
         return Err(GoesError::Mismatch { path: c14, what: "channel 14 is not on channel 7's grid".into() });
     }
+    // channel 15 (12.3 µm), when present, feeds the cloud test
+    let t12 = match sibling(c07, 15) {
+        Some(c15) => {
+            let g = read_l1b_bt(&c15)?;
+            if g.gt != t4.gt || g.data.len() != t4.data.len() {
+                return Err(GoesError::Mismatch { path: c15, what: "channel 15 is not on channel 7's grid".into() });
+            }
+            Some(g.data)
+        }
+        None => None,
+    };
     Ok(BtScene {
         path: c07.into(),
         width: t4.width,
@@ -168,6 +179,7 @@ pub fn read_abi_scene(c07: &Path) -> Result<BtScene, GoesError> {
         srs_wkt: Some(t4.srs_wkt),
         t4: t4.data,
         t11: t11.data,
+        t12,
         acquired_at: t4.start,
         sensor: format!("ABI-{}", name.platform),
     })

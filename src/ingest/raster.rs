@@ -40,11 +40,18 @@ pub struct BtScene {
     pub srs_wkt: Option<String>,
     pub t4: Vec<f32>,
     pub t11: Vec<f32>,
+    /// ~12 µm brightness temperature, where the input has it (cloud test).
+    pub t12: Option<Vec<f32>>,
     pub acquired_at: DateTime<Utc>,
     pub sensor: String,
 }
 
 impl BtScene {
+    /// The scene's bands as the hotspot test takes them.
+    pub fn bands(&self) -> crate::detect::hotspot::Bands<'_> {
+        crate::detect::hotspot::Bands { t4: &self.t4, t11: &self.t11, t12: self.t12.as_deref(), width: self.width, height: self.height }
+    }
+
     /// Centre of pixel (row, col) in the grid's CRS.
     pub fn pixel_xy(&self, row: usize, col: usize) -> (f64, f64) {
         let (x, y) = (col as f64 + 0.5, row as f64 + 0.5);
@@ -172,6 +179,7 @@ pub fn read_bt_scene(path: &Path) -> Result<BtScene, RasterError> {
         srs_wkt: ds.spatial_ref().ok().filter(|s| s.auth_code().ok() != Some(4326)).and_then(|s| s.to_wkt().ok()),
         t4: read_bt(&ds, path, mir, "3.9 µm")?,
         t11: read_bt(&ds, path, tir, "11 µm")?,
+        t12: find_band(&ds, 12.0).filter(|&b| b != tir).map(|b| read_bt(&ds, path, b, "12 µm")).transpose()?,
         acquired_at,
         sensor: ds.metadata_item("SENSOR", "").unwrap_or_else(|| "unknown".into()),
     })

@@ -176,15 +176,18 @@ impl<'a> Bands<'a> {
         None
     }
 
+    /// Means and mean absolute deviations, accumulated in f64.
     fn stats(&self, idx: &[usize]) -> Background {
-        let n = idx.len() as f32;
-        let mean = |f: &dyn Fn(usize) -> f32| idx.iter().map(|&i| f(i)).sum::<f32>() / n;
-        let mad = |f: &dyn Fn(usize) -> f32, m: f32| idx.iter().map(|&i| (f(i) - m).abs()).sum::<f32>() / n;
-        let t4 = |i: usize| self.t4[i];
-        let t11 = |i: usize| self.t11[i];
-        let dt = |i: usize| self.t4[i] - self.t11[i];
-        let (m4, m11, mdt) = (mean(&t4), mean(&t11), mean(&dt));
-        Background { t4: m4, t4_mad: mad(&t4, m4), t11: m11, t11_mad: mad(&t11, m11), dt: mdt, dt_mad: mad(&dt, mdt) }
+        let n = idx.len() as f64;
+        let values = |f: &dyn Fn(usize) -> f32| -> (f32, f32) {
+            let mean = idx.iter().map(|&i| f(i) as f64).sum::<f64>() / n;
+            let mad = idx.iter().map(|&i| (f(i) as f64 - mean).abs()).sum::<f64>() / n;
+            (mean as f32, mad as f32)
+        };
+        let (t4, t4_mad) = values(&|i| self.t4[i]);
+        let (t11, t11_mad) = values(&|i| self.t11[i]);
+        let (dt, dt_mad) = values(&|i| self.t4[i] - self.t11[i]);
+        Background { t4, t4_mad, t11, t11_mad, dt, dt_mad }
     }
 
     fn test_pixel(&self, row: usize, col: usize, day: bool, p: &HotspotParams) -> Option<FirePixel> {

@@ -93,6 +93,15 @@ fn detect_scene(path: &Path, cfg: &Config) -> Detected {
     Ok((scene_detections(&scene, &fires), Vec::new()))
 }
 
+/// Detections of one satellite scene, product or table (not frames), as the batch sees them.
+pub fn detect_file(kind: InputKind, path: &Path, cfg: &Config) -> Result<(Vec<Detection>, Vec<String>), String> {
+    match kind {
+        InputKind::Table => detect_table(path),
+        InputKind::Satellite => detect_scene(path, cfg),
+        InputKind::Frame => Err(format!("{}: camera frames carry no satellite history", path.display())),
+    }
+}
+
 fn detect_table(path: &Path) -> Detected {
     let table = tables::read_table(path).map_err(chain)?;
     let warnings = table
@@ -178,8 +187,14 @@ impl Ctx<'_> {
                 if !warnings.is_empty() {
                     self.report.warned.push((path.to_path_buf(), warnings));
                 }
-                let placed = locate(&self.aoi, dets, self.cfg.events.heat_source_buffer_m);
-                let rec = self.store.record_input(path, sha, kind_name, &placed.inside, &self.cfg.events, &self.cfg.sla)?;
+                let mut placed = locate(&self.aoi, dets, self.cfg.events.heat_source_buffer_m);
+                for loc in placed.inside.iter_mut().filter(|l| l.suppressed_by.is_none() && l.detection.source == SourceKind::Satellite) {
+                    let history = self.store.cell_histories(&loc.detection, &self.cfg.persistence)?;
+                    loc.suppressed_by = crate::persistence::verdict(&history, &self.cfg.persistence);
+                }
+                let rec = self.store.record_input_with_history(
+                    path, sha, kind_name, &placed.inside, &self.cfg.events, &self.cfg.sla, self.cfg.persistence.cell_deg,
+                )?;
                 self.report.processed += 1;
                 self.report.detections += placed.inside.len();
                 self.report.outside_aoi += placed.outside;

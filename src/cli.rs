@@ -51,11 +51,28 @@ pub enum Command {
     },
     /// Print the effective configuration as TOML (every key, with its value).
     Config,
+    /// The persistence mask's history of satellite detections (static heat sources).
+    History {
+        #[command(subcommand)]
+        command: HistoryCommand,
+    },
     /// Measure our fire detection against an official product.
     Validate {
         #[command(subcommand)]
         command: ValidateCommand,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HistoryCommand {
+    /// Learn from archived fire points or scenes (e.g. a year of FIRMS tables): record every
+    /// detection's cell and day, inside the county or not, without making tickets.
+    Import {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Show what the persistence mask would do to the detections of FILE (no tickets).
+    Mask { file: PathBuf },
 }
 
 #[derive(Debug, Subcommand)]

@@ -17,6 +17,7 @@ pub mod events;
 pub mod feed;
 pub mod ingest;
 pub mod locate;
+pub mod persistence;
 pub mod rng;
 pub mod simulate;
 pub mod store;

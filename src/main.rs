@@ -12,7 +12,7 @@ use firepoint::batch::{self, BatchReport, Quarantine};
 use firepoint::config::Config;
 use firepoint::store::{Status, Store};
 
-use cli::{AoiCommand, Cli, Command, TicketsCommand, ValidateCommand};
+use cli::{AoiCommand, Cli, Command, HistoryCommand, TicketsCommand, ValidateCommand};
 
 fn init_logging(verbose: u8) {
     let default = match verbose {
@@ -119,6 +119,42 @@ fn validate_goes(cfg: &Config, l1b: &std::path::Path, fdc: &std::path::Path, off
     Ok(0)
 }
 
+fn history_detections(cfg: &Config, file: &std::path::Path) -> Result<Vec<firepoint::detect::Detection>> {
+    let kind = firepoint::ingest::InputKind::of(file).with_context(|| format!("{}: not a satellite scene or table", file.display()))?;
+    let (dets, warnings) = batch::detect_file(kind, file, cfg).map_err(anyhow::Error::msg)?;
+    for w in &warnings {
+        eprintln!("warning: {w}");
+    }
+    Ok(dets)
+}
+
+fn history(cfg: &Config, command: HistoryCommand) -> Result<u8> {
+    let mut store = Store::open(&cfg.paths.store)?;
+    match command {
+        HistoryCommand::Import { files } => {
+            for f in files {
+                let dets = history_detections(cfg, &f)?;
+                let n = store.record_history(&dets, cfg.persistence.cell_deg)?;
+                println!("{}: {n} detections added to the history", f.display());
+            }
+        }
+        HistoryCommand::Mask { file } => {
+            let dets = history_detections(cfg, &file)?;
+            let mut suppressed = 0;
+            for d in &dets {
+                let h = store.cell_histories(d, &cfg.persistence)?;
+                if let Some(why) = firepoint::persistence::verdict(&h, &cfg.persistence) {
+                    suppressed += 1;
+                    println!("suppressed {:>9.4} {:>8.4} {} — {why}", d.lon, d.lat, d.observed_at.format("%Y-%m-%d %H:%MZ"));
+                }
+            }
+            println!("{}: {} detections, {suppressed} on persistent heat-source cells (min_days {}, lookback {} days, night fraction ≥ {})",
+                     file.display(), dets.len(), cfg.persistence.min_days, cfg.persistence.lookback_days, cfg.persistence.min_night_fraction);
+        }
+    }
+    Ok(0)
+}
+
 fn run(cli: Cli) -> Result<u8> {
     let cfg = load_config(&cli)?;
     match cli.command {
@@ -160,6 +196,7 @@ fn run(cli: Cli) -> Result<u8> {
             println!("wrote {} sample inputs into {}", truth.files.len(), cfg.paths.inbox.display());
             Ok(0)
         }
+        Command::History { command } => history(&cfg, command),
         Command::Validate { command: ValidateCommand::Goes { l1b, fdc, offset, json } } => {
             validate_goes(&cfg, &l1b, &fdc, (offset[0], offset[1]), json)
         }

@@ -12,7 +12,9 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::{Deserialize, Serialize};
 
-use crate::config::{EventConfig, Sla};
+use crate::config::{EventConfig, Persistence, Sla};
+use crate::detect::{Detection, SourceKind};
+use crate::persistence::{self, CellHistory};
 use crate::dispatch::{dispatch, BurnKind, Priority};
 use crate::events::{merge_target, Anchor};
 use crate::locate::Located;
@@ -121,6 +123,13 @@ CREATE TABLE IF NOT EXISTS detections (
     suppressed_by TEXT,
     ticket_id TEXT REFERENCES tickets (id),
     PRIMARY KEY (input_sha256, idx)
+);
+CREATE TABLE IF NOT EXISTS heat_cells (
+    cx INTEGER NOT NULL,
+    cy INTEGER NOT NULL,
+    day TEXT NOT NULL,
+    night INTEGER NOT NULL,
+    PRIMARY KEY (cx, cy, day)
 );
 PRAGMA user_version = 1;
 "#;
@@ -234,7 +243,8 @@ impl Store {
             .map_err(self.sql())
     }
 
-    /// Records one input and its located detections in one transaction.
+    /// Records one input and its located detections in one transaction (satellite detections
+    /// also enter the persistence history).
     pub fn record_input(
         &mut self,
         path: &Path,
@@ -243,6 +253,20 @@ impl Store {
         located: &[Located],
         events: &EventConfig,
         sla: &Sla,
+    ) -> Result<Recorded, StoreError> {
+        self.record_input_with_history(path, sha256, kind, located, events, sla, Persistence::default().cell_deg)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn record_input_with_history(
+        &mut self,
+        path: &Path,
+        sha256: &str,
+        kind: &str,
+        located: &[Located],
+        events: &EventConfig,
+        sla: &Sla,
+        cell_deg: f64,
     ) -> Result<Recorded, StoreError> {
         let store_path = self.path.clone();
         let sql = |source| StoreError::Sql { path: store_path.clone(), source };
@@ -269,6 +293,9 @@ impl Store {
             )
             .map_err(sql)?;
         }
+        let satellite: Vec<Detection> =
+            located.iter().filter(|l| l.detection.source == SourceKind::Satellite).map(|l| l.detection.clone()).collect();
+        insert_history(&tx, &satellite, cell_deg).map_err(sql)?;
         tx.commit().map_err(sql)?;
         Ok(out)
     }
@@ -331,6 +358,33 @@ impl Store {
         self.ticket(id)
     }
 
+    /// Adds satellite detections to the persistence history (their cell, Beijing day, night).
+    pub fn record_history(&mut self, dets: &[Detection], cell_deg: f64) -> Result<usize, StoreError> {
+        let path = self.path.clone();
+        let sql = |source| StoreError::Sql { path: path.clone(), source };
+        let tx = self.conn.transaction().map_err(sql)?;
+        let n = insert_history(&tx, dets, cell_deg).map_err(sql)?;
+        tx.commit().map_err(sql)?;
+        Ok(n)
+    }
+
+    /// History of the cells in a detection's footprint within its lookback window.
+    pub fn cell_histories(&self, d: &Detection, p: &Persistence) -> Result<CellHistory, StoreError> {
+        let (from, to) = persistence::window(d.observed_at, p);
+        let ((x0, y0), (x1, y1)) = persistence::cells_near(d.lon, d.lat, d.radius_m, p.cell_deg);
+        self.conn
+            .prepare_cached(
+                "SELECT count(DISTINCT day), count(DISTINCT CASE WHEN night = 1 THEN day END) FROM heat_cells
+                 WHERE cx BETWEEN ?1 AND ?2 AND cy BETWEEN ?3 AND ?4 AND day >= ?5 AND day < ?6",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_row(params![x0, x1, y0, y1, from.to_string(), to.to_string()], |r| {
+                    Ok(CellHistory { days: r.get(0)?, night_days: r.get(1)? })
+                })
+            })
+            .map_err(self.sql())
+    }
+
     /// Counts for the summary: (inputs done, inputs quarantined, detections, tickets).
     pub fn counts(&self) -> Result<(i64, i64, i64, i64), StoreError> {
         self.conn
@@ -342,6 +396,19 @@ impl Store {
             )
             .map_err(self.sql())
     }
+}
+
+fn insert_history(tx: &Transaction, dets: &[Detection], cell_deg: f64) -> rusqlite::Result<usize> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO heat_cells (cx, cy, day, night) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (cx, cy, day) DO UPDATE SET night = max(night, excluded.night)",
+    )?;
+    for d in dets {
+        let (cx, cy) = persistence::cell_of(d.lon, d.lat, cell_deg);
+        let day = crate::time::reporting_day(d.observed_at).to_string();
+        stmt.execute(params![cx, cy, day, persistence::is_night(d) as i64])?;
+    }
+    Ok(dets.len())
 }
 
 /// Joins the detection to an open ticket or opens one; returns the ticket id.

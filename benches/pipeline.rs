@@ -84,6 +84,7 @@ fn store(c: &mut Criterion) {
                 lon: 115.5 + (i % 10) as f64 * 0.04,
                 lat: 37.5 + (i / 10) as f64 * 0.03,
                 radius_m: 700.0,
+                footprint: None,
                 confidence: 0.9,
                 evidence: serde_json::json!({}),
             },

@@ -85,7 +85,10 @@ fn detect_scene(path: &Path, cfg: &Config) -> Detected {
         None if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("nc")) => {
             return Err(format!("{}: not a GOES ABI product name (OR_ABI-L1b-Rad…C07… or OR_ABI-L2-FDC…)", path.display()))
         }
-        None => raster::read_bt_scene(path).map_err(chain)?,
+        None => match raster::read_fire_mask(path).map_err(chain)? {
+            Some(grid) => return Ok((crate::detect::fire_grid_detections(&grid), Vec::new())),
+            None => raster::read_bt_scene(path).map_err(chain)?,
+        },
     };
     let bands = scene.bands();
     let fires = hotspot::detect(&bands, scene.is_daytime(), cfg.hotspot.for_sensor(&scene.sensor));
@@ -133,6 +136,7 @@ fn detect_frame(worker: &mut SmokeWorker, model: &SmokeModel, aoi: &Aoi, path: &
         lon: fix.lon,
         lat: fix.lat,
         radius_m: fix.radius_m,
+        footprint: None,
         confidence: score.score,
         evidence: serde_json::json!({
             "frame": path.file_name().map(|n| n.to_string_lossy().into_owned()),

@@ -49,6 +49,7 @@ mod tests {
             lon,
             lat,
             radius_m: 100.0,
+            footprint: None,
             confidence: 0.9,
             evidence: serde_json::Value::Null,
         }

@@ -120,6 +120,7 @@ CREATE TABLE IF NOT EXISTS detections (
     source TEXT NOT NULL, sensor TEXT NOT NULL, observed_at TEXT NOT NULL,
     lon REAL NOT NULL, lat REAL NOT NULL, radius_m REAL NOT NULL, confidence REAL NOT NULL,
     evidence TEXT NOT NULL,
+    footprint TEXT,
     suppressed_by TEXT,
     ticket_id TEXT REFERENCES tickets (id),
     PRIMARY KEY (input_sha256, idx)
@@ -286,10 +287,12 @@ impl Store {
             };
             let d = &loc.detection;
             tx.execute(
-                "INSERT INTO detections (input_sha256, idx, source, sensor, observed_at, lon, lat, radius_m, confidence, evidence, suppressed_by, ticket_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                "INSERT INTO detections (input_sha256, idx, source, sensor, observed_at, lon, lat, radius_m, confidence, evidence, footprint, suppressed_by, ticket_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
                 params![sha256, idx as i64, d.source.as_str(), d.sensor, ts(d.observed_at), d.lon, d.lat, d.radius_m,
-                        d.confidence as f64, d.evidence.to_string(), loc.suppressed_by, ticket],
+                        d.confidence as f64, d.evidence.to_string(),
+                        d.footprint.as_ref().map(|r| serde_json::json!({"type": "Polygon", "coordinates": [r]}).to_string()),
+                        loc.suppressed_by, ticket],
             )
             .map_err(sql)?;
         }

@@ -16,6 +16,7 @@ fn located(lon: f64, lat: f64, minute: u32) -> Located {
             lon,
             lat,
             radius_m: 700.0,
+            footprint: None,
             confidence: 0.9,
             evidence: serde_json::json!({}),
         },

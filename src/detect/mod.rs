@@ -43,6 +43,9 @@ pub struct Detection {
     pub lat: f64,
     /// Location uncertainty, metres (half a pixel's diagonal; the camera's ranging error).
     pub radius_m: f64,
+    /// The pixel footprint as a closed lon/lat ring (pixel polygon, or scan × track), where the
+    /// source has one; camera sightings and date-only tables have none.
+    pub footprint: Option<Vec<[f64; 2]>>,
     /// 0..1.
     pub confidence: f32,
     /// Source-specific numbers (pixel count, max T4, FRP; frame score, bearing, distance).
@@ -82,6 +85,7 @@ pub fn scene_detections(scene: &BtScene, fires: &[hotspot::FirePixel]) -> Vec<De
             let confidence = pixels.iter().map(|p| p.confidence).fold(0.0, f32::max);
             let rows: Vec<usize> = pixels.iter().map(|p| p.row).collect();
             let cols: Vec<usize> = pixels.iter().map(|p| p.col).collect();
+            let footprint = pixel_ring(&scene.gt, scene.srs_wkt.as_deref(), &rows, &cols);
             Some(Detection {
                 source: SourceKind::Satellite,
                 sensor: scene.sensor.clone(),
@@ -89,6 +93,7 @@ pub fn scene_detections(scene: &BtScene, fires: &[hotspot::FirePixel]) -> Vec<De
                 lon,
                 lat,
                 radius_m: 0.5 * px_w.hypot(px_h),
+                footprint,
                 confidence,
                 evidence: serde_json::json!({
                     "pixels": n, "max_t4_k": max_t4, "frp_mw": (frp * 100.0).round() / 100.0,
@@ -100,41 +105,135 @@ pub fn scene_detections(scene: &BtScene, fires: &[hotspot::FirePixel]) -> Vec<De
         .collect()
 }
 
-/// Detections from a GOES FDC product: 8-connected clusters of fire-mask pixels, placed at the
-/// Power-weighted centroid, FRP summed, confidence from the best fire class.
+/// A fire product on a grid (GOES FDC, a GeoTIFF fire mask): its fire pixels with class,
+/// confidence and FRP.
+pub struct FireGrid {
+    pub gt: [f64; 6],
+    /// `None` means EPSG:4326.
+    pub srs_wkt: Option<String>,
+    pub observed_at: DateTime<Utc>,
+    pub sensor: String,
+    pub product: &'static str,
+    pub fires: Vec<FireCell>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct FireCell {
+    pub row: usize,
+    pub col: usize,
+    pub code: i16,
+    pub confidence: f32,
+    /// MW; 0 where the product has none.
+    pub frp_mw: f64,
+}
+
+impl Cell for FireCell {
+    fn cell(&self) -> (usize, usize) {
+        (self.row, self.col)
+    }
+}
+
+impl FireGrid {
+    fn lonlat(&self, cells: &[(usize, usize)]) -> Vec<Option<(f64, f64)>> {
+        let xy: Vec<(f64, f64)> = cells
+            .iter()
+            .map(|&(r, c)| {
+                let (x, y) = (c as f64 + 0.5, r as f64 + 0.5);
+                (self.gt[0] + x * self.gt[1] + y * self.gt[2], self.gt[3] + x * self.gt[4] + y * self.gt[5])
+            })
+            .collect();
+        match &self.srs_wkt {
+            Some(w) => crate::ingest::raster::to_lonlat(w, &xy),
+            None => xy.into_iter().map(Some).collect(),
+        }
+    }
+}
+
+/// Detections from a fire product: 8-connected clusters of fire pixels, placed at the
+/// FRP-weighted centroid, FRP summed, confidence from the best class in the cluster.
+pub fn fire_grid_detections(grid: &FireGrid) -> Vec<Detection> {
+    clusters(&grid.fires)
+        .into_iter()
+        .filter_map(|members| {
+            let px: Vec<&FireCell> = members.iter().map(|&i| &grid.fires[i]).collect();
+            let mut cells: Vec<(usize, usize)> = px.iter().map(|p| (p.row, p.col)).collect();
+            cells.push((px[0].row, px[0].col + 1));
+            let ll = grid.lonlat(&cells);
+            let n = px.len();
+            let centres: Vec<(f64, f64)> = ll[..n].iter().copied().collect::<Option<Vec<_>>>()?;
+            let size_m = crate::aoi::Projector::new(centres[0].0, centres[0].1).distance_m(centres[0], ll[n]?);
+            let weights: Vec<f64> = px.iter().map(|p| p.frp_mw.max(0.1)).collect();
+            let wsum: f64 = weights.iter().sum();
+            let lon = centres.iter().zip(&weights).map(|(p, w)| p.0 * w).sum::<f64>() / wsum;
+            let lat = centres.iter().zip(&weights).map(|(p, w)| p.1 * w).sum::<f64>() / wsum;
+            let rows: Vec<usize> = px.iter().map(|p| p.row).collect();
+            let cols: Vec<usize> = px.iter().map(|p| p.col).collect();
+            Some(Detection {
+                source: SourceKind::Satellite,
+                sensor: grid.sensor.clone(),
+                observed_at: grid.observed_at,
+                lon,
+                lat,
+                radius_m: size_m * std::f64::consts::FRAC_1_SQRT_2,
+                footprint: pixel_ring(&grid.gt, grid.srs_wkt.as_deref(), &rows, &cols),
+                confidence: px.iter().map(|p| p.confidence).fold(0.0, f32::max),
+                evidence: serde_json::json!({
+                    "product": grid.product, "pixels": n, "codes": px.iter().map(|p| p.code).collect::<Vec<_>>(),
+                    "frp_mw": (px.iter().map(|p| p.frp_mw).sum::<f64>() * 100.0).round() / 100.0,
+                }),
+            })
+        })
+        .collect()
+}
+
+/// Detections from a GOES FDC product (fire mask codes 10–15, 30–35; Power as FRP).
 pub fn fdc_detections(fdc: &crate::ingest::goes::Fdc) -> Vec<Detection> {
     use crate::ingest::goes::{fire_code_confidence, is_fire_code};
     let m = &fdc.mask;
-    let cells: Vec<(usize, usize)> =
-        (0..m.data.len()).filter(|&i| is_fire_code(m.data[i])).map(|i| (i / m.width, i % m.width)).collect();
-    let scene_ll = |pts: &[(usize, usize)]| {
-        let xy: Vec<(f64, f64)> = pts
-            .iter()
-            .map(|&(r, c)| (m.gt[0] + (c as f64 + 0.5) * m.gt[1], m.gt[3] + (r as f64 + 0.5) * m.gt[5]))
-            .collect();
-        crate::ingest::raster::to_lonlat(&m.srs_wkt, &xy)
+    let fires = (0..m.data.len())
+        .filter(|&i| is_fire_code(m.data[i]))
+        .map(|i| FireCell {
+            row: i / m.width,
+            col: i % m.width,
+            code: m.data[i],
+            confidence: fire_code_confidence(m.data[i]),
+            frp_mw: fdc.power[i] as f64,
+        })
+        .collect();
+    fire_grid_detections(&FireGrid {
+        gt: m.gt,
+        srs_wkt: Some(m.srs_wkt.clone()),
+        observed_at: m.start,
+        sensor: format!("ABI-FDC-{}", fdc.platform),
+        product: "GOES FDC",
+        fires,
+    })
+}
+
+/// The outline of the pixels spanning `rows` × `cols` (their bounding block's four corners) as a
+/// closed lon/lat ring; `None` if a corner is off the Earth.
+fn pixel_ring(gt: &[f64; 6], wkt: Option<&str>, rows: &[usize], cols: &[usize]) -> Option<Vec<[f64; 2]>> {
+    let (r0, r1) = (*rows.iter().min()? as f64, *rows.iter().max()? as f64 + 1.0);
+    let (c0, c1) = (*cols.iter().min()? as f64, *cols.iter().max()? as f64 + 1.0);
+    let xy: Vec<(f64, f64)> = [(r0, c0), (r0, c1), (r1, c1), (r1, c0), (r0, c0)]
+        .iter()
+        .map(|&(r, c)| (gt[0] + c * gt[1] + r * gt[2], gt[3] + c * gt[4] + r * gt[5]))
+        .collect();
+    let ll = match wkt {
+        Some(w) => crate::ingest::raster::to_lonlat(w, &xy),
+        None => xy.into_iter().map(Some).collect(),
     };
-    clusters(&cells)
-        .into_iter()
-        .filter_map(|members| {
-            let px: Vec<(usize, usize)> = members.iter().map(|&i| cells[i]).collect();
-            let ll: Vec<(f64, f64)> = scene_ll(&px).into_iter().collect::<Option<Vec<_>>>()?;
-            let power: Vec<f64> = px.iter().map(|&(r, c)| fdc.power[r * m.width + c] as f64).collect();
-            let weights: Vec<f64> = power.iter().map(|p| p.max(0.1)).collect();
-            let wsum: f64 = weights.iter().sum();
-            let lon = ll.iter().zip(&weights).map(|(p, w)| p.0 * w).sum::<f64>() / wsum;
-            let lat = ll.iter().zip(&weights).map(|(p, w)| p.1 * w).sum::<f64>() / wsum;
-            let codes: Vec<i16> = px.iter().map(|&(r, c)| m.data[r * m.width + c]).collect();
-            Some(Detection {
-                source: SourceKind::Satellite,
-                sensor: format!("ABI-FDC-{}", fdc.platform),
-                observed_at: m.start,
-                lon,
-                lat,
-                radius_m: 1414.0, // half the diagonal of a 2 km pixel at nadir; larger off nadir
-                confidence: codes.iter().map(|&c| fire_code_confidence(c)).fold(0.0, f32::max),
-                evidence: serde_json::json!({"product": "FDC", "pixels": px.len(), "mask_codes": codes, "frp_mw": power.iter().sum::<f64>()}),
-            })
+    ll.into_iter().map(|p| p.map(|(x, y)| [x, y])).collect()
+}
+
+/// A closed ring of a `w_m` (east–west) × `h_m` (north–south) rectangle centred on a point.
+pub fn rect_ring(lon: f64, lat: f64, w_m: f64, h_m: f64) -> Vec<[f64; 2]> {
+    let p = crate::aoi::Projector::new(lon, lat);
+    [(-1.0, -1.0), (1.0, -1.0), (1.0, 1.0), (-1.0, 1.0), (-1.0, -1.0)]
+        .iter()
+        .map(|&(sx, sy)| {
+            let (x, y) = p.to_deg(sx * w_m / 2.0, sy * h_m / 2.0);
+            [x, y]
         })
         .collect()
 }

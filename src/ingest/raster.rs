@@ -157,6 +157,74 @@ fn read_bt(ds: &Dataset, path: &Path, index: usize, name: &'static str) -> Resul
     Ok(data)
 }
 
+/// MOD14 fire-mask classes: 7 low, 8 nominal, 9 high confidence fire.
+pub fn mod14_confidence(code: i16) -> Option<f32> {
+    match code {
+        7 => Some(0.3),
+        8 => Some(0.6),
+        9 => Some(0.9),
+        _ => None,
+    }
+}
+
+fn band_named(ds: &Dataset, names: &[&str]) -> Option<usize> {
+    (1..=ds.raster_count()).find(|&i| {
+        ds.rasterband(i).ok().is_some_and(|b| {
+            let desc = b.description().unwrap_or_default().to_ascii_lowercase().replace(['_', ' '], "");
+            let content = b.metadata_item("CONTENT", "").unwrap_or_default().to_ascii_lowercase().replace(['_', ' '], "");
+            names.iter().any(|n| desc == *n || content == *n)
+        })
+    })
+}
+
+/// A GeoTIFF fire product, if `path` is one: a band described (or with `CONTENT` metadata)
+/// `FireMask` holding MOD14 classes (7, 8, 9 are fires), and optionally an `FRP` band in MW.
+/// `Ok(None)` means the file has no fire-mask band (read it as brightness temperatures).
+pub fn read_fire_mask(path: &Path) -> Result<Option<crate::detect::FireGrid>, RasterError> {
+    let ds = Dataset::open(path).map_err(|source| RasterError::Open { path: path.into(), source })?;
+    let Some(mask_band) = band_named(&ds, &["firemask"]) else { return Ok(None) };
+    let gt = ds.geo_transform().map_err(|_| RasterError::NoGeoTransform { path: path.into() })?;
+    if gt == [0.0, 1.0, 0.0, 0.0, 0.0, 1.0] {
+        return Err(RasterError::NoGeoTransform { path: path.into() });
+    }
+    let raw_time = ds.metadata_item("ACQUISITION_TIME", "").ok_or(RasterError::NoTime { path: path.into() })?;
+    let observed_at = DateTime::parse_from_rfc3339(raw_time.trim())
+        .map_err(|_| RasterError::BadTime { path: path.into(), value: raw_time.clone() })?
+        .with_timezone(&Utc);
+    let (w, h) = ds.raster_size();
+    let read = |i: usize| -> Result<Vec<f64>, RasterError> {
+        let b = ds.rasterband(i).map_err(|source| RasterError::Read { path: path.into(), band: i, source })?;
+        Ok(b.read_as::<f64>((0, 0), (w, h), (w, h), None)
+            .map_err(|source| RasterError::Read { path: path.into(), band: i, source })?
+            .into_shape_and_vec()
+            .1)
+    };
+    let mask = read(mask_band)?;
+    let frp = band_named(&ds, &["frp", "maxfrp"]).map(read).transpose()?;
+    let fires = mask
+        .iter()
+        .enumerate()
+        .filter_map(|(i, &m)| {
+            let code = m as i16;
+            mod14_confidence(code).map(|confidence| crate::detect::FireCell {
+                row: i / w,
+                col: i % w,
+                code,
+                confidence,
+                frp_mw: frp.as_ref().map_or(0.0, |f| if f[i].is_finite() { f[i].max(0.0) } else { 0.0 }),
+            })
+        })
+        .collect();
+    Ok(Some(crate::detect::FireGrid {
+        gt,
+        srs_wkt: ds.spatial_ref().ok().filter(|s| s.auth_code().ok() != Some(4326)).and_then(|s| s.to_wkt().ok()),
+        observed_at,
+        sensor: ds.metadata_item("SENSOR", "").unwrap_or_else(|| "unknown".into()),
+        product: "fire mask GeoTIFF",
+        fires,
+    }))
+}
+
 /// Reads a brightness-temperature GeoTIFF scene.
 pub fn read_bt_scene(path: &Path) -> Result<BtScene, RasterError> {
     let ds = Dataset::open(path).map_err(|source| RasterError::Open { path: path.into(), source })?;
@@ -197,5 +265,109 @@ mod tests {
         assert!(solar_zenith_deg(noon, 115.7, 37.6) < 20.0);
         let midnight = Utc.with_ymd_and_hms(2026, 6, 10, 16, 0, 0).unwrap();
         assert!(solar_zenith_deg(midnight, 115.7, 37.6) > 100.0);
+    }
+}
+
+#[cfg(test)]
+mod bad_input {
+    use super::*;
+    use gdal::raster::Buffer;
+
+    /// A 20×20 GeoTIFF; `bands` = (wavelength metadata, units, value).
+    fn tif(bands: &[(&str, &str, f32)], georef: bool, time: bool) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("scene.tif");
+        let driver = gdal::DriverManager::get_driver_by_name("GTiff").unwrap();
+        let mut ds = driver.create_with_band_type::<f32, _>(&path, 20, 20, bands.len()).unwrap();
+        if georef {
+            ds.set_geo_transform(&[115.0, 0.01, 0.0, 38.0, 0.0, -0.01]).unwrap();
+        }
+        if time {
+            ds.set_metadata_item("ACQUISITION_TIME", "2026-06-10T05:30:00Z", "").unwrap();
+        }
+        for (i, (um, units, v)) in bands.iter().enumerate() {
+            let mut b = ds.rasterband(i + 1).unwrap();
+            b.set_metadata_item("WAVELENGTH_UM", um, "").unwrap();
+            b.set_metadata_item("UNITS", units, "").unwrap();
+            b.set_no_data_value(Some(-9999.0)).unwrap();
+            b.write((0, 0), (20, 20), &mut Buffer::new((20, 20), vec![*v; 400])).unwrap();
+        }
+        drop(ds);
+        (dir, path)
+    }
+
+    fn err(bands: &[(&str, &str, f32)], georef: bool, time: bool) -> String {
+        let (_d, p) = tif(bands, georef, time);
+        let e = read_bt_scene(&p).unwrap_err().to_string();
+        assert!(e.contains(p.to_str().unwrap()), "error must name the file: {e}");
+        e
+    }
+
+    #[test]
+    fn fire_mask_geotiff_gives_clustered_detections_with_frp() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mask.tif");
+        let driver = gdal::DriverManager::get_driver_by_name("GTiff").unwrap();
+        let mut ds = driver.create_with_band_type::<f32, _>(&path, 20, 20, 2).unwrap();
+        ds.set_geo_transform(&[115.0, 0.01, 0.0, 38.0, 0.0, -0.01]).unwrap();
+        ds.set_metadata_item("ACQUISITION_TIME", "2026-06-10T05:30:00Z", "").unwrap();
+        let mut mask = vec![5.0f32; 400];
+        mask[5 * 20 + 5] = 9.0;
+        mask[5 * 20 + 6] = 7.0; // same fire
+        mask[15 * 20 + 15] = 8.0; // another
+        let mut frp = vec![0.0f32; 400];
+        frp[5 * 20 + 5] = 30.0;
+        frp[5 * 20 + 6] = 10.0;
+        for (i, (name, data)) in [("FireMask", mask), ("FRP", frp)].into_iter().enumerate() {
+            let mut b = ds.rasterband(i + 1).unwrap();
+            b.set_description(name).unwrap();
+            b.write((0, 0), (20, 20), &mut Buffer::new((20, 20), data)).unwrap();
+        }
+        drop(ds);
+        let grid = read_fire_mask(&path).unwrap().expect("a fire mask");
+        let dets = crate::detect::fire_grid_detections(&grid);
+        assert_eq!(dets.len(), 2);
+        assert_eq!(dets[0].evidence["frp_mw"], 40.0);
+        assert_eq!(dets[0].confidence, 0.9);
+        // FRP-weighted: three quarters of the way to the 30 MW pixel's centre
+        assert!((dets[0].lon - (115.055 + 0.25 * 0.01)).abs() < 1e-9, "{}", dets[0].lon);
+        let ring = dets[0].footprint.as_ref().unwrap();
+        assert!((ring[1][0] - ring[0][0] - 0.02).abs() < 1e-9, "two pixels wide: {ring:?}");
+        // a brightness-temperature scene is not a fire mask
+        let (_d, p) = tif(&[("3.9", "K", 300.0), ("11", "K", 290.0)], true, true);
+        assert!(read_fire_mask(&p).unwrap().is_none());
+    }
+
+    #[test]
+    fn missing_tir_band() {
+        assert!(err(&[("3.9", "K", 300.0)], true, true).contains("11 µm"));
+    }
+
+    #[test]
+    fn celsius_is_refused_by_units_and_by_value() {
+        assert!(err(&[("3.9", "K", 300.0), ("11", "C", 20.0)], true, true).contains("units are `C`"));
+        assert!(err(&[("3.9", "K", 300.0), ("11", "K", 20.0)], true, true).contains("outside 150–400 K"));
+    }
+
+    #[test]
+    fn all_fill_band() {
+        assert!(err(&[("3.9", "K", -9999.0), ("11", "K", 290.0)], true, true).contains("every pixel is fill"));
+    }
+
+    #[test]
+    fn unreferenced_geotiff() {
+        assert!(err(&[("3.9", "K", 300.0), ("11", "K", 290.0)], false, true).contains("georeferenced"));
+    }
+
+    #[test]
+    fn no_acquisition_time() {
+        assert!(err(&[("3.9", "K", 300.0), ("11", "K", 290.0)], true, false).contains("ACQUISITION_TIME"));
+    }
+
+    #[test]
+    fn nan_pixels_become_invalid_not_fires() {
+        let (_d, p) = tif(&[("3.9", "K", f32::NAN), ("11", "K", 290.0)], true, true);
+        // a band that is all NaN is as bad as all fill
+        assert!(read_bt_scene(&p).is_err());
     }
 }

@@ -113,6 +113,7 @@ fn firms(r: &Rec, viirs: bool) -> Result<Detection, String> {
         lon,
         lat,
         radius_m: 500.0 * scan.hypot(track),
+        footprint: Some(crate::detect::rect_ring(lon, lat, scan * 1000.0, track * 1000.0)),
         confidence,
         evidence: serde_json::json!({
             "table": "firms", "bright_k": bright, "frp_mw": r.opt("frp").and_then(|v| v.parse::<f64>().ok()),
@@ -136,6 +137,7 @@ fn himawari(r: &Rec) -> Result<Detection, String> {
         lon,
         lat,
         radius_m: 1000.0 * (area_km2.max(0.0) / 2.0).sqrt(),
+        footprint: Some(crate::detect::rect_ring(lon, lat, 1000.0 * area_km2.max(0.0).sqrt(), 1000.0 * area_km2.max(0.0).sqrt())),
         confidence: match reliability {
             5 => 0.9,
             3 => 0.6,
@@ -162,6 +164,7 @@ fn mee(r: &Rec) -> Result<Detection, String> {
         lon,
         lat,
         radius_m: 1000.0,
+        footprint: None,
         confidence: 0.8,
         evidence: serde_json::json!({"table": "mee", "省": r.opt("省"), "市": r.opt("市"), "县": r.opt("县"), "date_only": true}),
     })
@@ -210,4 +213,53 @@ pub fn read_table(path: &Path) -> Result<Table, TableError> {
         return Err(TableError::Empty { path: path.into() });
     }
     Ok(table)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(content: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.csv");
+        std::fs::write(&path, content).unwrap();
+        (dir, path)
+    }
+
+    #[test]
+    fn viirs_layout_with_letter_confidence_and_type() {
+        let (_d, p) = write("latitude,longitude,bright_ti4,scan,track,acq_date,acq_time,satellite,instrument,confidence,version,bright_ti5,frp,daynight,type\n\
+            37.6,115.6,340.1,0.4,0.6,2026-06-10,1830,N,VIIRS,h,2.0NRT,290.0,5.5,N,0\n\
+            37.7,115.7,330.1,0.39,0.36,2026-06-10,0530,N,VIIRS,l,2.0NRT,295.0,1.5,D,0\n");
+        let t = read_table(&p).unwrap();
+        assert_eq!(t.layout, Layout::FirmsViirs);
+        assert_eq!(t.detections.iter().map(|d| d.confidence).collect::<Vec<_>>(), vec![0.9, 0.3]);
+        assert_eq!(t.detections[0].sensor, "VIIRS-N");
+        // the footprint is scan (E–W) × track (N–S): 400 m × 600 m
+        let ring = t.detections[0].footprint.as_ref().unwrap();
+        let p = crate::aoi::Projector::new(115.6, 37.6);
+        assert!((p.distance_m((ring[0][0], ring[0][1]), (ring[1][0], ring[1][1])) - 400.0).abs() < 1.0);
+        assert!((p.distance_m((ring[1][0], ring[1][1]), (ring[2][0], ring[2][1])) - 600.0).abs() < 1.0);
+    }
+
+    #[test]
+    fn bad_rows_are_counted_with_their_line_and_quoted_newlines_survive() {
+        let (_d, p) = write("时间,中心经度,中心纬度,省,市,县\n\
+            2016-11-03,81.155,43.884,新疆,\"伊犁哈萨克自治\n州\",察布查尔锡伯自治县\n\
+            2016-11-03,abc,43.8,新疆,伊犁,县\n\
+            2016-13-03,81.1,43.8,新疆,伊犁,县\n");
+        let t = read_table(&p).unwrap();
+        assert_eq!(t.layout, Layout::Mee);
+        assert_eq!(t.detections.len(), 1);
+        assert_eq!(t.detections[0].evidence["市"], "伊犁哈萨克自治\n州");
+        assert_eq!(t.bad_rows.iter().map(|b| b.0).collect::<Vec<_>>(), vec![4, 5]);
+        assert!(t.bad_rows[0].1.contains("中心经度"), "{:?}", t.bad_rows);
+    }
+
+    #[test]
+    fn unknown_layout_names_the_file() {
+        let (_d, p) = write("a,b,c\n1,2,3\n");
+        let err = read_table(&p).unwrap_err().to_string();
+        assert!(err.contains(p.to_str().unwrap()) && err.contains("a,b,c"), "{err}");
+    }
 }

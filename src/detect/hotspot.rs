@@ -1,11 +1,15 @@
 //! Fire pixels in a brightness-temperature scene: a contextual test after MODIS MOD14 C6 (Giglio
 //! et al. 2003/2016), with every threshold a documented parameter.
 //!
-//! Per pixel: a potential-fire prefilter on T4 and ΔT = T4 − T11; the absolute test; otherwise a
-//! background window grown from 3×3 to 21×21 until at least 25 % and at least 8 of its pixels
-//! are valid non-fire background; then the contextual tests on ΔT and T4 against the background
-//! means and mean absolute deviations, and by day the T11 test. Rows run in parallel (rayon).
-//! Not here (issue #3): cloud/water masks, sun-glint, desert-boundary and coastal rejections.
+//! Per pixel: the cloud test (T12, or T11 without a 12 µm band, below 265 K); a potential-fire
+//! prefilter on T4 and ΔT = T4 − T11; the absolute test; otherwise a background window grown from
+//! 3×3 to 21×21 until at least 25 % and at least 8 of its pixels are valid, clear, non-fire
+//! background; then the contextual tests on ΔT and T4 against the background means and mean
+//! absolute deviations, and by day the T11 test; a ramp-function confidence; FRP by the MIR
+//! radiance method. Rows run in parallel (rayon). Thresholds are presets per sensor family.
+//! Not here, for want of inputs: a water mask, and the sun-glint, desert-boundary and coastal
+//! rejections (they need reflectances, view geometry and land-cover masks no input carries yet).
+//! Day or night is decided once per scene (solar zenith at its centre), not per pixel.
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};

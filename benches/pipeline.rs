@@ -74,7 +74,8 @@ fn store(c: &mut Criterion) {
     use firepoint::detect::{Detection, SourceKind};
     let dir = tempfile::tempdir().unwrap();
     let mut store = firepoint::store::Store::open(&dir.path().join("bench.sqlite")).unwrap();
-    let (ev, sla) = (firepoint::config::EventConfig::default(), firepoint::config::Sla::default());
+    let cfg = firepoint::config::Config::default();
+    let rules = firepoint::store::Rules::from(&cfg);
     let located: Vec<_> = (0..100)
         .map(|i| firepoint::locate::Located {
             detection: Detection {
@@ -98,7 +99,7 @@ fn store(c: &mut Criterion) {
     g.bench_function("record_input_100_detections", |b| {
         b.iter(|| {
             k += 1;
-            store.record_input(Path::new("x"), &format!("sha{k}"), "satellite", &located, &ev, &sla).unwrap()
+            store.record_input(Path::new("x"), &format!("sha{k}"), "satellite", &located, &rules).unwrap()
         })
     });
     g.finish();

@@ -196,9 +196,7 @@ impl Ctx<'_> {
                     let history = self.store.cell_histories(&loc.detection, &self.cfg.persistence)?;
                     loc.suppressed_by = crate::persistence::verdict(&history, &self.cfg.persistence);
                 }
-                let rec = self.store.record_input_with_history(
-                    path, sha, kind_name, &placed.inside, &self.cfg.events, &self.cfg.sla, self.cfg.persistence.cell_deg,
-                )?;
+                let rec = self.store.record_input(path, sha, kind_name, &placed.inside, &self.cfg.into())?;
                 self.report.processed += 1;
                 self.report.detections += placed.inside.len();
                 self.report.outside_aoi += placed.outside;

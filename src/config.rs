@@ -23,7 +23,7 @@ pub enum ConfigError {
 }
 
 /// Everything a batch needs to know. Relative paths are relative to the working directory.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub paths: Paths,
@@ -142,19 +142,6 @@ impl Default for EventConfig {
 impl Default for Sla {
     fn default() -> Self {
         Sla { alarm_min: 2, on_site_min: 15, on_site_high_min: 10 }
-    }
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            paths: Paths::default(),
-            camera: CameraConfig::default(),
-            hotspot: Default::default(),
-            events: EventConfig::default(),
-            persistence: Persistence::default(),
-            sla: Sla::default(),
-        }
     }
 }
 

@@ -181,7 +181,7 @@ fn landscape(cam: &crate::aoi::Camera, pose: &Pose, rng: &mut SplitMix) -> RgbIm
         .find(|&y| camera::ray(cam, pose, aspect, 0.5, y as f64 / FRAME_H as f64).1 < 0.0)
         .unwrap_or(FRAME_H / 2);
     let mut img = RgbImage::new(FRAME_W, FRAME_H);
-    let stripe_phase = rng.range(0.0, 6.28);
+    let stripe_phase = rng.range(0.0, std::f64::consts::TAU);
     for (x, y, px) in img.enumerate_pixels_mut() {
         let n = (rng.unit() * 10.0) as f32;
         let v = if y < horizon {

@@ -74,6 +74,20 @@ pub struct Ticket {
     pub close_note: Option<String>,
 }
 
+/// The configuration a recorded input is judged by: merging, service levels, history cells.
+#[derive(Debug, Clone, Copy)]
+pub struct Rules<'a> {
+    pub events: &'a EventConfig,
+    pub sla: &'a Sla,
+    pub persistence: &'a Persistence,
+}
+
+impl<'a> From<&'a crate::config::Config> for Rules<'a> {
+    fn from(c: &'a crate::config::Config) -> Self {
+        Rules { events: &c.events, sla: &c.sla, persistence: &c.persistence }
+    }
+}
+
 /// What recording one input changed.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Recorded {
@@ -246,29 +260,8 @@ impl Store {
 
     /// Records one input and its located detections in one transaction (satellite detections
     /// also enter the persistence history).
-    pub fn record_input(
-        &mut self,
-        path: &Path,
-        sha256: &str,
-        kind: &str,
-        located: &[Located],
-        events: &EventConfig,
-        sla: &Sla,
-    ) -> Result<Recorded, StoreError> {
-        self.record_input_with_history(path, sha256, kind, located, events, sla, Persistence::default().cell_deg)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    pub fn record_input_with_history(
-        &mut self,
-        path: &Path,
-        sha256: &str,
-        kind: &str,
-        located: &[Located],
-        events: &EventConfig,
-        sla: &Sla,
-        cell_deg: f64,
-    ) -> Result<Recorded, StoreError> {
+    pub fn record_input(&mut self, path: &Path, sha256: &str, kind: &str, located: &[Located], rules: &Rules) -> Result<Recorded, StoreError> {
+        let Rules { events, sla, persistence } = *rules;
         let store_path = self.path.clone();
         let sql = |source| StoreError::Sql { path: store_path.clone(), source };
         let tx = self.conn.transaction().map_err(sql)?;
@@ -298,7 +291,7 @@ impl Store {
         }
         let satellite: Vec<Detection> =
             located.iter().filter(|l| l.detection.source == SourceKind::Satellite).map(|l| l.detection.clone()).collect();
-        insert_history(&tx, &satellite, cell_deg).map_err(sql)?;
+        insert_history(&tx, &satellite, persistence.cell_deg).map_err(sql)?;
         tx.commit().map_err(sql)?;
         Ok(out)
     }

@@ -2,7 +2,8 @@
 
 use chrono::TimeZone;
 use firepoint::aoi::{LandClass, PlaceInfo};
-use firepoint::config::{EventConfig, Sla};
+use firepoint::config::Config;
+use firepoint::store::Rules;
 use firepoint::detect::{Detection, SourceKind};
 use firepoint::locate::Located;
 use firepoint::store::{Status, Store};
@@ -29,17 +30,18 @@ fn located(lon: f64, lat: f64, minute: u32) -> Located {
 fn tickets_survive_reopen_and_same_input_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.sqlite");
-    let (ev, sla) = (EventConfig::default(), Sla::default());
+    let cfg = Config::default();
+    let rules = Rules::from(&cfg);
     {
         let mut store = Store::open(&path).unwrap();
-        let rec = store.record_input("a.tif".as_ref(), "sha-a", "satellite", &[located(115.6, 37.6, 0)], &ev, &sla).unwrap();
+        let rec = store.record_input("a.tif".as_ref(), "sha-a", "satellite", &[located(115.6, 37.6, 0)], &rules).unwrap();
         assert_eq!(rec.opened.len(), 1);
     } // dropped without any explicit flush, as a killed process would
     let mut store = Store::open(&path).unwrap();
     assert_eq!(store.tickets(None).unwrap().len(), 1);
     assert_eq!(store.input_status("sha-a").unwrap().as_deref(), Some("done"));
     // recording the same input twice fails as a whole and changes nothing
-    let again = store.record_input("a.tif".as_ref(), "sha-a", "satellite", &[located(115.9, 37.9, 0)], &ev, &sla);
+    let again = store.record_input("a.tif".as_ref(), "sha-a", "satellite", &[located(115.9, 37.9, 0)], &rules);
     assert!(again.is_err());
     assert_eq!(store.tickets(None).unwrap().len(), 1);
 }
@@ -48,10 +50,11 @@ fn tickets_survive_reopen_and_same_input_is_refused() {
 fn a_failed_input_transaction_leaves_no_half_written_ticket() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open(&dir.path().join("t.sqlite")).unwrap();
-    let (ev, sla) = (EventConfig::default(), Sla::default());
+    let cfg = Config::default();
+    let rules = Rules::from(&cfg);
     let mut bad = located(115.6, 37.6, 0);
     bad.detection.confidence = f32::NAN; // SQLite stores NaN as NULL: the NOT NULL check fails mid-input
-    let err = store.record_input("b.tif".as_ref(), "sha-b", "satellite", &[located(115.7, 37.7, 0), bad], &ev, &sla);
+    let err = store.record_input("b.tif".as_ref(), "sha-b", "satellite", &[located(115.7, 37.7, 0), bad], &rules);
     assert!(err.is_err(), "the second detection must fail");
     assert!(store.tickets(None).unwrap().is_empty(), "the first detection's ticket was rolled back");
     assert_eq!(store.input_status("sha-b").unwrap(), None, "the input will be processed again");
@@ -59,12 +62,13 @@ fn a_failed_input_transaction_leaves_no_half_written_ticket() {
 
 #[test]
 fn ticket_ids_depend_only_on_the_input_and_detection() {
-    let (ev, sla) = (EventConfig::default(), Sla::default());
+    let cfg = Config::default();
+    let rules = Rules::from(&cfg);
     let ids: Vec<String> = (0..2)
         .map(|_| {
             let dir = tempfile::tempdir().unwrap();
             let mut store = Store::open(&dir.path().join("t.sqlite")).unwrap();
-            store.record_input("x.tif".as_ref(), "sha-x", "satellite", &[located(115.6, 37.6, 0)], &ev, &sla).unwrap().opened[0].clone()
+            store.record_input("x.tif".as_ref(), "sha-x", "satellite", &[located(115.6, 37.6, 0)], &rules).unwrap().opened[0].clone()
         })
         .collect();
     assert_eq!(ids[0], ids[1]);
@@ -75,12 +79,13 @@ fn ticket_ids_depend_only_on_the_input_and_detection() {
 fn a_closed_ticket_is_not_joined_by_a_new_sighting() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open(&dir.path().join("t.sqlite")).unwrap();
-    let (ev, sla) = (EventConfig::default(), Sla::default());
-    let id = store.record_input("1".as_ref(), "s1", "satellite", &[located(115.6, 37.6, 0)], &ev, &sla).unwrap().opened[0].clone();
-    let joined = store.record_input("2".as_ref(), "s2", "satellite", &[located(115.6, 37.6, 5)], &ev, &sla).unwrap();
+    let cfg = Config::default();
+    let rules = Rules::from(&cfg);
+    let id = store.record_input("1".as_ref(), "s1", "satellite", &[located(115.6, 37.6, 0)], &rules).unwrap().opened[0].clone();
+    let joined = store.record_input("2".as_ref(), "s2", "satellite", &[located(115.6, 37.6, 5)], &rules).unwrap();
     assert_eq!(joined.joined, vec![id.clone()]);
     store.close(&id, "out", chrono::Utc::now()).unwrap();
-    let rekindled = store.record_input("3".as_ref(), "s3", "satellite", &[located(115.6, 37.6, 20)], &ev, &sla).unwrap();
+    let rekindled = store.record_input("3".as_ref(), "s3", "satellite", &[located(115.6, 37.6, 20)], &rules).unwrap();
     assert_eq!(rekindled.opened.len(), 1, "a fire seen again after closing is a new ticket");
     assert_eq!(store.tickets(Some(Status::Open)).unwrap().len(), 1);
 }

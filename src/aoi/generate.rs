@@ -107,11 +107,11 @@ pub fn generate(dir: &Path, seed: u64) -> anyhow::Result<()> {
     )])?;
 
     let mut townships = Vec::new();
-    for t in 0..(COLS / BLOCK) * (ROWS / BLOCK) {
+    for (t, name) in TOWNSHIPS.iter().enumerate().take((COLS / BLOCK) * (ROWS / BLOCK)) {
         let (bi, bj) = (t % (COLS / BLOCK), t / (COLS / BLOCK));
         let n = t + 1;
         townships.push(polygon(
-            json!({"code": township_code(t), "name": TOWNSHIPS[t], "team": format!("{} 秸秆禁烧工作组", TOWNSHIPS[t]),
+            json!({"code": township_code(t), "name": name, "team": format!("{name} 秸秆禁烧工作组"),
                    "leader": format!("组长{n:02}（占位）"), "phone": format!("0318-000-{n:04}")}),
             outline(&l, bi * BLOCK, (bi + 1) * BLOCK, bj * BLOCK, (bj + 1) * BLOCK),
         ));

@@ -100,7 +100,8 @@ fn validate_goes(cfg: &Config, l1b: &std::path::Path, fdc: &std::path::Path, off
     let fdc = firepoint::ingest::goes::read_fdc(fdc)?;
     let bands = scene.bands();
     let day = scene.is_daytime();
-    let ours = hotspot::detect(&bands, day, cfg.hotspot.for_sensor(&scene.sensor));
+    let mut ours = hotspot::detect(&bands, day, cfg.hotspot.for_sensor(&scene.sensor));
+    let glint = firepoint::detect::glint::reject(&scene, &mut ours);
     let cmp = firepoint::validate::compare(&scene, &ours, &fdc, offset.0, offset.1);
     if json {
         println!("{}", serde_json::to_string_pretty(&cmp)?);
@@ -108,7 +109,7 @@ fn validate_goes(cfg: &Config, l1b: &std::path::Path, fdc: &std::path::Path, off
     }
     println!("scene {} ({}x{}, {}, {}) vs FDC {} at offset {:?}", scene.path.display(), scene.width, scene.height,
              scene.acquired_at, if day { "day" } else { "night" }, fdc.path.display(), offset);
-    println!("official fire pixels: {}; ours: {}", cmp.official, cmp.ours);
+    println!("official fire pixels: {}; ours: {} ({glint} more rejected as sun glint)", cmp.official, cmp.ours);
     println!("pixel-exact: {} hits, {} misses, {} false alarms", cmp.hits_exact, cmp.misses_exact, cmp.false_alarms_exact);
     println!("within 3x3: {:.1}% of official found ({}/{}), {:.1}% of ours extra ({}/{})",
              100.0 * cmp.found_fraction(), cmp.found_3x3, cmp.official, 100.0 * cmp.extra_fraction(), cmp.extra_3x3, cmp.ours);

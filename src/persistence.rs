@@ -31,7 +31,7 @@ pub fn cells_near(lon: f64, lat: f64, radius_m: f64, cell_deg: f64) -> (Cell, Ce
 }
 
 pub fn is_night(d: &Detection) -> bool {
-    crate::ingest::raster::solar_zenith_deg(d.observed_at, d.lon, d.lat) > 85.0
+    crate::time::solar_zenith_deg(d.observed_at, d.lon, d.lat) > 85.0
 }
 
 /// The history of a detection's footprint in the lookback window: distinct days with a sighting,

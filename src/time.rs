@@ -1,7 +1,8 @@
 //! Time conventions: inputs carry UTC; tickets and daily reports use Beijing time (UTC+08:00).
-//! A 17:30 UTC night pass therefore belongs to the next Beijing reporting day.
+//! A 17:30 UTC night pass therefore belongs to the next Beijing reporting day. Also the sun's
+//! position, which decides day or night for the fire test and the persistence mask.
 
-use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, TimeZone, Timelike, Utc};
 
 /// Beijing time, UTC+08:00 (China has no daylight saving time).
 pub fn beijing() -> FixedOffset {
@@ -18,6 +19,30 @@ pub fn end_of_reporting_day(at: DateTime<Utc>) -> DateTime<Utc> {
     let day = reporting_day(at);
     let end = day.and_hms_opt(23, 59, 59).expect("23:59:59 exists");
     beijing().from_local_datetime(&end).single().expect("fixed offsets are unambiguous").with_timezone(&Utc)
+}
+
+/// Solar zenith and azimuth (degrees; azimuth clockwise from north) at a place and time.
+pub fn sun_position(at: DateTime<Utc>, lon: f64, lat: f64) -> (f64, f64) {
+    let day = at.ordinal() as f64;
+    let hour = at.hour() as f64 + at.minute() as f64 / 60.0 + at.second() as f64 / 3600.0;
+    let g = 2.0 * std::f64::consts::PI / 365.0 * (day - 1.0 + (hour - 12.0) / 24.0);
+    let decl = 0.006918 - 0.399912 * g.cos() + 0.070257 * g.sin() - 0.006758 * (2.0 * g).cos()
+        + 0.000907 * (2.0 * g).sin() - 0.002697 * (3.0 * g).cos() + 0.00148 * (3.0 * g).sin();
+    let eqtime = 229.18 * (0.000075 + 0.001868 * g.cos() - 0.032077 * g.sin() - 0.014615 * (2.0 * g).cos()
+        - 0.040849 * (2.0 * g).sin());
+    let ha = ((hour * 60.0 + eqtime + 4.0 * lon) / 4.0 - 180.0).to_radians();
+    let phi = lat.to_radians();
+    let cos_z = (phi.sin() * decl.sin() + phi.cos() * decl.cos() * ha.cos()).clamp(-1.0, 1.0);
+    let zen = cos_z.acos();
+    // azimuth from the east/north components of the unit vector to the sun
+    let east = -decl.cos() * ha.sin();
+    let north = decl.sin() * phi.cos() - decl.cos() * phi.sin() * ha.cos();
+    (zen.to_degrees(), east.atan2(north).to_degrees().rem_euclid(360.0))
+}
+
+/// Solar zenith angle, degrees (NOAA's low-precision formulae; ±0.5°, ample for day/night).
+pub fn solar_zenith_deg(at: DateTime<Utc>, lon: f64, lat: f64) -> f64 {
+    sun_position(at, lon, lat).0
 }
 
 #[cfg(test)]

@@ -7,8 +7,9 @@
 //! background; then the contextual tests on ΔT and T4 against the background means and mean
 //! absolute deviations, and by day the T11 test; a ramp-function confidence; FRP by the MIR
 //! radiance method. Rows run in parallel (rayon). Thresholds are presets per sensor family.
-//! Not here, for want of inputs: a water mask, and the sun-glint, desert-boundary and coastal
-//! rejections (they need reflectances, view geometry and land-cover masks no input carries yet).
+//! Sun glint is rejected afterwards where the view geometry is known (`detect::glint`).
+//! Not here, for want of inputs: a water mask, the desert-boundary and coastal rejections and
+//! MOD14's reflectance-based glint tests (they need reflectances and land-cover masks).
 //! Day or night is decided once per scene (solar zenith at its centre), not per pixel.
 
 use rayon::prelude::*;

@@ -5,6 +5,7 @@
 //! fire, one detection) and frame sightings are placed on the ground by `locate::camera`. It
 //! knows nothing of villages, heat sources or tickets.
 
+pub mod glint;
 pub mod hotspot;
 pub mod smoke;
 

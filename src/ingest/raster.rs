@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, Datelike, Timelike, Utc};
+use chrono::{DateTime, Utc};
 use gdal::{Dataset, Metadata};
 
 #[derive(Debug, thiserror::Error)]
@@ -75,7 +75,7 @@ impl BtScene {
     /// Daytime when the sun is above 85° zenith at the scene centre (MOD14's day/night split).
     pub fn is_daytime(&self) -> bool {
         let centre = self.pixel_center(self.height / 2, self.width / 2);
-        centre.is_some_and(|(lon, lat)| solar_zenith_deg(self.acquired_at, lon, lat) < 85.0)
+        centre.is_some_and(|(lon, lat)| crate::time::solar_zenith_deg(self.acquired_at, lon, lat) < 85.0)
     }
 }
 
@@ -97,22 +97,6 @@ pub fn to_lonlat(wkt: &str, xy: &[(f64, f64)]) -> Vec<Option<(f64, f64)>> {
             (xs[0].is_finite() && ys[0].is_finite()).then_some((xs[0], ys[0]))
         })
         .collect()
-}
-
-/// Solar zenith angle, degrees (NOAA's low-precision formulae; ±0.5°, ample for day/night).
-pub fn solar_zenith_deg(at: DateTime<Utc>, lon: f64, lat: f64) -> f64 {
-    let day = at.ordinal() as f64;
-    let hour = at.hour() as f64 + at.minute() as f64 / 60.0 + at.second() as f64 / 3600.0;
-    let g = 2.0 * std::f64::consts::PI / 365.0 * (day - 1.0 + (hour - 12.0) / 24.0);
-    let decl = 0.006918 - 0.399912 * g.cos() + 0.070257 * g.sin() - 0.006758 * (2.0 * g).cos()
-        + 0.000907 * (2.0 * g).sin() - 0.002697 * (3.0 * g).cos() + 0.00148 * (3.0 * g).sin();
-    let eqtime = 229.18 * (0.000075 + 0.001868 * g.cos() - 0.032077 * g.sin() - 0.014615 * (2.0 * g).cos()
-        - 0.040849 * (2.0 * g).sin());
-    let solar_min = hour * 60.0 + eqtime + 4.0 * lon;
-    let ha = (solar_min / 4.0 - 180.0).to_radians();
-    let phi = lat.to_radians();
-    let cos_z = phi.sin() * decl.sin() + phi.cos() * decl.cos() * ha.cos();
-    cos_z.clamp(-1.0, 1.0).acos().to_degrees()
 }
 
 /// Which band carries `want_um` (±0.6 µm), by metadata or description.
@@ -260,6 +244,7 @@ mod tests {
 
     #[test]
     fn sun_is_up_at_beijing_noon_and_down_at_midnight() {
+        use crate::time::solar_zenith_deg;
         // 04:00 UTC is 12:00 Beijing
         let noon = Utc.with_ymd_and_hms(2026, 6, 10, 4, 0, 0).unwrap();
         assert!(solar_zenith_deg(noon, 115.7, 37.6) < 20.0);

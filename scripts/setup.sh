@@ -32,6 +32,18 @@ if ! command -v cargo >/dev/null 2>&1; then
   rustup default stable
 fi
 
+need_rust="1.92"
+have_rust="$(cargo --version | awk '{print $2}')"
+if [ "$(printf '%s\n%s\n' "$need_rust" "$have_rust" | sort -V | head -n1)" != "$need_rust" ]; then
+  if command -v rustup >/dev/null 2>&1; then
+    echo "setup: cargo $have_rust is older than $need_rust; updating the stable toolchain" >&2
+    rustup update stable && rustup default stable
+  else
+    echo "setup: cargo $have_rust is older than $need_rust (ort's rust-version) and rustup is absent; install a newer Rust" >&2
+    exit 1
+  fi
+fi
+
 if [ ! -f "$ORT_LIB" ]; then
   echo "setup: fetching ONNX Runtime $ORT_VERSION from the PyPI wheel" >&2
   tmp="$(mktemp -d)"

@@ -209,6 +209,12 @@ fn run(cli: Cli) -> Result<u8> {
 }
 
 fn main() -> ExitCode {
+    // `firepoint tickets list | head` should end quietly when head closes the pipe, as other
+    // Unix tools do, not panic on the next write
+    // SAFETY: called first thing, before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     init_logging(cli.verbose);
     match run(cli) {

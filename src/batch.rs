@@ -216,6 +216,29 @@ impl Ctx<'_> {
     }
 }
 
+#[derive(Debug, thiserror::Error)]
+#[error("another firepoint batch is running on {store} (lock {lock} is held); this one did nothing")]
+pub struct Busy {
+    pub store: PathBuf,
+    pub lock: PathBuf,
+}
+
+/// One batch at a time per store: a cron run that overlaps a slow one stops at once. The lock
+/// is released when the returned file is dropped (or the process dies).
+fn lock(store: &Path) -> anyhow::Result<std::fs::File> {
+    let path = store.with_extension("lock");
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path)
+        .with_context(|| format!("cannot open lock file {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Busy { store: store.into(), lock: path }.into()),
+        Err(std::fs::TryLockError::Error(e)) => Err(anyhow::Error::new(e).context(format!("cannot lock {}", path.display()))),
+    }
+}
+
 fn progress(len: usize, what: &'static str) -> indicatif::ProgressBar {
     if !std::io::stderr().is_terminal() {
         return indicatif::ProgressBar::hidden();
@@ -231,6 +254,7 @@ fn progress(len: usize, what: &'static str) -> indicatif::ProgressBar {
 /// Runs a batch over `inputs`. Errors returned here are fatal (AOI, store, model); bad inputs are
 /// in the report instead.
 pub fn run(cfg: &Config, inputs: Vec<(InputKind, PathBuf)>, mode: Quarantine) -> anyhow::Result<BatchReport> {
+    let _lock = lock(&cfg.paths.store)?;
     let aoi = Aoi::load(&cfg.paths.aoi)?;
     let store = Store::open(&cfg.paths.store)?;
     let mut ctx = Ctx { cfg, aoi, store, mode, report: BatchReport { inputs: inputs.len(), ..Default::default() } };

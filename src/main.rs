@@ -167,10 +167,13 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Pass { files } => {
             let mut inputs = Vec::new();
             for f in files {
-                let Some(kind) = firepoint::ingest::InputKind::of(&f) else {
-                    bail!("{}: not a satellite scene (.tif) or camera frame (.jpg, .png)", f.display());
-                };
-                inputs.push((kind, f));
+                let companion = firepoint::ingest::goes::AbiName::parse(&f).is_some_and(|n| n.is_l1b() && n.channel != Some(7));
+                match firepoint::ingest::InputKind::of(&f) {
+                    Some(kind) => inputs.push((kind, f)),
+                    // channels other than 7 are read with their scene's channel-7 file
+                    None if companion => tracing::info!(file = %f.display(), "read with its scene's channel-7 file"),
+                    None => bail!("{}: not a satellite scene (.tif, .nc), fire-point table (.csv) or camera frame (.jpg, .png)", f.display()),
+                }
             }
             Ok(finish_batch(&batch::run(&cfg, inputs, Quarantine::Copy)?))
         }
@@ -219,6 +222,11 @@ fn main() -> ExitCode {
     init_logging(cli.verbose);
     match run(cli) {
         Ok(code) => ExitCode::from(code),
+        // an overlapping cron run is not a failure: the running batch will do the work
+        Err(err) if err.is::<firepoint::batch::Busy>() => {
+            eprintln!("note: {err}");
+            ExitCode::SUCCESS
+        }
         Err(err) => {
             eprintln!("error: {err:#}");
             ExitCode::from(2)

@@ -198,3 +198,17 @@ latitude,longitude,brightness,scan,track,acq_date,acq_time,satellite,confidence,
         .stdout(predicate::str::contains("1 outside the county (dropped)"));
     assert_eq!(sb.tickets().len(), 2);
 }
+
+#[test]
+fn overlapping_cron_run_stops_at_once_without_touching_the_inbox() {
+    let sb = Sandbox::new();
+    sb.simulate();
+    std::fs::create_dir_all(sb.path("work")).unwrap();
+    let held = std::fs::OpenOptions::new().create(true).truncate(false).write(true)
+        .open(sb.path("work/firepoint.lock")).unwrap();
+    held.lock().unwrap(); // a long batch is running
+    sb.cmd().arg("run").assert().code(0).stderr(predicate::str::contains("another firepoint batch is running"));
+    assert!(!sb.path("work/feed/tickets.jsonl").exists(), "the second run did nothing");
+    drop(held);
+    sb.cmd().arg("run").assert().code(0).stdout(predicate::str::contains("tickets: 3 new"));
+}

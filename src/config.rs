@@ -164,11 +164,103 @@ impl Config {
         toml::Value::Table(value).try_into().map_err(ConfigError::Invalid)
     }
 
-    /// The configuration as commented-free TOML, every key present.
+    /// The configuration as TOML, every key present, without comments.
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).expect("Config always serialises")
     }
+
+    /// The configuration as TOML with a comment above every section and key ([`DOCS`]).
+    pub fn to_documented_toml(&self) -> String {
+        let mut out = String::from("# firepoint configuration: every key with its value. Override any key with\n# `--set section.key=value`; `firepoint config` prints this.\n\n");
+        let mut doc_section = String::new();
+        for line in self.to_toml().lines() {
+            let trimmed = line.trim();
+            if let Some(section) = trimmed.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
+                doc_section = doc_section_of(section);
+                push_doc(&mut out, &doc_section);
+                if doc_section == "camera" {
+                    out.push_str(line);
+                    out.push('\n');
+                    push_doc(&mut out, "camera.threshold");
+                    out.push_str("# threshold = 0.5\n");
+                    continue;
+                }
+            } else if let Some((key, _)) = trimmed.split_once(" = ") {
+                push_doc(&mut out, &format!("{doc_section}.{key}"));
+            }
+            out.push_str(line);
+            out.push('\n');
+        }
+        out
+    }
 }
+
+/// The documentation key of a TOML section: sensor presets share their docs.
+fn doc_section_of(section: &str) -> String {
+    let parts: Vec<&str> = section.split('.').collect();
+    match parts.as_slice() {
+        ["hotspot", _, "day" | "night"] => "thresholds".into(),
+        ["hotspot", preset] => format!("hotspot.{preset}"),
+        _ => section.to_string(),
+    }
+}
+
+/// Writes the comment for `key`; keys of a sensor preset (`hotspot.abi.min_valid`) share the
+/// presets' entry (`hotspot.*.min_valid`).
+fn push_doc(out: &mut String, key: &str) {
+    let find = |k: &str| DOCS.iter().find(|(d, _)| *d == k).map(|(_, doc)| *doc);
+    let shared = match key.split('.').collect::<Vec<_>>().as_slice() {
+        ["hotspot", _, leaf] => find(&format!("hotspot.*.{leaf}")),
+        _ => None,
+    };
+    if let Some(doc) = find(key).or(shared) {
+        out.push_str(&format!("# {doc}\n"));
+    }
+}
+
+/// One line of documentation per section and key, printed by `firepoint config`.
+pub const DOCS: &[(&str, &str)] = &[
+    ("paths", "Where the district, inputs and outputs live (relative to the working directory)."),
+    ("paths.aoi", "The district: GeoJSON / GeoPackage / Shapefile layers and dem.tif (see aoi/README.md)."),
+    ("paths.inbox", "Inbox: satellite/ (scenes, products, tables) and frames/<camera>/ (frames + .json poses)."),
+    ("paths.quarantine", "Bad inputs go here, each with a .error.txt."),
+    ("paths.store", "The ticket database (SQLite, WAL). A .lock file beside it keeps batches one at a time."),
+    ("paths.feed", "tickets.jsonl and tickets.geojson are rewritten here after each batch."),
+    ("camera", "The camera smoke model (ONNX); its checksum and metrics sit beside it (.json)."),
+    ("camera.model", "Model file."),
+    ("camera.threshold", "Frame score that counts as smoke; unset: the model's own threshold from its metrics."),
+    ("camera.chunk", "Frames scored in parallel before their results are stored."),
+    ("hotspot.modis", "Fire-test thresholds for MODIS 1 km and GeoTIFFs of unknown sensor (MOD14 C6)."),
+    ("hotspot.viirs_i", "Fire-test thresholds for VIIRS 375 m I-bands (VNP14IMG)."),
+    ("hotspot.abi", "Fire-test thresholds for GOES-R ABI 2 km (validated on GOES-17 against the FDC)."),
+    ("hotspot.*.dt_mad_k", "Contextual test: ΔT above the background mean by this many mean absolute deviations ..."),
+    ("hotspot.*.dt_min_excess", "... and by at least this many kelvin."),
+    ("hotspot.*.t4_mad_k", "Contextual test: T4 above the background mean by this many mean absolute deviations."),
+    ("hotspot.*.max_half_window", "Background window grows from 3x3 to (2n+1)x(2n+1)."),
+    ("hotspot.*.min_valid_fraction", "Background needs at least this fraction of the window valid ..."),
+    ("hotspot.*.min_valid", "... and at least this many pixels."),
+    ("hotspot.*.cloud_t12", "Cloud: 12 µm (else 11 µm) brightness temperature below this, kelvin."),
+    ("thresholds", "Day or night thresholds, kelvin."),
+    ("thresholds.potential_t4", "Prefilter: T4 above this ..."),
+    ("thresholds.potential_dt", "... and ΔT = T4 - T11 above this."),
+    ("thresholds.absolute_t4", "Absolute test: T4 above this is a fire whatever the background."),
+    ("thresholds.bg_fire_t4", "Background pixels with T4 above this ..."),
+    ("thresholds.bg_fire_dt", "... and ΔT above this are background fires, left out of the window."),
+    ("events", "When sightings are one fire, and what makes a fire urgent."),
+    ("events.merge_radius_m", "A sighting this close (or within its own uncertainty) to an open ticket joins it ..."),
+    ("events.merge_window_min", "... if within this many minutes of the ticket's sightings."),
+    ("events.heat_source_buffer_m", "Buffer around AOI heat sources that have none of their own, metres."),
+    ("events.station_alert_m", "Fires this close to a national monitoring station are high priority, metres."),
+    ("persistence", "The persistence mask: static heat sources learned from detection history."),
+    ("persistence.cell_deg", "History cell size, degrees (0.004 ≈ 400 m)."),
+    ("persistence.min_days", "A footprint seen on at least this many distinct days ..."),
+    ("persistence.lookback_days", "... within this many days before the detection ..."),
+    ("persistence.min_night_fraction", "... with a night sighting on at least this fraction of them, is a static source."),
+    ("sla", "Service levels, minutes from the sighting (satellite points: the same Beijing day)."),
+    ("sla.alarm_min", "Alarm pushed to the grid member."),
+    ("sla.on_site_min", "Grid member on site (camera sightings)."),
+    ("sla.on_site_high_min", "On site for high-priority fires."),
+];
 
 fn apply_override(table: &mut toml::Table, item: &str) -> Result<(), ConfigError> {
     let (key, raw) = item.split_once('=').ok_or_else(|| ConfigError::BadOverride(item.into()))?;
@@ -206,6 +298,17 @@ mod tests {
     fn unknown_key_is_an_error_not_ignored() {
         let err = Config::load(None, &["sla.on_site_minutes=12".into()]).unwrap_err();
         assert!(err.to_string().contains("invalid configuration"), "{err}");
+    }
+
+    #[test]
+    fn every_section_and_key_is_documented_and_the_documented_file_parses() {
+        let text = Config::default().to_documented_toml();
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, line) in lines.iter().enumerate().skip(1) {
+            let is_item = line.starts_with('[') || line.contains(" = ") && !line.starts_with('#');
+            assert!(!is_item || lines[i - 1].starts_with('#'), "undocumented: {line}");
+        }
+        assert_eq!(toml::from_str::<Config>(&text).unwrap(), Config::default());
     }
 
     #[test]

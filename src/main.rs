@@ -205,7 +205,7 @@ fn run(cli: Cli) -> Result<u8> {
             validate_goes(&cfg, &l1b, &fdc, (offset[0], offset[1]), json)
         }
         Command::Config => {
-            print!("{}", cfg.to_toml());
+            print!("{}", cfg.to_documented_toml());
             Ok(0)
         }
     }

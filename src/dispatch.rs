@@ -62,7 +62,9 @@ pub fn dispatch(loc: &Located, events: &EventConfig, sla: &Sla) -> Dispatch {
     }
     if let Some((name, d)) = &loc.place.station {
         if *d <= events.station_alert_m {
-            reasons.push(format!("{:.1} km from national station {name}", d / 1000.0));
+            // the bureau's rings around a national station (国控点): 1 km, then the alert radius
+            let ring = if *d <= 1000.0 { 1.0 } else { events.station_alert_m / 1000.0 };
+            reasons.push(format!("inside the {ring:.0} km ring of national station {name} ({:.1} km)", d / 1000.0));
         }
     }
     let priority = if reasons.is_empty() { Priority::Normal } else { Priority::High };
@@ -73,4 +75,48 @@ pub fn dispatch(loc: &Located, events: &EventConfig, sla: &Sla) -> Dispatch {
         SourceKind::Satellite => crate::time::end_of_reporting_day(seen),
     };
     Dispatch { kind, priority, deadline, reasons }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aoi::PlaceInfo;
+    use crate::detect::Detection;
+    use chrono::TimeZone;
+
+    fn at(source: SourceKind, station_m: f64, zone: Option<&str>, landuse: LandClass) -> Located {
+        Located {
+            detection: Detection {
+                source,
+                sensor: "t".into(),
+                observed_at: Utc.with_ymd_and_hms(2026, 6, 10, 5, 30, 0).unwrap(),
+                lon: 115.6,
+                lat: 37.6,
+                radius_m: 100.0,
+                footprint: None,
+                confidence: 0.9,
+                evidence: serde_json::Value::Null,
+            },
+            place: PlaceInfo { village: None, township: None, landuse, no_burn_zone: zone.map(Into::into), station: Some(("S".into(), station_m)) },
+            suppressed_by: None,
+        }
+    }
+
+    #[test]
+    fn rings_zones_and_land_use_decide_kind_priority_and_deadline() {
+        let (ev, sla) = (EventConfig::default(), Sla::default());
+        let d = dispatch(&at(SourceKind::Camera, 800.0, None, LandClass::Farmland), &ev, &sla);
+        assert_eq!((d.kind, d.priority), (BurnKind::Straw, Priority::High));
+        assert!(d.reasons[0].starts_with("inside the 1 km ring"), "{:?}", d.reasons);
+        assert_eq!(d.deadline, Utc.with_ymd_and_hms(2026, 6, 10, 5, 40, 0).unwrap());
+        let d = dispatch(&at(SourceKind::Camera, 2500.0, None, LandClass::BuiltUp), &ev, &sla);
+        assert_eq!(d.kind, BurnKind::Garbage);
+        assert!(d.reasons[0].starts_with("inside the 3 km ring"), "{:?}", d.reasons);
+        let d = dispatch(&at(SourceKind::Camera, 9000.0, None, LandClass::Farmland), &ev, &sla);
+        assert_eq!(d.priority, Priority::Normal);
+        assert_eq!(d.deadline, Utc.with_ymd_and_hms(2026, 6, 10, 5, 45, 0).unwrap());
+        let d = dispatch(&at(SourceKind::Satellite, 9000.0, Some("县城禁烧区"), LandClass::Water), &ev, &sla);
+        assert_eq!((d.kind, d.priority), (BurnKind::Unknown, Priority::High));
+        assert_eq!(d.deadline, Utc.with_ymd_and_hms(2026, 6, 10, 15, 59, 59).unwrap(), "satellite: same Beijing day");
+    }
 }

@@ -39,6 +39,12 @@ pub enum Command {
     },
     /// List, export, acknowledge and close tickets.
     Tickets(TicketsArgs),
+    /// Serve the ticket feed over HTTP: list tickets (JSON Lines, GeoJSON), acknowledge, close.
+    /// No TLS or login of its own: keep it on localhost or behind the county's reverse proxy.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8787")]
+        listen: String,
+    },
     /// Check or generate the district (AOI) layers.
     Aoi {
         #[command(subcommand)]

@@ -19,6 +19,7 @@ pub mod ingest;
 pub mod locate;
 pub mod persistence;
 pub mod rng;
+pub mod serve;
 pub mod simulate;
 pub mod store;
 pub mod time;

@@ -55,6 +55,10 @@ fn run(cli: Cli) -> Result<u8> {
             Ok(finish_batch(&batch::run(&cfg, inputs, Quarantine::Copy)?))
         }
         Command::Tickets(args) => tickets(&cfg, args.command),
+        Command::Serve { listen } => {
+            firepoint::serve::serve(&listen, &cfg.paths.store)?;
+            Ok(0)
+        }
         Command::Aoi { command: AoiCommand::Check { dir } } => {
             let dir = dir.unwrap_or(cfg.paths.aoi.clone());
             let aoi = firepoint::aoi::Aoi::load(&dir)?;

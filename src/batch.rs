@@ -65,9 +65,20 @@ impl fmt::Display for BatchReport {
 /// that could not be read), or why the whole input is bad.
 type Detected = Result<(Vec<Detection>, Vec<String>), String>;
 
+/// The content checksum that identifies an input, read in 1 MiB pieces (scenes can be large).
 fn sha256_file(path: &Path) -> std::io::Result<String> {
-    let bytes = std::fs::read(path)?;
-    Ok(Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect())
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
 fn chain(e: impl Into<anyhow::Error>) -> String {

@@ -21,12 +21,13 @@ fn data_dir() -> PathBuf {
 }
 
 fn source_bands() -> (Vec<f32>, Vec<f32>, Vec<f32>, usize, String) {
-    let root = std::env::var_os("FIREPOINT_DATA").map(PathBuf::from)
+    let root = std::env::var_os("FIREPOINT_DATA")
+        .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
     let dir = root.join("satellite/goes-abi-joyprojects/l1b_radm_g17_2019300_2000_wildfire");
-    let c07 = std::fs::read_dir(&dir).ok().and_then(|d| {
-        d.filter_map(|e| e.ok().map(|e| e.path())).find(|p| p.to_string_lossy().contains("M6C07"))
-    });
+    let c07 = std::fs::read_dir(&dir)
+        .ok()
+        .and_then(|d| d.filter_map(|e| e.ok().map(|e| e.path())).find(|p| p.to_string_lossy().contains("M6C07")));
     if let Some(scene) = c07.and_then(|p| firepoint::ingest::goes::read_abi_scene(&p).ok()) {
         let t12 = scene.t12.clone().unwrap_or_else(|| scene.t11.clone());
         return (scene.t4, scene.t11, t12, scene.width, "GOES-17 ABI 2019-10-27 20:00Z tiled 10x10".into());
@@ -35,7 +36,11 @@ fn source_bands() -> (Vec<f32>, Vec<f32>, Vec<f32>, usize, String) {
     let mut rng = firepoint::rng::SplitMix::new(5);
     let n = 500;
     let t11: Vec<f32> = (0..n * n).map(|_| 290.0 + rng.normal(2.0) as f32).collect();
-    let t4: Vec<f32> = t11.iter().enumerate().map(|(i, &v)| v + 8.0 + rng.normal(2.0) as f32 + if i % 997 == 0 { 40.0 } else { 0.0 }).collect();
+    let t4: Vec<f32> = t11
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| v + 8.0 + rng.normal(2.0) as f32 + if i % 997 == 0 { 40.0 } else { 0.0 })
+        .collect();
     (t4, t11.clone(), t11, n, "synthetic 500x500 tiled 10x10".into())
 }
 

@@ -89,7 +89,13 @@ fn store(c: &mut Criterion) {
                 confidence: 0.9,
                 evidence: serde_json::json!({}),
             },
-            place: PlaceInfo { village: None, township: None, landuse: LandClass::Farmland, no_burn_zone: None, station: None },
+            place: PlaceInfo {
+                village: None,
+                township: None,
+                landuse: LandClass::Farmland,
+                no_burn_zone: None,
+                station: None,
+            },
             suppressed_by: None,
         })
         .collect();

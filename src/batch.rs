@@ -16,9 +16,9 @@ use sha2::{Digest, Sha256};
 
 use crate::aoi::Aoi;
 use crate::config::Config;
+use crate::detect::fdc_detections;
 use crate::detect::smoke::{SmokeModel, SmokeWorker};
 use crate::detect::{hotspot, scene_detections, Detection, SourceKind};
-use crate::detect::fdc_detections;
 use crate::ingest::{frame, goes, raster, tables, InputKind};
 use crate::locate::{camera, locate};
 use crate::store::Store;
@@ -52,11 +52,21 @@ pub struct BatchReport {
 
 impl fmt::Display for BatchReport {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        writeln!(f, "inputs: {} found, {} already done, {} processed, {} bad, {} with unreadable rows",
-                 self.inputs, self.skipped, self.processed, self.failed.len(), self.warned.len())?;
+        writeln!(
+            f,
+            "inputs: {} found, {} already done, {} processed, {} bad, {} with unreadable rows",
+            self.inputs,
+            self.skipped,
+            self.processed,
+            self.failed.len(),
+            self.warned.len()
+        )?;
         writeln!(f, "frames: {} scored, {} with smoke", self.frames_scored, self.frames_with_smoke)?;
-        writeln!(f, "detections: {} in the county, {} suppressed on known heat sources, {} outside the county (dropped)",
-                 self.detections, self.suppressed, self.outside_aoi)?;
+        writeln!(
+            f,
+            "detections: {} in the county, {} suppressed on known heat sources, {} outside the county (dropped)",
+            self.detections, self.suppressed, self.outside_aoi
+        )?;
         write!(f, "tickets: {} new, {} sightings joined existing tickets", self.opened.len(), self.joined)
     }
 }
@@ -94,7 +104,10 @@ fn detect_scene(path: &Path, cfg: &Config) -> Detected {
     let scene = match abi {
         Some(_) => goes::read_abi_scene(path).map_err(chain)?,
         None if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("nc")) => {
-            return Err(format!("{}: not a GOES ABI product name (OR_ABI-L1b-Rad…C07… or OR_ABI-L2-FDC…)", path.display()))
+            return Err(format!(
+                "{}: not a GOES ABI product name (OR_ABI-L1b-Rad…C07… or OR_ABI-L2-FDC…)",
+                path.display()
+            ))
         }
         None => match raster::read_fire_mask(path).map_err(chain)? {
             Some(grid) => return Ok((crate::detect::fire_grid_detections(&grid), Vec::new())),
@@ -132,31 +145,34 @@ fn detect_frame(worker: &mut SmokeWorker, model: &SmokeModel, aoi: &Aoi, path: &
     let pose = frame::read_pose(path).map_err(e)?;
     let none = Vec::new;
     let img = frame::decode(path).map_err(e)?;
-    let cam = aoi
-        .camera(&pose.camera_id)
-        .ok_or_else(|| format!("camera frame {}: camera `{}` is not in the AOI's cameras layer", path.display(), pose.camera_id))?;
+    let cam = aoi.camera(&pose.camera_id).ok_or_else(|| {
+        format!("camera frame {}: camera `{}` is not in the AOI's cameras layer", path.display(), pose.camera_id)
+    })?;
     let score = worker.score(&img).map_err(|err| format!("{:#}", anyhow::Error::from(err)))?;
     if score.score < model.threshold {
         return Ok((Vec::new(), none()));
     }
     let (fx, fy) = score.plume_base(model.threshold);
     let fix = camera::ground_fix(aoi, cam, &pose, img.height() as f64 / img.width() as f64, fx, fy);
-    Ok((vec![Detection {
-        source: SourceKind::Camera,
-        sensor: cam.id.clone(),
-        observed_at: pose.captured_at,
-        lon: fix.lon,
-        lat: fix.lat,
-        radius_m: fix.radius_m,
-        footprint: None,
-        confidence: score.score,
-        evidence: serde_json::json!({
-            "frame": path.file_name().map(|n| n.to_string_lossy().into_owned()),
-            "model": model.version, "score": score.score, "threshold": model.threshold,
-            "azimuth_deg": (fix.azimuth_deg * 10.0).round() / 10.0, "distance_m": fix.distance_m.round(),
-            "hit_ground": fix.hit_ground,
-        }),
-    }], none()))
+    Ok((
+        vec![Detection {
+            source: SourceKind::Camera,
+            sensor: cam.id.clone(),
+            observed_at: pose.captured_at,
+            lon: fix.lon,
+            lat: fix.lat,
+            radius_m: fix.radius_m,
+            footprint: None,
+            confidence: score.score,
+            evidence: serde_json::json!({
+                "frame": path.file_name().map(|n| n.to_string_lossy().into_owned()),
+                "model": model.version, "score": score.score, "threshold": model.threshold,
+                "azimuth_deg": (fix.azimuth_deg * 10.0).round() / 10.0, "distance_m": fix.distance_m.round(),
+                "hit_ground": fix.hit_ground,
+            }),
+        }],
+        none(),
+    ))
 }
 
 fn quarantine(cfg: &Config, path: &Path, kind: InputKind, error: &str, mode: Quarantine) -> anyhow::Result<PathBuf> {
@@ -172,7 +188,9 @@ fn quarantine(cfg: &Config, path: &Path, kind: InputKind, error: &str, mode: Qua
     for f in &files {
         let to = dir.join(f.file_name().context("input has no file name")?);
         match mode {
-            Quarantine::Move => std::fs::rename(f, &to).or_else(|_| std::fs::copy(f, &to).and_then(|_| std::fs::remove_file(f))),
+            Quarantine::Move => {
+                std::fs::rename(f, &to).or_else(|_| std::fs::copy(f, &to).and_then(|_| std::fs::remove_file(f)))
+            }
             Quarantine::Copy => std::fs::copy(f, &to).map(|_| ()),
         }
         .with_context(|| format!("cannot quarantine {} into {}", f.display(), dir.display()))?;
@@ -204,7 +222,11 @@ impl Ctx<'_> {
                     self.report.warned.push((path.to_path_buf(), warnings));
                 }
                 let mut placed = locate(&self.aoi, dets, self.cfg.events.heat_source_buffer_m);
-                for loc in placed.inside.iter_mut().filter(|l| l.suppressed_by.is_none() && l.detection.source == SourceKind::Satellite) {
+                for loc in placed
+                    .inside
+                    .iter_mut()
+                    .filter(|l| l.suppressed_by.is_none() && l.detection.source == SourceKind::Satellite)
+                {
                     let history = self.store.cell_histories(&loc.detection, &self.cfg.persistence)?;
                     loc.suppressed_by = crate::persistence::verdict(&history, &self.cfg.persistence);
                 }
@@ -241,12 +263,18 @@ fn lock(store: &Path) -> anyhow::Result<std::fs::File> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path)
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
         .with_context(|| format!("cannot open lock file {}", path.display()))?;
     match file.try_lock() {
         Ok(()) => Ok(file),
         Err(std::fs::TryLockError::WouldBlock) => Err(Busy { store: store.into(), lock: path }.into()),
-        Err(std::fs::TryLockError::Error(e)) => Err(anyhow::Error::new(e).context(format!("cannot lock {}", path.display()))),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(anyhow::Error::new(e).context(format!("cannot lock {}", path.display())))
+        }
     }
 }
 

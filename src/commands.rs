@@ -63,9 +63,19 @@ fn table(list: &[firepoint::store::Ticket]) -> String {
     for t in list {
         out += &format!(
             "{}  {:<6} {:<7} {:<6} {:>9.5},{:<8.5} {}/{} grid {} ({} {})  seen {}  due {}  {}\n",
-            t.id, t.status.as_str(), t.kind.as_str(), t.priority.as_str(), t.lon, t.lat, t.township, t.village,
-            t.grid_id, t.grid_member, t.grid_phone,
-            t.first_seen.with_timezone(&bj).format("%m-%d %H:%M"), t.deadline.with_timezone(&bj).format("%m-%d %H:%M"),
+            t.id,
+            t.status.as_str(),
+            t.kind.as_str(),
+            t.priority.as_str(),
+            t.lon,
+            t.lat,
+            t.township,
+            t.village,
+            t.grid_id,
+            t.grid_member,
+            t.grid_phone,
+            t.first_seen.with_timezone(&bj).format("%m-%d %H:%M"),
+            t.deadline.with_timezone(&bj).format("%m-%d %H:%M"),
             t.sources.join("+"),
         );
     }
@@ -85,12 +95,30 @@ pub fn validate_goes(cfg: &Config, l1b: &Path, fdc: &Path, offset: (usize, usize
         println!("{}", serde_json::to_string_pretty(&cmp)?);
         return Ok(0);
     }
-    println!("scene {} ({}x{}, {}, {}) vs FDC {} at offset {:?}", scene.path.display(), scene.width, scene.height,
-             scene.acquired_at, if day { "day" } else { "night" }, fdc.path.display(), offset);
+    println!(
+        "scene {} ({}x{}, {}, {}) vs FDC {} at offset {:?}",
+        scene.path.display(),
+        scene.width,
+        scene.height,
+        scene.acquired_at,
+        if day { "day" } else { "night" },
+        fdc.path.display(),
+        offset
+    );
     println!("official fire pixels: {}; ours: {} ({glint} more rejected as sun glint)", cmp.official, cmp.ours);
-    println!("pixel-exact: {} hits, {} misses, {} false alarms", cmp.hits_exact, cmp.misses_exact, cmp.false_alarms_exact);
-    println!("within 3x3: {:.1}% of official found ({}/{}), {:.1}% of ours extra ({}/{})",
-             100.0 * cmp.found_fraction(), cmp.found_3x3, cmp.official, 100.0 * cmp.extra_fraction(), cmp.extra_3x3, cmp.ours);
+    println!(
+        "pixel-exact: {} hits, {} misses, {} false alarms",
+        cmp.hits_exact, cmp.misses_exact, cmp.false_alarms_exact
+    );
+    println!(
+        "within 3x3: {:.1}% of official found ({}/{}), {:.1}% of ours extra ({}/{})",
+        100.0 * cmp.found_fraction(),
+        cmp.found_3x3,
+        cmp.official,
+        100.0 * cmp.extra_fraction(),
+        cmp.extra_3x3,
+        cmp.ours
+    );
     match cmp.frp_ratio() {
         Some(r) => println!("FRP on {} exact hits: ours / FDC = {r:.2}", cmp.frp_pairs.len()),
         None => println!("FRP: no exact hit with FDC Power"),
@@ -99,7 +127,8 @@ pub fn validate_goes(cfg: &Config, l1b: &Path, fdc: &Path, offset: (usize, usize
 }
 
 fn history_detections(cfg: &Config, file: &Path) -> Result<Vec<firepoint::detect::Detection>> {
-    let kind = firepoint::ingest::InputKind::of(file).with_context(|| format!("{}: not a satellite scene or table", file.display()))?;
+    let kind = firepoint::ingest::InputKind::of(file)
+        .with_context(|| format!("{}: not a satellite scene or table", file.display()))?;
     let (dets, warnings) = batch::detect_file(kind, file, cfg).map_err(anyhow::Error::msg)?;
     for w in &warnings {
         eprintln!("warning: {w}");
@@ -124,7 +153,12 @@ pub fn history(cfg: &Config, command: HistoryCommand) -> Result<u8> {
                 let h = store.cell_histories(d, &cfg.persistence)?;
                 if let Some(why) = firepoint::persistence::verdict(&h, &cfg.persistence) {
                     suppressed += 1;
-                    println!("suppressed {:>9.4} {:>8.4} {} — {why}", d.lon, d.lat, d.observed_at.format("%Y-%m-%d %H:%MZ"));
+                    println!(
+                        "suppressed {:>9.4} {:>8.4} {} — {why}",
+                        d.lon,
+                        d.lat,
+                        d.observed_at.format("%Y-%m-%d %H:%MZ")
+                    );
                 }
             }
             println!("{}: {} detections, {suppressed} on persistent heat-source cells (min_days {}, lookback {} days, night fraction ≥ {})",

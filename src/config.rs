@@ -11,9 +11,17 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}")]
-    Read { path: PathBuf, #[source] source: std::io::Error },
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("config file {path} is not valid TOML")]
-    Parse { path: PathBuf, #[source] source: toml::de::Error },
+    Parse {
+        path: PathBuf,
+        #[source]
+        source: toml::de::Error,
+    },
     #[error("override `{0}` is not of the form section.key=value")]
     BadOverride(String),
     #[error("override `{key}`: `{key}` is not a table in the configuration")]
@@ -151,8 +159,8 @@ impl Config {
     pub fn load(file: Option<&Path>, overrides: &[String]) -> Result<Config, ConfigError> {
         let mut value = match file {
             Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|source| ConfigError::Read { path: path.into(), source })?;
+                let text =
+                    std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
                 toml::from_str::<toml::Table>(&text)
                     .map_err(|source| ConfigError::Parse { path: path.into(), source })?
             }
@@ -255,7 +263,10 @@ pub const DOCS: &[(&str, &str)] = &[
     ("persistence.cell_deg", "History cell size, degrees (0.004 ≈ 400 m)."),
     ("persistence.min_days", "A footprint seen on at least this many distinct days ..."),
     ("persistence.lookback_days", "... within this many days before the detection ..."),
-    ("persistence.min_night_fraction", "... with a night sighting on at least this fraction of them, is a static source."),
+    (
+        "persistence.min_night_fraction",
+        "... with a night sighting on at least this fraction of them, is a static source.",
+    ),
     ("sla", "Service levels, minutes from the sighting (satellite points: the same Beijing day)."),
     ("sla.alarm_min", "Alarm pushed to the grid member."),
     ("sla.on_site_min", "Grid member on site (camera sightings)."),

@@ -97,7 +97,13 @@ mod tests {
                 confidence: 0.9,
                 evidence: serde_json::Value::Null,
             },
-            place: PlaceInfo { village: None, township: None, landuse, no_burn_zone: zone.map(Into::into), station: Some(("S".into(), station_m)) },
+            place: PlaceInfo {
+                village: None,
+                township: None,
+                landuse,
+                no_burn_zone: zone.map(Into::into),
+                station: Some(("S".into(), station_m)),
+            },
             suppressed_by: None,
         }
     }

@@ -21,7 +21,8 @@ fn init_logging(verbose: u8) {
         1 => "info",
         _ => "debug",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
     // GDAL prints its own errors on stderr; ours already name the file, so GDAL's go to the log
     gdal::config::set_error_handler(|class, code, msg| tracing::debug!(?class, code, "GDAL: {msg}"));
@@ -44,12 +45,16 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Pass { files } => {
             let mut inputs = Vec::new();
             for f in files {
-                let companion = firepoint::ingest::goes::AbiName::parse(&f).is_some_and(|n| n.is_l1b() && n.channel != Some(7));
+                let companion =
+                    firepoint::ingest::goes::AbiName::parse(&f).is_some_and(|n| n.is_l1b() && n.channel != Some(7));
                 match firepoint::ingest::InputKind::of(&f) {
                     Some(kind) => inputs.push((kind, f)),
                     // channels other than 7 are read with their scene's channel-7 file
                     None if companion => tracing::info!(file = %f.display(), "read with its scene's channel-7 file"),
-                    None => bail!("{}: not a satellite scene (.tif, .nc), fire-point table (.csv) or camera frame (.jpg, .png)", f.display()),
+                    None => bail!(
+                        "{}: not a satellite scene (.tif, .nc), fire-point table (.csv) or camera frame (.jpg, .png)",
+                        f.display()
+                    ),
                 }
             }
             Ok(finish_batch(&batch::run(&cfg, inputs, Quarantine::Copy)?))

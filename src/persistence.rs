@@ -57,7 +57,10 @@ pub fn window(at: DateTime<Utc>, p: &Persistence) -> (NaiveDate, NaiveDate) {
 /// Why a detection is suppressed, if its footprint is a persistent source.
 pub fn verdict(h: &CellHistory, p: &Persistence) -> Option<String> {
     h.is_persistent(p).then(|| {
-        format!("persistent heat source: seen here on {} days ({} at night) in the last {} days", h.days, h.night_days, p.lookback_days)
+        format!(
+            "persistent heat source: seen here on {} days ({} at night) in the last {} days",
+            h.days, h.night_days, p.lookback_days
+        )
     })
 }
 

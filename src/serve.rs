@@ -59,7 +59,9 @@ fn status_filter(query: Option<&str>) -> Result<Option<Status>, Reply> {
     let Some(q) = query else { return Ok(None) };
     for pair in q.split('&') {
         if let Some(v) = pair.strip_prefix("status=") {
-            return Status::parse(v).map(Some).ok_or_else(|| error(400, format!("unknown status `{v}` (open, acked, closed)")));
+            return Status::parse(v)
+                .map(Some)
+                .ok_or_else(|| error(400, format!("unknown status `{v}` (open, acked, closed)")));
         }
     }
     Ok(None)
@@ -124,8 +126,10 @@ pub fn serve(listen: &str, store_path: &Path) -> anyhow::Result<()> {
             handle(store_path, request.method().as_str(), request.url(), &body)
         };
         tracing::info!(method = %request.method(), url = %request.url(), status = answer.status, "request");
-        let header = tiny_http::Header::from_bytes(&b"Content-Type"[..], answer.content_type.as_bytes()).expect("static header");
-        let response = tiny_http::Response::from_string(answer.body).with_status_code(answer.status).with_header(header);
+        let header =
+            tiny_http::Header::from_bytes(&b"Content-Type"[..], answer.content_type.as_bytes()).expect("static header");
+        let response =
+            tiny_http::Response::from_string(answer.body).with_status_code(answer.status).with_header(header);
         if let Err(e) = request.respond(response) {
             tracing::warn!("could not answer a request: {e}");
         }
@@ -158,7 +162,13 @@ mod tests {
                 confidence: 0.9,
                 evidence: serde_json::Value::Null,
             },
-            place: PlaceInfo { village: None, township: None, landuse: LandClass::Farmland, no_burn_zone: None, station: None },
+            place: PlaceInfo {
+                village: None,
+                township: None,
+                landuse: LandClass::Farmland,
+                no_burn_zone: None,
+                station: None,
+            },
             suppressed_by: None,
         };
         let cfg = Config::default();

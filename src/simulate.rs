@@ -66,9 +66,8 @@ fn satellite(aoi: &Aoi, dir: &Path, rng: &mut SplitMix, truth: &mut Truth) -> Re
     let (x0, y0) = ((r.min().x / RES).floor() * RES - 0.1, (r.max().y / RES).ceil() * RES + 0.1);
     let w = ((r.max().x + 0.1 - x0) / RES).ceil() as usize;
     let h = ((y0 - (r.min().y - 0.1)) / RES).ceil() as usize;
-    let mut t11: Vec<f32> = (0..w * h)
-        .map(|i| (293.0 + 2.0 * (i % w) as f64 / w as f64 + rng.normal(0.5)) as f32)
-        .collect();
+    let mut t11: Vec<f32> =
+        (0..w * h).map(|i| (293.0 + 2.0 * (i % w) as f64 / w as f64 + rng.normal(0.5)) as f32).collect();
     let mut t4: Vec<f32> = t11.iter().map(|&v| v + 4.0 + rng.normal(0.7) as f32).collect();
     let cell = |lon: f64, lat: f64| (((y0 - lat) / RES) as usize, ((lon - x0) / RES) as usize);
     let mut plant = |label: &str, lon: f64, lat: f64, pixels: &[(i64, i64, f32)], expect: &str| {
@@ -121,8 +120,18 @@ fn frames(aoi: &Aoi, dir: &Path, rng: &mut SplitMix, truth: &mut Truth) -> Resul
     let straw = aoi.projector.to_deg(sx + 2400.0 * 60f64.to_radians().sin(), sy + 2400.0 * 60f64.to_radians().cos());
     let garbage = village_edge(aoi, cam8).unwrap_or((BRICK_KILN.0 + 0.01, BRICK_KILN.1));
     let shots = [
-        Shot { camera: "CAM03", target: Some(("straw smoke", straw.0, straw.1, "ticket: straw, camera")), pan_deg: 0.0, frames: 3 },
-        Shot { camera: "CAM08", target: Some(("garbage smoke at a village", garbage.0, garbage.1, "ticket: garbage, camera")), pan_deg: 0.0, frames: 2 },
+        Shot {
+            camera: "CAM03",
+            target: Some(("straw smoke", straw.0, straw.1, "ticket: straw, camera")),
+            pan_deg: 0.0,
+            frames: 3,
+        },
+        Shot {
+            camera: "CAM08",
+            target: Some(("garbage smoke at a village", garbage.0, garbage.1, "ticket: garbage, camera")),
+            pan_deg: 0.0,
+            frames: 2,
+        },
         Shot { camera: "CAM05", target: None, pan_deg: 135.0, frames: 2 },
     ];
     for shot in shots {
@@ -139,7 +148,13 @@ fn frames(aoi: &Aoi, dir: &Path, rng: &mut SplitMix, truth: &mut Truth) -> Resul
         };
         for k in 0..shot.frames {
             let at = pass_time() + Duration::minutes(1 + k as i64);
-            let pose = Pose { camera_id: cam.id.clone(), captured_at: at, pan_deg: pan.rem_euclid(360.0), tilt_deg: -1.5, hfov_deg: 40.0 };
+            let pose = Pose {
+                camera_id: cam.id.clone(),
+                captured_at: at,
+                pan_deg: pan.rem_euclid(360.0),
+                tilt_deg: -1.5,
+                hfov_deg: 40.0,
+            };
             let aspect = FRAME_H as f64 / FRAME_W as f64;
             let mut img = landscape(cam, &pose, rng);
             if let Some((_, lon, lat, _)) = shot.target {

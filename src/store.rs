@@ -14,17 +14,25 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{EventConfig, Persistence, Sla};
 use crate::detect::{Detection, SourceKind};
-use crate::persistence::{self, CellHistory};
 use crate::dispatch::{dispatch, BurnKind, Priority};
 use crate::events::{merge_target, Anchor};
 use crate::locate::Located;
+use crate::persistence::{self, CellHistory};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("ticket store {path}: {source}")]
-    Sql { path: PathBuf, #[source] source: rusqlite::Error },
+    Sql {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
     #[error("cannot create the folder for ticket store {path}")]
-    Dir { path: PathBuf, #[source] source: std::io::Error },
+    Dir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("no ticket {0}")]
     NoTicket(String),
     #[error("ticket {id} is {status}; cannot {action} it")]
@@ -173,7 +181,8 @@ fn ticket_from_row(r: &rusqlite::Row) -> rusqlite::Result<Ticket> {
     };
     let list = |i: usize| -> rusqlite::Result<Vec<String>> {
         let s: String = r.get(i)?;
-        serde_json::from_str(&s).map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e)))
+        serde_json::from_str(&s)
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e)))
     };
     Ok(Ticket {
         id: r.get(0)?,
@@ -260,7 +269,14 @@ impl Store {
 
     /// Records one input and its located detections in one transaction (satellite detections
     /// also enter the persistence history).
-    pub fn record_input(&mut self, path: &Path, sha256: &str, kind: &str, located: &[Located], rules: &Rules) -> Result<Recorded, StoreError> {
+    pub fn record_input(
+        &mut self,
+        path: &Path,
+        sha256: &str,
+        kind: &str,
+        located: &[Located],
+        rules: &Rules,
+    ) -> Result<Recorded, StoreError> {
         let Rules { events, sla, persistence } = *rules;
         let store_path = self.path.clone();
         let sql = |source| StoreError::Sql { path: store_path.clone(), source };
@@ -289,8 +305,11 @@ impl Store {
             )
             .map_err(sql)?;
         }
-        let satellite: Vec<Detection> =
-            located.iter().filter(|l| l.detection.source == SourceKind::Satellite).map(|l| l.detection.clone()).collect();
+        let satellite: Vec<Detection> = located
+            .iter()
+            .filter(|l| l.detection.source == SourceKind::Satellite)
+            .map(|l| l.detection.clone())
+            .collect();
         insert_history(&tx, &satellite, persistence.cell_deg).map_err(sql)?;
         tx.commit().map_err(sql)?;
         Ok(out)
@@ -418,7 +437,8 @@ fn apply_detection(
     out: &mut Recorded,
 ) -> rusqlite::Result<String> {
     let d = &loc.detection;
-    let mut stmt = tx.prepare_cached("SELECT id, lon, lat, first_seen, last_seen FROM tickets WHERE status != 'closed'")?;
+    let mut stmt =
+        tx.prepare_cached("SELECT id, lon, lat, first_seen, last_seen FROM tickets WHERE status != 'closed'")?;
     let anchors = stmt
         .query_map([], |r| {
             Ok(Anchor {
@@ -448,9 +468,10 @@ fn apply_detection(
     let id = ticket_id(sha256, idx, d.observed_at);
     let disp = dispatch(loc, events, sla);
     let p = &loc.place;
-    let (tcode, tname, team, tphone) = p.township.as_ref().map_or(Default::default(), |t| {
-        (t.code.clone(), t.name.clone(), t.team.clone(), t.phone.clone())
-    });
+    let (tcode, tname, team, tphone) = p
+        .township
+        .as_ref()
+        .map_or(Default::default(), |t| (t.code.clone(), t.name.clone(), t.team.clone(), t.phone.clone()));
     let (vcode, vname, grid, member, vphone) = p.village.as_ref().map_or(Default::default(), |v| {
         (v.code.clone(), v.name.clone(), v.grid_id.clone(), v.grid_member.clone(), v.phone.clone())
     });

@@ -27,9 +27,14 @@ pub fn sun_position(at: DateTime<Utc>, lon: f64, lat: f64) -> (f64, f64) {
     let hour = at.hour() as f64 + at.minute() as f64 / 60.0 + at.second() as f64 / 3600.0;
     let g = 2.0 * std::f64::consts::PI / 365.0 * (day - 1.0 + (hour - 12.0) / 24.0);
     let decl = 0.006918 - 0.399912 * g.cos() + 0.070257 * g.sin() - 0.006758 * (2.0 * g).cos()
-        + 0.000907 * (2.0 * g).sin() - 0.002697 * (3.0 * g).cos() + 0.00148 * (3.0 * g).sin();
-    let eqtime = 229.18 * (0.000075 + 0.001868 * g.cos() - 0.032077 * g.sin() - 0.014615 * (2.0 * g).cos()
-        - 0.040849 * (2.0 * g).sin());
+        + 0.000907 * (2.0 * g).sin()
+        - 0.002697 * (3.0 * g).cos()
+        + 0.00148 * (3.0 * g).sin();
+    let eqtime = 229.18
+        * (0.000075 + 0.001868 * g.cos()
+            - 0.032077 * g.sin()
+            - 0.014615 * (2.0 * g).cos()
+            - 0.040849 * (2.0 * g).sin());
     let ha = ((hour * 60.0 + eqtime + 4.0 * lon) / 4.0 - 180.0).to_radians();
     let phi = lat.to_radians();
     let cos_z = (phi.sin() * decl.sin() + phi.cos() * decl.cos() * ha.cos()).clamp(-1.0, 1.0);

@@ -54,11 +54,21 @@ pub fn compare(scene: &BtScene, ours: &[FirePixel], fdc: &Fdc, row0: usize, col0
         mine[p.row * w + p.col] = true;
     }
     let near = |grid: &dyn Fn(usize, usize) -> bool, r: usize, c: usize| {
-        (r.saturating_sub(1)..=(r + 1).min(h - 1)).any(|rr| (c.saturating_sub(1)..=(c + 1).min(w - 1)).any(|cc| grid(rr, cc)))
+        (r.saturating_sub(1)..=(r + 1).min(h - 1))
+            .any(|rr| (c.saturating_sub(1)..=(c + 1).min(w - 1)).any(|cc| grid(rr, cc)))
     };
     let is_official = |r: usize, c: usize| official_at(r, c).is_some_and(is_fire_code);
     let is_mine = |r: usize, c: usize| mine[r * w + c];
-    let mut cmp = Comparison { official: 0, ours: ours.len(), hits_exact: 0, misses_exact: 0, false_alarms_exact: 0, found_3x3: 0, extra_3x3: 0, frp_pairs: vec![] };
+    let mut cmp = Comparison {
+        official: 0,
+        ours: ours.len(),
+        hits_exact: 0,
+        misses_exact: 0,
+        false_alarms_exact: 0,
+        found_3x3: 0,
+        extra_3x3: 0,
+        frp_pairs: vec![],
+    };
     for r in 0..h {
         for c in 0..w {
             let (o, m) = (is_official(r, c), is_mine(r, c));

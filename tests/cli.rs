@@ -9,7 +9,11 @@ use predicates::prelude::*;
 fn demo_batch_tickets_every_planted_fire_and_not_the_cement_plant() {
     let sb = Sandbox::new();
     sb.simulate();
-    sb.cmd().arg("run").assert().code(0).stdout(predicate::str::contains("1 suppressed on known heat sources"))
+    sb.cmd()
+        .arg("run")
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("1 suppressed on known heat sources"))
         .stdout(predicate::str::contains("1 outside the county (dropped)"));
     let tickets = sb.tickets();
     let truth = sb.truth();
@@ -29,7 +33,8 @@ fn demo_batch_tickets_every_planted_fire_and_not_the_cement_plant() {
     // the feed files were written and agree with the store
     let feed = std::fs::read_to_string(sb.path("work/feed/tickets.jsonl")).unwrap();
     assert_eq!(feed.lines().count(), tickets.len());
-    let gj: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(sb.path("work/feed/tickets.geojson")).unwrap()).unwrap();
+    let gj: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(sb.path("work/feed/tickets.geojson")).unwrap()).unwrap();
     assert_eq!(gj["features"].as_array().unwrap().len(), tickets.len());
 }
 
@@ -40,7 +45,11 @@ fn rerun_of_the_same_inbox_creates_no_duplicate_tickets() {
     sb.cmd().arg("run").assert().code(0);
     let first = sb.tickets();
     assert!(!first.is_empty());
-    sb.cmd().arg("run").assert().code(0).stdout(predicate::str::contains("8 already done"))
+    sb.cmd()
+        .arg("run")
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("8 already done"))
         .stdout(predicate::str::contains("tickets: 0 new"));
     // simulate rewrites the same files byte for byte; a third run still adds nothing
     sb.simulate();
@@ -69,8 +78,13 @@ fn r2_corrupt_frame_and_truncated_geotiff_exit_partial_named_and_quarantined() {
     // bad files left the inbox for the quarantine folder, each with its error beside it
     assert!(!frame.exists() && !truncated.exists());
     let q: Vec<_> = walk(&sb.path("work/quarantine"));
-    for name in ["CAM05_20260610T053100Z.jpg", "CAM05_20260610T053100Z.json", "SIM_AQUA_20260610T0700Z_truncated.tif",
-                 "CAM05_20260610T053100Z.jpg.error.txt", "SIM_AQUA_20260610T0700Z_truncated.tif.error.txt"] {
+    for name in [
+        "CAM05_20260610T053100Z.jpg",
+        "CAM05_20260610T053100Z.json",
+        "SIM_AQUA_20260610T0700Z_truncated.tif",
+        "CAM05_20260610T053100Z.jpg.error.txt",
+        "SIM_AQUA_20260610T0700Z_truncated.tif.error.txt",
+    ] {
         assert!(q.iter().any(|p| p.ends_with(name)), "{name} not in quarantine: {q:?}");
     }
     // the next cron run has nothing bad left: exit 0
@@ -81,7 +95,11 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).unwrap() {
         let p = e.unwrap().path();
-        if p.is_dir() { out.extend(walk(&p)) } else { out.push(p) }
+        if p.is_dir() {
+            out.extend(walk(&p))
+        } else {
+            out.push(p)
+        }
     }
     out
 }
@@ -92,7 +110,10 @@ fn camera_sightings_of_one_fire_merge_into_one_ticket() {
     // deadlines), not the model's judgement
     let sb = Sandbox::new();
     sb.simulate();
-    sb.cmd().args(["--set", "camera.threshold=0.0", "run"]).assert().code(0)
+    sb.cmd()
+        .args(["--set", "camera.threshold=0.0", "run"])
+        .assert()
+        .code(0)
         .stdout(predicate::str::contains("frames: 7 scored, 7 with smoke"));
     let tickets = sb.tickets();
     let cam: Vec<_> = tickets.iter().filter(|t| t["sources"] == serde_json::json!(["camera"])).collect();
@@ -103,7 +124,10 @@ fn camera_sightings_of_one_fire_merge_into_one_ticket() {
         let first = chrono::DateTime::parse_from_rfc3339(t["first_seen"].as_str().unwrap()).unwrap();
         let due = chrono::DateTime::parse_from_rfc3339(t["deadline"].as_str().unwrap()).unwrap();
         let minutes = (due - first).num_minutes();
-        assert!(minutes == 15 || minutes == 10, "camera tickets are due on site in 15 (high: 10) minutes, got {minutes}");
+        assert!(
+            minutes == 15 || minutes == 10,
+            "camera tickets are due on site in 15 (high: 10) minutes, got {minutes}"
+        );
     }
 }
 
@@ -119,7 +143,10 @@ fn tickets_are_acknowledged_then_closed_and_not_reopened() {
     assert_eq!(t["status"], "closed");
     assert_eq!(t["acked_by"], "网格员001");
     assert_eq!(t["close_note"], "已扑灭");
-    sb.cmd().args(["tickets", "ack", &id, "--by", "x"]).assert().code(2)
+    sb.cmd()
+        .args(["tickets", "ack", &id, "--by", "x"])
+        .assert()
+        .code(2)
         .stderr(predicate::str::contains(format!("ticket {id} is closed")));
     sb.cmd().args(["tickets", "list", "--status", "closed"]).assert().success().stdout(predicate::str::contains(&id));
 }
@@ -127,7 +154,10 @@ fn tickets_are_acknowledged_then_closed_and_not_reopened() {
 #[test]
 fn unknown_config_key_is_fatal_and_says_so() {
     let sb = Sandbox::new();
-    sb.cmd().args(["--set", "sla.on_site_minutes=5", "config"]).assert().code(2)
+    sb.cmd()
+        .args(["--set", "sla.on_site_minutes=5", "config"])
+        .assert()
+        .code(2)
         .stderr(predicate::str::contains("on_site_minutes"));
 }
 
@@ -144,7 +174,10 @@ fn broken_aoi_layer_names_the_file_and_the_field() {
     let villages = aoi.join("villages.geojson");
     let text = std::fs::read_to_string(&villages).unwrap().replace("\"grid_id\"", "\"grid\"");
     std::fs::write(&villages, text).unwrap();
-    sb.cmd().args(["aoi", "check", aoi.to_str().unwrap()]).assert().code(2)
+    sb.cmd()
+        .args(["aoi", "check", aoi.to_str().unwrap()])
+        .assert()
+        .code(2)
         .stderr(predicate::str::contains("villages.geojson").and(predicate::str::contains("grid_id")));
 }
 
@@ -161,10 +194,19 @@ fn r2_same_scene_delivered_twice_under_two_names_is_processed_once() {
 #[test]
 fn example_config_lists_every_key_with_its_default() {
     let sb = Sandbox::new();
-    let out = assert_cmd::Command::cargo_bin("firepoint").unwrap().current_dir(sb.dir.path()).env_remove("FIREPOINT_CONFIG")
-        .arg("config").output().unwrap();
+    let out = assert_cmd::Command::cargo_bin("firepoint")
+        .unwrap()
+        .current_dir(sb.dir.path())
+        .env_remove("FIREPOINT_CONFIG")
+        .arg("config")
+        .output()
+        .unwrap();
     let example = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/firepoint.example.toml")).unwrap();
-    assert_eq!(String::from_utf8(out.stdout).unwrap(), example, "regenerate with `firepoint config > firepoint.example.toml`");
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        example,
+        "regenerate with `firepoint config > firepoint.example.toml`"
+    );
 }
 
 #[test]
@@ -186,14 +228,21 @@ fn r3_table_with_a_bad_row_is_processed_and_the_row_named() {
     let dir = sb.path("work/inbox/satellite");
     std::fs::create_dir_all(&dir).unwrap();
     // two fires inside the sample county, one row with a broken longitude, one far outside
-    std::fs::write(dir.join("MODIS_C6_1_sample.csv"), "\
+    std::fs::write(
+        dir.join("MODIS_C6_1_sample.csv"),
+        "\
 latitude,longitude,brightness,scan,track,acq_date,acq_time,satellite,confidence,version,bright_t31,frp,daynight
 37.62,115.63,330.5,1.0,1.0,2026-06-10,0530,A,80,6.1NRT,295.1,12.3,D
 37.70,115.85,325.0,1.1,1.0,2026-06-10,0530,A,70,6.1NRT,294.0,8.0,D
 37.70,oops,325.0,1.1,1.0,2026-06-10,0530,A,70,6.1NRT,294.0,8.0,D
 10.0,10.0,325.0,1.1,1.0,2026-06-10,0530,A,70,6.1NRT,294.0,8.0,D
-").unwrap();
-    sb.cmd().arg("run").assert().code(1)
+",
+    )
+    .unwrap();
+    sb.cmd()
+        .arg("run")
+        .assert()
+        .code(1)
         .stderr(predicate::str::contains("MODIS_C6_1_sample.csv line 4"))
         .stdout(predicate::str::contains("1 outside the county (dropped)"));
     assert_eq!(sb.tickets().len(), 2);
@@ -204,8 +253,12 @@ fn overlapping_cron_run_stops_at_once_without_touching_the_inbox() {
     let sb = Sandbox::new();
     sb.simulate();
     std::fs::create_dir_all(sb.path("work")).unwrap();
-    let held = std::fs::OpenOptions::new().create(true).truncate(false).write(true)
-        .open(sb.path("work/firepoint.lock")).unwrap();
+    let held = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(sb.path("work/firepoint.lock"))
+        .unwrap();
     held.lock().unwrap(); // a long batch is running
     sb.cmd().arg("run").assert().code(0).stderr(predicate::str::contains("another firepoint batch is running"));
     assert!(!sb.path("work/feed/tickets.jsonl").exists(), "the second run did nothing");
@@ -219,7 +272,10 @@ fn http(port: u16, method: &str, path: &str, body: &str) -> (u16, String) {
     let mut stream = None;
     for _ in 0..50 {
         match std::net::TcpStream::connect(("127.0.0.1", port)) {
-            Ok(s) => { stream = Some(s); break; }
+            Ok(s) => {
+                stream = Some(s);
+                break;
+            }
             Err(_) => std::thread::sleep(std::time::Duration::from_millis(100)),
         }
     }
@@ -239,7 +295,13 @@ fn served_feed_lists_and_acknowledges_tickets_over_loopback() {
     sb.cmd().arg("run").assert().code(0);
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let mut server = std::process::Command::new(assert_cmd::cargo::cargo_bin("firepoint"));
-    server.current_dir(sb.dir.path()).args(["--set", "paths.store=\"work/firepoint.sqlite\"", "serve", "--listen", &format!("127.0.0.1:{port}")]);
+    server.current_dir(sb.dir.path()).args([
+        "--set",
+        "paths.store=\"work/firepoint.sqlite\"",
+        "serve",
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+    ]);
     /// Stops the server however the test ends.
     struct Running(std::process::Child);
     impl Drop for Running {
@@ -251,7 +313,10 @@ fn served_feed_lists_and_acknowledges_tickets_over_loopback() {
     let child = Running(server.spawn().unwrap());
     let (status, body) = http(port, "GET", "/tickets?status=open", "");
     let (ack, acked) = {
-        let id = serde_json::from_str::<serde_json::Value>(body.lines().next().unwrap()).unwrap()["id"].as_str().unwrap().to_string();
+        let id = serde_json::from_str::<serde_json::Value>(body.lines().next().unwrap()).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
         http(port, "POST", &format!("/tickets/{id}/ack"), r#"{"by":"网格员089"}"#)
     };
     let (geo_status, geo) = http(port, "GET", "/tickets.geojson", "");

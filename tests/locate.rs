@@ -31,7 +31,10 @@ fn cement_plant_is_a_heat_source_and_open_field_is_not() {
     // ~800 m east of the plant's edge: outside its 500 m buffer unless the detection is uncertain
     assert!(aoi.heat_source_near(lon + 0.0125, lat, 500.0, 0.0).is_none());
     assert!(aoi.heat_source_near(lon + 0.0125, lat, 500.0, 700.0).is_some());
-    assert_eq!(aoi.landuse_at(firepoint::aoi::generate::COUNTY_TOWN.0, firepoint::aoi::generate::COUNTY_TOWN.1), LandClass::BuiltUp);
+    assert_eq!(
+        aoi.landuse_at(firepoint::aoi::generate::COUNTY_TOWN.0, firepoint::aoi::generate::COUNTY_TOWN.1),
+        LandClass::BuiltUp
+    );
 }
 
 #[test]

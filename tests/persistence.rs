@@ -29,15 +29,19 @@ fn kiln_seen_on_many_nights_is_suppressed_and_a_field_burned_by_day_is_not() {
     }
     let hist = sb.path("history.csv");
     std::fs::write(&hist, firms(&history)).unwrap();
-    sb.cmd().args(["history", "import", hist.to_str().unwrap()]).assert().success()
+    sb.cmd()
+        .args(["history", "import", hist.to_str().unwrap()])
+        .assert()
+        .success()
         .stdout(predicate::str::contains("12 detections added"));
 
     let inbox = sb.path("work/inbox/satellite");
     std::fs::create_dir_all(&inbox).unwrap();
-    std::fs::write(inbox.join("today.csv"), firms(&[
-        (kiln.0, kiln.1, "2026-06-10".into(), "1830"),
-        (field.0, field.1, "2026-06-10".into(), "0530"),
-    ])).unwrap();
+    std::fs::write(
+        inbox.join("today.csv"),
+        firms(&[(kiln.0, kiln.1, "2026-06-10".into(), "1830"), (field.0, field.1, "2026-06-10".into(), "0530")]),
+    )
+    .unwrap();
     sb.cmd().arg("run").assert().code(0).stdout(predicate::str::contains("1 suppressed"));
     let tickets = sb.tickets();
     assert_eq!(tickets.len(), 1, "{tickets:#?}");
@@ -47,7 +51,8 @@ fn kiln_seen_on_many_nights_is_suppressed_and_a_field_burned_by_day_is_not() {
 #[test]
 fn himawari_steel_plant_points_on_the_available_firms_history() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/satellite");
-    let root = std::env::var_os("FIREPOINT_DATA").map(|d| std::path::PathBuf::from(d).join("satellite")).unwrap_or(root);
+    let root =
+        std::env::var_os("FIREPOINT_DATA").map(|d| std::path::PathBuf::from(d).join("satellite")).unwrap_or(root);
     if !root.is_dir() {
         eprintln!("SKIPPED: no satellite data at {}", root.display());
         return;
@@ -63,14 +68,28 @@ fn himawari_steel_plant_points_on_the_available_firms_history() {
         }
     }
     import.assert().success();
-    let him = std::fs::read_dir(root.join("himawari-l2wlf-odin")).unwrap().map(|e| e.unwrap().path())
-        .find(|p| p.extension().is_some_and(|x| x == "csv")).unwrap();
+    let him = std::fs::read_dir(root.join("himawari-l2wlf-odin"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "csv"))
+        .unwrap();
     // the shared history holds four FIRMS days: with the operational rule (5 days) nothing is
     // suppressed; with 2 days, the Panzhihua steel works (26.58 N, 101.66 E) is
     let out = sb.cmd().args(["history", "mask", him.to_str().unwrap()]).output().unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("212 detections, 0 on persistent"));
-    let out = sb.cmd().args(["--set", "persistence.min_days=2", "--set", "persistence.lookback_days=4000", "history", "mask", him.to_str().unwrap()])
-        .output().unwrap();
+    let out = sb
+        .cmd()
+        .args([
+            "--set",
+            "persistence.min_days=2",
+            "--set",
+            "persistence.lookback_days=4000",
+            "history",
+            "mask",
+            him.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     let suppressed: Vec<&str> = text.lines().filter(|l| l.starts_with("suppressed")).collect();
     assert!(!suppressed.is_empty(), "{text}");

@@ -23,7 +23,9 @@ fn sat() -> Option<PathBuf> {
 }
 
 fn find(dir: &Path, needle: &str) -> PathBuf {
-    std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path())
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
         .find(|p| p.file_name().unwrap().to_str().unwrap().contains(needle))
         .unwrap_or_else(|| panic!("no {needle} in {}", dir.display()))
 }

@@ -44,11 +44,14 @@ fn tampered_model_is_refused_by_checksum() {
 #[test]
 fn rust_preprocessing_matches_the_training_script_on_a_real_frame() {
     let Some(data) = data_dir() else {
-        eprintln!("SKIPPED: no shared data (../shared/data or FIREPOINT_DATA); cannot compare with the training script");
+        eprintln!(
+            "SKIPPED: no shared data (../shared/data or FIREPOINT_DATA); cannot compare with the training script"
+        );
         return;
     };
     let metrics: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(std::path::Path::new(MODEL).with_extension("json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(std::path::Path::new(MODEL).with_extension("json")).unwrap())
+            .unwrap();
     let name = metrics["onnx_check"]["frame"].as_str().unwrap();
     let want = metrics["onnx_check"]["score"].as_f64().unwrap() as f32;
     let path = data.join("smoke/alerttahoe_boxoverlay/smoke_box_removed").join(name);

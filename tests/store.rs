@@ -3,9 +3,9 @@
 use chrono::TimeZone;
 use firepoint::aoi::{LandClass, PlaceInfo};
 use firepoint::config::Config;
-use firepoint::store::Rules;
 use firepoint::detect::{Detection, SourceKind};
 use firepoint::locate::Located;
+use firepoint::store::Rules;
 use firepoint::store::{Status, Store};
 
 fn located(lon: f64, lat: f64, minute: u32) -> Located {
@@ -21,7 +21,13 @@ fn located(lon: f64, lat: f64, minute: u32) -> Located {
             confidence: 0.9,
             evidence: serde_json::json!({}),
         },
-        place: PlaceInfo { village: None, township: None, landuse: LandClass::Farmland, no_burn_zone: None, station: None },
+        place: PlaceInfo {
+            village: None,
+            township: None,
+            landuse: LandClass::Farmland,
+            no_burn_zone: None,
+            station: None,
+        },
         suppressed_by: None,
     }
 }
@@ -34,7 +40,8 @@ fn tickets_survive_reopen_and_same_input_is_refused() {
     let rules = Rules::from(&cfg);
     {
         let mut store = Store::open(&path).unwrap();
-        let rec = store.record_input("a.tif".as_ref(), "sha-a", "satellite", &[located(115.6, 37.6, 0)], &rules).unwrap();
+        let rec =
+            store.record_input("a.tif".as_ref(), "sha-a", "satellite", &[located(115.6, 37.6, 0)], &rules).unwrap();
         assert_eq!(rec.opened.len(), 1);
     } // dropped without any explicit flush, as a killed process would
     let mut store = Store::open(&path).unwrap();
@@ -68,7 +75,11 @@ fn ticket_ids_depend_only_on_the_input_and_detection() {
         .map(|_| {
             let dir = tempfile::tempdir().unwrap();
             let mut store = Store::open(&dir.path().join("t.sqlite")).unwrap();
-            store.record_input("x.tif".as_ref(), "sha-x", "satellite", &[located(115.6, 37.6, 0)], &rules).unwrap().opened[0].clone()
+            store
+                .record_input("x.tif".as_ref(), "sha-x", "satellite", &[located(115.6, 37.6, 0)], &rules)
+                .unwrap()
+                .opened[0]
+                .clone()
         })
         .collect();
     assert_eq!(ids[0], ids[1]);
@@ -81,7 +92,8 @@ fn a_closed_ticket_is_not_joined_by_a_new_sighting() {
     let mut store = Store::open(&dir.path().join("t.sqlite")).unwrap();
     let cfg = Config::default();
     let rules = Rules::from(&cfg);
-    let id = store.record_input("1".as_ref(), "s1", "satellite", &[located(115.6, 37.6, 0)], &rules).unwrap().opened[0].clone();
+    let id = store.record_input("1".as_ref(), "s1", "satellite", &[located(115.6, 37.6, 0)], &rules).unwrap().opened[0]
+        .clone();
     let joined = store.record_input("2".as_ref(), "s2", "satellite", &[located(115.6, 37.6, 5)], &rules).unwrap();
     assert_eq!(joined.joined, vec![id.clone()]);
     store.close(&id, "out", chrono::Utc::now()).unwrap();

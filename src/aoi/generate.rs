@@ -21,7 +21,8 @@ pub const DX: f64 = 0.020;
 pub const DY: f64 = 0.030;
 pub const COUNTY_CODE: &str = "999901";
 
-const SURNAMES: [&str; 16] = ["张", "王", "李", "赵", "刘", "陈", "杨", "黄", "周", "吴", "孙", "马", "郭", "何", "高", "林"];
+const SURNAMES: [&str; 16] =
+    ["张", "王", "李", "赵", "刘", "陈", "杨", "黄", "周", "吴", "孙", "马", "郭", "何", "高", "林"];
 const SUFFIXES: [&str; 13] = ["庄", "村", "屯", "营", "寨", "集", "店", "堡", "家庄", "官庄", "辛庄", "河口", "桥"];
 const TOWNSHIPS: [&str; 8] = ["城关镇", "东风乡", "北王镇", "南河乡", "西柳镇", "高庄乡", "新集镇", "双井乡"];
 
@@ -101,10 +102,14 @@ pub fn generate(dir: &Path, seed: u64) -> anyhow::Result<()> {
     let l = lattice(&mut rng);
     let synthetic = "SYNTHETIC sample district for firepoint demos; not a real place";
 
-    write_layer(dir, "county", vec![polygon(
-        json!({"code": COUNTY_CODE, "name": "示范县 Sample County (synthetic)", "note": synthetic}),
-        outline(&l, 0, COLS, 0, ROWS),
-    )])?;
+    write_layer(
+        dir,
+        "county",
+        vec![polygon(
+            json!({"code": COUNTY_CODE, "name": "示范县 Sample County (synthetic)", "note": synthetic}),
+            outline(&l, 0, COLS, 0, ROWS),
+        )],
+    )?;
 
     let mut townships = Vec::new();
     for (t, name) in TOWNSHIPS.iter().enumerate().take((COLS / BLOCK) * (ROWS / BLOCK)) {
@@ -124,7 +129,8 @@ pub fn generate(dir: &Path, seed: u64) -> anyhow::Result<()> {
         for i in 0..COLS {
             let t = (j / BLOCK) * (COLS / BLOCK) + i / BLOCK;
             let k = j * COLS + i;
-            let name = format!("{}{}", SURNAMES[k % SURNAMES.len()], SUFFIXES[(k / SURNAMES.len() + k) % SUFFIXES.len()]);
+            let name =
+                format!("{}{}", SURNAMES[k % SURNAMES.len()], SUFFIXES[(k / SURNAMES.len() + k) % SUFFIXES.len()]);
             let code = format!("{}{:03}", township_code(t), k + 1);
             villages.push(polygon(
                 json!({"code": code, "name": name, "township": township_code(t), "grid_id": format!("G-{}-{:03}", t + 1, k + 1),
@@ -142,7 +148,10 @@ pub fn generate(dir: &Path, seed: u64) -> anyhow::Result<()> {
     let river: Vec<[f64; 2]> = (0..=20)
         .map(|s| {
             let f = s as f64 / 20.0;
-            [WEST - 0.01 + f * (COLS as f64 * DX + 0.02), SOUTH + ROWS as f64 * DY * (0.85 - 0.6 * f) + 0.01 * (f * 12.0).sin()]
+            [
+                WEST - 0.01 + f * (COLS as f64 * DX + 0.02),
+                SOUTH + ROWS as f64 * DY * (0.85 - 0.6 * f) + 0.01 * (f * 12.0).sin(),
+            ]
         })
         .collect();
     let mut ring: Vec<[f64; 2]> = river.iter().map(|&[x, y]| [round6(x), round6(y + 0.0011)]).collect();
@@ -151,27 +160,63 @@ pub fn generate(dir: &Path, seed: u64) -> anyhow::Result<()> {
     built_up.push(polygon(json!({"class": "water", "name": "滏阳河（示意）"}), ring));
     write_layer(dir, "landuse", built_up)?;
 
-    write_layer(dir, "no_burn_zones", vec![
-        polygon(json!({"name": "县城禁烧区"}), square(COUNTY_TOWN, 0.05)),
-        polygon(json!({"name": "高速公路两侧禁烧区（示意）"}), vec![
-            [115.70, 37.50], [115.712, 37.50], [115.712, 37.80], [115.70, 37.80], [115.70, 37.50]]),
-    ])?;
+    write_layer(
+        dir,
+        "no_burn_zones",
+        vec![
+            polygon(json!({"name": "县城禁烧区"}), square(COUNTY_TOWN, 0.05)),
+            polygon(
+                json!({"name": "高速公路两侧禁烧区（示意）"}),
+                vec![[115.70, 37.50], [115.712, 37.50], [115.712, 37.80], [115.70, 37.80], [115.70, 37.50]],
+            ),
+        ],
+    )?;
 
-    write_layer(dir, "stations", vec![
-        point(json!({"code": "1999A", "name": "县环保局国控点"}), (115.592, 37.566)),
-        point(json!({"code": "1999B", "name": "开发区国控点"}), (115.80, 37.66)),
-        point(json!({"code": "1999C", "name": "北部国控点"}), (115.62, 37.76)),
-    ])?;
+    write_layer(
+        dir,
+        "stations",
+        vec![
+            point(json!({"code": "1999A", "name": "县环保局国控点"}), (115.592, 37.566)),
+            point(json!({"code": "1999B", "name": "开发区国控点"}), (115.80, 37.66)),
+            point(json!({"code": "1999C", "name": "北部国控点"}), (115.62, 37.76)),
+        ],
+    )?;
 
-    write_layer(dir, "heat_sources", vec![
-        polygon(json!({"id": "HS-1", "name": "示范水泥厂", "kind": "cement_plant", "buffer_m": 500.0}), square(CEMENT_PLANT, 0.003)),
-        polygon(json!({"id": "HS-2", "name": "红星砖窑", "kind": "brick_kiln", "buffer_m": 300.0}), square(BRICK_KILN, 0.0012)),
-        polygon(json!({"id": "HS-3", "name": "示范热电厂", "kind": "power_plant", "buffer_m": 500.0}), square(POWER_PLANT, 0.004)),
-    ])?;
+    write_layer(
+        dir,
+        "heat_sources",
+        vec![
+            polygon(
+                json!({"id": "HS-1", "name": "示范水泥厂", "kind": "cement_plant", "buffer_m": 500.0}),
+                square(CEMENT_PLANT, 0.003),
+            ),
+            polygon(
+                json!({"id": "HS-2", "name": "红星砖窑", "kind": "brick_kiln", "buffer_m": 300.0}),
+                square(BRICK_KILN, 0.0012),
+            ),
+            polygon(
+                json!({"id": "HS-3", "name": "示范热电厂", "kind": "power_plant", "buffer_m": 500.0}),
+                square(POWER_PLANT, 0.004),
+            ),
+        ],
+    )?;
 
     let mut cameras = Vec::new();
-    for (n, (fi, fj)) in [(0.1, 0.2), (0.3, 0.15), (0.5, 0.25), (0.7, 0.2), (0.9, 0.15),
-                           (0.1, 0.75), (0.3, 0.8), (0.5, 0.7), (0.7, 0.85), (0.9, 0.75)].into_iter().enumerate() {
+    for (n, (fi, fj)) in [
+        (0.1, 0.2),
+        (0.3, 0.15),
+        (0.5, 0.25),
+        (0.7, 0.2),
+        (0.9, 0.15),
+        (0.1, 0.75),
+        (0.3, 0.8),
+        (0.5, 0.7),
+        (0.7, 0.85),
+        (0.9, 0.75),
+    ]
+    .into_iter()
+    .enumerate()
+    {
         let pos = (WEST + fi * COLS as f64 * DX, SOUTH + fj * ROWS as f64 * DY);
         cameras.push(point(
             json!({"id": format!("CAM{:02}", n + 1), "name": format!("蓝天卫士 {:02} 号塔", n + 1),

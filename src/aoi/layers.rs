@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use gdal::vector::{Feature, LayerAccess};
-use gdal::{Dataset, Metadata};
+use gdal::Dataset;
 use geo::{Geometry, MultiPolygon};
 
 use super::*;
@@ -55,7 +55,9 @@ impl Row<'_> {
         match self.geometry()? {
             Geometry::Polygon(p) => Ok(MultiPolygon::new(vec![p])),
             Geometry::MultiPolygon(m) => Ok(m),
-            other => Err(self.bad(format!("expected a polygon, found {other:?}").chars().take(120).collect::<String>())),
+            other => {
+                Err(self.bad(format!("expected a polygon, found {other:?}").chars().take(120).collect::<String>()))
+            }
         }
     }
     fn point(&self) -> Result<(f64, f64), AoiError> {
@@ -202,6 +204,5 @@ pub(super) fn read_dem(dir: &Path) -> Result<Option<Dem>, AoiError> {
     let band = ds.rasterband(1).map_err(|e| err(e.to_string()))?;
     let (w, h) = ds.raster_size();
     let buf = band.read_as::<f32>((0, 0), (w, h), (w, h), None).map_err(|e| err(e.to_string()))?;
-    let _ = ds.description();
     Ok(Some(Dem { gt, width: w, height: h, data: buf.into_shape_and_vec().1, nodata: band.no_data_value() }))
 }

@@ -22,7 +22,11 @@ pub enum AoiError {
     #[error("AOI layer `{layer}` not found in {dir} (looked for {layer}.geojson, .gpkg, .shp)")]
     MissingLayer { dir: PathBuf, layer: String },
     #[error("cannot open AOI layer {path}")]
-    Open { path: PathBuf, #[source] source: gdal::errors::GdalError },
+    Open {
+        path: PathBuf,
+        #[source]
+        source: gdal::errors::GdalError,
+    },
     #[error("AOI layer {path}: feature {fid} has no field `{field}` (or it is empty)")]
     MissingField { path: PathBuf, fid: u64, field: String },
     #[error("AOI layer {path}: feature {fid}: {what}")]
@@ -188,10 +192,8 @@ impl Aoi {
     /// Loads every layer from `dir`. Layers may be GeoJSON, GeoPackage or Shapefile.
     pub fn load(dir: &Path) -> Result<Aoi, AoiError> {
         let county = layers::read_county(dir)?;
-        let c = geo::Centroid::centroid(&county.area).ok_or_else(|| AoiError::Invalid {
-            dir: dir.into(),
-            what: "county polygon is empty".into(),
-        })?;
+        let c = geo::Centroid::centroid(&county.area)
+            .ok_or_else(|| AoiError::Invalid { dir: dir.into(), what: "county polygon is empty".into() })?;
         let projector = Projector::new(c.x(), c.y());
         let villages = layers::read_villages(dir)?;
         let townships = layers::read_townships(dir)?;

@@ -46,9 +46,8 @@ fn geostationary(scene: &BtScene) -> Option<(f64, f64)> {
     if !proj4.contains("+proj=geos") {
         return None;
     }
-    let param = |key: &str| {
-        proj4.split_whitespace().find_map(|t| t.strip_prefix(key)).and_then(|v| v.parse::<f64>().ok())
-    };
+    let param =
+        |key: &str| proj4.split_whitespace().find_map(|t| t.strip_prefix(key)).and_then(|v| v.parse::<f64>().ok());
     Some((param("+lon_0=").unwrap_or(0.0), param("+h=")?))
 }
 

@@ -68,8 +68,20 @@ pub struct HotspotConfig {
 impl Default for HotspotConfig {
     fn default() -> Self {
         let viirs = HotspotParams {
-            day: Thresholds { potential_t4: 325.0, potential_dt: 25.0, absolute_t4: 360.0, bg_fire_t4: 335.0, bg_fire_dt: 30.0 },
-            night: Thresholds { potential_t4: 295.0, potential_dt: 10.0, absolute_t4: 320.0, bg_fire_t4: 300.0, bg_fire_dt: 10.0 },
+            day: Thresholds {
+                potential_t4: 325.0,
+                potential_dt: 25.0,
+                absolute_t4: 360.0,
+                bg_fire_t4: 335.0,
+                bg_fire_dt: 30.0,
+            },
+            night: Thresholds {
+                potential_t4: 295.0,
+                potential_dt: 10.0,
+                absolute_t4: 320.0,
+                bg_fire_t4: 300.0,
+                bg_fire_dt: 10.0,
+            },
             ..HotspotParams::default()
         };
         HotspotConfig { modis: HotspotParams::default(), viirs_i: viirs, abi: HotspotParams::default() }
@@ -93,8 +105,20 @@ impl HotspotConfig {
 impl Default for HotspotParams {
     fn default() -> Self {
         HotspotParams {
-            day: Thresholds { potential_t4: 310.0, potential_dt: 10.0, absolute_t4: 360.0, bg_fire_t4: 325.0, bg_fire_dt: 20.0 },
-            night: Thresholds { potential_t4: 305.0, potential_dt: 10.0, absolute_t4: 320.0, bg_fire_t4: 310.0, bg_fire_dt: 10.0 },
+            day: Thresholds {
+                potential_t4: 310.0,
+                potential_dt: 10.0,
+                absolute_t4: 360.0,
+                bg_fire_t4: 325.0,
+                bg_fire_dt: 20.0,
+            },
+            night: Thresholds {
+                potential_t4: 305.0,
+                potential_dt: 10.0,
+                absolute_t4: 320.0,
+                bg_fire_t4: 310.0,
+                bg_fire_dt: 10.0,
+            },
             dt_mad_k: 3.5,
             dt_min_excess: 6.0,
             t4_mad_k: 3.0,

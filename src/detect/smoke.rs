@@ -24,7 +24,11 @@ pub enum SmokeError {
     #[error("cannot load ONNX Runtime from {path}: {message} (run scripts/setup.sh, or set ORT_DYLIB_PATH)")]
     Runtime { path: PathBuf, message: String },
     #[error("cannot read smoke model {path}")]
-    Read { path: PathBuf, #[source] source: std::io::Error },
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("smoke model {path} does not match the checksum in {metrics} (expected {expected}, found {found})")]
     Checksum { path: PathBuf, metrics: PathBuf, expected: String, found: String },
     #[error("smoke model metrics {path} are missing or invalid: {message}")]
@@ -117,7 +121,12 @@ impl SmokeModel {
             .map_err(|e| SmokeError::Metrics { path: metrics_path.clone(), message: e.to_string() })?;
         let found = sha256_hex(&bytes);
         if found != metrics.sha256 {
-            return Err(SmokeError::Checksum { path: path.into(), metrics: metrics_path, expected: metrics.sha256, found });
+            return Err(SmokeError::Checksum {
+                path: path.into(),
+                metrics: metrics_path,
+                expected: metrics.sha256,
+                found,
+            });
         }
         environment()?;
         Ok(SmokeModel {

@@ -10,11 +10,19 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, thiserror::Error)]
 pub enum FrameError {
     #[error("cannot decode camera frame {path}")]
-    Decode { path: PathBuf, #[source] source: image::ImageError },
+    Decode {
+        path: PathBuf,
+        #[source]
+        source: image::ImageError,
+    },
     #[error("camera frame {path} has no pose sidecar {sidecar}")]
     NoPose { path: PathBuf, sidecar: PathBuf },
     #[error("pose sidecar {path} is not valid")]
-    BadPose { path: PathBuf, #[source] source: serde_json::Error },
+    BadPose {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
     #[error("pose sidecar {path}: {what}")]
     PoseRange { path: PathBuf, what: String },
 }
@@ -41,7 +49,8 @@ pub fn read_pose(frame: &Path) -> Result<Pose, FrameError> {
     let sidecar = sidecar_of(frame);
     let text = std::fs::read_to_string(&sidecar)
         .map_err(|_| FrameError::NoPose { path: frame.into(), sidecar: sidecar.clone() })?;
-    let pose: Pose = serde_json::from_str(&text).map_err(|source| FrameError::BadPose { path: sidecar.clone(), source })?;
+    let pose: Pose =
+        serde_json::from_str(&text).map_err(|source| FrameError::BadPose { path: sidecar.clone(), source })?;
     let bad = |what: &str| Err(FrameError::PoseRange { path: sidecar.clone(), what: what.into() });
     if !(0.5..=120.0).contains(&pose.hfov_deg) {
         return bad("hfov_deg must be between 0.5 and 120");

@@ -17,11 +17,20 @@ use super::raster::BtScene;
 #[derive(Debug, thiserror::Error)]
 pub enum GoesError {
     #[error("cannot open GOES file {path} (truncated or not NetCDF?)")]
-    Open { path: PathBuf, #[source] source: gdal::errors::GdalError },
+    Open {
+        path: PathBuf,
+        #[source]
+        source: gdal::errors::GdalError,
+    },
     #[error("GOES file {path} has no variable `{var}`")]
     MissingVar { path: PathBuf, var: &'static str },
     #[error("cannot read `{var}` from GOES file {path} (truncated?)")]
-    Read { path: PathBuf, var: &'static str, #[source] source: gdal::errors::GdalError },
+    Read {
+        path: PathBuf,
+        var: &'static str,
+        #[source]
+        source: gdal::errors::GdalError,
+    },
     #[error("GOES file name {path} is not an ABI product name (OR_ABI-…_G1x_s…_e…_c….nc)")]
     Name { path: PathBuf },
     #[error("GOES L1b scene {path}: no {band} file of the same scan ({pattern}) beside it")]
@@ -76,7 +85,10 @@ pub struct Grid<T> {
 
 fn open_var(path: &Path, var: &'static str) -> Result<Dataset, GoesError> {
     if !path.exists() {
-        return Err(GoesError::Open { path: path.into(), source: gdal::errors::GdalError::BadArgument("no such file".into()) });
+        return Err(GoesError::Open {
+            path: path.into(),
+            source: gdal::errors::GdalError::BadArgument("no such file".into()),
+        });
     }
     let ds = Dataset::open(format!("NETCDF:\"{}\":{var}", path.display()))
         .map_err(|source| GoesError::Open { path: path.into(), source })?;
@@ -95,7 +107,9 @@ fn read_grid(path: &Path, var: &'static str) -> Result<Grid<f64>, GoesError> {
     let raw = band.read_as::<f64>((0, 0), (w, h), (w, h), None).map_err(read)?.into_shape_and_vec().1;
     let (scale, offset, fill) = (band.scale().unwrap_or(1.0), band.offset().unwrap_or(0.0), band.no_data_value());
     let data = raw.into_iter().map(|v| if Some(v) == fill { f64::NAN } else { v * scale + offset }).collect();
-    let gt = ds.geo_transform().map_err(|_| GoesError::Invalid { path: path.into(), what: "no fixed-grid geotransform".into() })?;
+    let gt = ds
+        .geo_transform()
+        .map_err(|_| GoesError::Invalid { path: path.into(), what: "no fixed-grid geotransform".into() })?;
     let srs_wkt = ds
         .spatial_ref()
         .and_then(|s| s.to_wkt())
@@ -113,7 +127,8 @@ fn read_scalar(path: &Path, var: &'static str) -> Result<f64, GoesError> {
     let opts = DatasetOptions { open_flags: GdalOpenFlags::GDAL_OF_MULTIDIM_RASTER, ..Default::default() };
     let ds = Dataset::open_ex(path, opts).map_err(|source| GoesError::Open { path: path.into(), source })?;
     let group = ds.root_group().map_err(|source| GoesError::Read { path: path.into(), var, source })?;
-    let arr = group.open_md_array(var, CslStringList::new()).map_err(|_| GoesError::MissingVar { path: path.into(), var })?;
+    let arr =
+        group.open_md_array(var, CslStringList::new()).map_err(|_| GoesError::MissingVar { path: path.into(), var })?;
     let v = arr.read_as::<f64>(vec![], vec![]).map_err(|source| GoesError::Read { path: path.into(), var, source })?;
     v.first().copied().filter(|x| x.is_finite()).ok_or(GoesError::MissingVar { path: path.into(), var })
 }
@@ -121,8 +136,7 @@ fn read_scalar(path: &Path, var: &'static str) -> Result<f64, GoesError> {
 /// Brightness temperature (K) of one L1b infrared band: BT = (fk2 / ln(fk1 / L + 1) − bc1) / bc2.
 pub fn read_l1b_bt(path: &Path) -> Result<Grid<f32>, GoesError> {
     let rad = read_grid(path, "Rad")?;
-    let [fk1, fk2, bc1, bc2] = ["planck_fk1", "planck_fk2", "planck_bc1", "planck_bc2"]
-        .map(|v| read_scalar(path, v));
+    let [fk1, fk2, bc1, bc2] = ["planck_fk1", "planck_fk2", "planck_bc1", "planck_bc2"].map(|v| read_scalar(path, v));
     let (fk1, fk2, bc1, bc2) = (fk1?, fk2?, bc1?, bc2?);
     let data = rad
         .data
@@ -148,7 +162,10 @@ pub fn sibling(primary: &Path, channel: u8) -> Option<PathBuf> {
 pub fn read_abi_scene(c07: &Path) -> Result<BtScene, GoesError> {
     let name = AbiName::parse(c07).ok_or_else(|| GoesError::Name { path: c07.into() })?;
     if name.channel != Some(7) {
-        return Err(GoesError::Invalid { path: c07.into(), what: "an L1b scene is named by its channel 7 (3.9 µm) file".into() });
+        return Err(GoesError::Invalid {
+            path: c07.into(),
+            what: "an L1b scene is named by its channel 7 (3.9 µm) file".into(),
+        });
     }
     let c14 = sibling(c07, 14).ok_or_else(|| GoesError::MissingBand {
         path: c07.into(),
@@ -237,10 +254,16 @@ mod tests {
 
     #[test]
     fn abi_names_parse() {
-        let n = AbiName::parse(Path::new("OR_ABI-L1b-RadM1-M6C07_G17_s20193002000275_e20193002000344_c20193002000390.nc")).unwrap();
-        assert_eq!((n.product.as_str(), n.channel, n.platform.as_str(), n.start.as_str()), ("L1b-RadM1", Some(7), "G17", "s20193002000275"));
+        let n =
+            AbiName::parse(Path::new("OR_ABI-L1b-RadM1-M6C07_G17_s20193002000275_e20193002000344_c20193002000390.nc"))
+                .unwrap();
+        assert_eq!(
+            (n.product.as_str(), n.channel, n.platform.as_str(), n.start.as_str()),
+            ("L1b-RadM1", Some(7), "G17", "s20193002000275")
+        );
         assert!(n.is_l1b());
-        let f = AbiName::parse(Path::new("OR_ABI-L2-FDCC-M6_G17_s20193002001196_e20193002003569_c20193002004132.nc")).unwrap();
+        let f = AbiName::parse(Path::new("OR_ABI-L2-FDCC-M6_G17_s20193002001196_e20193002003569_c20193002004132.nc"))
+            .unwrap();
         assert!(f.is_fdc() && f.channel.is_none());
         assert!(AbiName::parse(Path::new("scene.nc")).is_none());
     }

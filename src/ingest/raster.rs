@@ -13,13 +13,22 @@ use gdal::{Dataset, Metadata};
 #[derive(Debug, thiserror::Error)]
 pub enum RasterError {
     #[error("cannot open satellite raster {path}")]
-    Open { path: PathBuf, #[source] source: gdal::errors::GdalError },
+    Open {
+        path: PathBuf,
+        #[source]
+        source: gdal::errors::GdalError,
+    },
     #[error("satellite raster {path} has no geotransform; is it georeferenced?")]
     NoGeoTransform { path: PathBuf },
     #[error("satellite raster {path} has no {band} band (tag it with WAVELENGTH_UM metadata or a description like BT_3.9um)")]
     MissingBand { path: PathBuf, band: &'static str },
     #[error("cannot read band {band} of satellite raster {path} (truncated or corrupt?)")]
-    Read { path: PathBuf, band: usize, #[source] source: gdal::errors::GdalError },
+    Read {
+        path: PathBuf,
+        band: usize,
+        #[source]
+        source: gdal::errors::GdalError,
+    },
     #[error("satellite raster {path}: {band} band is not brightness temperature in kelvin ({why})")]
     Units { path: PathBuf, band: &'static str, why: String },
     #[error("satellite raster {path} has no ACQUISITION_TIME metadata (ISO 8601, UTC)")]
@@ -49,7 +58,13 @@ pub struct BtScene {
 impl BtScene {
     /// The scene's bands as the hotspot test takes them.
     pub fn bands(&self) -> crate::detect::hotspot::Bands<'_> {
-        crate::detect::hotspot::Bands { t4: &self.t4, t11: &self.t11, t12: self.t12.as_deref(), width: self.width, height: self.height }
+        crate::detect::hotspot::Bands {
+            t4: &self.t4,
+            t11: &self.t11,
+            t12: self.t12.as_deref(),
+            width: self.width,
+            height: self.height,
+        }
     }
 
     /// Centre of pixel (row, col) in the grid's CRS.
@@ -107,7 +122,8 @@ fn find_band(ds: &Dataset, want_um: f64) -> Option<usize> {
             return (um - want_um).abs() <= 0.6;
         }
         let desc = band.description().unwrap_or_default().to_ascii_lowercase();
-        let num: String = desc.chars().skip_while(|c| !c.is_ascii_digit()).take_while(|c| c.is_ascii_digit() || *c == '.').collect();
+        let num: String =
+            desc.chars().skip_while(|c| !c.is_ascii_digit()).take_while(|c| c.is_ascii_digit() || *c == '.').collect();
         num.parse::<f64>().is_ok_and(|um| (um - want_um).abs() <= 0.6 && desc.contains("um"))
     })
 }
@@ -120,9 +136,11 @@ fn read_bt(ds: &Dataset, path: &Path, index: usize, name: &'static str) -> Resul
         }
     }
     let (w, h) = ds.raster_size();
-    let buf = band
-        .read_as::<f32>((0, 0), (w, h), (w, h), None)
-        .map_err(|source| RasterError::Read { path: path.into(), band: index, source })?;
+    let buf = band.read_as::<f32>((0, 0), (w, h), (w, h), None).map_err(|source| RasterError::Read {
+        path: path.into(),
+        band: index,
+        source,
+    })?;
     let nodata = band.no_data_value();
     let mut data = buf.into_shape_and_vec().1;
     for v in &mut data {
@@ -136,7 +154,11 @@ fn read_bt(ds: &Dataset, path: &Path, index: usize, name: &'static str) -> Resul
     }
     let mean = valid.iter().map(|&v| v as f64).sum::<f64>() / valid.len() as f64;
     if !(150.0..=400.0).contains(&mean) {
-        return Err(RasterError::Units { path: path.into(), band: name, why: format!("mean value {mean:.1} is outside 150–400 K") });
+        return Err(RasterError::Units {
+            path: path.into(),
+            band: name,
+            why: format!("mean value {mean:.1} is outside 150–400 K"),
+        });
     }
     Ok(data)
 }
@@ -155,7 +177,8 @@ fn band_named(ds: &Dataset, names: &[&str]) -> Option<usize> {
     (1..=ds.raster_count()).find(|&i| {
         ds.rasterband(i).ok().is_some_and(|b| {
             let desc = b.description().unwrap_or_default().to_ascii_lowercase().replace(['_', ' '], "");
-            let content = b.metadata_item("CONTENT", "").unwrap_or_default().to_ascii_lowercase().replace(['_', ' '], "");
+            let content =
+                b.metadata_item("CONTENT", "").unwrap_or_default().to_ascii_lowercase().replace(['_', ' '], "");
             names.iter().any(|n| desc == *n || content == *n)
         })
     })

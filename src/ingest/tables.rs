@@ -14,7 +14,11 @@ use crate::detect::{Detection, SourceKind};
 #[derive(Debug, thiserror::Error)]
 pub enum TableError {
     #[error("cannot read fire-point table {path}")]
-    Read { path: PathBuf, #[source] source: std::io::Error },
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("fire-point table {path}: header `{header}` is not FIRMS (MODIS/VIIRS), Himawari WLF or MEE (时间,中心经度,中心纬度,…)")]
     Layout { path: PathBuf, header: String },
     #[error("fire-point table {path} has no rows")]
@@ -103,7 +107,16 @@ fn firms(r: &Rec, viirs: bool) -> Result<Detection, String> {
     let sensor = match (viirs, r.opt("instrument")) {
         (_, Some(i)) => format!("{i}-{sat}"),
         (true, None) => format!("VIIRS-{sat}"),
-        (false, None) => format!("MODIS-{}", if sat == "T" { "Terra" } else if sat == "A" { "Aqua" } else { sat }),
+        (false, None) => format!(
+            "MODIS-{}",
+            if sat == "T" {
+                "Terra"
+            } else if sat == "A" {
+                "Aqua"
+            } else {
+                sat
+            }
+        ),
     };
     let bright = if viirs { r.f64("bright_ti4")? } else { r.f64("brightness")? };
     Ok(Detection {
@@ -137,7 +150,12 @@ fn himawari(r: &Rec) -> Result<Detection, String> {
         lon,
         lat,
         radius_m: 1000.0 * (area_km2.max(0.0) / 2.0).sqrt(),
-        footprint: Some(crate::detect::rect_ring(lon, lat, 1000.0 * area_km2.max(0.0).sqrt(), 1000.0 * area_km2.max(0.0).sqrt())),
+        footprint: Some(crate::detect::rect_ring(
+            lon,
+            lat,
+            1000.0 * area_km2.max(0.0).sqrt(),
+            1000.0 * area_km2.max(0.0).sqrt(),
+        )),
         confidence: match reliability {
             5 => 0.9,
             3 => 0.6,
@@ -156,7 +174,10 @@ fn mee(r: &Rec) -> Result<Detection, String> {
     let d = NaiveDate::parse_from_str(raw.split_whitespace().next().unwrap_or(raw), "%Y-%m-%d")
         .or_else(|_| NaiveDate::parse_from_str(raw, "%Y/%m/%d"))
         .map_err(|_| format!("时间 `{raw}` is not a date"))?;
-    let noon = crate::time::beijing().from_local_datetime(&d.and_hms_opt(12, 0, 0).expect("noon exists")).single().ok_or("bad date")?;
+    let noon = crate::time::beijing()
+        .from_local_datetime(&d.and_hms_opt(12, 0, 0).expect("noon exists"))
+        .single()
+        .ok_or("bad date")?;
     Ok(Detection {
         source: SourceKind::Satellite,
         sensor: "MEE-SEC".into(),
@@ -181,7 +202,8 @@ pub fn read_table(path: &Path) -> Result<Table, TableError> {
         lines => (lines.last().map(|l| l.trim_start_matches('#').trim()), lines.iter().map(|l| l.len() + 1).sum()),
     };
     let body = &text[body_start.min(text.len())..];
-    let mut reader = csv::ReaderBuilder::new().has_headers(header_line.is_none()).flexible(true).from_reader(body.as_bytes());
+    let mut reader =
+        csv::ReaderBuilder::new().has_headers(header_line.is_none()).flexible(true).from_reader(body.as_bytes());
     let header: Vec<String> = match header_line {
         Some(h) => h.split(',').map(|s| s.trim().to_string()).collect(),
         None => reader
@@ -191,10 +213,12 @@ pub fn read_table(path: &Path) -> Result<Table, TableError> {
             .map(|s| s.trim().to_string())
             .collect(),
     };
-    let layout = detect_layout(&header).ok_or_else(|| TableError::Layout { path: path.into(), header: header.join(",") })?;
+    let layout =
+        detect_layout(&header).ok_or_else(|| TableError::Layout { path: path.into(), header: header.join(",") })?;
     let mut table = Table { layout, detections: Vec::new(), bad_rows: Vec::new() };
     for (i, rec) in reader.records().enumerate() {
-        let line = rec.as_ref().ok().and_then(|r| r.position()).map_or(i as u64 + 2, |p| p.line() + comment.len() as u64);
+        let line =
+            rec.as_ref().ok().and_then(|r| r.position()).map_or(i as u64 + 2, |p| p.line() + comment.len() as u64);
         let parsed = rec.map_err(|e| e.to_string()).and_then(|rec| {
             let r = Rec { header: &header, rec: &rec };
             match layout {
@@ -244,10 +268,12 @@ mod tests {
 
     #[test]
     fn bad_rows_are_counted_with_their_line_and_quoted_newlines_survive() {
-        let (_d, p) = write("时间,中心经度,中心纬度,省,市,县\n\
+        let (_d, p) = write(
+            "时间,中心经度,中心纬度,省,市,县\n\
             2016-11-03,81.155,43.884,新疆,\"伊犁哈萨克自治\n州\",察布查尔锡伯自治县\n\
             2016-11-03,abc,43.8,新疆,伊犁,县\n\
-            2016-13-03,81.1,43.8,新疆,伊犁,县\n");
+            2016-13-03,81.1,43.8,新疆,伊犁,县\n",
+        );
         let t = read_table(&p).unwrap();
         assert_eq!(t.layout, Layout::Mee);
         assert_eq!(t.detections.len(), 1);

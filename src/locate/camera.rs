@@ -47,7 +47,14 @@ pub fn ground_fix(aoi: &Aoi, cam: &Camera, pose: &Pose, aspect: f64, fx: f64, fy
     while d <= cam.range_m {
         let (lon, lat) = aoi.projector.to_deg(sx + ux * d, sy + uy * d);
         if lens + slope * d <= aoi.elevation(lon, lat) {
-            return GroundFix { lon, lat, azimuth_deg: az, distance_m: d, radius_m: (0.1 * d).max(STEP_M), hit_ground: true };
+            return GroundFix {
+                lon,
+                lat,
+                azimuth_deg: az,
+                distance_m: d,
+                radius_m: (0.1 * d).max(STEP_M),
+                hit_ground: true,
+            };
         }
         d += STEP_M;
     }

@@ -28,7 +28,10 @@ impl Sandbox {
             .env_remove("FIREPOINT_CONFIG")
             .env_remove("RUST_LOG")
             .args(["--set", &format!("paths.aoi={:?}", repo.join("aoi").display().to_string())])
-            .args(["--set", &format!("camera.model={:?}", repo.join("models/smoke-patch-v1.onnx").display().to_string())])
+            .args([
+                "--set",
+                &format!("camera.model={:?}", repo.join("models/smoke-patch-v1.onnx").display().to_string()),
+            ])
             .args(["--set", "paths.inbox=\"work/inbox\"", "--set", "paths.store=\"work/firepoint.sqlite\""])
             .args(["--set", "paths.feed=\"work/feed\"", "--set", "paths.quarantine=\"work/quarantine\""]);
         cmd

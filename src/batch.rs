@@ -115,7 +115,8 @@ fn detect_scene(path: &Path, cfg: &Config) -> Detected {
         },
     };
     let bands = scene.bands();
-    let mut fires = hotspot::detect(&bands, scene.is_daytime(), cfg.hotspot.for_sensor(&scene.sensor));
+    let daylight = scene.daylight();
+    let mut fires = hotspot::detect_with(&bands, &|r, c| daylight.is_day(r, c), cfg.hotspot.for_sensor(&scene.sensor));
     let glint = crate::detect::glint::reject(&scene, &mut fires);
     tracing::info!(file = %path.display(), fire_pixels = fires.len(), sun_glint_rejected = glint, "satellite scene tested");
     Ok((scene_detections(&scene, &fires), Vec::new()))

@@ -88,7 +88,8 @@ pub fn validate_goes(cfg: &Config, l1b: &Path, fdc: &Path, offset: (usize, usize
     let fdc = firepoint::ingest::goes::read_fdc(fdc)?;
     let bands = scene.bands();
     let day = scene.is_daytime();
-    let mut ours = hotspot::detect(&bands, day, cfg.hotspot.for_sensor(&scene.sensor));
+    let daylight = scene.daylight();
+    let mut ours = hotspot::detect_with(&bands, &|r, c| daylight.is_day(r, c), cfg.hotspot.for_sensor(&scene.sensor));
     let glint = firepoint::detect::glint::reject(&scene, &mut ours);
     let cmp = firepoint::validate::compare(&scene, &ours, &fdc, offset.0, offset.1);
     if json {

@@ -261,13 +261,19 @@ fn confidence(t4: f32, dt: f32, bg: Option<&Background>, th: &Thresholds, day: b
     (c1 * ramp(z_dt, 2.5, 6.0) * ramp(z_t4, 3.0, 6.0)).cbrt()
 }
 
-/// All fire pixels of a scene, in row-major order.
+/// All fire pixels of a scene that is all day or all night, in row-major order.
 pub fn detect(bands: &Bands, day: bool, p: &HotspotParams) -> Vec<FirePixel> {
+    detect_with(bands, &|_, _| day, p)
+}
+
+/// All fire pixels, with day or night thresholds chosen per pixel by `is_day(row, col)` (scenes
+/// that cross the terminator), in row-major order.
+pub fn detect_with(bands: &Bands, is_day: &(dyn Fn(usize, usize) -> bool + Sync), p: &HotspotParams) -> Vec<FirePixel> {
     assert_eq!(bands.t4.len(), bands.width * bands.height, "t4 band size");
     assert_eq!(bands.t11.len(), bands.width * bands.height, "t11 band size");
     (0..bands.height)
         .into_par_iter()
-        .flat_map_iter(|row| (0..bands.width).filter_map(move |col| bands.test_pixel(row, col, day, p)))
+        .flat_map_iter(|row| (0..bands.width).filter_map(move |col| bands.test_pixel(row, col, is_day(row, col), p)))
         .collect()
 }
 

@@ -87,10 +87,51 @@ impl BtScene {
         self.lonlat(&[(row, col)])[0]
     }
 
+    /// Day or night per pixel (sun less than 85° from the zenith: MOD14's split). A scene whose
+    /// corners and centre agree is all one; one that crosses the terminator gets the solar
+    /// zenith on a grid of every 16th pixel (one batched lon/lat transform), read at the
+    /// nearest node. Off-Earth nodes count as night.
+    pub fn daylight(&self) -> Daylight {
+        let (h, w) = (self.height.max(1), self.width.max(1));
+        let probes = [(0, 0), (0, w - 1), (h - 1, 0), (h - 1, w - 1), (h / 2, w / 2)];
+        let day_at = |p: Option<(f64, f64)>| {
+            p.map(|(lon, lat)| crate::time::solar_zenith_deg(self.acquired_at, lon, lat) < 85.0)
+        };
+        let seen: Vec<bool> = self.lonlat(&probes).into_iter().filter_map(day_at).collect();
+        if !seen.is_empty() && seen.iter().all(|&d| d == seen[0]) {
+            return Daylight::All(seen[0]);
+        }
+        const STEP: usize = 16;
+        let (rows, cols) = (h.div_ceil(STEP) + 1, w.div_ceil(STEP) + 1);
+        let nodes: Vec<(usize, usize)> =
+            (0..rows).flat_map(|r| (0..cols).map(move |c| ((r * STEP).min(h - 1), (c * STEP).min(w - 1)))).collect();
+        let day = self.lonlat(&nodes).into_iter().map(|p| day_at(p).unwrap_or(false)).collect();
+        Daylight::Grid { step: STEP, cols, day }
+    }
+
     /// Daytime when the sun is above 85° zenith at the scene centre (MOD14's day/night split).
     pub fn is_daytime(&self) -> bool {
         let centre = self.pixel_center(self.height / 2, self.width / 2);
         centre.is_some_and(|(lon, lat)| crate::time::solar_zenith_deg(self.acquired_at, lon, lat) < 85.0)
+    }
+}
+
+/// Day or night over a scene: uniform, or sampled on a coarse grid.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Daylight {
+    All(bool),
+    Grid { step: usize, cols: usize, day: Vec<bool> },
+}
+
+impl Daylight {
+    pub fn is_day(&self, row: usize, col: usize) -> bool {
+        match self {
+            Daylight::All(d) => *d,
+            Daylight::Grid { step, cols, day } => {
+                let (r, c) = ((row + step / 2) / step, (col + step / 2) / step);
+                day.get(r * cols + c.min(cols - 1)).copied().unwrap_or(false)
+            }
+        }
     }
 }
 
@@ -277,8 +318,9 @@ mod tests {
 }
 
 #[cfg(test)]
-mod bad_input {
+mod scene_files {
     use super::*;
+    use chrono::TimeZone;
     use gdal::raster::Buffer;
 
     /// A 20×20 GeoTIFF; `bands` = (wavelength metadata, units, value).
@@ -344,6 +386,41 @@ mod bad_input {
         // a brightness-temperature scene is not a fire mask
         let (_d, p) = tif(&[("3.9", "K", 300.0), ("11", "K", 290.0)], true, true);
         assert!(read_fire_mask(&p).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_scene_across_the_terminator_uses_night_thresholds_on_its_night_side() {
+        // lon -60..60 at the equator, 06:00 UTC: sunrise along 0° E, night to the west
+        let (w, h) = (240, 20);
+        let mut t4 = vec![300.0f32; w * h];
+        let t11 = vec![295.0f32; w * h];
+        // two pixels at 325 K with no valid neighbours: only the night absolute test (320 K) fires
+        for &(r, c) in &[(10usize, 60usize), (10, 180)] {
+            for dr in 0..3 {
+                for dc in 0..3 {
+                    t4[(r + dr - 1) * w + c + dc - 1] = f32::NAN;
+                }
+            }
+            t4[r * w + c] = 325.0;
+        }
+        let scene = BtScene {
+            path: "x".into(),
+            width: w,
+            height: h,
+            gt: [-60.0, 0.5, 0.0, 5.0, 0.0, -0.5],
+            srs_wkt: None,
+            t4,
+            t11,
+            t12: None,
+            acquired_at: chrono::Utc.with_ymd_and_hms(2026, 3, 20, 6, 0, 0).unwrap(),
+            sensor: "test".into(),
+        };
+        let light = scene.daylight();
+        assert!(matches!(light, Daylight::Grid { .. }));
+        assert!(!light.is_day(10, 60) && light.is_day(10, 180));
+        let p = crate::detect::hotspot::HotspotParams { max_half_window: 1, ..Default::default() };
+        let fires = crate::detect::hotspot::detect_with(&scene.bands(), &|r, c| light.is_day(r, c), &p);
+        assert_eq!(fires.iter().map(|f| f.col).collect::<Vec<_>>(), vec![60], "only the night-side pixel");
     }
 
     #[test]

@@ -10,7 +10,8 @@
 //! Sun glint is rejected afterwards where the view geometry is known (`detect::glint`).
 //! Not here, for want of inputs: a water mask, the desert-boundary and coastal rejections and
 //! MOD14's reflectance-based glint tests (they need reflectances and land-cover masks).
-//! Day or night is decided once per scene (solar zenith at its centre), not per pixel.
+//! Day or night thresholds are chosen per pixel by the caller (`detect_with`; a scene that
+//! crosses the terminator samples the solar zenith on a coarse grid, `BtScene::daylight`).
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};

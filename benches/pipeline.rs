@@ -70,33 +70,16 @@ fn smoke(c: &mut Criterion) {
 }
 
 fn store(c: &mut Criterion) {
-    use firepoint::aoi::{LandClass, PlaceInfo};
     use firepoint::detect::{Detection, SourceKind};
     let dir = tempfile::tempdir().unwrap();
     let mut store = firepoint::store::Store::open(&dir.path().join("bench.sqlite")).unwrap();
     let cfg = firepoint::config::Config::default();
     let rules = firepoint::store::Rules::from(&cfg);
+    let at = chrono::Utc.with_ymd_and_hms(2026, 6, 10, 5, 30, 0).unwrap();
     let located: Vec<_> = (0..100)
-        .map(|i| firepoint::locate::Located {
-            detection: Detection {
-                source: SourceKind::Satellite,
-                sensor: "bench".into(),
-                observed_at: chrono::Utc.with_ymd_and_hms(2026, 6, 10, 5, 30, 0).unwrap(),
-                lon: 115.5 + (i % 10) as f64 * 0.04,
-                lat: 37.5 + (i / 10) as f64 * 0.03,
-                radius_m: 700.0,
-                footprint: None,
-                confidence: 0.9,
-                evidence: serde_json::json!({}),
-            },
-            place: PlaceInfo {
-                village: None,
-                township: None,
-                landuse: LandClass::Farmland,
-                no_burn_zone: None,
-                station: None,
-            },
-            suppressed_by: None,
+        .map(|i| {
+            let (lon, lat) = (115.5 + (i % 10) as f64 * 0.04, 37.5 + (i / 10) as f64 * 0.03);
+            firepoint::locate::Located::on_farmland(Detection::point(SourceKind::Satellite, lon, lat, at, 700.0))
         })
         .collect();
     let mut k = 0u64;

@@ -85,27 +85,13 @@ mod tests {
     use chrono::TimeZone;
 
     fn at(source: SourceKind, station_m: f64, zone: Option<&str>, landuse: LandClass) -> Located {
-        Located {
-            detection: Detection {
-                source,
-                sensor: "t".into(),
-                observed_at: Utc.with_ymd_and_hms(2026, 6, 10, 5, 30, 0).unwrap(),
-                lon: 115.6,
-                lat: 37.6,
-                radius_m: 100.0,
-                footprint: None,
-                confidence: 0.9,
-                evidence: serde_json::Value::Null,
-            },
-            place: PlaceInfo {
-                village: None,
-                township: None,
-                landuse,
-                no_burn_zone: zone.map(Into::into),
-                station: Some(("S".into(), station_m)),
-            },
-            suppressed_by: None,
-        }
+        let at = Utc.with_ymd_and_hms(2026, 6, 10, 5, 30, 0).unwrap();
+        let place = PlaceInfo {
+            no_burn_zone: zone.map(Into::into),
+            station: Some(("S".into(), station_m)),
+            ..PlaceInfo::bare(landuse)
+        };
+        Located { detection: Detection::point(source, 115.6, 37.6, at, 100.0), place, suppressed_by: None }
     }
 
     #[test]

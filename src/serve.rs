@@ -140,7 +140,6 @@ pub fn serve(listen: &str, store_path: &Path) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aoi::{LandClass, PlaceInfo};
     use crate::config::Config;
     use crate::detect::{Detection, SourceKind};
     use crate::locate::Located;
@@ -150,27 +149,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.sqlite");
         let mut store = Store::open(&path).unwrap();
-        let loc = Located {
-            detection: Detection {
-                source: SourceKind::Satellite,
-                sensor: "t".into(),
-                observed_at: chrono::Utc.with_ymd_and_hms(2026, 6, 10, 5, 30, 0).unwrap(),
-                lon: 115.6,
-                lat: 37.6,
-                radius_m: 500.0,
-                footprint: None,
-                confidence: 0.9,
-                evidence: serde_json::Value::Null,
-            },
-            place: PlaceInfo {
-                village: None,
-                township: None,
-                landuse: LandClass::Farmland,
-                no_burn_zone: None,
-                station: None,
-            },
-            suppressed_by: None,
-        };
+        let at = chrono::Utc.with_ymd_and_hms(2026, 6, 10, 5, 30, 0).unwrap();
+        let loc = Located::on_farmland(Detection::point(SourceKind::Satellite, 115.6, 37.6, at, 500.0));
         let cfg = Config::default();
         let id = store.record_input("x".as_ref(), "sha", "satellite", &[loc], &(&cfg).into()).unwrap().opened.remove(0);
         (dir, path, id)

@@ -1,7 +1,6 @@
 //! The ticket store: durability across reopen, one transaction per input, idempotent ids.
 
 use chrono::TimeZone;
-use firepoint::aoi::{LandClass, PlaceInfo};
 use firepoint::config::Config;
 use firepoint::detect::{Detection, SourceKind};
 use firepoint::locate::Located;
@@ -9,27 +8,8 @@ use firepoint::store::Rules;
 use firepoint::store::{Status, Store};
 
 fn located(lon: f64, lat: f64, minute: u32) -> Located {
-    Located {
-        detection: Detection {
-            source: SourceKind::Satellite,
-            sensor: "test".into(),
-            observed_at: chrono::Utc.with_ymd_and_hms(2026, 6, 10, 5, minute, 0).unwrap(),
-            lon,
-            lat,
-            radius_m: 700.0,
-            footprint: None,
-            confidence: 0.9,
-            evidence: serde_json::json!({}),
-        },
-        place: PlaceInfo {
-            village: None,
-            township: None,
-            landuse: LandClass::Farmland,
-            no_burn_zone: None,
-            station: None,
-        },
-        suppressed_by: None,
-    }
+    let at = chrono::Utc.with_ymd_and_hms(2026, 6, 10, 5, minute, 0).unwrap();
+    Located::on_farmland(Detection::point(SourceKind::Satellite, lon, lat, at, 700.0))
 }
 
 #[test]

@@ -188,6 +188,13 @@ pub struct PlaceInfo {
     pub station: Option<(String, f64)>,
 }
 
+impl PlaceInfo {
+    /// A place outside every village, zone and station ring, with the given land use.
+    pub fn bare(landuse: LandClass) -> PlaceInfo {
+        PlaceInfo { village: None, township: None, landuse, no_burn_zone: None, station: None }
+    }
+}
+
 impl Aoi {
     /// Loads every layer from `dir`. Layers may be GeoJSON, GeoPackage or Shapefile.
     pub fn load(dir: &Path) -> Result<Aoi, AoiError> {

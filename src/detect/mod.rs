@@ -53,6 +53,23 @@ pub struct Detection {
     pub evidence: serde_json::Value,
 }
 
+impl Detection {
+    /// A sighting at a point, with no footprint and no evidence (tools, tests, benchmarks).
+    pub fn point(source: SourceKind, lon: f64, lat: f64, observed_at: DateTime<Utc>, radius_m: f64) -> Detection {
+        Detection {
+            source,
+            sensor: source.as_str().into(),
+            observed_at,
+            lon,
+            lat,
+            radius_m,
+            footprint: None,
+            confidence: 0.9,
+            evidence: serde_json::Value::Null,
+        }
+    }
+}
+
 /// Groups fire pixels into 8-connected clusters, one detection each, placed at the centroid
 /// weighted by T4 excess over the background. Pixels off the Earth are left out.
 pub fn scene_detections(scene: &BtScene, fires: &[hotspot::FirePixel]) -> Vec<Detection> {

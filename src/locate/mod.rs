@@ -21,6 +21,13 @@ pub struct Located {
     pub suppressed_by: Option<String>,
 }
 
+impl Located {
+    /// A detection on farmland outside every village, zone and ring, not suppressed.
+    pub fn on_farmland(detection: Detection) -> Located {
+        Located { detection, place: PlaceInfo::bare(crate::aoi::LandClass::Farmland), suppressed_by: None }
+    }
+}
+
 /// The detections inside the county, located, and how many fell outside.
 pub struct Placed {
     pub inside: Vec<Located>,

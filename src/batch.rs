@@ -343,7 +343,7 @@ pub fn run(cfg: &Config, inputs: Vec<(InputKind, PathBuf)>, mode: Quarantine) ->
         }
         bar.finish_and_clear();
     }
-    let tickets = ctx.store.tickets(None)?;
+    let tickets = ctx.store.tickets(&crate::store::TicketFilter::all())?;
     ctx.report.feed = crate::feed::write(&cfg.paths.feed, &tickets)?;
     Ok(ctx.report)
 }

@@ -114,6 +114,9 @@ pub enum TicketsCommand {
         /// open, acked or closed
         #[arg(long)]
         status: Option<String>,
+        /// Only this township's tickets (its code in the AOI's townships layer).
+        #[arg(long)]
+        township: Option<String>,
         #[arg(long, default_value = "table", value_parser = ["table", "jsonl", "geojson"])]
         format: String,
     },

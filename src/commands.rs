@@ -6,7 +6,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use firepoint::batch::{self, BatchReport};
 use firepoint::config::Config;
-use firepoint::store::{Status, Store};
+use firepoint::store::{Status, Store, TicketFilter};
 
 use crate::cli::{HistoryCommand, TicketsCommand};
 
@@ -33,12 +33,12 @@ pub fn finish_batch(report: &BatchReport) -> u8 {
 
 pub fn tickets(cfg: &Config, command: Option<TicketsCommand>) -> Result<u8> {
     let mut store = Store::open(&cfg.paths.store)?;
-    match command.unwrap_or(TicketsCommand::List { status: None, format: "table".into() }) {
-        TicketsCommand::List { status, format } => {
+    match command.unwrap_or(TicketsCommand::List { status: None, township: None, format: "table".into() }) {
+        TicketsCommand::List { status, township, format } => {
             let status = status
                 .map(|s| Status::parse(&s).with_context(|| format!("unknown status `{s}` (open, acked, closed)")))
                 .transpose()?;
-            let list = store.tickets(status)?;
+            let list = store.tickets(&TicketFilter { status, township })?;
             match format.as_str() {
                 "jsonl" => print!("{}", firepoint::feed::jsonl(&list)),
                 "geojson" => println!("{}", serde_json::to_string_pretty(&firepoint::feed::geojson(&list))?),

@@ -3,8 +3,8 @@
 //!
 //! | request | answer |
 //! |---|---|
-//! | `GET /tickets[?status=open]` | JSON Lines, one ticket a line |
-//! | `GET /tickets.geojson[?status=open]` | GeoJSON FeatureCollection |
+//! | `GET /tickets[?status=open&township=CODE]` | JSON Lines, one ticket a line |
+//! | `GET /tickets.geojson[?status=…&township=…]` | GeoJSON FeatureCollection |
 //! | `GET /tickets/{id}` | one ticket (JSON) |
 //! | `POST /tickets/{id}/ack` body `{"by": "…"}` | the acknowledged ticket; 409 if closed |
 //! | `POST /tickets/{id}/close` body `{"note": "…"}` | the closed ticket; 409 if closed already |
@@ -19,7 +19,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::store::{Status, Store, StoreError};
+use crate::store::{Status, Store, StoreError, TicketFilter};
 
 /// An HTTP answer.
 #[derive(Debug, Clone, PartialEq)]
@@ -55,16 +55,20 @@ struct CloseBody {
     note: String,
 }
 
-fn status_filter(query: Option<&str>) -> Result<Option<Status>, Reply> {
-    let Some(q) = query else { return Ok(None) };
-    for pair in q.split('&') {
-        if let Some(v) = pair.strip_prefix("status=") {
-            return Status::parse(v)
-                .map(Some)
-                .ok_or_else(|| error(400, format!("unknown status `{v}` (open, acked, closed)")));
+/// `?status=open&township=999901002`.
+fn ticket_filter(query: Option<&str>) -> Result<TicketFilter, Reply> {
+    let mut filter = TicketFilter::all();
+    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        match pair.split_once('=') {
+            Some(("status", v)) => {
+                let status = Status::parse(v).ok_or_else(|| error(400, format!("unknown status `{v}` (open, acked, closed)")))?;
+                filter.status = Some(status);
+            }
+            Some(("township", v)) => filter.township = Some(v.to_string()),
+            _ => return Err(error(400, format!("unknown query `{pair}` (status=, township=)"))),
         }
     }
-    Ok(None)
+    Ok(filter)
 }
 
 /// Answers one request against the store at `store_path`.
@@ -88,11 +92,11 @@ pub fn handle(store_path: &Path, method: &str, url: &str, body: &str) -> Reply {
     };
     match (method, segments.as_slice()) {
         ("GET", ["tickets"]) | ("GET", ["tickets.geojson"]) => {
-            let status = match status_filter(query) {
-                Ok(s) => s,
+            let filter = match ticket_filter(query) {
+                Ok(f) => f,
                 Err(r) => return r,
             };
-            match store.tickets(status) {
+            match store.tickets(&filter) {
                 Ok(list) if segments[0] == "tickets" => reply(200, "application/x-ndjson", crate::feed::jsonl(&list)),
                 Ok(list) => reply(200, "application/geo+json", crate::feed::geojson(&list).to_string()),
                 Err(e) => store_error(e),
@@ -162,6 +166,8 @@ mod tests {
         let r = handle(&path, "GET", "/tickets?status=open", "");
         assert_eq!((r.status, r.body.lines().count()), (200, 1));
         assert_eq!(handle(&path, "GET", "/tickets?status=nope", "").status, 400);
+        assert_eq!(handle(&path, "GET", "/tickets?colour=red", "").status, 400);
+        assert_eq!(handle(&path, "GET", "/tickets?township=999901002", "").body, "", "the ticket has no township");
         let gj: serde_json::Value = serde_json::from_str(&handle(&path, "GET", "/tickets.geojson", "").body).unwrap();
         assert_eq!(gj["features"][0]["id"], id.as_str());
         assert_eq!(handle(&path, "POST", &format!("/tickets/{id}/ack"), "{}").status, 400);

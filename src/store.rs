@@ -96,6 +96,23 @@ impl<'a> From<&'a crate::config::Config> for Rules<'a> {
     }
 }
 
+/// Which tickets to list: by status, by township (a team sees its own).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TicketFilter {
+    pub status: Option<Status>,
+    /// Township code, as in the AOI's townships layer.
+    pub township: Option<String>,
+}
+
+impl TicketFilter {
+    pub fn all() -> TicketFilter {
+        TicketFilter::default()
+    }
+    pub fn status(status: Status) -> TicketFilter {
+        TicketFilter { status: Some(status), township: None }
+    }
+}
+
 /// What recording one input changed.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Recorded {
@@ -315,14 +332,18 @@ impl Store {
         Ok(out)
     }
 
-    pub fn tickets(&self, status: Option<Status>) -> Result<Vec<Ticket>, StoreError> {
+    /// Tickets matching `filter`, oldest sighting first.
+    pub fn tickets(&self, filter: &TicketFilter) -> Result<Vec<Ticket>, StoreError> {
         let mut stmt = self
             .conn
             .prepare(&format!(
-                "SELECT {TICKET_COLUMNS} FROM tickets WHERE ?1 IS NULL OR status = ?1 ORDER BY first_seen, id"
+                "SELECT {TICKET_COLUMNS} FROM tickets WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR township_code = ?2)
+                 ORDER BY first_seen, id"
             ))
             .map_err(self.sql())?;
-        let rows = stmt.query_map([status.map(|s| s.as_str())], ticket_from_row).map_err(self.sql())?;
+        let rows = stmt
+            .query_map(params![filter.status.map(|s| s.as_str()), filter.township], ticket_from_row)
+            .map_err(self.sql())?;
         rows.collect::<Result<Vec<_>, _>>().map_err(self.sql())
     }
 

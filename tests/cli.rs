@@ -328,3 +328,17 @@ fn served_feed_lists_and_acknowledges_tickets_over_loopback() {
     assert_eq!(serde_json::from_str::<serde_json::Value>(&geo).unwrap()["features"].as_array().unwrap().len(), 3);
     assert_eq!(sb.tickets().iter().filter(|t| t["status"] == "acked").count(), 1);
 }
+
+#[test]
+fn a_township_team_lists_only_its_own_tickets() {
+    let sb = Sandbox::new();
+    sb.simulate();
+    sb.cmd().arg("run").assert().code(0);
+    let all = sb.tickets();
+    let code = all[0]["township_code"].as_str().unwrap().to_string();
+    let out = sb.cmd().args(["tickets", "list", "--format", "jsonl", "--township", &code]).output().unwrap();
+    let mine: Vec<serde_json::Value> =
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(!mine.is_empty() && mine.len() < all.len(), "{} of {}", mine.len(), all.len());
+    assert!(mine.iter().all(|t| t["township_code"] == code.as_str()));
+}

@@ -5,7 +5,7 @@ use firepoint::config::Config;
 use firepoint::detect::{Detection, SourceKind};
 use firepoint::locate::Located;
 use firepoint::store::Rules;
-use firepoint::store::{Status, Store};
+use firepoint::store::{Status, Store, TicketFilter};
 
 fn located(lon: f64, lat: f64, minute: u32) -> Located {
     let at = chrono::Utc.with_ymd_and_hms(2026, 6, 10, 5, minute, 0).unwrap();
@@ -25,12 +25,12 @@ fn tickets_survive_reopen_and_same_input_is_refused() {
         assert_eq!(rec.opened.len(), 1);
     } // dropped without any explicit flush, as a killed process would
     let mut store = Store::open(&path).unwrap();
-    assert_eq!(store.tickets(None).unwrap().len(), 1);
+    assert_eq!(store.tickets(&TicketFilter::all()).unwrap().len(), 1);
     assert_eq!(store.input_status("sha-a").unwrap().as_deref(), Some("done"));
     // recording the same input twice fails as a whole and changes nothing
     let again = store.record_input("a.tif".as_ref(), "sha-a", "satellite", &[located(115.9, 37.9, 0)], &rules);
     assert!(again.is_err());
-    assert_eq!(store.tickets(None).unwrap().len(), 1);
+    assert_eq!(store.tickets(&TicketFilter::all()).unwrap().len(), 1);
 }
 
 #[test]
@@ -43,7 +43,7 @@ fn a_failed_input_transaction_leaves_no_half_written_ticket() {
     bad.detection.confidence = f32::NAN; // SQLite stores NaN as NULL: the NOT NULL check fails mid-input
     let err = store.record_input("b.tif".as_ref(), "sha-b", "satellite", &[located(115.7, 37.7, 0), bad], &rules);
     assert!(err.is_err(), "the second detection must fail");
-    assert!(store.tickets(None).unwrap().is_empty(), "the first detection's ticket was rolled back");
+    assert!(store.tickets(&TicketFilter::all()).unwrap().is_empty(), "the first detection's ticket was rolled back");
     assert_eq!(store.input_status("sha-b").unwrap(), None, "the input will be processed again");
 }
 
@@ -79,5 +79,5 @@ fn a_closed_ticket_is_not_joined_by_a_new_sighting() {
     store.close(&id, "out", chrono::Utc::now()).unwrap();
     let rekindled = store.record_input("3".as_ref(), "s3", "satellite", &[located(115.6, 37.6, 20)], &rules).unwrap();
     assert_eq!(rekindled.opened.len(), 1, "a fire seen again after closing is a new ticket");
-    assert_eq!(store.tickets(Some(Status::Open)).unwrap().len(), 1);
+    assert_eq!(store.tickets(&TicketFilter::status(Status::Open)).unwrap().len(), 1);
 }

@@ -47,6 +47,8 @@ pub struct BatchReport {
     pub outside_aoi: usize,
     pub opened: Vec<String>,
     pub joined: usize,
+    /// New camera tickets pushed later than `sla.alarm_min` after their sighting.
+    pub late_alarms: usize,
     pub feed: Vec<PathBuf>,
 }
 
@@ -67,7 +69,15 @@ impl fmt::Display for BatchReport {
             "detections: {} in the county, {} suppressed on known heat sources, {} outside the county (dropped)",
             self.detections, self.suppressed, self.outside_aoi
         )?;
-        write!(f, "tickets: {} new, {} sightings joined existing tickets", self.opened.len(), self.joined)
+        write!(f, "tickets: {} new, {} sightings joined existing tickets", self.opened.len(), self.joined)?;
+        if self.late_alarms > 0 {
+            write!(
+                f,
+                "\nalarms: {} new camera ticket(s) pushed later than sla.alarm_min after the sighting",
+                self.late_alarms
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -237,6 +247,15 @@ impl Ctx<'_> {
                 self.report.outside_aoi += placed.outside;
                 self.report.suppressed += rec.suppressed;
                 self.report.joined += rec.joined.len();
+                // the county's rule: a camera alarm reaches the grid member within sla.alarm_min
+                // of the sighting; a backlog (or a slow camera upload) breaks it, so say so
+                if kind == InputKind::Frame && !rec.opened.is_empty() {
+                    let seen = placed.inside.iter().map(|l| l.detection.observed_at).min();
+                    let limit = chrono::Duration::minutes(self.cfg.sla.alarm_min);
+                    if seen.is_some_and(|s| chrono::Utc::now() - s > limit) {
+                        self.report.late_alarms += rec.opened.len();
+                    }
+                }
                 self.report.opened.extend(rec.opened);
             }
             Err(msg) => {
@@ -312,13 +331,20 @@ pub fn run(cfg: &Config, inputs: Vec<(InputKind, PathBuf)>, mode: Quarantine) ->
         }
     }
     let (frames, others): (Vec<_>, Vec<_>) = todo.into_iter().partition(|(k, _, _)| *k == InputKind::Frame);
+    // the model is loaded before anything is recorded: a missing runtime or a model that cannot
+    // start a session is fatal (exit 2, nothing processed), never the frames' fault
+    let model = if frames.is_empty() {
+        None
+    } else {
+        let model = SmokeModel::load(&cfg.camera.model, cfg.camera.threshold)?;
+        model.worker()?;
+        Some(model)
+    };
     for (kind, path, sha) in others {
         let detected = if kind == InputKind::Table { detect_table(&path) } else { detect_scene(&path, cfg) };
         ctx.finish(&path, kind, &sha, detected)?;
     }
-    if !frames.is_empty() {
-        let model = SmokeModel::load(&cfg.camera.model, cfg.camera.threshold)?;
-        model.worker()?; // a model that cannot start a session is fatal, not the frames' fault
+    if let Some(model) = model {
         let bar = progress(frames.len(), "frames");
         for chunk in frames.chunks(cfg.camera.chunk.max(1)) {
             let aoi = &ctx.aoi;

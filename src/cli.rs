@@ -39,6 +39,15 @@ pub enum Command {
     },
     /// List, export, acknowledge and close tickets.
     Tickets(TicketsArgs),
+    /// The daily report: fires first seen on a Beijing day, per township, and how many were
+    /// verified (acknowledged or closed) before their deadline.
+    Report {
+        /// Beijing reporting day, YYYY-MM-DD (default: today in Beijing).
+        #[arg(long)]
+        day: Option<chrono::NaiveDate>,
+        #[arg(long, default_value = "table", value_parser = ["table", "csv"])]
+        format: String,
+    },
     /// Serve the ticket feed over HTTP: list tickets (JSON Lines, GeoJSON), acknowledge, close.
     /// No TLS or login of its own: keep it on localhost or behind the county's reverse proxy.
     Serve {

@@ -31,6 +31,50 @@ pub fn finish_batch(report: &BatchReport) -> u8 {
     u8::from(!report.failed.is_empty() || !report.warned.is_empty())
 }
 
+pub fn report(cfg: &Config, day: Option<chrono::NaiveDate>, format: &str) -> Result<u8> {
+    let store = Store::open(&cfg.paths.store)?;
+    let day = day.unwrap_or_else(|| firepoint::time::reporting_day(chrono::Utc::now()));
+    let rows = firepoint::report::daily(&store.tickets(&TicketFilter::all())?, day);
+    if format == "csv" {
+        print!("{}", firepoint::report::to_csv(&rows));
+        return Ok(0);
+    }
+    println!("daily report for {day} (Beijing): fires first seen that day");
+    println!(
+        "{:<11} {:<14} {:>7} {:>9} {:>6} {:>5} {:>7} {:>4} {:>4} {:>5} {:>6} {:>9}",
+        "township",
+        "",
+        "tickets",
+        "satellite",
+        "camera",
+        "straw",
+        "garbage",
+        "high",
+        "open",
+        "acked",
+        "closed",
+        "verified"
+    );
+    for r in &rows {
+        println!(
+            "{:<11} {:<14} {:>7} {:>9} {:>6} {:>5} {:>7} {:>4} {:>4} {:>5} {:>6} {:>9}",
+            r.township_code,
+            r.township,
+            r.tickets,
+            r.satellite,
+            r.camera,
+            r.straw,
+            r.garbage,
+            r.high_priority,
+            r.open,
+            r.acked,
+            r.closed,
+            r.verified_in_time
+        );
+    }
+    Ok(0)
+}
+
 pub fn tickets(cfg: &Config, command: Option<TicketsCommand>) -> Result<u8> {
     let mut store = Store::open(&cfg.paths.store)?;
     match command.unwrap_or(TicketsCommand::List { status: None, township: None, format: "table".into() }) {

@@ -18,6 +18,7 @@ pub mod feed;
 pub mod ingest;
 pub mod locate;
 pub mod persistence;
+pub mod report;
 pub mod rng;
 pub mod serve;
 pub mod simulate;

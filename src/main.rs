@@ -60,6 +60,7 @@ fn run(cli: Cli) -> Result<u8> {
             Ok(finish_batch(&batch::run(&cfg, inputs, Quarantine::Copy)?))
         }
         Command::Tickets(args) => tickets(&cfg, args.command),
+        Command::Report { day, format } => commands::report(&cfg, day, &format),
         Command::Serve { listen } => {
             firepoint::serve::serve(&listen, &cfg.paths.store)?;
             Ok(0)

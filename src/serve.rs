@@ -61,7 +61,8 @@ fn ticket_filter(query: Option<&str>) -> Result<TicketFilter, Reply> {
     for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
         match pair.split_once('=') {
             Some(("status", v)) => {
-                let status = Status::parse(v).ok_or_else(|| error(400, format!("unknown status `{v}` (open, acked, closed)")))?;
+                let status = Status::parse(v)
+                    .ok_or_else(|| error(400, format!("unknown status `{v}` (open, acked, closed)")))?;
                 filter.status = Some(status);
             }
             Some(("township", v)) => filter.township = Some(v.to_string()),

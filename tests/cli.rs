@@ -114,7 +114,9 @@ fn camera_sightings_of_one_fire_merge_into_one_ticket() {
         .args(["--set", "camera.threshold=0.0", "run"])
         .assert()
         .code(0)
-        .stdout(predicate::str::contains("frames: 7 scored, 7 with smoke"));
+        .stdout(predicate::str::contains("frames: 7 scored, 7 with smoke"))
+        // the sample frames are from June 2026: every camera alarm is late against the 2-minute rule
+        .stdout(predicate::str::contains("pushed later than sla.alarm_min"));
     let tickets = sb.tickets();
     let cam: Vec<_> = tickets.iter().filter(|t| t["sources"] == serde_json::json!(["camera"])).collect();
     let total: i64 = cam.iter().map(|t| t["detections"].as_i64().unwrap()).sum();
@@ -341,4 +343,17 @@ fn a_township_team_lists_only_its_own_tickets() {
         String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert!(!mine.is_empty() && mine.len() < all.len(), "{} of {}", mine.len(), all.len());
     assert!(mine.iter().all(|t| t["township_code"] == code.as_str()));
+}
+
+#[test]
+fn a_missing_onnx_runtime_is_fatal_before_anything_is_recorded() {
+    let sb = Sandbox::new();
+    sb.simulate();
+    sb.cmd()
+        .env("ORT_DYLIB_PATH", "/nonexistent/libonnxruntime.so")
+        .arg("run")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("cannot load ONNX Runtime from /nonexistent/libonnxruntime.so"));
+    assert!(sb.tickets().is_empty(), "nothing was processed, so the next run does everything");
 }

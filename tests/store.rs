@@ -81,3 +81,27 @@ fn a_closed_ticket_is_not_joined_by_a_new_sighting() {
     assert_eq!(rekindled.opened.len(), 1, "a fire seen again after closing is a new ticket");
     assert_eq!(store.tickets(&TicketFilter::status(Status::Open)).unwrap().len(), 1);
 }
+
+#[test]
+fn daily_report_counts_the_beijing_day_and_verification_before_the_deadline() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("t.sqlite")).unwrap();
+    let cfg = Config::default();
+    let rules = Rules::from(&cfg);
+    let at = |h, m| chrono::Utc.with_ymd_and_hms(2026, 6, 10, h, m, 0).unwrap();
+    let day = |h| {
+        Located::on_farmland(Detection::point(SourceKind::Satellite, 115.6, 37.6 + h as f64 * 0.1, at(h, 30), 700.0))
+    };
+    let a = store.record_input("a".as_ref(), "a", "satellite", &[day(5)], &rules).unwrap().opened.remove(0);
+    let b = store.record_input("b".as_ref(), "b", "satellite", &[day(6)], &rules).unwrap().opened.remove(0);
+    // 17:30 UTC is 01:30 the next day in Beijing: not in the 10 June report
+    store.record_input("c".as_ref(), "c", "satellite", &[day(17)], &rules).unwrap();
+    store.ack(&a, "team", at(7, 0)).unwrap(); // in time (deadline 23:59:59 Beijing = 15:59:59 UTC)
+    store.close(&b, "out", at(16, 30)).unwrap(); // after the deadline
+    let rows = firepoint::report::daily(&store.tickets(&TicketFilter::all()).unwrap(), "2026-06-10".parse().unwrap());
+    let total = rows.last().unwrap();
+    assert_eq!(total.township_code, "total");
+    assert_eq!((total.tickets, total.satellite, total.acked, total.closed, total.verified_in_time), (2, 2, 1, 1, 1));
+    let csv = firepoint::report::to_csv(&rows);
+    assert!(csv.starts_with("township_code,township,tickets,"), "{csv}");
+}

@@ -424,6 +424,38 @@ mod scene_files {
     }
 
     #[test]
+    fn projected_scene_gives_lon_lat_in_the_right_order() {
+        // a scene in UTM zone 50N (EPSG:32650) over Hebei; pixel centres must come back as lon, lat
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("utm.tif");
+        let driver = gdal::DriverManager::get_driver_by_name("GTiff").unwrap();
+        let mut ds = driver.create_with_band_type::<f32, _>(&path, 10, 10, 2).unwrap();
+        ds.set_geo_transform(&[400_000.0, 1000.0, 0.0, 4_170_000.0, 0.0, -1000.0]).unwrap();
+        ds.set_spatial_ref(&gdal::spatial_ref::SpatialRef::from_epsg(32650).unwrap()).unwrap();
+        ds.set_metadata_item("ACQUISITION_TIME", "2026-06-10T05:30:00Z", "").unwrap();
+        for (i, um) in ["3.9", "11"].iter().enumerate() {
+            let mut b = ds.rasterband(i + 1).unwrap();
+            b.set_metadata_item("WAVELENGTH_UM", um, "").unwrap();
+            b.write((0, 0), (10, 10), &mut Buffer::new((10, 10), vec![300.0f32; 100])).unwrap();
+        }
+        drop(ds);
+        let scene = read_bt_scene(&path).unwrap();
+        assert!(scene.srs_wkt.is_some());
+        let (lon, lat) = scene.pixel_center(5, 5).unwrap();
+        // 405.5 km east, 4164.5 km north in zone 50 (central meridian 117° E): about 115.9° E, 37.6° N
+        assert!((115.5..116.5).contains(&lon) && (37.3..37.9).contains(&lat), "{lon} {lat}");
+        // and back: the inverse transform lands on the pixel centre
+        use gdal::spatial_ref::{AxisMappingStrategy, CoordTransform, SpatialRef};
+        let mut wgs = SpatialRef::from_epsg(4326).unwrap();
+        wgs.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
+        let utm = SpatialRef::from_epsg(32650).unwrap();
+        let back = CoordTransform::new(&wgs, &utm).unwrap();
+        let (mut x, mut y, mut z) = ([lon], [lat], [0.0]);
+        back.transform_coords(&mut x, &mut y, &mut z).unwrap();
+        assert!((x[0] - 405_500.0).abs() < 0.01 && (y[0] - 4_164_500.0).abs() < 0.01, "{x:?} {y:?}");
+    }
+
+    #[test]
     fn missing_tir_band() {
         assert!(err(&[("3.9", "K", 300.0)], true, true).contains("11 µm"));
     }

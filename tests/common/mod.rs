@@ -21,17 +21,20 @@ impl Sandbox {
 
     /// `firepoint` with every path pointed into the sandbox (and the repo's aoi/).
     pub fn cmd(&self) -> Command {
-        let mut cmd = Command::cargo_bin("firepoint").expect("binary built");
+        Command::from_std(self.std_cmd())
+    }
+
+    /// The same command as a plain `std::process::Command` (to spawn and kill it).
+    pub fn std_cmd(&self) -> std::process::Command {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("firepoint"));
         let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let quoted = |p: PathBuf| format!("{:?}", p.display().to_string());
         cmd.current_dir(self.dir.path())
             .env("ORT_DYLIB_PATH", repo.join(".deps/onnxruntime/libonnxruntime.so"))
             .env_remove("FIREPOINT_CONFIG")
             .env_remove("RUST_LOG")
-            .args(["--set", &format!("paths.aoi={:?}", repo.join("aoi").display().to_string())])
-            .args([
-                "--set",
-                &format!("camera.model={:?}", repo.join("models/smoke-patch-v1.onnx").display().to_string()),
-            ])
+            .args(["--set", &format!("paths.aoi={}", quoted(repo.join("aoi")))])
+            .args(["--set", &format!("camera.model={}", quoted(repo.join("models/smoke-patch-v1.onnx")))])
             .args(["--set", "paths.inbox=\"work/inbox\"", "--set", "paths.store=\"work/firepoint.sqlite\""])
             .args(["--set", "paths.feed=\"work/feed\"", "--set", "paths.quarantine=\"work/quarantine\""]);
         cmd

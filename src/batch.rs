@@ -119,9 +119,9 @@ fn detect_scene(path: &Path, cfg: &Config) -> Detected {
                 path.display()
             ))
         }
-        None => match raster::read_fire_mask(path).map_err(chain)? {
-            Some(grid) => return Ok((crate::detect::fire_grid_detections(&grid), Vec::new())),
-            None => raster::read_bt_scene(path).map_err(chain)?,
+        None => match raster::read_geotiff(path).map_err(chain)? {
+            raster::GeoTiff::FireMask(grid) => return Ok((crate::detect::fire_grid_detections(&grid), Vec::new())),
+            raster::GeoTiff::Scene(scene) => scene,
         },
     };
     let bands = scene.bands();

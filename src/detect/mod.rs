@@ -153,17 +153,7 @@ impl Cell for FireCell {
 
 impl FireGrid {
     fn lonlat(&self, cells: &[(usize, usize)]) -> Vec<Option<(f64, f64)>> {
-        let xy: Vec<(f64, f64)> = cells
-            .iter()
-            .map(|&(r, c)| {
-                let (x, y) = (c as f64 + 0.5, r as f64 + 0.5);
-                (self.gt[0] + x * self.gt[1] + y * self.gt[2], self.gt[3] + x * self.gt[4] + y * self.gt[5])
-            })
-            .collect();
-        match &self.srs_wkt {
-            Some(w) => crate::ingest::raster::to_lonlat(w, &xy),
-            None => xy.into_iter().map(Some).collect(),
-        }
+        crate::ingest::raster::pixel_centers_lonlat(&self.gt, self.srs_wkt.as_deref(), cells)
     }
 }
 
@@ -233,14 +223,8 @@ pub fn fdc_detections(fdc: &crate::ingest::goes::Fdc) -> Vec<Detection> {
 fn pixel_ring(gt: &[f64; 6], wkt: Option<&str>, rows: &[usize], cols: &[usize]) -> Option<Vec<[f64; 2]>> {
     let (r0, r1) = (*rows.iter().min()? as f64, *rows.iter().max()? as f64 + 1.0);
     let (c0, c1) = (*cols.iter().min()? as f64, *cols.iter().max()? as f64 + 1.0);
-    let xy: Vec<(f64, f64)> = [(r0, c0), (r0, c1), (r1, c1), (r1, c0), (r0, c0)]
-        .iter()
-        .map(|&(r, c)| (gt[0] + c * gt[1] + r * gt[2], gt[3] + c * gt[4] + r * gt[5]))
-        .collect();
-    let ll = match wkt {
-        Some(w) => crate::ingest::raster::to_lonlat(w, &xy),
-        None => xy.into_iter().map(Some).collect(),
-    };
+    let corners = [(r0, c0), (r0, c1), (r1, c1), (r1, c0), (r0, c0)];
+    let ll = crate::ingest::raster::grid_lonlat(gt, wkt, &corners);
     ll.into_iter().map(|p| p.map(|(x, y)| [x, y])).collect()
 }
 

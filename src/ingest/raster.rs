@@ -67,19 +67,9 @@ impl BtScene {
         }
     }
 
-    /// Centre of pixel (row, col) in the grid's CRS.
-    pub fn pixel_xy(&self, row: usize, col: usize) -> (f64, f64) {
-        let (x, y) = (col as f64 + 0.5, row as f64 + 0.5);
-        (self.gt[0] + x * self.gt[1] + y * self.gt[2], self.gt[3] + x * self.gt[4] + y * self.gt[5])
-    }
-
     /// Pixel centres as (lon, lat), `None` where the point is off the Earth (geostationary disks).
     pub fn lonlat(&self, pixels: &[(usize, usize)]) -> Vec<Option<(f64, f64)>> {
-        let xy: Vec<(f64, f64)> = pixels.iter().map(|&(r, c)| self.pixel_xy(r, c)).collect();
-        match &self.srs_wkt {
-            None => xy.into_iter().map(Some).collect(),
-            Some(wkt) => to_lonlat(wkt, &xy),
-        }
+        pixel_centers_lonlat(&self.gt, self.srs_wkt.as_deref(), pixels)
     }
 
     /// Centre of pixel (row, col) as (lon, lat), if on the Earth.
@@ -133,6 +123,23 @@ impl Daylight {
             }
         }
     }
+}
+
+/// Grid positions (row, col; fractional, 0.0 is a pixel's top-left edge) as (lon, lat) through
+/// the geotransform `gt` and the grid's CRS (`None`: EPSG:4326). `None` where off the Earth.
+pub fn grid_lonlat(gt: &[f64; 6], wkt: Option<&str>, positions: &[(f64, f64)]) -> Vec<Option<(f64, f64)>> {
+    let xy: Vec<(f64, f64)> =
+        positions.iter().map(|&(r, c)| (gt[0] + c * gt[1] + r * gt[2], gt[3] + c * gt[4] + r * gt[5])).collect();
+    match wkt {
+        None => xy.into_iter().map(Some).collect(),
+        Some(wkt) => to_lonlat(wkt, &xy),
+    }
+}
+
+/// Centres of pixels (row, col) as (lon, lat); see [`grid_lonlat`].
+pub fn pixel_centers_lonlat(gt: &[f64; 6], wkt: Option<&str>, pixels: &[(usize, usize)]) -> Vec<Option<(f64, f64)>> {
+    let centres: Vec<(f64, f64)> = pixels.iter().map(|&(r, c)| (r as f64 + 0.5, c as f64 + 0.5)).collect();
+    grid_lonlat(gt, wkt, &centres)
 }
 
 /// Transforms points from the CRS `wkt` to lon/lat (EPSG:4326, lon first) through GDAL/PROJ.
@@ -225,20 +232,57 @@ fn band_named(ds: &Dataset, names: &[&str]) -> Option<usize> {
     })
 }
 
-/// A GeoTIFF fire product, if `path` is one: a band described (or with `CONTENT` metadata)
-/// `FireMask` holding MOD14 classes (7, 8, 9 are fires), and optionally an `FRP` band in MW.
-/// `Ok(None)` means the file has no fire-mask band (read it as brightness temperatures).
-pub fn read_fire_mask(path: &Path) -> Result<Option<crate::detect::FireGrid>, RasterError> {
-    let ds = Dataset::open(path).map_err(|source| RasterError::Open { path: path.into(), source })?;
-    let Some(mask_band) = band_named(&ds, &["firemask"]) else { return Ok(None) };
+/// A GeoTIFF's geotransform, CRS (`None` for EPSG:4326) and `ACQUISITION_TIME`.
+type Georef = ([f64; 6], Option<String>, DateTime<Utc>);
+
+/// Reads the georeference and time, each required.
+fn georef(ds: &Dataset, path: &Path) -> Result<Georef, RasterError> {
     let gt = ds.geo_transform().map_err(|_| RasterError::NoGeoTransform { path: path.into() })?;
     if gt == [0.0, 1.0, 0.0, 0.0, 0.0, 1.0] {
         return Err(RasterError::NoGeoTransform { path: path.into() });
     }
     let raw_time = ds.metadata_item("ACQUISITION_TIME", "").ok_or(RasterError::NoTime { path: path.into() })?;
-    let observed_at = DateTime::parse_from_rfc3339(raw_time.trim())
+    let at = DateTime::parse_from_rfc3339(raw_time.trim())
         .map_err(|_| RasterError::BadTime { path: path.into(), value: raw_time.clone() })?
         .with_timezone(&Utc);
+    let srs = ds.spatial_ref().ok().filter(|s| s.auth_code().ok() != Some(4326)).and_then(|s| s.to_wkt().ok());
+    Ok((gt, srs, at))
+}
+
+fn sensor(ds: &Dataset) -> String {
+    ds.metadata_item("SENSOR", "").unwrap_or_else(|| "unknown".into())
+}
+
+fn open(path: &Path) -> Result<Dataset, RasterError> {
+    Dataset::open(path).map_err(|source| RasterError::Open { path: path.into(), source })
+}
+
+/// What a satellite GeoTIFF holds.
+pub enum GeoTiff {
+    FireMask(crate::detect::FireGrid),
+    Scene(BtScene),
+}
+
+/// Reads a satellite GeoTIFF, opened once: a fire product if it has a fire-mask band, else a
+/// brightness-temperature scene.
+pub fn read_geotiff(path: &Path) -> Result<GeoTiff, RasterError> {
+    let ds = open(path)?;
+    match fire_mask_from(&ds, path)? {
+        Some(grid) => Ok(GeoTiff::FireMask(grid)),
+        None => bt_scene_from(&ds, path).map(GeoTiff::Scene),
+    }
+}
+
+/// A GeoTIFF fire product, if `path` is one: a band described (or with `CONTENT` metadata)
+/// `FireMask` holding MOD14 classes (7, 8, 9 are fires), and optionally an `FRP` band in MW.
+/// `Ok(None)` means the file has no fire-mask band (read it as brightness temperatures).
+pub fn read_fire_mask(path: &Path) -> Result<Option<crate::detect::FireGrid>, RasterError> {
+    fire_mask_from(&open(path)?, path)
+}
+
+fn fire_mask_from(ds: &Dataset, path: &Path) -> Result<Option<crate::detect::FireGrid>, RasterError> {
+    let Some(mask_band) = band_named(ds, &["firemask"]) else { return Ok(None) };
+    let (gt, srs_wkt, observed_at) = georef(ds, path)?;
     let (w, h) = ds.raster_size();
     let read = |i: usize| -> Result<Vec<f64>, RasterError> {
         let b = ds.rasterband(i).map_err(|source| RasterError::Read { path: path.into(), band: i, source })?;
@@ -248,7 +292,7 @@ pub fn read_fire_mask(path: &Path) -> Result<Option<crate::detect::FireGrid>, Ra
             .1)
     };
     let mask = read(mask_band)?;
-    let frp = band_named(&ds, &["frp", "maxfrp"]).map(read).transpose()?;
+    let frp = band_named(ds, &["frp", "maxfrp"]).map(read).transpose()?;
     let fires = mask
         .iter()
         .enumerate()
@@ -265,9 +309,9 @@ pub fn read_fire_mask(path: &Path) -> Result<Option<crate::detect::FireGrid>, Ra
         .collect();
     Ok(Some(crate::detect::FireGrid {
         gt,
-        srs_wkt: ds.spatial_ref().ok().filter(|s| s.auth_code().ok() != Some(4326)).and_then(|s| s.to_wkt().ok()),
+        srs_wkt,
         observed_at,
-        sensor: ds.metadata_item("SENSOR", "").unwrap_or_else(|| "unknown".into()),
+        sensor: sensor(ds),
         product: "fire mask GeoTIFF",
         fires,
     }))
@@ -275,29 +319,25 @@ pub fn read_fire_mask(path: &Path) -> Result<Option<crate::detect::FireGrid>, Ra
 
 /// Reads a brightness-temperature GeoTIFF scene.
 pub fn read_bt_scene(path: &Path) -> Result<BtScene, RasterError> {
-    let ds = Dataset::open(path).map_err(|source| RasterError::Open { path: path.into(), source })?;
-    let gt = ds.geo_transform().map_err(|_| RasterError::NoGeoTransform { path: path.into() })?;
-    if gt == [0.0, 1.0, 0.0, 0.0, 0.0, 1.0] {
-        return Err(RasterError::NoGeoTransform { path: path.into() });
-    }
-    let mir = find_band(&ds, 3.9).ok_or(RasterError::MissingBand { path: path.into(), band: "3.9 µm (MIR)" })?;
-    let tir = find_band(&ds, 11.0).ok_or(RasterError::MissingBand { path: path.into(), band: "11 µm (TIR)" })?;
-    let raw_time = ds.metadata_item("ACQUISITION_TIME", "").ok_or(RasterError::NoTime { path: path.into() })?;
-    let acquired_at = DateTime::parse_from_rfc3339(raw_time.trim())
-        .map_err(|_| RasterError::BadTime { path: path.into(), value: raw_time.clone() })?
-        .with_timezone(&Utc);
+    bt_scene_from(&open(path)?, path)
+}
+
+fn bt_scene_from(ds: &Dataset, path: &Path) -> Result<BtScene, RasterError> {
+    let (gt, srs_wkt, acquired_at) = georef(ds, path)?;
+    let mir = find_band(ds, 3.9).ok_or(RasterError::MissingBand { path: path.into(), band: "3.9 µm (MIR)" })?;
+    let tir = find_band(ds, 11.0).ok_or(RasterError::MissingBand { path: path.into(), band: "11 µm (TIR)" })?;
     let (width, height) = ds.raster_size();
     Ok(BtScene {
         path: path.into(),
         width,
         height,
         gt,
-        srs_wkt: ds.spatial_ref().ok().filter(|s| s.auth_code().ok() != Some(4326)).and_then(|s| s.to_wkt().ok()),
-        t4: read_bt(&ds, path, mir, "3.9 µm")?,
-        t11: read_bt(&ds, path, tir, "11 µm")?,
-        t12: find_band(&ds, 12.0).filter(|&b| b != tir).map(|b| read_bt(&ds, path, b, "12 µm")).transpose()?,
+        srs_wkt,
+        t4: read_bt(ds, path, mir, "3.9 µm")?,
+        t11: read_bt(ds, path, tir, "11 µm")?,
+        t12: find_band(ds, 12.0).filter(|&b| b != tir).map(|b| read_bt(ds, path, b, "12 µm")).transpose()?,
         acquired_at,
-        sensor: ds.metadata_item("SENSOR", "").unwrap_or_else(|| "unknown".into()),
+        sensor: sensor(ds),
     })
 }
 

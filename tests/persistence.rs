@@ -50,13 +50,7 @@ fn kiln_seen_on_many_nights_is_suppressed_and_a_field_burned_by_day_is_not() {
 
 #[test]
 fn himawari_steel_plant_points_on_the_available_firms_history() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/satellite");
-    let root =
-        std::env::var_os("FIREPOINT_DATA").map(|d| std::path::PathBuf::from(d).join("satellite")).unwrap_or(root);
-    if !root.is_dir() {
-        eprintln!("SKIPPED: no satellite data at {}", root.display());
-        return;
-    }
+    let Some(root) = common::shared_data("satellite") else { return };
     let sb = Sandbox::new();
     let firms_dir = root.join("firms-modis-global-24h");
     let mut import = sb.cmd();

@@ -10,16 +10,7 @@ use firepoint::detect::hotspot::{self, HotspotParams};
 use firepoint::ingest::{goes, tables};
 
 fn sat() -> Option<PathBuf> {
-    let root = std::env::var_os("FIREPOINT_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
-    let dir = root.join("satellite");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!("SKIPPED: no satellite data at {} (set FIREPOINT_DATA)", dir.display());
-        None
-    }
+    common::shared_data("satellite")
 }
 
 fn find(dir: &Path, needle: &str) -> PathBuf {

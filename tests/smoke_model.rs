@@ -3,14 +3,9 @@
 
 use firepoint::detect::smoke::{SmokeError, SmokeModel};
 
-const MODEL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models/smoke-patch-v1.onnx");
+mod common;
 
-fn data_dir() -> Option<std::path::PathBuf> {
-    let dir = std::env::var_os("FIREPOINT_DATA")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data").into());
-    dir.is_dir().then_some(dir)
-}
+const MODEL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models/smoke-patch-v1.onnx");
 
 #[test]
 fn model_scores_a_frame_into_a_patch_grid() {
@@ -43,18 +38,13 @@ fn tampered_model_is_refused_by_checksum() {
 
 #[test]
 fn rust_preprocessing_matches_the_training_script_on_a_real_frame() {
-    let Some(data) = data_dir() else {
-        eprintln!(
-            "SKIPPED: no shared data (../shared/data or FIREPOINT_DATA); cannot compare with the training script"
-        );
-        return;
-    };
+    let Some(smoke) = common::shared_data("smoke") else { return };
     let metrics: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(std::path::Path::new(MODEL).with_extension("json")).unwrap())
             .unwrap();
     let name = metrics["onnx_check"]["frame"].as_str().unwrap();
     let want = metrics["onnx_check"]["score"].as_f64().unwrap() as f32;
-    let path = data.join("smoke/alerttahoe_boxoverlay/smoke_box_removed").join(name);
+    let path = smoke.join("alerttahoe_boxoverlay/smoke_box_removed").join(name);
     if !path.exists() {
         eprintln!("SKIPPED: {} not present", path.display());
         return;

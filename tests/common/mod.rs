@@ -55,6 +55,20 @@ impl Sandbox {
     }
 }
 
+/// A folder of the shared real data (`$FIREPOINT_DATA/<sub>`, else `../shared/data/<sub>` beside
+/// the repository), or `None` after printing SKIPPED for the test that wanted it.
+pub fn shared_data(sub: &str) -> Option<PathBuf> {
+    let root = std::env::var_os("FIREPOINT_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
+    let dir = root.join(sub);
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    eprintln!("SKIPPED: no shared data at {} (set FIREPOINT_DATA)", dir.display());
+    None
+}
+
 /// Metres between two lon/lat points (equirectangular; fine at county scale).
 pub fn metres(a: (f64, f64), b: (f64, f64)) -> f64 {
     let kx = 111_320.0 * a.1.to_radians().cos();

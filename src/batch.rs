@@ -238,7 +238,7 @@ impl Ctx<'_> {
                     .iter_mut()
                     .filter(|l| l.suppressed_by.is_none() && l.detection.source == SourceKind::Satellite)
                 {
-                    let history = self.store.cell_histories(&loc.detection, &self.cfg.persistence)?;
+                    let history = self.store.footprint_history(&loc.detection, &self.cfg.persistence)?;
                     loc.suppressed_by = crate::persistence::verdict(&history, &self.cfg.persistence);
                 }
                 let rec = self.store.record_input(path, sha, kind_name, &placed.inside, &self.cfg.into())?;

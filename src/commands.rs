@@ -195,7 +195,7 @@ pub fn history(cfg: &Config, command: HistoryCommand) -> Result<u8> {
             let dets = history_detections(cfg, &file)?;
             let mut suppressed = 0;
             for d in &dets {
-                let h = store.cell_histories(d, &cfg.persistence)?;
+                let h = store.footprint_history(d, &cfg.persistence)?;
                 if let Some(why) = firepoint::persistence::verdict(&h, &cfg.persistence) {
                     suppressed += 1;
                     println!(

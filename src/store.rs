@@ -405,7 +405,7 @@ impl Store {
     }
 
     /// History of the cells in a detection's footprint within its lookback window.
-    pub fn cell_histories(&self, d: &Detection, p: &Persistence) -> Result<CellHistory, StoreError> {
+    pub fn footprint_history(&self, d: &Detection, p: &Persistence) -> Result<CellHistory, StoreError> {
         let (from, to) = persistence::window(d.observed_at, p);
         let ((x0, y0), (x1, y1)) = persistence::cells_near(d.lon, d.lat, d.radius_m, p.cell_deg);
         self.conn

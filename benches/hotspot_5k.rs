@@ -28,7 +28,7 @@ fn source_bands() -> (Vec<f32>, Vec<f32>, Vec<f32>, usize, String) {
     let c07 = std::fs::read_dir(&dir)
         .ok()
         .and_then(|d| d.filter_map(|e| e.ok().map(|e| e.path())).find(|p| p.to_string_lossy().contains("M6C07")));
-    if let Some(scene) = c07.and_then(|p| firepoint::ingest::goes::read_abi_scene(&p).ok()) {
+    if let Some(scene) = c07.and_then(|p| firepoint::ingest::goes::read_abi_scene(&p, &Default::default()).ok()) {
         let t12 = scene.t12.clone().unwrap_or_else(|| scene.t11.clone());
         return (scene.t4, scene.t11, t12, scene.width, "GOES-17 ABI 2019-10-27 20:00Z tiled 10x10".into());
     }
@@ -96,15 +96,17 @@ fn write_mask(scene: &BtScene) {
 
 fn bench(c: &mut Criterion) {
     let tif = prepare();
-    let scene = read_bt_scene(&tif).expect("bench scene reads");
+    let scene = read_bt_scene(&tif, &Default::default()).expect("bench scene reads");
     write_mask(&scene);
     let mut g = c.benchmark_group("hotspot_5000x5000");
     g.sample_size(10);
-    g.bench_function("gdal_read_3_bands", |b| b.iter(|| read_bt_scene(black_box(&tif)).unwrap().width));
+    g.bench_function("gdal_read_3_bands", |b| {
+        b.iter(|| read_bt_scene(black_box(&tif), &Default::default()).unwrap().width)
+    });
     g.bench_function("detect", |b| b.iter(|| detect(black_box(&scene.bands()), true, &HotspotParams::default()).len()));
     g.bench_function("read_and_detect", |b| {
         b.iter(|| {
-            let s = read_bt_scene(black_box(&tif)).unwrap();
+            let s = read_bt_scene(black_box(&tif), &Default::default()).unwrap();
             detect(&s.bands(), true, &HotspotParams::default()).len()
         })
     });

@@ -108,18 +108,18 @@ fn chain(e: impl Into<anyhow::Error>) -> String {
 fn detect_scene(path: &Path, cfg: &Config) -> Detected {
     let abi = goes::AbiName::parse(path);
     if abi.as_ref().is_some_and(|n| n.is_fdc()) {
-        let fdc = goes::read_fdc(path).map_err(chain)?;
+        let fdc = goes::read_fdc(path, &cfg.limits).map_err(chain)?;
         return Ok((fdc_detections(&fdc), Vec::new()));
     }
     let scene = match abi {
-        Some(_) => goes::read_abi_scene(path).map_err(chain)?,
+        Some(_) => goes::read_abi_scene(path, &cfg.limits).map_err(chain)?,
         None if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("nc")) => {
             return Err(format!(
                 "{}: not a GOES ABI product name (OR_ABI-L1b-Rad…C07… or OR_ABI-L2-FDC…)",
                 path.display()
             ))
         }
-        None => match raster::read_geotiff(path).map_err(chain)? {
+        None => match raster::read_geotiff(path, &cfg.limits).map_err(chain)? {
             raster::GeoTiff::FireMask(grid) => return Ok((crate::detect::fire_grid_detections(&grid), Vec::new())),
             raster::GeoTiff::Scene(scene) => scene,
         },
@@ -186,27 +186,56 @@ fn detect_frame(worker: &mut SmokeWorker, model: &SmokeModel, aoi: &Aoi, path: &
     ))
 }
 
-fn quarantine(cfg: &Config, path: &Path, kind: InputKind, error: &str, mode: Quarantine) -> anyhow::Result<PathBuf> {
+/// Where a bad input goes: `quarantine/<Beijing day>/<its path under the inbox>` (inputs named by
+/// hand: their path without the root), so `a/t.csv` and `b/t.csv` are both kept; a name already
+/// taken that day gets `~2`, `~3` … before its extension.
+fn quarantine_target(cfg: &Config, path: &Path) -> PathBuf {
     let day = chrono::Utc::now().with_timezone(&crate::time::beijing()).format("%Y%m%d").to_string();
-    let dir = cfg.paths.quarantine.join(day);
+    let rel: PathBuf = match path.strip_prefix(&cfg.paths.inbox) {
+        Ok(rel) => rel.to_path_buf(),
+        Err(_) => path.components().filter(|c| matches!(c, std::path::Component::Normal(_))).collect(),
+    };
+    let first = cfg.paths.quarantine.join(day).join(rel);
+    let (stem, ext) = (
+        first.file_stem().unwrap_or_default().to_string_lossy().into_owned(),
+        first.extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default(),
+    );
+    (1..)
+        .map(|n| if n == 1 { first.clone() } else { first.with_file_name(format!("{stem}~{n}{ext}")) })
+        .find(|t| !t.exists() && !note_of(t).exists())
+        .expect("some suffix is free")
+}
+
+fn note_of(target: &Path) -> PathBuf {
+    target.with_file_name(format!("{}.error.txt", target.file_name().unwrap_or_default().to_string_lossy()))
+}
+
+/// Moves (or copies) a bad input, and its pose sidecar, into the quarantine with a note. A file
+/// that is not a regular file (a FIFO, a device) is never opened: only the note is written.
+fn quarantine(cfg: &Config, path: &Path, kind: InputKind, error: &str, mode: Quarantine) -> anyhow::Result<PathBuf> {
+    let target = quarantine_target(cfg, path);
+    let dir = target.parent().context("quarantine target has a folder")?.to_path_buf();
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create quarantine folder {}", dir.display()))?;
-    let mut files = vec![path.to_path_buf()];
+    let mut files = vec![(path.to_path_buf(), target.clone())];
     let sidecar = frame::sidecar_of(path);
     if kind == InputKind::Frame && sidecar.exists() {
-        files.push(sidecar);
+        files.push((sidecar, frame::sidecar_of(&target)));
     }
-    let target = dir.join(path.file_name().context("input has no file name")?);
-    for f in &files {
-        let to = dir.join(f.file_name().context("input has no file name")?);
+    for (from, to) in &files {
+        let regular = crate::ingest::regular_file(from).is_ok();
         match mode {
-            Quarantine::Move => {
-                std::fs::rename(f, &to).or_else(|_| std::fs::copy(f, &to).and_then(|_| std::fs::remove_file(f)))
-            }
-            Quarantine::Copy => std::fs::copy(f, &to).map(|_| ()),
+            Quarantine::Move => std::fs::rename(from, to).or_else(|e| {
+                if !regular {
+                    return Err(e);
+                }
+                std::fs::copy(from, to).and_then(|_| std::fs::remove_file(from))
+            }),
+            Quarantine::Copy if regular => std::fs::copy(from, to).map(|_| ()),
+            Quarantine::Copy => Ok(()),
         }
-        .with_context(|| format!("cannot quarantine {} into {}", f.display(), dir.display()))?;
+        .with_context(|| format!("cannot quarantine {} into {}", from.display(), dir.display()))?;
     }
-    let note = target.with_file_name(format!("{}.error.txt", target.file_name().unwrap_or_default().to_string_lossy()));
+    let note = note_of(&target);
     std::fs::write(&note, format!("{error}\n")).with_context(|| format!("cannot write {}", note.display()))?;
     Ok(target)
 }
@@ -225,6 +254,11 @@ impl Ctx<'_> {
     fn finish(&mut self, path: &Path, kind: InputKind, sha: &str, detected: Detected) -> anyhow::Result<()> {
         let kind_name = kind.as_str();
         match detected {
+            Ok((dets, _)) if dets.iter().any(|d| crate::time::plausible(d.observed_at).is_err()) => {
+                // a reader let an impossible time through: the input is bad, nothing is stored
+                let bad = dets.iter().find_map(|d| crate::time::plausible(d.observed_at).err()).unwrap_or_default();
+                self.finish(path, kind, sha, Err(format!("{}: a detection's {bad}", path.display())))?;
+            }
             Ok((dets, warnings)) => {
                 for w in &warnings {
                     tracing::warn!("{w}");
@@ -259,6 +293,7 @@ impl Ctx<'_> {
                 self.report.opened.extend(rec.opened);
             }
             Err(msg) => {
+                let msg = crate::text::clip(&msg, crate::text::MESSAGE_MAX);
                 let to = quarantine(self.cfg, path, kind, &msg, self.mode)?;
                 tracing::info!(file = %path.display(), quarantined = %to.display(), "bad input quarantined: {msg}");
                 self.store.record_quarantine(path, sha, kind_name, &msg)?;
@@ -270,28 +305,79 @@ impl Ctx<'_> {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("another firepoint batch is running on {store} (lock {lock} is held); this one did nothing")]
+#[error("another firepoint batch is running on {store} (lock {lock} is held{holder}); this one did nothing")]
 pub struct Busy {
     pub store: PathBuf,
     pub lock: PathBuf,
+    /// Who holds it, as the lock file says (`, by pid 123 since …`), if readable.
+    pub holder: String,
 }
 
-/// One batch at a time per store: a cron run that overlaps a slow one stops at once. The lock
-/// is released when the returned file is dropped (or the process dies).
-fn lock(store: &Path) -> anyhow::Result<std::fs::File> {
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "a firepoint batch has held the lock {lock} for {minutes} minutes (pid {pid}, since {since}), more than \
+     batch.stuck_after_min = {limit}: it is stuck (an input that never ends?) and nothing new is processed \
+     until it is stopped"
+)]
+pub struct Stuck {
+    pub lock: PathBuf,
+    pub pid: String,
+    pub since: String,
+    pub minutes: i64,
+    pub limit: i64,
+}
+
+/// What the lock file holds while a batch runs: `pid <N> since <RFC 3339 time>`.
+fn holder_of(text: &str) -> Option<(String, chrono::DateTime<chrono::Utc>)> {
+    let mut words = text.trim_matches('\0').split_whitespace();
+    let (Some("pid"), Some(pid), Some("since"), Some(t)) = (words.next(), words.next(), words.next(), words.next())
+    else {
+        return None;
+    };
+    let since = chrono::DateTime::parse_from_rfc3339(t).ok()?.with_timezone(&chrono::Utc);
+    Some((pid.to_string(), since))
+}
+
+/// One batch at a time per store: a cron run that overlaps a slow one stops at once ([`Busy`]),
+/// or loudly ([`Stuck`]) when the running one has held the lock longer than
+/// `batch.stuck_after_min`. The lock is an OS file lock, released when the returned file is
+/// dropped or its process dies, so a lock left by a killed batch is simply taken over.
+fn lock(store: &Path, stuck_after_min: i64) -> anyhow::Result<std::fs::File> {
+    use std::io::{Read, Seek, Write};
     let path = store.with_extension("lock");
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    let file = std::fs::OpenOptions::new()
+    let mut file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
+        .read(true)
         .write(true)
         .open(&path)
         .with_context(|| format!("cannot open lock file {}", path.display()))?;
     match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(Busy { store: store.into(), lock: path }.into()),
+        Ok(()) => {
+            let stamp = format!("pid {} since {}\n", std::process::id(), crate::store::ts(chrono::Utc::now()));
+            file.set_len(0)
+                .and_then(|_| file.rewind())
+                .and_then(|_| file.write_all(stamp.as_bytes()))
+                .with_context(|| format!("cannot write lock file {}", path.display()))?;
+            Ok(file)
+        }
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut text = String::new();
+            let _ = (&file).take(256).read_to_string(&mut text);
+            let Some((pid, since)) = holder_of(&text) else {
+                return Err(Busy { store: store.into(), lock: path, holder: String::new() }.into());
+            };
+            let minutes = (chrono::Utc::now() - since).num_minutes();
+            if minutes > stuck_after_min {
+                let since = crate::store::ts(since);
+                return Err(Stuck { lock: path, pid, since, minutes, limit: stuck_after_min }.into());
+            }
+            let holder = format!(", by pid {pid} since {}", crate::store::ts(since));
+            Err(Busy { store: store.into(), lock: path, holder }.into())
+        }
         Err(std::fs::TryLockError::Error(e)) => {
             Err(anyhow::Error::new(e).context(format!("cannot lock {}", path.display())))
         }
@@ -313,15 +399,20 @@ fn progress(len: usize, what: &'static str) -> indicatif::ProgressBar {
 /// Runs a batch over `inputs`. Errors returned here are fatal (AOI, store, model); bad inputs are
 /// in the report instead.
 pub fn run(cfg: &Config, inputs: Vec<(InputKind, PathBuf)>, mode: Quarantine) -> anyhow::Result<BatchReport> {
-    let _lock = lock(&cfg.paths.store)?;
-    let aoi = Aoi::load(&cfg.paths.aoi)?;
+    let _lock = lock(&cfg.paths.store, cfg.batch.stuck_after_min)?;
+    let aoi = Aoi::load_with(&cfg.paths.aoi, &cfg.limits)?;
     let store = Store::open(&cfg.paths.store)?;
     let mut ctx = Ctx { cfg, aoi, store, mode, report: BatchReport { inputs: inputs.len(), ..Default::default() } };
     let mut todo = Vec::new();
     let mut batch_shas = std::collections::HashSet::new();
     for (kind, path) in inputs {
-        match sha256_file(&path) {
-            Err(e) => ctx.finish(&path, kind, "", Err(format!("cannot read input {}: {e}", path.display())))?,
+        // only regular files are read: a FIFO named by hand would hang the batch
+        let readable = crate::ingest::regular_file(&path).and_then(|()| sha256_file(&path).map_err(|e| e.to_string()));
+        match readable {
+            Err(e) => {
+                let key = format!("unread:{}", path.display());
+                ctx.finish(&path, kind, &key, Err(format!("cannot read input {}: {e}", path.display())))?
+            }
             // the same content under a second name (a delivery repeated) is done once
             Ok(sha) if ctx.store.input_status(&sha)?.is_some() || !batch_shas.insert(sha.clone()) => {
                 tracing::info!(file = %path.display(), "already processed (same content seen before)");

@@ -128,8 +128,8 @@ fn table(list: &[firepoint::store::Ticket]) -> String {
 
 pub fn validate_goes(cfg: &Config, l1b: &Path, fdc: &Path, offset: (usize, usize), json: bool) -> Result<u8> {
     use firepoint::detect::hotspot;
-    let scene = firepoint::ingest::goes::read_abi_scene(l1b)?;
-    let fdc = firepoint::ingest::goes::read_fdc(fdc)?;
+    let scene = firepoint::ingest::goes::read_abi_scene(l1b, &cfg.limits)?;
+    let fdc = firepoint::ingest::goes::read_fdc(fdc, &cfg.limits)?;
     let bands = scene.bands();
     let day = scene.is_daytime();
     let daylight = scene.daylight();

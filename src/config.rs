@@ -40,6 +40,23 @@ pub struct Config {
     pub events: EventConfig,
     pub persistence: Persistence,
     pub sla: Sla,
+    pub limits: crate::ingest::Limits,
+    pub batch: BatchConfig,
+}
+
+/// How batches share a store.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct BatchConfig {
+    /// A batch holding the store's lock longer than this many minutes is reported as stuck by the
+    /// next run (stderr, exit 2) instead of the quiet "another batch is running".
+    pub stuck_after_min: i64,
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        BatchConfig { stuck_after_min: 30 }
+    }
 }
 
 /// The persistence mask learned from history: ~400 m cells with satellite detections on many
@@ -271,6 +288,13 @@ pub const DOCS: &[(&str, &str)] = &[
     ("sla.alarm_min", "Alarm pushed to the grid member."),
     ("sla.on_site_min", "Grid member on site (camera sightings)."),
     ("sla.on_site_high_min", "On site for high-priority fires."),
+    ("limits", "Sizes checked before anything is read; a larger input is quarantined with the reason."),
+    ("limits.max_pixels", "Largest raster band (satellite scene, fire mask, DEM) read, width × height pixels."),
+    ("batch", "How cron batches share one store."),
+    (
+        "batch.stuck_after_min",
+        "A batch holding the lock longer than this is reported by the next run as stuck (exit 2).",
+    ),
 ];
 
 fn apply_override(table: &mut toml::Table, item: &str) -> Result<(), ConfigError> {

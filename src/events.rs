@@ -19,6 +19,8 @@ pub struct Anchor {
     pub lat: f64,
     pub first_seen: DateTime<Utc>,
     pub last_seen: DateTime<Utc>,
+    /// The store's spatial-index entry for the ticket.
+    pub extent: i64,
 }
 
 /// The nearest anchor the detection belongs to, if any.
@@ -57,7 +59,7 @@ mod tests {
 
     fn anchor(id: &str, lon: f64, lat: f64) -> Anchor {
         let t = Utc.with_ymd_and_hms(2026, 6, 10, 5, 0, 0).unwrap();
-        Anchor { id: id.into(), lon, lat, first_seen: t, last_seen: t }
+        Anchor { id: id.into(), lon, lat, first_seen: t, last_seen: t, extent: 0 }
     }
 
     #[test]

@@ -23,5 +23,6 @@ pub mod rng;
 pub mod serve;
 pub mod simulate;
 pub mod store;
+pub mod text;
 pub mod time;
 pub mod validate;

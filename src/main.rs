@@ -67,7 +67,7 @@ fn run(cli: Cli) -> Result<u8> {
         }
         Command::Aoi { command: AoiCommand::Check { dir } } => {
             let dir = dir.unwrap_or(cfg.paths.aoi.clone());
-            let aoi = firepoint::aoi::Aoi::load(&dir)?;
+            let aoi = firepoint::aoi::Aoi::load_with(&dir, &cfg.limits)?;
             println!(
                 "AOI {}: county {} ({}), {} townships, {} villages/grid cells, {} no-burn zones, {} stations, {} heat sources, {} land-use polygons, {} cameras, DEM {}",
                 dir.display(), aoi.county.name, aoi.county.code, aoi.townships.len(), aoi.villages.len(), aoi.no_burn.len(),
@@ -82,7 +82,7 @@ fn run(cli: Cli) -> Result<u8> {
             Ok(0)
         }
         Command::Simulate { seed } => {
-            let aoi = firepoint::aoi::Aoi::load(&cfg.paths.aoi)?;
+            let aoi = firepoint::aoi::Aoi::load_with(&cfg.paths.aoi, &cfg.limits)?;
             let truth = firepoint::simulate::simulate(&aoi, &cfg.paths.inbox, seed)?;
             println!("wrote {} sample inputs into {}", truth.files.len(), cfg.paths.inbox.display());
             Ok(0)

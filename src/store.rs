@@ -171,10 +171,52 @@ CREATE TABLE IF NOT EXISTS heat_cells (
     night INTEGER NOT NULL,
     PRIMARY KEY (cx, cy, day)
 );
-PRAGMA user_version = 1;
 "#;
 
-fn ts(t: DateTime<Utc>) -> String {
+/// Version 2: open tickets are found by space and time through an R*Tree (`ticket_extent`: the
+/// ticket's point and its first..last sighting, epoch seconds; `ticket_id` names the ticket)
+/// instead of a scan of every open ticket per detection.
+const MIGRATE_2: &str = r#"
+CREATE VIRTUAL TABLE IF NOT EXISTS ticket_extent USING rtree(
+    id, min_lon, max_lon, min_lat, max_lat, min_t, max_t, +ticket_id TEXT
+);
+INSERT INTO ticket_extent (min_lon, max_lon, min_lat, max_lat, min_t, max_t, ticket_id)
+    SELECT lon, lon, lat, lat, unixepoch(first_seen), unixepoch(last_seen), id FROM tickets
+    WHERE status != 'closed' AND id NOT IN (SELECT ticket_id FROM ticket_extent);
+"#;
+
+/// The schema version this build writes; an older store is migrated on open, a newer refused.
+pub const SCHEMA_VERSION: i64 = 2;
+
+/// Creates the tables (a new store) and runs every migration past the store's `user_version`,
+/// in one transaction.
+fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version > SCHEMA_VERSION {
+        return Err(rusqlite::Error::FromSqlConversionFailure(
+            0,
+            rusqlite::types::Type::Integer,
+            format!(
+                "store schema version {version} is newer than this firepoint's ({SCHEMA_VERSION}); upgrade firepoint"
+            )
+            .into(),
+        ));
+    }
+    if version < 1 {
+        tx.execute_batch(SCHEMA)?;
+    }
+    if version < 2 {
+        tx.execute_batch(MIGRATE_2)?;
+    }
+    if version < SCHEMA_VERSION {
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    }
+    tx.commit()
+}
+
+/// A time as the store writes it (RFC 3339, UTC, seconds).
+pub fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
@@ -253,12 +295,12 @@ impl Store {
             std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir { path: path.into(), source })?;
         }
         let sql = |source| StoreError::Sql { path: path.into(), source };
-        let conn = Connection::open(path).map_err(sql)?;
+        let mut conn = Connection::open(path).map_err(sql)?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(sql)?;
         conn.pragma_update(None, "synchronous", "FULL").map_err(sql)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(sql)?;
         conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(sql)?;
-        conn.execute_batch(SCHEMA).map_err(sql)?;
+        migrate(&mut conn).map_err(sql)?;
         Ok(Store { path: path.into(), conn })
     }
 
@@ -458,19 +500,7 @@ fn apply_detection(
     out: &mut Recorded,
 ) -> rusqlite::Result<String> {
     let d = &loc.detection;
-    let mut stmt =
-        tx.prepare_cached("SELECT id, lon, lat, first_seen, last_seen FROM tickets WHERE status != 'closed'")?;
-    let anchors = stmt
-        .query_map([], |r| {
-            Ok(Anchor {
-                id: r.get(0)?,
-                lon: r.get(1)?,
-                lat: r.get(2)?,
-                first_seen: parse_ts(&r.get::<_, String>(3)?)?,
-                last_seen: parse_ts(&r.get::<_, String>(4)?)?,
-            })
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let anchors = candidates(tx, d, events)?;
     let now = ts(Utc::now());
     if let Some(a) = merge_target(&anchors, d, events) {
         let sources: String = tx.query_row("SELECT sources FROM tickets WHERE id = ?1", [&a.id], |r| r.get(0))?;
@@ -482,6 +512,11 @@ fn apply_detection(
             "UPDATE tickets SET detections = detections + 1, sources = ?2, updated_at = ?3,
                  first_seen = min(first_seen, ?4), last_seen = max(last_seen, ?4) WHERE id = ?1",
             params![a.id, serde_json::to_string(&list).expect("strings serialise"), now, ts(d.observed_at)],
+        )?;
+        let t = d.observed_at.timestamp() as f64;
+        tx.execute(
+            "UPDATE ticket_extent SET min_t = min(min_t, ?2), max_t = max(max_t, ?2) WHERE id = ?1",
+            params![a.extent, t],
         )?;
         out.joined.push(a.id.clone());
         return Ok(a.id.clone());
@@ -503,6 +538,81 @@ fn apply_detection(
                 round_to(d.lon, 1e6), round_to(d.lat, 1e6), d.radius_m.round(), tcode, tname, team, tphone, vcode, vname, grid, member, vphone, landuse,
                 serde_json::to_string(&[d.source.as_str()]).expect("strings serialise"), ts(d.observed_at), ts(disp.deadline), now],
     )?;
+    tx.execute(
+        "INSERT INTO ticket_extent (min_lon, max_lon, min_lat, max_lat, min_t, max_t, ticket_id)
+         VALUES (?1, ?1, ?2, ?2, ?3, ?3, ?4)",
+        params![round_to(d.lon, 1e6), round_to(d.lat, 1e6), d.observed_at.timestamp() as f64, id],
+    )?;
     out.opened.push(id.clone());
     Ok(id)
+}
+
+/// Open tickets that could take detection `d`: those whose point lies within the merge reach
+/// (a box a little larger than the circle) and whose sightings are within the merge window,
+/// found through the R*Tree. `events::merge_target` makes the exact decision among them.
+fn candidates(tx: &Transaction, d: &Detection, events: &EventConfig) -> rusqlite::Result<Vec<Anchor>> {
+    let reach = events.merge_radius_m.max(d.radius_m) * 1.01 + 1.0;
+    let proj = crate::aoi::Projector::new(d.lon, d.lat);
+    let (west, south) = proj.to_deg(-reach, -reach);
+    let (east, north) = proj.to_deg(reach, reach);
+    let window = events.merge_window_min * 60;
+    let t = d.observed_at.timestamp();
+    let mut stmt = tx.prepare_cached(
+        "SELECT t.id, t.lon, t.lat, t.first_seen, t.last_seen, e.id FROM ticket_extent e JOIN tickets t ON t.id = e.ticket_id
+         WHERE e.max_lon >= ?1 AND e.min_lon <= ?2 AND e.max_lat >= ?3 AND e.min_lat <= ?4
+           AND e.min_t <= ?5 AND e.max_t >= ?6 AND t.status != 'closed'",
+    )?;
+    let rows = stmt.query_map(params![west, east, south, north, (t + window) as f64, (t - window) as f64], |r| {
+        Ok(Anchor {
+            id: r.get(0)?,
+            lon: r.get(1)?,
+            lat: r.get(2)?,
+            first_seen: parse_ts(&r.get::<_, String>(3)?)?,
+            last_seen: parse_ts(&r.get::<_, String>(4)?)?,
+            extent: r.get(5)?,
+        })
+    })?;
+    rows.collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn r6_a_version_1_store_is_migrated_and_its_open_tickets_still_take_sightings() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.sqlite");
+        let v1 = Connection::open(&path).unwrap();
+        v1.execute_batch(SCHEMA).unwrap();
+        v1.pragma_update(None, "user_version", 1).unwrap();
+        let cols = "'open', 'straw', 'normal', '[]', 115.6, 37.6, 500, '', '', '', '', '', '', '', '', '', 'farmland', '[\"satellite\"]', 1, \
+                    '2026-06-10T05:30:00Z', '2026-06-10T05:30:00Z', '2026-06-10T15:59:59Z', '2026-06-10T05:31:00Z', '2026-06-10T05:31:00Z', NULL, NULL, NULL, NULL";
+        v1.execute(&format!("INSERT INTO tickets ({TICKET_COLUMNS}) VALUES ('FP-OLD', {cols})"), []).unwrap();
+        drop(v1);
+
+        let mut store = Store::open(&path).unwrap();
+        let version: i64 = store.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        let at = Utc.with_ymd_and_hms(2026, 6, 10, 6, 0, 0).unwrap();
+        let near = Located::on_farmland(Detection::point(SourceKind::Satellite, 115.601, 37.6, at, 500.0));
+        let cfg = crate::config::Config::default();
+        let rec = store.record_input("x".as_ref(), "sha-new", "satellite", &[near], &(&cfg).into()).unwrap();
+        assert_eq!(rec.joined, vec!["FP-OLD".to_string()], "the migrated index finds the old ticket");
+        drop(store);
+        // a second open migrates nothing twice
+        let store = Store::open(&path).unwrap();
+        let n: i64 = store.conn.query_row("SELECT count(*) FROM ticket_extent", [], |r| r.get(0)).unwrap();
+        assert_eq!(n, 1);
+    }
+
+    #[test]
+    fn r6_a_store_from_a_newer_firepoint_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v9.sqlite");
+        Connection::open(&path).unwrap().pragma_update(None, "user_version", 9).unwrap();
+        let err = format!("{:#}", anyhow::Error::from(Store::open(&path).err().unwrap()));
+        assert!(err.contains("newer than this firepoint"), "{err}");
+    }
 }

@@ -21,6 +21,31 @@ pub fn end_of_reporting_day(at: DateTime<Utc>) -> DateTime<Utc> {
     beijing().from_local_datetime(&end).single().expect("fixed offsets are unambiguous").with_timezone(&Utc)
 }
 
+/// The earliest observation time firepoint accepts: no satellite or camera input is older.
+pub const EARLIEST: &str = "2000-01-01T00:00:00Z";
+
+/// Checks that an input's time is plausible: from [`EARLIEST`] to one day after `now`. A time
+/// outside that window is a bad row or a bad input (a typo, a clock reset, a year 9999 fill
+/// value); it is never stored, so every stored time reads back.
+pub fn check_plausible(at: DateTime<Utc>, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
+    let earliest = DateTime::parse_from_rfc3339(EARLIEST).expect("constant parses").with_timezone(&Utc);
+    let latest = now + chrono::Duration::days(1);
+    if at < earliest || at > latest {
+        return Err(format!(
+            "time {} is outside the plausible window {} .. {} (now + 1 day)",
+            at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            &EARLIEST[..10],
+            latest.format("%Y-%m-%d %H:%MZ")
+        ));
+    }
+    Ok(at)
+}
+
+/// [`check_plausible`] against the clock.
+pub fn plausible(at: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
+    check_plausible(at, Utc::now())
+}
+
 /// Solar zenith and azimuth (degrees; azimuth clockwise from north) at a place and time.
 pub fn sun_position(at: DateTime<Utc>, lon: f64, lat: f64) -> (f64, f64) {
     let day = at.ordinal() as f64;
@@ -60,6 +85,17 @@ mod tests {
         assert_eq!(reporting_day(at), NaiveDate::from_ymd_opt(2026, 6, 11).unwrap());
         let morning = Utc.with_ymd_and_hms(2026, 6, 10, 5, 30, 0).unwrap();
         assert_eq!(reporting_day(morning), NaiveDate::from_ymd_opt(2026, 6, 10).unwrap());
+    }
+
+    #[test]
+    fn r6_times_before_2000_or_after_tomorrow_are_refused() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap();
+        assert!(check_plausible(now, now).is_ok());
+        assert!(check_plausible(Utc.with_ymd_and_hms(2000, 1, 1, 0, 0, 0).unwrap(), now).is_ok());
+        assert!(check_plausible(Utc.with_ymd_and_hms(1999, 12, 31, 23, 59, 0).unwrap(), now).is_err());
+        assert!(check_plausible(now + chrono::Duration::hours(25), now).is_err());
+        let far = Utc.with_ymd_and_hms(9999, 12, 31, 23, 59, 0).unwrap();
+        assert!(check_plausible(far, now).unwrap_err().contains("9999-12-31"));
     }
 
     #[test]

@@ -29,8 +29,10 @@ fn goes_dir(sat: &Path) -> PathBuf {
 fn goes17_kincade_scene_matches_the_official_fdc_mask() {
     let Some(sat) = sat() else { return };
     let g = goes_dir(&sat);
-    let scene = goes::read_abi_scene(&find(&g.join("l1b_radm_g17_2019300_2000_wildfire"), "M6C07")).unwrap();
-    let fdc = goes::read_fdc(&find(&g.join("l2_fdcc"), "FDCC-M6_G17")).unwrap();
+    let scene =
+        goes::read_abi_scene(&find(&g.join("l1b_radm_g17_2019300_2000_wildfire"), "M6C07"), &Default::default())
+            .unwrap();
+    let fdc = goes::read_fdc(&find(&g.join("l2_fdcc"), "FDCC-M6_G17"), &Default::default()).unwrap();
     assert_eq!((scene.width, scene.height), (500, 500));
     assert!(scene.is_daytime(), "20:00Z over California is day");
     let bands = scene.bands();
@@ -47,7 +49,11 @@ fn goes17_kincade_scene_matches_the_official_fdc_mask() {
 #[test]
 fn goes17_no_fire_night_scene_has_zero_detections() {
     let Some(sat) = sat() else { return };
-    let scene = goes::read_abi_scene(&find(&goes_dir(&sat).join("l1b_radm_g17_2019335_1027_nofire"), "M6C07")).unwrap();
+    let scene = goes::read_abi_scene(
+        &find(&goes_dir(&sat).join("l1b_radm_g17_2019335_1027_nofire"), "M6C07"),
+        &Default::default(),
+    )
+    .unwrap();
     assert!(!scene.is_daytime(), "10:27Z over California is night");
     let bands = scene.bands();
     assert!(hotspot::detect(&bands, false, &HotspotParams::default()).is_empty());
@@ -56,7 +62,7 @@ fn goes17_no_fire_night_scene_has_zero_detections() {
 #[test]
 fn fdc_product_gives_one_detection_per_fire_cluster_in_lon_lat() {
     let Some(sat) = sat() else { return };
-    let fdc = goes::read_fdc(&find(&goes_dir(&sat).join("l2_fdcc"), "FDCC-M6_G17")).unwrap();
+    let fdc = goes::read_fdc(&find(&goes_dir(&sat).join("l2_fdcc"), "FDCC-M6_G17"), &Default::default()).unwrap();
     let fire_pixels = fdc.mask.data.iter().filter(|&&c| goes::is_fire_code(c)).count();
     assert_eq!(fire_pixels, 43, "SOURCES.txt: 43 fire pixels in the G17 CONUS FDC");
     let dets = firepoint::detect::fdc_detections(&fdc);
@@ -74,12 +80,12 @@ fn truncated_netcdf_and_missing_band_name_the_file() {
     // channel 7 alone: the 11.2 µm file is missing
     let alone = dir.path().join(src.file_name().unwrap());
     std::fs::copy(&src, &alone).unwrap();
-    let err = goes::read_abi_scene(&alone).unwrap_err().to_string();
+    let err = goes::read_abi_scene(&alone, &Default::default()).unwrap_err().to_string();
     assert!(err.contains(alone.to_str().unwrap()) && err.contains("11.2"), "{err}");
     // truncated to a third
     let bytes = std::fs::read(&src).unwrap();
     std::fs::write(&alone, &bytes[..bytes.len() / 3]).unwrap();
-    let err = format!("{:#}", anyhow::Error::from(goes::read_l1b_bt(&alone).unwrap_err()));
+    let err = format!("{:#}", anyhow::Error::from(goes::read_l1b_bt(&alone, &Default::default()).unwrap_err()));
     assert!(err.contains(alone.to_str().unwrap()), "{err}");
 }
 

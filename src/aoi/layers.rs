@@ -190,7 +190,7 @@ impl Dem {
     }
 }
 
-pub(super) fn read_dem(dir: &Path) -> Result<Option<Dem>, AoiError> {
+pub(super) fn read_dem(dir: &Path, limits: &crate::ingest::Limits) -> Result<Option<Dem>, AoiError> {
     let path = dir.join("dem.tif");
     if !path.exists() {
         return Ok(None);
@@ -203,6 +203,7 @@ pub(super) fn read_dem(dir: &Path) -> Result<Option<Dem>, AoiError> {
     }
     let band = ds.rasterband(1).map_err(|e| err(e.to_string()))?;
     let (w, h) = ds.raster_size();
-    let buf = band.read_as::<f32>((0, 0), (w, h), (w, h), None).map_err(|e| err(e.to_string()))?;
-    Ok(Some(Dem { gt, width: w, height: h, data: buf.into_shape_and_vec().1, nodata: band.no_data_value() }))
+    limits.check(w, h).map_err(|why| err(format!("too large to read: {why}")))?;
+    let data = crate::ingest::read_band::<f32>(&band, (w, h)).map_err(|e| err(e.to_string()))?;
+    Ok(Some(Dem { gt, width: w, height: h, data, nodata: band.no_data_value() }))
 }

@@ -198,6 +198,11 @@ impl PlaceInfo {
 impl Aoi {
     /// Loads every layer from `dir`. Layers may be GeoJSON, GeoPackage or Shapefile.
     pub fn load(dir: &Path) -> Result<Aoi, AoiError> {
+        Aoi::load_with(dir, &crate::ingest::Limits::default())
+    }
+
+    /// [`Aoi::load`] with the configured size limits (the DEM is checked before it is read).
+    pub fn load_with(dir: &Path, limits: &crate::ingest::Limits) -> Result<Aoi, AoiError> {
         let county = layers::read_county(dir)?;
         let c = geo::Centroid::centroid(&county.area)
             .ok_or_else(|| AoiError::Invalid { dir: dir.into(), what: "county polygon is empty".into() })?;
@@ -234,7 +239,7 @@ impl Aoi {
             heat_sources,
             landuse: layers::read_landuse(dir)?,
             cameras: layers::read_cameras(dir)?,
-            dem: layers::read_dem(dir)?,
+            dem: layers::read_dem(dir, limits)?,
             projector,
             village_index,
             heat_m,

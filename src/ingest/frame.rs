@@ -58,6 +58,9 @@ pub fn read_pose(frame: &Path) -> Result<Pose, FrameError> {
     if !(-90.0..=90.0).contains(&pose.tilt_deg) || !pose.pan_deg.is_finite() {
         return bad("tilt_deg must be between -90 and 90 and pan_deg finite");
     }
+    if let Err(e) = crate::time::plausible(pose.captured_at) {
+        return bad(&format!("captured_at: {e}"));
+    }
     Ok(pose)
 }
 

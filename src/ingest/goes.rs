@@ -13,6 +13,7 @@ use gdal::cpl::CslStringList;
 use gdal::{Dataset, DatasetOptions, GdalOpenFlags, Metadata};
 
 use super::raster::BtScene;
+use super::Limits;
 
 #[derive(Debug, thiserror::Error)]
 pub enum GoesError {
@@ -39,6 +40,8 @@ pub enum GoesError {
     Mismatch { path: PathBuf, what: String },
     #[error("GOES file {path}: {what}")]
     Invalid { path: PathBuf, what: String },
+    #[error("GOES file {path} is too large to read: {why}")]
+    TooLarge { path: PathBuf, why: String },
 }
 
 /// What an ABI file name says: `OR_ABI-L1b-RadM1-M6C07_G17_s20193002000275_e…_c….nc`.
@@ -99,12 +102,13 @@ fn open_var(path: &Path, var: &'static str) -> Result<Dataset, GoesError> {
 }
 
 /// Reads variable `var` as f64 with its scale, offset and fill value applied (fill → NaN).
-fn read_grid(path: &Path, var: &'static str) -> Result<Grid<f64>, GoesError> {
+fn read_grid(path: &Path, var: &'static str, limits: &Limits) -> Result<Grid<f64>, GoesError> {
     let ds = open_var(path, var)?;
     let read = |source| GoesError::Read { path: path.into(), var, source };
     let band = ds.rasterband(1).map_err(read)?;
     let (w, h) = ds.raster_size();
-    let raw = band.read_as::<f64>((0, 0), (w, h), (w, h), None).map_err(read)?.into_shape_and_vec().1;
+    limits.check(w, h).map_err(|why| GoesError::TooLarge { path: path.into(), why })?;
+    let raw = super::read_band::<f64>(&band, (w, h)).map_err(read)?;
     let (scale, offset, fill) = (band.scale().unwrap_or(1.0), band.offset().unwrap_or(0.0), band.no_data_value());
     let data = raw.into_iter().map(|v| if Some(v) == fill { f64::NAN } else { v * scale + offset }).collect();
     let gt = ds
@@ -118,7 +122,11 @@ fn read_grid(path: &Path, var: &'static str) -> Result<Grid<f64>, GoesError> {
         .metadata_item("NC_GLOBAL#time_coverage_start", "")
         .and_then(|t| DateTime::parse_from_rfc3339(t.trim()).ok())
         .map(|t| t.with_timezone(&Utc))
-        .ok_or_else(|| GoesError::Invalid { path: path.into(), what: "no valid time_coverage_start".into() })?;
+        .ok_or_else(|| GoesError::Invalid { path: path.into(), what: "no valid time_coverage_start".into() })
+        .and_then(|t| {
+            crate::time::plausible(t)
+                .map_err(|e| GoesError::Invalid { path: path.into(), what: format!("time_coverage_start: {e}") })
+        })?;
     Ok(Grid { width: w, height: h, gt, srs_wkt, data, start })
 }
 
@@ -134,8 +142,8 @@ fn read_scalar(path: &Path, var: &'static str) -> Result<f64, GoesError> {
 }
 
 /// Brightness temperature (K) of one L1b infrared band: BT = (fk2 / ln(fk1 / L + 1) − bc1) / bc2.
-pub fn read_l1b_bt(path: &Path) -> Result<Grid<f32>, GoesError> {
-    let rad = read_grid(path, "Rad")?;
+pub fn read_l1b_bt(path: &Path, limits: &Limits) -> Result<Grid<f32>, GoesError> {
+    let rad = read_grid(path, "Rad", limits)?;
     let [fk1, fk2, bc1, bc2] = ["planck_fk1", "planck_fk2", "planck_bc1", "planck_bc2"].map(|v| read_scalar(path, v));
     let (fk1, fk2, bc1, bc2) = (fk1?, fk2?, bc1?, bc2?);
     let data = rad
@@ -159,7 +167,7 @@ pub fn sibling(primary: &Path, channel: u8) -> Option<PathBuf> {
 }
 
 /// An ABI L1b scene from its channel-7 (3.9 µm) file and the channel-14 (11.2 µm) file beside it.
-pub fn read_abi_scene(c07: &Path) -> Result<BtScene, GoesError> {
+pub fn read_abi_scene(c07: &Path, limits: &Limits) -> Result<BtScene, GoesError> {
     let name = AbiName::parse(c07).ok_or_else(|| GoesError::Name { path: c07.into() })?;
     if name.channel != Some(7) {
         return Err(GoesError::Invalid {
@@ -172,15 +180,15 @@ pub fn read_abi_scene(c07: &Path) -> Result<BtScene, GoesError> {
         band: "11.2 µm (channel 14)",
         pattern: format!("OR_ABI-{}-M6C14_{}_{}_*.nc", name.product, name.platform, name.start),
     })?;
-    let t4 = read_l1b_bt(c07)?;
-    let t11 = read_l1b_bt(&c14)?;
+    let t4 = read_l1b_bt(c07, limits)?;
+    let t11 = read_l1b_bt(&c14, limits)?;
     if (t4.width, t4.height) != (t11.width, t11.height) || t4.gt != t11.gt {
         return Err(GoesError::Mismatch { path: c14, what: "channel 14 is not on channel 7's grid".into() });
     }
     // channel 15 (12.3 µm), when present, feeds the cloud test
     let t12 = match sibling(c07, 15) {
         Some(c15) => {
-            let g = read_l1b_bt(&c15)?;
+            let g = read_l1b_bt(&c15, limits)?;
             if g.gt != t4.gt || g.data.len() != t4.data.len() {
                 return Err(GoesError::Mismatch { path: c15, what: "channel 15 is not on channel 7's grid".into() });
             }
@@ -226,10 +234,10 @@ pub fn fire_code_confidence(code: i16) -> f32 {
     }
 }
 
-pub fn read_fdc(path: &Path) -> Result<Fdc, GoesError> {
+pub fn read_fdc(path: &Path, limits: &Limits) -> Result<Fdc, GoesError> {
     let name = AbiName::parse(path).ok_or_else(|| GoesError::Name { path: path.into() })?;
-    let mask = read_grid(path, "Mask")?;
-    let power = read_grid(path, "Power")?;
+    let mask = read_grid(path, "Mask", limits)?;
+    let power = read_grid(path, "Power", limits)?;
     if power.data.len() != mask.data.len() {
         return Err(GoesError::Mismatch { path: path.into(), what: "Power and Mask differ in size".into() });
     }

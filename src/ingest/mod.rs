@@ -11,6 +11,68 @@ pub mod tables;
 
 use std::path::{Path, PathBuf};
 
+use serde::{Deserialize, Serialize};
+
+/// Size limits checked before any pixel is read: a 465 KB GeoTIFF may declare 100000 × 100000
+/// pixels, and reading it whole would take 40 GB.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Largest raster band read (width × height), pixels; bigger inputs are quarantined.
+    pub max_pixels: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        // a GOES full disk (5424²), a VIIRS I-band granule (6400 × 6464) and a 5000² tile fit
+        Limits { max_pixels: 100_000_000 }
+    }
+}
+
+impl Limits {
+    /// `Err` with the reason when a `width` × `height` raster is over the limit.
+    pub fn check(&self, width: usize, height: usize) -> Result<(), String> {
+        let n = width as u64 * height as u64;
+        if n > self.max_pixels {
+            return Err(format!(
+                "{width} × {height} pixels ({n}) is over limits.max_pixels ({}); raise it if the input is genuine",
+                self.max_pixels
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Rows read per GDAL call: bands are read in strips into one buffer, never whole in one call.
+const STRIP_ROWS: usize = 256;
+
+/// Reads a `width` × `height` band strip by strip, handing each strip (its first row and its
+/// values, row-major) to `each`. Memory beyond what `each` keeps: one strip.
+pub(crate) fn read_strips<T: Copy + gdal::raster::GdalType + Default>(
+    band: &gdal::raster::RasterBand,
+    (width, height): (usize, usize),
+    mut each: impl FnMut(usize, &[T]),
+) -> gdal::errors::Result<()> {
+    let mut buf = vec![T::default(); width * STRIP_ROWS.min(height.max(1))];
+    for row0 in (0..height).step_by(STRIP_ROWS) {
+        let rows = STRIP_ROWS.min(height - row0);
+        let strip = &mut buf[..width * rows];
+        band.read_into_slice::<T>((0, row0 as isize), (width, rows), (width, rows), strip, None)?;
+        each(row0, strip);
+    }
+    Ok(())
+}
+
+/// A whole band as one vector, read in strips (see [`read_strips`]).
+pub(crate) fn read_band<T: Copy + gdal::raster::GdalType + Default>(
+    band: &gdal::raster::RasterBand,
+    size: (usize, usize),
+) -> gdal::errors::Result<Vec<T>> {
+    let mut out = Vec::with_capacity(size.0 * size.1);
+    read_strips::<T>(band, size, |_, strip| out.extend_from_slice(strip))?;
+    Ok(out)
+}
+
 /// What kind of input a file is, by where it sits in the inbox and its extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -50,11 +112,16 @@ impl InputKind {
 
 /// Every input file under `inbox/satellite` and `inbox/frames` (recursively), sorted by path so
 /// a batch is reproducible. Pose sidecars (`.json`) travel with their frame and are not listed.
+///
+/// Only regular files are inputs: a FIFO or a link to a device would hang the batch, so such
+/// entries are named in a warning and left alone. Symbolic links to regular files are inputs
+/// (quarantine moves the link, never its target); links to folders are not followed, so the
+/// walk never leaves the inbox.
 pub fn discover(inbox: &Path) -> std::io::Result<Vec<(InputKind, PathBuf)>> {
     let mut out = Vec::new();
     for sub in ["satellite", "frames"] {
         let root = inbox.join(sub);
-        if root.is_dir() {
+        if std::fs::symlink_metadata(&root).is_ok_and(|m| m.is_dir()) {
             walk(&root, &mut out)?;
         }
     }
@@ -64,12 +131,29 @@ pub fn discover(inbox: &Path) -> std::io::Result<Vec<(InputKind, PathBuf)>> {
 
 fn walk(dir: &Path, out: &mut Vec<(InputKind, PathBuf)>) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        if path.is_dir() {
+        let entry = entry?;
+        let path = entry.path();
+        let kind = entry.file_type()?; // the entry itself: a link is not followed here
+        if kind.is_dir() {
             walk(&path, out)?;
-        } else if let Some(kind) = InputKind::of(&path) {
-            out.push((kind, path));
+            continue;
+        }
+        let Some(input) = InputKind::of(&path) else { continue };
+        match regular_file(&path) {
+            Ok(()) => out.push((input, path)),
+            Err(why) => tracing::warn!("{}: {why}; not an input, left where it is", path.display()),
         }
     }
     Ok(())
+}
+
+/// `Ok` when `path` is a regular file or a link to one; otherwise what it is.
+pub fn regular_file(path: &Path) -> Result<(), String> {
+    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read it ({e})"))?;
+    if meta.is_file() {
+        return Ok(());
+    }
+    let link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+    let what = if meta.is_dir() { "a folder" } else { "not a regular file (a FIFO, socket or device)" };
+    Err(if link { format!("a symbolic link to {what}") } else { what.to_string() })
 }

@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use gdal::{Dataset, Metadata};
 
+use super::Limits;
+
 #[derive(Debug, thiserror::Error)]
 pub enum RasterError {
     #[error("cannot open satellite raster {path}")]
@@ -31,10 +33,12 @@ pub enum RasterError {
     },
     #[error("satellite raster {path}: {band} band is not brightness temperature in kelvin ({why})")]
     Units { path: PathBuf, band: &'static str, why: String },
+    #[error("satellite raster {path} is too large to read: {why}")]
+    TooLarge { path: PathBuf, why: String },
     #[error("satellite raster {path} has no ACQUISITION_TIME metadata (ISO 8601, UTC)")]
     NoTime { path: PathBuf },
-    #[error("satellite raster {path}: ACQUISITION_TIME `{value}` is not an ISO 8601 time")]
-    BadTime { path: PathBuf, value: String },
+    #[error("satellite raster {path}: ACQUISITION_TIME `{value}`: {why}")]
+    BadTime { path: PathBuf, value: String, why: String },
 }
 
 /// One pass: MIR and TIR brightness temperatures (K, NaN where invalid) on one grid.
@@ -183,24 +187,25 @@ fn read_bt(ds: &Dataset, path: &Path, index: usize, name: &'static str) -> Resul
             return Err(RasterError::Units { path: path.into(), band: name, why: format!("units are `{units}`") });
         }
     }
-    let (w, h) = ds.raster_size();
-    let buf = band.read_as::<f32>((0, 0), (w, h), (w, h), None).map_err(|source| RasterError::Read {
+    let mut data = super::read_band::<f32>(&band, ds.raster_size()).map_err(|source| RasterError::Read {
         path: path.into(),
         band: index,
         source,
     })?;
     let nodata = band.no_data_value();
-    let mut data = buf.into_shape_and_vec().1;
+    let (mut sum, mut n) = (0.0f64, 0usize);
     for v in &mut data {
         if Some(*v as f64) == nodata || !v.is_finite() || *v <= 0.0 {
             *v = f32::NAN;
+        } else {
+            sum += *v as f64;
+            n += 1;
         }
     }
-    let valid: Vec<f32> = data.iter().copied().filter(|v| v.is_finite()).collect();
-    if valid.is_empty() {
+    if n == 0 {
         return Err(RasterError::Units { path: path.into(), band: name, why: "every pixel is fill".into() });
     }
-    let mean = valid.iter().map(|&v| v as f64).sum::<f64>() / valid.len() as f64;
+    let mean = sum / n as f64;
     if !(150.0..=400.0).contains(&mean) {
         return Err(RasterError::Units {
             path: path.into(),
@@ -242,9 +247,10 @@ fn georef(ds: &Dataset, path: &Path) -> Result<Georef, RasterError> {
         return Err(RasterError::NoGeoTransform { path: path.into() });
     }
     let raw_time = ds.metadata_item("ACQUISITION_TIME", "").ok_or(RasterError::NoTime { path: path.into() })?;
+    let bad = |why: String| RasterError::BadTime { path: path.into(), value: crate::text::quote(&raw_time), why };
     let at = DateTime::parse_from_rfc3339(raw_time.trim())
-        .map_err(|_| RasterError::BadTime { path: path.into(), value: raw_time.clone() })?
-        .with_timezone(&Utc);
+        .map_err(|_| bad("not an ISO 8601 time".into()))
+        .and_then(|t| crate::time::plausible(t.with_timezone(&Utc)).map_err(bad))?;
     let srs = ds.spatial_ref().ok().filter(|s| s.auth_code().ok() != Some(4326)).and_then(|s| s.to_wkt().ok());
     Ok((gt, srs, at))
 }
@@ -253,8 +259,12 @@ fn sensor(ds: &Dataset) -> String {
     ds.metadata_item("SENSOR", "").unwrap_or_else(|| "unknown".into())
 }
 
-fn open(path: &Path) -> Result<Dataset, RasterError> {
-    Dataset::open(path).map_err(|source| RasterError::Open { path: path.into(), source })
+/// Opens a GeoTIFF and checks its declared size against `limits` before anything is read.
+fn open(path: &Path, limits: &Limits) -> Result<Dataset, RasterError> {
+    let ds = Dataset::open(path).map_err(|source| RasterError::Open { path: path.into(), source })?;
+    let (w, h) = ds.raster_size();
+    limits.check(w, h).map_err(|why| RasterError::TooLarge { path: path.into(), why })?;
+    Ok(ds)
 }
 
 /// What a satellite GeoTIFF holds.
@@ -265,8 +275,8 @@ pub enum GeoTiff {
 
 /// Reads a satellite GeoTIFF, opened once: a fire product if it has a fire-mask band, else a
 /// brightness-temperature scene.
-pub fn read_geotiff(path: &Path) -> Result<GeoTiff, RasterError> {
-    let ds = open(path)?;
+pub fn read_geotiff(path: &Path, limits: &Limits) -> Result<GeoTiff, RasterError> {
+    let ds = open(path, limits)?;
     match fire_mask_from(&ds, path)? {
         Some(grid) => Ok(GeoTiff::FireMask(grid)),
         None => bt_scene_from(&ds, path).map(GeoTiff::Scene),
@@ -276,37 +286,54 @@ pub fn read_geotiff(path: &Path) -> Result<GeoTiff, RasterError> {
 /// A GeoTIFF fire product, if `path` is one: a band described (or with `CONTENT` metadata)
 /// `FireMask` holding MOD14 classes (7, 8, 9 are fires), and optionally an `FRP` band in MW.
 /// `Ok(None)` means the file has no fire-mask band (read it as brightness temperatures).
-pub fn read_fire_mask(path: &Path) -> Result<Option<crate::detect::FireGrid>, RasterError> {
-    fire_mask_from(&open(path)?, path)
+pub fn read_fire_mask(path: &Path, limits: &Limits) -> Result<Option<crate::detect::FireGrid>, RasterError> {
+    fire_mask_from(&open(path, limits)?, path)
 }
 
 fn fire_mask_from(ds: &Dataset, path: &Path) -> Result<Option<crate::detect::FireGrid>, RasterError> {
     let Some(mask_band) = band_named(ds, &["firemask"]) else { return Ok(None) };
     let (gt, srs_wkt, observed_at) = georef(ds, path)?;
     let (w, h) = ds.raster_size();
-    let read = |i: usize| -> Result<Vec<f64>, RasterError> {
-        let b = ds.rasterband(i).map_err(|source| RasterError::Read { path: path.into(), band: i, source })?;
-        Ok(b.read_as::<f64>((0, 0), (w, h), (w, h), None)
-            .map_err(|source| RasterError::Read { path: path.into(), band: i, source })?
-            .into_shape_and_vec()
-            .1)
-    };
-    let mask = read(mask_band)?;
-    let frp = band_named(ds, &["frp", "maxfrp"]).map(read).transpose()?;
-    let fires = mask
-        .iter()
-        .enumerate()
-        .filter_map(|(i, &m)| {
+    let band = |i: usize| ds.rasterband(i).map_err(|source| RasterError::Read { path: path.into(), band: i, source });
+    let mask = band(mask_band)?;
+    let frp_band = band_named(ds, &["frp", "maxfrp"]);
+    let frp = frp_band.map(band).transpose()?;
+    // strip by strip: only the fire cells are kept, never a whole band
+    let mut fires = Vec::new();
+    let mut frp_strip = vec![0f64; 0];
+    let mut failed = None;
+    super::read_strips::<f64>(&mask, (w, h), |row0, strip| {
+        if failed.is_some() || !strip.iter().any(|&m| mod14_confidence(m as i16).is_some()) {
+            return;
+        }
+        if let (Some(b), Some(index)) = (&frp, frp_band) {
+            let rows = strip.len() / w;
+            frp_strip.resize(strip.len(), 0.0);
+            if let Err(source) =
+                b.read_into_slice::<f64>((0, row0 as isize), (w, rows), (w, rows), &mut frp_strip, None)
+            {
+                failed = Some(RasterError::Read { path: path.into(), band: index, source });
+                return;
+            }
+        }
+        for (i, &m) in strip.iter().enumerate() {
             let code = m as i16;
-            mod14_confidence(code).map(|confidence| crate::detect::FireCell {
-                row: i / w,
-                col: i % w,
-                code,
-                confidence,
-                frp_mw: frp.as_ref().map_or(0.0, |f| if f[i].is_finite() { f[i].max(0.0) } else { 0.0 }),
-            })
-        })
-        .collect();
+            if let Some(confidence) = mod14_confidence(code) {
+                let f = frp_strip.get(i).copied().filter(|f| frp.is_some() && f.is_finite()).unwrap_or(0.0);
+                fires.push(crate::detect::FireCell {
+                    row: row0 + i / w,
+                    col: i % w,
+                    code,
+                    confidence,
+                    frp_mw: f.max(0.0),
+                });
+            }
+        }
+    })
+    .map_err(|source| RasterError::Read { path: path.into(), band: mask_band, source })?;
+    if let Some(e) = failed {
+        return Err(e);
+    }
     Ok(Some(crate::detect::FireGrid {
         gt,
         srs_wkt,
@@ -318,8 +345,8 @@ fn fire_mask_from(ds: &Dataset, path: &Path) -> Result<Option<crate::detect::Fir
 }
 
 /// Reads a brightness-temperature GeoTIFF scene.
-pub fn read_bt_scene(path: &Path) -> Result<BtScene, RasterError> {
-    bt_scene_from(&open(path)?, path)
+pub fn read_bt_scene(path: &Path, limits: &Limits) -> Result<BtScene, RasterError> {
+    bt_scene_from(&open(path, limits)?, path)
 }
 
 fn bt_scene_from(ds: &Dataset, path: &Path) -> Result<BtScene, RasterError> {
@@ -388,7 +415,7 @@ mod scene_files {
 
     fn err(bands: &[(&str, &str, f32)], georef: bool, time: bool) -> String {
         let (_d, p) = tif(bands, georef, time);
-        let e = read_bt_scene(&p).unwrap_err().to_string();
+        let e = read_bt_scene(&p, &Limits::default()).unwrap_err().to_string();
         assert!(e.contains(p.to_str().unwrap()), "error must name the file: {e}");
         e
     }
@@ -414,7 +441,7 @@ mod scene_files {
             b.write((0, 0), (20, 20), &mut Buffer::new((20, 20), data)).unwrap();
         }
         drop(ds);
-        let grid = read_fire_mask(&path).unwrap().expect("a fire mask");
+        let grid = read_fire_mask(&path, &Limits::default()).unwrap().expect("a fire mask");
         let dets = crate::detect::fire_grid_detections(&grid);
         assert_eq!(dets.len(), 2);
         assert_eq!(dets[0].evidence["frp_mw"], 40.0);
@@ -425,7 +452,7 @@ mod scene_files {
         assert!((ring[1][0] - ring[0][0] - 0.02).abs() < 1e-9, "two pixels wide: {ring:?}");
         // a brightness-temperature scene is not a fire mask
         let (_d, p) = tif(&[("3.9", "K", 300.0), ("11", "K", 290.0)], true, true);
-        assert!(read_fire_mask(&p).unwrap().is_none());
+        assert!(read_fire_mask(&p, &Limits::default()).unwrap().is_none());
     }
 
     #[test]
@@ -479,7 +506,7 @@ mod scene_files {
             b.write((0, 0), (10, 10), &mut Buffer::new((10, 10), vec![300.0f32; 100])).unwrap();
         }
         drop(ds);
-        let scene = read_bt_scene(&path).unwrap();
+        let scene = read_bt_scene(&path, &Limits::default()).unwrap();
         assert!(scene.srs_wkt.is_some());
         let (lon, lat) = scene.pixel_center(5, 5).unwrap();
         // 405.5 km east, 4164.5 km north in zone 50 (central meridian 117° E): about 115.9° E, 37.6° N
@@ -525,6 +552,6 @@ mod scene_files {
     fn nan_pixels_become_invalid_not_fires() {
         let (_d, p) = tif(&[("3.9", "K", f32::NAN), ("11", "K", 290.0)], true, true);
         // a band that is all NaN is as bad as all fill
-        assert!(read_bt_scene(&p).is_err());
+        assert!(read_bt_scene(&p, &Limits::default()).is_err());
     }
 }

@@ -73,7 +73,10 @@ impl Rec<'_> {
     }
     fn f64(&self, col: &str) -> Result<f64, String> {
         let s = self.get(col)?;
-        s.parse::<f64>().ok().filter(|v| v.is_finite()).ok_or_else(|| format!("{col} `{s}` is not a number"))
+        s.parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite())
+            .ok_or_else(|| format!("{col} `{}` is not a number", crate::text::quote(s)))
     }
 }
 
@@ -90,7 +93,7 @@ fn firms_time(r: &Rec) -> Result<DateTime<Utc>, String> {
     let d = NaiveDate::parse_from_str(r.get("acq_date")?, "%Y-%m-%d").map_err(|e| format!("acq_date: {e}"))?;
     let hhmm: u32 = r.get("acq_time")?.parse().map_err(|_| "acq_time is not HHMM".to_string())?;
     let t = NaiveTime::from_hms_opt(hhmm / 100, hhmm % 100, 0).ok_or("acq_time is not HHMM")?;
-    Ok(Utc.from_utc_datetime(&d.and_time(t)))
+    crate::time::plausible(Utc.from_utc_datetime(&d.and_time(t))).map_err(|e| format!("acq_date/acq_time: {e}"))
 }
 
 fn firms(r: &Rec, viirs: bool) -> Result<Detection, String> {
@@ -101,7 +104,10 @@ fn firms(r: &Rec, viirs: bool) -> Result<Detection, String> {
         "l" | "low" => 0.3,
         "n" | "nominal" => 0.6,
         "h" | "high" => 0.9,
-        s => s.parse::<f32>().map(|c| (c / 100.0).clamp(0.0, 1.0)).map_err(|_| format!("confidence `{s}`"))?,
+        s => s
+            .parse::<f32>()
+            .map(|c| (c / 100.0).clamp(0.0, 1.0))
+            .map_err(|_| format!("confidence `{}`", crate::text::quote(s)))?,
     };
     let sat = r.opt("satellite").unwrap_or("?");
     let sensor = match (viirs, r.opt("instrument")) {
@@ -146,7 +152,7 @@ fn himawari(r: &Rec) -> Result<Detection, String> {
     Ok(Detection {
         source: SourceKind::Satellite,
         sensor: "AHI-Himawari".into(),
-        observed_at: Utc.from_utc_datetime(&d.and_time(t)),
+        observed_at: crate::time::plausible(Utc.from_utc_datetime(&d.and_time(t)))?,
         lon,
         lat,
         radius_m: 1000.0 * (area_km2.max(0.0) / 2.0).sqrt(),
@@ -173,7 +179,7 @@ fn mee(r: &Rec) -> Result<Detection, String> {
     let raw = r.get("时间")?;
     let d = NaiveDate::parse_from_str(raw.split_whitespace().next().unwrap_or(raw), "%Y-%m-%d")
         .or_else(|_| NaiveDate::parse_from_str(raw, "%Y/%m/%d"))
-        .map_err(|_| format!("时间 `{raw}` is not a date"))?;
+        .map_err(|_| format!("时间 `{}` is not a date", crate::text::quote(raw)))?;
     let noon = crate::time::beijing()
         .from_local_datetime(&d.and_hms_opt(12, 0, 0).expect("noon exists"))
         .single()
@@ -181,7 +187,7 @@ fn mee(r: &Rec) -> Result<Detection, String> {
     Ok(Detection {
         source: SourceKind::Satellite,
         sensor: "MEE-SEC".into(),
-        observed_at: noon.with_timezone(&Utc),
+        observed_at: crate::time::plausible(noon.with_timezone(&Utc)).map_err(|e| format!("时间: {e}"))?,
         lon,
         lat,
         radius_m: 1000.0,
@@ -213,8 +219,8 @@ pub fn read_table(path: &Path) -> Result<Table, TableError> {
             .map(|s| s.trim().to_string())
             .collect(),
     };
-    let layout =
-        detect_layout(&header).ok_or_else(|| TableError::Layout { path: path.into(), header: header.join(",") })?;
+    let layout = detect_layout(&header)
+        .ok_or_else(|| TableError::Layout { path: path.into(), header: crate::text::quote(&header.join(",")) })?;
     let mut table = Table { layout, detections: Vec::new(), bad_rows: Vec::new() };
     for (i, rec) in reader.records().enumerate() {
         let line =

@@ -78,3 +78,31 @@ pub fn metres(a: (f64, f64), b: (f64, f64)) -> f64 {
 pub fn lonlat(v: &serde_json::Value) -> (f64, f64) {
     (v["lon"].as_f64().unwrap(), v["lat"].as_f64().unwrap())
 }
+
+/// The header of a FIRMS MODIS table (the layout of the real archive files).
+pub const FIRMS_MODIS_HEADER: &str =
+    "latitude,longitude,brightness,scan,track,acq_date,acq_time,satellite,confidence,version,bright_t31,frp,daynight";
+
+/// A FIRMS MODIS table, one fire per (lat, lon, acq_date, acq_time HHMM) row: 330 K, 1 km pixel,
+/// Aqua, confidence 80, 10 MW, day.
+pub fn firms_table(rows: &[(f64, f64, &str, &str)]) -> String {
+    let mut s = format!("{FIRMS_MODIS_HEADER}\n");
+    for (lat, lon, date, time) in rows {
+        s += &format!("{lat:.4},{lon:.4},330.0,1.0,1.0,{date},{time},A,80,6.1NRT,295.0,10.0,D\n");
+    }
+    s
+}
+
+/// Every file below `dir` (recursively).
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(files_under(&p))
+        } else {
+            out.push(p)
+        }
+    }
+    out
+}

@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use firepoint::detect::hotspot::{detect, HotspotParams};
-use firepoint::ingest::raster::{read_bt_scene, BtScene};
+use firepoint::domain::BtScene;
+use firepoint::ingest::raster::read_bt_scene;
 
 const N: usize = 5000;
 
@@ -85,7 +86,7 @@ fn prepare() -> PathBuf {
 }
 
 fn write_mask(scene: &BtScene) {
-    let fires = detect(&scene.bands(), true, &HotspotParams::default());
+    let fires = detect(&firepoint::detect::hotspot::Bands::of(scene), true, &HotspotParams::default());
     let mut mask = vec![0u8; N * N];
     for f in &fires {
         mask[f.row * N + f.col] = 1;
@@ -103,11 +104,15 @@ fn bench(c: &mut Criterion) {
     g.bench_function("gdal_read_3_bands", |b| {
         b.iter(|| read_bt_scene(black_box(&tif), &Default::default()).unwrap().width)
     });
-    g.bench_function("detect", |b| b.iter(|| detect(black_box(&scene.bands()), true, &HotspotParams::default()).len()));
+    g.bench_function("detect", |b| {
+        b.iter(|| {
+            detect(black_box(&firepoint::detect::hotspot::Bands::of(&scene)), true, &HotspotParams::default()).len()
+        })
+    });
     g.bench_function("read_and_detect", |b| {
         b.iter(|| {
             let s = read_bt_scene(black_box(&tif), &Default::default()).unwrap();
-            detect(&s.bands(), true, &HotspotParams::default()).len()
+            detect(&firepoint::detect::hotspot::Bands::of(&s), true, &HotspotParams::default()).len()
         })
     });
     g.finish();

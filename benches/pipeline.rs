@@ -70,11 +70,11 @@ fn smoke(c: &mut Criterion) {
 }
 
 fn store(c: &mut Criterion) {
-    use firepoint::detect::{Detection, SourceKind};
+    use firepoint::domain::{Detection, SourceKind};
     let dir = tempfile::tempdir().unwrap();
     let mut store = firepoint::store::Store::open(&dir.path().join("bench.sqlite")).unwrap();
     let cfg = firepoint::config::Config::default();
-    let rules = firepoint::store::Rules::from(&cfg);
+    let rules = firepoint::events::Rules::from(&cfg);
     let at = chrono::Utc.with_ymd_and_hms(2026, 6, 10, 5, 30, 0).unwrap();
     let located: Vec<_> = (0..100)
         .map(|i| {
@@ -88,7 +88,14 @@ fn store(c: &mut Criterion) {
     g.bench_function("record_input_100_detections", |b| {
         b.iter(|| {
             k += 1;
-            store.record_input(Path::new("x"), &format!("sha{k}"), "satellite", &located, &rules).unwrap()
+            firepoint::batch::record_input(
+                &mut store,
+                firepoint::batch::InputRef { path: Path::new("x"), sha256: &format!("sha{k}"), kind: "satellite" },
+                &located,
+                &rules,
+                cfg.persistence.cell_deg,
+            )
+            .unwrap()
         })
     });
     g.finish();

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// firepoint — finds straw and garbage burning in satellite passes and tower-camera frames,
 /// places each fire in its village grid cell and keeps dispatch tickets for township teams.
@@ -45,8 +45,8 @@ pub enum Command {
         /// Beijing reporting day, YYYY-MM-DD (default: today in Beijing).
         #[arg(long)]
         day: Option<chrono::NaiveDate>,
-        #[arg(long, default_value = "table", value_parser = ["table", "csv"])]
-        format: String,
+        #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+        format: ReportFormat,
     },
     /// Serve the ticket feed over HTTP: list tickets (JSON Lines, GeoJSON), acknowledge, close.
     /// No TLS or login of its own: keep it on localhost or behind the county's reverse proxy.
@@ -102,8 +102,8 @@ pub enum ValidateCommand {
         #[arg(long)]
         fdc: PathBuf,
         /// FDC row and column of the scene's top-left pixel (mesoscale inside CONUS), e.g. 230,1690.
-        #[arg(long, value_delimiter = ',', num_args = 1, default_values_t = [0usize, 0])]
-        offset: Vec<usize>,
+        #[arg(long, value_name = "ROW,COL", value_parser = parse_offset, default_value = "0,0")]
+        offset: (usize, usize),
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -120,14 +120,13 @@ pub struct TicketsArgs {
 pub enum TicketsCommand {
     /// List tickets (default: all) as a table, JSON Lines or GeoJSON.
     List {
-        /// open, acked or closed
-        #[arg(long)]
-        status: Option<String>,
+        #[arg(long, value_enum)]
+        status: Option<StatusArg>,
         /// Only this township's tickets (its code in the AOI's townships layer).
         #[arg(long)]
         township: Option<String>,
-        #[arg(long, default_value = "table", value_parser = ["table", "jsonl", "geojson"])]
-        format: String,
+        #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+        format: ListFormat,
     },
     /// The township team has received the ticket and is on its way.
     Ack {
@@ -158,4 +157,61 @@ pub enum AoiCommand {
         #[arg(long, default_value_t = 20261123)]
         seed: u64,
     },
+}
+
+/// `firepoint report --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Table,
+    Csv,
+}
+
+/// `firepoint tickets list --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    Table,
+    Jsonl,
+    Geojson,
+}
+
+/// A ticket status on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StatusArg {
+    Open,
+    Acked,
+    Closed,
+}
+
+impl From<StatusArg> for firepoint::domain::Status {
+    fn from(s: StatusArg) -> Self {
+        match s {
+            StatusArg::Open => Self::Open,
+            StatusArg::Acked => Self::Acked,
+            StatusArg::Closed => Self::Closed,
+        }
+    }
+}
+
+/// `ROW,COL`: exactly two whole numbers.
+fn parse_offset(s: &str) -> Result<(usize, usize), String> {
+    let parts: Vec<&str> = s.split(',').map(str::trim).collect();
+    match parts.as_slice() {
+        [r, c] => Ok((
+            r.parse().map_err(|_| format!("row `{r}` is not a whole number"))?,
+            c.parse().map_err(|_| format!("column `{c}` is not a whole number"))?,
+        )),
+        _ => Err(format!("`{s}` is not ROW,COL (two numbers, e.g. 230,1690)")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn r6_offset_takes_exactly_two_numbers() {
+        assert_eq!(parse_offset("230,1690"), Ok((230, 1690)));
+        assert!(parse_offset("5").unwrap_err().contains("ROW,COL"));
+        assert!(parse_offset("1,2,3").is_err() && parse_offset("a,2").is_err());
+    }
 }

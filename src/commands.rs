@@ -4,14 +4,15 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use firepoint::batch::{self, BatchReport};
+use firepoint::batch::BatchReport;
 use firepoint::config::Config;
-use firepoint::store::{Status, Store, TicketFilter};
+use firepoint::store::{Store, TicketFilter};
 
-use crate::cli::{HistoryCommand, TicketsCommand};
+use crate::cli::{HistoryCommand, ListFormat, ReportFormat, TicketsCommand};
+use crate::Exit;
 
-/// Prints a batch's summary and returns its exit status (0 ok, 1 partial).
-pub fn finish_batch(report: &BatchReport) -> u8 {
+/// Prints a batch's summary and returns its exit status (ok, or partial when inputs were bad).
+pub fn finish_batch(report: &BatchReport) -> Exit {
     for (path, msg) in &report.failed {
         eprintln!("error: bad input {} (quarantined): {msg}", path.display());
     }
@@ -28,16 +29,20 @@ pub fn finish_batch(report: &BatchReport) -> u8 {
     for f in &report.feed {
         println!("feed: {}", f.display());
     }
-    u8::from(!report.failed.is_empty() || !report.warned.is_empty())
+    if report.failed.is_empty() && report.warned.is_empty() {
+        Exit::Ok
+    } else {
+        Exit::Partial
+    }
 }
 
-pub fn report(cfg: &Config, day: Option<chrono::NaiveDate>, format: &str) -> Result<u8> {
+pub fn report(cfg: &Config, day: Option<chrono::NaiveDate>, format: ReportFormat) -> Result<Exit> {
     let store = Store::open(&cfg.paths.store)?;
     let day = day.unwrap_or_else(|| firepoint::time::reporting_day(chrono::Utc::now()));
     let rows = firepoint::report::daily(&store.tickets(&TicketFilter::all())?, day);
-    if format == "csv" {
+    if format == ReportFormat::Csv {
         print!("{}", firepoint::report::to_csv(&rows));
-        return Ok(0);
+        return Ok(Exit::Ok);
     }
     println!("daily report for {day} (Beijing): fires first seen that day");
     println!(
@@ -72,21 +77,18 @@ pub fn report(cfg: &Config, day: Option<chrono::NaiveDate>, format: &str) -> Res
             r.verified_in_time
         );
     }
-    Ok(0)
+    Ok(Exit::Ok)
 }
 
-pub fn tickets(cfg: &Config, command: Option<TicketsCommand>) -> Result<u8> {
+pub fn tickets(cfg: &Config, command: Option<TicketsCommand>) -> Result<Exit> {
     let mut store = Store::open(&cfg.paths.store)?;
-    match command.unwrap_or(TicketsCommand::List { status: None, township: None, format: "table".into() }) {
+    match command.unwrap_or(TicketsCommand::List { status: None, township: None, format: ListFormat::Table }) {
         TicketsCommand::List { status, township, format } => {
-            let status = status
-                .map(|s| Status::parse(&s).with_context(|| format!("unknown status `{s}` (open, acked, closed)")))
-                .transpose()?;
-            let list = store.tickets(&TicketFilter { status, township })?;
-            match format.as_str() {
-                "jsonl" => print!("{}", firepoint::feed::jsonl(&list)),
-                "geojson" => println!("{}", serde_json::to_string_pretty(&firepoint::feed::geojson(&list))?),
-                _ => print!("{}", table(&list)),
+            let list = store.tickets(&TicketFilter { status: status.map(Into::into), township })?;
+            match format {
+                ListFormat::Jsonl => print!("{}", firepoint::feed::jsonl(&list)),
+                ListFormat::Geojson => println!("{}", serde_json::to_string_pretty(&firepoint::feed::geojson(&list))?),
+                ListFormat::Table => print!("{}", table(&list)),
             }
         }
         TicketsCommand::Ack { id, by } => {
@@ -98,10 +100,10 @@ pub fn tickets(cfg: &Config, command: Option<TicketsCommand>) -> Result<u8> {
             println!("{} closed", t.id);
         }
     }
-    Ok(0)
+    Ok(Exit::Ok)
 }
 
-fn table(list: &[firepoint::store::Ticket]) -> String {
+fn table(list: &[firepoint::domain::Ticket]) -> String {
     let bj = firepoint::time::beijing();
     let mut out = format!("{} ticket(s)\n", list.len());
     for t in list {
@@ -126,19 +128,16 @@ fn table(list: &[firepoint::store::Ticket]) -> String {
     out
 }
 
-pub fn validate_goes(cfg: &Config, l1b: &Path, fdc: &Path, offset: (usize, usize), json: bool) -> Result<u8> {
-    use firepoint::detect::hotspot;
+pub fn validate_goes(cfg: &Config, l1b: &Path, fdc: &Path, offset: (usize, usize), json: bool) -> Result<Exit> {
     let scene = firepoint::ingest::goes::read_abi_scene(l1b, &cfg.limits)?;
     let fdc = firepoint::ingest::goes::read_fdc(fdc, &cfg.limits)?;
-    let bands = scene.bands();
     let day = scene.is_daytime();
-    let daylight = scene.daylight();
-    let mut ours = hotspot::detect_with(&bands, &|r, c| daylight.is_day(r, c), cfg.hotspot.for_sensor(&scene.sensor));
-    let glint = firepoint::detect::glint::reject(&scene, &mut ours);
+    // exactly the batch's fire test: per-pixel day/night, the sensor's preset, sun glint
+    let (ours, glint) = firepoint::detect::fire_pixels(&scene, &cfg.hotspot);
     let cmp = firepoint::validate::compare(&scene, &ours, &fdc, offset.0, offset.1);
     if json {
         println!("{}", serde_json::to_string_pretty(&cmp)?);
-        return Ok(0);
+        return Ok(Exit::Ok);
     }
     println!(
         "scene {} ({}x{}, {}, {}) vs FDC {} at offset {:?}",
@@ -168,20 +167,21 @@ pub fn validate_goes(cfg: &Config, l1b: &Path, fdc: &Path, offset: (usize, usize
         Some(r) => println!("FRP on {} exact hits: ours / FDC = {r:.2}", cmp.frp_pairs.len()),
         None => println!("FRP: no exact hit with FDC Power"),
     }
-    Ok(0)
+    Ok(Exit::Ok)
 }
 
-fn history_detections(cfg: &Config, file: &Path) -> Result<Vec<firepoint::detect::Detection>> {
+fn history_detections(cfg: &Config, file: &Path) -> Result<Vec<firepoint::domain::Detection>> {
     let kind = firepoint::ingest::InputKind::of(file)
         .with_context(|| format!("{}: not a satellite scene or table", file.display()))?;
-    let (dets, warnings) = batch::detect_file(kind, file, cfg).map_err(anyhow::Error::msg)?;
-    for w in &warnings {
+    let settings = firepoint::detect::Settings { hotspot: &cfg.hotspot, limits: &cfg.limits };
+    let found = firepoint::detect::detect_file(kind, file, settings)?;
+    for w in &found.warnings {
         eprintln!("warning: {w}");
     }
-    Ok(dets)
+    Ok(found.detections)
 }
 
-pub fn history(cfg: &Config, command: HistoryCommand) -> Result<u8> {
+pub fn history(cfg: &Config, command: HistoryCommand) -> Result<Exit> {
     let mut store = Store::open(&cfg.paths.store)?;
     match command {
         HistoryCommand::Import { files } => {
@@ -210,5 +210,5 @@ pub fn history(cfg: &Config, command: HistoryCommand) -> Result<u8> {
                      file.display(), dets.len(), cfg.persistence.min_days, cfg.persistence.lookback_days, cfg.persistence.min_night_fraction);
         }
     }
-    Ok(0)
+    Ok(Exit::Ok)
 }

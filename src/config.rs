@@ -35,49 +35,13 @@ pub enum ConfigError {
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub paths: Paths,
-    pub camera: CameraConfig,
+    pub camera: crate::detect::smoke::CameraConfig,
     pub hotspot: crate::detect::hotspot::HotspotConfig,
-    pub events: EventConfig,
-    pub persistence: Persistence,
-    pub sla: Sla,
+    pub events: crate::events::EventConfig,
+    pub persistence: crate::persistence::Persistence,
+    pub sla: crate::dispatch::Sla,
     pub limits: crate::ingest::Limits,
-    pub batch: BatchConfig,
-}
-
-/// How batches share a store.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct BatchConfig {
-    /// A batch holding the store's lock longer than this many minutes is reported as stuck by the
-    /// next run (stderr, exit 2) instead of the quiet "another batch is running".
-    pub stuck_after_min: i64,
-}
-
-impl Default for BatchConfig {
-    fn default() -> Self {
-        BatchConfig { stuck_after_min: 30 }
-    }
-}
-
-/// The persistence mask learned from history: ~400 m cells with satellite detections on many
-/// distinct days, mostly at night, are static heat sources (kilns, steel mills), not burning.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct Persistence {
-    /// Cell size in degrees (0.004° ≈ 445 m north–south, 350 m east–west at 38° N).
-    pub cell_deg: f64,
-    /// A cell is persistent with detections on at least this many distinct Beijing days ...
-    pub min_days: u32,
-    /// ... within this many days before the detection's own day ...
-    pub lookback_days: i64,
-    /// ... and at least this fraction of those days with a night detection.
-    pub min_night_fraction: f64,
-}
-
-impl Default for Persistence {
-    fn default() -> Self {
-        Persistence { cell_deg: 0.004, min_days: 5, lookback_days: 365, min_night_fraction: 0.5 }
-    }
+    pub batch: crate::batch::BatchConfig,
 }
 
 /// Where inputs, outputs and the AOI live.
@@ -96,45 +60,6 @@ pub struct Paths {
     pub feed: PathBuf,
 }
 
-/// The camera smoke model and its decision threshold.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct CameraConfig {
-    /// ONNX model; its card and metrics sit beside it (same stem, `.json`).
-    pub model: PathBuf,
-    /// Frame score at or above which a frame is a smoke detection. Empty: the model's own
-    /// threshold from its metrics file (chosen on the validation split).
-    pub threshold: Option<f32>,
-    /// Frames a worker thread scores before its results are stored (bounds memory).
-    pub chunk: usize,
-}
-
-/// How sightings are merged into one fire.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct EventConfig {
-    /// Detections closer than this to an open ticket's fire join that ticket.
-    pub merge_radius_m: f64,
-    /// ... if the ticket was last seen at most this many minutes before.
-    pub merge_window_min: i64,
-    /// Detections inside a known heat source polygon or this close to it are suppressed.
-    pub heat_source_buffer_m: f64,
-    /// A fire this close to a national monitoring station (国控点) is high priority.
-    pub station_alert_m: f64,
-}
-
-/// Service levels from the county's rules, in minutes from the sighting.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct Sla {
-    /// Alarm pushed to the grid member (camera sightings).
-    pub alarm_min: i64,
-    /// Grid member on site (camera sightings).
-    pub on_site_min: i64,
-    /// On site for high-priority fires (no-burn zone, near a national station).
-    pub on_site_high_min: i64,
-}
-
 impl Default for Paths {
     fn default() -> Self {
         Paths {
@@ -144,29 +69,6 @@ impl Default for Paths {
             store: "work/firepoint.sqlite".into(),
             feed: "work/feed".into(),
         }
-    }
-}
-
-impl Default for CameraConfig {
-    fn default() -> Self {
-        CameraConfig { model: "models/smoke-patch-v1.onnx".into(), threshold: None, chunk: 64 }
-    }
-}
-
-impl Default for EventConfig {
-    fn default() -> Self {
-        EventConfig {
-            merge_radius_m: 1500.0,
-            merge_window_min: 180,
-            heat_source_buffer_m: 500.0,
-            station_alert_m: 3000.0,
-        }
-    }
-}
-
-impl Default for Sla {
-    fn default() -> Self {
-        Sla { alarm_min: 2, on_site_min: 15, on_site_high_min: 10 }
     }
 }
 
@@ -326,7 +228,7 @@ mod tests {
         let cfg = Config::load(None, &["sla.on_site_min=12".into(), "paths.store=/tmp/x.sqlite".into()]).unwrap();
         assert_eq!(cfg.sla.on_site_min, 12);
         assert_eq!(cfg.paths.store, PathBuf::from("/tmp/x.sqlite"));
-        assert_eq!(cfg.sla.alarm_min, Sla::default().alarm_min);
+        assert_eq!(cfg.sla.alarm_min, crate::dispatch::Sla::default().alarm_min);
     }
 
     #[test]

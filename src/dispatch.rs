@@ -9,36 +9,26 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::aoi::LandClass;
-use crate::config::{EventConfig, Sla};
-use crate::detect::SourceKind;
+use crate::domain::{BurnKind, Priority, SourceKind};
 use crate::locate::Located;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BurnKind {
-    Straw,
-    Garbage,
-    Unknown,
+/// Service levels from the county's rules, in minutes from the sighting.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Sla {
+    /// Alarm pushed to the grid member (camera sightings).
+    pub alarm_min: i64,
+    /// Grid member on site (camera sightings).
+    pub on_site_min: i64,
+    /// On site for high-priority fires (no-burn zone, near a national station).
+    pub on_site_high_min: i64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
-#[serde(rename_all = "snake_case")]
-pub enum Priority {
-    High,
-    Normal,
+impl Default for Sla {
+    fn default() -> Self {
+        Sla { alarm_min: 2, on_site_min: 15, on_site_high_min: 10 }
+    }
 }
-
-macro_rules! str_enum {
-    ($t:ty { $($v:ident => $s:literal),+ }) => {
-        impl $t {
-            pub fn as_str(self) -> &'static str { match self { $(Self::$v => $s),+ } }
-            pub fn parse(s: &str) -> Option<Self> { match s { $($s => Some(Self::$v),)+ _ => None } }
-        }
-    };
-}
-pub(crate) use str_enum;
-str_enum!(BurnKind { Straw => "straw", Garbage => "garbage", Unknown => "unknown" });
-str_enum!(Priority { High => "high", Normal => "normal" });
 
 /// The dispatch fields of a new ticket.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,7 +40,9 @@ pub struct Dispatch {
     pub reasons: Vec<String>,
 }
 
-pub fn dispatch(loc: &Located, events: &EventConfig, sla: &Sla) -> Dispatch {
+/// Kind, priority, reasons and deadline of a new ticket for `loc`; a fire within
+/// `station_alert_m` of a national monitoring station is high priority.
+pub fn dispatch(loc: &Located, station_alert_m: f64, sla: &Sla) -> Dispatch {
     let kind = match loc.place.landuse {
         LandClass::Farmland => BurnKind::Straw,
         LandClass::BuiltUp => BurnKind::Garbage,
@@ -61,9 +53,9 @@ pub fn dispatch(loc: &Located, events: &EventConfig, sla: &Sla) -> Dispatch {
         reasons.push(format!("in no-burn zone {zone}"));
     }
     if let Some((name, d)) = &loc.place.station {
-        if *d <= events.station_alert_m {
+        if *d <= station_alert_m {
             // the bureau's rings around a national station (国控点): 1 km, then the alert radius
-            let ring = if *d <= 1000.0 { 1.0 } else { events.station_alert_m / 1000.0 };
+            let ring = if *d <= 1000.0 { 1.0 } else { station_alert_m / 1000.0 };
             reasons.push(format!("inside the {ring:.0} km ring of national station {name} ({:.1} km)", d / 1000.0));
         }
     }
@@ -81,7 +73,7 @@ pub fn dispatch(loc: &Located, events: &EventConfig, sla: &Sla) -> Dispatch {
 mod tests {
     use super::*;
     use crate::aoi::PlaceInfo;
-    use crate::detect::Detection;
+    use crate::domain::Detection;
     use chrono::TimeZone;
 
     fn at(source: SourceKind, station_m: f64, zone: Option<&str>, landuse: LandClass) -> Located {
@@ -96,18 +88,18 @@ mod tests {
 
     #[test]
     fn rings_zones_and_land_use_decide_kind_priority_and_deadline() {
-        let (ev, sla) = (EventConfig::default(), Sla::default());
-        let d = dispatch(&at(SourceKind::Camera, 800.0, None, LandClass::Farmland), &ev, &sla);
+        let (ev, sla) = (3000.0, Sla::default());
+        let d = dispatch(&at(SourceKind::Camera, 800.0, None, LandClass::Farmland), ev, &sla);
         assert_eq!((d.kind, d.priority), (BurnKind::Straw, Priority::High));
         assert!(d.reasons[0].starts_with("inside the 1 km ring"), "{:?}", d.reasons);
         assert_eq!(d.deadline, Utc.with_ymd_and_hms(2026, 6, 10, 5, 40, 0).unwrap());
-        let d = dispatch(&at(SourceKind::Camera, 2500.0, None, LandClass::BuiltUp), &ev, &sla);
+        let d = dispatch(&at(SourceKind::Camera, 2500.0, None, LandClass::BuiltUp), ev, &sla);
         assert_eq!(d.kind, BurnKind::Garbage);
         assert!(d.reasons[0].starts_with("inside the 3 km ring"), "{:?}", d.reasons);
-        let d = dispatch(&at(SourceKind::Camera, 9000.0, None, LandClass::Farmland), &ev, &sla);
+        let d = dispatch(&at(SourceKind::Camera, 9000.0, None, LandClass::Farmland), ev, &sla);
         assert_eq!(d.priority, Priority::Normal);
         assert_eq!(d.deadline, Utc.with_ymd_and_hms(2026, 6, 10, 5, 45, 0).unwrap());
-        let d = dispatch(&at(SourceKind::Satellite, 9000.0, Some("县城禁烧区"), LandClass::Water), &ev, &sla);
+        let d = dispatch(&at(SourceKind::Satellite, 9000.0, Some("县城禁烧区"), LandClass::Water), ev, &sla);
         assert_eq!((d.kind, d.priority), (BurnKind::Unknown, Priority::High));
         assert_eq!(d.deadline, Utc.with_ymd_and_hms(2026, 6, 10, 15, 59, 59).unwrap(), "satellite: same Beijing day");
     }

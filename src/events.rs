@@ -1,32 +1,69 @@
-//! Events: when two sightings are the same fire. A detection joins an open (not closed) ticket
-//! when it lies within the merge radius (or its own location uncertainty, if larger) of the
-//! ticket's fire and falls inside the ticket's seen-interval widened by the merge window.
+//! Events: when two sightings are the same fire, and what a new fire's ticket says.
 //!
-//! Pure rules over plain values; the store applies them inside its transaction so that merging
-//! also holds across batches and across reruns.
+//! A detection joins an open (not closed) ticket when it lies within the merge radius (or its
+//! own location uncertainty, if larger) of the ticket's fire and falls inside the ticket's
+//! seen-interval widened by the merge window; otherwise it opens a ticket whose id derives from
+//! the input and the detection, so a rebuilt store gives the same ids. [`decide`] is a pure
+//! function over plain values: the store finds the candidate tickets and carries the decision
+//! out inside its transaction, so merging also holds across batches and reruns.
 
 use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
 
-use crate::aoi::Projector;
-use crate::config::EventConfig;
-use crate::detect::Detection;
+use crate::dispatch::{dispatch, Sla};
+use crate::domain::{Anchor, Decision, Detection, Status, Ticket};
+use crate::grid::Projector;
+use crate::locate::Located;
 
-/// What the merge rule needs to know of an open ticket.
-#[derive(Debug, Clone)]
-pub struct Anchor {
-    pub id: String,
-    pub lon: f64,
-    pub lat: f64,
-    pub first_seen: DateTime<Utc>,
-    pub last_seen: DateTime<Utc>,
-    /// The store's spatial-index entry for the ticket.
-    pub extent: i64,
+/// How sightings are merged into one fire.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct EventConfig {
+    /// Detections closer than this to an open ticket's fire join that ticket.
+    pub merge_radius_m: f64,
+    /// ... if the ticket was last seen at most this many minutes before.
+    pub merge_window_min: i64,
+    /// Detections inside a known heat source polygon or this close to it are suppressed.
+    pub heat_source_buffer_m: f64,
+    /// A fire this close to a national monitoring station (国控点) is high priority.
+    pub station_alert_m: f64,
+}
+
+impl Default for EventConfig {
+    fn default() -> Self {
+        EventConfig {
+            merge_radius_m: 1500.0,
+            merge_window_min: 180,
+            heat_source_buffer_m: 500.0,
+            station_alert_m: 3000.0,
+        }
+    }
+}
+
+impl EventConfig {
+    /// How far from a detection an open ticket may be and still take it, metres.
+    pub fn reach_m(&self, det: &Detection) -> f64 {
+        self.merge_radius_m.max(det.radius_m)
+    }
+}
+
+/// The configuration a detection is judged by: merging and service levels.
+#[derive(Debug, Clone, Copy)]
+pub struct Rules<'a> {
+    pub events: &'a EventConfig,
+    pub sla: &'a Sla,
+}
+
+impl<'a> From<&'a crate::config::Config> for Rules<'a> {
+    fn from(c: &'a crate::config::Config) -> Self {
+        Rules { events: &c.events, sla: &c.sla }
+    }
 }
 
 /// The nearest anchor the detection belongs to, if any.
 pub fn merge_target<'a>(anchors: &'a [Anchor], det: &Detection, cfg: &EventConfig) -> Option<&'a Anchor> {
     let window = Duration::minutes(cfg.merge_window_min);
-    let reach = cfg.merge_radius_m.max(det.radius_m);
+    let reach = cfg.reach_m(det);
     let proj = Projector::new(det.lon, det.lat);
     anchors
         .iter()
@@ -37,10 +74,74 @@ pub fn merge_target<'a>(anchors: &'a [Anchor], det: &Detection, cfg: &EventConfi
         .map(|(a, _)| a)
 }
 
+/// Ticket id: reporting day and a short hash of the input and detection that opened it.
+pub fn ticket_id(input_sha: &str, idx: usize, seen: DateTime<Utc>) -> String {
+    use sha2::{Digest, Sha256};
+    let h = Sha256::digest(format!("{input_sha}/{idx}").as_bytes());
+    let day = crate::time::reporting_day(seen).format("%Y%m%d");
+    format!("FP-{day}-{:02X}{:02X}{:02X}", h[0], h[1], h[2])
+}
+
+/// Rounds to a step of 1/`per` (1e6 for coordinates: 0.1 m; the feed needs no more).
+fn round_to(v: f64, per: f64) -> f64 {
+    (v * per).round() / per
+}
+
+/// Joins detection `idx` of input `input_sha` to one of the candidate open tickets, or opens a
+/// new ticket for it, dispatched to its township and grid cell.
+pub fn decide(
+    anchors: &[Anchor],
+    loc: &Located,
+    (input_sha, idx): (&str, usize),
+    rules: &Rules,
+    now: DateTime<Utc>,
+) -> Decision {
+    let d = &loc.detection;
+    if let Some(a) = merge_target(anchors, d, rules.events) {
+        return Decision::Join(a.id.clone());
+    }
+    let disp = dispatch(loc, rules.events.station_alert_m, rules.sla);
+    let p = &loc.place;
+    let (town, village) = (p.township.as_ref(), p.village.as_ref());
+    let field = |f: Option<&String>| f.cloned().unwrap_or_default();
+    let landuse = serde_json::to_value(p.landuse).expect("enum serialises").as_str().unwrap_or("").to_string();
+    Decision::Open(Box::new(Ticket {
+        id: ticket_id(input_sha, idx, d.observed_at),
+        status: Status::Open,
+        kind: disp.kind,
+        priority: disp.priority,
+        reasons: disp.reasons,
+        lon: round_to(d.lon, 1e6),
+        lat: round_to(d.lat, 1e6),
+        radius_m: d.radius_m.round(),
+        township_code: field(town.map(|t| &t.code)),
+        township: field(town.map(|t| &t.name)),
+        team: field(town.map(|t| &t.team)),
+        team_phone: field(town.map(|t| &t.phone)),
+        village_code: field(village.map(|v| &v.code)),
+        village: field(village.map(|v| &v.name)),
+        grid_id: field(village.map(|v| &v.grid_id)),
+        grid_member: field(village.map(|v| &v.grid_member)),
+        grid_phone: field(village.map(|v| &v.phone)),
+        landuse,
+        sources: vec![d.source.as_str().to_string()],
+        detections: 1,
+        first_seen: d.observed_at,
+        last_seen: d.observed_at,
+        deadline: disp.deadline,
+        created_at: now,
+        updated_at: now,
+        acked_by: None,
+        acked_at: None,
+        closed_at: None,
+        close_note: None,
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detect::SourceKind;
+    use crate::domain::SourceKind;
     use chrono::TimeZone;
 
     fn det(lon: f64, lat: f64, minute: u32) -> Detection {
@@ -59,7 +160,7 @@ mod tests {
 
     fn anchor(id: &str, lon: f64, lat: f64) -> Anchor {
         let t = Utc.with_ymd_and_hms(2026, 6, 10, 5, 0, 0).unwrap();
-        Anchor { id: id.into(), lon, lat, first_seen: t, last_seen: t, extent: 0 }
+        Anchor { id: id.into(), lon, lat, first_seen: t, last_seen: t }
     }
 
     #[test]
@@ -78,5 +179,22 @@ mod tests {
         let mut late = det(115.60, 37.60, 0);
         late.observed_at += Duration::minutes(cfg.merge_window_min + 1);
         assert!(merge_target(&anchors, &late, &cfg).is_none());
+    }
+
+    #[test]
+    fn a_far_sighting_opens_a_dispatched_ticket_with_a_stable_id_and_a_near_one_joins() {
+        let (ev, sla) = (EventConfig::default(), Sla::default());
+        let rules = Rules { events: &ev, sla: &sla };
+        let now = Utc.with_ymd_and_hms(2026, 6, 10, 5, 12, 0).unwrap();
+        let anchors = [anchor("FP-A", 115.60, 37.60)];
+        let near = Located::on_farmland(det(115.601, 37.60, 10));
+        assert_eq!(decide(&anchors, &near, ("sha", 0), &rules, now), Decision::Join("FP-A".into()));
+        let far = Located::on_farmland(det(115.70, 37.60, 10));
+        let Decision::Open(t) = decide(&anchors, &far, ("sha", 3), &rules, now) else { panic!("opens") };
+        assert_eq!(t.id, ticket_id("sha", 3, far.detection.observed_at));
+        assert!(t.id.starts_with("FP-20260610-"));
+        assert_eq!((t.status, t.kind, t.detections), (Status::Open, crate::domain::BurnKind::Straw, 1));
+        assert_eq!(t.deadline, far.detection.observed_at + Duration::minutes(sla.on_site_min), "camera: minutes");
+        assert_eq!(t.sources, vec!["camera".to_string()]);
     }
 }

@@ -6,7 +6,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::store::Ticket;
+use crate::domain::Ticket;
 
 #[derive(Debug, thiserror::Error)]
 #[error("cannot write feed file {path}")]

@@ -1,7 +1,9 @@
 //! firepoint: finds straw- and garbage-burning fires in satellite passes and tower-camera frames,
 //! places each on a village grid cell, merges sightings of one fire, and keeps dispatch tickets.
 //!
-//! The modules read as the pipeline's stages, in order:
+//! At the bottom, [`grid`] (georeferencing, distances, day/night), [`domain`] (detections,
+//! scenes, tickets), [`time`] and [`text`]: every stage uses them, they use no stage.
+//! The modules then read as the pipeline's stages, in order:
 //! [`ingest`] (files → rasters and frames) → [`detect`] (hotspot test, ONNX smoke model) →
 //! [`locate`] (village, grid cell, land use, heat sources) → [`events`] (one fire, one event) →
 //! [`dispatch`] (ticket fields: team, priority, deadline) → [`store`] (SQLite) → [`feed`] (JSONL,
@@ -13,8 +15,10 @@ pub mod batch;
 pub mod config;
 pub mod detect;
 pub mod dispatch;
+pub mod domain;
 pub mod events;
 pub mod feed;
+pub mod grid;
 pub mod ingest;
 pub mod locate;
 pub mod persistence;

@@ -34,7 +34,22 @@ fn load_config(cli: &Cli) -> Result<Config> {
     Ok(Config::load(file.as_deref(), &cli.set)?)
 }
 
-fn run(cli: Cli) -> Result<u8> {
+/// The exit status: 0 every input fine; 1 partial (some inputs bad, named on stderr,
+/// quarantined, the rest processed); 2 fatal (configuration, AOI, store or model: nothing done).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Ok = 0,
+    Partial = 1,
+    Fatal = 2,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(e: Exit) -> Self {
+        ExitCode::from(e as u8)
+    }
+}
+
+fn run(cli: Cli) -> Result<Exit> {
     let cfg = load_config(&cli)?;
     match cli.command {
         Command::Run => {
@@ -60,10 +75,10 @@ fn run(cli: Cli) -> Result<u8> {
             Ok(finish_batch(&batch::run(&cfg, inputs, Quarantine::Copy)?))
         }
         Command::Tickets(args) => tickets(&cfg, args.command),
-        Command::Report { day, format } => commands::report(&cfg, day, &format),
+        Command::Report { day, format } => commands::report(&cfg, day, format),
         Command::Serve { listen } => {
             firepoint::serve::serve(&listen, &cfg.paths.store)?;
-            Ok(0)
+            Ok(Exit::Ok)
         }
         Command::Aoi { command: AoiCommand::Check { dir } } => {
             let dir = dir.unwrap_or(cfg.paths.aoi.clone());
@@ -74,26 +89,26 @@ fn run(cli: Cli) -> Result<u8> {
                 aoi.stations.len(), aoi.heat_sources.len(), aoi.landuse.len(), aoi.cameras.len(),
                 if aoi.dem.is_some() { "present" } else { "absent (flat ground assumed)" },
             );
-            Ok(0)
+            Ok(Exit::Ok)
         }
         Command::Aoi { command: AoiCommand::Generate { out, seed } } => {
             firepoint::aoi::generate::generate(&out, seed)?;
             println!("wrote the sample district into {}", out.display());
-            Ok(0)
+            Ok(Exit::Ok)
         }
         Command::Simulate { seed } => {
             let aoi = firepoint::aoi::Aoi::load_with(&cfg.paths.aoi, &cfg.limits)?;
             let truth = firepoint::simulate::simulate(&aoi, &cfg.paths.inbox, seed)?;
             println!("wrote {} sample inputs into {}", truth.files.len(), cfg.paths.inbox.display());
-            Ok(0)
+            Ok(Exit::Ok)
         }
         Command::History { command } => history(&cfg, command),
         Command::Validate { command: ValidateCommand::Goes { l1b, fdc, offset, json } } => {
-            validate_goes(&cfg, &l1b, &fdc, (offset[0], offset[1]), json)
+            validate_goes(&cfg, &l1b, &fdc, offset, json)
         }
         Command::Config => {
             print!("{}", cfg.to_documented_toml());
-            Ok(0)
+            Ok(Exit::Ok)
         }
     }
 }
@@ -108,15 +123,15 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
     match run(cli) {
-        Ok(code) => ExitCode::from(code),
+        Ok(code) => code.into(),
         // an overlapping cron run is not a failure: the running batch will do the work
         Err(err) if err.is::<firepoint::batch::Busy>() => {
             eprintln!("note: {err}");
-            ExitCode::SUCCESS
+            Exit::Ok.into()
         }
         Err(err) => {
             eprintln!("error: {err:#}");
-            ExitCode::from(2)
+            Exit::Fatal.into()
         }
     }
 }

@@ -11,8 +11,30 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use crate::config::Persistence;
-use crate::detect::Detection;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::Detection;
+
+/// The persistence mask learned from history: ~400 m cells with satellite detections on many
+/// distinct days, mostly at night, are static heat sources (kilns, steel mills), not burning.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Persistence {
+    /// Cell size in degrees (0.004° ≈ 445 m north–south, 350 m east–west at 38° N).
+    pub cell_deg: f64,
+    /// A cell is persistent with detections on at least this many distinct Beijing days ...
+    pub min_days: u32,
+    /// ... within this many days before the detection's own day ...
+    pub lookback_days: i64,
+    /// ... and at least this fraction of those days with a night detection.
+    pub min_night_fraction: f64,
+}
+
+impl Default for Persistence {
+    fn default() -> Self {
+        Persistence { cell_deg: 0.004, min_days: 5, lookback_days: 365, min_night_fraction: 0.5 }
+    }
+}
 
 /// A grid cell index.
 pub type Cell = (i64, i64);

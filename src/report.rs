@@ -6,8 +6,8 @@
 use chrono::NaiveDate;
 use serde::Serialize;
 
-use crate::dispatch::{BurnKind, Priority};
-use crate::store::{Status, Ticket};
+use crate::domain::{BurnKind, Priority};
+use crate::domain::{Status, Ticket};
 
 /// One township's line of the report.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]

@@ -19,7 +19,8 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::store::{Status, Store, StoreError, TicketFilter};
+use crate::domain::Status;
+use crate::store::{Store, StoreError, TicketFilter};
 
 /// An HTTP answer.
 #[derive(Debug, Clone, PartialEq)]
@@ -87,7 +88,7 @@ pub fn handle(store_path: &Path, method: &str, url: &str, body: &str) -> Reply {
         Err(e) => return error(500, e),
     };
     let now = chrono::Utc::now();
-    let one = |r: Result<crate::store::Ticket, StoreError>| match r {
+    let one = |r: Result<crate::domain::Ticket, StoreError>| match r {
         Ok(t) => reply(200, "application/json", serde_json::to_string(&t).expect("tickets serialise")),
         Err(e) => store_error(e),
     };
@@ -146,7 +147,7 @@ pub fn serve(listen: &str, store_path: &Path) -> anyhow::Result<()> {
 mod tests {
     use super::*;
     use crate::config::Config;
-    use crate::detect::{Detection, SourceKind};
+    use crate::domain::{Detection, SourceKind};
     use crate::locate::Located;
     use chrono::TimeZone;
 
@@ -157,7 +158,9 @@ mod tests {
         let at = chrono::Utc.with_ymd_and_hms(2026, 6, 10, 5, 30, 0).unwrap();
         let loc = Located::on_farmland(Detection::point(SourceKind::Satellite, 115.6, 37.6, at, 500.0));
         let cfg = Config::default();
-        let id = store.record_input("x".as_ref(), "sha", "satellite", &[loc], &(&cfg).into()).unwrap().opened.remove(0);
+        let input = crate::batch::InputRef { path: "x".as_ref(), sha256: "sha", kind: "satellite" };
+        let rec = crate::batch::record_input(&mut store, input, &[loc], &(&cfg).into(), cfg.persistence.cell_deg);
+        let id = rec.unwrap().opened.remove(0);
         (dir, path, id)
     }
 

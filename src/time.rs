@@ -99,6 +99,15 @@ mod tests {
     }
 
     #[test]
+    fn sun_is_up_at_beijing_noon_and_down_at_midnight() {
+        // 04:00 UTC is 12:00 Beijing
+        let noon = Utc.with_ymd_and_hms(2026, 6, 10, 4, 0, 0).unwrap();
+        assert!(solar_zenith_deg(noon, 115.7, 37.6) < 20.0);
+        let midnight = Utc.with_ymd_and_hms(2026, 6, 10, 16, 0, 0).unwrap();
+        assert!(solar_zenith_deg(midnight, 115.7, 37.6) > 100.0);
+    }
+
+    #[test]
     fn same_day_deadline_is_beijing_midnight() {
         let at = Utc.with_ymd_and_hms(2026, 6, 10, 5, 30, 0).unwrap();
         assert_eq!(end_of_reporting_day(at), Utc.with_ymd_and_hms(2026, 6, 10, 15, 59, 59).unwrap());

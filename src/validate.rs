@@ -7,8 +7,8 @@
 use serde::Serialize;
 
 use crate::detect::hotspot::{self, FirePixel};
+use crate::domain::BtScene;
 use crate::ingest::goes::{is_fire_code, Fdc};
-use crate::ingest::raster::BtScene;
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Comparison {
@@ -98,7 +98,7 @@ pub fn pixel_area_m2(scene: &BtScene, row: usize, col: usize) -> f64 {
     let ll = scene.lonlat(&[(row, col), (row, col + 1), (row + 1, col)]);
     match (ll[0], ll[1], ll[2]) {
         (Some(o), Some(r), Some(d)) => {
-            let p = crate::aoi::Projector::new(o.0, o.1);
+            let p = crate::grid::Projector::new(o.0, o.1);
             p.distance_m(o, r) * p.distance_m(o, d)
         }
         _ => 0.0,

@@ -35,7 +35,7 @@ fn goes17_kincade_scene_matches_the_official_fdc_mask() {
     let fdc = goes::read_fdc(&find(&g.join("l2_fdcc"), "FDCC-M6_G17"), &Default::default()).unwrap();
     assert_eq!((scene.width, scene.height), (500, 500));
     assert!(scene.is_daytime(), "20:00Z over California is day");
-    let bands = scene.bands();
+    let bands = firepoint::detect::hotspot::Bands::of(&scene);
     let ours = hotspot::detect(&bands, true, &HotspotParams::default());
     let cmp = firepoint::validate::compare(&scene, &ours, &fdc, 230, 1690);
     eprintln!("GOES-17 2019-10-27 20:00Z vs FDC: {cmp:?}");
@@ -55,7 +55,7 @@ fn goes17_no_fire_night_scene_has_zero_detections() {
     )
     .unwrap();
     assert!(!scene.is_daytime(), "10:27Z over California is night");
-    let bands = scene.bands();
+    let bands = firepoint::detect::hotspot::Bands::of(&scene);
     assert!(hotspot::detect(&bands, false, &HotspotParams::default()).is_empty());
 }
 

@@ -2,10 +2,11 @@
 
 use chrono::TimeZone;
 use firepoint::config::Config;
-use firepoint::detect::{Detection, SourceKind};
+use firepoint::domain::Status;
+use firepoint::domain::{Detection, SourceKind};
+use firepoint::events::Rules;
 use firepoint::locate::Located;
-use firepoint::store::Rules;
-use firepoint::store::{Status, Store, TicketFilter};
+use firepoint::store::{Store, TicketFilter};
 
 fn located(lon: f64, lat: f64, minute: u32) -> Located {
     let at = chrono::Utc.with_ymd_and_hms(2026, 6, 10, 5, minute, 0).unwrap();
@@ -20,15 +21,27 @@ fn tickets_survive_reopen_and_same_input_is_refused() {
     let rules = Rules::from(&cfg);
     {
         let mut store = Store::open(&path).unwrap();
-        let rec =
-            store.record_input("a.tif".as_ref(), "sha-a", "satellite", &[located(115.6, 37.6, 0)], &rules).unwrap();
+        let rec = firepoint::batch::record_input(
+            &mut store,
+            firepoint::batch::InputRef { path: "a.tif".as_ref(), sha256: "sha-a", kind: "satellite" },
+            &[located(115.6, 37.6, 0)],
+            &rules,
+            cfg.persistence.cell_deg,
+        )
+        .unwrap();
         assert_eq!(rec.opened.len(), 1);
     } // dropped without any explicit flush, as a killed process would
     let mut store = Store::open(&path).unwrap();
     assert_eq!(store.tickets(&TicketFilter::all()).unwrap().len(), 1);
     assert_eq!(store.input_status("sha-a").unwrap().as_deref(), Some("done"));
     // recording the same input twice fails as a whole and changes nothing
-    let again = store.record_input("a.tif".as_ref(), "sha-a", "satellite", &[located(115.9, 37.9, 0)], &rules);
+    let again = firepoint::batch::record_input(
+        &mut store,
+        firepoint::batch::InputRef { path: "a.tif".as_ref(), sha256: "sha-a", kind: "satellite" },
+        &[located(115.9, 37.9, 0)],
+        &rules,
+        cfg.persistence.cell_deg,
+    );
     assert!(again.is_err());
     assert_eq!(store.tickets(&TicketFilter::all()).unwrap().len(), 1);
 }
@@ -41,7 +54,13 @@ fn a_failed_input_transaction_leaves_no_half_written_ticket() {
     let rules = Rules::from(&cfg);
     let mut bad = located(115.6, 37.6, 0);
     bad.detection.confidence = f32::NAN; // SQLite stores NaN as NULL: the NOT NULL check fails mid-input
-    let err = store.record_input("b.tif".as_ref(), "sha-b", "satellite", &[located(115.7, 37.7, 0), bad], &rules);
+    let err = firepoint::batch::record_input(
+        &mut store,
+        firepoint::batch::InputRef { path: "b.tif".as_ref(), sha256: "sha-b", kind: "satellite" },
+        &[located(115.7, 37.7, 0), bad],
+        &rules,
+        cfg.persistence.cell_deg,
+    );
     assert!(err.is_err(), "the second detection must fail");
     assert!(store.tickets(&TicketFilter::all()).unwrap().is_empty(), "the first detection's ticket was rolled back");
     assert_eq!(store.input_status("sha-b").unwrap(), None, "the input will be processed again");
@@ -55,10 +74,15 @@ fn ticket_ids_depend_only_on_the_input_and_detection() {
         .map(|_| {
             let dir = tempfile::tempdir().unwrap();
             let mut store = Store::open(&dir.path().join("t.sqlite")).unwrap();
-            store
-                .record_input("x.tif".as_ref(), "sha-x", "satellite", &[located(115.6, 37.6, 0)], &rules)
-                .unwrap()
-                .opened[0]
+            firepoint::batch::record_input(
+                &mut store,
+                firepoint::batch::InputRef { path: "x.tif".as_ref(), sha256: "sha-x", kind: "satellite" },
+                &[located(115.6, 37.6, 0)],
+                &rules,
+                cfg.persistence.cell_deg,
+            )
+            .unwrap()
+            .opened[0]
                 .clone()
         })
         .collect();
@@ -72,12 +96,34 @@ fn a_closed_ticket_is_not_joined_by_a_new_sighting() {
     let mut store = Store::open(&dir.path().join("t.sqlite")).unwrap();
     let cfg = Config::default();
     let rules = Rules::from(&cfg);
-    let id = store.record_input("1".as_ref(), "s1", "satellite", &[located(115.6, 37.6, 0)], &rules).unwrap().opened[0]
+    let id = firepoint::batch::record_input(
+        &mut store,
+        firepoint::batch::InputRef { path: "1".as_ref(), sha256: "s1", kind: "satellite" },
+        &[located(115.6, 37.6, 0)],
+        &rules,
+        cfg.persistence.cell_deg,
+    )
+    .unwrap()
+    .opened[0]
         .clone();
-    let joined = store.record_input("2".as_ref(), "s2", "satellite", &[located(115.6, 37.6, 5)], &rules).unwrap();
+    let joined = firepoint::batch::record_input(
+        &mut store,
+        firepoint::batch::InputRef { path: "2".as_ref(), sha256: "s2", kind: "satellite" },
+        &[located(115.6, 37.6, 5)],
+        &rules,
+        cfg.persistence.cell_deg,
+    )
+    .unwrap();
     assert_eq!(joined.joined, vec![id.clone()]);
     store.close(&id, "out", chrono::Utc::now()).unwrap();
-    let rekindled = store.record_input("3".as_ref(), "s3", "satellite", &[located(115.6, 37.6, 20)], &rules).unwrap();
+    let rekindled = firepoint::batch::record_input(
+        &mut store,
+        firepoint::batch::InputRef { path: "3".as_ref(), sha256: "s3", kind: "satellite" },
+        &[located(115.6, 37.6, 20)],
+        &rules,
+        cfg.persistence.cell_deg,
+    )
+    .unwrap();
     assert_eq!(rekindled.opened.len(), 1, "a fire seen again after closing is a new ticket");
     assert_eq!(store.tickets(&TicketFilter::status(Status::Open)).unwrap().len(), 1);
 }
@@ -92,10 +138,35 @@ fn daily_report_counts_the_beijing_day_and_verification_before_the_deadline() {
     let day = |h| {
         Located::on_farmland(Detection::point(SourceKind::Satellite, 115.6, 37.6 + h as f64 * 0.1, at(h, 30), 700.0))
     };
-    let a = store.record_input("a".as_ref(), "a", "satellite", &[day(5)], &rules).unwrap().opened.remove(0);
-    let b = store.record_input("b".as_ref(), "b", "satellite", &[day(6)], &rules).unwrap().opened.remove(0);
+    let a = firepoint::batch::record_input(
+        &mut store,
+        firepoint::batch::InputRef { path: "a".as_ref(), sha256: "a", kind: "satellite" },
+        &[day(5)],
+        &rules,
+        cfg.persistence.cell_deg,
+    )
+    .unwrap()
+    .opened
+    .remove(0);
+    let b = firepoint::batch::record_input(
+        &mut store,
+        firepoint::batch::InputRef { path: "b".as_ref(), sha256: "b", kind: "satellite" },
+        &[day(6)],
+        &rules,
+        cfg.persistence.cell_deg,
+    )
+    .unwrap()
+    .opened
+    .remove(0);
     // 17:30 UTC is 01:30 the next day in Beijing: not in the 10 June report
-    store.record_input("c".as_ref(), "c", "satellite", &[day(17)], &rules).unwrap();
+    firepoint::batch::record_input(
+        &mut store,
+        firepoint::batch::InputRef { path: "c".as_ref(), sha256: "c", kind: "satellite" },
+        &[day(17)],
+        &rules,
+        cfg.persistence.cell_deg,
+    )
+    .unwrap();
     store.ack(&a, "team", at(7, 0)).unwrap(); // in time (deadline 23:59:59 Beijing = 15:59:59 UTC)
     store.close(&b, "out", at(16, 30)).unwrap(); // after the deadline
     let rows = firepoint::report::daily(&store.tickets(&TicketFilter::all()).unwrap(), "2026-06-10".parse().unwrap());

@@ -15,6 +15,8 @@ use geo::{Contains, Distance, Euclidean, MultiPolygon, Point};
 use rstar::{primitives::GeomWithData, primitives::Rectangle, RTree, AABB};
 use serde::Serialize;
 
+use crate::grid::Projector;
+
 pub use layers::Dem;
 
 #[derive(Debug, thiserror::Error)]
@@ -35,50 +37,6 @@ pub enum AoiError {
     Dem { path: PathBuf, what: String },
     #[error("AOI {dir}: {what}")]
     Invalid { dir: PathBuf, what: String },
-}
-
-/// Local metric projection around the county centre: equirectangular, metres east/north.
-/// Over a county (≤ 60 km across) its scale error stays under 0.1 %, which is far below a
-/// satellite pixel and a camera's ranging error.
-#[derive(Debug, Clone, Copy)]
-pub struct Projector {
-    lon0: f64,
-    lat0: f64,
-    kx: f64,
-    ky: f64,
-}
-
-impl Projector {
-    pub fn new(lon0: f64, lat0: f64) -> Self {
-        let phi = lat0.to_radians();
-        // metres per degree on the WGS84 ellipsoid at latitude phi
-        let ky = 111_132.92 - 559.82 * (2.0 * phi).cos() + 1.175 * (4.0 * phi).cos();
-        let kx = 111_412.84 * phi.cos() - 93.5 * (3.0 * phi).cos();
-        Projector { lon0, lat0, kx, ky }
-    }
-    pub fn to_m(&self, lon: f64, lat: f64) -> (f64, f64) {
-        ((lon - self.lon0) * self.kx, (lat - self.lat0) * self.ky)
-    }
-    pub fn to_deg(&self, x: f64, y: f64) -> (f64, f64) {
-        (self.lon0 + x / self.kx, self.lat0 + y / self.ky)
-    }
-    pub fn point(&self, lon: f64, lat: f64) -> Point<f64> {
-        let (x, y) = self.to_m(lon, lat);
-        Point::new(x, y)
-    }
-    pub fn project(&self, g: &MultiPolygon<f64>) -> MultiPolygon<f64> {
-        use geo::MapCoords;
-        g.map_coords(|c| {
-            let (x, y) = self.to_m(c.x, c.y);
-            geo::coord! { x: x, y: y }
-        })
-    }
-    /// Distance in metres between two lon/lat points.
-    pub fn distance_m(&self, a: (f64, f64), b: (f64, f64)) -> f64 {
-        let (ax, ay) = self.to_m(a.0, a.1);
-        let (bx, by) = self.to_m(b.0, b.1);
-        (ax - bx).hypot(ay - by)
-    }
 }
 
 #[derive(Debug, Clone, Serialize)]

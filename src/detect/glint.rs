@@ -8,7 +8,7 @@
 //! from the pixel to the sun (s) and to the satellite (v).
 
 use super::hotspot::FirePixel;
-use crate::ingest::raster::BtScene;
+use crate::domain::BtScene;
 
 /// Pixels under this glint angle (degrees) are rejected.
 pub const MAX_GLINT_DEG: f64 = 2.0;
@@ -41,7 +41,7 @@ pub fn glint_angle(sun: (f64, f64), view: (f64, f64)) -> f64 {
 
 /// (`lon_0`, `h`) of a geostationary CRS, from its PROJ string.
 fn geostationary(scene: &BtScene) -> Option<(f64, f64)> {
-    let srs = gdal::spatial_ref::SpatialRef::from_wkt(scene.srs_wkt.as_deref()?).ok()?;
+    let srs = gdal::spatial_ref::SpatialRef::from_wkt(scene.georef.srs_wkt.as_deref()?).ok()?;
     let proj4 = srs.to_proj4().ok()?;
     if !proj4.contains("+proj=geos") {
         return None;

@@ -165,6 +165,11 @@ pub struct Bands<'a> {
 }
 
 impl<'a> Bands<'a> {
+    /// A scene's bands as the test takes them.
+    pub fn of(scene: &'a crate::domain::BtScene) -> Self {
+        Bands { t4: &scene.t4, t11: &scene.t11, t12: scene.t12.as_deref(), width: scene.width, height: scene.height }
+    }
+
     /// The two bands the test needs, without a 12 µm band.
     pub fn new(t4: &'a [f32], t11: &'a [f32], width: usize, height: usize) -> Self {
         Bands { t4, t11, t12: None, width, height }

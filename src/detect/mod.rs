@@ -1,78 +1,138 @@
 //! Detect: finds fires in one input at a time and says where they are in lon/lat.
 //!
-//! [`hotspot`] tests satellite pixels; [`smoke`] scores camera frames with the ONNX model. This
-//! module turns both into [`Detection`]s: fire pixels are grouped into 8-connected clusters (one
-//! fire, one detection) and frame sightings are placed on the ground by `locate::camera`. It
+//! [`hotspot`] tests satellite pixels; [`glint`] rejects sun glint; [`smoke`] scores camera
+//! frames with the ONNX model and [`frames`] turns flagged frames into sightings on the ground.
+//! This module reads an input through `ingest` and returns its [`Detection`]s: fire pixels
+//! grouped into 8-connected clusters (one fire, one detection), product fire cells likewise,
+//! table rows one each. Bad inputs come back as a typed [`InputError`] naming the file. It
 //! knows nothing of villages, heat sources or tickets.
 
+pub mod frames;
 pub mod glint;
 pub mod hotspot;
 pub mod smoke;
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, Utc};
-use serde::Serialize;
+use crate::domain::{BtScene, Detection, FireCell, FireGrid, SourceKind};
+use crate::grid::Projector;
+use crate::ingest::{frame, goes, raster, tables, InputKind, Limits};
 
-use crate::ingest::raster::BtScene;
-
-/// Where a detection came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SourceKind {
-    Satellite,
-    Camera,
+/// Why one input could not be used. Each variant names the file; the batch turns it into text
+/// once, for stderr and the quarantine note.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    #[error(transparent)]
+    Raster(#[from] raster::RasterError),
+    #[error(transparent)]
+    Goes(#[from] goes::GoesError),
+    #[error(transparent)]
+    Table(#[from] tables::TableError),
+    #[error(transparent)]
+    Frame(#[from] frame::FrameError),
+    #[error(transparent)]
+    Smoke(#[from] smoke::SmokeError),
+    #[error("camera frame {path}: camera `{camera}` is not in the AOI's cameras layer")]
+    UnknownCamera { path: PathBuf, camera: String },
+    #[error("{path}: not a GOES ABI product name (OR_ABI-L1b-Rad…C07… or OR_ABI-L2-FDC…)")]
+    NotAbi { path: PathBuf },
+    #[error("cannot read input {path}")]
+    Unreadable {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("input {path} is {what}")]
+    NotRegular { path: PathBuf, what: String },
+    #[error("{path}: a detection's {why}")]
+    ImpossibleTime { path: PathBuf, why: String },
+    #[error("input {path} changed while it was read (still being written?); it is tried again next batch")]
+    StillWriting { path: PathBuf },
+    #[error("{path}: camera frames carry no satellite history")]
+    NoHistory { path: PathBuf },
 }
 
-impl SourceKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SourceKind::Satellite => "satellite",
-            SourceKind::Camera => "camera",
-        }
+impl InputError {
+    /// A file still being written is not bad: it is left in place and tried again next batch.
+    pub fn is_retry(&self) -> bool {
+        matches!(self, InputError::StillWriting { .. })
     }
 }
 
-/// One sighting of one fire.
-#[derive(Debug, Clone, Serialize)]
-pub struct Detection {
-    pub source: SourceKind,
-    /// Sensor name for satellites, camera id for cameras.
-    pub sensor: String,
-    pub observed_at: DateTime<Utc>,
-    pub lon: f64,
-    pub lat: f64,
-    /// Location uncertainty, metres (half a pixel's diagonal; the camera's ranging error).
-    pub radius_m: f64,
-    /// The pixel footprint as a closed lon/lat ring (pixel polygon, or scan × track), where the
-    /// source has one; camera sightings and date-only tables have none.
-    pub footprint: Option<Vec<[f64; 2]>>,
-    /// 0..1.
-    pub confidence: f32,
-    /// Source-specific numbers (pixel count, max T4, FRP; frame score, bearing, distance).
-    pub evidence: serde_json::Value,
+/// What one input gave: its detections, and the parts that could not be read (table rows).
+#[derive(Debug, Default)]
+pub struct Detected {
+    pub detections: Vec<Detection>,
+    pub warnings: Vec<String>,
 }
 
-impl Detection {
-    /// A sighting at a point, with no footprint and no evidence (tools, tests, benchmarks).
-    pub fn point(source: SourceKind, lon: f64, lat: f64, observed_at: DateTime<Utc>, radius_m: f64) -> Detection {
-        Detection {
-            source,
-            sensor: source.as_str().into(),
-            observed_at,
-            lon,
-            lat,
-            radius_m,
-            footprint: None,
-            confidence: 0.9,
-            evidence: serde_json::Value::Null,
-        }
+impl From<Vec<Detection>> for Detected {
+    fn from(detections: Vec<Detection>) -> Self {
+        Detected { detections, warnings: Vec::new() }
     }
+}
+
+/// The configuration the satellite path is run with.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings<'a> {
+    pub hotspot: &'a hotspot::HotspotConfig,
+    pub limits: &'a Limits,
+}
+
+/// Detections of one satellite scene, product or table (frames go through [`frames`]).
+pub fn detect_file(kind: InputKind, path: &Path, settings: Settings) -> Result<Detected, InputError> {
+    match kind {
+        InputKind::Table => detect_table(path),
+        InputKind::Satellite => detect_scene(path, settings),
+        InputKind::Frame => Err(InputError::NoHistory { path: path.into() }),
+    }
+}
+
+fn detect_table(path: &Path) -> Result<Detected, InputError> {
+    let table = tables::read_table(path)?;
+    let warnings = table
+        .bad_rows
+        .iter()
+        .map(|(line, why)| format!("{} line {line}: {why} (row skipped)", path.display()))
+        .collect();
+    Ok(Detected { detections: table.detections, warnings })
+}
+
+fn detect_scene(path: &Path, settings: Settings) -> Result<Detected, InputError> {
+    let abi = goes::AbiName::parse(path);
+    if abi.as_ref().is_some_and(|n| n.is_fdc()) {
+        return Ok(fdc_detections(&goes::read_fdc(path, settings.limits)?).into());
+    }
+    let scene = match abi {
+        Some(_) => goes::read_abi_scene(path, settings.limits)?,
+        None if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("nc")) => {
+            return Err(InputError::NotAbi { path: path.into() })
+        }
+        None => match raster::read_geotiff(path, settings.limits)? {
+            raster::GeoTiff::FireMask(grid) => return Ok(fire_grid_detections(&grid).into()),
+            raster::GeoTiff::Scene(scene) => scene,
+        },
+    };
+    let (fires, glint) = fire_pixels(&scene, settings.hotspot);
+    tracing::info!(file = %path.display(), fire_pixels = fires.len(), sun_glint_rejected = glint, "satellite scene tested");
+    Ok(scene_detections(&scene, &fires).into())
+}
+
+/// The production fire test of a scene: day or night thresholds per pixel, the scene sensor's
+/// preset, then sun-glint rejection. Returns the fire pixels and how many glint removed.
+pub fn fire_pixels(scene: &BtScene, presets: &hotspot::HotspotConfig) -> (Vec<hotspot::FirePixel>, usize) {
+    let daylight = scene.daylight();
+    let bands = hotspot::Bands::of(scene);
+    let mut fires = hotspot::detect_with(&bands, &|r, c| daylight.is_day(r, c), presets.for_sensor(&scene.sensor));
+    let glint = glint::reject(scene, &mut fires);
+    (fires, glint)
 }
 
 /// Groups fire pixels into 8-connected clusters, one detection each, placed at the centroid
 /// weighted by T4 excess over the background. Pixels off the Earth are left out.
 pub fn scene_detections(scene: &BtScene, fires: &[hotspot::FirePixel]) -> Vec<Detection> {
+    let to_ll = scene.georef.to_lonlat();
     clusters(fires)
         .into_iter()
         .filter_map(|members| {
@@ -82,10 +142,10 @@ pub fn scene_detections(scene: &BtScene, fires: &[hotspot::FirePixel]) -> Vec<De
             let mut cells: Vec<(usize, usize)> = pixels.iter().map(|p| (p.row, p.col)).collect();
             cells.push((first.row, first.col + 1));
             cells.push((first.row + 1, first.col));
-            let ll = scene.lonlat(&cells);
+            let ll = to_ll.centres(&cells);
             let n = pixels.len();
             let (o, right, down) = (ll[0]?, ll[n]?, ll[n + 1]?);
-            let proj = crate::aoi::Projector::new(o.0, o.1);
+            let proj = Projector::new(o.0, o.1);
             let (px_w, px_h) = (proj.distance_m(o, right), proj.distance_m(o, down));
             let mut weights = Vec::with_capacity(n);
             let mut centres = Vec::with_capacity(n);
@@ -103,7 +163,7 @@ pub fn scene_detections(scene: &BtScene, fires: &[hotspot::FirePixel]) -> Vec<De
             let confidence = pixels.iter().map(|p| p.confidence).fold(0.0, f32::max);
             let rows: Vec<usize> = pixels.iter().map(|p| p.row).collect();
             let cols: Vec<usize> = pixels.iter().map(|p| p.col).collect();
-            let footprint = pixel_ring(&scene.gt, scene.srs_wkt.as_deref(), &rows, &cols);
+            let footprint = to_ll.pixel_ring(&rows, &cols);
             Some(Detection {
                 source: SourceKind::Satellite,
                 sensor: scene.sensor.clone(),
@@ -123,53 +183,26 @@ pub fn scene_detections(scene: &BtScene, fires: &[hotspot::FirePixel]) -> Vec<De
         .collect()
 }
 
-/// A fire product on a grid (GOES FDC, a GeoTIFF fire mask): its fire pixels with class,
-/// confidence and FRP.
-pub struct FireGrid {
-    pub gt: [f64; 6],
-    /// `None` means EPSG:4326.
-    pub srs_wkt: Option<String>,
-    pub observed_at: DateTime<Utc>,
-    pub sensor: String,
-    pub product: &'static str,
-    pub fires: Vec<FireCell>,
-}
-
-#[derive(Debug, Clone, Copy)]
-pub struct FireCell {
-    pub row: usize,
-    pub col: usize,
-    pub code: i16,
-    pub confidence: f32,
-    /// MW; 0 where the product has none.
-    pub frp_mw: f64,
-}
-
 impl Cell for FireCell {
     fn cell(&self) -> (usize, usize) {
         (self.row, self.col)
     }
 }
 
-impl FireGrid {
-    fn lonlat(&self, cells: &[(usize, usize)]) -> Vec<Option<(f64, f64)>> {
-        crate::ingest::raster::pixel_centers_lonlat(&self.gt, self.srs_wkt.as_deref(), cells)
-    }
-}
-
 /// Detections from a fire product: 8-connected clusters of fire pixels, placed at the
 /// FRP-weighted centroid, FRP summed, confidence from the best class in the cluster.
 pub fn fire_grid_detections(grid: &FireGrid) -> Vec<Detection> {
+    let to_ll = grid.georef.to_lonlat();
     clusters(&grid.fires)
         .into_iter()
         .filter_map(|members| {
             let px: Vec<&FireCell> = members.iter().map(|&i| &grid.fires[i]).collect();
             let mut cells: Vec<(usize, usize)> = px.iter().map(|p| (p.row, p.col)).collect();
             cells.push((px[0].row, px[0].col + 1));
-            let ll = grid.lonlat(&cells);
+            let ll = to_ll.centres(&cells);
             let n = px.len();
             let centres: Vec<(f64, f64)> = ll[..n].iter().copied().collect::<Option<Vec<_>>>()?;
-            let size_m = crate::aoi::Projector::new(centres[0].0, centres[0].1).distance_m(centres[0], ll[n]?);
+            let size_m = Projector::new(centres[0].0, centres[0].1).distance_m(centres[0], ll[n]?);
             let weights: Vec<f64> = px.iter().map(|p| p.frp_mw.max(0.1)).collect();
             let wsum: f64 = weights.iter().sum();
             let lon = centres.iter().zip(&weights).map(|(p, w)| p.0 * w).sum::<f64>() / wsum;
@@ -183,7 +216,7 @@ pub fn fire_grid_detections(grid: &FireGrid) -> Vec<Detection> {
                 lon,
                 lat,
                 radius_m: size_m * std::f64::consts::FRAC_1_SQRT_2,
-                footprint: pixel_ring(&grid.gt, grid.srs_wkt.as_deref(), &rows, &cols),
+                footprint: to_ll.pixel_ring(&rows, &cols),
                 confidence: px.iter().map(|p| p.confidence).fold(0.0, f32::max),
                 evidence: serde_json::json!({
                     "product": grid.product, "pixels": n, "codes": px.iter().map(|p| p.code).collect::<Vec<_>>(),
@@ -195,8 +228,8 @@ pub fn fire_grid_detections(grid: &FireGrid) -> Vec<Detection> {
 }
 
 /// Detections from a GOES FDC product (fire mask codes 10–15, 30–35; Power as FRP).
-pub fn fdc_detections(fdc: &crate::ingest::goes::Fdc) -> Vec<Detection> {
-    use crate::ingest::goes::{fire_code_confidence, is_fire_code};
+pub fn fdc_detections(fdc: &goes::Fdc) -> Vec<Detection> {
+    use goes::{fire_code_confidence, is_fire_code};
     let m = &fdc.mask;
     let fires = (0..m.data.len())
         .filter(|&i| is_fire_code(m.data[i]))
@@ -209,35 +242,12 @@ pub fn fdc_detections(fdc: &crate::ingest::goes::Fdc) -> Vec<Detection> {
         })
         .collect();
     fire_grid_detections(&FireGrid {
-        gt: m.gt,
-        srs_wkt: Some(m.srs_wkt.clone()),
+        georef: crate::grid::Georef { gt: m.gt, srs_wkt: Some(m.srs_wkt.clone()) },
         observed_at: m.start,
         sensor: format!("ABI-FDC-{}", fdc.platform),
         product: "GOES FDC",
         fires,
     })
-}
-
-/// The outline of the pixels spanning `rows` × `cols` (their bounding block's four corners) as a
-/// closed lon/lat ring; `None` if a corner is off the Earth.
-fn pixel_ring(gt: &[f64; 6], wkt: Option<&str>, rows: &[usize], cols: &[usize]) -> Option<Vec<[f64; 2]>> {
-    let (r0, r1) = (*rows.iter().min()? as f64, *rows.iter().max()? as f64 + 1.0);
-    let (c0, c1) = (*cols.iter().min()? as f64, *cols.iter().max()? as f64 + 1.0);
-    let corners = [(r0, c0), (r0, c1), (r1, c1), (r1, c0), (r0, c0)];
-    let ll = crate::ingest::raster::grid_lonlat(gt, wkt, &corners);
-    ll.into_iter().map(|p| p.map(|(x, y)| [x, y])).collect()
-}
-
-/// A closed ring of a `w_m` (east–west) × `h_m` (north–south) rectangle centred on a point.
-pub fn rect_ring(lon: f64, lat: f64, w_m: f64, h_m: f64) -> Vec<[f64; 2]> {
-    let p = crate::aoi::Projector::new(lon, lat);
-    [(-1.0, -1.0), (1.0, -1.0), (1.0, 1.0), (-1.0, 1.0), (-1.0, -1.0)]
-        .iter()
-        .map(|&(sx, sy)| {
-            let (x, y) = p.to_deg(sx * w_m / 2.0, sy * h_m / 2.0);
-            [x, y]
-        })
-        .collect()
 }
 
 /// Index lists of 8-connected clusters of cells, ordered by their first cell (row-major).

@@ -16,7 +16,7 @@ use image::imageops::FilterType;
 use ndarray::Array4;
 use ort::session::Session;
 use ort::value::TensorRef;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +37,25 @@ pub enum SmokeError {
     Session { path: PathBuf, message: String },
     #[error("smoke model {path} failed on a frame: {message}")]
     Inference { path: PathBuf, message: String },
+}
+
+/// The camera smoke model and its decision threshold.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct CameraConfig {
+    /// ONNX model; its card and metrics sit beside it (same stem, `.json`).
+    pub model: PathBuf,
+    /// Frame score at or above which a frame is a smoke detection. Empty: the model's own
+    /// threshold from its metrics file (chosen on the validation split).
+    pub threshold: Option<f32>,
+    /// Frames a worker thread scores before its results are stored (bounds memory).
+    pub chunk: usize,
+}
+
+impl Default for CameraConfig {
+    fn default() -> Self {
+        CameraConfig { model: "models/smoke-patch-v1.onnx".into(), threshold: None, chunk: 64 }
+    }
 }
 
 pub const INPUT_W: u32 = 320;

@@ -12,8 +12,8 @@ use chrono::{DateTime, Utc};
 use gdal::cpl::CslStringList;
 use gdal::{Dataset, DatasetOptions, GdalOpenFlags, Metadata};
 
-use super::raster::BtScene;
 use super::Limits;
+use crate::domain::BtScene;
 
 #[derive(Debug, thiserror::Error)]
 pub enum GoesError {
@@ -200,8 +200,7 @@ pub fn read_abi_scene(c07: &Path, limits: &Limits) -> Result<BtScene, GoesError>
         path: c07.into(),
         width: t4.width,
         height: t4.height,
-        gt: t4.gt,
-        srs_wkt: Some(t4.srs_wkt),
+        georef: crate::grid::Georef { gt: t4.gt, srs_wkt: Some(t4.srs_wkt) },
         t4: t4.data,
         t11: t11.data,
         t12,

@@ -11,6 +11,8 @@ use chrono::{DateTime, Utc};
 use gdal::{Dataset, Metadata};
 
 use super::Limits;
+use crate::domain::{BtScene, FireCell, FireGrid};
+use crate::grid::Georef;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RasterError {
@@ -39,131 +41,6 @@ pub enum RasterError {
     NoTime { path: PathBuf },
     #[error("satellite raster {path}: ACQUISITION_TIME `{value}`: {why}")]
     BadTime { path: PathBuf, value: String, why: String },
-}
-
-/// One pass: MIR and TIR brightness temperatures (K, NaN where invalid) on one grid.
-#[derive(Debug, Clone)]
-pub struct BtScene {
-    pub path: PathBuf,
-    pub width: usize,
-    pub height: usize,
-    /// GDAL geotransform of the grid, in the grid's CRS.
-    pub gt: [f64; 6],
-    /// The grid's CRS as WKT; `None` means EPSG:4326 lon/lat.
-    pub srs_wkt: Option<String>,
-    pub t4: Vec<f32>,
-    pub t11: Vec<f32>,
-    /// ~12 µm brightness temperature, where the input has it (cloud test).
-    pub t12: Option<Vec<f32>>,
-    pub acquired_at: DateTime<Utc>,
-    pub sensor: String,
-}
-
-impl BtScene {
-    /// The scene's bands as the hotspot test takes them.
-    pub fn bands(&self) -> crate::detect::hotspot::Bands<'_> {
-        crate::detect::hotspot::Bands {
-            t4: &self.t4,
-            t11: &self.t11,
-            t12: self.t12.as_deref(),
-            width: self.width,
-            height: self.height,
-        }
-    }
-
-    /// Pixel centres as (lon, lat), `None` where the point is off the Earth (geostationary disks).
-    pub fn lonlat(&self, pixels: &[(usize, usize)]) -> Vec<Option<(f64, f64)>> {
-        pixel_centers_lonlat(&self.gt, self.srs_wkt.as_deref(), pixels)
-    }
-
-    /// Centre of pixel (row, col) as (lon, lat), if on the Earth.
-    pub fn pixel_center(&self, row: usize, col: usize) -> Option<(f64, f64)> {
-        self.lonlat(&[(row, col)])[0]
-    }
-
-    /// Day or night per pixel (sun less than 85° from the zenith: MOD14's split). A scene whose
-    /// corners and centre agree is all one; one that crosses the terminator gets the solar
-    /// zenith on a grid of every 16th pixel (one batched lon/lat transform), read at the
-    /// nearest node. Off-Earth nodes count as night.
-    pub fn daylight(&self) -> Daylight {
-        let (h, w) = (self.height.max(1), self.width.max(1));
-        let probes = [(0, 0), (0, w - 1), (h - 1, 0), (h - 1, w - 1), (h / 2, w / 2)];
-        let day_at = |p: Option<(f64, f64)>| {
-            p.map(|(lon, lat)| crate::time::solar_zenith_deg(self.acquired_at, lon, lat) < 85.0)
-        };
-        let seen: Vec<bool> = self.lonlat(&probes).into_iter().filter_map(day_at).collect();
-        if !seen.is_empty() && seen.iter().all(|&d| d == seen[0]) {
-            return Daylight::All(seen[0]);
-        }
-        const STEP: usize = 16;
-        let (rows, cols) = (h.div_ceil(STEP) + 1, w.div_ceil(STEP) + 1);
-        let nodes: Vec<(usize, usize)> =
-            (0..rows).flat_map(|r| (0..cols).map(move |c| ((r * STEP).min(h - 1), (c * STEP).min(w - 1)))).collect();
-        let day = self.lonlat(&nodes).into_iter().map(|p| day_at(p).unwrap_or(false)).collect();
-        Daylight::Grid { step: STEP, cols, day }
-    }
-
-    /// Daytime when the sun is above 85° zenith at the scene centre (MOD14's day/night split).
-    pub fn is_daytime(&self) -> bool {
-        let centre = self.pixel_center(self.height / 2, self.width / 2);
-        centre.is_some_and(|(lon, lat)| crate::time::solar_zenith_deg(self.acquired_at, lon, lat) < 85.0)
-    }
-}
-
-/// Day or night over a scene: uniform, or sampled on a coarse grid.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Daylight {
-    All(bool),
-    Grid { step: usize, cols: usize, day: Vec<bool> },
-}
-
-impl Daylight {
-    pub fn is_day(&self, row: usize, col: usize) -> bool {
-        match self {
-            Daylight::All(d) => *d,
-            Daylight::Grid { step, cols, day } => {
-                let (r, c) = ((row + step / 2) / step, (col + step / 2) / step);
-                day.get(r * cols + c.min(cols - 1)).copied().unwrap_or(false)
-            }
-        }
-    }
-}
-
-/// Grid positions (row, col; fractional, 0.0 is a pixel's top-left edge) as (lon, lat) through
-/// the geotransform `gt` and the grid's CRS (`None`: EPSG:4326). `None` where off the Earth.
-pub fn grid_lonlat(gt: &[f64; 6], wkt: Option<&str>, positions: &[(f64, f64)]) -> Vec<Option<(f64, f64)>> {
-    let xy: Vec<(f64, f64)> =
-        positions.iter().map(|&(r, c)| (gt[0] + c * gt[1] + r * gt[2], gt[3] + c * gt[4] + r * gt[5])).collect();
-    match wkt {
-        None => xy.into_iter().map(Some).collect(),
-        Some(wkt) => to_lonlat(wkt, &xy),
-    }
-}
-
-/// Centres of pixels (row, col) as (lon, lat); see [`grid_lonlat`].
-pub fn pixel_centers_lonlat(gt: &[f64; 6], wkt: Option<&str>, pixels: &[(usize, usize)]) -> Vec<Option<(f64, f64)>> {
-    let centres: Vec<(f64, f64)> = pixels.iter().map(|&(r, c)| (r as f64 + 0.5, c as f64 + 0.5)).collect();
-    grid_lonlat(gt, wkt, &centres)
-}
-
-/// Transforms points from the CRS `wkt` to lon/lat (EPSG:4326, lon first) through GDAL/PROJ.
-pub fn to_lonlat(wkt: &str, xy: &[(f64, f64)]) -> Vec<Option<(f64, f64)>> {
-    use gdal::spatial_ref::{AxisMappingStrategy, CoordTransform, SpatialRef};
-    let setup = || -> gdal::errors::Result<CoordTransform> {
-        let mut src = SpatialRef::from_wkt(wkt)?;
-        src.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
-        let mut dst = SpatialRef::from_epsg(4326)?;
-        dst.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
-        CoordTransform::new(&src, &dst)
-    };
-    let Ok(ct) = setup() else { return vec![None; xy.len()] };
-    xy.iter()
-        .map(|&(x, y)| {
-            let (mut xs, mut ys, mut zs) = ([x], [y], [0.0]);
-            ct.transform_coords(&mut xs, &mut ys, &mut zs).ok()?;
-            (xs[0].is_finite() && ys[0].is_finite()).then_some((xs[0], ys[0]))
-        })
-        .collect()
 }
 
 /// Which band carries `want_um` (±0.6 µm), by metadata or description.
@@ -237,11 +114,8 @@ fn band_named(ds: &Dataset, names: &[&str]) -> Option<usize> {
     })
 }
 
-/// A GeoTIFF's geotransform, CRS (`None` for EPSG:4326) and `ACQUISITION_TIME`.
-type Georef = ([f64; 6], Option<String>, DateTime<Utc>);
-
 /// Reads the georeference and time, each required.
-fn georef(ds: &Dataset, path: &Path) -> Result<Georef, RasterError> {
+fn georef(ds: &Dataset, path: &Path) -> Result<(Georef, DateTime<Utc>), RasterError> {
     let gt = ds.geo_transform().map_err(|_| RasterError::NoGeoTransform { path: path.into() })?;
     if gt == [0.0, 1.0, 0.0, 0.0, 0.0, 1.0] {
         return Err(RasterError::NoGeoTransform { path: path.into() });
@@ -252,7 +126,7 @@ fn georef(ds: &Dataset, path: &Path) -> Result<Georef, RasterError> {
         .map_err(|_| bad("not an ISO 8601 time".into()))
         .and_then(|t| crate::time::plausible(t.with_timezone(&Utc)).map_err(bad))?;
     let srs = ds.spatial_ref().ok().filter(|s| s.auth_code().ok() != Some(4326)).and_then(|s| s.to_wkt().ok());
-    Ok((gt, srs, at))
+    Ok((Georef { gt, srs_wkt: srs }, at))
 }
 
 fn sensor(ds: &Dataset) -> String {
@@ -269,7 +143,7 @@ fn open(path: &Path, limits: &Limits) -> Result<Dataset, RasterError> {
 
 /// What a satellite GeoTIFF holds.
 pub enum GeoTiff {
-    FireMask(crate::detect::FireGrid),
+    FireMask(FireGrid),
     Scene(BtScene),
 }
 
@@ -286,13 +160,13 @@ pub fn read_geotiff(path: &Path, limits: &Limits) -> Result<GeoTiff, RasterError
 /// A GeoTIFF fire product, if `path` is one: a band described (or with `CONTENT` metadata)
 /// `FireMask` holding MOD14 classes (7, 8, 9 are fires), and optionally an `FRP` band in MW.
 /// `Ok(None)` means the file has no fire-mask band (read it as brightness temperatures).
-pub fn read_fire_mask(path: &Path, limits: &Limits) -> Result<Option<crate::detect::FireGrid>, RasterError> {
+pub fn read_fire_mask(path: &Path, limits: &Limits) -> Result<Option<FireGrid>, RasterError> {
     fire_mask_from(&open(path, limits)?, path)
 }
 
-fn fire_mask_from(ds: &Dataset, path: &Path) -> Result<Option<crate::detect::FireGrid>, RasterError> {
+fn fire_mask_from(ds: &Dataset, path: &Path) -> Result<Option<FireGrid>, RasterError> {
     let Some(mask_band) = band_named(ds, &["firemask"]) else { return Ok(None) };
-    let (gt, srs_wkt, observed_at) = georef(ds, path)?;
+    let (georef, observed_at) = georef(ds, path)?;
     let (w, h) = ds.raster_size();
     let band = |i: usize| ds.rasterband(i).map_err(|source| RasterError::Read { path: path.into(), band: i, source });
     let mask = band(mask_band)?;
@@ -320,13 +194,7 @@ fn fire_mask_from(ds: &Dataset, path: &Path) -> Result<Option<crate::detect::Fir
             let code = m as i16;
             if let Some(confidence) = mod14_confidence(code) {
                 let f = frp_strip.get(i).copied().filter(|f| frp.is_some() && f.is_finite()).unwrap_or(0.0);
-                fires.push(crate::detect::FireCell {
-                    row: row0 + i / w,
-                    col: i % w,
-                    code,
-                    confidence,
-                    frp_mw: f.max(0.0),
-                });
+                fires.push(FireCell { row: row0 + i / w, col: i % w, code, confidence, frp_mw: f.max(0.0) });
             }
         }
     })
@@ -334,14 +202,7 @@ fn fire_mask_from(ds: &Dataset, path: &Path) -> Result<Option<crate::detect::Fir
     if let Some(e) = failed {
         return Err(e);
     }
-    Ok(Some(crate::detect::FireGrid {
-        gt,
-        srs_wkt,
-        observed_at,
-        sensor: sensor(ds),
-        product: "fire mask GeoTIFF",
-        fires,
-    }))
+    Ok(Some(FireGrid { georef, observed_at, sensor: sensor(ds), product: "fire mask GeoTIFF", fires }))
 }
 
 /// Reads a brightness-temperature GeoTIFF scene.
@@ -350,7 +211,7 @@ pub fn read_bt_scene(path: &Path, limits: &Limits) -> Result<BtScene, RasterErro
 }
 
 fn bt_scene_from(ds: &Dataset, path: &Path) -> Result<BtScene, RasterError> {
-    let (gt, srs_wkt, acquired_at) = georef(ds, path)?;
+    let (georef, acquired_at) = georef(ds, path)?;
     let mir = find_band(ds, 3.9).ok_or(RasterError::MissingBand { path: path.into(), band: "3.9 µm (MIR)" })?;
     let tir = find_band(ds, 11.0).ok_or(RasterError::MissingBand { path: path.into(), band: "11 µm (TIR)" })?;
     let (width, height) = ds.raster_size();
@@ -358,30 +219,13 @@ fn bt_scene_from(ds: &Dataset, path: &Path) -> Result<BtScene, RasterError> {
         path: path.into(),
         width,
         height,
-        gt,
-        srs_wkt,
+        georef,
         t4: read_bt(ds, path, mir, "3.9 µm")?,
         t11: read_bt(ds, path, tir, "11 µm")?,
         t12: find_band(ds, 12.0).filter(|&b| b != tir).map(|b| read_bt(ds, path, b, "12 µm")).transpose()?,
         acquired_at,
         sensor: sensor(ds),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use chrono::TimeZone;
-
-    #[test]
-    fn sun_is_up_at_beijing_noon_and_down_at_midnight() {
-        use crate::time::solar_zenith_deg;
-        // 04:00 UTC is 12:00 Beijing
-        let noon = Utc.with_ymd_and_hms(2026, 6, 10, 4, 0, 0).unwrap();
-        assert!(solar_zenith_deg(noon, 115.7, 37.6) < 20.0);
-        let midnight = Utc.with_ymd_and_hms(2026, 6, 10, 16, 0, 0).unwrap();
-        assert!(solar_zenith_deg(midnight, 115.7, 37.6) > 100.0);
-    }
 }
 
 #[cfg(test)]
@@ -474,8 +318,7 @@ mod scene_files {
             path: "x".into(),
             width: w,
             height: h,
-            gt: [-60.0, 0.5, 0.0, 5.0, 0.0, -0.5],
-            srs_wkt: None,
+            georef: Georef { gt: [-60.0, 0.5, 0.0, 5.0, 0.0, -0.5], srs_wkt: None },
             t4,
             t11,
             t12: None,
@@ -483,10 +326,14 @@ mod scene_files {
             sensor: "test".into(),
         };
         let light = scene.daylight();
-        assert!(matches!(light, Daylight::Grid { .. }));
+        assert!(matches!(light, crate::grid::Daylight::Grid { .. }));
         assert!(!light.is_day(10, 60) && light.is_day(10, 180));
         let p = crate::detect::hotspot::HotspotParams { max_half_window: 1, ..Default::default() };
-        let fires = crate::detect::hotspot::detect_with(&scene.bands(), &|r, c| light.is_day(r, c), &p);
+        let fires = crate::detect::hotspot::detect_with(
+            &crate::detect::hotspot::Bands::of(&scene),
+            &|r, c| light.is_day(r, c),
+            &p,
+        );
         assert_eq!(fires.iter().map(|f| f.col).collect::<Vec<_>>(), vec![60], "only the night-side pixel");
     }
 
@@ -507,7 +354,7 @@ mod scene_files {
         }
         drop(ds);
         let scene = read_bt_scene(&path, &Limits::default()).unwrap();
-        assert!(scene.srs_wkt.is_some());
+        assert!(scene.georef.srs_wkt.is_some());
         let (lon, lat) = scene.pixel_center(5, 5).unwrap();
         // 405.5 km east, 4164.5 km north in zone 50 (central meridian 117° E): about 115.9° E, 37.6° N
         assert!((115.5..116.5).contains(&lon) && (37.3..37.9).contains(&lat), "{lon} {lat}");

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
 
-use crate::detect::{Detection, SourceKind};
+use crate::domain::{Detection, SourceKind};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TableError {
@@ -132,7 +132,7 @@ fn firms(r: &Rec, viirs: bool) -> Result<Detection, String> {
         lon,
         lat,
         radius_m: 500.0 * scan.hypot(track),
-        footprint: Some(crate::detect::rect_ring(lon, lat, scan * 1000.0, track * 1000.0)),
+        footprint: Some(crate::grid::rect_ring(lon, lat, scan * 1000.0, track * 1000.0)),
         confidence,
         evidence: serde_json::json!({
             "table": "firms", "bright_k": bright, "frp_mw": r.opt("frp").and_then(|v| v.parse::<f64>().ok()),
@@ -156,7 +156,7 @@ fn himawari(r: &Rec) -> Result<Detection, String> {
         lon,
         lat,
         radius_m: 1000.0 * (area_km2.max(0.0) / 2.0).sqrt(),
-        footprint: Some(crate::detect::rect_ring(
+        footprint: Some(crate::grid::rect_ring(
             lon,
             lat,
             1000.0 * area_km2.max(0.0).sqrt(),
@@ -267,7 +267,7 @@ mod tests {
         assert_eq!(t.detections[0].sensor, "VIIRS-N");
         // the footprint is scan (E–W) × track (N–S): 400 m × 600 m
         let ring = t.detections[0].footprint.as_ref().unwrap();
-        let p = crate::aoi::Projector::new(115.6, 37.6);
+        let p = crate::grid::Projector::new(115.6, 37.6);
         assert!((p.distance_m((ring[0][0], ring[0][1]), (ring[1][0], ring[1][1])) - 400.0).abs() < 1.0);
         assert!((p.distance_m((ring[1][0], ring[1][1]), (ring[2][0], ring[2][1])) - 600.0).abs() < 1.0);
     }

@@ -10,7 +10,7 @@ pub mod camera;
 use serde::Serialize;
 
 use crate::aoi::{Aoi, PlaceInfo};
-use crate::detect::{Detection, SourceKind};
+use crate::domain::{Detection, SourceKind};
 
 /// A detection with its place in the district.
 #[derive(Debug, Clone, Serialize)]

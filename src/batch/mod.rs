@@ -1,0 +1,309 @@
+//! One batch: the inputs of a cron run (an inbox) or of a satellite pass given by hand, through
+//! every stage, with bad inputs reported, quarantined and skipped while the rest go on.
+//!
+//! `batch` orders the stages, records and quarantines; it decides nothing itself. Order of work:
+//! checksum each input and skip those the store has seen; detect fires in satellite scenes and
+//! tables (`detect::detect_file`) and score frames in parallel (`detect::frames`), a chunk at a
+//! time; then, per input and in path order, locate (`locate`), apply the persistence mask, and
+//! record in one store transaction ([`record_input`]). The feed is rewritten at the end.
+//! [`lock`] keeps batches one at a time per store; [`quarantine`] keeps bad inputs.
+
+mod lock;
+mod quarantine;
+mod record;
+
+use std::fmt;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::aoi::Aoi;
+use crate::config::Config;
+use crate::detect::frames::FrameDetector;
+use crate::detect::smoke::SmokeModel;
+use crate::detect::{Detected, InputError, Settings};
+use crate::domain::SourceKind;
+use crate::ingest::InputKind;
+use crate::locate::locate;
+use crate::store::Store;
+
+pub use lock::{Busy, Stuck};
+pub use record::{record_input, InputRef, Recorded};
+
+/// How batches share a store.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct BatchConfig {
+    /// A batch holding the store's lock longer than this many minutes is reported as stuck by the
+    /// next run (stderr, exit 2) instead of the quiet "another batch is running".
+    pub stuck_after_min: i64,
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        BatchConfig { stuck_after_min: 30 }
+    }
+}
+
+/// What to do with a bad input file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quarantine {
+    /// Move it (and its pose sidecar) into the quarantine folder: the inbox case.
+    Move,
+    /// Copy it there and leave the original: files named by hand.
+    Copy,
+}
+
+#[derive(Debug, Default)]
+pub struct BatchReport {
+    pub inputs: usize,
+    pub skipped: usize,
+    pub processed: usize,
+    pub failed: Vec<(PathBuf, String)>,
+    /// Inputs that changed while they were read (still being written): left for the next batch.
+    pub retried: Vec<PathBuf>,
+    /// Inputs processed with some parts unreadable (table rows), with what was skipped.
+    pub warned: Vec<(PathBuf, Vec<String>)>,
+    pub frames_scored: usize,
+    pub frames_with_smoke: usize,
+    pub detections: usize,
+    pub suppressed: usize,
+    pub outside_aoi: usize,
+    pub opened: Vec<String>,
+    pub joined: usize,
+    /// New camera tickets pushed later than `sla.alarm_min` after their sighting.
+    pub late_alarms: usize,
+    pub feed: Vec<PathBuf>,
+}
+
+impl fmt::Display for BatchReport {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        writeln!(
+            f,
+            "inputs: {} found, {} already done, {} processed, {} bad, {} with unreadable rows",
+            self.inputs,
+            self.skipped,
+            self.processed,
+            self.failed.len(),
+            self.warned.len()
+        )?;
+        if !self.retried.is_empty() {
+            writeln!(f, "inputs still being written, left for the next batch: {}", self.retried.len())?;
+        }
+        writeln!(f, "frames: {} scored, {} with smoke", self.frames_scored, self.frames_with_smoke)?;
+        writeln!(
+            f,
+            "detections: {} in the county, {} suppressed on known heat sources, {} outside the county (dropped)",
+            self.detections, self.suppressed, self.outside_aoi
+        )?;
+        write!(f, "tickets: {} new, {} sightings joined existing tickets", self.opened.len(), self.joined)?;
+        if self.late_alarms > 0 {
+            write!(
+                f,
+                "\nalarms: {} new camera ticket(s) pushed later than sla.alarm_min after the sighting",
+                self.late_alarms
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// An input as found: where it is, what kind, and (when it could be read) its checksum, size
+/// and modification time at the moment it was hashed.
+struct Found {
+    kind: InputKind,
+    path: PathBuf,
+    sha: String,
+    stamp: Option<(u64, std::time::SystemTime)>,
+}
+
+impl Found {
+    /// Whether the file is no longer what was hashed (an upload still in progress).
+    fn changed(&self) -> bool {
+        let now = std::fs::metadata(&self.path).ok().and_then(|m| Some((m.len(), m.modified().ok()?)));
+        self.stamp.is_some() && now != self.stamp
+    }
+}
+
+/// The content checksum that identifies an input, read in 1 MiB pieces (scenes can be large).
+fn sha256_file(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Everything a batch holds for its whole run.
+struct Ctx<'a> {
+    cfg: &'a Config,
+    aoi: &'a Aoi,
+    store: Store,
+    mode: Quarantine,
+    report: BatchReport,
+}
+
+impl Ctx<'_> {
+    /// Locates and records one input's detections, or quarantines it, or (a file still being
+    /// written) leaves it for the next batch.
+    fn finish(&mut self, input: &Found, detected: Result<Detected, InputError>) -> anyhow::Result<()> {
+        let impossible = detected
+            .as_ref()
+            .ok()
+            .and_then(|d| d.detections.iter().find_map(|x| crate::time::plausible(x.observed_at).err()));
+        let detected = match (detected, impossible) {
+            // a reader let an impossible time through: the input is bad, nothing is stored
+            (Ok(_), Some(why)) => Err(InputError::ImpossibleTime { path: input.path.clone(), why }),
+            (Err(e), _) if !e.is_retry() && input.changed() => {
+                tracing::debug!("{}: {e:#}", input.path.display());
+                Err(InputError::StillWriting { path: input.path.clone() })
+            }
+            (other, _) => other,
+        };
+        match detected {
+            Ok(found) => self.record(input, found),
+            Err(e) if e.is_retry() => {
+                tracing::warn!("{}", anyhow::Error::from(e));
+                self.report.retried.push(input.path.clone());
+                Ok(())
+            }
+            Err(e) => self.reject(input, &format!("{:#}", anyhow::Error::from(e))),
+        }
+    }
+
+    fn record(&mut self, input: &Found, found: Detected) -> anyhow::Result<()> {
+        for w in &found.warnings {
+            tracing::warn!("{w}");
+        }
+        if !found.warnings.is_empty() {
+            self.report.warned.push((input.path.clone(), found.warnings));
+        }
+        let mut placed = locate(self.aoi, found.detections, self.cfg.events.heat_source_buffer_m);
+        for loc in placed
+            .inside
+            .iter_mut()
+            .filter(|l| l.suppressed_by.is_none() && l.detection.source == SourceKind::Satellite)
+        {
+            let history = self.store.footprint_history(&loc.detection, &self.cfg.persistence)?;
+            loc.suppressed_by = crate::persistence::verdict(&history, &self.cfg.persistence);
+        }
+        let at = InputRef { path: &input.path, sha256: &input.sha, kind: input.kind.as_str() };
+        let rec = record_input(&mut self.store, at, &placed.inside, &self.cfg.into(), self.cfg.persistence.cell_deg)?;
+        self.report.processed += 1;
+        self.report.detections += placed.inside.len();
+        self.report.outside_aoi += placed.outside;
+        self.report.suppressed += rec.suppressed;
+        self.report.joined += rec.joined.len();
+        // the county's rule: a camera alarm reaches the grid member within sla.alarm_min
+        // of the sighting; a backlog (or a slow camera upload) breaks it, so say so
+        if input.kind == InputKind::Frame && !rec.opened.is_empty() {
+            let seen = placed.inside.iter().map(|l| l.detection.observed_at).min();
+            let limit = chrono::Duration::minutes(self.cfg.sla.alarm_min);
+            if seen.is_some_and(|s| chrono::Utc::now() - s > limit) {
+                self.report.late_alarms += rec.opened.len();
+            }
+        }
+        self.report.opened.extend(rec.opened);
+        Ok(())
+    }
+
+    /// Quarantines a bad input with its reason (the message is bounded) and records it.
+    fn reject(&mut self, input: &Found, msg: &str) -> anyhow::Result<()> {
+        let msg = crate::text::clip(msg, crate::text::MESSAGE_MAX);
+        let to = quarantine::quarantine(self.cfg, &input.path, input.kind, &msg, self.mode)?;
+        tracing::info!(file = %input.path.display(), quarantined = %to.display(), "bad input quarantined: {msg}");
+        self.store.record_quarantine(&input.path, &input.sha, input.kind.as_str(), &msg)?;
+        self.report.failed.push((input.path.clone(), msg));
+        Ok(())
+    }
+}
+
+fn progress(len: usize, what: &'static str) -> indicatif::ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(len as u64);
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} {elapsed}") {
+        bar.set_style(style);
+    }
+    bar.set_message(what);
+    bar
+}
+
+/// Runs a batch over `inputs`. Errors returned here are fatal (AOI, store, model); bad inputs are
+/// in the report instead.
+pub fn run(cfg: &Config, inputs: Vec<(InputKind, PathBuf)>, mode: Quarantine) -> anyhow::Result<BatchReport> {
+    let _lock = lock::lock(&cfg.paths.store, cfg.batch.stuck_after_min)?;
+    let aoi = Aoi::load_with(&cfg.paths.aoi, &cfg.limits)?;
+    let store = Store::open(&cfg.paths.store)?;
+    let mut ctx =
+        Ctx { cfg, aoi: &aoi, store, mode, report: BatchReport { inputs: inputs.len(), ..Default::default() } };
+    let mut todo = Vec::new();
+    let mut batch_shas = std::collections::HashSet::new();
+    for (kind, path) in inputs {
+        // only regular files are read: a FIFO named by hand would hang the batch
+        let unread = |sha: String| Found { kind, path: path.clone(), sha, stamp: None };
+        if let Err(what) = crate::ingest::regular_file(&path) {
+            let err = InputError::NotRegular { path: path.clone(), what };
+            ctx.finish(&unread(format!("unread:{}", path.display())), Err(err))?;
+            continue;
+        }
+        let stamp = std::fs::metadata(&path).ok().and_then(|m| Some((m.len(), m.modified().ok()?)));
+        match sha256_file(&path) {
+            Err(source) => {
+                let err = InputError::Unreadable { path: path.clone(), source };
+                ctx.finish(&unread(format!("unread:{}", path.display())), Err(err))?
+            }
+            // the same content under a second name (a delivery repeated) is done once
+            Ok(sha) if ctx.store.input_status(&sha)?.is_some() || !batch_shas.insert(sha.clone()) => {
+                tracing::info!(file = %path.display(), "already processed (same content seen before)");
+                ctx.report.skipped += 1
+            }
+            Ok(sha) => todo.push(Found { kind, path, sha, stamp }),
+        }
+    }
+    let (frames, others): (Vec<Found>, Vec<Found>) = todo.into_iter().partition(|f| f.kind == InputKind::Frame);
+    // the model is loaded and one session started before anything is recorded: a missing
+    // runtime or a model that cannot run is fatal (exit 2, nothing processed), never the frames'
+    let model = if frames.is_empty() { None } else { Some(SmokeModel::load(&cfg.camera.model, cfg.camera.threshold)?) };
+    let settings = Settings { hotspot: &cfg.hotspot, limits: &cfg.limits };
+    for input in &others {
+        ctx.finish(input, crate::detect::detect_file(input.kind, &input.path, settings))?;
+    }
+    if let Some(model) = model {
+        score_frames(&mut ctx, model, &frames)?;
+    }
+    let tickets = ctx.store.tickets(&crate::store::TicketFilter::all())?;
+    ctx.report.feed = crate::feed::write(&cfg.paths.feed, &tickets)?;
+    Ok(ctx.report)
+}
+
+/// Scores the frames a chunk at a time (memory stays bounded whatever the inbox size), with one
+/// detector, and so one set of ONNX sessions, for the whole batch.
+fn score_frames(ctx: &mut Ctx, model: SmokeModel, frames: &[Found]) -> anyhow::Result<()> {
+    let detector = FrameDetector::new(model, ctx.aoi)?;
+    let bar = progress(frames.len(), "frames");
+    for chunk in frames.chunks(ctx.cfg.camera.chunk.max(1)) {
+        let paths: Vec<&Path> = chunk.iter().map(|f| f.path.as_path()).collect();
+        for (input, detected) in chunk.iter().zip(detector.detect_all(&paths)) {
+            if let Ok(d) = &detected {
+                ctx.report.frames_scored += 1;
+                ctx.report.frames_with_smoke += d.detections.len();
+            }
+            ctx.finish(input, detected)?;
+            bar.inc(1);
+        }
+    }
+    bar.finish_and_clear();
+    tracing::info!(frames = frames.len(), sessions = detector.sessions(), "frames scored");
+    Ok(())
+}

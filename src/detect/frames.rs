@@ -1,0 +1,102 @@
+//! The camera path: frames scored in parallel by the smoke model and, where smoke is seen,
+//! placed on the ground as a camera [`Detection`] with its evidence.
+//!
+//! [`FrameDetector`] lives for a whole batch and keeps a small pool of [`SmokeWorker`]s (one ONNX
+//! Runtime session and input buffer each): a rayon job takes an idle worker, scores its frame and
+//! puts the worker back, so a batch builds at most one session per thread, never one per job
+//! split. The session built to check that the model starts is the pool's first worker.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use rayon::prelude::*;
+
+use super::smoke::{SmokeError, SmokeModel, SmokeWorker};
+use super::{Detected, InputError};
+use crate::aoi::Aoi;
+use crate::domain::{Detection, SourceKind};
+use crate::ingest::frame;
+use crate::locate::camera;
+
+/// Scores frames against one model and one district for a whole batch.
+pub struct FrameDetector<'a> {
+    model: SmokeModel,
+    aoi: &'a Aoi,
+    idle: Mutex<Vec<SmokeWorker>>,
+    sessions: std::sync::atomic::AtomicUsize,
+}
+
+impl<'a> FrameDetector<'a> {
+    /// Starts one session at once, so a model or runtime that cannot run fails here (before
+    /// anything is recorded), and keeps it as the first worker.
+    pub fn new(model: SmokeModel, aoi: &'a Aoi) -> Result<FrameDetector<'a>, SmokeError> {
+        let first = model.worker()?;
+        Ok(FrameDetector { model, aoi, idle: Mutex::new(vec![first]), sessions: 1.into() })
+    }
+
+    /// ONNX Runtime sessions built so far (at most one per rayon thread).
+    pub fn sessions(&self) -> usize {
+        self.sessions.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Runs `f` with an idle worker (building one only when none is idle), then returns it.
+    fn with_worker<R>(&self, f: impl FnOnce(&mut SmokeWorker) -> R) -> Result<R, SmokeError> {
+        let taken = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let mut worker = match taken {
+            Some(w) => w,
+            None => {
+                self.sessions.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.model.worker()?
+            }
+        };
+        let out = f(&mut worker);
+        self.idle.lock().unwrap_or_else(|e| e.into_inner()).push(worker);
+        Ok(out)
+    }
+
+    /// Scores `paths` in parallel; one result per path, in order.
+    pub fn detect_all(&self, paths: &[&Path]) -> Vec<Result<Detected, InputError>> {
+        paths
+            .par_iter()
+            .map(|path| match self.with_worker(|w| self.detect(w, path)) {
+                Ok(result) => result,
+                Err(session) => Err(session.into()),
+            })
+            .collect()
+    }
+
+    /// One frame: pose, pixels, camera, score; a sighting on the ground when the score reaches
+    /// the model's threshold.
+    fn detect(&self, worker: &mut SmokeWorker, path: &Path) -> Result<Detected, InputError> {
+        let pose = frame::read_pose(path)?;
+        let img = frame::decode(path)?;
+        let cam = self
+            .aoi
+            .camera(&pose.camera_id)
+            .ok_or_else(|| InputError::UnknownCamera { path: path.into(), camera: pose.camera_id.clone() })?;
+        let score = worker.score(&img)?;
+        let threshold = self.model.threshold;
+        if score.score < threshold {
+            return Ok(Detected::default());
+        }
+        let (fx, fy) = score.plume_base(threshold);
+        let fix = camera::ground_fix(self.aoi, cam, &pose, img.height() as f64 / img.width() as f64, fx, fy);
+        Ok(vec![Detection {
+            source: SourceKind::Camera,
+            sensor: cam.id.clone(),
+            observed_at: pose.captured_at,
+            lon: fix.lon,
+            lat: fix.lat,
+            radius_m: fix.radius_m,
+            footprint: None,
+            confidence: score.score,
+            evidence: serde_json::json!({
+                "frame": path.file_name().map(|n| n.to_string_lossy().into_owned()),
+                "model": self.model.version, "score": score.score, "threshold": threshold,
+                "azimuth_deg": (fix.azimuth_deg * 10.0).round() / 10.0, "distance_m": fix.distance_m.round(),
+                "hit_ground": fix.hit_ground,
+            }),
+        }]
+        .into())
+    }
+}

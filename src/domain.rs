@@ -1,0 +1,205 @@
+//! The shared vocabulary, at the bottom with [`crate::grid`]: what a satellite scene, a fire
+//! product and a sighting are ([`BtScene`], [`FireGrid`], [`Detection`]), what a dispatch
+//! ticket is ([`Ticket`] and its enums), and the two answers the event rule gives
+//! ([`Decision`]). Every stage speaks these types; none of them reads a file, runs a test or
+//! touches the store.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::grid::{Daylight, Georef};
+
+/// `as_str` / `parse` for a plain enum stored and shown as text.
+macro_rules! str_enum {
+    ($t:ty { $($v:ident => $s:literal),+ }) => {
+        impl $t {
+            pub fn as_str(self) -> &'static str { match self { $(Self::$v => $s),+ } }
+            pub fn parse(s: &str) -> Option<Self> { match s { $($s => Some(Self::$v),)+ _ => None } }
+        }
+    };
+}
+
+/// Where a detection came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceKind {
+    Satellite,
+    Camera,
+}
+str_enum!(SourceKind { Satellite => "satellite", Camera => "camera" });
+
+/// One sighting of one fire.
+#[derive(Debug, Clone, Serialize)]
+pub struct Detection {
+    pub source: SourceKind,
+    /// Sensor name for satellites, camera id for cameras.
+    pub sensor: String,
+    pub observed_at: DateTime<Utc>,
+    pub lon: f64,
+    pub lat: f64,
+    /// Location uncertainty, metres (half a pixel's diagonal; the camera's ranging error).
+    pub radius_m: f64,
+    /// The pixel footprint as a closed lon/lat ring (pixel polygon, or scan × track), where the
+    /// source has one; camera sightings and date-only tables have none.
+    pub footprint: Option<Vec<[f64; 2]>>,
+    /// 0..1.
+    pub confidence: f32,
+    /// Source-specific numbers (pixel count, max T4, FRP; frame score, bearing, distance).
+    pub evidence: serde_json::Value,
+}
+
+impl Detection {
+    /// A sighting at a point, with no footprint and no evidence (tools, tests, benchmarks).
+    pub fn point(source: SourceKind, lon: f64, lat: f64, observed_at: DateTime<Utc>, radius_m: f64) -> Detection {
+        Detection {
+            source,
+            sensor: source.as_str().into(),
+            observed_at,
+            lon,
+            lat,
+            radius_m,
+            footprint: None,
+            confidence: 0.9,
+            evidence: serde_json::Value::Null,
+        }
+    }
+}
+
+/// One pass: MIR and TIR brightness temperatures (K, NaN where invalid) on one grid.
+#[derive(Debug, Clone)]
+pub struct BtScene {
+    pub path: std::path::PathBuf,
+    pub width: usize,
+    pub height: usize,
+    pub georef: Georef,
+    pub t4: Vec<f32>,
+    pub t11: Vec<f32>,
+    /// ~12 µm brightness temperature, where the input has it (cloud test).
+    pub t12: Option<Vec<f32>>,
+    pub acquired_at: DateTime<Utc>,
+    pub sensor: String,
+}
+
+impl BtScene {
+    /// Pixel centres as (lon, lat), `None` where the point is off the Earth (geostationary disks).
+    pub fn lonlat(&self, pixels: &[(usize, usize)]) -> Vec<Option<(f64, f64)>> {
+        self.georef.to_lonlat().centres(pixels)
+    }
+
+    /// Centre of pixel (row, col) as (lon, lat), if on the Earth.
+    pub fn pixel_center(&self, row: usize, col: usize) -> Option<(f64, f64)> {
+        self.lonlat(&[(row, col)])[0]
+    }
+
+    /// Day or night per pixel (see [`Daylight::of_grid`]).
+    pub fn daylight(&self) -> Daylight {
+        Daylight::of_grid(&self.georef.to_lonlat(), self.width, self.height, self.acquired_at)
+    }
+
+    /// Daytime at the scene centre (MOD14's day/night split).
+    pub fn is_daytime(&self) -> bool {
+        let centre = self.pixel_center(self.height / 2, self.width / 2);
+        centre.is_some_and(|(lon, lat)| crate::grid::is_day(self.acquired_at, lon, lat))
+    }
+}
+
+/// A fire product on a grid (GOES FDC, a GeoTIFF fire mask): its fire pixels with class,
+/// confidence and FRP.
+#[derive(Debug, Clone)]
+pub struct FireGrid {
+    pub georef: Georef,
+    pub observed_at: DateTime<Utc>,
+    pub sensor: String,
+    pub product: &'static str,
+    pub fires: Vec<FireCell>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct FireCell {
+    pub row: usize,
+    pub col: usize,
+    pub code: i16,
+    pub confidence: f32,
+    /// MW; 0 where the product has none.
+    pub frp_mw: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BurnKind {
+    Straw,
+    Garbage,
+    Unknown,
+}
+str_enum!(BurnKind { Straw => "straw", Garbage => "garbage", Unknown => "unknown" });
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum Priority {
+    High,
+    Normal,
+}
+str_enum!(Priority { High => "high", Normal => "normal" });
+
+/// A ticket's life cycle: open → acked → closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Open,
+    Acked,
+    Closed,
+}
+str_enum!(Status { Open => "open", Acked => "acked", Closed => "closed" });
+
+/// A dispatch ticket as stored and as the feed shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Ticket {
+    pub id: String,
+    pub status: Status,
+    pub kind: BurnKind,
+    pub priority: Priority,
+    pub reasons: Vec<String>,
+    pub lon: f64,
+    pub lat: f64,
+    pub radius_m: f64,
+    pub township_code: String,
+    pub township: String,
+    pub team: String,
+    pub team_phone: String,
+    pub village_code: String,
+    pub village: String,
+    pub grid_id: String,
+    pub grid_member: String,
+    pub grid_phone: String,
+    pub landuse: String,
+    pub sources: Vec<String>,
+    pub detections: i64,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+    pub deadline: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub acked_by: Option<String>,
+    pub acked_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub close_note: Option<String>,
+}
+
+/// What the event rule needs to know of an open ticket.
+#[derive(Debug, Clone)]
+pub struct Anchor {
+    pub id: String,
+    pub lon: f64,
+    pub lat: f64,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+}
+
+/// What becomes of one located, unsuppressed detection.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// It is a fire an open ticket already has: add the sighting to that ticket.
+    Join(String),
+    /// It is a new fire: open this ticket.
+    Open(Box<Ticket>),
+}

@@ -1,0 +1,225 @@
+//! The ticket store: SQLite (bundled, WAL) holding every input seen, every detection, every
+//! ticket with its life cycle (open → acked → closed) and the persistence history.
+//!
+//! The store carries decisions out; it does not make them (the event rule is
+//! `events::decide`). One input is recorded in one [`InputTx`]: its detections, the tickets they
+//! open or join, its history cells and the input's own row, committed together. A crash before
+//! the commit leaves no trace, so the input is simply processed again; after it, the input's
+//! checksum makes a rerun skip it. Split by table group: [`schema`] (tables, migrations),
+//! `tickets` (ticket rows, candidates, life cycle), `history` (the persistence mask's cells).
+
+mod history;
+mod schema;
+mod tickets;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+
+use crate::domain::Detection;
+
+pub use schema::SCHEMA_VERSION;
+pub use tickets::TicketFilter;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("ticket store {path}")]
+    Sql {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("cannot create the folder for ticket store {path}")]
+    Dir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("no ticket {0}")]
+    NoTicket(String),
+    #[error("ticket {id} is {status}; cannot {action} it")]
+    BadTransition { id: String, status: String, action: &'static str },
+}
+
+pub struct Store {
+    path: PathBuf,
+    conn: Connection,
+}
+
+/// A time as the store writes it (RFC 3339, UTC, seconds).
+pub fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+fn parse_ts(s: &str) -> rusqlite::Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+}
+
+impl Store {
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir { path: path.into(), source })?;
+        }
+        let sql = |source| StoreError::Sql { path: path.into(), source };
+        let mut conn = Connection::open(path).map_err(sql)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(sql)?;
+        conn.pragma_update(None, "synchronous", "FULL").map_err(sql)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(sql)?;
+        conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(sql)?;
+        schema::migrate(&mut conn).map_err(sql)?;
+        Ok(Store { path: path.into(), conn })
+    }
+
+    fn sql(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+        |source| StoreError::Sql { path: self.path.clone(), source }
+    }
+
+    /// The status (`done` or `quarantined`) of an input already seen, by checksum.
+    pub fn input_status(&self, sha256: &str) -> Result<Option<String>, StoreError> {
+        self.conn
+            .query_row("SELECT status FROM inputs WHERE sha256 = ?1", [sha256], |r| r.get(0))
+            .optional()
+            .map_err(self.sql())
+    }
+
+    pub fn record_quarantine(&mut self, path: &Path, sha256: &str, kind: &str, error: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO inputs (sha256, path, kind, status, error, processed_at) VALUES (?1, ?2, ?3, 'quarantined', ?4, ?5)",
+                params![sha256, path.display().to_string(), kind, error, ts(Utc::now())],
+            )
+            .map(|_| ())
+            .map_err(self.sql())
+    }
+
+    /// Starts recording input `sha256` (at `path`, of `kind`, with `detections` detections):
+    /// everything written through the returned transaction lands with [`InputTx::commit`] or
+    /// not at all.
+    pub fn begin_input(
+        &mut self,
+        path: &Path,
+        sha256: &str,
+        kind: &str,
+        detections: usize,
+    ) -> Result<InputTx<'_>, StoreError> {
+        let store = self.path.clone();
+        let sql = |source| StoreError::Sql { path: store.clone(), source };
+        let tx = self.conn.transaction().map_err(sql)?;
+        tx.execute(
+            "INSERT INTO inputs (sha256, path, kind, status, detections, processed_at) VALUES (?1, ?2, ?3, 'done', ?4, ?5)",
+            params![sha256, path.display().to_string(), kind, detections as i64, ts(Utc::now())],
+        )
+        .map_err(sql)?;
+        Ok(InputTx { tx, store, sha256: sha256.into(), extents: HashMap::new() })
+    }
+
+    /// Counts for the summary: (inputs done, inputs quarantined, detections, tickets).
+    pub fn counts(&self) -> Result<(i64, i64, i64, i64), StoreError> {
+        self.conn
+            .query_row(
+                "SELECT (SELECT count(*) FROM inputs WHERE status = 'done'), (SELECT count(*) FROM inputs WHERE status = 'quarantined'),
+                        (SELECT count(*) FROM detections), (SELECT count(*) FROM tickets)",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .map_err(self.sql())
+    }
+}
+
+/// One input being recorded: one SQLite transaction (see [`Store::begin_input`]).
+pub struct InputTx<'s> {
+    tx: Transaction<'s>,
+    store: PathBuf,
+    sha256: String,
+    /// Spatial-index entries of the candidate tickets seen so far (ticket id → R*Tree id).
+    extents: HashMap<String, i64>,
+}
+
+impl InputTx<'_> {
+    fn sql(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+        |source| StoreError::Sql { path: self.store.clone(), source }
+    }
+
+    /// Writes detection `idx` of this input, suppressed (`suppressed_by`) or ticketed.
+    pub fn detection(
+        &mut self,
+        idx: usize,
+        d: &Detection,
+        suppressed_by: Option<&str>,
+        ticket: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let footprint =
+            d.footprint.as_ref().map(|r| serde_json::json!({"type": "Polygon", "coordinates": [r]}).to_string());
+        self.tx
+            .execute(
+                "INSERT INTO detections (input_sha256, idx, source, sensor, observed_at, lon, lat, radius_m, confidence, evidence, footprint, suppressed_by, ticket_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                params![self.sha256, idx as i64, d.source.as_str(), d.sensor, ts(d.observed_at), d.lon, d.lat, d.radius_m,
+                        d.confidence as f64, d.evidence.to_string(), footprint, suppressed_by, ticket],
+            )
+            .map(|_| ())
+            .map_err(self.sql())
+    }
+
+    pub fn commit(self) -> Result<(), StoreError> {
+        let store = self.store.clone();
+        self.tx.commit().map_err(|source| StoreError::Sql { path: store, source })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::SourceKind;
+    use crate::locate::Located;
+    use chrono::TimeZone;
+    use tickets::TICKET_COLUMNS;
+
+    #[test]
+    fn r6_a_version_1_store_is_migrated_and_its_open_tickets_still_take_sightings() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.sqlite");
+        let v1 = Connection::open(&path).unwrap();
+        v1.execute_batch(super::schema::SCHEMA).unwrap();
+        v1.pragma_update(None, "user_version", 1).unwrap();
+        let cols = "'open', 'straw', 'normal', '[]', 115.6, 37.6, 500, '', '', '', '', '', '', '', '', '', 'farmland', '[\"satellite\"]', 1, \
+                    '2026-06-10T05:30:00Z', '2026-06-10T05:30:00Z', '2026-06-10T15:59:59Z', '2026-06-10T05:31:00Z', '2026-06-10T05:31:00Z', NULL, NULL, NULL, NULL";
+        v1.execute(&format!("INSERT INTO tickets ({TICKET_COLUMNS}) VALUES ('FP-OLD', {cols})"), []).unwrap();
+        drop(v1);
+
+        let mut store = Store::open(&path).unwrap();
+        let version: i64 = store.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        let at = Utc.with_ymd_and_hms(2026, 6, 10, 6, 0, 0).unwrap();
+        let near = Located::on_farmland(Detection::point(SourceKind::Satellite, 115.601, 37.6, at, 500.0));
+        let ev = crate::events::EventConfig::default();
+        let mut tx = store.begin_input("x".as_ref(), "sha-new", "satellite", 1).unwrap();
+        let anchors = tx.candidates(&near.detection, &ev).unwrap();
+        assert_eq!(
+            anchors.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(),
+            ["FP-OLD"],
+            "the migrated index finds it"
+        );
+        tx.join("FP-OLD", &near.detection).unwrap();
+        tx.commit().unwrap();
+        assert_eq!(store.ticket("FP-OLD").unwrap().detections, 2);
+        drop(store);
+        // a second open migrates nothing twice
+        let store = Store::open(&path).unwrap();
+        let n: i64 = store.conn.query_row("SELECT count(*) FROM ticket_extent", [], |r| r.get(0)).unwrap();
+        assert_eq!(n, 1);
+    }
+
+    #[test]
+    fn r6_a_store_from_a_newer_firepoint_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v9.sqlite");
+        Connection::open(&path).unwrap().pragma_update(None, "user_version", 9).unwrap();
+        let err = format!("{:#}", anyhow::Error::from(Store::open(&path).err().unwrap()));
+        assert!(err.contains("newer than this firepoint"), "{err}");
+    }
+}

@@ -1,0 +1,93 @@
+//! The store's schema and its migrations, keyed by SQLite's `user_version`: a new store gets
+//! every table, an older one the migrations past its version, a newer one is refused.
+
+use rusqlite::Connection;
+
+pub(super) const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS inputs (
+    sha256 TEXT PRIMARY KEY,
+    path TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('done', 'quarantined')),
+    error TEXT,
+    detections INTEGER NOT NULL DEFAULT 0,
+    processed_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tickets (
+    id TEXT PRIMARY KEY,
+    status TEXT NOT NULL CHECK (status IN ('open', 'acked', 'closed')),
+    kind TEXT NOT NULL,
+    priority TEXT NOT NULL,
+    reasons TEXT NOT NULL,
+    lon REAL NOT NULL, lat REAL NOT NULL, radius_m REAL NOT NULL,
+    township_code TEXT NOT NULL, township TEXT NOT NULL, team TEXT NOT NULL, team_phone TEXT NOT NULL,
+    village_code TEXT NOT NULL, village TEXT NOT NULL, grid_id TEXT NOT NULL,
+    grid_member TEXT NOT NULL, grid_phone TEXT NOT NULL, landuse TEXT NOT NULL,
+    sources TEXT NOT NULL,
+    detections INTEGER NOT NULL,
+    first_seen TEXT NOT NULL, last_seen TEXT NOT NULL, deadline TEXT NOT NULL,
+    created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+    acked_by TEXT, acked_at TEXT, closed_at TEXT, close_note TEXT
+);
+CREATE INDEX IF NOT EXISTS tickets_open ON tickets (status, last_seen);
+CREATE TABLE IF NOT EXISTS detections (
+    input_sha256 TEXT NOT NULL REFERENCES inputs (sha256),
+    idx INTEGER NOT NULL,
+    source TEXT NOT NULL, sensor TEXT NOT NULL, observed_at TEXT NOT NULL,
+    lon REAL NOT NULL, lat REAL NOT NULL, radius_m REAL NOT NULL, confidence REAL NOT NULL,
+    evidence TEXT NOT NULL,
+    footprint TEXT,
+    suppressed_by TEXT,
+    ticket_id TEXT REFERENCES tickets (id),
+    PRIMARY KEY (input_sha256, idx)
+);
+CREATE TABLE IF NOT EXISTS heat_cells (
+    cx INTEGER NOT NULL,
+    cy INTEGER NOT NULL,
+    day TEXT NOT NULL,
+    night INTEGER NOT NULL,
+    PRIMARY KEY (cx, cy, day)
+);
+"#;
+
+/// Version 2: open tickets are found by space and time through an R*Tree (`ticket_extent`: the
+/// ticket's point and its first..last sighting, epoch seconds; `ticket_id` names the ticket)
+/// instead of a scan of every open ticket per detection.
+const MIGRATE_2: &str = r#"
+CREATE VIRTUAL TABLE IF NOT EXISTS ticket_extent USING rtree(
+    id, min_lon, max_lon, min_lat, max_lat, min_t, max_t, +ticket_id TEXT
+);
+INSERT INTO ticket_extent (min_lon, max_lon, min_lat, max_lat, min_t, max_t, ticket_id)
+    SELECT lon, lon, lat, lat, unixepoch(first_seen), unixepoch(last_seen), id FROM tickets
+    WHERE status != 'closed' AND id NOT IN (SELECT ticket_id FROM ticket_extent);
+"#;
+
+/// The schema version this build writes; an older store is migrated on open, a newer refused.
+pub const SCHEMA_VERSION: i64 = 2;
+
+/// Creates the tables (a new store) and runs every migration past the store's `user_version`,
+/// in one transaction.
+pub(super) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version > SCHEMA_VERSION {
+        return Err(rusqlite::Error::FromSqlConversionFailure(
+            0,
+            rusqlite::types::Type::Integer,
+            format!(
+                "store schema version {version} is newer than this firepoint's ({SCHEMA_VERSION}); upgrade firepoint"
+            )
+            .into(),
+        ));
+    }
+    if version < 1 {
+        tx.execute_batch(SCHEMA)?;
+    }
+    if version < 2 {
+        tx.execute_batch(MIGRATE_2)?;
+    }
+    if version < SCHEMA_VERSION {
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    }
+    tx.commit()
+}

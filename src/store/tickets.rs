@@ -1,0 +1,235 @@
+//! Ticket rows: reading and listing them, the life cycle a township team drives (acknowledge,
+//! close: one conditional update each, so a lost race is refused, never half applied), and,
+//! inside an input's transaction, finding the open tickets near a detection and opening or
+//! joining one as `events::decide` said.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, OptionalExtension};
+
+use super::{parse_ts, ts, InputTx, Store, StoreError};
+use crate::domain::{Anchor, BurnKind, Detection, Priority, Status, Ticket};
+use crate::events::EventConfig;
+
+/// Which tickets to list: by status, by township (a team sees its own).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TicketFilter {
+    pub status: Option<Status>,
+    /// Township code, as in the AOI's townships layer.
+    pub township: Option<String>,
+}
+
+impl TicketFilter {
+    pub fn all() -> TicketFilter {
+        TicketFilter::default()
+    }
+    pub fn status(status: Status) -> TicketFilter {
+        TicketFilter { status: Some(status), township: None }
+    }
+}
+
+fn bad_enum(what: &str) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, format!("unknown {what}").into())
+}
+
+pub(super) const TICKET_COLUMNS: &str =
+    "id, status, kind, priority, reasons, lon, lat, radius_m, township_code, township, team, \
+    team_phone, village_code, village, grid_id, grid_member, grid_phone, landuse, sources, detections, first_seen, \
+    last_seen, deadline, created_at, updated_at, acked_by, acked_at, closed_at, close_note";
+
+fn ticket_from_row(r: &rusqlite::Row) -> rusqlite::Result<Ticket> {
+    let opt_ts = |i: usize| -> rusqlite::Result<Option<DateTime<Utc>>> {
+        r.get::<_, Option<String>>(i)?.map(|s| parse_ts(&s)).transpose()
+    };
+    let list = |i: usize| -> rusqlite::Result<Vec<String>> {
+        let s: String = r.get(i)?;
+        serde_json::from_str(&s)
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e)))
+    };
+    Ok(Ticket {
+        id: r.get(0)?,
+        status: Status::parse(&r.get::<_, String>(1)?).ok_or_else(|| bad_enum("status"))?,
+        kind: BurnKind::parse(&r.get::<_, String>(2)?).ok_or_else(|| bad_enum("kind"))?,
+        priority: Priority::parse(&r.get::<_, String>(3)?).ok_or_else(|| bad_enum("priority"))?,
+        reasons: list(4)?,
+        lon: r.get(5)?,
+        lat: r.get(6)?,
+        radius_m: r.get(7)?,
+        township_code: r.get(8)?,
+        township: r.get(9)?,
+        team: r.get(10)?,
+        team_phone: r.get(11)?,
+        village_code: r.get(12)?,
+        village: r.get(13)?,
+        grid_id: r.get(14)?,
+        grid_member: r.get(15)?,
+        grid_phone: r.get(16)?,
+        landuse: r.get(17)?,
+        sources: list(18)?,
+        detections: r.get(19)?,
+        first_seen: parse_ts(&r.get::<_, String>(20)?)?,
+        last_seen: parse_ts(&r.get::<_, String>(21)?)?,
+        deadline: parse_ts(&r.get::<_, String>(22)?)?,
+        created_at: parse_ts(&r.get::<_, String>(23)?)?,
+        updated_at: parse_ts(&r.get::<_, String>(24)?)?,
+        acked_by: r.get(25)?,
+        acked_at: opt_ts(26)?,
+        closed_at: opt_ts(27)?,
+        close_note: r.get(28)?,
+    })
+}
+
+fn json_list(v: &[String]) -> String {
+    serde_json::to_string(v).expect("strings serialise")
+}
+
+impl Store {
+    /// Tickets matching `filter`, oldest sighting first.
+    pub fn tickets(&self, filter: &TicketFilter) -> Result<Vec<Ticket>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!(
+                "SELECT {TICKET_COLUMNS} FROM tickets WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR township_code = ?2)
+                 ORDER BY first_seen, id"
+            ))
+            .map_err(self.sql())?;
+        let rows = stmt
+            .query_map(params![filter.status.map(|s| s.as_str()), filter.township], ticket_from_row)
+            .map_err(self.sql())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.sql())
+    }
+
+    pub fn ticket(&self, id: &str) -> Result<Ticket, StoreError> {
+        self.conn
+            .query_row(&format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE id = ?1"), [id], ticket_from_row)
+            .optional()
+            .map_err(self.sql())?
+            .ok_or_else(|| StoreError::NoTicket(id.into()))
+    }
+
+    /// A township team acknowledges a ticket (open → acked).
+    pub fn ack(&mut self, id: &str, by: &str, at: DateTime<Utc>) -> Result<Ticket, StoreError> {
+        self.transition(
+            id,
+            "acknowledge",
+            "UPDATE tickets SET status = 'acked', acked_by = ?2, acked_at = ?3, updated_at = ?3 WHERE id = ?1 AND status = 'open'",
+            params![id, by, ts(at)],
+        )
+    }
+
+    /// The fire is out (open or acked → closed).
+    pub fn close(&mut self, id: &str, note: &str, at: DateTime<Utc>) -> Result<Ticket, StoreError> {
+        self.transition(
+            id,
+            "close",
+            "UPDATE tickets SET status = 'closed', close_note = ?2, closed_at = ?3, updated_at = ?3 WHERE id = ?1 AND status IN ('open', 'acked')",
+            params![id, note, ts(at)],
+        )
+    }
+
+    /// Runs one conditional update (compare-and-set on the status); when it changes nothing the
+    /// ticket is missing or in another state, and that is the error.
+    fn transition(
+        &mut self,
+        id: &str,
+        action: &'static str,
+        update: &str,
+        values: &[&dyn rusqlite::ToSql],
+    ) -> Result<Ticket, StoreError> {
+        let changed = self.conn.execute(update, values).map_err(self.sql())?;
+        let current = self.ticket(id)?;
+        if changed == 0 {
+            return Err(StoreError::BadTransition { id: id.into(), status: current.status.as_str().into(), action });
+        }
+        Ok(current)
+    }
+}
+
+impl InputTx<'_> {
+    /// Open tickets that could take detection `d`: those whose point lies within the merge reach
+    /// (a box a little larger than the circle) and whose sightings are within the merge window,
+    /// found through the R*Tree. `events::decide` makes the exact decision among them.
+    pub fn candidates(&mut self, d: &Detection, events: &EventConfig) -> Result<Vec<Anchor>, StoreError> {
+        let reach = events.reach_m(d) * 1.01 + 1.0;
+        let proj = crate::grid::Projector::new(d.lon, d.lat);
+        let (west, south) = proj.to_deg(-reach, -reach);
+        let (east, north) = proj.to_deg(reach, reach);
+        let window = events.merge_window_min * 60;
+        let t = d.observed_at.timestamp();
+        let found = (|| -> rusqlite::Result<Vec<(Anchor, i64)>> {
+            let mut stmt = self.tx.prepare_cached(
+                "SELECT t.id, t.lon, t.lat, t.first_seen, t.last_seen, e.id FROM ticket_extent e JOIN tickets t ON t.id = e.ticket_id
+                 WHERE e.max_lon >= ?1 AND e.min_lon <= ?2 AND e.max_lat >= ?3 AND e.min_lat <= ?4
+                   AND e.min_t <= ?5 AND e.max_t >= ?6 AND t.status != 'closed'",
+            )?;
+            let rows = stmt.query_map(params![west, east, south, north, (t + window) as f64, (t - window) as f64], |r| {
+                let anchor = Anchor {
+                    id: r.get(0)?,
+                    lon: r.get(1)?,
+                    lat: r.get(2)?,
+                    first_seen: parse_ts(&r.get::<_, String>(3)?)?,
+                    last_seen: parse_ts(&r.get::<_, String>(4)?)?,
+                };
+                Ok((anchor, r.get(5)?))
+            })?;
+            rows.collect()
+        })()
+        .map_err(self.sql())?;
+        Ok(found
+            .into_iter()
+            .map(|(anchor, extent)| {
+                self.extents.insert(anchor.id.clone(), extent);
+                anchor
+            })
+            .collect())
+    }
+
+    /// Adds sighting `d` to open ticket `id` (its count, sources and seen-interval).
+    pub fn join(&mut self, id: &str, d: &Detection) -> Result<(), StoreError> {
+        let t = d.observed_at.timestamp() as f64;
+        let extent = self.extents.get(id).copied();
+        (|| -> rusqlite::Result<()> {
+            let sources: String = self.tx.query_row("SELECT sources FROM tickets WHERE id = ?1", [id], |r| r.get(0))?;
+            let mut list: Vec<String> = serde_json::from_str(&sources).unwrap_or_default();
+            if !list.iter().any(|s| s == d.source.as_str()) {
+                list.push(d.source.as_str().into());
+            }
+            self.tx.execute(
+                "UPDATE tickets SET detections = detections + 1, sources = ?2, updated_at = ?3,
+                     first_seen = min(first_seen, ?4), last_seen = max(last_seen, ?4) WHERE id = ?1",
+                params![id, json_list(&list), ts(Utc::now()), ts(d.observed_at)],
+            )?;
+            let extent: i64 = match extent {
+                Some(e) => e,
+                None => self.tx.query_row("SELECT id FROM ticket_extent WHERE ticket_id = ?1", [id], |r| r.get(0))?,
+            };
+            self.tx.execute(
+                "UPDATE ticket_extent SET min_t = min(min_t, ?2), max_t = max(max_t, ?2) WHERE id = ?1",
+                params![extent, t],
+            )?;
+            Ok(())
+        })()
+        .map_err(self.sql())
+    }
+
+    /// Opens ticket `t` (and indexes it for later sightings).
+    pub fn open(&mut self, t: &Ticket) -> Result<(), StoreError> {
+        (|| -> rusqlite::Result<()> {
+            self.tx.execute(
+                &format!("INSERT INTO tickets ({TICKET_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)"),
+                params![t.id, t.status.as_str(), t.kind.as_str(), t.priority.as_str(), json_list(&t.reasons), t.lon, t.lat, t.radius_m,
+                        t.township_code, t.township, t.team, t.team_phone, t.village_code, t.village, t.grid_id, t.grid_member,
+                        t.grid_phone, t.landuse, json_list(&t.sources), t.detections, ts(t.first_seen), ts(t.last_seen),
+                        ts(t.deadline), ts(t.created_at), ts(t.updated_at), t.acked_by, t.acked_at.map(ts), t.closed_at.map(ts),
+                        t.close_note],
+            )?;
+            self.tx.execute(
+                "INSERT INTO ticket_extent (min_lon, max_lon, min_lat, max_lat, min_t, max_t, ticket_id)
+                 VALUES (?1, ?1, ?2, ?2, ?3, ?4, ?5)",
+                params![t.lon, t.lat, t.first_seen.timestamp() as f64, t.last_seen.timestamp() as f64, t.id],
+            )?;
+            self.extents.insert(t.id.clone(), self.tx.last_insert_rowid());
+            Ok(())
+        })()
+        .map_err(self.sql())
+    }
+}

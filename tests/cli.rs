@@ -232,8 +232,8 @@ fn r3_table_with_a_bad_row_is_processed_and_the_row_named() {
     // two fires inside the sample county, one row with a broken longitude, one far outside
     std::fs::write(
         dir.join("MODIS_C6_1_sample.csv"),
-        "\
-latitude,longitude,brightness,scan,track,acq_date,acq_time,satellite,confidence,version,bright_t31,frp,daynight
+        common::FIRMS_MODIS_HEADER.to_string()
+            + "
 37.62,115.63,330.5,1.0,1.0,2026-06-10,0530,A,80,6.1NRT,295.1,12.3,D
 37.70,115.85,325.0,1.1,1.0,2026-06-10,0530,A,70,6.1NRT,294.0,8.0,D
 37.70,oops,325.0,1.1,1.0,2026-06-10,0530,A,70,6.1NRT,294.0,8.0,D

@@ -55,18 +55,17 @@ impl Sandbox {
     }
 }
 
-/// A folder of the shared real data (`$FIREPOINT_DATA/<sub>`, else `../shared/data/<sub>` beside
-/// the repository), or `None` after printing SKIPPED for the test that wanted it.
-pub fn shared_data(sub: &str) -> Option<PathBuf> {
+/// A folder of the shared real data: `$FIREPOINT_DATA/<sub>`, else `../shared/data/<sub>` beside
+/// the repository. Tests that call it are `#[ignore]`d with that reason, so they never pass by
+/// not running: `scripts/test.sh` runs them (`--include-ignored`) when the data is there, and a
+/// test run that asked for them without the data fails here.
+pub fn shared_data(sub: &str) -> PathBuf {
     let root = std::env::var_os("FIREPOINT_DATA")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
     let dir = root.join(sub);
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    eprintln!("SKIPPED: no shared data at {} (set FIREPOINT_DATA)", dir.display());
-    None
+    assert!(dir.is_dir(), "this test needs the real data at {} (set FIREPOINT_DATA)", dir.display());
+    dir
 }
 
 /// Metres between two lon/lat points (equirectangular; fine at county scale).

@@ -26,12 +26,13 @@ pub enum ConfigError {
     BadOverride(String),
     #[error("override `{key}`: `{key}` is not a table in the configuration")]
     NotATable { key: String },
-    #[error("invalid configuration: {0}")]
+    #[error("invalid configuration")]
     Invalid(#[source] toml::de::Error),
 }
 
 /// Everything a batch needs to know. Relative paths are relative to the working directory.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+/// Each stage owns its section's struct; this one only collects, loads and documents them.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub paths: Paths,
@@ -44,17 +45,17 @@ pub struct Config {
     pub batch: crate::batch::BatchConfig,
 }
 
-/// Where inputs, outputs and the AOI live.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// Where the district, inputs and outputs live (relative to the working directory).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct Paths {
-    /// The district: a folder of GeoJSON / GeoPackage / Shapefile layers and a DEM GeoTIFF.
+    /// The district: GeoJSON / GeoPackage / Shapefile layers and dem.tif (see aoi/README.md).
     pub aoi: PathBuf,
-    /// Inbox with `satellite/` (GeoTIFF scenes) and `frames/<camera>/` (JPEG/PNG + JSON pose).
+    /// Inbox: `satellite/` (scenes, products, tables) and `frames/<camera>/` (frames + `.json` poses).
     pub inbox: PathBuf,
-    /// Bad inputs are moved here, each with a `.error.txt` beside it.
+    /// Bad inputs are moved here (under their path in the inbox), each with a `.error.txt` beside it.
     pub quarantine: PathBuf,
-    /// The ticket database (SQLite, WAL mode).
+    /// The ticket database (SQLite, WAL mode). A `.lock` file beside it keeps batches one at a time.
     pub store: PathBuf,
     /// Feed files written after each batch: tickets.jsonl and tickets.geojson.
     pub feed: PathBuf,
@@ -96,24 +97,31 @@ impl Config {
         toml::to_string_pretty(self).expect("Config always serialises")
     }
 
-    /// The configuration as TOML with a comment above every section and key ([`DOCS`]).
+    /// The configuration as TOML with a comment above every section and key: the doc comments
+    /// of the configuration structs themselves (through their JSON schema), written once.
     pub fn to_documented_toml(&self) -> String {
+        let schema = schemars::schema_for!(Config);
+        let docs = Docs { root: schema.as_value() };
         let mut out = String::from("# firepoint configuration: every key with its value. Override any key with\n# `--set section.key=value`; `firepoint config` prints this.\n\n");
-        let mut doc_section = String::new();
+        let mut section: Vec<String> = Vec::new();
         for line in self.to_toml().lines() {
             let trimmed = line.trim();
-            if let Some(section) = trimmed.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
-                doc_section = doc_section_of(section);
-                push_doc(&mut out, &doc_section);
-                if doc_section == "camera" {
-                    out.push_str(line);
-                    out.push('\n');
-                    push_doc(&mut out, "camera.threshold");
+            if let Some(name) = trimmed.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
+                section = name.split('.').map(String::from).collect();
+                push_comment(&mut out, docs.describe(&section));
+                out.push_str(line);
+                out.push('\n');
+                // a key whose default is "unset" is not in the TOML: show it commented out
+                if name == "camera" {
+                    push_comment(&mut out, docs.describe(&["camera".into(), "threshold".into()]));
                     out.push_str("# threshold = 0.5\n");
-                    continue;
                 }
-            } else if let Some((key, _)) = trimmed.split_once(" = ") {
-                push_doc(&mut out, &format!("{doc_section}.{key}"));
+                continue;
+            }
+            if let Some((key, _)) = trimmed.split_once(" = ") {
+                let mut path = section.clone();
+                path.push(key.to_string());
+                push_comment(&mut out, docs.describe(&path));
             }
             out.push_str(line);
             out.push('\n');
@@ -122,82 +130,51 @@ impl Config {
     }
 }
 
-/// The documentation key of a TOML section: sensor presets share their docs.
-fn doc_section_of(section: &str) -> String {
-    let parts: Vec<&str> = section.split('.').collect();
-    match parts.as_slice() {
-        ["hotspot", _, "day" | "night"] => "thresholds".into(),
-        ["hotspot", preset] => format!("hotspot.{preset}"),
-        _ => section.to_string(),
+/// Doc comments of the configuration, read from its JSON schema (`schemars` keeps every `///`
+/// as a `description`).
+struct Docs<'a> {
+    root: &'a serde_json::Value,
+}
+
+impl Docs<'_> {
+    /// A `$ref` resolved within the schema; other nodes as they are.
+    fn resolve<'v>(&'v self, node: &'v serde_json::Value) -> &'v serde_json::Value {
+        match node.get("$ref").and_then(|r| r.as_str()).and_then(|r| r.strip_prefix('#')) {
+            Some(pointer) => self.root.pointer(pointer).unwrap_or(node),
+            None => node,
+        }
+    }
+
+    /// The description of a section or key (`["hotspot", "abi", "dt_mad_k"]`): the field's own
+    /// doc comment, else its type's.
+    fn describe(&self, path: &[String]) -> Option<&str> {
+        let mut node = self.root;
+        for part in path {
+            node = self.resolve(node).get("properties")?.get(part)?;
+        }
+        let own = node.get("description").and_then(|d| d.as_str());
+        own.or_else(|| self.resolve(node).get("description").and_then(|d| d.as_str()))
     }
 }
 
-/// Writes the comment for `key`; keys of a sensor preset (`hotspot.abi.min_valid`) share the
-/// presets' entry (`hotspot.*.min_valid`).
-fn push_doc(out: &mut String, key: &str) {
-    let find = |k: &str| DOCS.iter().find(|(d, _)| *d == k).map(|(_, doc)| *doc);
-    let shared = match key.split('.').collect::<Vec<_>>().as_slice() {
-        ["hotspot", _, leaf] => find(&format!("hotspot.*.{leaf}")),
-        _ => None,
-    };
-    if let Some(doc) = find(key).or(shared) {
-        out.push_str(&format!("# {doc}\n"));
+/// Writes `doc` as `# ` comment lines of at most ~100 characters.
+fn push_comment(out: &mut String, doc: Option<&str>) {
+    let Some(doc) = doc else { return };
+    for paragraph in doc.split("\n\n") {
+        let mut line = String::new();
+        for word in paragraph.split_whitespace() {
+            if !line.is_empty() && line.chars().count() + word.chars().count() > 96 {
+                out.push_str(&format!("# {line}\n"));
+                line.clear();
+            }
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+        out.push_str(&format!("# {line}\n"));
     }
 }
-
-/// One line of documentation per section and key, printed by `firepoint config`.
-pub const DOCS: &[(&str, &str)] = &[
-    ("paths", "Where the district, inputs and outputs live (relative to the working directory)."),
-    ("paths.aoi", "The district: GeoJSON / GeoPackage / Shapefile layers and dem.tif (see aoi/README.md)."),
-    ("paths.inbox", "Inbox: satellite/ (scenes, products, tables) and frames/<camera>/ (frames + .json poses)."),
-    ("paths.quarantine", "Bad inputs go here, each with a .error.txt."),
-    ("paths.store", "The ticket database (SQLite, WAL). A .lock file beside it keeps batches one at a time."),
-    ("paths.feed", "tickets.jsonl and tickets.geojson are rewritten here after each batch."),
-    ("camera", "The camera smoke model (ONNX); its checksum and metrics sit beside it (.json)."),
-    ("camera.model", "Model file."),
-    ("camera.threshold", "Frame score that counts as smoke; unset: the model's own threshold from its metrics."),
-    ("camera.chunk", "Frames scored in parallel before their results are stored."),
-    ("hotspot.modis", "Fire-test thresholds for MODIS 1 km and GeoTIFFs of unknown sensor (MOD14 C6)."),
-    ("hotspot.viirs_i", "Fire-test thresholds for VIIRS 375 m I-bands (VNP14IMG)."),
-    ("hotspot.abi", "Fire-test thresholds for GOES-R ABI 2 km (validated on GOES-17 against the FDC)."),
-    ("hotspot.*.dt_mad_k", "Contextual test: ΔT above the background mean by this many mean absolute deviations ..."),
-    ("hotspot.*.dt_min_excess", "... and by at least this many kelvin."),
-    ("hotspot.*.t4_mad_k", "Contextual test: T4 above the background mean by this many mean absolute deviations."),
-    ("hotspot.*.max_half_window", "Background window grows from 3x3 to (2n+1)x(2n+1)."),
-    ("hotspot.*.min_valid_fraction", "Background needs at least this fraction of the window valid ..."),
-    ("hotspot.*.min_valid", "... and at least this many pixels."),
-    ("hotspot.*.cloud_t12", "Cloud: 12 µm (else 11 µm) brightness temperature below this, kelvin."),
-    ("thresholds", "Day or night thresholds, kelvin."),
-    ("thresholds.potential_t4", "Prefilter: T4 above this ..."),
-    ("thresholds.potential_dt", "... and ΔT = T4 - T11 above this."),
-    ("thresholds.absolute_t4", "Absolute test: T4 above this is a fire whatever the background."),
-    ("thresholds.bg_fire_t4", "Background pixels with T4 above this ..."),
-    ("thresholds.bg_fire_dt", "... and ΔT above this are background fires, left out of the window."),
-    ("events", "When sightings are one fire, and what makes a fire urgent."),
-    ("events.merge_radius_m", "A sighting this close (or within its own uncertainty) to an open ticket joins it ..."),
-    ("events.merge_window_min", "... if within this many minutes of the ticket's sightings."),
-    ("events.heat_source_buffer_m", "Buffer around AOI heat sources that have none of their own, metres."),
-    ("events.station_alert_m", "Fires this close to a national monitoring station are high priority, metres."),
-    ("persistence", "The persistence mask: static heat sources learned from detection history."),
-    ("persistence.cell_deg", "History cell size, degrees (0.004 ≈ 400 m)."),
-    ("persistence.min_days", "A footprint seen on at least this many distinct days ..."),
-    ("persistence.lookback_days", "... within this many days before the detection ..."),
-    (
-        "persistence.min_night_fraction",
-        "... with a night sighting on at least this fraction of them, is a static source.",
-    ),
-    ("sla", "Service levels, minutes from the sighting (satellite points: the same Beijing day)."),
-    ("sla.alarm_min", "Alarm pushed to the grid member."),
-    ("sla.on_site_min", "Grid member on site (camera sightings)."),
-    ("sla.on_site_high_min", "On site for high-priority fires."),
-    ("limits", "Sizes checked before anything is read; a larger input is quarantined with the reason."),
-    ("limits.max_pixels", "Largest raster band (satellite scene, fire mask, DEM) read, width × height pixels."),
-    ("batch", "How cron batches share one store."),
-    (
-        "batch.stuck_after_min",
-        "A batch holding the lock longer than this is reported by the next run as stuck (exit 2).",
-    ),
-];
 
 fn apply_override(table: &mut toml::Table, item: &str) -> Result<(), ConfigError> {
     let (key, raw) = item.split_once('=').ok_or_else(|| ConfigError::BadOverride(item.into()))?;

@@ -13,7 +13,7 @@ use crate::domain::{BurnKind, Priority, SourceKind};
 use crate::locate::Located;
 
 /// Service levels from the county's rules, in minutes from the sighting.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct Sla {
     /// Alarm pushed to the grid member (camera sightings).

@@ -16,7 +16,7 @@ use crate::grid::Projector;
 use crate::locate::Located;
 
 /// How sightings are merged into one fire.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct EventConfig {
     /// Detections closer than this to an open ticket's fire join that ticket.

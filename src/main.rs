@@ -130,7 +130,7 @@ fn main() -> ExitCode {
             Exit::Ok.into()
         }
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", firepoint::text::error_chain(err.as_ref()));
             Exit::Fatal.into()
         }
     }

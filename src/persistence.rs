@@ -17,7 +17,7 @@ use crate::domain::Detection;
 
 /// The persistence mask learned from history: ~400 m cells with satellite detections on many
 /// distinct days, mostly at night, are static heat sources (kilns, steel mills), not burning.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct Persistence {
     /// Cell size in degrees (0.004° ≈ 445 m north–south, 350 m east–west at 38° N).

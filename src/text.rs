@@ -26,6 +26,23 @@ pub fn quote(s: &str) -> String {
     clip(s, QUOTE_MAX)
 }
 
+/// An error and its causes as one line, `outer: cause: root`, leaving out a cause that only
+/// repeats the one before it (SQLite's "file is not a database" comes back as "Error code 26:
+/// file is not a database"): each thing is said once.
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(err);
+    while let Some(e) = next {
+        let text = e.to_string();
+        let repeat = parts.last().is_some_and(|prev| prev.contains(&text) || text.contains(prev.as_str()));
+        if !repeat && !text.is_empty() {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    parts.join(": ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -37,5 +54,19 @@ mod tests {
         let c = clip(&long, 10);
         assert!(c.starts_with("时时时…"), "{c}");
         assert!(c.ends_with("(291 more bytes)"), "{c}");
+    }
+
+    #[test]
+    fn r6_a_cause_that_repeats_the_one_before_is_said_once() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("file is not a database")]
+        struct Inner;
+        #[derive(Debug, thiserror::Error)]
+        #[error("Error code 26: file is not a database")]
+        struct Wrapped(#[source] Inner);
+        #[derive(Debug, thiserror::Error)]
+        #[error("ticket store x.sqlite")]
+        struct Outer(#[source] Wrapped);
+        assert_eq!(error_chain(&Outer(Wrapped(Inner))), "ticket store x.sqlite: Error code 26: file is not a database");
     }
 }

@@ -235,3 +235,35 @@ fn r6_a_huge_header_line_gives_a_short_error() {
     let note = std::fs::read_to_string(note.unwrap()).unwrap();
     assert!(note.len() < 5_000 && note.contains("header_only.csv") && note.contains("more bytes"), "{}", note.len());
 }
+
+#[test]
+fn r6_errors_name_the_thing_and_print_their_cause_once() {
+    let sb = Sandbox::new();
+    write(&sb.path("work/firepoint.sqlite"), "this is not a database, it is a text file that is long enough");
+    let out = sb.cmd().args(["tickets", "list"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("ticket store work/firepoint.sqlite"), "{stderr}");
+    assert_eq!(stderr.matches("not a database").count(), 1, "{stderr}");
+
+    let out = sb.cmd().args(["--set", "sla.on_site_minutes=12", "config"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr.contains("invalid configuration"), "{stderr}");
+    assert_eq!(stderr.matches("on_site_minutes").count(), 1, "{stderr}");
+}
+
+#[test]
+fn r6_typed_choices_are_refused_by_the_command_line() {
+    let sb = Sandbox::new();
+    for args in [
+        &["tickets", "list", "--status", "burning"][..],
+        &["tickets", "list", "--format", "xml"][..],
+        &["report", "--format", "pdf"][..],
+        &["validate", "goes", "--l1b", "a.nc", "--fdc", "b.nc", "--offset", "5"][..],
+    ] {
+        let out = sb.cmd().args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: usage error, not a panic (101)");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("invalid value"), "{args:?}");
+    }
+}

@@ -33,7 +33,7 @@ pub use lock::{Busy, Stuck};
 pub use record::{record_input, InputRef, Recorded};
 
 /// How batches share a store.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct BatchConfig {
     /// A batch holding the store's lock longer than this many minutes is reported as stuck by the
@@ -176,7 +176,7 @@ impl Ctx<'_> {
                 self.report.retried.push(input.path.clone());
                 Ok(())
             }
-            Err(e) => self.reject(input, &format!("{:#}", anyhow::Error::from(e))),
+            Err(e) => self.reject(input, &crate::text::error_chain(&e)),
         }
     }
 
@@ -306,4 +306,22 @@ fn score_frames(ctx: &mut Ctx, model: SmokeModel, frames: &[Found]) -> anyhow::R
     bar.finish_and_clear();
     tracing::info!(frames = frames.len(), sessions = detector.sessions(), "frames scored");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn r6_a_file_that_grows_after_it_was_hashed_counts_as_still_being_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("scene.tif");
+        std::fs::write(&path, b"first half").unwrap();
+        let stamp = std::fs::metadata(&path).ok().and_then(|m| Some((m.len(), m.modified().ok()?)));
+        let found = Found { kind: InputKind::Satellite, path: path.clone(), sha: "x".into(), stamp };
+        assert!(!found.changed());
+        std::fs::write(&path, b"first half, second half").unwrap();
+        assert!(found.changed(), "the upload went on");
+        assert!(InputError::StillWriting { path }.is_retry());
+    }
 }

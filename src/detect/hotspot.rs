@@ -17,7 +17,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// Thresholds for one time of day, kelvin.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Thresholds {
     /// Prefilter: T4 above this ...
@@ -26,15 +26,19 @@ pub struct Thresholds {
     pub potential_dt: f32,
     /// Absolute test: T4 above this is a fire whatever the background.
     pub absolute_t4: f32,
-    /// Background pixels with T4 and ΔT above these are background fires, left out of the window.
+    /// Background pixels with T4 above this ...
     pub bg_fire_t4: f32,
+    /// ... and ΔT above this are background fires, left out of the window.
     pub bg_fire_dt: f32,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// Fire-test parameters for one sensor family.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct HotspotParams {
+    /// Day thresholds (sun less than 85° from the zenith at the pixel), kelvin.
     pub day: Thresholds,
+    /// Night thresholds, kelvin.
     pub night: Thresholds,
     /// ΔT must exceed the background mean by this many mean absolute deviations ...
     pub dt_mad_k: f32,
@@ -54,7 +58,7 @@ pub struct HotspotParams {
 }
 
 /// Thresholds per sensor family; a scene picks its preset by its sensor name.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct HotspotConfig {
     /// MODIS 1 km (MOD14 C6, Giglio et al. 2016); also used for GeoTIFFs of unknown sensor.

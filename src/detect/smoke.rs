@@ -21,8 +21,12 @@ use sha2::{Digest, Sha256};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SmokeError {
-    #[error("cannot load ONNX Runtime from {path}: {message} (run scripts/setup.sh, or set ORT_DYLIB_PATH)")]
-    Runtime { path: PathBuf, message: String },
+    #[error("cannot load ONNX Runtime from {path} (run scripts/setup.sh, or set ORT_DYLIB_PATH)")]
+    Runtime {
+        path: PathBuf,
+        #[source]
+        source: std::sync::Arc<dyn std::error::Error + Send + Sync>,
+    },
     #[error("cannot read smoke model {path}")]
     Read {
         path: PathBuf,
@@ -31,16 +35,36 @@ pub enum SmokeError {
     },
     #[error("smoke model {path} does not match the checksum in {metrics} (expected {expected}, found {found})")]
     Checksum { path: PathBuf, metrics: PathBuf, expected: String, found: String },
-    #[error("smoke model metrics {path} are missing or invalid: {message}")]
-    Metrics { path: PathBuf, message: String },
-    #[error("cannot start a session for smoke model {path}: {message}")]
-    Session { path: PathBuf, message: String },
-    #[error("smoke model {path} failed on a frame: {message}")]
-    Inference { path: PathBuf, message: String },
+    #[error("cannot read smoke model metrics {path}")]
+    MetricsRead {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("smoke model metrics {path} are not valid")]
+    Metrics {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("cannot start a session for smoke model {path}")]
+    Session {
+        path: PathBuf,
+        #[source]
+        source: ort::Error,
+    },
+    #[error("smoke model {path} failed on a frame")]
+    Inference {
+        path: PathBuf,
+        #[source]
+        source: ort::Error,
+    },
+    #[error("smoke model {path} gave an unexpected output: {what}")]
+    Output { path: PathBuf, what: String },
 }
 
 /// The camera smoke model and its decision threshold.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct CameraConfig {
     /// ONNX model; its card and metrics sit beside it (same stem, `.json`).
@@ -114,14 +138,15 @@ fn runtime_path() -> PathBuf {
 
 /// The process's one ONNX Runtime environment.
 fn environment() -> Result<&'static ort::environment::Environment, SmokeError> {
-    static ENV: OnceLock<Result<ort::environment::Environment, (PathBuf, String)>> = OnceLock::new();
+    type Failed = (PathBuf, std::sync::Arc<dyn std::error::Error + Send + Sync>);
+    static ENV: OnceLock<Result<ort::environment::Environment, Failed>> = OnceLock::new();
     ENV.get_or_init(|| {
         let path = runtime_path();
-        let builder = ort::init_from(&path).map_err(|e| (path.clone(), e.to_string()))?;
-        builder.with_name("firepoint").build().map_err(|e| (path.clone(), e.to_string()))
+        let builder = ort::init_from(&path).map_err(|e| (path.clone(), std::sync::Arc::new(e) as _))?;
+        builder.with_name("firepoint").build().map_err(|e| (path.clone(), std::sync::Arc::new(e) as _))
     })
     .as_ref()
-    .map_err(|(path, message)| SmokeError::Runtime { path: path.clone(), message: message.clone() })
+    .map_err(|(path, source)| SmokeError::Runtime { path: path.clone(), source: source.clone() })
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -135,9 +160,9 @@ impl SmokeModel {
         let bytes = std::fs::read(path).map_err(|source| SmokeError::Read { path: path.into(), source })?;
         let metrics_path = path.with_extension("json");
         let text = std::fs::read_to_string(&metrics_path)
-            .map_err(|e| SmokeError::Metrics { path: metrics_path.clone(), message: e.to_string() })?;
-        let metrics: Metrics = serde_json::from_str(&text)
-            .map_err(|e| SmokeError::Metrics { path: metrics_path.clone(), message: e.to_string() })?;
+            .map_err(|source| SmokeError::MetricsRead { path: metrics_path.clone(), source })?;
+        let metrics: Metrics =
+            serde_json::from_str(&text).map_err(|source| SmokeError::Metrics { path: metrics_path.clone(), source })?;
         let found = sha256_hex(&bytes);
         if found != metrics.sha256 {
             return Err(SmokeError::Checksum {
@@ -160,7 +185,7 @@ impl SmokeModel {
     /// A new inference worker: one session, one input buffer. Make one per thread.
     pub fn worker(&self) -> Result<SmokeWorker, SmokeError> {
         let env = environment()?;
-        let err = |e: ort::Error| SmokeError::Session { path: self.path.clone(), message: e.to_string() };
+        let err = |source: ort::Error| SmokeError::Session { path: self.path.clone(), source };
         let session = Session::builder(env)
             .map_err(err)?
             .with_intra_threads(1)
@@ -190,16 +215,16 @@ impl SmokeWorker {
                 self.input[[0, c, y as usize, x as usize]] = px[c] as f32 / 255.0;
             }
         }
-        let fail = |e: ort::Error| SmokeError::Inference { path: self.model.path.clone(), message: e.to_string() };
+        let fail = |source: ort::Error| SmokeError::Inference { path: self.model.path.clone(), source };
         let tensor = TensorRef::from_array_view(&self.input).map_err(fail)?;
         let outputs = self.session.run(ort::inputs!["image" => tensor]).map_err(fail)?;
         let probs = outputs["patch_prob"].try_extract_array::<f32>().map_err(fail)?;
         let patches: Vec<f32> = probs.iter().copied().collect();
         let grid = ((INPUT_H / self.model.patch) as usize, (INPUT_W / self.model.patch) as usize);
         if patches.len() != grid.0 * grid.1 {
-            return Err(SmokeError::Inference {
+            return Err(SmokeError::Output {
                 path: self.model.path.clone(),
-                message: format!("patch_prob has {} values, expected {}", patches.len(), grid.0 * grid.1),
+                what: format!("patch_prob has {} values, expected {}", patches.len(), grid.0 * grid.1),
             });
         }
         let score = patches.iter().copied().fold(0.0, f32::max);

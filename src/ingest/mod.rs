@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 /// Size limits checked before any pixel is read: a 465 KB GeoTIFF may declare 100000 × 100000
 /// pixels, and reading it whole would take 40 GB.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct Limits {
     /// Largest raster band read (width × height), pixels; bigger inputs are quarantined.

@@ -74,7 +74,7 @@ fn store(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let mut store = firepoint::store::Store::open(&dir.path().join("bench.sqlite")).unwrap();
     let cfg = firepoint::config::Config::default();
-    let rules = firepoint::events::Rules::from(&cfg);
+    let rules = cfg.rules();
     let at = chrono::Utc.with_ymd_and_hms(2026, 6, 10, 5, 30, 0).unwrap();
     let located: Vec<_> = (0..100)
         .map(|i| {

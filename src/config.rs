@@ -42,7 +42,7 @@ pub struct Config {
     pub persistence: crate::persistence::Persistence,
     pub sla: crate::dispatch::Sla,
     pub limits: crate::ingest::Limits,
-    pub batch: crate::batch::BatchConfig,
+    pub batch: BatchConfig,
 }
 
 /// Where the district, inputs and outputs live (relative to the working directory).
@@ -61,6 +61,22 @@ pub struct Paths {
     pub feed: PathBuf,
 }
 
+/// How batches share a store (the batch orchestrator's own settings; it reads the whole
+/// configuration, so they live here rather than in `batch`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct BatchConfig {
+    /// A batch holding the store's lock longer than this many minutes is reported as stuck by the
+    /// next run (stderr, exit 2) instead of the quiet "another batch is running".
+    pub stuck_after_min: i64,
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        BatchConfig { stuck_after_min: 30 }
+    }
+}
+
 impl Default for Paths {
     fn default() -> Self {
         Paths {
@@ -74,6 +90,11 @@ impl Default for Paths {
 }
 
 impl Config {
+    /// The rules a detection is judged by (merging, service levels).
+    pub fn rules(&self) -> crate::events::Rules<'_> {
+        crate::events::Rules { events: &self.events, sla: &self.sla }
+    }
+
     /// Reads `file` (when given) and applies `overrides` (`section.key=value`, value in TOML
     /// syntax; a bare word is taken as a string).
     pub fn load(file: Option<&Path>, overrides: &[String]) -> Result<Config, ConfigError> {

@@ -54,12 +54,6 @@ pub struct Rules<'a> {
     pub sla: &'a Sla,
 }
 
-impl<'a> From<&'a crate::config::Config> for Rules<'a> {
-    fn from(c: &'a crate::config::Config) -> Self {
-        Rules { events: &c.events, sla: &c.sla }
-    }
-}
-
 /// The nearest anchor the detection belongs to, if any.
 pub fn merge_target<'a>(anchors: &'a [Anchor], det: &Detection, cfg: &EventConfig) -> Option<&'a Anchor> {
     let window = Duration::minutes(cfg.merge_window_min);

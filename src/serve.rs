@@ -159,7 +159,7 @@ mod tests {
         let loc = Located::on_farmland(Detection::point(SourceKind::Satellite, 115.6, 37.6, at, 500.0));
         let cfg = Config::default();
         let input = crate::batch::InputRef { path: "x".as_ref(), sha256: "sha", kind: "satellite" };
-        let rec = crate::batch::record_input(&mut store, input, &[loc], &(&cfg).into(), cfg.persistence.cell_deg);
+        let rec = crate::batch::record_input(&mut store, input, &[loc], &cfg.rules(), cfg.persistence.cell_deg);
         let id = rec.unwrap().opened.remove(0);
         (dir, path, id)
     }

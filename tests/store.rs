@@ -4,7 +4,6 @@ use chrono::TimeZone;
 use firepoint::config::Config;
 use firepoint::domain::Status;
 use firepoint::domain::{Detection, SourceKind};
-use firepoint::events::Rules;
 use firepoint::locate::Located;
 use firepoint::store::{Store, TicketFilter};
 
@@ -18,7 +17,7 @@ fn tickets_survive_reopen_and_same_input_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.sqlite");
     let cfg = Config::default();
-    let rules = Rules::from(&cfg);
+    let rules = cfg.rules();
     {
         let mut store = Store::open(&path).unwrap();
         let rec = firepoint::batch::record_input(
@@ -51,7 +50,7 @@ fn a_failed_input_transaction_leaves_no_half_written_ticket() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open(&dir.path().join("t.sqlite")).unwrap();
     let cfg = Config::default();
-    let rules = Rules::from(&cfg);
+    let rules = cfg.rules();
     let mut bad = located(115.6, 37.6, 0);
     bad.detection.confidence = f32::NAN; // SQLite stores NaN as NULL: the NOT NULL check fails mid-input
     let err = firepoint::batch::record_input(
@@ -69,7 +68,7 @@ fn a_failed_input_transaction_leaves_no_half_written_ticket() {
 #[test]
 fn ticket_ids_depend_only_on_the_input_and_detection() {
     let cfg = Config::default();
-    let rules = Rules::from(&cfg);
+    let rules = cfg.rules();
     let ids: Vec<String> = (0..2)
         .map(|_| {
             let dir = tempfile::tempdir().unwrap();
@@ -95,7 +94,7 @@ fn a_closed_ticket_is_not_joined_by_a_new_sighting() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open(&dir.path().join("t.sqlite")).unwrap();
     let cfg = Config::default();
-    let rules = Rules::from(&cfg);
+    let rules = cfg.rules();
     let id = firepoint::batch::record_input(
         &mut store,
         firepoint::batch::InputRef { path: "1".as_ref(), sha256: "s1", kind: "satellite" },
@@ -133,7 +132,7 @@ fn daily_report_counts_the_beijing_day_and_verification_before_the_deadline() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open(&dir.path().join("t.sqlite")).unwrap();
     let cfg = Config::default();
-    let rules = Rules::from(&cfg);
+    let rules = cfg.rules();
     let at = |h, m| chrono::Utc.with_ymd_and_hms(2026, 6, 10, h, m, 0).unwrap();
     let day = |h| {
         Located::on_farmland(Detection::point(SourceKind::Satellite, 115.6, 37.6 + h as f64 * 0.1, at(h, 30), 700.0))

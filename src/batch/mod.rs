@@ -16,7 +16,6 @@ use std::fmt;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::aoi::Aoi;
@@ -31,21 +30,6 @@ use crate::store::Store;
 
 pub use lock::{Busy, Stuck};
 pub use record::{record_input, InputRef, Recorded};
-
-/// How batches share a store.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
-#[serde(default, deny_unknown_fields)]
-pub struct BatchConfig {
-    /// A batch holding the store's lock longer than this many minutes is reported as stuck by the
-    /// next run (stderr, exit 2) instead of the quiet "another batch is running".
-    pub stuck_after_min: i64,
-}
-
-impl Default for BatchConfig {
-    fn default() -> Self {
-        BatchConfig { stuck_after_min: 30 }
-    }
-}
 
 /// What to do with a bad input file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -197,7 +181,7 @@ impl Ctx<'_> {
             loc.suppressed_by = crate::persistence::verdict(&history, &self.cfg.persistence);
         }
         let at = InputRef { path: &input.path, sha256: &input.sha, kind: input.kind.as_str() };
-        let rec = record_input(&mut self.store, at, &placed.inside, &self.cfg.into(), self.cfg.persistence.cell_deg)?;
+        let rec = record_input(&mut self.store, at, &placed.inside, &self.cfg.rules(), self.cfg.persistence.cell_deg)?;
         self.report.processed += 1;
         self.report.detections += placed.inside.len();
         self.report.outside_aoi += placed.outside;

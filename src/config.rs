@@ -61,8 +61,9 @@ pub struct Paths {
     pub feed: PathBuf,
 }
 
-/// How batches share a store (the batch orchestrator's own settings; it reads the whole
-/// configuration, so they live here rather than in `batch`).
+// The batch orchestrator's own settings live with the collector: `batch` reads the whole
+// configuration, so a struct of its own there would make `config` and `batch` import each other.
+/// How batches share a store.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct BatchConfig {

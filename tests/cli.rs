@@ -77,7 +77,7 @@ fn r2_corrupt_frame_and_truncated_geotiff_exit_partial_named_and_quarantined() {
     assert_eq!(sb.tickets().len(), 3);
     // bad files left the inbox for the quarantine folder, each with its error beside it
     assert!(!frame.exists() && !truncated.exists());
-    let q: Vec<_> = walk(&sb.path("work/quarantine"));
+    let q: Vec<_> = common::files_under(&sb.path("work/quarantine"));
     for name in [
         "CAM05_20260610T053100Z.jpg",
         "CAM05_20260610T053100Z.json",
@@ -89,19 +89,6 @@ fn r2_corrupt_frame_and_truncated_geotiff_exit_partial_named_and_quarantined() {
     }
     // the next cron run has nothing bad left: exit 0
     sb.cmd().arg("run").assert().code(0);
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p))
-        } else {
-            out.push(p)
-        }
-    }
-    out
 }
 
 #[test]

@@ -154,6 +154,7 @@ fn frames(aoi: &Aoi, dir: &Path, rng: &mut SplitMix, truth: &mut Truth) -> Resul
                 pan_deg: pan.rem_euclid(360.0),
                 tilt_deg: -1.5,
                 hfov_deg: 40.0,
+                extra: Default::default(),
             };
             let aspect = FRAME_H as f64 / FRAME_W as f64;
             let mut img = landscape(cam, &pose, rng);

@@ -20,7 +20,8 @@ fn graph() -> BTreeMap<String, BTreeSet<String>> {
                 continue;
             }
             let rel = p.strip_prefix(&src).unwrap();
-            let top = rel.components().next().unwrap().as_os_str().to_string_lossy().trim_end_matches(".rs").to_string();
+            let top =
+                rel.components().next().unwrap().as_os_str().to_string_lossy().trim_end_matches(".rs").to_string();
             if ["lib", "main", "cli", "commands"].contains(&top.as_str()) {
                 continue; // the crate root and the binary sit above everything
             }
@@ -29,7 +30,8 @@ fn graph() -> BTreeMap<String, BTreeSet<String>> {
             let code = text.split("#[cfg(test)]").next().unwrap();
             let deps = g.entry(top.clone()).or_default();
             for (i, _) in code.match_indices("crate::") {
-                let name: String = code[i + 7..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+                let name: String =
+                    code[i + 7..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
                 if !name.is_empty() && name != top {
                     deps.insert(name);
                 }

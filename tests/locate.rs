@@ -47,6 +47,7 @@ fn camera_ray_to_ground_and_back_agree_within_ranging_error() {
         pan_deg: 60.0,
         tilt_deg: -1.5,
         hfov_deg: 40.0,
+        extra: Default::default(),
     };
     let aspect = 0.75;
     for (dist, bearing) in [(800.0, 55.0), (1500.0, 62.0), (2500.0, 60.0), (4000.0, 70.0)] {

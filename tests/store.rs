@@ -25,8 +25,7 @@ fn tickets_survive_reopen_and_same_input_is_refused() {
     let path = dir.path().join("t.sqlite");
     {
         let mut store = Store::open(&path).unwrap();
-        let rec = record(&mut store, "sha-a", &[located(115.6, 37.6, 0)])
-        .unwrap();
+        let rec = record(&mut store, "sha-a", &[located(115.6, 37.6, 0)]).unwrap();
         assert_eq!(rec.opened.len(), 1);
     } // dropped without any explicit flush, as a killed process would
     let mut store = Store::open(&path).unwrap();
@@ -56,10 +55,7 @@ fn ticket_ids_depend_only_on_the_input_and_detection() {
         .map(|_| {
             let dir = tempfile::tempdir().unwrap();
             let mut store = Store::open(&dir.path().join("t.sqlite")).unwrap();
-            record(&mut store, "sha-x", &[located(115.6, 37.6, 0)])
-            .unwrap()
-            .opened[0]
-                .clone()
+            record(&mut store, "sha-x", &[located(115.6, 37.6, 0)]).unwrap().opened[0].clone()
         })
         .collect();
     assert_eq!(ids[0], ids[1]);
@@ -70,16 +66,11 @@ fn ticket_ids_depend_only_on_the_input_and_detection() {
 fn a_closed_ticket_is_not_joined_by_a_new_sighting() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open(&dir.path().join("t.sqlite")).unwrap();
-    let id = record(&mut store, "s1", &[located(115.6, 37.6, 0)])
-    .unwrap()
-    .opened[0]
-        .clone();
-    let joined = record(&mut store, "s2", &[located(115.6, 37.6, 5)])
-    .unwrap();
+    let id = record(&mut store, "s1", &[located(115.6, 37.6, 0)]).unwrap().opened[0].clone();
+    let joined = record(&mut store, "s2", &[located(115.6, 37.6, 5)]).unwrap();
     assert_eq!(joined.joined, vec![id.clone()]);
     store.close(&id, "out", chrono::Utc::now()).unwrap();
-    let rekindled = record(&mut store, "s3", &[located(115.6, 37.6, 20)])
-    .unwrap();
+    let rekindled = record(&mut store, "s3", &[located(115.6, 37.6, 20)]).unwrap();
     assert_eq!(rekindled.opened.len(), 1, "a fire seen again after closing is a new ticket");
     assert_eq!(store.tickets(&TicketFilter::status(Status::Open)).unwrap().len(), 1);
 }
@@ -92,17 +83,10 @@ fn daily_report_counts_the_beijing_day_and_verification_before_the_deadline() {
     let day = |h| {
         Located::on_farmland(Detection::point(SourceKind::Satellite, 115.6, 37.6 + h as f64 * 0.1, at(h, 30), 700.0))
     };
-    let a = record(&mut store, "a", &[day(5)])
-    .unwrap()
-    .opened
-    .remove(0);
-    let b = record(&mut store, "b", &[day(6)])
-    .unwrap()
-    .opened
-    .remove(0);
+    let a = record(&mut store, "a", &[day(5)]).unwrap().opened.remove(0);
+    let b = record(&mut store, "b", &[day(6)]).unwrap().opened.remove(0);
     // 17:30 UTC is 01:30 the next day in Beijing: not in the 10 June report
-    record(&mut store, "c", &[day(17)])
-    .unwrap();
+    record(&mut store, "c", &[day(17)]).unwrap();
     store.ack(&a, "team", at(7, 0)).unwrap(); // in time (deadline 23:59:59 Beijing = 15:59:59 UTC)
     store.close(&b, "out", at(16, 30)).unwrap(); // after the deadline
     let rows = firepoint::report::daily(&store.tickets(&TicketFilter::all()).unwrap(), "2026-06-10".parse().unwrap());

@@ -74,7 +74,11 @@ impl fmt::Display for BatchReport {
             self.warned.len()
         )?;
         if !self.retried.is_empty() {
-            writeln!(f, "inputs still being written, left for the next batch: {}", self.retried.len())?;
+            writeln!(
+                f,
+                "inputs left for the next batch (upload in progress, sidecar not yet arrived): {}",
+                self.retried.len()
+            )?;
         }
         writeln!(f, "frames: {} scored, {} with smoke", self.frames_scored, self.frames_with_smoke)?;
         writeln!(
@@ -247,8 +251,9 @@ pub fn run(cfg: &Config, inputs: Vec<(InputKind, PathBuf)>, mode: Quarantine) ->
                 let err = InputError::Unreadable { path: path.clone(), source };
                 ctx.finish(&unread(format!("unread:{}", path.display())), Err(err))?
             }
-            // the same content under a second name (a delivery repeated) is done once
-            Ok(sha) if ctx.store.input_status(&sha)?.is_some() || !batch_shas.insert(sha.clone()) => {
+            // the same content under a second name (a delivery repeated) is done once; a
+            // quarantined input delivered again (its sidecar fixed, say) is tried again
+            Ok(sha) if ctx.store.input_status(&sha)?.as_deref() == Some("done") || !batch_shas.insert(sha.clone()) => {
                 tracing::info!(file = %path.display(), "already processed (same content seen before)");
                 ctx.report.skipped += 1
             }
@@ -274,7 +279,8 @@ pub fn run(cfg: &Config, inputs: Vec<(InputKind, PathBuf)>, mode: Quarantine) ->
 /// Scores the frames a chunk at a time (memory stays bounded whatever the inbox size), with one
 /// detector, and so one set of ONNX sessions, for the whole batch.
 fn score_frames(ctx: &mut Ctx, model: SmokeModel, frames: &[Found]) -> anyhow::Result<()> {
-    let detector = FrameDetector::new(model, ctx.aoi)?;
+    let wait = std::time::Duration::from_secs(ctx.cfg.camera.sidecar_wait_min.max(0) as u64 * 60);
+    let detector = FrameDetector::new(model, ctx.aoi, wait)?;
     let bar = progress(frames.len(), "frames");
     for chunk in frames.chunks(ctx.cfg.camera.chunk.max(1)) {
         let paths: Vec<&Path> = chunk.iter().map(|f| f.path.as_path()).collect();

@@ -22,6 +22,7 @@ use crate::locate::camera;
 pub struct FrameDetector<'a> {
     model: SmokeModel,
     aoi: &'a Aoi,
+    sidecar_wait: std::time::Duration,
     idle: Mutex<Vec<SmokeWorker>>,
     sessions: std::sync::atomic::AtomicUsize,
 }
@@ -29,9 +30,15 @@ pub struct FrameDetector<'a> {
 impl<'a> FrameDetector<'a> {
     /// Starts one session at once, so a model or runtime that cannot run fails here (before
     /// anything is recorded), and keeps it as the first worker.
-    pub fn new(model: SmokeModel, aoi: &'a Aoi) -> Result<FrameDetector<'a>, SmokeError> {
+    /// `sidecar_wait`: how long after it was written a frame without its pose sidecar is left
+    /// for later batches rather than refused.
+    pub fn new(
+        model: SmokeModel,
+        aoi: &'a Aoi,
+        sidecar_wait: std::time::Duration,
+    ) -> Result<FrameDetector<'a>, SmokeError> {
         let first = model.worker()?;
-        Ok(FrameDetector { model, aoi, idle: Mutex::new(vec![first]), sessions: 1.into() })
+        Ok(FrameDetector { model, aoi, sidecar_wait, idle: Mutex::new(vec![first]), sessions: 1.into() })
     }
 
     /// ONNX Runtime sessions built so far (at most one per rayon thread).
@@ -65,10 +72,21 @@ impl<'a> FrameDetector<'a> {
             .collect()
     }
 
+    /// Whether the frame was written less than the sidecar wait ago.
+    fn young(&self, path: &Path) -> bool {
+        let modified = std::fs::metadata(path).and_then(|m| m.modified());
+        modified.is_ok_and(|t| t.elapsed().unwrap_or_default() < self.sidecar_wait)
+    }
+
     /// One frame: pose, pixels, camera, score; a sighting on the ground when the score reaches
     /// the model's threshold.
     fn detect(&self, worker: &mut SmokeWorker, path: &Path) -> Result<Detected, InputError> {
-        let pose = frame::read_pose(path)?;
+        let pose = match frame::read_pose(path) {
+            Err(frame::FrameError::NoPose { sidecar, .. }) if self.young(path) => {
+                return Err(InputError::SidecarPending { path: path.into(), sidecar })
+            }
+            other => other?,
+        };
         let img = frame::decode(path)?;
         let cam = self
             .aoi

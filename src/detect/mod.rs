@@ -49,14 +49,17 @@ pub enum InputError {
     ImpossibleTime { path: PathBuf, why: String },
     #[error("input {path} changed while it was read (still being written?); it is tried again next batch")]
     StillWriting { path: PathBuf },
+    #[error("camera frame {path}: its pose sidecar {sidecar} has not arrived yet; it is tried again next batch")]
+    SidecarPending { path: PathBuf, sidecar: PathBuf },
     #[error("{path}: camera frames carry no satellite history")]
     NoHistory { path: PathBuf },
 }
 
 impl InputError {
-    /// A file still being written is not bad: it is left in place and tried again next batch.
+    /// A file still being written, or a frame whose sidecar is still on its way, is not bad: it
+    /// is left in place and tried again next batch.
     pub fn is_retry(&self) -> bool {
-        matches!(self, InputError::StillWriting { .. })
+        matches!(self, InputError::StillWriting { .. } | InputError::SidecarPending { .. })
     }
 }
 

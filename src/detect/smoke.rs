@@ -74,11 +74,14 @@ pub struct CameraConfig {
     pub threshold: Option<f32>,
     /// Frames a worker thread scores before its results are stored (bounds memory).
     pub chunk: usize,
+    /// A frame whose pose sidecar has not arrived (uploads are not atomic) is left in the inbox
+    /// for later batches for this many minutes after it was written, then quarantined.
+    pub sidecar_wait_min: i64,
 }
 
 impl Default for CameraConfig {
     fn default() -> Self {
-        CameraConfig { model: "models/smoke-patch-v1.onnx".into(), threshold: None, chunk: 64 }
+        CameraConfig { model: "models/smoke-patch-v1.onnx".into(), threshold: None, chunk: 64, sidecar_wait_min: 10 }
     }
 }
 

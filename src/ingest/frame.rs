@@ -27,9 +27,9 @@ pub enum FrameError {
     PoseRange { path: PathBuf, what: String },
 }
 
-/// The camera's pose when the frame was taken.
+/// The camera's pose when the frame was taken. Fields a tower adds beyond these (firmware
+/// versions, zoom steps) are accepted and named in the log, never a reason to refuse a frame.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
 pub struct Pose {
     pub camera_id: String,
     pub captured_at: DateTime<Utc>,
@@ -39,6 +39,9 @@ pub struct Pose {
     pub tilt_deg: f64,
     /// Horizontal field of view at the current zoom, degrees.
     pub hfov_deg: f64,
+    /// Anything else the sidecar holds (ignored).
+    #[serde(flatten, skip_serializing)]
+    pub extra: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 pub fn sidecar_of(frame: &Path) -> PathBuf {
@@ -51,6 +54,10 @@ pub fn read_pose(frame: &Path) -> Result<Pose, FrameError> {
         .map_err(|_| FrameError::NoPose { path: frame.into(), sidecar: sidecar.clone() })?;
     let pose: Pose =
         serde_json::from_str(&text).map_err(|source| FrameError::BadPose { path: sidecar.clone(), source })?;
+    if !pose.extra.is_empty() {
+        let keys: Vec<&str> = pose.extra.keys().map(String::as_str).collect();
+        tracing::info!("pose sidecar {}: fields ignored: {}", sidecar.display(), crate::text::quote(&keys.join(", ")));
+    }
     let bad = |what: &str| Err(FrameError::PoseRange { path: sidecar.clone(), what: what.into() });
     if !(0.5..=120.0).contains(&pose.hfov_deg) {
         return bad("hfov_deg must be between 0.5 and 120");

@@ -109,6 +109,8 @@ impl Store {
         let store = self.path.clone();
         let sql = |source| StoreError::Sql { path: store.clone(), source };
         let tx = self.conn.transaction().map_err(sql)?;
+        // an input quarantined before and delivered again (fixed) is recorded afresh
+        tx.execute("DELETE FROM inputs WHERE sha256 = ?1 AND status = 'quarantined'", [sha256]).map_err(sql)?;
         tx.execute(
             "INSERT INTO inputs (sha256, path, kind, status, detections, processed_at) VALUES (?1, ?2, ?3, 'done', ?4, ?5)",
             params![sha256, path.display().to_string(), kind, detections as i64, ts(Utc::now())],

@@ -1,0 +1,86 @@
+//! Issue 7 §5: camera uploads as they really arrive. A frame whose pose sidecar is late waits for
+//! later batches; one that never gets it is quarantined after `camera.sidecar_wait_min`; a
+//! quarantined frame delivered again with its sidecar is scored; a sidecar with extra fields is
+//! accepted. Run the way cron runs the binary.
+
+mod common;
+
+use std::path::Path;
+
+use common::{files_under, Sandbox};
+
+fn frame(path: &Path, shade: u8) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let img = image::RgbImage::from_fn(96, 64, |x, y| image::Rgb([shade, (x % 200) as u8, (y % 200) as u8]));
+    img.save(path).unwrap();
+}
+
+fn pose(path: &Path, extra: &str) {
+    let json = format!(
+        r#"{{"camera_id": "CAM03", "captured_at": "2026-06-10T05:31:00Z", "pan_deg": 64.0, "tilt_deg": -1.5, "hfov_deg": 40.0{extra}}}"#
+    );
+    std::fs::write(path.with_extension("json"), json).unwrap();
+}
+
+#[test]
+fn r7_a_frame_whose_sidecar_is_late_waits_then_is_scored() {
+    let sb = Sandbox::new();
+    let f = sb.path("work/inbox/frames/CAM03/a.jpg");
+    frame(&f, 90);
+    let out = sb.cmd().arg("run").output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "waiting is not a failure: {stderr}");
+    assert!(stderr.contains("a.jpg") && stderr.contains("has not arrived yet"), "{stderr}");
+    assert!(f.exists() && !sb.path("work/quarantine").exists(), "left in the inbox");
+    pose(&f, "");
+    let out = sb.cmd().arg("run").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("frames: 1 scored"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn r7_a_frame_that_never_gets_its_sidecar_is_quarantined_after_the_wait() {
+    let sb = Sandbox::new();
+    let f = sb.path("work/inbox/frames/CAM03/b.jpg");
+    frame(&f, 91);
+    let out = sb.cmd().args(["--set", "camera.sidecar_wait_min=0", "run"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("has no pose sidecar"), "{stderr}");
+    assert!(!f.exists());
+}
+
+#[test]
+fn r7_a_quarantined_frame_delivered_again_with_its_sidecar_is_scored() {
+    let sb = Sandbox::new();
+    let f = sb.path("work/inbox/frames/CAM03/c.jpg");
+    frame(&f, 92);
+    pose(&f, "");
+    std::fs::write(f.with_extension("json"), "{not json").unwrap();
+    sb.cmd().arg("run").assert().code(1);
+    assert!(!f.exists(), "quarantined");
+    // the county fixes the sidecar and delivers both again: same frame bytes, now scored
+    frame(&f, 92);
+    pose(&f, "");
+    let out = sb.cmd().arg("run").output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("frames: 1 scored") && stdout.contains("0 already done"), "{stdout}");
+    assert_eq!(files_under(&sb.path("work/quarantine")).iter().filter(|p| p.ends_with("c.jpg")).count(), 1);
+}
+
+#[test]
+fn r7_a_sidecar_with_extra_fields_is_accepted() {
+    let sb = Sandbox::new();
+    let f = sb.path("work/inbox/frames/CAM03/d.jpg");
+    frame(&f, 93);
+    pose(&f, r#", "zoom_step": 12, "firmware": "V5.5.3""#);
+    let out = sb.cmd().args(["-v", "run"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("frames: 1 scored"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("fields ignored: firmware, zoom_step"));
+}

@@ -71,6 +71,11 @@ pub enum Command {
         #[command(subcommand)]
         command: HistoryCommand,
     },
+    /// The camera smoke model.
+    Smoke {
+        #[command(subcommand)]
+        command: SmokeCommand,
+    },
     /// Measure our fire detection against an official product.
     Validate {
         #[command(subcommand)]
@@ -88,6 +93,15 @@ pub enum HistoryCommand {
     },
     /// Show what the persistence mask would do to the detections of FILE (no tickets).
     Mask { file: PathBuf },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SmokeCommand {
+    /// Score a folder of labelled frames (DIR/smoke/ and DIR/no_smoke/, any image size, no pose
+    /// needed) through the production path: one JSON line per frame, then precision, recall, F1,
+    /// false-positive rate and ROC-AUC at the operational threshold. How a county checks the
+    /// model on its own cameras.
+    Eval { dir: PathBuf },
 }
 
 #[derive(Debug, Subcommand)]

@@ -12,7 +12,7 @@ use clap::Parser;
 use firepoint::batch::{self, Quarantine};
 use firepoint::config::Config;
 
-use cli::{AoiCommand, Cli, Command, ValidateCommand};
+use cli::{AoiCommand, Cli, Command, SmokeCommand, ValidateCommand};
 use commands::{finish_batch, history, tickets, validate_goes};
 
 fn init_logging(verbose: u8) {
@@ -103,6 +103,7 @@ fn run(cli: Cli) -> Result<Exit> {
             Ok(Exit::Ok)
         }
         Command::History { command } => history(&cfg, command),
+        Command::Smoke { command: SmokeCommand::Eval { dir } } => commands::smoke_eval(&cfg, &dir),
         Command::Validate { command: ValidateCommand::Goes { l1b, fdc, offset, json } } => {
             validate_goes(&cfg, &l1b, &fdc, offset, json)
         }

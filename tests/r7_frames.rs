@@ -84,3 +84,46 @@ fn r7_a_sidecar_with_extra_fields_is_accepted() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("frames: 1 scored"));
     assert!(String::from_utf8_lossy(&out.stderr).contains("fields ignored: firmware, zoom_step"));
 }
+
+#[test]
+fn r7_smoke_eval_scores_labelled_frames_and_its_metrics_follow_from_its_lines() {
+    let sb = Sandbox::new();
+    let dir = sb.path("labelled");
+    for i in 0..4u8 {
+        frame(&dir.join(format!("smoke/s{i}.jpg")), 60 * i);
+        frame(&dir.join(format!("no_smoke/cam2/n{i}.png")), 30 + 50 * i);
+    }
+    std::fs::write(dir.join("no_smoke/broken.jpg"), b"not a jpeg").unwrap();
+    let out = sb.cmd().args(["smoke", "eval", dir.to_str().unwrap()]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "one frame could not be scored: {stderr}");
+    assert!(stderr.contains("broken.jpg"), "{stderr}");
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 9, "8 frames and the metrics");
+    let m = &lines[8]["metrics"];
+    let t = m["threshold"].as_f64().unwrap();
+    let (mut tp, mut fp, mut pos, mut neg) = (0, 0, 0, 0);
+    for l in &lines[..8] {
+        let (score, flagged, smoke) =
+            (l["score"].as_f64().unwrap(), l["flagged"].as_bool().unwrap(), l["smoke"].as_bool().unwrap());
+        assert_eq!(flagged, score >= t - 1e-7, "{l}");
+        assert!(l["file"].as_str().unwrap().contains(if smoke { "/smoke/" } else { "/no_smoke/" }));
+        let b: Vec<u64> = l["tile_box"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
+        assert!(b[0] < b[2] && b[2] <= 96 && b[1] < b[3] && b[3] <= 64, "box inside the 96×64 frame: {b:?}");
+        pos += smoke as usize;
+        neg += !smoke as usize;
+        tp += (smoke && flagged) as usize;
+        fp += (!smoke && flagged) as usize;
+    }
+    assert_eq!((pos, neg), (4, 4));
+    assert_eq!((m["true_positives"].as_u64().unwrap(), m["false_positives"].as_u64().unwrap()), (tp as u64, fp as u64));
+    assert!((m["recall"].as_f64().unwrap() - tp as f64 / 4.0).abs() < 1e-9);
+    assert!((m["false_positive_rate"].as_f64().unwrap() - fp as f64 / 4.0).abs() < 1e-9);
+    let auc = m["roc_auc"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&auc));
+    // a folder without the two labels is refused with the reason
+    let out = sb.cmd().args(["smoke", "eval", sb.path("nowhere").to_str().unwrap()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("smoke/"));
+}

@@ -11,7 +11,7 @@ use std::sync::Mutex;
 
 use rayon::prelude::*;
 
-use super::smoke::{SmokeError, SmokeModel, SmokeWorker};
+use super::smoke::{SmokeError, SmokeModel, SmokeScore, SmokeWorker};
 use super::{Detected, InputError};
 use crate::aoi::Aoi;
 use crate::domain::{Detection, SourceKind};
@@ -21,7 +21,8 @@ use crate::locate::camera;
 /// Scores frames against one model and one district for a whole batch.
 pub struct FrameDetector<'a> {
     model: SmokeModel,
-    aoi: &'a Aoi,
+    /// The district, for placing sightings; `None` for scoring alone (`smoke eval`).
+    aoi: Option<&'a Aoi>,
     sidecar_wait: std::time::Duration,
     idle: Mutex<Vec<SmokeWorker>>,
     sessions: std::sync::atomic::AtomicUsize,
@@ -38,7 +39,14 @@ impl<'a> FrameDetector<'a> {
         sidecar_wait: std::time::Duration,
     ) -> Result<FrameDetector<'a>, SmokeError> {
         let first = model.worker()?;
-        Ok(FrameDetector { model, aoi, sidecar_wait, idle: Mutex::new(vec![first]), sessions: 1.into() })
+        Ok(FrameDetector { model, aoi: Some(aoi), sidecar_wait, idle: Mutex::new(vec![first]), sessions: 1.into() })
+    }
+
+    /// A detector that only scores frames (no district, no poses): [`FrameDetector::score`].
+    pub fn scorer(model: SmokeModel) -> Result<FrameDetector<'static>, SmokeError> {
+        let first = model.worker()?;
+        let wait = std::time::Duration::ZERO;
+        Ok(FrameDetector { model, aoi: None, sidecar_wait: wait, idle: Mutex::new(vec![first]), sessions: 1.into() })
     }
 
     /// ONNX Runtime sessions built so far (at most one per rayon thread).
@@ -59,6 +67,19 @@ impl<'a> FrameDetector<'a> {
         let out = f(&mut worker);
         self.idle.lock().unwrap_or_else(|e| e.into_inner()).push(worker);
         Ok(out)
+    }
+
+    /// The operational threshold: a frame scoring at or above it is a smoke sighting.
+    pub fn threshold(&self) -> f32 {
+        self.model.threshold
+    }
+
+    /// The production scoring of one frame file, no pose needed: decode, score. Returns the
+    /// score and the frame's size (width, height).
+    pub fn score(&self, path: &Path) -> Result<(SmokeScore, (u32, u32)), InputError> {
+        let img = frame::decode(path)?;
+        let score = self.with_worker(|w| w.score(&img))??;
+        Ok((score, img.dimensions()))
     }
 
     /// Scores `paths` in parallel; one result per path, in order.
@@ -88,8 +109,8 @@ impl<'a> FrameDetector<'a> {
             other => other?,
         };
         let img = frame::decode(path)?;
-        let cam = self
-            .aoi
+        let aoi = self.aoi.expect("frames are placed only by a detector made with a district");
+        let cam = aoi
             .camera(&pose.camera_id)
             .ok_or_else(|| InputError::UnknownCamera { path: path.into(), camera: pose.camera_id.clone() })?;
         let score = worker.score(&img)?;
@@ -98,7 +119,7 @@ impl<'a> FrameDetector<'a> {
             return Ok(Detected::default());
         }
         let (fx, fy) = score.plume_base(threshold);
-        let fix = camera::ground_fix(self.aoi, cam, &pose, img.height() as f64 / img.width() as f64, fx, fy);
+        let fix = camera::ground_fix(aoi, cam, &pose, img.height() as f64 / img.width() as f64, fx, fy);
         Ok(vec![Detection {
             source: SourceKind::Camera,
             sensor: cam.id.clone(),

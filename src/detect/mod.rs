@@ -7,6 +7,7 @@
 //! table rows one each. Bad inputs come back as a typed [`InputError`] naming the file. It
 //! knows nothing of villages, heat sources or tickets.
 
+pub mod eval;
 pub mod frames;
 pub mod glint;
 pub mod hotspot;

@@ -119,6 +119,15 @@ impl SmokeScore {
     /// The sighting's image position as fractions of width and height (0..1): the column of the
     /// most likely patch and the bottom of the lowest patch above `threshold` in that column
     /// (where a plume meets the ground).
+    /// The most likely smoke tile in the pixels of a `width` × `height` frame: [x0, y0, x1, y1].
+    pub fn best_tile_box(&self, width: u32, height: u32) -> [u32; 4] {
+        let (rows, cols) = self.grid;
+        let best = self.patches.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |(i, _)| i);
+        let (r, c) = ((best / cols.max(1)) as u32, (best % cols.max(1)) as u32);
+        let (rows, cols) = (rows.max(1) as u32, cols.max(1) as u32);
+        [c * width / cols, r * height / rows, (c + 1) * width / cols, (r + 1) * height / rows]
+    }
+
     pub fn plume_base(&self, threshold: f32) -> (f64, f64) {
         let (rows, cols) = self.grid;
         let best = self.patches.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |(i, _)| i);

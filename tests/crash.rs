@@ -50,7 +50,7 @@ fn batch_killed_midway_then_rerun_has_every_ticket_exactly_once() {
         let stored = ticket_ids(&sb).len();
         eprintln!("attempt {attempt}: killed at {delay_ms} ms with {stored} of {} tickets stored", want.len());
         if stored == 0 {
-            delay_ms = delay_ms * 2;
+            delay_ms *= 2;
             continue;
         }
         if stored == want.len() {

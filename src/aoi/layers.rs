@@ -178,15 +178,26 @@ pub struct Dem {
 }
 
 impl Dem {
-    /// Nearest-cell elevation, `None` outside the grid or on nodata.
+    /// Elevation interpolated bilinearly between the four nearest cell centres (nearest cell at
+    /// the grid's edge); `None` outside the grid or where a needed cell is nodata.
     pub fn sample(&self, lon: f64, lat: f64) -> Option<f64> {
-        let col = ((lon - self.gt[0]) / self.gt[1]).floor();
-        let row = ((lat - self.gt[3]) / self.gt[5]).floor();
+        let col = (lon - self.gt[0]) / self.gt[1];
+        let row = (lat - self.gt[3]) / self.gt[5];
         if col < 0.0 || row < 0.0 || col >= self.width as f64 || row >= self.height as f64 {
             return None;
         }
-        let v = self.data[row as usize * self.width + col as usize] as f64;
-        (Some(v) != self.nodata && v.is_finite()).then_some(v)
+        // position relative to cell centres
+        let (x, y) = ((col - 0.5).max(0.0), (row - 0.5).max(0.0));
+        let (c0, r0) = ((x.floor() as usize).min(self.width - 1), (y.floor() as usize).min(self.height - 1));
+        let (c1, r1) = ((c0 + 1).min(self.width - 1), (r0 + 1).min(self.height - 1));
+        let (fx, fy) = (x - c0 as f64, y - r0 as f64);
+        let v = |r: usize, c: usize| {
+            let v = self.data[r * self.width + c] as f64;
+            (Some(v) != self.nodata && v.is_finite()).then_some(v)
+        };
+        let top = v(r0, c0)? * (1.0 - fx) + v(r0, c1)? * fx;
+        let bottom = v(r1, c0)? * (1.0 - fx) + v(r1, c1)? * fx;
+        Some(top * (1.0 - fy) + bottom * fy)
     }
 }
 

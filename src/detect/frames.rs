@@ -133,7 +133,7 @@ impl<'a> FrameDetector<'a> {
                 "frame": path.file_name().map(|n| n.to_string_lossy().into_owned()),
                 "model": self.model.version, "score": score.score, "threshold": threshold,
                 "azimuth_deg": (fix.azimuth_deg * 10.0).round() / 10.0, "distance_m": fix.distance_m.round(),
-                "hit_ground": fix.hit_ground,
+                "hit_ground": fix.hit_ground, "near_horizon": fix.near_horizon,
             }),
         }]
         .into())

@@ -90,7 +90,12 @@ fn store(c: &mut Criterion) {
             k += 1;
             firepoint::batch::record_input(
                 &mut store,
-                firepoint::batch::InputRef { path: Path::new("x"), sha256: &format!("sha{k}"), kind: "satellite" },
+                firepoint::batch::InputRef {
+                    path: Path::new("x"),
+                    sha256: &format!("sha{k}"),
+                    kind: "satellite",
+                    frame: None,
+                },
                 &located,
                 &rules,
                 cfg.persistence.cell_deg,

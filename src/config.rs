@@ -39,6 +39,7 @@ pub struct Config {
     pub camera: crate::detect::smoke::CameraConfig,
     pub hotspot: crate::detect::hotspot::HotspotConfig,
     pub events: crate::events::EventConfig,
+    pub confirm: crate::events::ConfirmConfig,
     pub persistence: crate::persistence::Persistence,
     pub sla: crate::dispatch::Sla,
     pub limits: crate::ingest::Limits,
@@ -93,7 +94,7 @@ impl Default for Paths {
 impl Config {
     /// The rules a detection is judged by (merging, service levels).
     pub fn rules(&self) -> crate::events::Rules<'_> {
-        crate::events::Rules { events: &self.events, sla: &self.sla }
+        crate::events::Rules { events: &self.events, sla: &self.sla, confirm: &self.confirm }
     }
 
     /// Reads `file` (when given) and applies `overrides` (`section.key=value`, value in TOML

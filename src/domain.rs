@@ -65,6 +65,40 @@ impl Detection {
     }
 }
 
+/// What one camera frame showed, kept for confirming sightings over frames and towers.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FrameObservation {
+    pub camera_id: String,
+    /// The tower's position (for a second tower's bearing to cross this one's).
+    pub camera_lon: f64,
+    pub camera_lat: f64,
+    pub captured_at: DateTime<Utc>,
+    pub pan_deg: f64,
+    pub tilt_deg: f64,
+    pub hfov_deg: f64,
+    pub score: f32,
+    pub flagged: bool,
+    /// The most likely smoke tile, fractions of the frame: [x0, y0, x1, y1].
+    pub tile_box: [f64; 4],
+    /// Azimuth of the plume base, degrees (flagged frames).
+    pub azimuth_deg: Option<f64>,
+    /// The bearing's angular error, degrees (1 σ).
+    pub sigma_deg: f64,
+}
+
+impl FrameObservation {
+    /// Whether two frames' smoke tiles are at the same place of the view: they overlap once
+    /// each is grown by half its size on every side (a plume drifts by a tile between frames).
+    pub fn overlaps(&self, other: &FrameObservation) -> bool {
+        let grow = |b: [f64; 4]| {
+            let (w, h) = ((b[2] - b[0]) / 2.0, (b[3] - b[1]) / 2.0);
+            [b[0] - w, b[1] - h, b[2] + w, b[3] + h]
+        };
+        let (a, b) = (grow(self.tile_box), grow(other.tile_box));
+        a[0] < b[2] && b[0] < a[2] && a[1] < b[3] && b[1] < a[3]
+    }
+}
+
 /// One pass: MIR and TIR brightness temperatures (K, NaN where invalid) on one grid.
 #[derive(Debug, Clone)]
 pub struct BtScene {

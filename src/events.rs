@@ -11,8 +11,9 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::dispatch::{dispatch, Sla};
-use crate::domain::{Anchor, Decision, Detection, Status, Ticket};
+use crate::domain::{Anchor, Decision, Detection, FrameObservation, Status, Ticket};
 use crate::grid::Projector;
+use crate::locate::camera::{triangulate, Bearing};
 use crate::locate::Located;
 
 /// How sightings are merged into one fire.
@@ -47,11 +48,105 @@ impl EventConfig {
     }
 }
 
-/// The configuration a detection is judged by: merging and service levels.
+/// When a camera sighting becomes an alarm: one flagged frame is a flicker (a cloud edge, a
+/// glint), the same smoke in several frames of one view, or in two towers' views, is a fire.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConfirmConfig {
+    /// A flagged frame raises an alarm when at least this many ...
+    pub frames: usize,
+    /// ... of the last this many frames of the same camera and preset (itself included) flag
+    /// overlapping tiles ...
+    pub of_last: usize,
+    /// ... within this many minutes before it.
+    pub window_min: i64,
+    /// The same preset: pan within this many degrees ...
+    pub pan_tolerance_deg: f64,
+    /// ... and tilt within this many.
+    pub tilt_tolerance_deg: f64,
+    /// Or at once when another tower's flagged frame within the window has a bearing that
+    /// crosses this one's (the fire is then placed where they cross).
+    pub second_tower: bool,
+}
+
+impl Default for ConfirmConfig {
+    fn default() -> Self {
+        ConfirmConfig {
+            frames: 2,
+            of_last: 3,
+            window_min: 10,
+            pan_tolerance_deg: 1.0,
+            tilt_tolerance_deg: 0.5,
+            second_tower: true,
+        }
+    }
+}
+
+/// The configuration a detection is judged by: merging, service levels, confirmation.
 #[derive(Debug, Clone, Copy)]
 pub struct Rules<'a> {
     pub events: &'a EventConfig,
     pub sla: &'a Sla,
+    pub confirm: &'a ConfirmConfig,
+}
+
+/// Whether a flagged frame is an alarm yet.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Confirmation {
+    /// Enough frames of the same view flag overlapping tiles (how many).
+    Frames(usize),
+    /// Another tower saw it: its camera id and where the two bearings cross.
+    SecondTower { camera: String, fix: crate::locate::camera::Triangulated },
+    /// Not yet: flagged frames so far, and how many are needed.
+    Pending { flagged: usize, needed: usize },
+}
+
+impl Confirmation {
+    /// The reason a pending sighting is stored without a ticket.
+    pub fn pending_reason(&self) -> Option<String> {
+        match self {
+            Confirmation::Pending { flagged, needed } => {
+                Some(format!("awaiting confirmation: {flagged} of {needed} frames of this view flag smoke"))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Confirms a flagged frame `current` against `same_view` (earlier frames of its camera and
+/// preset in the window, newest first) and `other_towers` (other cameras' flagged frames in the
+/// window).
+pub fn confirm(
+    current: &FrameObservation,
+    same_view: &[FrameObservation],
+    other_towers: &[FrameObservation],
+    cfg: &ConfirmConfig,
+) -> Confirmation {
+    let earlier = same_view.iter().take(cfg.of_last.saturating_sub(1));
+    let flagged = 1 + earlier.filter(|f| f.flagged && f.overlaps(current)).count();
+    if flagged >= cfg.frames {
+        return Confirmation::Frames(flagged);
+    }
+    let bearing = |f: &FrameObservation| {
+        f.azimuth_deg.map(|az| Bearing {
+            lon: f.camera_lon,
+            lat: f.camera_lat,
+            azimuth_deg: az,
+            sigma_deg: f.sigma_deg,
+        })
+    };
+    if cfg.second_tower {
+        let mine = bearing(current);
+        let best = other_towers
+            .iter()
+            .filter(|o| o.flagged && o.camera_id != current.camera_id)
+            .filter_map(|o| Some((o, triangulate(&[mine?, bearing(o)?])?)))
+            .min_by(|a, b| a.1.radius_m.total_cmp(&b.1.radius_m));
+        if let Some((o, fix)) = best {
+            return Confirmation::SecondTower { camera: o.camera_id.clone(), fix };
+        }
+    }
+    Confirmation::Pending { flagged, needed: cfg.frames }
 }
 
 /// The nearest anchor the detection belongs to, if any.
@@ -178,7 +273,8 @@ mod tests {
     #[test]
     fn a_far_sighting_opens_a_dispatched_ticket_with_a_stable_id_and_a_near_one_joins() {
         let (ev, sla) = (EventConfig::default(), Sla::default());
-        let rules = Rules { events: &ev, sla: &sla };
+        let confirm = ConfirmConfig::default();
+        let rules = Rules { events: &ev, sla: &sla, confirm: &confirm };
         let now = Utc.with_ymd_and_hms(2026, 6, 10, 5, 12, 0).unwrap();
         let anchors = [anchor("FP-A", 115.60, 37.60)];
         let near = Located::on_farmland(det(115.601, 37.60, 10));
@@ -190,5 +286,61 @@ mod tests {
         assert_eq!((t.status, t.kind, t.detections), (Status::Open, crate::domain::BurnKind::Straw, 1));
         assert_eq!(t.deadline, far.detection.observed_at + Duration::minutes(sla.on_site_min), "camera: minutes");
         assert_eq!(t.sources, vec!["camera".to_string()]);
+    }
+
+    fn frame(camera: &str, minute: u32, x: f64, azimuth: Option<f64>, at: (f64, f64)) -> FrameObservation {
+        FrameObservation {
+            camera_id: camera.into(),
+            camera_lon: at.0,
+            camera_lat: at.1,
+            captured_at: Utc.with_ymd_and_hms(2026, 6, 10, 5, minute, 0).unwrap(),
+            pan_deg: 60.0,
+            tilt_deg: -1.5,
+            hfov_deg: 40.0,
+            score: 0.9,
+            flagged: true,
+            tile_box: [x, 0.4, x + 0.1, 0.5],
+            azimuth_deg: azimuth,
+            sigma_deg: 0.2,
+        }
+    }
+
+    #[test]
+    fn r7_a_sighting_is_an_alarm_when_frames_of_its_view_or_a_second_tower_agree() {
+        let cfg = ConfirmConfig::default();
+        let here = (115.70, 37.575);
+        let now = frame("CAM03", 12, 0.40, Some(60.0), here);
+        // alone: waits
+        let pending = confirm(&now, &[], &[], &cfg);
+        assert_eq!(pending, Confirmation::Pending { flagged: 1, needed: 2 });
+        assert!(pending.pending_reason().unwrap().contains("1 of 2"));
+        // an earlier frame of the view flagging the same place confirms; one elsewhere does not
+        assert_eq!(confirm(&now, &[frame("CAM03", 11, 0.45, Some(61.0), here)], &[], &cfg), Confirmation::Frames(2));
+        let elsewhere = frame("CAM03", 11, 0.90, Some(70.0), here);
+        assert!(matches!(confirm(&now, &[elsewhere], &[], &cfg), Confirmation::Pending { .. }));
+        // only the last `of_last - 1` earlier frames count
+        let mut unflagged = frame("CAM03", 11, 0.40, None, here);
+        unflagged.flagged = false;
+        let history = [unflagged.clone(), unflagged, frame("CAM03", 9, 0.40, Some(60.0), here)];
+        assert!(matches!(confirm(&now, &history, &[], &cfg), Confirmation::Pending { .. }));
+        // a second tower whose bearing crosses this one's confirms at once, where they cross
+        let p = Projector::new(here.0, here.1);
+        let target = p.to_deg(2078.0, 1200.0); // 2.4 km at 60° from CAM03
+        let other = p.to_deg(5000.0, 0.0);
+        let (tx, ty) = p.to_m(target.0, target.1);
+        let (ox, oy) = p.to_m(other.0, other.1);
+        let az = (tx - ox).atan2(ty - oy).to_degrees();
+        let seen = frame("CAM04", 13, 0.2, Some(az), other);
+        let Confirmation::SecondTower { camera, fix } = confirm(&now, &[], &[seen.clone()], &cfg) else {
+            panic!("a second tower confirms")
+        };
+        assert_eq!(camera, "CAM04");
+        assert!(p.distance_m((fix.lon, fix.lat), target) < 30.0, "{fix:?}");
+        // the same camera never confirms itself as a second tower; the switch turns it off
+        let mut same = seen.clone();
+        same.camera_id = "CAM03".into();
+        assert!(matches!(confirm(&now, &[], &[same], &cfg), Confirmation::Pending { .. }));
+        let off = ConfirmConfig { second_tower: false, ..ConfirmConfig::default() };
+        assert!(matches!(confirm(&now, &[], &[seen], &off), Confirmation::Pending { .. }));
     }
 }

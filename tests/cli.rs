@@ -104,11 +104,15 @@ fn camera_sightings_of_one_fire_merge_into_one_ticket() {
         .stdout(predicate::str::contains("frames: 7 scored, 7 with smoke"))
         // the sample frames are from June 2026: every camera alarm is late against the 2-minute rule
         .stdout(predicate::str::contains("pushed later than sla.alarm_min"));
+    let out = sb.cmd().args(["--set", "camera.threshold=0.0", "run"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("0 processed"), "a rerun adds nothing");
     let tickets = sb.tickets();
     let cam: Vec<_> = tickets.iter().filter(|t| t["sources"] == serde_json::json!(["camera"])).collect();
     let total: i64 = cam.iter().map(|t| t["detections"].as_i64().unwrap()).sum();
-    assert_eq!(total, 7, "every flagged frame joins or opens exactly one ticket");
-    assert!(cam.iter().any(|t| t["detections"].as_i64().unwrap() >= 3), "CAM03's three frames are one fire: {cam:#?}");
+    // the first flagged frame of each view waits for a second one (confirmation: 2 of the last 3)
+    let awaiting = 7 - total;
+    assert!(awaiting >= 3, "the first frame of each of the three views waits: {cam:#?}");
+    assert!(cam.len() >= 2, "CAM03's and CAM08's plumes are confirmed by their second frames: {cam:#?}");
     for t in cam {
         let first = chrono::DateTime::parse_from_rfc3339(t["first_seen"].as_str().unwrap()).unwrap();
         let due = chrono::DateTime::parse_from_rfc3339(t["deadline"].as_str().unwrap()).unwrap();

@@ -52,6 +52,8 @@ pub struct BatchReport {
     pub warned: Vec<(PathBuf, Vec<String>)>,
     pub frames_scored: usize,
     pub frames_with_smoke: usize,
+    /// Camera sightings held back until more frames or a second tower confirm them.
+    pub awaiting_confirmation: usize,
     pub detections: usize,
     pub suppressed: usize,
     pub outside_aoi: usize,
@@ -80,7 +82,11 @@ impl fmt::Display for BatchReport {
                 self.retried.len()
             )?;
         }
-        writeln!(f, "frames: {} scored, {} with smoke", self.frames_scored, self.frames_with_smoke)?;
+        writeln!(
+            f,
+            "frames: {} scored, {} with smoke, {} sighting(s) awaiting confirmation",
+            self.frames_scored, self.frames_with_smoke, self.awaiting_confirmation
+        )?;
         writeln!(
             f,
             "detections: {} in the county, {} suppressed on known heat sources, {} outside the county (dropped)",
@@ -184,13 +190,15 @@ impl Ctx<'_> {
             let history = self.store.footprint_history(&loc.detection, &self.cfg.persistence)?;
             loc.suppressed_by = crate::persistence::verdict(&history, &self.cfg.persistence);
         }
-        let at = InputRef { path: &input.path, sha256: &input.sha, kind: input.kind.as_str() };
+        let at =
+            InputRef { path: &input.path, sha256: &input.sha, kind: input.kind.as_str(), frame: found.frame.as_ref() };
         let rec = record_input(&mut self.store, at, &placed.inside, &self.cfg.rules(), self.cfg.persistence.cell_deg)?;
         self.report.processed += 1;
         self.report.detections += placed.inside.len();
         self.report.outside_aoi += placed.outside;
         self.report.suppressed += rec.suppressed;
         self.report.joined += rec.joined.len();
+        self.report.awaiting_confirmation += rec.awaiting;
         // the county's rule: a camera alarm reaches the grid member within sla.alarm_min
         // of the sighting; a backlog (or a slow camera upload) breaks it, so say so
         if input.kind == InputKind::Frame && !rec.opened.is_empty() {

@@ -5,9 +5,10 @@ use std::path::Path;
 
 use chrono::Utc;
 
-use crate::domain::{Decision, Detection, SourceKind};
-use crate::events::{decide, Rules};
+use crate::domain::{Decision, Detection, FrameObservation, SourceKind};
+use crate::events::{confirm, decide, Confirmation, Rules};
 use crate::locate::Located;
+use crate::store::InputTx;
 use crate::store::{Store, StoreError};
 
 /// Which input is being recorded.
@@ -17,6 +18,8 @@ pub struct InputRef<'a> {
     pub sha256: &'a str,
     /// `satellite`, `table` or `frame`.
     pub kind: &'a str,
+    /// What a camera frame showed (frames only).
+    pub frame: Option<&'a FrameObservation>,
 }
 
 /// What recording one input changed.
@@ -25,6 +28,8 @@ pub struct Recorded {
     pub opened: Vec<String>,
     pub joined: Vec<String>,
     pub suppressed: usize,
+    /// Camera sightings stored without a ticket until more frames or a second tower confirm them.
+    pub awaiting: usize,
 }
 
 /// Records `input` and its located detections in one transaction; satellite detections also
@@ -37,13 +42,22 @@ pub fn record_input(
     cell_deg: f64,
 ) -> Result<Recorded, StoreError> {
     let mut tx = store.begin_input(input.path, input.sha256, input.kind, located.len())?;
+    if let Some(f) = input.frame {
+        tx.frame(f)?;
+    }
     let mut out = Recorded::default();
     let now = Utc::now();
     for (idx, loc) in located.iter().enumerate() {
+        let confirmed = confirmed(&mut tx, loc, input.frame, rules)?;
+        let loc = &confirmed;
         let d = &loc.detection;
         let ticket = match &loc.suppressed_by {
-            Some(_) => {
-                out.suppressed += 1;
+            Some(why) => {
+                if why.starts_with("awaiting confirmation") {
+                    out.awaiting += 1;
+                } else {
+                    out.suppressed += 1;
+                }
                 None
             }
             None => {
@@ -69,4 +83,41 @@ pub fn record_input(
     tx.history(&satellite, cell_deg)?;
     tx.commit()?;
     Ok(out)
+}
+
+/// A camera sighting as it stands after confirmation: unchanged when enough frames of its view
+/// agree, placed where the bearings cross when a second tower confirms it, or held back
+/// (`suppressed_by` "awaiting confirmation …") until one of those happens. Other detections pass
+/// unchanged.
+fn confirmed(
+    tx: &mut InputTx,
+    loc: &Located,
+    frame: Option<&FrameObservation>,
+    rules: &Rules,
+) -> Result<Located, StoreError> {
+    let mut loc = loc.clone();
+    let Some(f) = frame.filter(|_| loc.detection.source == SourceKind::Camera && loc.suppressed_by.is_none()) else {
+        return Ok(loc);
+    };
+    let same_view = tx.same_view(f, rules.confirm)?;
+    let others = if rules.confirm.second_tower { tx.other_towers(f, rules.confirm)? } else { Vec::new() };
+    let verdict = confirm(f, &same_view, &others, rules.confirm);
+    let evidence = &mut loc.detection.evidence;
+    match &verdict {
+        Confirmation::Frames(n) => evidence["confirmed_by_frames"] = (*n).into(),
+        Confirmation::SecondTower { camera, fix } => {
+            evidence["confirmed_by_camera"] = camera.clone().into();
+            evidence["triangulated"] = serde_json::json!({
+                "ellipse_m": [fix.ellipse_m.0.round(), fix.ellipse_m.1.round()],
+                "ellipse_azimuth_deg": fix.ellipse_azimuth_deg.round(),
+                "single_tower_fix": [loc.detection.lon, loc.detection.lat],
+            });
+            // the better fix: two bearings beat one ray over the DEM
+            if fix.radius_m < loc.detection.radius_m {
+                (loc.detection.lon, loc.detection.lat, loc.detection.radius_m) = (fix.lon, fix.lat, fix.radius_m);
+            }
+        }
+        Confirmation::Pending { .. } => loc.suppressed_by = verdict.pending_reason(),
+    }
+    Ok(loc)
 }

@@ -14,7 +14,7 @@ use rayon::prelude::*;
 use super::smoke::{SmokeError, SmokeModel, SmokeScore, SmokeWorker};
 use super::{Detected, InputError};
 use crate::aoi::Aoi;
-use crate::domain::{Detection, SourceKind};
+use crate::domain::{Detection, FrameObservation, SourceKind};
 use crate::ingest::frame;
 use crate::locate::camera;
 
@@ -115,12 +115,31 @@ impl<'a> FrameDetector<'a> {
             .ok_or_else(|| InputError::UnknownCamera { path: path.into(), camera: pose.camera_id.clone() })?;
         let score = worker.score(&img)?;
         let threshold = self.model.threshold;
-        if score.score < threshold {
-            return Ok(Detected::default());
+        let (w, h) = img.dimensions();
+        let b = score.best_tile_box(w, h);
+        let (wf, hf) = (w as f64, h as f64);
+        let errors = camera::AngleErrors::typical(pose.hfov_deg, wf);
+        let mut observed = FrameObservation {
+            camera_id: cam.id.clone(),
+            camera_lon: cam.lon,
+            camera_lat: cam.lat,
+            captured_at: pose.captured_at,
+            pan_deg: pose.pan_deg,
+            tilt_deg: pose.tilt_deg,
+            hfov_deg: pose.hfov_deg,
+            score: score.score,
+            flagged: score.score >= threshold,
+            tile_box: [b[0] as f64 / wf, b[1] as f64 / hf, b[2] as f64 / wf, b[3] as f64 / hf],
+            azimuth_deg: None,
+            sigma_deg: errors.pose_deg.hypot(errors.pixel_deg),
+        };
+        if !observed.flagged {
+            return Ok(Detected { frame: Some(observed), ..Default::default() });
         }
         let (fx, fy) = score.plume_base(threshold);
-        let fix = camera::ground_fix(aoi, cam, &pose, img.height() as f64 / img.width() as f64, fx, fy);
-        Ok(vec![Detection {
+        let fix = camera::ground_fix(aoi, cam, &pose, hf / wf, fx, fy);
+        observed.azimuth_deg = Some(fix.azimuth_deg);
+        let detection = Detection {
             source: SourceKind::Camera,
             sensor: cam.id.clone(),
             observed_at: pose.captured_at,
@@ -135,7 +154,7 @@ impl<'a> FrameDetector<'a> {
                 "azimuth_deg": (fix.azimuth_deg * 10.0).round() / 10.0, "distance_m": fix.distance_m.round(),
                 "hit_ground": fix.hit_ground, "near_horizon": fix.near_horizon,
             }),
-        }]
-        .into())
+        };
+        Ok(Detected { detections: vec![detection], warnings: Vec::new(), frame: Some(observed) })
     }
 }

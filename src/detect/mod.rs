@@ -69,11 +69,13 @@ impl InputError {
 pub struct Detected {
     pub detections: Vec<Detection>,
     pub warnings: Vec<String>,
+    /// For a camera frame: what it showed, flagged or not (confirmation counts both).
+    pub frame: Option<crate::domain::FrameObservation>,
 }
 
 impl From<Vec<Detection>> for Detected {
     fn from(detections: Vec<Detection>) -> Self {
-        Detected { detections, warnings: Vec::new() }
+        Detected { detections, warnings: Vec::new(), frame: None }
     }
 }
 
@@ -100,7 +102,7 @@ fn detect_table(path: &Path) -> Result<Detected, InputError> {
         .iter()
         .map(|(line, why)| format!("{} line {line}: {why} (row skipped)", path.display()))
         .collect();
-    Ok(Detected { detections: table.detections, warnings })
+    Ok(Detected { detections: table.detections, warnings, frame: None })
 }
 
 fn detect_scene(path: &Path, settings: Settings) -> Result<Detected, InputError> {

@@ -3,8 +3,8 @@
 //! bearings from two or more towers ([`triangulate`]).
 //!
 //! Pinhole model, no roll: azimuth = pan-zero heading + pan + the pixel's horizontal angle;
-//! elevation = tilt + the pixel's vertical angle. The ray leaves the lens (tower base elevation
-//! + height) and is marched over the DEM, with the Earth's curvature and standard atmospheric
+//! elevation = tilt + the pixel's vertical angle. The ray leaves the lens (the tower's height
+//! above its base on the DEM) and is marched over the DEM, with the Earth's curvature and standard atmospheric
 //! refraction (an effective radius of R / (1 − 0.13)): the ground falls away by d² / 2R_eff at
 //! distance d. The crossing is refined by bisection. The fix's uncertainty comes from the
 //! angular errors (pixel and pose): across the ray d·σ, along it d²·σ / (height above the

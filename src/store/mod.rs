@@ -6,8 +6,9 @@
 //! open or join, its history cells and the input's own row, committed together. A crash before
 //! the commit leaves no trace, so the input is simply processed again; after it, the input's
 //! checksum makes a rerun skip it. Split by table group: [`schema`] (tables, migrations),
-//! `tickets` (ticket rows, candidates, life cycle), `history` (the persistence mask's cells).
+//! `tickets` (ticket rows, candidates, life cycle), `history` (the persistence mask's cells), `frames` (what each camera frame showed).
 
+mod frames;
 mod history;
 mod schema;
 mod tickets;

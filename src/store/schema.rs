@@ -62,8 +62,23 @@ INSERT INTO ticket_extent (min_lon, max_lon, min_lat, max_lat, min_t, max_t, tic
     WHERE status != 'closed' AND id NOT IN (SELECT ticket_id FROM ticket_extent);
 "#;
 
+/// Version 3: what every camera frame showed (flagged or not), for confirming sightings over
+/// frames of one view and across towers.
+const MIGRATE_3: &str = r#"
+CREATE TABLE IF NOT EXISTS frames (
+    input_sha256 TEXT PRIMARY KEY REFERENCES inputs (sha256),
+    camera_id TEXT NOT NULL, camera_lon REAL NOT NULL, camera_lat REAL NOT NULL,
+    captured_at TEXT NOT NULL,
+    pan REAL NOT NULL, tilt REAL NOT NULL, hfov REAL NOT NULL,
+    score REAL NOT NULL, flagged INTEGER NOT NULL,
+    x0 REAL NOT NULL, y0 REAL NOT NULL, x1 REAL NOT NULL, y1 REAL NOT NULL,
+    azimuth REAL, sigma REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS frames_by_time ON frames (captured_at, camera_id);
+"#;
+
 /// The schema version this build writes; an older store is migrated on open, a newer refused.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Creates the tables (a new store) and runs every migration past the store's `user_version`,
 /// in one transaction.
@@ -85,6 +100,9 @@ pub(super) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     }
     if version < 2 {
         tx.execute_batch(MIGRATE_2)?;
+    }
+    if version < 3 {
+        tx.execute_batch(MIGRATE_3)?;
     }
     if version < SCHEMA_VERSION {
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;

@@ -1,0 +1,101 @@
+//! Camera frames as the store keeps them: what each frame showed, flagged or not, so that a
+//! sighting can be confirmed by later frames of the same view or by another tower, across
+//! batches.
+
+use chrono::{DateTime, Duration, Utc};
+use rusqlite::params;
+
+use super::{parse_ts, ts, InputTx, StoreError};
+use crate::domain::FrameObservation;
+use crate::events::ConfirmConfig;
+
+const COLUMNS: &str =
+    "camera_id, camera_lon, camera_lat, captured_at, pan, tilt, hfov, score, flagged, x0, y0, x1, y1, azimuth, sigma";
+
+fn from_row(r: &rusqlite::Row) -> rusqlite::Result<FrameObservation> {
+    Ok(FrameObservation {
+        camera_id: r.get(0)?,
+        camera_lon: r.get(1)?,
+        camera_lat: r.get(2)?,
+        captured_at: parse_ts(&r.get::<_, String>(3)?)?,
+        pan_deg: r.get(4)?,
+        tilt_deg: r.get(5)?,
+        hfov_deg: r.get(6)?,
+        score: r.get::<_, f64>(7)? as f32,
+        flagged: r.get::<_, i64>(8)? != 0,
+        tile_box: [r.get(9)?, r.get(10)?, r.get(11)?, r.get(12)?],
+        azimuth_deg: r.get(13)?,
+        sigma_deg: r.get(14)?,
+    })
+}
+
+fn window(at: DateTime<Utc>, cfg: &ConfirmConfig) -> (String, String) {
+    (ts(at - Duration::minutes(cfg.window_min)), ts(at + Duration::minutes(cfg.window_min)))
+}
+
+impl InputTx<'_> {
+    /// Keeps what this input's frame showed.
+    pub fn frame(&mut self, f: &FrameObservation) -> Result<(), StoreError> {
+        let b = f.tile_box;
+        self.tx
+            .execute(
+                &format!("INSERT INTO frames (input_sha256, {COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"),
+                params![self.sha256, f.camera_id, f.camera_lon, f.camera_lat, ts(f.captured_at), f.pan_deg, f.tilt_deg,
+                        f.hfov_deg, f.score as f64, f.flagged as i64, b[0], b[1], b[2], b[3], f.azimuth_deg, f.sigma_deg],
+            )
+            .map(|_| ())
+            .map_err(self.sql())
+    }
+
+    /// Earlier frames of the same camera and preset within the confirmation window, newest
+    /// first, at most `of_last - 1` (this input's own frame left out).
+    pub fn same_view(
+        &mut self,
+        f: &FrameObservation,
+        cfg: &ConfirmConfig,
+    ) -> Result<Vec<FrameObservation>, StoreError> {
+        let (from, _) = window(f.captured_at, cfg);
+        let sql = format!(
+            "SELECT {COLUMNS} FROM frames WHERE camera_id = ?1 AND captured_at >= ?2 AND captured_at <= ?3
+               AND abs(pan - ?4) <= ?5 AND abs(tilt - ?6) <= ?7 AND input_sha256 != ?8
+             ORDER BY captured_at DESC LIMIT ?9"
+        );
+        let limit = cfg.of_last.saturating_sub(1) as i64;
+        let me = self.sha256.clone();
+        let values = params![
+            f.camera_id,
+            from,
+            ts(f.captured_at),
+            f.pan_deg,
+            cfg.pan_tolerance_deg,
+            f.tilt_deg,
+            cfg.tilt_tolerance_deg,
+            me,
+            limit
+        ];
+        self.query(&sql, values)
+    }
+
+    /// Other towers' flagged frames within the confirmation window either side.
+    pub fn other_towers(
+        &mut self,
+        f: &FrameObservation,
+        cfg: &ConfirmConfig,
+    ) -> Result<Vec<FrameObservation>, StoreError> {
+        let (from, to) = window(f.captured_at, cfg);
+        let sql = format!(
+            "SELECT {COLUMNS} FROM frames WHERE camera_id != ?1 AND flagged = 1 AND captured_at >= ?2 AND captured_at <= ?3
+             ORDER BY captured_at DESC"
+        );
+        self.query(&sql, params![f.camera_id, from, to])
+    }
+
+    fn query(&self, sql: &str, values: &[&dyn rusqlite::ToSql]) -> Result<Vec<FrameObservation>, StoreError> {
+        let found = (|| -> rusqlite::Result<Vec<FrameObservation>> {
+            let mut stmt = self.tx.prepare_cached(sql)?;
+            let rows = stmt.query_map(values, from_row)?;
+            rows.collect()
+        })();
+        found.map_err(self.sql())
+    }
+}

@@ -146,13 +146,14 @@ pub enum TicketsCommand {
     Ack {
         id: String,
         /// Who acknowledges (name or grid member id).
-        #[arg(long)]
+        #[arg(long, value_parser = not_blank)]
         by: String,
     },
     /// The fire is out: close the ticket with a note.
     Close {
         id: String,
-        #[arg(long)]
+        /// What was done (灭火, 查否 …).
+        #[arg(long, value_parser = not_blank)]
         note: String,
     },
 }
@@ -204,6 +205,15 @@ impl From<StatusArg> for firepoint::domain::Status {
             StatusArg::Closed => Self::Closed,
         }
     }
+}
+
+/// A value that says something: not empty, not only spaces.
+fn not_blank(s: &str) -> Result<String, String> {
+    let t = s.trim();
+    if t.is_empty() {
+        return Err("must not be empty".into());
+    }
+    Ok(t.to_string())
 }
 
 /// `ROW,COL`: exactly two whole numbers.

@@ -173,7 +173,8 @@ pub fn validate_goes(cfg: &Config, l1b: &Path, fdc: &Path, offset: (usize, usize
 fn history_detections(cfg: &Config, file: &Path) -> Result<Vec<firepoint::domain::Detection>> {
     let kind = firepoint::ingest::InputKind::of(file)
         .with_context(|| format!("{}: not a satellite scene or table", file.display()))?;
-    let settings = firepoint::detect::Settings { hotspot: &cfg.hotspot, limits: &cfg.limits };
+    let companion_wait = std::time::Duration::ZERO;
+    let settings = firepoint::detect::Settings { hotspot: &cfg.hotspot, limits: &cfg.limits, companion_wait };
     let found = firepoint::detect::detect_file(kind, file, settings)?;
     for w in &found.warnings {
         eprintln!("warning: {w}");

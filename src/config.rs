@@ -71,11 +71,14 @@ pub struct BatchConfig {
     /// A batch holding the store's lock longer than this many minutes is reported as stuck by the
     /// next run (stderr, exit 2) instead of the quiet "another batch is running".
     pub stuck_after_min: i64,
+    /// A satellite scene whose companion file (GOES channel 14) has not arrived waits this many
+    /// minutes after it was written before it is quarantined.
+    pub companion_wait_min: i64,
 }
 
 impl Default for BatchConfig {
     fn default() -> Self {
-        BatchConfig { stuck_after_min: 30 }
+        BatchConfig { stuck_after_min: 30, companion_wait_min: 10 }
     }
 }
 

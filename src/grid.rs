@@ -153,7 +153,7 @@ pub enum Daylight {
 impl Daylight {
     /// Day or night per pixel of a `width` × `height` grid at time `at`. A grid whose corners and
     /// centre agree is all one; one that crosses the terminator gets the solar zenith on a grid
-    /// of every 16th pixel (one batched lon/lat transform), read at the nearest node. Off-Earth
+    /// of every 16th pixel (one PROJ transform for the grid), read at the nearest node. Off-Earth
     /// nodes count as night.
     pub fn of_grid(to_ll: &ToLonLat, width: usize, height: usize, at: chrono::DateTime<chrono::Utc>) -> Daylight {
         let (h, w) = (height.max(1), width.max(1));

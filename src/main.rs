@@ -23,7 +23,14 @@ fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    // colour only on a terminal: cron's log file gets plain text
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .with_target(false)
+        .init();
     // GDAL prints its own errors on stderr; ours already name the file, so GDAL's go to the log
     gdal::config::set_error_handler(|class, code, msg| tracing::debug!(?class, code, "GDAL: {msg}"));
 }
@@ -53,6 +60,10 @@ fn run(cli: Cli) -> Result<Exit> {
     let cfg = load_config(&cli)?;
     match cli.command {
         Command::Run => {
+            // a misspelt inbox would otherwise make every cron run a quiet no-op
+            if !cfg.paths.inbox.is_dir() {
+                bail!("inbox {} does not exist or is not a folder (paths.inbox)", cfg.paths.inbox.display());
+            }
             let inputs = firepoint::ingest::discover(&cfg.paths.inbox)
                 .with_context(|| format!("cannot list inbox {}", cfg.paths.inbox.display()))?;
             Ok(finish_batch(&batch::run(&cfg, inputs, Quarantine::Move)?))
@@ -60,6 +71,9 @@ fn run(cli: Cli) -> Result<Exit> {
         Command::Pass { files } => {
             let mut inputs = Vec::new();
             for f in files {
+                if std::fs::symlink_metadata(&f).is_err() {
+                    bail!("cannot read {}: no such file", f.display());
+                }
                 let companion =
                     firepoint::ingest::goes::AbiName::parse(&f).is_some_and(|n| n.is_l1b() && n.channel != Some(7));
                 match firepoint::ingest::InputKind::of(&f) {
@@ -72,7 +86,11 @@ fn run(cli: Cli) -> Result<Exit> {
                     ),
                 }
             }
-            Ok(finish_batch(&batch::run(&cfg, inputs, Quarantine::Copy)?))
+            // a pass named by hand that finds a batch running did nothing: say so, not 0
+            match batch::run(&cfg, inputs, Quarantine::Copy) {
+                Err(e) if e.is::<firepoint::batch::Busy>() => bail!("{e}; run the pass again when it is done"),
+                other => Ok(finish_batch(&other?)),
+            }
         }
         Command::Tickets(args) => tickets(&cfg, args.command),
         Command::Report { day, format } => commands::report(&cfg, day, format),

@@ -53,7 +53,7 @@ pub fn cells_near(lon: f64, lat: f64, radius_m: f64, cell_deg: f64) -> (Cell, Ce
 }
 
 pub fn is_night(d: &Detection) -> bool {
-    crate::time::solar_zenith_deg(d.observed_at, d.lon, d.lat) > 85.0
+    !crate::grid::is_day(d.observed_at, d.lon, d.lat)
 }
 
 /// The history of a detection's footprint in the lookback window: distinct days with a sighting,

@@ -39,10 +39,11 @@ fn error(status: u16, message: impl std::fmt::Display) -> Reply {
 }
 
 fn store_error(e: StoreError) -> Reply {
+    let text = crate::text::error_chain(&e);
     match e {
-        StoreError::NoTicket(_) => error(404, e),
-        StoreError::BadTransition { .. } => error(409, e),
-        other => error(500, other),
+        StoreError::NoTicket(_) => error(404, text),
+        StoreError::BadTransition { .. } => error(409, text),
+        _ => error(500, text),
     }
 }
 

@@ -34,9 +34,13 @@ pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut next = Some(err);
     while let Some(e) = next {
         let text = e.to_string();
-        let repeat = parts.last().is_some_and(|prev| prev.contains(&text) || text.contains(prev.as_str()));
-        if !repeat && !text.is_empty() {
-            parts.push(text);
+        match parts.last_mut() {
+            // a cause the message before it already says: nothing new
+            Some(prev) if prev.contains(&text) => {}
+            // a cause that says the message before it and more: keep the fuller one
+            Some(prev) if text.contains(prev.as_str()) => *prev = text,
+            _ if text.is_empty() => {}
+            _ => parts.push(text),
         }
         next = e.source();
     }

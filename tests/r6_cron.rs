@@ -267,3 +267,91 @@ fn r6_typed_choices_are_refused_by_the_command_line() {
         assert!(String::from_utf8_lossy(&out.stderr).contains("invalid value"), "{args:?}");
     }
 }
+
+#[test]
+fn r6_trial_overlapping_downloads_never_count_a_fire_point_twice() {
+    let sb = Sandbox::new();
+    let row = (37.64, 115.60, "2026-06-10", "0530");
+    write(&sb.path("work/inbox/satellite/FIRMS_24h.csv"), firms_table(&[row]));
+    sb.cmd().arg("run").assert().code(0);
+    let id = sb.tickets()[0]["id"].as_str().unwrap().to_string();
+    sb.cmd().args(["tickets", "close", &id, "--note", "已扑灭"]).assert().success();
+    // the 48-hour download repeats the row (and adds a new fire); a resend differs by a blank line
+    let both = firms_table(&[row, (37.70, 115.75, "2026-06-11", "0530")]);
+    write(&sb.path("work/inbox/satellite/FIRMS_48h.csv"), &both);
+    write(&sb.path("work/inbox/satellite/FIRMS_48h_resent.csv"), format!("{both}\n"));
+    let out = sb.cmd().arg("run").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("3 sighting(s) already recorded"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let tickets = sb.tickets();
+    assert_eq!(tickets.len(), 2, "the closed fire is not reopened or duplicated: {tickets:#?}");
+    assert!(tickets.iter().all(|t| t["detections"] == 1));
+}
+
+#[test]
+fn r6_trial_one_absurd_row_is_a_bad_row_and_a_quiet_day_is_fine() {
+    let sb = Sandbox::new();
+    let mut table = firms_table(&[(37.64, 115.60, "2026-06-10", "0530"), (37.70, 115.75, "2026-06-10", "0530")]);
+    table += "37.66,115.66,330.0,1e308,1.0,2026-06-10,0530,A,80,6.1NRT,295.0,10.0,D\n";
+    table += "37.67,115.67,330.0,0,-3,2026-06-10,0530,A,nan,6.1NRT,295.0,10.0,D\n";
+    write(&sb.path("work/inbox/satellite/FIRMS_rows.csv"), table);
+    write(&sb.path("work/inbox/satellite/FIRMS_quiet_day.csv"), format!("{}\n", common::FIRMS_MODIS_HEADER));
+    let out = sb.cmd().arg("run").output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "two bad rows: partial; {stderr}");
+    assert!(
+        stderr.contains("line 4") && stderr.contains("line 5") && stderr.contains("not a satellite pixel"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("FIRMS_quiet_day"), "a header-only table is a day without fires: {stderr}");
+    assert_eq!(sb.tickets().len(), 2, "the good rows are processed");
+}
+
+#[test]
+fn r6_trial_a_goes_scene_waits_for_its_channel_14_and_the_cli_says_what_it_did() {
+    let sb = Sandbox::new();
+    let c07 =
+        sb.path("work/inbox/satellite/OR_ABI-L1b-RadM1-M6C07_G17_s20193002000275_e20193002000344_c20193002000390.nc");
+    write(&c07, "not yet a netcdf, channel 14 not here either");
+    let out = sb.cmd().arg("run").output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("has not arrived yet") && c07.exists());
+    sb.cmd().args(["--set", "batch.companion_wait_min=0", "run"]).assert().code(1);
+    assert!(!c07.exists(), "after the wait: quarantined");
+    // zero bytes, a missing inbox, a missing file, a blank name: each said plainly
+    write(&sb.path("work/inbox/satellite/zero.tif"), "");
+    let out = sb.cmd().arg("run").output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("zero.tif is empty (0 bytes)"), "{stderr}");
+    assert!(!stderr.contains('\u{1b}'), "no colour codes when stderr is not a terminal: {stderr}");
+    let out = sb.cmd().args(["--set", "paths.inbox=\"work/inbxo\"", "run"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("work/inbxo does not exist"));
+    let out = sb.cmd().args(["pass", "nope.tif"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read nope.tif: no such file"));
+    assert!(files_under(&sb.path("work/quarantine")).iter().all(|p| !p.to_string_lossy().contains("nope")));
+    let out = sb.cmd().args(["tickets", "ack", "FP-X", "--by", "  "]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "a blank name is refused");
+}
+
+#[test]
+fn r6_trial_a_pass_that_finds_a_batch_running_says_it_did_nothing() {
+    let sb = Sandbox::new();
+    let lock = sb.path("work/firepoint.lock");
+    write(&lock, "");
+    let held = std::fs::OpenOptions::new().write(true).open(&lock).unwrap();
+    held.try_lock().unwrap();
+    let table = sb.path("t.csv");
+    write(&table, firms_table(&[(37.64, 115.60, "2026-06-10", "0530")]));
+    let out = sb.cmd().args(["pass", table.to_str().unwrap()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("run the pass again"));
+    // cron's `run` overlapping a batch is the quiet case
+    std::fs::create_dir_all(sb.path("work/inbox")).unwrap();
+    sb.cmd().arg("run").assert().code(0);
+}

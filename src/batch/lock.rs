@@ -69,7 +69,9 @@ pub(super) fn lock(store: &Path, stuck_after_min: i64) -> anyhow::Result<std::fs
         Err(std::fs::TryLockError::WouldBlock) => {
             let mut text = String::new();
             let _ = (&file).take(256).read_to_string(&mut text);
-            let Some((pid, since)) = holder_of(&text) else {
+            // a holder that wrote no stamp (an older firepoint): its lock file's time stands in
+            let modified = file.metadata().and_then(|m| m.modified()).ok().map(chrono::DateTime::<chrono::Utc>::from);
+            let Some((pid, since)) = holder_of(&text).or(modified.map(|t| ("unknown".to_string(), t))) else {
                 return Err(Busy { store: store.into(), lock: path, holder: String::new() }.into());
             };
             let minutes = (chrono::Utc::now() - since).num_minutes();

@@ -54,6 +54,8 @@ pub struct BatchReport {
     pub frames_with_smoke: usize,
     /// Camera sightings held back until more frames or a second tower confirm them.
     pub awaiting_confirmation: usize,
+    /// Sightings another input already delivered (overlapping downloads): stored, not counted.
+    pub duplicates: usize,
     pub detections: usize,
     pub suppressed: usize,
     pub outside_aoi: usize,
@@ -93,6 +95,9 @@ impl fmt::Display for BatchReport {
             self.detections, self.suppressed, self.outside_aoi
         )?;
         write!(f, "tickets: {} new, {} sightings joined existing tickets", self.opened.len(), self.joined)?;
+        if self.duplicates > 0 {
+            write!(f, "; {} sighting(s) already recorded from another input (not counted again)", self.duplicates)?;
+        }
         if self.late_alarms > 0 {
             write!(
                 f,
@@ -137,6 +142,19 @@ fn sha256_file(path: &Path) -> std::io::Result<String> {
     Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
+/// Row warnings of one input written to the log; the rest are counted.
+const WARNINGS_SHOWN: usize = 20;
+
+/// Why a detection cannot be stored as it is, if so: an impossible time, or a value that is
+/// not a number (SQLite would store NaN as NULL and refuse the row, failing the whole batch).
+fn implausible(d: &crate::domain::Detection) -> Option<String> {
+    if let Err(why) = crate::time::plausible(d.observed_at) {
+        return Some(why);
+    }
+    let values = [("lon", d.lon), ("lat", d.lat), ("radius_m", d.radius_m), ("confidence", d.confidence as f64)];
+    values.iter().find(|(_, v)| !v.is_finite()).map(|(name, v)| format!("{name} is {v}, not a number"))
+}
+
 /// Everything a batch holds for its whole run.
 struct Ctx<'a> {
     cfg: &'a Config,
@@ -150,17 +168,16 @@ impl Ctx<'_> {
     /// Locates and records one input's detections, or quarantines it, or (a file still being
     /// written) leaves it for the next batch.
     fn finish(&mut self, input: &Found, detected: Result<Detected, InputError>) -> anyhow::Result<()> {
-        let impossible = detected
-            .as_ref()
-            .ok()
-            .and_then(|d| d.detections.iter().find_map(|x| crate::time::plausible(x.observed_at).err()));
+        let impossible = detected.as_ref().ok().and_then(|d| d.detections.iter().find_map(implausible));
         let detected = match (detected, impossible) {
-            // a reader let an impossible time through: the input is bad, nothing is stored
-            (Ok(_), Some(why)) => Err(InputError::ImpossibleTime { path: input.path.clone(), why }),
+            // an upload still in progress can fail to parse, or parse short: either way, later
             (Err(e), _) if !e.is_retry() && input.changed() => {
                 tracing::debug!("{}: {e:#}", input.path.display());
                 Err(InputError::StillWriting { path: input.path.clone() })
             }
+            (Ok(_), _) if input.changed() => Err(InputError::StillWriting { path: input.path.clone() }),
+            // a reader let an impossible value through: the input is bad, nothing is stored
+            (Ok(_), Some(why)) => Err(InputError::ImpossibleValue { path: input.path.clone(), why }),
             (other, _) => other,
         };
         match detected {
@@ -175,8 +192,12 @@ impl Ctx<'_> {
     }
 
     fn record(&mut self, input: &Found, found: Detected) -> anyhow::Result<()> {
-        for w in &found.warnings {
-            tracing::warn!("{w}");
+        // the summary names the first few bad rows; the log (-v) a few more, then counts
+        for w in found.warnings.iter().take(WARNINGS_SHOWN) {
+            tracing::info!("{w}");
+        }
+        if found.warnings.len() > WARNINGS_SHOWN {
+            tracing::info!("{}: {} more unreadable rows", input.path.display(), found.warnings.len() - WARNINGS_SHOWN);
         }
         if !found.warnings.is_empty() {
             self.report.warned.push((input.path.clone(), found.warnings));
@@ -199,6 +220,7 @@ impl Ctx<'_> {
         self.report.suppressed += rec.suppressed;
         self.report.joined += rec.joined.len();
         self.report.awaiting_confirmation += rec.awaiting;
+        self.report.duplicates += rec.duplicates;
         // the county's rule: a camera alarm reaches the grid member within sla.alarm_min
         // of the sighting; a backlog (or a slow camera upload) breaks it, so say so
         if input.kind == InputKind::Frame && !rec.opened.is_empty() {
@@ -214,9 +236,18 @@ impl Ctx<'_> {
 
     /// Quarantines a bad input with its reason (the message is bounded) and records it.
     fn reject(&mut self, input: &Found, msg: &str) -> anyhow::Result<()> {
-        let msg = crate::text::clip(msg, crate::text::MESSAGE_MAX);
-        let to = quarantine::quarantine(self.cfg, &input.path, input.kind, &msg, self.mode)?;
-        tracing::info!(file = %input.path.display(), quarantined = %to.display(), "bad input quarantined: {msg}");
+        let mut msg = crate::text::clip(msg, crate::text::MESSAGE_MAX);
+        match quarantine::quarantine(self.cfg, &input.path, input.kind, &msg, self.mode) {
+            Ok(to) => {
+                tracing::info!(file = %input.path.display(), quarantined = %to.display(), "bad input quarantined: {msg}")
+            }
+            // the input is still known bad (the store says so, so it is not retried every run)
+            Err(e) => {
+                let why = crate::text::error_chain(e.as_ref());
+                tracing::error!("{}: could not be quarantined ({why}); it stays where it is", input.path.display());
+                msg = format!("{msg} (not quarantined: {why})");
+            }
+        }
         self.store.record_quarantine(&input.path, &input.sha, input.kind.as_str(), &msg)?;
         self.report.failed.push((input.path.clone(), msg));
         Ok(())
@@ -254,6 +285,11 @@ pub fn run(cfg: &Config, inputs: Vec<(InputKind, PathBuf)>, mode: Quarantine) ->
             continue;
         }
         let stamp = std::fs::metadata(&path).ok().and_then(|m| Some((m.len(), m.modified().ok()?)));
+        if stamp.is_some_and(|(len, _)| len == 0) {
+            let err = InputError::EmptyFile { path: path.clone() };
+            ctx.finish(&unread(format!("empty:{}", path.display())), Err(err))?;
+            continue;
+        }
         match sha256_file(&path) {
             Err(source) => {
                 let err = InputError::Unreadable { path: path.clone(), source };
@@ -269,15 +305,22 @@ pub fn run(cfg: &Config, inputs: Vec<(InputKind, PathBuf)>, mode: Quarantine) ->
         }
     }
     let (frames, others): (Vec<Found>, Vec<Found>) = todo.into_iter().partition(|f| f.kind == InputKind::Frame);
-    // the model is loaded and one session started before anything is recorded: a missing
-    // runtime or a model that cannot run is fatal (exit 2, nothing processed), never the frames'
-    let model = if frames.is_empty() { None } else { Some(SmokeModel::load(&cfg.camera.model, cfg.camera.threshold)?) };
-    let settings = Settings { hotspot: &cfg.hotspot, limits: &cfg.limits };
+    // the model is loaded and its first session started before anything is recorded: a
+    // missing runtime or a model that cannot run is fatal (exit 2, nothing processed)
+    let detector = if frames.is_empty() {
+        None
+    } else {
+        let model = SmokeModel::load(&cfg.camera.model, cfg.camera.threshold)?;
+        let wait = std::time::Duration::from_secs(cfg.camera.sidecar_wait_min.max(0) as u64 * 60);
+        Some(FrameDetector::new(model, &aoi, wait)?)
+    };
+    let companion_wait = std::time::Duration::from_secs(cfg.batch.companion_wait_min.max(0) as u64 * 60);
+    let settings = Settings { hotspot: &cfg.hotspot, limits: &cfg.limits, companion_wait };
     for input in &others {
         ctx.finish(input, crate::detect::detect_file(input.kind, &input.path, settings))?;
     }
-    if let Some(model) = model {
-        score_frames(&mut ctx, model, &frames)?;
+    if let Some(detector) = detector {
+        score_frames(&mut ctx, &detector, &frames)?;
     }
     let tickets = ctx.store.tickets(&crate::store::TicketFilter::all())?;
     ctx.report.feed = crate::feed::write(&cfg.paths.feed, &tickets)?;
@@ -286,9 +329,7 @@ pub fn run(cfg: &Config, inputs: Vec<(InputKind, PathBuf)>, mode: Quarantine) ->
 
 /// Scores the frames a chunk at a time (memory stays bounded whatever the inbox size), with one
 /// detector, and so one set of ONNX sessions, for the whole batch.
-fn score_frames(ctx: &mut Ctx, model: SmokeModel, frames: &[Found]) -> anyhow::Result<()> {
-    let wait = std::time::Duration::from_secs(ctx.cfg.camera.sidecar_wait_min.max(0) as u64 * 60);
-    let detector = FrameDetector::new(model, ctx.aoi, wait)?;
+fn score_frames(ctx: &mut Ctx, detector: &FrameDetector, frames: &[Found]) -> anyhow::Result<()> {
     let bar = progress(frames.len(), "frames");
     for chunk in frames.chunks(ctx.cfg.camera.chunk.max(1)) {
         let paths: Vec<&Path> = chunk.iter().map(|f| f.path.as_path()).collect();
@@ -296,6 +337,12 @@ fn score_frames(ctx: &mut Ctx, model: SmokeModel, frames: &[Found]) -> anyhow::R
             if let Ok(d) = &detected {
                 ctx.report.frames_scored += 1;
                 ctx.report.frames_with_smoke += d.detections.len();
+            }
+            // a session that cannot start mid-batch is the machine's fault, not the frame's
+            if let Err(InputError::Smoke(e)) = &detected {
+                if e.is_fatal() {
+                    anyhow::bail!("{}", crate::text::error_chain(e));
+                }
             }
             ctx.finish(input, detected)?;
             bar.inc(1);

@@ -28,6 +28,8 @@ pub struct Recorded {
     pub opened: Vec<String>,
     pub joined: Vec<String>,
     pub suppressed: usize,
+    /// Sightings already recorded from another input (overlapping downloads), not counted again.
+    pub duplicates: usize,
     /// Camera sightings stored without a ticket until more frames or a second tower confirm them.
     pub awaiting: usize,
 }
@@ -48,13 +50,20 @@ pub fn record_input(
     let mut out = Recorded::default();
     let now = Utc::now();
     for (idx, loc) in located.iter().enumerate() {
-        let confirmed = confirmed(&mut tx, loc, input.frame, rules)?;
+        let mut confirmed = confirmed(&mut tx, loc, input.frame, rules)?;
+        if let Some(other) = tx.already_recorded(&confirmed.detection)? {
+            let short = &other[..other.len().min(12)];
+            confirmed.suppressed_by =
+                Some(format!("duplicate: the same sighting is already recorded (input {short}…)"));
+        }
         let loc = &confirmed;
         let d = &loc.detection;
         let ticket = match &loc.suppressed_by {
             Some(why) => {
                 if why.starts_with("awaiting confirmation") {
                     out.awaiting += 1;
+                } else if why.starts_with("duplicate") {
+                    out.duplicates += 1;
                 } else {
                     out.suppressed += 1;
                 }

@@ -95,8 +95,7 @@ impl<'a> FrameDetector<'a> {
 
     /// Whether the frame was written less than the sidecar wait ago.
     fn young(&self, path: &Path) -> bool {
-        let modified = std::fs::metadata(path).and_then(|m| m.modified());
-        modified.is_ok_and(|t| t.elapsed().unwrap_or_default() < self.sidecar_wait)
+        super::young(path, self.sidecar_wait)
     }
 
     /// One frame: pose, pixels, camera, score; a sighting on the ground when the score reaches
@@ -104,6 +103,10 @@ impl<'a> FrameDetector<'a> {
     fn detect(&self, worker: &mut SmokeWorker, path: &Path) -> Result<Detected, InputError> {
         let pose = match frame::read_pose(path) {
             Err(frame::FrameError::NoPose { sidecar, .. }) if self.young(path) => {
+                return Err(InputError::SidecarPending { path: path.into(), sidecar })
+            }
+            // a sidecar cut short by its upload: wait for the rest
+            Err(frame::FrameError::BadPose { path: sidecar, source }) if source.is_eof() && self.young(path) => {
                 return Err(InputError::SidecarPending { path: path.into(), sidecar })
             }
             other => other?,

@@ -279,12 +279,29 @@ pub fn detect(bands: &Bands, day: bool, p: &HotspotParams) -> Vec<FirePixel> {
 /// All fire pixels, with day or night thresholds chosen per pixel by `is_day(row, col)` (scenes
 /// that cross the terminator), in row-major order.
 pub fn detect_with(bands: &Bands, is_day: &(dyn Fn(usize, usize) -> bool + Sync), p: &HotspotParams) -> Vec<FirePixel> {
+    detect_at_most(bands, is_day, p, usize::MAX - 1).expect("no limit")
+}
+
+/// [`detect_with`], stopping early with `Err(count)` once more than `max` pixels pass: a scene
+/// of fill values that all pass the absolute test must not fill memory.
+pub fn detect_at_most(
+    bands: &Bands,
+    is_day: &(dyn Fn(usize, usize) -> bool + Sync),
+    p: &HotspotParams,
+    max: usize,
+) -> Result<Vec<FirePixel>, usize> {
     assert_eq!(bands.t4.len(), bands.width * bands.height, "t4 band size");
     assert_eq!(bands.t11.len(), bands.width * bands.height, "t11 band size");
-    (0..bands.height)
+    let mut fires: Vec<FirePixel> = (0..bands.height)
         .into_par_iter()
         .flat_map_iter(|row| (0..bands.width).filter_map(move |col| bands.test_pixel(row, col, is_day(row, col), p)))
-        .collect()
+        .take_any(max + 1)
+        .collect();
+    if fires.len() > max {
+        return Err(fires.len());
+    }
+    fires.sort_unstable_by_key(|f| (f.row, f.col));
+    Ok(fires)
 }
 
 /// Spectral radiance (W m⁻² sr⁻¹ µm⁻¹) at wavelength `um` for temperature `t` (K).

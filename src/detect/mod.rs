@@ -47,11 +47,17 @@ pub enum InputError {
     #[error("input {path} is {what}")]
     NotRegular { path: PathBuf, what: String },
     #[error("{path}: a detection's {why}")]
-    ImpossibleTime { path: PathBuf, why: String },
+    ImpossibleValue { path: PathBuf, why: String },
+    #[error("{path}: {count} fire pixels is over limits.max_fire_pixels ({max}): not a fire scene (a fill value?)")]
+    TooManyFires { path: PathBuf, count: usize, max: usize },
     #[error("input {path} changed while it was read (still being written?); it is tried again next batch")]
     StillWriting { path: PathBuf },
     #[error("camera frame {path}: its pose sidecar {sidecar} has not arrived yet; it is tried again next batch")]
     SidecarPending { path: PathBuf, sidecar: PathBuf },
+    #[error("input {path} is empty (0 bytes)")]
+    EmptyFile { path: PathBuf },
+    #[error("GOES scene {path}: a channel of the same scan has not arrived yet; it is tried again next batch")]
+    CompanionPending { path: PathBuf },
     #[error("{path}: camera frames carry no satellite history")]
     NoHistory { path: PathBuf },
 }
@@ -60,7 +66,10 @@ impl InputError {
     /// A file still being written, or a frame whose sidecar is still on its way, is not bad: it
     /// is left in place and tried again next batch.
     pub fn is_retry(&self) -> bool {
-        matches!(self, InputError::StillWriting { .. } | InputError::SidecarPending { .. })
+        matches!(
+            self,
+            InputError::StillWriting { .. } | InputError::SidecarPending { .. } | InputError::CompanionPending { .. }
+        )
     }
 }
 
@@ -84,6 +93,9 @@ impl From<Vec<Detection>> for Detected {
 pub struct Settings<'a> {
     pub hotspot: &'a hotspot::HotspotConfig,
     pub limits: &'a Limits,
+    /// How long after it was written a scene waits for a companion file (GOES channel 14) before
+    /// it is refused.
+    pub companion_wait: std::time::Duration,
 }
 
 /// Detections of one satellite scene, product or table (frames go through [`frames`]).
@@ -107,11 +119,23 @@ fn detect_table(path: &Path) -> Result<Detected, InputError> {
 
 fn detect_scene(path: &Path, settings: Settings) -> Result<Detected, InputError> {
     let abi = goes::AbiName::parse(path);
+    let max = settings.limits.max_fire_pixels;
+    let too_many = |count| InputError::TooManyFires { path: path.into(), count, max };
     if abi.as_ref().is_some_and(|n| n.is_fdc()) {
-        return Ok(fdc_detections(&goes::read_fdc(path, settings.limits)?).into());
+        let fdc = goes::read_fdc(path, settings.limits)?;
+        let count = fdc.mask.data.iter().filter(|&&c| goes::is_fire_code(c)).count();
+        if count > max {
+            return Err(too_many(count));
+        }
+        return Ok(fdc_detections(&fdc).into());
     }
     let scene = match abi {
-        Some(_) => goes::read_abi_scene(path, settings.limits)?,
+        Some(_) => match goes::read_abi_scene(path, settings.limits) {
+            Err(goes::GoesError::MissingBand { .. }) if young(path, settings.companion_wait) => {
+                return Err(InputError::CompanionPending { path: path.into() })
+            }
+            other => other?,
+        },
         None if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("nc")) => {
             return Err(InputError::NotAbi { path: path.into() })
         }
@@ -120,19 +144,35 @@ fn detect_scene(path: &Path, settings: Settings) -> Result<Detected, InputError>
             raster::GeoTiff::Scene(scene) => scene,
         },
     };
-    let (fires, glint) = fire_pixels(&scene, settings.hotspot);
+    let (fires, glint) = fire_pixels_at_most(&scene, settings.hotspot, max).map_err(too_many)?;
     tracing::info!(file = %path.display(), fire_pixels = fires.len(), sun_glint_rejected = glint, "satellite scene tested");
     Ok(scene_detections(&scene, &fires).into())
+}
+
+/// Whether `path` was written less than `wait` ago (an upload whose companions may follow).
+pub fn young(path: &Path, wait: std::time::Duration) -> bool {
+    let modified = std::fs::metadata(path).and_then(|m| m.modified());
+    modified.is_ok_and(|t| t.elapsed().unwrap_or_default() < wait)
 }
 
 /// The production fire test of a scene: day or night thresholds per pixel, the scene sensor's
 /// preset, then sun-glint rejection. Returns the fire pixels and how many glint removed.
 pub fn fire_pixels(scene: &BtScene, presets: &hotspot::HotspotConfig) -> (Vec<hotspot::FirePixel>, usize) {
+    fire_pixels_at_most(scene, presets, usize::MAX - 1).expect("no limit")
+}
+
+/// [`fire_pixels`], refusing a scene with more than `max` fire pixels (`Err(count)`).
+pub fn fire_pixels_at_most(
+    scene: &BtScene,
+    presets: &hotspot::HotspotConfig,
+    max: usize,
+) -> Result<(Vec<hotspot::FirePixel>, usize), usize> {
     let daylight = scene.daylight();
     let bands = hotspot::Bands::of(scene);
-    let mut fires = hotspot::detect_with(&bands, &|r, c| daylight.is_day(r, c), presets.for_sensor(&scene.sensor));
+    let preset = presets.for_sensor(&scene.sensor);
+    let mut fires = hotspot::detect_at_most(&bands, &|r, c| daylight.is_day(r, c), preset, max)?;
     let glint = glint::reject(scene, &mut fires);
-    (fires, glint)
+    Ok((fires, glint))
 }
 
 /// Groups fire pixels into 8-connected clusters, one detection each, placed at the centroid

@@ -85,6 +85,13 @@ impl Default for CameraConfig {
     }
 }
 
+impl SmokeError {
+    /// Errors of the runtime or the model, not of a frame: they stop the batch (exit 2).
+    pub fn is_fatal(&self) -> bool {
+        matches!(self, SmokeError::Runtime { .. } | SmokeError::Session { .. })
+    }
+}
+
 pub const INPUT_W: u32 = 320;
 pub const INPUT_H: u32 = 240;
 

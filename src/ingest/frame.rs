@@ -25,6 +25,8 @@ pub enum FrameError {
     },
     #[error("pose sidecar {path}: {what}")]
     PoseRange { path: PathBuf, what: String },
+    #[error("pose sidecar {path} is {what}")]
+    SidecarFile { path: PathBuf, what: String },
 }
 
 /// The camera's pose when the frame was taken. Fields a tower adds beyond these (firmware
@@ -44,14 +46,34 @@ pub struct Pose {
     pub extra: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
+/// Largest pose sidecar read, bytes.
+pub const SIDECAR_MAX: u64 = 64 * 1024;
+
 pub fn sidecar_of(frame: &Path) -> PathBuf {
     frame.with_extension("json")
 }
 
 pub fn read_pose(frame: &Path) -> Result<Pose, FrameError> {
     let sidecar = sidecar_of(frame);
-    let text = std::fs::read_to_string(&sidecar)
-        .map_err(|_| FrameError::NoPose { path: frame.into(), sidecar: sidecar.clone() })?;
+    if std::fs::symlink_metadata(&sidecar).is_err() {
+        return Err(FrameError::NoPose { path: frame.into(), sidecar });
+    }
+    // a FIFO or a link to a device would hang or never end: only a small regular file is read
+    crate::ingest::regular_file(&sidecar).map_err(|what| FrameError::SidecarFile { path: sidecar.clone(), what })?;
+    let mut text = String::new();
+    std::io::Read::read_to_string(
+        &mut std::io::Read::take(
+            std::fs::File::open(&sidecar)
+                .map_err(|_| FrameError::NoPose { path: frame.into(), sidecar: sidecar.clone() })?,
+            SIDECAR_MAX + 1,
+        ),
+        &mut text,
+    )
+    .map_err(|e| FrameError::SidecarFile { path: sidecar.clone(), what: format!("unreadable ({e})") })?;
+    if text.len() as u64 > SIDECAR_MAX {
+        let what = format!("larger than {SIDECAR_MAX} bytes: not a pose");
+        return Err(FrameError::SidecarFile { path: sidecar, what });
+    }
     let pose: Pose =
         serde_json::from_str(&text).map_err(|source| FrameError::BadPose { path: sidecar.clone(), source })?;
     if !pose.extra.is_empty() {

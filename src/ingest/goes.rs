@@ -160,10 +160,15 @@ pub fn sibling(primary: &Path, channel: u8) -> Option<PathBuf> {
     let dir = primary.parent()?;
     let want = format!("M6C{channel:02}_{}_{}_", name.platform, name.start);
     let alt = format!("M3C{channel:02}_{}_{}_", name.platform, name.start);
-    std::fs::read_dir(dir).ok()?.filter_map(|e| e.ok().map(|e| e.path())).find(|p| {
-        let n = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        n.starts_with("OR_ABI-L1b-Rad") && (n.contains(&want) || n.contains(&alt))
-    })
+    std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| {
+            let n = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            n.starts_with("OR_ABI-L1b-Rad") && (n.contains(&want) || n.contains(&alt))
+        })
+        // a companion that is not a regular file (a FIFO, a device link) is no companion
+        .filter(|p| super::regular_file(p).is_ok())
 }
 
 /// An ABI L1b scene from its channel-7 (3.9 µm) file and the channel-14 (11.2 µm) file beside it.

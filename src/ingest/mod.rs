@@ -20,12 +20,15 @@ use serde::{Deserialize, Serialize};
 pub struct Limits {
     /// Largest raster band read (width × height), pixels; bigger inputs are quarantined.
     pub max_pixels: u64,
+    /// Most fire pixels one scene or fire product may have; more is a broken input (a mask
+    /// filled with one class, a scene of fill values), quarantined before it fills memory.
+    pub max_fire_pixels: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         // a GOES full disk (5424²), a VIIRS I-band granule (6400 × 6464) and a 5000² tile fit
-        Limits { max_pixels: 100_000_000 }
+        Limits { max_pixels: 100_000_000, max_fire_pixels: 200_000 }
     }
 }
 
@@ -121,7 +124,8 @@ pub fn discover(inbox: &Path) -> std::io::Result<Vec<(InputKind, PathBuf)>> {
     let mut out = Vec::new();
     for sub in ["satellite", "frames"] {
         let root = inbox.join(sub);
-        if std::fs::symlink_metadata(&root).is_ok_and(|m| m.is_dir()) {
+        // the two roots may be links (a mounted share); below them no link to a folder is followed
+        if root.is_dir() {
             walk(&root, &mut out)?;
         }
     }
@@ -131,11 +135,22 @@ pub fn discover(inbox: &Path) -> std::io::Result<Vec<(InputKind, PathBuf)>> {
 
 fn walk(dir: &Path, out: &mut Vec<(InputKind, PathBuf)>) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
+        let Ok(entry) = entry else { continue };
         let path = entry.path();
-        let kind = entry.file_type()?; // the entry itself: a link is not followed here
+        // the entry itself: a link is not followed here
+        let Ok(kind) = entry.file_type() else { continue };
         if kind.is_dir() {
-            walk(&path, out)?;
+            // one unreadable subfolder must not stop the whole inbox
+            if let Err(e) = walk(&path, out) {
+                tracing::warn!("{}: cannot list this folder ({e}); its files wait for the next batch", path.display());
+            }
+            continue;
+        }
+        if kind.is_symlink() && path.is_dir() {
+            tracing::warn!(
+                "{}: a link to a folder, not followed (the inbox walk stays inside the inbox)",
+                path.display()
+            );
             continue;
         }
         let Some(input) = InputKind::of(&path) else { continue };
@@ -149,11 +164,11 @@ fn walk(dir: &Path, out: &mut Vec<(InputKind, PathBuf)>) -> std::io::Result<()> 
 
 /// `Ok` when `path` is a regular file or a link to one; otherwise what it is.
 pub fn regular_file(path: &Path) -> Result<(), String> {
-    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read it ({e})"))?;
+    let meta = std::fs::metadata(path).map_err(|e| format!("unreadable ({e})"))?;
     if meta.is_file() {
         return Ok(());
     }
     let link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
-    let what = if meta.is_dir() { "a folder" } else { "not a regular file (a FIFO, socket or device)" };
+    let what = if meta.is_dir() { "a folder" } else { "a FIFO, socket or device, not a regular file" };
     Err(if link { format!("a symbolic link to {what}") } else { what.to_string() })
 }

@@ -35,6 +35,8 @@ pub enum RasterError {
     },
     #[error("satellite raster {path}: {band} band is not brightness temperature in kelvin ({why})")]
     Units { path: PathBuf, band: &'static str, why: String },
+    #[error("satellite raster {path} has more than limits.max_fire_pixels ({max}) fire pixels: not a fire product (one class everywhere?)")]
+    TooManyFires { path: PathBuf, max: usize },
     #[error("satellite raster {path} is too large to read: {why}")]
     TooLarge { path: PathBuf, why: String },
     #[error("satellite raster {path} has no ACQUISITION_TIME metadata (ISO 8601, UTC)")]
@@ -151,7 +153,7 @@ pub enum GeoTiff {
 /// brightness-temperature scene.
 pub fn read_geotiff(path: &Path, limits: &Limits) -> Result<GeoTiff, RasterError> {
     let ds = open(path, limits)?;
-    match fire_mask_from(&ds, path)? {
+    match fire_mask_from(&ds, path, limits)? {
         Some(grid) => Ok(GeoTiff::FireMask(grid)),
         None => bt_scene_from(&ds, path).map(GeoTiff::Scene),
     }
@@ -161,10 +163,10 @@ pub fn read_geotiff(path: &Path, limits: &Limits) -> Result<GeoTiff, RasterError
 /// `FireMask` holding MOD14 classes (7, 8, 9 are fires), and optionally an `FRP` band in MW.
 /// `Ok(None)` means the file has no fire-mask band (read it as brightness temperatures).
 pub fn read_fire_mask(path: &Path, limits: &Limits) -> Result<Option<FireGrid>, RasterError> {
-    fire_mask_from(&open(path, limits)?, path)
+    fire_mask_from(&open(path, limits)?, path, limits)
 }
 
-fn fire_mask_from(ds: &Dataset, path: &Path) -> Result<Option<FireGrid>, RasterError> {
+fn fire_mask_from(ds: &Dataset, path: &Path, limits: &Limits) -> Result<Option<FireGrid>, RasterError> {
     let Some(mask_band) = band_named(ds, &["firemask"]) else { return Ok(None) };
     let (georef, observed_at) = georef(ds, path)?;
     let (w, h) = ds.raster_size();
@@ -178,6 +180,10 @@ fn fire_mask_from(ds: &Dataset, path: &Path) -> Result<Option<FireGrid>, RasterE
     let mut failed = None;
     super::read_strips::<f64>(&mask, (w, h), |row0, strip| {
         if failed.is_some() || !strip.iter().any(|&m| mod14_confidence(m as i16).is_some()) {
+            return;
+        }
+        if fires.len() > limits.max_fire_pixels {
+            failed = Some(RasterError::TooManyFires { path: path.into(), max: limits.max_fire_pixels });
             return;
         }
         if let (Some(b), Some(index)) = (&frp, frp_band) {

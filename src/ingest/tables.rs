@@ -21,8 +21,6 @@ pub enum TableError {
     },
     #[error("fire-point table {path}: header `{header}` is not FIRMS (MODIS/VIIRS), Himawari WLF or MEE (时间,中心经度,中心纬度,…)")]
     Layout { path: PathBuf, header: String },
-    #[error("fire-point table {path} has no rows")]
-    Empty { path: PathBuf },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -99,6 +97,10 @@ fn firms_time(r: &Rec) -> Result<DateTime<Utc>, String> {
 fn firms(r: &Rec, viirs: bool) -> Result<Detection, String> {
     let (lon, lat) = lonlat(r, "longitude", "latitude")?;
     let (scan, track) = (r.f64("scan")?, r.f64("track")?);
+    // MODIS pixels grow to 4.8 × 2 km at the swath edge, VIIRS I-band ones to 0.8 km
+    if !(0.1..=10.0).contains(&scan) || !(0.1..=10.0).contains(&track) {
+        return Err(format!("scan {scan} km × track {track} km is not a satellite pixel (0.1–10 km)"));
+    }
     let raw_conf = r.get("confidence")?;
     let confidence = match raw_conf {
         "l" | "low" => 0.3,
@@ -106,7 +108,10 @@ fn firms(r: &Rec, viirs: bool) -> Result<Detection, String> {
         "h" | "high" => 0.9,
         s => s
             .parse::<f32>()
+            .ok()
+            .filter(|c| c.is_finite())
             .map(|c| (c / 100.0).clamp(0.0, 1.0))
+            .ok_or(())
             .map_err(|_| format!("confidence `{}`", crate::text::quote(s)))?,
     };
     let sat = r.opt("satellite").unwrap_or("?");
@@ -148,6 +153,9 @@ fn himawari(r: &Rec) -> Result<Detection, String> {
     let hhmm = num("Time(UTC)")?;
     let t = NaiveTime::from_hms_opt(hhmm / 100, hhmm % 100, 0).ok_or("Time(UTC) is not HHMM")?;
     let area_km2 = r.f64("Area(km^2)")?;
+    if !(0.0..=100.0).contains(&area_km2) {
+        return Err(format!("Area(km^2) {area_km2} is not a Himawari pixel (0–100 km²)"));
+    }
     let reliability = num("Reliability")?;
     Ok(Detection {
         source: SourceKind::Satellite,
@@ -239,9 +247,7 @@ pub fn read_table(path: &Path) -> Result<Table, TableError> {
             Err(e) => table.bad_rows.push((line, e)),
         }
     }
-    if table.detections.is_empty() && table.bad_rows.is_empty() {
-        return Err(TableError::Empty { path: path.into() });
-    }
+    // a recognised header with no rows is a quiet day (FIRMS exports exactly that): no fires
     Ok(table)
 }
 

@@ -38,6 +38,10 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    #[error(
+        "ticket store {path} has schema version {found}, newer than this firepoint's ({supported}); upgrade firepoint"
+    )]
+    NewerSchema { path: PathBuf, found: i64, supported: i64 },
     #[error("no ticket {0}")]
     NoTicket(String),
     #[error("ticket {id} is {status}; cannot {action} it")]
@@ -71,6 +75,10 @@ impl Store {
         conn.pragma_update(None, "synchronous", "FULL").map_err(sql)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(sql)?;
         conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(sql)?;
+        let found = schema::version(&conn).map_err(sql)?;
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::NewerSchema { path: path.into(), found, supported: SCHEMA_VERSION });
+        }
         schema::migrate(&mut conn).map_err(sql)?;
         Ok(Store { path: path.into(), conn })
     }
@@ -166,6 +174,21 @@ impl InputTx<'_> {
             )
             .map(|_| ())
             .map_err(self.sql())
+    }
+
+    /// The input that already holds this very sighting (same source, sensor, time and place to
+    /// 0.1 m), if any: overlapping FIRMS downloads deliver the same row twice.
+    pub fn already_recorded(&mut self, d: &Detection) -> Result<Option<String>, StoreError> {
+        let found = (|| {
+            self.tx
+                .prepare_cached(
+                    "SELECT input_sha256 FROM detections WHERE observed_at = ?1 AND sensor = ?2 AND source = ?3
+                       AND abs(lon - ?4) < 1e-6 AND abs(lat - ?5) < 1e-6 LIMIT 1",
+                )?
+                .query_row(params![ts(d.observed_at), d.sensor, d.source.as_str(), d.lon, d.lat], |r| r.get(0))
+                .optional()
+        })();
+        found.map_err(self.sql())
     }
 
     pub fn commit(self) -> Result<(), StoreError> {

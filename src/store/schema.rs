@@ -75,7 +75,13 @@ CREATE TABLE IF NOT EXISTS frames (
     azimuth REAL, sigma REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS frames_by_time ON frames (captured_at, camera_id);
+CREATE INDEX IF NOT EXISTS detections_by_time ON detections (observed_at, sensor);
 "#;
+
+/// The store's schema version (`PRAGMA user_version`; 0 for a new file).
+pub(super) fn version(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+}
 
 /// The schema version this build writes; an older store is migrated on open, a newer refused.
 pub const SCHEMA_VERSION: i64 = 3;
@@ -83,18 +89,9 @@ pub const SCHEMA_VERSION: i64 = 3;
 /// Creates the tables (a new store) and runs every migration past the store's `user_version`,
 /// in one transaction.
 pub(super) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
-    let tx = conn.transaction()?;
-    let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    if version > SCHEMA_VERSION {
-        return Err(rusqlite::Error::FromSqlConversionFailure(
-            0,
-            rusqlite::types::Type::Integer,
-            format!(
-                "store schema version {version} is newer than this firepoint's ({SCHEMA_VERSION}); upgrade firepoint"
-            )
-            .into(),
-        ));
-    }
+    // immediate: two processes opening a new store at once migrate it one after the other
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let version = version(&tx)?;
     if version < 1 {
         tx.execute_batch(SCHEMA)?;
     }

@@ -331,7 +331,7 @@ mod tests {
         let (ox, oy) = p.to_m(other.0, other.1);
         let az = (tx - ox).atan2(ty - oy).to_degrees();
         let seen = frame("CAM04", 13, 0.2, Some(az), other);
-        let Confirmation::SecondTower { camera, fix } = confirm(&now, &[], &[seen.clone()], &cfg) else {
+        let Confirmation::SecondTower { camera, fix } = confirm(&now, &[], std::slice::from_ref(&seen), &cfg) else {
             panic!("a second tower confirms")
         };
         assert_eq!(camera, "CAM04");

@@ -80,12 +80,13 @@ pub fn compare(scene: &BtScene, ours: &[FirePixel], fdc: &Fdc, row0: usize, col0
             cmp.extra_3x3 += (m && !near(&is_official, r, c)) as usize;
         }
     }
+    let to_ll = scene.georef.to_lonlat();
     for p in ours {
         if !is_official(p.row, p.col) {
             continue;
         }
         let official = fdc.power[(p.row + row0) * fdc.mask.width + p.col + col0] as f64;
-        let area = pixel_area_m2(scene, p.row, p.col);
+        let area = pixel_area_m2(&to_ll, p.row, p.col);
         if official > 0.0 {
             cmp.frp_pairs.push((hotspot::frp_mw(p, area), official));
         }
@@ -94,8 +95,8 @@ pub fn compare(scene: &BtScene, ours: &[FirePixel], fdc: &Fdc, row0: usize, col0
 }
 
 /// Ground area of one pixel, m², from its neighbours' lon/lat.
-pub fn pixel_area_m2(scene: &BtScene, row: usize, col: usize) -> f64 {
-    let ll = scene.lonlat(&[(row, col), (row, col + 1), (row + 1, col)]);
+pub fn pixel_area_m2(to_ll: &crate::grid::ToLonLat, row: usize, col: usize) -> f64 {
+    let ll = to_ll.centres(&[(row, col), (row, col + 1), (row + 1, col)]);
     match (ll[0], ll[1], ll[2]) {
         (Some(o), Some(r), Some(d)) => {
             let p = crate::grid::Projector::new(o.0, o.1);

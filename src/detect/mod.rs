@@ -144,9 +144,11 @@ fn detect_scene(path: &Path, settings: Settings) -> Result<Detected, InputError>
             raster::GeoTiff::Scene(scene) => scene,
         },
     };
-    let (fires, glint) = fire_pixels_at_most(&scene, settings.hotspot, max).map_err(too_many)?;
+    // one PROJ transform for the scene: daylight, glint and the clusters' places all use it
+    let to_ll = scene.georef.to_lonlat();
+    let (fires, glint) = fire_pixels_with(&scene, &to_ll, settings.hotspot, max).map_err(too_many)?;
     tracing::info!(file = %path.display(), fire_pixels = fires.len(), sun_glint_rejected = glint, "satellite scene tested");
-    Ok(scene_detections(&scene, &fires).into())
+    Ok(scene_detections_with(&scene, &to_ll, &fires).into())
 }
 
 /// Whether `path` was written less than `wait` ago (an upload whose companions may follow).
@@ -158,27 +160,37 @@ pub fn young(path: &Path, wait: std::time::Duration) -> bool {
 /// The production fire test of a scene: day or night thresholds per pixel, the scene sensor's
 /// preset, then sun-glint rejection. Returns the fire pixels and how many glint removed.
 pub fn fire_pixels(scene: &BtScene, presets: &hotspot::HotspotConfig) -> (Vec<hotspot::FirePixel>, usize) {
-    fire_pixels_at_most(scene, presets, usize::MAX - 1).expect("no limit")
+    fire_pixels_with(scene, &scene.georef.to_lonlat(), presets, usize::MAX - 1).expect("no limit")
 }
 
-/// [`fire_pixels`], refusing a scene with more than `max` fire pixels (`Err(count)`).
-pub fn fire_pixels_at_most(
+/// [`fire_pixels`] with the scene's transform built, refusing a scene with more than `max`
+/// fire pixels (`Err(count)`).
+pub fn fire_pixels_with(
     scene: &BtScene,
+    to_ll: &crate::grid::ToLonLat,
     presets: &hotspot::HotspotConfig,
     max: usize,
 ) -> Result<(Vec<hotspot::FirePixel>, usize), usize> {
-    let daylight = scene.daylight();
+    let daylight = crate::grid::Daylight::of_grid(to_ll, scene.width, scene.height, scene.acquired_at);
     let bands = hotspot::Bands::of(scene);
     let preset = presets.for_sensor(&scene.sensor);
     let mut fires = hotspot::detect_at_most(&bands, &|r, c| daylight.is_day(r, c), preset, max)?;
-    let glint = glint::reject(scene, &mut fires);
+    let glint = glint::reject_with(scene, to_ll, &mut fires);
     Ok((fires, glint))
 }
 
 /// Groups fire pixels into 8-connected clusters, one detection each, placed at the centroid
 /// weighted by T4 excess over the background. Pixels off the Earth are left out.
 pub fn scene_detections(scene: &BtScene, fires: &[hotspot::FirePixel]) -> Vec<Detection> {
-    let to_ll = scene.georef.to_lonlat();
+    scene_detections_with(scene, &scene.georef.to_lonlat(), fires)
+}
+
+/// [`scene_detections`] with the scene's transform already built.
+pub fn scene_detections_with(
+    scene: &BtScene,
+    to_ll: &crate::grid::ToLonLat,
+    fires: &[hotspot::FirePixel],
+) -> Vec<Detection> {
     clusters(fires)
         .into_iter()
         .filter_map(|members| {

@@ -179,7 +179,9 @@ pub fn triangulate(bearings: &[Bearing]) -> Option<Triangulated> {
         return None;
     }
     let proj = Projector::new(bearings[0].lon, bearings[0].lat);
-    let lines: Vec<((f64, f64), (f64, f64), f64)> = bearings
+    // each bearing as (tower in metres, unit direction, σ in radians)
+    type Line = ((f64, f64), (f64, f64), f64);
+    let lines: Vec<Line> = bearings
         .iter()
         .map(|b| {
             let a = b.azimuth_deg.to_radians();

@@ -14,10 +14,10 @@ fn model_scores_a_frame_into_a_patch_grid() {
     let mut w = model.worker().unwrap();
     let img = image::RgbImage::from_fn(640, 480, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, 128]));
     let a = w.score(&img).unwrap();
-    assert_eq!(a.grid, (15, 20));
-    assert_eq!(a.patches.len(), 300);
-    assert!(a.patches.iter().all(|p| (0.0..=1.0).contains(p)));
-    assert_eq!(a.score, a.patches.iter().copied().fold(0.0, f32::max));
+    assert_eq!(a.tiles.len(), 300, "a 15 × 20 patch grid");
+    assert!(a.tiles.iter().all(|t| (0.0..=1.0).contains(&t.prob)));
+    assert_eq!(a.score, a.tiles.iter().map(|t| t.prob).fold(0.0, f32::max));
+    assert_eq!(a.tiles[21].bbox, [0.05, 1.0 / 15.0, 0.1, 2.0 / 15.0], "row 1, column 1");
     assert_eq!(w.score(&img).unwrap(), a, "same frame, same score");
 }
 

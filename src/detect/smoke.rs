@@ -13,7 +13,6 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use image::imageops::FilterType;
-use ndarray::Array4;
 use ort::session::Session;
 use ort::value::TensorRef;
 use serde::{Deserialize, Serialize};
@@ -92,8 +91,59 @@ impl SmokeError {
     }
 }
 
+/// The spine's patch model (v1) takes the whole frame at this size.
 pub const INPUT_W: u32 = 320;
 pub const INPUT_H: u32 = 240;
+
+/// How a tile model (v2) sees a frame: resized (bilinear, aspect kept) to `resize_width`
+/// (height at least `tile`), cut into `tile`-pixel tiles at multiples of `stride` plus one flush
+/// with the right and bottom edges, row by row; then, when `whole_frame_tile`, the whole frame
+/// resized to one tile (aspect not kept), last. The frame score is the largest tile probability.
+/// The training script writes these numbers into the model's metrics file and follows them.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+pub struct Tiling {
+    pub tile: u32,
+    pub resize_width: u32,
+    pub stride: u32,
+    pub whole_frame_tile: bool,
+}
+
+impl Tiling {
+    /// Tile starts along one side of `len` pixels.
+    fn starts(&self, len: u32) -> Vec<u32> {
+        let mut out = Vec::new();
+        let mut x = 0;
+        while x + self.tile < len {
+            out.push(x);
+            x += self.stride.max(1);
+        }
+        out.push(len.saturating_sub(self.tile));
+        out
+    }
+
+    /// The resized frame's size for a `width` × `height` frame.
+    pub fn resized(&self, width: u32, height: u32) -> (u32, u32) {
+        let h = (height as f64 * self.resize_width as f64 / width.max(1) as f64).round() as u32;
+        (self.resize_width, h.max(self.tile))
+    }
+
+    /// The tiles' top-left corners in the resized frame, row by row (the whole-frame tile not
+    /// included).
+    pub fn corners(&self, width: u32, height: u32) -> Vec<(u32, u32)> {
+        let (w, h) = self.resized(width, height);
+        let xs = self.starts(w);
+        self.starts(h).into_iter().flat_map(|y| xs.iter().map(move |&x| (x, y))).collect()
+    }
+}
+
+/// How the model's input is laid out.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Layout {
+    /// v1: the whole frame at 320×240 in, a grid of `patch`-pixel probabilities out.
+    Patches { patch: u32 },
+    /// v2: tiles in, one probability per tile out.
+    Tiles(Tiling),
+}
 
 /// The fields of the training script's metrics file that inference needs.
 #[derive(Debug, Clone, Deserialize)]
@@ -101,7 +151,9 @@ struct Metrics {
     model: String,
     sha256: String,
     threshold: f32,
-    patch: u32,
+    patch: Option<u32>,
+    #[serde(flatten)]
+    tiling: Option<Tiling>,
 }
 
 #[derive(Debug, Clone)]
@@ -110,37 +162,57 @@ pub struct SmokeModel {
     pub version: String,
     pub threshold: f32,
     bytes: std::sync::Arc<Vec<u8>>,
-    patch: u32,
+    layout: Layout,
 }
 
-/// The score of one frame.
+/// One scored part of a frame: where (fractions of the frame, [x0, y0, x1, y1]) and how likely
+/// smoke.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TileScore {
+    pub bbox: [f64; 4],
+    pub prob: f32,
+    /// The whole-frame view (not a place in the frame).
+    pub whole: bool,
+}
+
+/// The score of one frame: its largest tile probability and every tile.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SmokeScore {
     pub score: f32,
-    /// Patch grid (rows × cols) of smoke probabilities, row-major.
-    pub grid: (usize, usize),
-    pub patches: Vec<f32>,
+    pub tiles: Vec<TileScore>,
 }
 
 impl SmokeScore {
-    /// The sighting's image position as fractions of width and height (0..1): the column of the
-    /// most likely patch and the bottom of the lowest patch above `threshold` in that column
-    /// (where a plume meets the ground).
-    /// The most likely smoke tile in the pixels of a `width` × `height` frame: [x0, y0, x1, y1].
-    pub fn best_tile_box(&self, width: u32, height: u32) -> [u32; 4] {
-        let (rows, cols) = self.grid;
-        let best = self.patches.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |(i, _)| i);
-        let (r, c) = ((best / cols.max(1)) as u32, (best % cols.max(1)) as u32);
-        let (rows, cols) = (rows.max(1) as u32, cols.max(1) as u32);
-        [c * width / cols, r * height / rows, (c + 1) * width / cols, (r + 1) * height / rows]
+    fn from_tiles(tiles: Vec<TileScore>) -> SmokeScore {
+        SmokeScore { score: tiles.iter().map(|t| t.prob).fold(0.0, f32::max), tiles }
     }
 
+    /// The most likely place of smoke (the whole-frame view only when there is no other).
+    fn best(&self) -> Option<&TileScore> {
+        let placed = self.tiles.iter().filter(|t| !t.whole);
+        placed.max_by(|a, b| a.prob.total_cmp(&b.prob)).or_else(|| self.tiles.first())
+    }
+
+    /// The most likely smoke tile in the pixels of a `width` × `height` frame: [x0, y0, x1, y1].
+    pub fn best_tile_box(&self, width: u32, height: u32) -> [u32; 4] {
+        let b = self.best().map_or([0.0, 0.0, 1.0, 1.0], |t| t.bbox);
+        let (w, h) = (width as f64, height as f64);
+        [(b[0] * w).round() as u32, (b[1] * h).round() as u32, (b[2] * w).round() as u32, (b[3] * h).round() as u32]
+    }
+
+    /// The sighting's image position as fractions of width and height (0..1): the centre column
+    /// of the most likely tile, and the bottom of the lowest tile at or above `threshold` that
+    /// spans that column (where a plume meets the ground).
     pub fn plume_base(&self, threshold: f32) -> (f64, f64) {
-        let (rows, cols) = self.grid;
-        let best = self.patches.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |(i, _)| i);
-        let col = best % cols;
-        let lowest = (0..rows).rev().find(|&r| self.patches[r * cols + col] >= threshold).unwrap_or(best / cols);
-        ((col as f64 + 0.5) / cols as f64, (lowest as f64 + 1.0) / rows as f64)
+        let Some(best) = self.best() else { return (0.5, 0.5) };
+        let x = 0.5 * (best.bbox[0] + best.bbox[2]);
+        let bottom = self
+            .tiles
+            .iter()
+            .filter(|t| !t.whole && t.prob >= threshold && t.bbox[0] <= x && x < t.bbox[2])
+            .map(|t| t.bbox[3])
+            .fold(best.bbox[3], f64::max);
+        (x, bottom)
     }
 }
 
@@ -173,8 +245,8 @@ fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 impl SmokeModel {
-    /// Loads `path`, checks it against the checksum in `<stem>.json`, and takes the threshold from
-    /// there unless `threshold` overrides it.
+    /// Loads `path`, checks it against the checksum in `<stem>.json`, and takes the threshold and
+    /// the input layout from there (the threshold unless `threshold` overrides it).
     pub fn load(path: &Path, threshold: Option<f32>) -> Result<SmokeModel, SmokeError> {
         let bytes = std::fs::read(path).map_err(|source| SmokeError::Read { path: path.into(), source })?;
         let metrics_path = path.with_extension("json");
@@ -191,17 +263,27 @@ impl SmokeModel {
                 found,
             });
         }
+        let layout = match (metrics.tiling, metrics.patch) {
+            (Some(t), _) if t.tile > 0 && t.resize_width >= t.tile => Layout::Tiles(t),
+            (None, Some(patch)) if patch > 0 => Layout::Patches { patch },
+            _ => {
+                return Err(SmokeError::Output {
+                    path: metrics_path,
+                    what: "the metrics name neither a tiling (tile, resize_width, stride) nor a patch size".into(),
+                })
+            }
+        };
         environment()?;
         Ok(SmokeModel {
             path: path.into(),
             version: metrics.model,
             threshold: threshold.unwrap_or(metrics.threshold),
             bytes: std::sync::Arc::new(bytes),
-            patch: metrics.patch,
+            layout,
         })
     }
 
-    /// A new inference worker: one session, one input buffer. Make one per thread.
+    /// A new inference worker: one session, reused buffers. Make one per thread.
     pub fn worker(&self) -> Result<SmokeWorker, SmokeError> {
         let env = environment()?;
         let err = |source: ort::Error| SmokeError::Session { path: self.path.clone(), source };
@@ -211,43 +293,141 @@ impl SmokeModel {
             .map_err(|e| err(e.into()))?
             .commit_from_memory(&self.bytes)
             .map_err(err)?;
-        Ok(SmokeWorker {
-            model: self.clone(),
-            session,
-            input: Array4::zeros((1, 3, INPUT_H as usize, INPUT_W as usize)),
-        })
+        Ok(SmokeWorker { model: self.clone(), session, input: Vec::new(), resizer: fast_image_resize::Resizer::new() })
     }
 }
 
 pub struct SmokeWorker {
     model: SmokeModel,
     session: Session,
-    input: Array4<f32>,
+    /// The input tensor's values, reused from frame to frame.
+    input: Vec<f32>,
+    resizer: fast_image_resize::Resizer,
 }
 
 impl SmokeWorker {
-    /// Scores one frame (any size; it is resized to 320×240, aspect not kept, as in training).
+    /// Scores one frame of any size, as the model's layout says.
     pub fn score(&mut self, frame: &image::RgbImage) -> Result<SmokeScore, SmokeError> {
+        match self.model.layout {
+            Layout::Patches { patch } => self.score_patches(frame, patch),
+            Layout::Tiles(t) => self.score_tiles(frame, t),
+        }
+    }
+
+    fn fail(&self) -> impl Fn(ort::Error) -> SmokeError {
+        let path = self.model.path.clone();
+        move |source| SmokeError::Inference { path: path.clone(), source }
+    }
+
+    /// v1: the frame resized to 320×240 (aspect not kept, as in training), one patch grid out.
+    fn score_patches(&mut self, frame: &image::RgbImage, patch: u32) -> Result<SmokeScore, SmokeError> {
         let small = image::imageops::resize(frame, INPUT_W, INPUT_H, FilterType::Triangle);
+        let (w, h) = (INPUT_W as usize, INPUT_H as usize);
+        self.input.clear();
+        self.input.resize(3 * w * h, 0.0);
         for (x, y, px) in small.enumerate_pixels() {
             for c in 0..3 {
-                self.input[[0, c, y as usize, x as usize]] = px[c] as f32 / 255.0;
+                self.input[c * w * h + y as usize * w + x as usize] = px[c] as f32 / 255.0;
             }
         }
-        let fail = |source: ort::Error| SmokeError::Inference { path: self.model.path.clone(), source };
-        let tensor = TensorRef::from_array_view(&self.input).map_err(fail)?;
-        let outputs = self.session.run(ort::inputs!["image" => tensor]).map_err(fail)?;
-        let probs = outputs["patch_prob"].try_extract_array::<f32>().map_err(fail)?;
-        let patches: Vec<f32> = probs.iter().copied().collect();
-        let grid = ((INPUT_H / self.model.patch) as usize, (INPUT_W / self.model.patch) as usize);
-        if patches.len() != grid.0 * grid.1 {
+        let view = ndarray::ArrayView4::from_shape((1, 3, h, w), &self.input).expect("buffer fits its shape");
+        let fail = self.fail();
+        let tensor = TensorRef::from_array_view(view).map_err(&fail)?;
+        let outputs = self.session.run(ort::inputs!["image" => tensor]).map_err(&fail)?;
+        let probs: Vec<f32> =
+            outputs["patch_prob"].try_extract_array::<f32>().map_err(&fail)?.iter().copied().collect();
+        let (rows, cols) = ((INPUT_H / patch) as usize, (INPUT_W / patch) as usize);
+        if probs.len() != rows * cols {
             return Err(SmokeError::Output {
                 path: self.model.path.clone(),
-                what: format!("patch_prob has {} values, expected {}", patches.len(), grid.0 * grid.1),
+                what: format!("patch_prob has {} values, expected {}", probs.len(), rows * cols),
             });
         }
-        let score = patches.iter().copied().fold(0.0, f32::max);
-        Ok(SmokeScore { score, grid, patches })
+        let (fw, fh) = (1.0 / cols as f64, 1.0 / rows as f64);
+        let tiles = probs
+            .iter()
+            .enumerate()
+            .map(|(i, &prob)| {
+                let (r, c) = ((i / cols) as f64, (i % cols) as f64);
+                TileScore { bbox: [c * fw, r * fh, (c + 1.0) * fw, (r + 1.0) * fh], prob, whole: false }
+            })
+            .collect();
+        Ok(SmokeScore::from_tiles(tiles))
+    }
+
+    /// v2: overlapping tiles of the resized frame plus the whole-frame view, one batch.
+    fn score_tiles(&mut self, frame: &image::RgbImage, t: Tiling) -> Result<SmokeScore, SmokeError> {
+        let (fw, fh) = frame.dimensions();
+        let (rw, rh) = t.resized(fw, fh);
+        let resized = self.resize(frame, rw, rh)?;
+        let corners = t.corners(fw, fh);
+        let n = corners.len() + t.whole_frame_tile as usize;
+        let side = t.tile as usize;
+        let plane = side * side;
+        self.input.clear();
+        self.input.resize(n * 3 * plane, 0.0);
+        for (k, &(x0, y0)) in corners.iter().enumerate() {
+            copy_tile(&resized, rw as usize, (x0 as usize, y0 as usize), side, &mut self.input[k * 3 * plane..]);
+        }
+        if t.whole_frame_tile {
+            let whole = self.resize(frame, t.tile, t.tile)?;
+            copy_tile(&whole, side, (0, 0), side, &mut self.input[corners.len() * 3 * plane..]);
+        }
+        let view = ndarray::ArrayView4::from_shape((n, 3, side, side), &self.input).expect("buffer fits its shape");
+        let fail = self.fail();
+        let tensor = TensorRef::from_array_view(view).map_err(&fail)?;
+        let outputs = self.session.run(ort::inputs!["tiles" => tensor]).map_err(&fail)?;
+        let probs: Vec<f32> = outputs["prob"].try_extract_array::<f32>().map_err(&fail)?.iter().copied().collect();
+        if probs.len() != n {
+            return Err(SmokeError::Output {
+                path: self.model.path.clone(),
+                what: format!("prob has {} values for {n} tiles", probs.len()),
+            });
+        }
+        let (sw, sh) = (rw as f64, rh as f64);
+        let mut tiles: Vec<TileScore> = corners
+            .iter()
+            .zip(&probs)
+            .map(|(&(x, y), &prob)| {
+                let (x, y, s) = (x as f64, y as f64, t.tile as f64);
+                TileScore {
+                    bbox: [x / sw, y / sh, ((x + s) / sw).min(1.0), ((y + s) / sh).min(1.0)],
+                    prob,
+                    whole: false,
+                }
+            })
+            .collect();
+        if t.whole_frame_tile {
+            tiles.push(TileScore { bbox: [0.0, 0.0, 1.0, 1.0], prob: probs[n - 1], whole: true });
+        }
+        Ok(SmokeScore::from_tiles(tiles))
+    }
+
+    /// The frame resized (bilinear, like the training script's PIL) to `w` × `h`, RGB bytes.
+    fn resize(&mut self, frame: &image::RgbImage, w: u32, h: u32) -> Result<Vec<u8>, SmokeError> {
+        use fast_image_resize::{images::Image, FilterType, PixelType, ResizeAlg, ResizeOptions};
+        let output = |what: String| SmokeError::Output { path: self.model.path.clone(), what };
+        let src =
+            fast_image_resize::images::ImageRef::new(frame.width(), frame.height(), frame.as_raw(), PixelType::U8x3)
+                .map_err(|e| output(format!("frame buffer: {e}")))?;
+        let mut dst = Image::new(w, h, PixelType::U8x3);
+        let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear));
+        self.resizer.resize(&src, &mut dst, &options).map_err(|e| output(format!("resize: {e}")))?;
+        Ok(dst.into_vec())
+    }
+}
+
+/// Copies the `side`² tile at `(x0, y0)` of an RGB image `width` pixels wide into `out` as
+/// planar RGB in 0..1 (the model's input layout).
+fn copy_tile(rgb: &[u8], width: usize, (x0, y0): (usize, usize), side: usize, out: &mut [f32]) {
+    let plane = side * side;
+    for y in 0..side {
+        let row = &rgb[((y0 + y) * width + x0) * 3..((y0 + y) * width + x0 + side) * 3];
+        for (x, px) in row.chunks_exact(3).enumerate() {
+            for c in 0..3 {
+                out[c * plane + y * side + x] = px[c] as f32 / 255.0;
+            }
+        }
     }
 }
 
@@ -255,13 +435,53 @@ impl SmokeWorker {
 mod tests {
     use super::*;
 
+    fn grid(rows: usize, cols: usize, hot: &[(usize, usize, f32)]) -> SmokeScore {
+        let tiles = (0..rows * cols)
+            .map(|i| {
+                let (r, c) = ((i / cols) as f64, (i % cols) as f64);
+                let (fw, fh) = (1.0 / cols as f64, 1.0 / rows as f64);
+                let prob = hot.iter().find(|h| (h.0, h.1) == (i / cols, i % cols)).map_or(0.0, |h| h.2);
+                TileScore { bbox: [c * fw, r * fh, (c + 1.0) * fw, (r + 1.0) * fh], prob, whole: false }
+            })
+            .collect();
+        SmokeScore::from_tiles(tiles)
+    }
+
     #[test]
-    fn plume_base_is_lowest_hot_patch_in_best_column() {
-        let mut patches = vec![0.0; 4 * 5];
-        patches[5 + 2] = 0.9; // row 1, col 2: the best
-        patches[2 * 5 + 2] = 0.6; // row 2, col 2: above threshold, lower
-        patches[3 * 5 + 4] = 0.7; // another column
-        let s = SmokeScore { score: 0.9, grid: (4, 5), patches };
+    fn plume_base_is_lowest_hot_tile_under_the_best_one() {
+        // row 1, col 2 the best; row 2, col 2 above threshold and lower; another column hotter below
+        let s = grid(4, 5, &[(1, 2, 0.9), (2, 2, 0.6), (3, 4, 0.7)]);
+        assert_eq!(s.score, 0.9);
         assert_eq!(s.plume_base(0.5), (0.5, 0.75));
+        assert_eq!(s.best_tile_box(500, 400), [200, 100, 300, 200]);
+    }
+
+    #[test]
+    fn tiles_cover_the_resized_frame_edge_to_edge_in_row_order() {
+        let t = Tiling { tile: 224, resize_width: 1120, stride: 192, whole_frame_tile: true };
+        assert_eq!(t.resized(1920, 1080), (1120, 630));
+        let c = t.corners(1920, 1080);
+        let xs: Vec<u32> = c.iter().filter(|p| p.1 == 0).map(|p| p.0).collect();
+        assert_eq!(xs, [0, 192, 384, 576, 768, 896], "the last tile is flush with the right edge");
+        let ys: Vec<u32> = c.iter().filter(|p| p.0 == 0).map(|p| p.1).collect();
+        assert_eq!(ys, [0, 192, 384, 406]);
+        assert_eq!(c.len(), 24);
+        assert_eq!(c[1], (192, 0), "row by row");
+        // a frame narrower than a tile is one tile; a flat one is padded up to a tile high
+        let small = Tiling { tile: 224, resize_width: 224, stride: 192, whole_frame_tile: false };
+        assert_eq!(small.corners(100, 20), [(0, 0)]);
+    }
+
+    #[test]
+    fn a_tile_is_copied_as_planar_rgb_in_0_to_1() {
+        let (w, side) = (4usize, 2usize);
+        let rgb: Vec<u8> = (0..w * 3 * 3).map(|i| i as u8).collect(); // 4 × 3 pixels
+        let mut out = vec![0f32; 3 * side * side];
+        copy_tile(&rgb, w, (1, 1), side, &mut out);
+        // pixel (1,1) is index 5 → bytes 15,16,17; planes R, G, B
+        assert_eq!(out[0] * 255.0, 15.0);
+        assert_eq!(out[side * side] * 255.0, 16.0);
+        assert_eq!(out[2 * side * side] * 255.0, 17.0);
+        assert_eq!(out[3] * 255.0, ((2 * w + 2) * 3) as f32, "(2,2) is the tile's last pixel");
     }
 }

@@ -95,6 +95,7 @@ fn store(c: &mut Criterion) {
                     sha256: &format!("sha{k}"),
                     kind: "satellite",
                     frame: None,
+                    note: None,
                 },
                 &located,
                 &rules,

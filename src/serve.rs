@@ -159,7 +159,8 @@ mod tests {
         let at = chrono::Utc.with_ymd_and_hms(2026, 6, 10, 5, 30, 0).unwrap();
         let loc = Located::on_farmland(Detection::point(SourceKind::Satellite, 115.6, 37.6, at, 500.0));
         let cfg = Config::default();
-        let input = crate::batch::InputRef { path: "x".as_ref(), sha256: "sha", kind: "satellite", frame: None };
+        let input =
+            crate::batch::InputRef { path: "x".as_ref(), sha256: "sha", kind: "satellite", frame: None, note: None };
         let rec = crate::batch::record_input(&mut store, input, &[loc], &cfg.rules(), cfg.persistence.cell_deg);
         let id = rec.unwrap().opened.remove(0);
         (dir, path, id)

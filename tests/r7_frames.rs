@@ -127,3 +127,26 @@ fn r7_smoke_eval_scores_labelled_frames_and_its_metrics_follow_from_its_lines() 
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("smoke/"));
 }
+
+#[test]
+fn r7_a_night_infrared_frame_is_not_scored_by_a_model_without_infrared_and_the_store_says_why() {
+    let sb = Sandbox::new();
+    let f = sb.path("work/inbox/frames/CAM03/night.jpg");
+    std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+    image::RgbImage::from_fn(96, 64, |x, y| {
+        let v = ((x * 2 + y) % 250) as u8;
+        image::Rgb([v, v, v])
+    })
+    .save(&f)
+    .unwrap();
+    pose(&f, "");
+    let out = sb.cmd().arg("run").output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(stdout.contains("frames: 0 scored") && stdout.contains("1 not scored (night infrared)"), "{stdout}");
+    let note: String = rusqlite::Connection::open(sb.path("work/firepoint.sqlite"))
+        .unwrap()
+        .query_row("SELECT note FROM inputs WHERE path LIKE '%night.jpg'", [], |r| r.get(0))
+        .unwrap();
+    assert!(note.contains("night infrared") && note.contains("not trained on infrared"), "{note}");
+}

@@ -10,7 +10,7 @@ use firepoint::store::{Store, TicketFilter};
 /// Records one satellite input (named after its checksum) with the default rules.
 fn record(store: &mut Store, sha: &str, located: &[Located]) -> Result<Recorded, firepoint::store::StoreError> {
     let cfg = Config::default();
-    let input = InputRef { path: sha.as_ref(), sha256: sha, kind: "satellite", frame: None };
+    let input = InputRef { path: sha.as_ref(), sha256: sha, kind: "satellite", frame: None, note: None };
     record_input(store, input, located, &cfg.rules(), cfg.persistence.cell_deg)
 }
 

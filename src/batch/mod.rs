@@ -63,6 +63,10 @@ pub struct BatchReport {
     pub joined: usize,
     /// New camera tickets pushed later than `sla.alarm_min` after their sighting.
     pub late_alarms: usize,
+    /// Alarm latency of each new camera ticket (frame captured → ticket written), seconds.
+    pub alarm_latency_s: Vec<i64>,
+    /// Frames not scored, with the reason (night infrared frames the model was not trained on).
+    pub frames_skipped: usize,
     pub feed: Vec<PathBuf>,
 }
 
@@ -86,8 +90,11 @@ impl fmt::Display for BatchReport {
         }
         writeln!(
             f,
-            "frames: {} scored, {} with smoke, {} sighting(s) awaiting confirmation",
-            self.frames_scored, self.frames_with_smoke, self.awaiting_confirmation
+            "frames: {} scored, {} with smoke, {} sighting(s) awaiting confirmation, {} not scored (night infrared)",
+            self.frames_scored - self.frames_skipped,
+            self.frames_with_smoke,
+            self.awaiting_confirmation,
+            self.frames_skipped
         )?;
         writeln!(
             f,
@@ -97,6 +104,17 @@ impl fmt::Display for BatchReport {
         write!(f, "tickets: {} new, {} sightings joined existing tickets", self.opened.len(), self.joined)?;
         if self.duplicates > 0 {
             write!(f, "; {} sighting(s) already recorded from another input (not counted again)", self.duplicates)?;
+        }
+        if !self.alarm_latency_s.is_empty() {
+            let mut l = self.alarm_latency_s.clone();
+            l.sort_unstable();
+            write!(
+                f,
+                "\nalarm latency (frame captured → ticket written): median {} s, max {} s over {} alarm(s)",
+                l[l.len() / 2],
+                l[l.len() - 1],
+                l.len()
+            )?;
         }
         if self.late_alarms > 0 {
             write!(
@@ -211,8 +229,17 @@ impl Ctx<'_> {
             let history = self.store.footprint_history(&loc.detection, &self.cfg.persistence)?;
             loc.suppressed_by = crate::persistence::verdict(&history, &self.cfg.persistence);
         }
-        let at =
-            InputRef { path: &input.path, sha256: &input.sha, kind: input.kind.as_str(), frame: found.frame.as_ref() };
+        if let Some(note) = &found.note {
+            tracing::info!("{}: {note}", input.path.display());
+            self.report.frames_skipped += 1;
+        }
+        let at = InputRef {
+            path: &input.path,
+            sha256: &input.sha,
+            kind: input.kind.as_str(),
+            frame: found.frame.as_ref(),
+            note: found.note.as_deref(),
+        };
         let rec = record_input(&mut self.store, at, &placed.inside, &self.cfg.rules(), self.cfg.persistence.cell_deg)?;
         self.report.processed += 1;
         self.report.detections += placed.inside.len();
@@ -225,8 +252,12 @@ impl Ctx<'_> {
         // of the sighting; a backlog (or a slow camera upload) breaks it, so say so
         if input.kind == InputKind::Frame && !rec.opened.is_empty() {
             let seen = placed.inside.iter().map(|l| l.detection.observed_at).min();
+            let written = chrono::Utc::now(); // the input's transaction has just committed
+            if let Some(s) = seen {
+                self.report.alarm_latency_s.extend(rec.opened.iter().map(|_| (written - s).num_seconds()));
+            }
             let limit = chrono::Duration::minutes(self.cfg.sla.alarm_min);
-            if seen.is_some_and(|s| chrono::Utc::now() - s > limit) {
+            if seen.is_some_and(|s| written - s > limit) {
                 self.report.late_alarms += rec.opened.len();
             }
         }

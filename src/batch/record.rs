@@ -20,6 +20,8 @@ pub struct InputRef<'a> {
     pub kind: &'a str,
     /// What a camera frame showed (frames only).
     pub frame: Option<&'a FrameObservation>,
+    /// Why the input gave nothing to look at, when it was processed but not scored.
+    pub note: Option<&'a str>,
 }
 
 /// What recording one input changed.
@@ -43,7 +45,7 @@ pub fn record_input(
     rules: &Rules,
     cell_deg: f64,
 ) -> Result<Recorded, StoreError> {
-    let mut tx = store.begin_input(input.path, input.sha256, input.kind, located.len())?;
+    let mut tx = store.begin_input(input.path, input.sha256, input.kind, located.len(), input.note)?;
     if let Some(f) = input.frame {
         tx.frame(f)?;
     }

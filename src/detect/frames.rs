@@ -116,6 +116,13 @@ impl<'a> FrameDetector<'a> {
         let cam = aoi
             .camera(&pose.camera_id)
             .ok_or_else(|| InputError::UnknownCamera { path: path.into(), camera: pose.camera_id.clone() })?;
+        if !self.model.infrared && super::smoke::is_grayscale(&img) {
+            let note = format!(
+                "night infrared (grayscale) frame: not scored; model {} was not trained on infrared",
+                self.model.version
+            );
+            return Ok(Detected { note: Some(note), ..Default::default() });
+        }
         let score = worker.score(&img)?;
         let threshold = self.model.threshold;
         let (w, h) = img.dimensions();
@@ -158,6 +165,6 @@ impl<'a> FrameDetector<'a> {
                 "hit_ground": fix.hit_ground, "near_horizon": fix.near_horizon,
             }),
         };
-        Ok(Detected { detections: vec![detection], warnings: Vec::new(), frame: Some(observed) })
+        Ok(Detected { detections: vec![detection], frame: Some(observed), ..Default::default() })
     }
 }

@@ -80,11 +80,13 @@ pub struct Detected {
     pub warnings: Vec<String>,
     /// For a camera frame: what it showed, flagged or not (confirmation counts both).
     pub frame: Option<crate::domain::FrameObservation>,
+    /// Why an input that was read was not looked at (a night infrared frame), kept in the store.
+    pub note: Option<String>,
 }
 
 impl From<Vec<Detection>> for Detected {
     fn from(detections: Vec<Detection>) -> Self {
-        Detected { detections, warnings: Vec::new(), frame: None }
+        Detected { detections, ..Default::default() }
     }
 }
 
@@ -114,7 +116,7 @@ fn detect_table(path: &Path) -> Result<Detected, InputError> {
         .iter()
         .map(|(line, why)| format!("{} line {line}: {why} (row skipped)", path.display()))
         .collect();
-    Ok(Detected { detections: table.detections, warnings, frame: None })
+    Ok(Detected { detections: table.detections, warnings, ..Default::default() })
 }
 
 fn detect_scene(path: &Path, settings: Settings) -> Result<Detected, InputError> {

@@ -154,6 +154,9 @@ struct Metrics {
     patch: Option<u32>,
     #[serde(flatten)]
     tiling: Option<Tiling>,
+    /// Whether the model was trained and checked on night infrared (grayscale) frames.
+    #[serde(default)]
+    infrared: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -161,6 +164,8 @@ pub struct SmokeModel {
     pub path: PathBuf,
     pub version: String,
     pub threshold: f32,
+    /// Scores night infrared (grayscale) frames; when false they are skipped with the reason.
+    pub infrared: bool,
     bytes: std::sync::Arc<Vec<u8>>,
     layout: Layout,
 }
@@ -278,6 +283,7 @@ impl SmokeModel {
             path: path.into(),
             version: metrics.model,
             threshold: threshold.unwrap_or(metrics.threshold),
+            infrared: metrics.infrared,
             bytes: std::sync::Arc::new(bytes),
             layout,
         })
@@ -415,6 +421,20 @@ impl SmokeWorker {
         self.resizer.resize(&src, &mut dst, &options).map_err(|e| output(format!("resize: {e}")))?;
         Ok(dst.into_vec())
     }
+}
+
+/// Whether a frame is a night infrared (grayscale) picture: on a sample of its pixels the colour
+/// channels agree within 3 levels almost everywhere.
+pub fn is_grayscale(frame: &image::RgbImage) -> bool {
+    let px = frame.as_raw().chunks_exact(3);
+    let step = (px.len() / 4096).max(1);
+    let (mut grey, mut n) = (0usize, 0usize);
+    for p in px.step_by(step) {
+        let (r, g, b) = (p[0] as i16, p[1] as i16, p[2] as i16);
+        grey += ((r - g).abs() <= 3 && (g - b).abs() <= 3) as usize;
+        n += 1;
+    }
+    n > 0 && grey * 100 >= n * 98
 }
 
 /// Copies the `side`² tile at `(x0, y0)` of an RGB image `width` pixels wide into `out` as

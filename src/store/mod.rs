@@ -114,6 +114,7 @@ impl Store {
         sha256: &str,
         kind: &str,
         detections: usize,
+        note: Option<&str>,
     ) -> Result<InputTx<'_>, StoreError> {
         let store = self.path.clone();
         let sql = |source| StoreError::Sql { path: store.clone(), source };
@@ -121,8 +122,8 @@ impl Store {
         // an input quarantined before and delivered again (fixed) is recorded afresh
         tx.execute("DELETE FROM inputs WHERE sha256 = ?1 AND status = 'quarantined'", [sha256]).map_err(sql)?;
         tx.execute(
-            "INSERT INTO inputs (sha256, path, kind, status, detections, processed_at) VALUES (?1, ?2, ?3, 'done', ?4, ?5)",
-            params![sha256, path.display().to_string(), kind, detections as i64, ts(Utc::now())],
+            "INSERT INTO inputs (sha256, path, kind, status, detections, processed_at, note) VALUES (?1, ?2, ?3, 'done', ?4, ?5, ?6)",
+            params![sha256, path.display().to_string(), kind, detections as i64, ts(Utc::now()), note],
         )
         .map_err(sql)?;
         Ok(InputTx { tx, store, sha256: sha256.into(), extents: HashMap::new() })
@@ -223,7 +224,7 @@ mod tests {
         let at = Utc.with_ymd_and_hms(2026, 6, 10, 6, 0, 0).unwrap();
         let near = Located::on_farmland(Detection::point(SourceKind::Satellite, 115.601, 37.6, at, 500.0));
         let ev = crate::events::EventConfig::default();
-        let mut tx = store.begin_input("x".as_ref(), "sha-new", "satellite", 1).unwrap();
+        let mut tx = store.begin_input("x".as_ref(), "sha-new", "satellite", 1, None).unwrap();
         let anchors = tx.candidates(&near.detection, &ev).unwrap();
         assert_eq!(
             anchors.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(),

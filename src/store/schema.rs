@@ -76,6 +76,7 @@ CREATE TABLE IF NOT EXISTS frames (
 );
 CREATE INDEX IF NOT EXISTS frames_by_time ON frames (captured_at, camera_id);
 CREATE INDEX IF NOT EXISTS detections_by_time ON detections (observed_at, sensor);
+ALTER TABLE inputs ADD COLUMN note TEXT;
 "#;
 
 /// The store's schema version (`PRAGMA user_version`; 0 for a new file).

@@ -97,6 +97,9 @@ pub enum HistoryCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum SmokeCommand {
+    /// The masks of camera views: drawn ones (the AOI's camera_masks.json) and those learned
+    /// from places that flagged day after day without confirmation (they suppress sightings).
+    Masks,
     /// Score a folder of labelled frames (DIR/smoke/ and DIR/no_smoke/, any image size, no pose
     /// needed) through the production path: one JSON line per frame, then precision, recall, F1,
     /// false-positive rate and ROC-AUC at the operational threshold. How a county checks the

@@ -99,6 +99,32 @@ impl FrameObservation {
     }
 }
 
+/// A part of one camera preset's view where smoke-like things are not fires (a chimney, a road,
+/// a quarry): drawn by the county, or learned from tiles that flag day after day unconfirmed.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct ViewMask {
+    pub camera_id: String,
+    pub pan_deg: f64,
+    pub tilt_deg: f64,
+    /// Fractions of the frame: [x0, y0, x1, y1].
+    pub bbox: [f64; 4],
+    pub reason: String,
+}
+
+impl ViewMask {
+    /// Whether the frame's smoke tile lies mostly (≥ half of its area) inside this mask of the
+    /// same camera and preset (pan/tilt within the tolerances).
+    pub fn covers(&self, f: &FrameObservation, pan_tol: f64, tilt_tol: f64) -> bool {
+        let same_view = self.camera_id == f.camera_id
+            && (self.pan_deg - f.pan_deg).abs() <= pan_tol
+            && (self.tilt_deg - f.tilt_deg).abs() <= tilt_tol;
+        let (a, b) = (self.bbox, f.tile_box);
+        let inter = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0) * (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);
+        let area = (b[2] - b[0]) * (b[3] - b[1]);
+        same_view && area > 0.0 && inter >= 0.5 * area
+    }
+}
+
 /// One pass: MIR and TIR brightness temperatures (K, NaN where invalid) on one grid.
 #[derive(Debug, Clone)]
 pub struct BtScene {

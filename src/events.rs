@@ -11,7 +11,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::dispatch::{dispatch, Sla};
-use crate::domain::{Anchor, Decision, Detection, FrameObservation, Status, Ticket};
+use crate::domain::{Anchor, Decision, Detection, FrameObservation, Status, Ticket, ViewMask};
 use crate::grid::Projector;
 use crate::locate::camera::{triangulate, Bearing};
 use crate::locate::Located;
@@ -67,6 +67,10 @@ pub struct ConfirmConfig {
     /// Or at once when another tower's flagged frame within the window has a bearing that
     /// crosses this one's (the fire is then placed where they cross).
     pub second_tower: bool,
+    /// A place of a preset's view that flagged, unconfirmed, on at least this many days ...
+    pub mask_after_days: usize,
+    /// ... within this many days is learned as a mask (shown by `firepoint camera masks`).
+    pub mask_lookback_days: i64,
 }
 
 impl Default for ConfirmConfig {
@@ -78,6 +82,8 @@ impl Default for ConfirmConfig {
             pan_tolerance_deg: 1.0,
             tilt_tolerance_deg: 0.5,
             second_tower: true,
+            mask_after_days: 3,
+            mask_lookback_days: 14,
         }
     }
 }
@@ -111,6 +117,51 @@ impl Confirmation {
             _ => None,
         }
     }
+}
+
+/// The mask, drawn or learned, that covers a flagged frame's smoke tile, as the reason the
+/// sighting is not an alarm.
+pub fn view_mask(f: &FrameObservation, masks: &[ViewMask], cfg: &ConfirmConfig) -> Option<String> {
+    let m = masks.iter().find(|m| m.covers(f, cfg.pan_tolerance_deg, cfg.tilt_tolerance_deg))?;
+    Some(format!("masked view of {}: {}", m.camera_id, m.reason))
+}
+
+/// Masks learned from unconfirmed flagged frames (oldest first): places of one preset's view
+/// (overlapping tiles) that flagged on at least `mask_after_days` distinct days.
+pub fn learn_masks(unconfirmed: &[FrameObservation], cfg: &ConfirmConfig) -> Vec<ViewMask> {
+    // greedy groups: a frame joins the first group of its camera and preset whose first tile it overlaps
+    let mut groups: Vec<(FrameObservation, std::collections::BTreeSet<chrono::NaiveDate>)> = Vec::new();
+    for f in unconfirmed {
+        let day = crate::time::reporting_day(f.captured_at);
+        let same = |g: &FrameObservation| {
+            g.camera_id == f.camera_id
+                && (g.pan_deg - f.pan_deg).abs() <= cfg.pan_tolerance_deg
+                && (g.tilt_deg - f.tilt_deg).abs() <= cfg.tilt_tolerance_deg
+                && g.overlaps(f)
+        };
+        match groups.iter_mut().find(|(g, _)| same(g)) {
+            Some((_, days)) => {
+                days.insert(day);
+            }
+            None => groups.push((f.clone(), [day].into())),
+        }
+    }
+    groups
+        .into_iter()
+        .filter(|(_, days)| days.len() >= cfg.mask_after_days)
+        .map(|(g, days)| ViewMask {
+            camera_id: g.camera_id.clone(),
+            pan_deg: g.pan_deg,
+            tilt_deg: g.tilt_deg,
+            bbox: g.tile_box,
+            reason: format!(
+                "learned: flagged without confirmation on {} days ({} .. {})",
+                days.len(),
+                days.first().expect("a group has a day"),
+                days.last().expect("a group has a day")
+            ),
+        })
+        .collect()
 }
 
 /// Confirms a flagged frame `current` against `same_view` (earlier frames of its camera and
@@ -342,5 +393,28 @@ mod tests {
         assert!(matches!(confirm(&now, &[], &[same], &cfg), Confirmation::Pending { .. }));
         let off = ConfirmConfig { second_tower: false, ..ConfirmConfig::default() };
         assert!(matches!(confirm(&now, &[], &[seen], &off), Confirmation::Pending { .. }));
+    }
+
+    #[test]
+    fn r7_a_place_that_flags_unconfirmed_on_three_days_becomes_a_mask_that_covers_it() {
+        let cfg = ConfirmConfig::default();
+        let here = (115.70, 37.575);
+        let on_day = |day: u32, x: f64| {
+            let mut f = frame("CAM03", 10, x, Some(60.0), here);
+            f.captured_at = Utc.with_ymd_and_hms(2026, 6, day, 5, 10, 0).unwrap();
+            f
+        };
+        // the chimney at x 0.40 flags on days 1, 2, 4 (twice on day 2); a field at 0.80 once
+        let seen = [on_day(1, 0.40), on_day(2, 0.42), on_day(2, 0.41), on_day(4, 0.40), on_day(3, 0.80)];
+        let masks = learn_masks(&seen, &cfg);
+        assert_eq!(masks.len(), 1, "{masks:?}");
+        assert!(masks[0].reason.contains("3 days (2026-06-01 .. 2026-06-04)"), "{}", masks[0].reason);
+        let why = view_mask(&on_day(5, 0.41), &masks, &cfg).expect("the chimney is masked");
+        assert!(why.starts_with("masked view of CAM03: learned"), "{why}");
+        assert!(view_mask(&on_day(5, 0.80), &masks, &cfg).is_none(), "the field is not");
+        let mut panned = on_day(5, 0.41);
+        panned.pan_deg += 5.0;
+        assert!(view_mask(&panned, &masks, &cfg).is_none(), "another preset of the camera is not");
+        assert!(learn_masks(&seen[..3], &cfg).is_empty(), "two days are not enough");
     }
 }

@@ -122,6 +122,7 @@ fn run(cli: Cli) -> Result<Exit> {
         }
         Command::History { command } => history(&cfg, command),
         Command::Smoke { command: SmokeCommand::Eval { dir } } => commands::smoke_eval(&cfg, &dir),
+        Command::Smoke { command: SmokeCommand::Masks } => commands::smoke_masks(&cfg),
         Command::Validate { command: ValidateCommand::Goes { l1b, fdc, offset, json } } => {
             validate_goes(&cfg, &l1b, &fdc, offset, json)
         }

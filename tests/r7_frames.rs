@@ -150,3 +150,53 @@ fn r7_a_night_infrared_frame_is_not_scored_by_a_model_without_infrared_and_the_s
         .unwrap();
     assert!(note.contains("night infrared") && note.contains("not trained on infrared"), "{note}");
 }
+
+#[test]
+fn r7_a_drawn_mask_keeps_a_chimney_in_a_view_from_raising_alarms() {
+    let sb = Sandbox::new();
+    let aoi = sb.path("aoi");
+    std::fs::create_dir_all(&aoi).unwrap();
+    for e in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("aoi")).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_file() {
+            std::fs::copy(&p, aoi.join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    // the whole view of CAM03 at pan 64°, tilt −1.5° is masked (a test cannot place a chimney
+    // where the weak placeholder model will look)
+    let masks = r#"[{"camera_id": "CAM03", "pan_deg": 64.0, "tilt_deg": -1.5, "bbox": [0, 0, 1, 1], "reason": "chimney of the brick works"}]"#;
+    std::fs::write(aoi.join("camera_masks.json"), masks).unwrap();
+    for (i, minute) in [31, 32, 33].iter().enumerate() {
+        let f = sb.path(&format!("work/inbox/frames/CAM03/m{i}.jpg"));
+        frame(&f, 40 * i as u8);
+        std::fs::write(
+            f.with_extension("json"),
+            format!(r#"{{"camera_id": "CAM03", "captured_at": "2026-06-10T05:{minute}:00Z", "pan_deg": 64.0, "tilt_deg": -1.5, "hfov_deg": 40.0}}"#),
+        )
+        .unwrap();
+    }
+    let aoi_arg = format!("paths.aoi={:?}", aoi.to_str().unwrap());
+    let out = sb.cmd().args(["--set", &aoi_arg, "--set", "camera.threshold=0.0", "run"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(sb.tickets().is_empty(), "masked: no alarm");
+    let conn = rusqlite::Connection::open(sb.path("work/firepoint.sqlite")).unwrap();
+    let n: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM detections WHERE suppressed_by LIKE 'masked view of CAM03: chimney%'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(n, 3, "every sighting is kept, with the reason");
+    let out = sb.cmd().args(["--set", &aoi_arg, "smoke", "masks"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains(r#""origin":"drawn""#));
+    // a broken mask file is named when the district is checked
+    std::fs::write(
+        aoi.join("camera_masks.json"),
+        r#"[{"camera_id": "CAM03", "pan_deg": 0, "tilt_deg": 0, "bbox": [0.5, 0, 0.2, 1], "reason": "x"}]"#,
+    )
+    .unwrap();
+    let out = sb.cmd().args(["aoi", "check", aoi.to_str().unwrap()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("camera_masks.json"));
+}

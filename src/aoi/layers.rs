@@ -150,6 +150,30 @@ pub(super) fn read_landuse(dir: &Path) -> Result<Vec<(LandClass, MultiPolygon<f6
     })
 }
 
+/// `camera_masks.json` (optional): a list of `{"camera_id", "pan_deg", "tilt_deg", "bbox":
+/// [x0, y0, x1, y1] in fractions of the frame, "reason"}` — parts of a preset's view where
+/// smoke-like things are not fires (chimneys, roads, quarries).
+pub(super) fn read_view_masks(dir: &Path) -> Result<Vec<crate::domain::ViewMask>, AoiError> {
+    let path = dir.join("camera_masks.json");
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    let bad = |what: String| AoiError::Invalid { dir: path.clone(), what };
+    let text = std::fs::read_to_string(&path).map_err(|e| bad(format!("unreadable ({e})")))?;
+    let masks: Vec<crate::domain::ViewMask> =
+        serde_json::from_str(&text).map_err(|e| bad(format!("not a list of camera masks ({e})")))?;
+    for m in &masks {
+        let b = m.bbox;
+        if !(0.0..=1.0).contains(&b[0]) || !(0.0..=1.0).contains(&b[3]) || b[0] >= b[2] || b[1] >= b[3] || b[2] > 1.0 {
+            return Err(bad(format!(
+                "mask of {} has bbox {b:?}: fractions of the frame, x0 < x1, y0 < y1",
+                m.camera_id
+            )));
+        }
+    }
+    Ok(masks)
+}
+
 pub(super) fn read_cameras(dir: &Path) -> Result<Vec<Camera>, AoiError> {
     read(dir, "cameras", |r| {
         let (lon, lat) = r.point()?;

@@ -129,6 +129,8 @@ pub struct Aoi {
     pub heat_sources: Vec<HeatSource>,
     pub landuse: Vec<(LandClass, MultiPolygon<f64>)>,
     pub cameras: Vec<Camera>,
+    /// Drawn masks of camera views (`camera_masks.json`, optional).
+    pub view_masks: Vec<crate::domain::ViewMask>,
     pub dem: Option<Dem>,
     pub projector: Projector,
     village_index: RTree<GeomWithData<Rectangle<[f64; 2]>, usize>>,
@@ -197,6 +199,7 @@ impl Aoi {
             heat_sources,
             landuse: layers::read_landuse(dir)?,
             cameras: layers::read_cameras(dir)?,
+            view_masks: layers::read_view_masks(dir)?,
             dem: layers::read_dem(dir, limits)?,
             projector,
             village_index,

@@ -177,6 +177,8 @@ fn implausible(d: &crate::domain::Detection) -> Option<String> {
 struct Ctx<'a> {
     cfg: &'a Config,
     aoi: &'a Aoi,
+    /// The district's drawn view masks and those learned from the store, for the whole batch.
+    masks: Vec<crate::domain::ViewMask>,
     store: Store,
     mode: Quarantine,
     report: BatchReport,
@@ -221,6 +223,11 @@ impl Ctx<'_> {
             self.report.warned.push((input.path.clone(), found.warnings));
         }
         let mut placed = locate(self.aoi, found.detections, self.cfg.events.heat_source_buffer_m);
+        // a flagged frame whose smoke lies in a masked part of its view is no alarm
+        let masked = found.frame.as_ref().and_then(|f| crate::events::view_mask(f, &self.masks, &self.cfg.confirm));
+        for loc in placed.inside.iter_mut().filter(|l| l.suppressed_by.is_none() && masked.is_some()) {
+            loc.suppressed_by = masked.clone();
+        }
         for loc in placed
             .inside
             .iter_mut()
@@ -303,8 +310,11 @@ pub fn run(cfg: &Config, inputs: Vec<(InputKind, PathBuf)>, mode: Quarantine) ->
     let _lock = lock::lock(&cfg.paths.store, cfg.batch.stuck_after_min)?;
     let aoi = Aoi::load_with(&cfg.paths.aoi, &cfg.limits)?;
     let store = Store::open(&cfg.paths.store)?;
-    let mut ctx =
-        Ctx { cfg, aoi: &aoi, store, mode, report: BatchReport { inputs: inputs.len(), ..Default::default() } };
+    let unconfirmed = store.unconfirmed_flags(chrono::Utc::now(), cfg.confirm.mask_lookback_days)?;
+    let mut masks = aoi.view_masks.clone();
+    masks.extend(crate::events::learn_masks(&unconfirmed, &cfg.confirm));
+    let report = BatchReport { inputs: inputs.len(), ..Default::default() };
+    let mut ctx = Ctx { cfg, aoi: &aoi, masks, store, mode, report };
     let mut todo = Vec::new();
     let mut batch_shas = std::collections::HashSet::new();
     for (kind, path) in inputs {

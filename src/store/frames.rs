@@ -33,6 +33,25 @@ fn window(at: DateTime<Utc>, cfg: &ConfirmConfig) -> (String, String) {
     (ts(at - Duration::minutes(cfg.window_min)), ts(at + Duration::minutes(cfg.window_min)))
 }
 
+impl super::Store {
+    /// Flagged frames whose sighting was never confirmed (still "awaiting confirmation"), in the
+    /// last `days` days before `now`, oldest first: what view masks are learned from.
+    pub fn unconfirmed_flags(&self, now: DateTime<Utc>, days: i64) -> Result<Vec<FrameObservation>, StoreError> {
+        let cols = COLUMNS.split(", ").map(|c| format!("f.{c}")).collect::<Vec<_>>().join(", ");
+        let sql = format!(
+            "SELECT {cols} FROM frames f JOIN detections d ON d.input_sha256 = f.input_sha256
+             WHERE f.flagged = 1 AND f.captured_at >= ?1 AND d.suppressed_by LIKE 'awaiting confirmation%'
+             ORDER BY f.captured_at"
+        );
+        let found = (|| -> rusqlite::Result<Vec<FrameObservation>> {
+            let mut stmt = self.conn.prepare(&sql)?;
+            let rows = stmt.query_map([ts(now - Duration::days(days))], from_row)?;
+            rows.collect()
+        })();
+        found.map_err(self.sql())
+    }
+}
+
 impl InputTx<'_> {
     /// Keeps what this input's frame showed.
     pub fn frame(&mut self, f: &FrameObservation) -> Result<(), StoreError> {

@@ -30,11 +30,16 @@ fn graph() -> BTreeMap<String, BTreeSet<String>> {
             let code = text.split("#[cfg(test)]").next().unwrap();
             let deps = g.entry(top.clone()).or_default();
             for (i, _) in code.match_indices("crate::") {
-                let name: String =
-                    code[i + 7..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
-                if !name.is_empty() && name != top {
-                    deps.insert(name);
-                }
+                let rest = &code[i + 7..];
+                // `crate::{a::X, b}` names several modules at once
+                let names: Vec<String> = match rest.strip_prefix('{') {
+                    Some(group) => group[..group.find('}').unwrap_or(group.len())]
+                        .split(',')
+                        .map(|part| part.trim().split("::").next().unwrap_or("").to_string())
+                        .collect(),
+                    None => vec![rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect()],
+                };
+                deps.extend(names.into_iter().filter(|n| !n.is_empty() && *n != top && n != "self"));
             }
         }
     }

@@ -316,6 +316,17 @@ def make_model():
     return TileNet()
 
 
+def set_train(model):
+    """All weights train, but BatchNorm uses its (ImageNet) running statistics: with batch-statistics BN
+    and momentum 0.01 the running averages lagged the fast-moving weights and the eval-mode network
+    scored every tile ~0 (first real run); frozen statistics make training and inference identical."""
+    import torch
+    model.train()
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.eval()
+
+
 def train(recs, steps, minutes, batch):
     import torch
     torch.manual_seed(SEED)
@@ -339,10 +350,11 @@ def train(recs, steps, minutes, batch):
     head = list(model.net._fc.parameters())
     hid = {id(p) for p in head}
     body = [p for p in model.parameters() if id(p) not in hid]
-    opt = torch.optim.AdamW([{"params": body, "lr": 4e-4}, {"params": head, "lr": 1e-3}], weight_decay=1e-4)
+    opt = torch.optim.AdamW([{"params": body, "lr": 3e-4}, {"params": head, "lr": 1e-3}], weight_decay=1e-4)
     base = [g["lr"] for g in opt.param_groups]
     lossf = torch.nn.BCEWithLogitsLoss()
     hard, mil = [], []
+    set_train(model)
     t0 = time.time()
     mined = False
     n_done = 0
@@ -354,7 +366,7 @@ def train(recs, steps, minutes, batch):
         if not mined and frac >= 0.45:
             hard, mil = mine(model, neg_unv + fig_neg + pos_at + pos_afm, fig_pos, rng)
             mined = True
-            model.train()
+            set_train(model)
         warm = min(1.0, (step + 1) / 20)
         for g, b in zip(opt.param_groups, base):
             g["lr"] = b * warm * 0.5 * (1 + math.cos(math.pi * frac))
@@ -389,6 +401,12 @@ def train(recs, steps, minutes, batch):
         if step % 10 == 0:
             log("step %d/%d loss %.4f  %.0f s" % (step, steps, loss.item(), time.time() - t0))
     model.eval()
+    with torch.no_grad():  # sanity check in inference mode on training-style crops
+        pc = model(to_batch([pos_crop(pos_at[i % len(pos_at)], rng) for i in range(16)], rng, False)).numpy()
+        nc = model(to_batch([a for a in (neg_crop(neg_unv[i % len(neg_unv)], rng) for i in range(16)) if a is not None],
+                            rng, False)).numpy()
+    log("eval-mode check on train crops: positives mean %.3f, negatives mean %.3f" % (pc.mean(), nc.mean()))
+    torch.save(model.state_dict(), os.path.join(CACHE, NAME + ".pt"))
     return model, {"steps": n_done, "batch": batch, "seconds": round(time.time() - t0, 1)}
 
 
@@ -583,6 +601,7 @@ def main():
     ap.add_argument("--steps", type=int, default=420)
     ap.add_argument("--minutes", type=float, default=32.0, help="hard cap on the training loop")
     ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--int8-val", action="store_true", help="int8: own val pass and threshold (slow)")
     ap.add_argument("--quick", action="store_true", help="pipeline check: few steps, few eval frames")
     args = ap.parse_args()
     import torch
@@ -617,17 +636,21 @@ def main():
     for tag, path in (("fp32", fp32), ("int8", int8)):
         sess = session(path)
         t = time.time()
-        v = evaluate(sess, recs, "val")
-        thr = choose_threshold(v[2], v[3])
+        if tag == "fp32" or args.int8_val:
+            v = evaluate(sess, recs, "val")
+            thr = choose_threshold(v[2], v[3])
+        else:  # int8 without its own val pass: fp32's val threshold, test events only
+            v = None
+            thr = results["fp32"]["threshold"]
         te = evaluate(sess, recs, "test")  # test: scored once, at the threshold fixed on val
-        res = {"threshold": thr, "val": report(*v, thr), "test": report(*te, thr)}
+        res = {"threshold": thr, "val": report(*v, thr) if v else None, "test": report(*te, thr)}
         if tag == "fp32":
             res["extra_afm640"] = report(*evaluate(sess, recs, "extra"), thr)
-        ntiles = sum(len(p) for p in v[1]) + sum(len(p) for p in te[1])
+        ntiles = (sum(len(p) for p in v[1]) if v else 0) + sum(len(p) for p in te[1])
         res["eval_seconds"] = round(time.time() - t, 1)
         res["eval_tiles"] = ntiles
         results[tag] = res
-        log("%s thr %.4f val %s test %s (%.0f s, %d tiles)" % (tag, thr, res["val"]["frames"], res["test"]["frames"],
+        log("%s thr %.4f val %s test %s (%.0f s, %d tiles)" % (tag, thr, res["val"] and res["val"]["frames"], res["test"]["frames"],
                                                            time.time() - t, ntiles))
     use_int8 = results["int8"]["test"]["frames"]["f1"] > results["fp32"]["test"]["frames"]["f1"] - 0.01
     shipped = "int8" if use_int8 else "fp32"

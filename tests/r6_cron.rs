@@ -113,14 +113,7 @@ fn r6_geotiff_declaring_100000_squared_pixels_is_quarantined_without_reading() {
 #[test]
 fn r6_sparse_huge_dem_fails_aoi_check_with_the_reason() {
     let sb = Sandbox::new();
-    let aoi = sb.path("aoi");
-    std::fs::create_dir_all(&aoi).unwrap();
-    for e in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("aoi")).unwrap() {
-        let p = e.unwrap().path();
-        if p.extension().is_some_and(|x| x == "geojson") {
-            std::fs::copy(&p, aoi.join(p.file_name().unwrap())).unwrap();
-        }
-    }
+    let aoi = sb.copy_aoi(false);
     sparse_tif(&aoi.join("dem.tif"), 100_000, true);
     let out = run_bounded(&sb, &["aoi", "check", aoi.to_str().unwrap()], Duration::from_secs(60));
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -154,14 +154,7 @@ fn r7_a_night_infrared_frame_is_not_scored_by_a_model_without_infrared_and_the_s
 #[test]
 fn r7_a_drawn_mask_keeps_a_chimney_in_a_view_from_raising_alarms() {
     let sb = Sandbox::new();
-    let aoi = sb.path("aoi");
-    std::fs::create_dir_all(&aoi).unwrap();
-    for e in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("aoi")).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_file() {
-            std::fs::copy(&p, aoi.join(p.file_name().unwrap())).unwrap();
-        }
-    }
+    let aoi = sb.copy_aoi(true);
     // the whole view of CAM03 at pan 64°, tilt −1.5° is masked (a test cannot place a chimney
     // where the weak placeholder model will look)
     let masks = r#"[{"camera_id": "CAM03", "pan_deg": 64.0, "tilt_deg": -1.5, "bbox": [0, 0, 1, 1], "reason": "chimney of the brick works"}]"#;

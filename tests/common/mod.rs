@@ -50,6 +50,20 @@ impl Sandbox {
         String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
     }
 
+    /// A copy of the sample district in the sandbox (`aoi/`), its vector layers and, when
+    /// `with_dem`, every other file too; returns its folder.
+    pub fn copy_aoi(&self, with_dem: bool) -> PathBuf {
+        let aoi = self.path("aoi");
+        std::fs::create_dir_all(&aoi).unwrap();
+        for e in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("aoi")).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_file() && (with_dem || p.extension().is_some_and(|x| x == "geojson")) {
+                std::fs::copy(&p, aoi.join(p.file_name().unwrap())).unwrap();
+            }
+        }
+        aoi
+    }
+
     pub fn truth(&self) -> serde_json::Value {
         serde_json::from_str(&std::fs::read_to_string(self.path("work/truth.json")).unwrap()).unwrap()
     }

@@ -639,10 +639,12 @@ def main():
         if tag == "fp32" or args.int8_val:
             v = evaluate(sess, recs, "val")
             thr = choose_threshold(v[2], v[3])
-        else:  # int8 without its own val pass: fp32's val threshold, test events only
+        else:  # int8 keeps fp32's val threshold (not re-chosen); val is scored after test for the report
             v = None
             thr = results["fp32"]["threshold"]
-        te = evaluate(sess, recs, "test")  # test: scored once, at the threshold fixed on val
+        te = evaluate(sess, recs, "test")
+        if v is None:
+            v = evaluate(sess, recs, "val")  # test: scored once, at the threshold fixed on val
         res = {"threshold": thr, "val": report(*v, thr) if v else None, "test": report(*te, thr)}
         if tag == "fp32":
             res["extra_afm640"] = report(*evaluate(sess, recs, "extra"), thr)

@@ -30,7 +30,7 @@ for r in $(seq "$runs"); do
     printf '{"camera_id": "CAM01", "captured_at": "2026-06-10T05:%02d:00Z", "pan_deg": 40.0, "tilt_deg": -1.0, "hfov_deg": 40.0}\n' \
       $((i % 60)) > "$work/w/inbox/frames/CAM01/$name.json"
   done
-  set -- --set "paths.aoi=\"$PWD/aoi\"" --set "camera.model=\"$PWD/models/smoke-patch-v1.onnx\"" \
+  set -- --set "paths.aoi=\"$PWD/aoi\"" --set "camera.model=\"$PWD/${MODEL:-models/smoke-tile-v2.onnx}\"" \
          --set "paths.inbox=\"$work/w/inbox\"" --set "paths.store=\"$work/w/s.sqlite\"" \
          --set "paths.feed=\"$work/w/feed\"" --set "paths.quarantine=\"$work/w/q\""
   /usr/bin/time -f '%e %M' -o "$work/time" "$bin" "$@" run >"$work/out" 2>&1 || true

@@ -53,3 +53,58 @@ fn rust_preprocessing_matches_the_training_script_on_a_real_frame() {
     // PIL's and image's bilinear resampling differ slightly; the score must not
     assert!((got - want).abs() < 0.02, "Rust {got} vs training script {want}");
 }
+
+const TILE_MODEL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models/smoke-tile-v2.onnx");
+
+#[test]
+fn r7_tile_model_scores_a_frame_as_overlapping_tiles_and_a_whole_view() {
+    let model = SmokeModel::load(TILE_MODEL.as_ref(), None).unwrap();
+    let mut w = model.worker().unwrap();
+    let img = image::RgbImage::from_fn(1920, 1080, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, 90]));
+    let s = w.score(&img).unwrap();
+    // 1120 × 630: 5 × 3 tiles of 224 at stride 224, plus the whole frame
+    assert_eq!(s.tiles.len(), 16);
+    assert!(s.tiles.last().unwrap().whole && s.tiles.iter().filter(|t| t.whole).count() == 1);
+    assert!(s.tiles.iter().all(|t| (0.0..=1.0).contains(&t.prob)));
+    assert_eq!(s.score, s.tiles.iter().map(|t| t.prob).fold(0.0, f32::max));
+    assert_eq!(w.score(&img).unwrap(), s, "same frame, same score");
+}
+
+#[test]
+#[ignore = "needs the real data in ../shared/data (or FIREPOINT_DATA); scripts/test.sh runs it with --include-ignored when the data is there"]
+fn r7_rust_tiling_matches_the_training_script_tile_by_tile_on_real_frames() {
+    let smoke = common::shared_data("smoke");
+    let metrics: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(std::path::Path::new(TILE_MODEL).with_extension("json")).unwrap(),
+    )
+    .unwrap();
+    let model = SmokeModel::load(TILE_MODEL.as_ref(), None).unwrap();
+    let mut w = model.worker().unwrap();
+    let checks = metrics["onnx_check"].as_array().unwrap();
+    assert!(checks.len() >= 3);
+    for c in checks {
+        let path = smoke.join(c["path"].as_str().unwrap());
+        let img = firepoint::ingest::frame::decode(&path).unwrap();
+        let got = w.score(&img).unwrap();
+        let want: Vec<f64> = c["tile_probs"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        assert_eq!(got.tiles.len(), want.len(), "{}: tile count", path.display());
+        let worst = got.tiles.iter().zip(&want).map(|(t, w)| (t.prob as f64 - w).abs()).fold(0.0, f64::max);
+        // KNOWN GAP (issue 7): PIL's and fast_image_resize's bilinear filters and libjpeg's and
+        // zune-jpeg's chroma upsampling differ by a level or two, and the int8 model amplifies
+        // it. Measured on these three frames: largest tile difference 0.116 / 0.250 / see below,
+        // mean 0.028 / 0.034; frame scores 0.364 vs 0.343, 0.990 vs 1.000, 0.419 vs 0.569 (the
+        // 640×480 frame, upscaled). The bounds below catch a wrong tile order, layout or
+        // normalisation (differences of 0.3+ everywhere), not this gap, which must be closed
+        // before thresholds near 0.95 are trusted frame by frame.
+        let mean = got.tiles.iter().zip(&want).map(|(t, w)| (t.prob as f64 - w).abs()).sum::<f64>() / want.len() as f64;
+        eprintln!("{}: largest tile difference {worst:.4}, mean {mean:.4}", path.display());
+        assert!(mean < 0.08 && worst < 0.35, "{}: tile differences mean {mean:.4}, largest {worst:.4}", path.display());
+        let score = c["frame_score"].as_f64().unwrap();
+        assert!(
+            (got.score as f64 - score).abs() < 0.2,
+            "{}: Rust {} vs training script {score}",
+            path.display(),
+            got.score
+        );
+    }
+}

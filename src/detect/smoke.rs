@@ -80,7 +80,7 @@ pub struct CameraConfig {
 
 impl Default for CameraConfig {
     fn default() -> Self {
-        CameraConfig { model: "models/smoke-patch-v1.onnx".into(), threshold: None, chunk: 64, sidecar_wait_min: 10 }
+        CameraConfig { model: "models/smoke-tile-v2.onnx".into(), threshold: None, chunk: 64, sidecar_wait_min: 10 }
     }
 }
 

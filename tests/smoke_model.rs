@@ -89,16 +89,13 @@ fn r7_rust_tiling_matches_the_training_script_tile_by_tile_on_real_frames() {
         let want: Vec<f64> = c["tile_probs"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
         assert_eq!(got.tiles.len(), want.len(), "{}: tile count", path.display());
         let worst = got.tiles.iter().zip(&want).map(|(t, w)| (t.prob as f64 - w).abs()).fold(0.0, f64::max);
-        // KNOWN GAP (issue 7): PIL's and fast_image_resize's bilinear filters and libjpeg's and
-        // zune-jpeg's chroma upsampling differ by a level or two, and the int8 model amplifies
-        // it. Measured on these three frames: largest tile difference 0.116 / 0.250 / see below,
-        // mean 0.028 / 0.034; frame scores 0.364 vs 0.343, 0.990 vs 1.000, 0.419 vs 0.569 (the
-        // 640×480 frame, upscaled). The bounds below catch a wrong tile order, layout or
-        // normalisation (differences of 0.3+ everywhere), not this gap, which must be closed
-        // before thresholds near 0.95 are trusted frame by frame.
+        // PIL's and fast_image_resize's bilinear filters and libjpeg's and zune-jpeg's decoders
+        // differ by a level or two (measured: mean 0.08 levels on the 640×480 frame); through the
+        // fp32 model that is at most 0.047 on one tile, mean ≤ 0.007 (an int8 model with dynamic
+        // quantisation moved tiles by 0.25: its scale depends on the batch, so it is not shipped)
         let mean = got.tiles.iter().zip(&want).map(|(t, w)| (t.prob as f64 - w).abs()).sum::<f64>() / want.len() as f64;
         eprintln!("{}: largest tile difference {worst:.4}, mean {mean:.4}", path.display());
-        assert!(mean < 0.08 && worst < 0.35, "{}: tile differences mean {mean:.4}, largest {worst:.4}", path.display());
+        assert!(mean < 0.02 && worst < 0.08, "{}: tile differences mean {mean:.4}, largest {worst:.4}", path.display());
         let score = c["frame_score"].as_f64().unwrap();
         assert!(
             (got.score as f64 - score).abs() < 0.2,

@@ -602,6 +602,7 @@ def main():
     ap.add_argument("--minutes", type=float, default=32.0, help="hard cap on the training loop")
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--int8-val", action="store_true", help="int8: own val pass and threshold (slow)")
+    ap.add_argument("--ship-int8", action="store_true", help="ship the int8 file when it loses < 1 F1 point")
     ap.add_argument("--quick", action="store_true", help="pipeline check: few steps, few eval frames")
     args = ap.parse_args()
     import torch
@@ -654,7 +655,10 @@ def main():
         results[tag] = res
         log("%s thr %.4f val %s test %s (%.0f s, %d tiles)" % (tag, thr, res["val"] and res["val"]["frames"], res["test"]["frames"],
                                                            time.time() - t, ntiles))
-    use_int8 = results["int8"]["test"]["frames"]["f1"] > results["fp32"]["test"]["frames"]["f1"] - 0.01
+    # firepoint ships fp32: dynamic int8 quantisation computes activation scales per batch, so a
+    # tile's probability depends on the tiles run with it (and int8 ran 2.7x slower on the CPU).
+    # int8 is still measured and reported; pass --ship-int8 only for a statically quantised model.
+    use_int8 = args.ship_int8 and results["int8"]["test"]["frames"]["f1"] > results["fp32"]["test"]["frames"]["f1"] - 0.01
     shipped = "int8" if use_int8 else "fp32"
     onnx_path = os.path.join(args.out, NAME + ".onnx")
     with open(int8 if use_int8 else fp32, "rb") as f:
@@ -691,7 +695,7 @@ def main():
                       "dHash64 groups (Hamming <= 6, chained); events hashed (sha1) and cut at 60/80 % of frames; FIgLib rm-n "
                       "train, rm-w val, syp-w + ignition_epoch_* test",
         "metrics_shipped": r, "metrics_fp32": results["fp32"], "metrics_int8": results["int8"],
-        "int8_rule": "ship int8 only if its test frame F1 is within 1 point of fp32", "training": train_info,
+        "int8_rule": "fp32 is shipped (dynamic int8 scores depend on the batch); with --ship-int8, int8 only if its test frame F1 is within 1 point of fp32", "training": train_info,
         "seed": SEED, "onnx_check": check, "onnx_check_tolerance": 0.02,
     }
     with open(os.path.join(args.out, NAME + ".json"), "w") as f:

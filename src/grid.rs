@@ -124,13 +124,6 @@ fn lonlat_transform(wkt: &str) -> Option<gdal::spatial_ref::CoordTransform> {
     CoordTransform::new(&src, &dst).ok()
 }
 
-/// Points in the CRS `wkt` as lon/lat (EPSG:4326, lon first) through GDAL/PROJ.
-pub fn to_lonlat(wkt: &str, xy: &[(f64, f64)]) -> Vec<Option<(f64, f64)>> {
-    let identity = Georef { gt: [0.0, 1.0, 0.0, 0.0, 0.0, 1.0], srs_wkt: Some(wkt.to_string()) };
-    // with the identity geotransform, (row, col) = (y, x)
-    identity.to_lonlat().positions(&xy.iter().map(|&(x, y)| (y, x)).collect::<Vec<_>>())
-}
-
 /// A closed ring of a `w_m` (east–west) × `h_m` (north–south) rectangle centred on a point.
 pub fn rect_ring(lon: f64, lat: f64, w_m: f64, h_m: f64) -> Vec<[f64; 2]> {
     let p = Projector::new(lon, lat);

@@ -93,20 +93,15 @@ impl<'a> FrameDetector<'a> {
             .collect()
     }
 
-    /// Whether the frame was written less than the sidecar wait ago.
-    fn young(&self, path: &Path) -> bool {
-        super::young(path, self.sidecar_wait)
-    }
-
     /// One frame: pose, pixels, camera, score; a sighting on the ground when the score reaches
     /// the model's threshold.
     fn detect(&self, worker: &mut SmokeWorker, path: &Path) -> Result<Detected, InputError> {
         let pose = match frame::read_pose(path) {
-            Err(frame::FrameError::NoPose { sidecar, .. }) if self.young(path) => {
+            Err(frame::FrameError::NoPose { sidecar, .. }) if super::young(path, self.sidecar_wait) => {
                 return Err(InputError::SidecarPending { path: path.into(), sidecar })
             }
             // a sidecar cut short by its upload: wait for the rest
-            Err(frame::FrameError::BadPose { path: sidecar, source }) if source.is_eof() && self.young(path) => {
+            Err(frame::FrameError::BadPose { path: sidecar, source }) if source.is_eof() && super::young(path, self.sidecar_wait) => {
                 return Err(InputError::SidecarPending { path: path.into(), sidecar })
             }
             other => other?,

@@ -52,12 +52,8 @@ fn geostationary(scene: &BtScene) -> Option<(f64, f64)> {
 }
 
 /// Drops fire pixels in sun glint, where the scene's geometry is known; returns how many.
-pub fn reject(scene: &BtScene, fires: &mut Vec<FirePixel>) -> usize {
-    reject_with(scene, &scene.georef.to_lonlat(), fires)
-}
-
-/// [`reject`] with the scene's lon/lat transform already built.
-pub fn reject_with(scene: &BtScene, to_ll: &crate::grid::ToLonLat, fires: &mut Vec<FirePixel>) -> usize {
+/// `to_ll` is the scene's lon/lat transform, built once by the caller.
+pub fn reject(scene: &BtScene, to_ll: &crate::grid::ToLonLat, fires: &mut Vec<FirePixel>) -> usize {
     let Some((sat_lon, h)) = geostationary(scene) else { return 0 };
     let cells: Vec<(usize, usize)> = fires.iter().map(|f| (f.row, f.col)).collect();
     let ll = to_ll.centres(&cells);

@@ -150,7 +150,7 @@ fn detect_scene(path: &Path, settings: Settings) -> Result<Detected, InputError>
     let to_ll = scene.georef.to_lonlat();
     let (fires, glint) = fire_pixels_with(&scene, &to_ll, settings.hotspot, max).map_err(too_many)?;
     tracing::info!(file = %path.display(), fire_pixels = fires.len(), sun_glint_rejected = glint, "satellite scene tested");
-    Ok(scene_detections_with(&scene, &to_ll, &fires).into())
+    Ok(scene_detections(&scene, &to_ll, &fires).into())
 }
 
 /// Whether `path` was written less than `wait` ago (an upload whose companions may follow).
@@ -177,18 +177,14 @@ pub fn fire_pixels_with(
     let bands = hotspot::Bands::of(scene);
     let preset = presets.for_sensor(&scene.sensor);
     let mut fires = hotspot::detect_at_most(&bands, &|r, c| daylight.is_day(r, c), preset, max)?;
-    let glint = glint::reject_with(scene, to_ll, &mut fires);
+    let glint = glint::reject(scene, to_ll, &mut fires);
     Ok((fires, glint))
 }
 
 /// Groups fire pixels into 8-connected clusters, one detection each, placed at the centroid
 /// weighted by T4 excess over the background. Pixels off the Earth are left out.
-pub fn scene_detections(scene: &BtScene, fires: &[hotspot::FirePixel]) -> Vec<Detection> {
-    scene_detections_with(scene, &scene.georef.to_lonlat(), fires)
-}
-
-/// [`scene_detections`] with the scene's transform already built.
-pub fn scene_detections_with(
+/// `to_ll` is the scene's transform (`scene.georef.to_lonlat()`), built once by the caller.
+pub fn scene_detections(
     scene: &BtScene,
     to_ll: &crate::grid::ToLonLat,
     fires: &[hotspot::FirePixel],

@@ -242,8 +242,7 @@ pub fn smoke_eval(cfg: &Config, dir: &Path) -> Result<Exit> {
 pub fn smoke_masks(cfg: &Config) -> Result<Exit> {
     let aoi = firepoint::aoi::Aoi::load_with(&cfg.paths.aoi, &cfg.limits)?;
     let store = Store::open(&cfg.paths.store)?;
-    let unconfirmed = store.unconfirmed_flags(chrono::Utc::now(), cfg.confirm.mask_lookback_days)?;
-    let learned = firepoint::events::learn_masks(&unconfirmed, &cfg.confirm);
+    let learned = firepoint::batch::learned_masks(&store, cfg)?;
     for (origin, m) in aoi.view_masks.iter().map(|m| ("drawn", m)).chain(learned.iter().map(|m| ("learned", m))) {
         println!("{}", serde_json::json!({ "origin": origin, "mask": m }));
     }

@@ -136,12 +136,23 @@ struct Found {
     stamp: Option<(u64, std::time::SystemTime)>,
 }
 
+/// A file's size and modification time, when it can be read.
+fn stamp_of(path: &Path) -> Option<(u64, std::time::SystemTime)> {
+    std::fs::metadata(path).ok().and_then(|m| Some((m.len(), m.modified().ok()?)))
+}
+
 impl Found {
     /// Whether the file is no longer what was hashed (an upload still in progress).
     fn changed(&self) -> bool {
-        let now = std::fs::metadata(&self.path).ok().and_then(|m| Some((m.len(), m.modified().ok()?)));
-        self.stamp.is_some() && now != self.stamp
+        self.stamp.is_some() && stamp_of(&self.path) != self.stamp
     }
+}
+
+/// The view masks learned from the store's unconfirmed flagged frames (see
+/// `events::learn_masks`), as of now.
+pub fn learned_masks(store: &Store, cfg: &Config) -> anyhow::Result<Vec<crate::domain::ViewMask>> {
+    let unconfirmed = store.unconfirmed_flags(chrono::Utc::now(), cfg.confirm.mask_lookback_days)?;
+    Ok(crate::events::learn_masks(&unconfirmed, &cfg.confirm))
 }
 
 /// The content checksum that identifies an input, read in 1 MiB pieces (scenes can be large).
@@ -310,9 +321,8 @@ pub fn run(cfg: &Config, inputs: Vec<(InputKind, PathBuf)>, mode: Quarantine) ->
     let _lock = lock::lock(&cfg.paths.store, cfg.batch.stuck_after_min)?;
     let aoi = Aoi::load_with(&cfg.paths.aoi, &cfg.limits)?;
     let store = Store::open(&cfg.paths.store)?;
-    let unconfirmed = store.unconfirmed_flags(chrono::Utc::now(), cfg.confirm.mask_lookback_days)?;
     let mut masks = aoi.view_masks.clone();
-    masks.extend(crate::events::learn_masks(&unconfirmed, &cfg.confirm));
+    masks.extend(learned_masks(&store, cfg)?);
     let report = BatchReport { inputs: inputs.len(), ..Default::default() };
     let mut ctx = Ctx { cfg, aoi: &aoi, masks, store, mode, report };
     let mut todo = Vec::new();
@@ -325,7 +335,7 @@ pub fn run(cfg: &Config, inputs: Vec<(InputKind, PathBuf)>, mode: Quarantine) ->
             ctx.finish(&unread(format!("unread:{}", path.display())), Err(err))?;
             continue;
         }
-        let stamp = std::fs::metadata(&path).ok().and_then(|m| Some((m.len(), m.modified().ok()?)));
+        let stamp = stamp_of(&path);
         if stamp.is_some_and(|(len, _)| len == 0) {
             let err = InputError::EmptyFile { path: path.clone() };
             ctx.finish(&unread(format!("empty:{}", path.display())), Err(err))?;
@@ -403,7 +413,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("scene.tif");
         std::fs::write(&path, b"first half").unwrap();
-        let stamp = std::fs::metadata(&path).ok().and_then(|m| Some((m.len(), m.modified().ok()?)));
+        let stamp = stamp_of(&path);
         let found = Found { kind: InputKind::Satellite, path: path.clone(), sha: "x".into(), stamp };
         assert!(!found.changed());
         std::fs::write(&path, b"first half, second half").unwrap();

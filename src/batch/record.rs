@@ -1,6 +1,7 @@
 //! Recording one input: its located detections, each suppressed or decided by the event rule
 //! (`events::decide`) and carried out by the store, all in one transaction.
 
+use std::borrow::Cow;
 use std::path::Path;
 
 use chrono::Utc;
@@ -52,10 +53,12 @@ pub fn record_input(
     let mut out = Recorded::default();
     let now = Utc::now();
     for (idx, loc) in located.iter().enumerate() {
+        // borrowed unless confirmation or the duplicate check changes it (a table of 20k rows
+        // is not copied row by row)
         let mut confirmed = confirmed(&mut tx, loc, input.frame, rules)?;
         if let Some(other) = tx.already_recorded(&confirmed.detection)? {
             let short = &other[..other.len().min(12)];
-            confirmed.suppressed_by =
+            confirmed.to_mut().suppressed_by =
                 Some(format!("duplicate: the same sighting is already recorded (input {short}…)"));
         }
         let loc = &confirmed;
@@ -100,16 +103,16 @@ pub fn record_input(
 /// agree, placed where the bearings cross when a second tower confirms it, or held back
 /// (`suppressed_by` "awaiting confirmation …") until one of those happens. Other detections pass
 /// unchanged.
-fn confirmed(
+fn confirmed<'a>(
     tx: &mut InputTx,
-    loc: &Located,
+    loc: &'a Located,
     frame: Option<&FrameObservation>,
     rules: &Rules,
-) -> Result<Located, StoreError> {
-    let mut loc = loc.clone();
+) -> Result<Cow<'a, Located>, StoreError> {
     let Some(f) = frame.filter(|_| loc.detection.source == SourceKind::Camera && loc.suppressed_by.is_none()) else {
-        return Ok(loc);
+        return Ok(Cow::Borrowed(loc));
     };
+    let mut loc = loc.clone();
     let same_view = tx.same_view(f, rules.confirm)?;
     let others = if rules.confirm.second_tower { tx.other_towers(f, rules.confirm)? } else { Vec::new() };
     let verdict = confirm(f, &same_view, &others, rules.confirm);
@@ -130,5 +133,5 @@ fn confirmed(
         }
         Confirmation::Pending { .. } => loc.suppressed_by = verdict.pending_reason(),
     }
-    Ok(loc)
+    Ok(Cow::Owned(loc))
 }

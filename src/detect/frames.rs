@@ -101,7 +101,9 @@ impl<'a> FrameDetector<'a> {
                 return Err(InputError::SidecarPending { path: path.into(), sidecar })
             }
             // a sidecar cut short by its upload: wait for the rest
-            Err(frame::FrameError::BadPose { path: sidecar, source }) if source.is_eof() && super::young(path, self.sidecar_wait) => {
+            Err(frame::FrameError::BadPose { path: sidecar, source })
+                if source.is_eof() && super::young(path, self.sidecar_wait) =>
+            {
                 return Err(InputError::SidecarPending { path: path.into(), sidecar })
             }
             other => other?,

@@ -122,7 +122,11 @@ fn table(list: &[firepoint::domain::Ticket]) -> String {
             t.grid_phone,
             t.first_seen.with_timezone(&bj).format("%m-%d %H:%M"),
             t.deadline.with_timezone(&bj).format("%m-%d %H:%M"),
-            t.sources.join("+"),
+            if t.cameras.is_empty() {
+                t.sources.join("+")
+            } else {
+                format!("{} ({})", t.sources.join("+"), t.cameras.join(", "))
+            },
         );
     }
     out
@@ -217,7 +221,7 @@ pub fn history(cfg: &Config, command: HistoryCommand) -> Result<Exit> {
 /// `firepoint smoke eval DIR`: per-frame JSON lines, then the metrics line; exit 1 when some
 /// frames could not be scored (each named on stderr).
 pub fn smoke_eval(cfg: &Config, dir: &Path) -> Result<Exit> {
-    use firepoint::detect::{eval, frames::FrameDetector, smoke::SmokeModel};
+    use firepoint::detect::{eval, frames::FrameDetector, sequences, smoke::SmokeModel};
     let frames =
         eval::labelled_frames(dir).with_context(|| format!("cannot list labelled frames in {}", dir.display()))?;
     let model = SmokeModel::load(&cfg.camera.model, cfg.camera.threshold)?;
@@ -235,6 +239,26 @@ pub fn smoke_eval(cfg: &Config, dir: &Path) -> Result<Exit> {
         "{} frames ({} smoke, {} no smoke) at threshold {}: precision {:.3}, recall {:.3}, F1 {:.3}, FPR {:.3}, ROC-AUC {:.3}",
         m.frames, m.smoke, m.no_smoke, m.threshold, m.precision, m.recall, m.f1, m.false_positive_rate, m.roc_auc
     );
+    // frames named as sequences (FIgLib: <sequence>__<epoch>_<±s from ignition>): the
+    // confirmation rule replayed over them, the configured one first, then the alternatives
+    for (i, rule) in sequences::alternatives(&cfg.confirm).iter().enumerate() {
+        let (outcomes, summary) = sequences::study(&results, rule);
+        if summary.sequences == 0 {
+            break;
+        }
+        if i == 0 {
+            for o in &outcomes {
+                println!("{}", serde_json::json!({ "sequence": o }));
+            }
+        }
+        println!("{}", serde_json::json!({ "confirmation": summary, "configured": i == 0 }));
+        let median = summary.median_time_to_alarm_min.map_or("-".to_string(), |m| format!("{m:.1} min"));
+        eprintln!(
+            "confirm {} of last {}{}: alarms in {}/{} sequences, median time to alarm {median}, {} false-alarm frames ({:.2}/h) in {} sequences",
+            rule.frames, rule.of_last, if i == 0 { " (configured)" } else { "" }, summary.detected, summary.sequences,
+            summary.false_alarm_frames, summary.false_alarms_per_hour, summary.sequences_with_false_alarm
+        );
+    }
     Ok(if unscored.is_empty() { Exit::Ok } else { Exit::Partial })
 }
 

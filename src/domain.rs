@@ -233,6 +233,9 @@ pub struct Ticket {
     pub grid_phone: String,
     pub landuse: String,
     pub sources: Vec<String>,
+    /// The cameras that saw it: those whose sightings the ticket holds and the towers that
+    /// confirmed them (empty for satellite-only tickets).
+    pub cameras: Vec<String>,
     pub detections: i64,
     pub first_seen: DateTime<Utc>,
     pub last_seen: DateTime<Utc>,

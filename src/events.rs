@@ -214,6 +214,20 @@ pub fn merge_target<'a>(anchors: &'a [Anchor], det: &Detection, cfg: &EventConfi
         .map(|(a, _)| a)
 }
 
+/// The cameras a sighting names: its own (camera sightings) and the tower that confirmed it.
+pub fn cameras_of(d: &Detection) -> Vec<String> {
+    if d.source != crate::domain::SourceKind::Camera {
+        return Vec::new();
+    }
+    let mut out = vec![d.sensor.clone()];
+    if let Some(other) = d.evidence.get("confirmed_by_camera").and_then(|v| v.as_str()) {
+        if other != d.sensor {
+            out.push(other.to_string());
+        }
+    }
+    out
+}
+
 /// Ticket id: reporting day and a short hash of the input and detection that opened it.
 pub fn ticket_id(input_sha: &str, idx: usize, seen: DateTime<Utc>) -> String {
     use sha2::{Digest, Sha256};
@@ -265,6 +279,7 @@ pub fn decide(
         grid_phone: field(village.map(|v| &v.phone)),
         landuse,
         sources: vec![d.source.as_str().to_string()],
+        cameras: cameras_of(d),
         detections: 1,
         first_seen: d.observed_at,
         last_seen: d.observed_at,
@@ -337,6 +352,17 @@ mod tests {
         assert_eq!((t.status, t.kind, t.detections), (Status::Open, crate::domain::BurnKind::Straw, 1));
         assert_eq!(t.deadline, far.detection.observed_at + Duration::minutes(sla.on_site_min), "camera: minutes");
         assert_eq!(t.sources, vec!["camera".to_string()]);
+        assert_eq!(t.cameras, vec!["CAM01".to_string()]);
+    }
+
+    #[test]
+    fn r7_a_ticket_names_its_camera_and_the_tower_that_confirmed_it() {
+        let mut d = det(115.6, 37.6, 10);
+        assert_eq!(cameras_of(&d), ["CAM01"]);
+        d.evidence = serde_json::json!({ "confirmed_by_camera": "CAM07" });
+        assert_eq!(cameras_of(&d), ["CAM01", "CAM07"]);
+        d.source = SourceKind::Satellite;
+        assert!(cameras_of(&d).is_empty(), "a satellite pixel names no camera");
     }
 
     fn frame(camera: &str, minute: u32, x: f64, azimuth: Option<f64>, at: (f64, f64)) -> FrameObservation {

@@ -11,6 +11,7 @@ pub mod eval;
 pub mod frames;
 pub mod glint;
 pub mod hotspot;
+pub mod sequences;
 pub mod smoke;
 
 use std::collections::HashMap;

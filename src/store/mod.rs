@@ -215,7 +215,9 @@ mod tests {
         v1.pragma_update(None, "user_version", 1).unwrap();
         let cols = "'open', 'straw', 'normal', '[]', 115.6, 37.6, 500, '', '', '', '', '', '', '', '', '', 'farmland', '[\"satellite\"]', 1, \
                     '2026-06-10T05:30:00Z', '2026-06-10T05:30:00Z', '2026-06-10T15:59:59Z', '2026-06-10T05:31:00Z', '2026-06-10T05:31:00Z', NULL, NULL, NULL, NULL";
-        v1.execute(&format!("INSERT INTO tickets ({TICKET_COLUMNS}) VALUES ('FP-OLD', {cols})"), []).unwrap();
+        // a version-1 ticket row: every column but the later `cameras`
+        let v1_columns = TICKET_COLUMNS.strip_suffix(", cameras").expect("cameras is the last column");
+        v1.execute(&format!("INSERT INTO tickets ({v1_columns}) VALUES ('FP-OLD', {cols})"), []).unwrap();
         drop(v1);
 
         let mut store = Store::open(&path).unwrap();
@@ -233,7 +235,8 @@ mod tests {
         );
         tx.join("FP-OLD", &near.detection).unwrap();
         tx.commit().unwrap();
-        assert_eq!(store.ticket("FP-OLD").unwrap().detections, 2);
+        let old = store.ticket("FP-OLD").unwrap();
+        assert_eq!((old.detections, old.cameras.len()), (2, 0), "a migrated ticket names no camera");
         drop(store);
         // a second open migrates nothing twice
         let store = Store::open(&path).unwrap();

@@ -79,13 +79,19 @@ CREATE INDEX IF NOT EXISTS detections_by_time ON detections (observed_at, sensor
 ALTER TABLE inputs ADD COLUMN note TEXT;
 "#;
 
+/// Version 4: the cameras that saw a ticket's fire (its own sightings and the towers that
+/// confirmed them), so that the team is told which views to check.
+const MIGRATE_4: &str = r#"
+ALTER TABLE tickets ADD COLUMN cameras TEXT NOT NULL DEFAULT '[]';
+"#;
+
 /// The store's schema version (`PRAGMA user_version`; 0 for a new file).
 pub(super) fn version(conn: &Connection) -> rusqlite::Result<i64> {
     conn.query_row("PRAGMA user_version", [], |r| r.get(0))
 }
 
 /// The schema version this build writes; an older store is migrated on open, a newer refused.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// Creates the tables (a new store) and runs every migration past the store's `user_version`,
 /// in one transaction.
@@ -101,6 +107,9 @@ pub(super) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     }
     if version < 3 {
         tx.execute_batch(MIGRATE_3)?;
+    }
+    if version < 4 {
+        tx.execute_batch(MIGRATE_4)?;
     }
     if version < SCHEMA_VERSION {
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;

@@ -34,7 +34,7 @@ fn bad_enum(what: &str) -> rusqlite::Error {
 pub(super) const TICKET_COLUMNS: &str =
     "id, status, kind, priority, reasons, lon, lat, radius_m, township_code, township, team, \
     team_phone, village_code, village, grid_id, grid_member, grid_phone, landuse, sources, detections, first_seen, \
-    last_seen, deadline, created_at, updated_at, acked_by, acked_at, closed_at, close_note";
+    last_seen, deadline, created_at, updated_at, acked_by, acked_at, closed_at, close_note, cameras";
 
 fn ticket_from_row(r: &rusqlite::Row) -> rusqlite::Result<Ticket> {
     let opt_ts = |i: usize| -> rusqlite::Result<Option<DateTime<Utc>>> {
@@ -75,6 +75,7 @@ fn ticket_from_row(r: &rusqlite::Row) -> rusqlite::Result<Ticket> {
         acked_at: opt_ts(26)?,
         closed_at: opt_ts(27)?,
         close_note: r.get(28)?,
+        cameras: list(29)?,
     })
 }
 
@@ -183,20 +184,29 @@ impl InputTx<'_> {
             .collect())
     }
 
-    /// Adds sighting `d` to open ticket `id` (its count, sources and seen-interval).
+    /// Adds sighting `d` to open ticket `id` (its count, sources, cameras and seen-interval).
     pub fn join(&mut self, id: &str, d: &Detection) -> Result<(), StoreError> {
         let t = d.observed_at.timestamp() as f64;
         let extent = self.extents.get(id).copied();
         (|| -> rusqlite::Result<()> {
-            let sources: String = self.tx.query_row("SELECT sources FROM tickets WHERE id = ?1", [id], |r| r.get(0))?;
+            let (sources, cameras): (String, String) =
+                self.tx.query_row("SELECT sources, cameras FROM tickets WHERE id = ?1", [id], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })?;
             let mut list: Vec<String> = serde_json::from_str(&sources).unwrap_or_default();
             if !list.iter().any(|s| s == d.source.as_str()) {
                 list.push(d.source.as_str().into());
             }
+            let mut cams: Vec<String> = serde_json::from_str(&cameras).unwrap_or_default();
+            for c in crate::events::cameras_of(d) {
+                if !cams.contains(&c) {
+                    cams.push(c);
+                }
+            }
             self.tx.execute(
                 "UPDATE tickets SET detections = detections + 1, sources = ?2, updated_at = ?3,
-                     first_seen = min(first_seen, ?4), last_seen = max(last_seen, ?4) WHERE id = ?1",
-                params![id, json_list(&list), ts(Utc::now()), ts(d.observed_at)],
+                     first_seen = min(first_seen, ?4), last_seen = max(last_seen, ?4), cameras = ?5 WHERE id = ?1",
+                params![id, json_list(&list), ts(Utc::now()), ts(d.observed_at), json_list(&cams)],
             )?;
             let extent: i64 = match extent {
                 Some(e) => e,
@@ -215,12 +225,12 @@ impl InputTx<'_> {
     pub fn open(&mut self, t: &Ticket) -> Result<(), StoreError> {
         (|| -> rusqlite::Result<()> {
             self.tx.execute(
-                &format!("INSERT INTO tickets ({TICKET_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)"),
+                &format!("INSERT INTO tickets ({TICKET_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30)"),
                 params![t.id, t.status.as_str(), t.kind.as_str(), t.priority.as_str(), json_list(&t.reasons), t.lon, t.lat, t.radius_m,
                         t.township_code, t.township, t.team, t.team_phone, t.village_code, t.village, t.grid_id, t.grid_member,
                         t.grid_phone, t.landuse, json_list(&t.sources), t.detections, ts(t.first_seen), ts(t.last_seen),
                         ts(t.deadline), ts(t.created_at), ts(t.updated_at), t.acked_by, t.acked_at.map(ts), t.closed_at.map(ts),
-                        t.close_note],
+                        t.close_note, json_list(&t.cameras)],
             )?;
             self.tx.execute(
                 "INSERT INTO ticket_extent (min_lon, max_lon, min_lat, max_lat, min_t, max_t, ticket_id)

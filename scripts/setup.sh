@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what firepoint needs on a fresh Debian 12 / Ubuntu machine, idempotently:
-#   - Debian packages: libgdal-dev, gdal-bin, pkg-config, build-essential, python3-pip
+#   - Debian packages: libgdal-dev, libsqlite3-dev (the one SQLite that GDAL and the store share),
+#     gdal-bin, pkg-config, build-essential, python3-pip
 #   - ONNX Runtime's shared library, taken from the PyPI wheel `onnxruntime`
 #     (Debian has no package; ort's own download cannot work offline) into .deps/onnxruntime/
 #   - a Rust toolchain, when cargo is missing (rustup from the distribution's package)
@@ -14,7 +15,7 @@ ORT_LIB="$ORT_DIR/libonnxruntime.so.$ORT_VERSION"
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 need_pkgs=()
-for p in libgdal-dev gdal-bin pkg-config build-essential python3-pip unzip; do
+for p in libgdal-dev libsqlite3-dev gdal-bin pkg-config build-essential python3-pip unzip; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need_pkgs+=("$p")
 done
 if [ ${#need_pkgs[@]} -gt 0 ]; then

@@ -58,7 +58,7 @@ CREATE VIRTUAL TABLE IF NOT EXISTS ticket_extent USING rtree(
     id, min_lon, max_lon, min_lat, max_lat, min_t, max_t, +ticket_id TEXT
 );
 INSERT INTO ticket_extent (min_lon, max_lon, min_lat, max_lat, min_t, max_t, ticket_id)
-    SELECT lon, lon, lat, lat, unixepoch(first_seen), unixepoch(last_seen), id FROM tickets
+    SELECT lon, lon, lat, lat, CAST(strftime('%s', first_seen) AS REAL), CAST(strftime('%s', last_seen) AS REAL), id FROM tickets
     WHERE status != 'closed' AND id NOT IN (SELECT ticket_id FROM ticket_extent);
 "#;
 

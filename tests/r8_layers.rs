@@ -77,3 +77,52 @@ fn r8_a_geopackage_county_loads_and_gives_the_geojson_tickets() {
     assert!(!original.is_empty());
     assert_eq!(demo_tickets(Some(&gpkg)), original);
 }
+
+#[test]
+fn r8_a_county_in_a_gauss_kruger_zone_gives_the_lonlat_tickets() {
+    // CGCS2000 / 3-degree Gauss–Krüger CM 117°E: what a Hebei county's GIS office hands over
+    let sb = Sandbox::new();
+    let gk = sb.path("aoi-4547");
+    std::fs::create_dir_all(&gk).unwrap();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("aoi");
+    for e in std::fs::read_dir(&repo).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap();
+        if p.extension().is_some_and(|x| x == "geojson") {
+            let st = std::process::Command::new("ogr2ogr")
+                .args(["-t_srs", "EPSG:4547", "-f", "GeoJSON"])
+                .arg(gk.join(name))
+                .arg(&p)
+                .status()
+                .unwrap();
+            assert!(st.success());
+        } else if p.extension().is_some_and(|x| x == "tif") {
+            std::fs::copy(&p, gk.join(name)).unwrap();
+        }
+    }
+    let county = std::fs::read_to_string(gk.join("county.geojson")).unwrap();
+    assert!(county.contains("EPSG::4547") && !county.contains("115."), "metres, not degrees");
+    assert_eq!(demo_tickets(Some(&gk)), demo_tickets(None));
+}
+
+#[test]
+fn r8_a_layer_without_a_crs_is_refused_with_how_to_set_one() {
+    let sb = Sandbox::new();
+    let aoi = sb.copy_aoi(true);
+    std::fs::remove_file(aoi.join("county.geojson")).unwrap();
+    let st = std::process::Command::new("ogr2ogr")
+        .args(["-f", "ESRI Shapefile", "-lco", "ENCODING=UTF-8"])
+        .arg(aoi.join("county.shp"))
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("aoi/county.geojson"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    std::fs::remove_file(aoi.join("county.prj")).unwrap();
+    let out = sb.cmd().args(["aoi", "check"]).arg(&aoi).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("county.shp") && err.contains("no coordinate reference system") && err.contains("-a_srs"),
+        "{err}"
+    );
+}

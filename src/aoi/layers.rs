@@ -1,9 +1,12 @@
 //! Reading the AOI layers through GDAL/OGR: one function per layer, each naming the file and the
-//! field when something is missing. Geometry is converted to `geo` types in EPSG:4326.
+//! field when something is missing. Geometry is transformed by OGR/PROJ from the layer's own CRS
+//! (CGCS2000, its Gauss–Krüger zones, Web Mercator, …) to lon/lat (EPSG:4326, lon first) and
+//! converted to `geo` types; a layer without a CRS is refused.
 
 use std::path::{Path, PathBuf};
 
-use gdal::vector::{Feature, LayerAccess};
+use gdal::spatial_ref::{AxisMappingStrategy, CoordTransform, SpatialRef};
+use gdal::vector::{Feature, Layer, LayerAccess};
 use gdal::Dataset;
 use geo::{Geometry, MultiPolygon};
 
@@ -24,6 +27,7 @@ struct Row<'a> {
     path: &'a Path,
     fid: u64,
     feature: Feature<'a>,
+    to_lonlat: &'a CoordTransform,
 }
 
 impl Row<'_> {
@@ -49,6 +53,7 @@ impl Row<'_> {
     }
     fn geometry(&self) -> Result<Geometry<f64>, AoiError> {
         let g = self.feature.geometry().ok_or_else(|| self.bad("no geometry"))?;
+        let g = g.transform(self.to_lonlat).map_err(|e| self.bad(format!("cannot transform to lon/lat: {e}")))?;
         g.to_geo().map_err(|e| self.bad(format!("unreadable geometry: {e}")))
     }
     fn area(&self) -> Result<MultiPolygon<f64>, AoiError> {
@@ -73,12 +78,25 @@ fn read<T>(dir: &Path, name: &str, mut f: impl FnMut(&Row) -> Result<T, AoiError
     let path = find(dir, name)?;
     let ds = Dataset::open(&path).map_err(|source| AoiError::Open { path: path.clone(), source })?;
     let mut layer = ds.layer(0).map_err(|source| AoiError::Open { path: path.clone(), source })?;
+    let to_lonlat = lonlat_transform(&layer, &path)?;
     let mut out = Vec::new();
     for (i, feature) in layer.features().enumerate() {
         let fid = feature.fid().unwrap_or(i as u64);
-        out.push(f(&Row { path: &path, fid, feature })?);
+        out.push(f(&Row { path: &path, fid, feature, to_lonlat: &to_lonlat })?);
     }
     Ok(out)
+}
+
+/// The transform from the layer's CRS to lon/lat (EPSG:4326, lon first; an identity for
+/// GeoJSON's CRS84). CGCS2000 (EPSG:4490) and WGS 84 differ by well under a metre, which PROJ
+/// treats as the same datum.
+fn lonlat_transform(layer: &Layer, path: &Path) -> Result<CoordTransform, AoiError> {
+    let mut src = layer.spatial_ref().ok_or_else(|| AoiError::NoCrs { path: path.into() })?;
+    src.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
+    let crs = |source| AoiError::Crs { path: path.into(), source };
+    let mut dst = SpatialRef::from_epsg(4326).map_err(crs)?;
+    dst.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
+    CoordTransform::new(&src, &dst).map_err(crs)
 }
 
 pub(super) fn read_county(dir: &Path) -> Result<County, AoiError> {

@@ -29,6 +29,18 @@ pub enum AoiError {
         #[source]
         source: gdal::errors::GdalError,
     },
+    #[error(
+        "AOI layer {path} has no coordinate reference system: set the one its coordinates are in, \
+         e.g. `ogr2ogr -a_srs EPSG:4490 fixed.gpkg <layer>` (CGCS2000 lon/lat; EPSG:4513–4554 for \
+         its Gauss–Krüger zones), or write a .prj beside a Shapefile"
+    )]
+    NoCrs { path: PathBuf },
+    #[error("AOI layer {path}: its coordinate reference system cannot be transformed to lon/lat")]
+    Crs {
+        path: PathBuf,
+        #[source]
+        source: gdal::errors::GdalError,
+    },
     #[error("AOI layer {path}: feature {fid} has no field `{field}` (or it is empty)")]
     MissingField { path: PathBuf, fid: u64, field: String },
     #[error("AOI layer {path}: feature {fid}: {what}")]

@@ -523,12 +523,21 @@ def confusion(scores, labels, thr):
 
 
 def choose_threshold(scores, labels, max_fpr=0.05):
-    """Highest val F1 among thresholds with val FPR <= max_fpr (ties -> higher threshold)."""
-    best = None
+    """Highest val F1 among thresholds with val FPR <= max_fpr (ties -> higher threshold). When no
+    threshold reaches max_fpr (negatives scoring as high as the top positives), the one with the
+    lowest val FPR (then the highest F1) is taken and a warning says so; the JSON's val metrics show it."""
+    best, lowest = None, None
     for t in sorted(set(np.round(scores, 6))):
         c = confusion(scores, labels, t)
         if c["fpr"] <= max_fpr and (best is None or c["f1"] >= best[1]):
             best = (float(t), c["f1"])
+        key = (c["fpr"], -c["f1"])
+        if lowest is None or key <= lowest[1]:
+            lowest = (float(t), key)
+    if best is None:
+        log("WARNING: no threshold reaches val FPR <= %.2f; taking the lowest val FPR %.3f at %.6f"
+            % (max_fpr, lowest[1][0], lowest[0]))
+        return lowest[0]
     return best[0]
 
 

@@ -264,7 +264,7 @@ pub fn smoke_eval(cfg: &Config, dir: &Path) -> Result<Exit> {
 
 /// `firepoint smoke masks`: every view mask in force, drawn or learned, one JSON line each.
 pub fn smoke_masks(cfg: &Config) -> Result<Exit> {
-    let aoi = firepoint::aoi::Aoi::load_with(&cfg.paths.aoi, &cfg.limits)?;
+    let aoi = firepoint::aoi::Aoi::load_with(&cfg.paths.aoi, &cfg.limits, &cfg.aoi)?;
     let store = Store::open(&cfg.paths.store)?;
     let learned = firepoint::batch::learned_masks(&store, cfg)?;
     for (origin, m) in aoi.view_masks.iter().map(|m| ("drawn", m)).chain(learned.iter().map(|m| ("learned", m))) {

@@ -36,6 +36,7 @@ pub enum ConfigError {
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub paths: Paths,
+    pub aoi: crate::aoi::AoiConfig,
     pub camera: crate::detect::smoke::CameraConfig,
     pub hotspot: crate::detect::hotspot::HotspotConfig,
     pub events: crate::events::EventConfig,

@@ -100,13 +100,16 @@ fn run(cli: Cli) -> Result<Exit> {
         }
         Command::Aoi { command: AoiCommand::Check { dir } } => {
             let dir = dir.unwrap_or(cfg.paths.aoi.clone());
-            let aoi = firepoint::aoi::Aoi::load_with(&dir, &cfg.limits)?;
+            let aoi = firepoint::aoi::Aoi::load_with(&dir, &cfg.limits, &cfg.aoi)?;
             println!(
                 "AOI {}: county {} ({}), {} townships, {} villages/grid cells, {} no-burn zones, {} stations, {} heat sources, {} land-use polygons, {} cameras, DEM {}",
                 dir.display(), aoi.county.name, aoi.county.code, aoi.townships.len(), aoi.villages.len(), aoi.no_burn.len(),
                 aoi.stations.len(), aoi.heat_sources.len(), aoi.landuse.len(), aoi.cameras.len(),
                 if aoi.dem.is_some() { "present" } else { "absent (flat ground assumed)" },
             );
+            for w in &aoi.warnings {
+                eprintln!("warning: {w}");
+            }
             Ok(Exit::Ok)
         }
         Command::Aoi { command: AoiCommand::Generate { out, seed } } => {
@@ -115,7 +118,7 @@ fn run(cli: Cli) -> Result<Exit> {
             Ok(Exit::Ok)
         }
         Command::Simulate { seed } => {
-            let aoi = firepoint::aoi::Aoi::load_with(&cfg.paths.aoi, &cfg.limits)?;
+            let aoi = firepoint::aoi::Aoi::load_with(&cfg.paths.aoi, &cfg.limits, &cfg.aoi)?;
             let truth = firepoint::simulate::simulate(&aoi, &cfg.paths.inbox, seed)?;
             println!("wrote {} sample inputs into {}", truth.files.len(), cfg.paths.inbox.display());
             Ok(Exit::Ok)

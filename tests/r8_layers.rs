@@ -18,12 +18,12 @@ fn convert_aoi(dir: &Path, format: &str, ext: &str) {
         match p.extension().and_then(|x| x.to_str()) {
             Some("geojson") => {
                 let out = dir.join(p.with_extension(ext).file_name().unwrap());
-                let st = std::process::Command::new("ogr2ogr")
-                    .args(["-f", format])
-                    .arg(&out)
-                    .arg(&p)
-                    .status()
-                    .expect("ogr2ogr (Debian gdal-bin) runs");
+                let mut cmd = std::process::Command::new("ogr2ogr");
+                cmd.args(["-f", format]);
+                if format == "ESRI Shapefile" {
+                    cmd.args(["-lco", "ENCODING=UTF-8"]); // with a .cpg, as a county's own files carry
+                }
+                let st = cmd.arg(&out).arg(&p).status().expect("ogr2ogr (Debian gdal-bin) runs");
                 assert!(st.success(), "ogr2ogr {}", p.display());
             }
             Some("tif") => {
@@ -37,10 +37,18 @@ fn convert_aoi(dir: &Path, format: &str, ext: &str) {
 /// The tickets of the demo (simulate + run) with the AOI at `aoi` (None: the repository's),
 /// without the wall-clock fields.
 fn demo_tickets(aoi: Option<&Path>) -> Vec<serde_json::Value> {
+    demo_tickets_with(aoi, &[])
+}
+
+/// [`demo_tickets`] with extra `--set` overrides.
+fn demo_tickets_with(aoi: Option<&Path>, sets: &[&str]) -> Vec<serde_json::Value> {
     let sb = Sandbox::new();
     let with_aoi = |mut c: assert_cmd::Command| {
         if let Some(a) = aoi {
             c.args(["--set", &format!("paths.aoi={:?}", a.to_str().unwrap())]);
+        }
+        for s in sets {
+            c.args(["--set", s]);
         }
         c
     };
@@ -125,4 +133,102 @@ fn r8_a_layer_without_a_crs_is_refused_with_how_to_set_one() {
         err.contains("county.shp") && err.contains("no coordinate reference system") && err.contains("-a_srs"),
         "{err}"
     );
+}
+
+/// Shapefile's 10-character names, mapped back by the config.
+const SHAPEFILE_FIELDS: &str = r#"aoi.fields={grid_member="grid_membe", pan_zero_deg="pan_zero_d", hfov_min_deg="hfov_min_d", hfov_max_deg="hfov_max_d"}"#;
+
+#[test]
+fn r8_a_shapefile_county_with_a_field_map_gives_the_geojson_tickets() {
+    let sb = Sandbox::new();
+    let shp = sb.path("aoi-shp");
+    convert_aoi(&shp, "ESRI Shapefile", "shp");
+    // without the map: every cut name is named in one run, nothing silently defaulted
+    let out = sb.cmd().args(["aoi", "check"]).arg(&shp).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for cut in ["`grid_membe` looks like `grid_member`", "`pan_zero_d` looks like `pan_zero_deg`", "`hfov_max_d`"] {
+        assert!(err.contains(cut), "{cut}: {err}");
+    }
+    let ok = sb.cmd().args(["--set", SHAPEFILE_FIELDS, "aoi", "check"]).arg(&shp).output().unwrap();
+    assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert_eq!(demo_tickets_with(Some(&shp), &[SHAPEFILE_FIELDS]), demo_tickets(None));
+}
+
+#[test]
+fn r8_aoi_check_names_every_missing_layer_at_once_and_optional_layers_only_warn() {
+    let sb = Sandbox::new();
+    let empty = sb.path("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = sb.cmd().args(["aoi", "check"]).arg(&empty).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for layer in ["`county`", "`townships`", "`villages`"] {
+        assert!(err.contains(layer), "{layer}: {err}");
+    }
+    assert!(!err.contains("`cameras`"), "cameras are optional: {err}");
+    // only the three required layers: loads, and says what each absent optional layer costs
+    let aoi = sb.copy_aoi(false);
+    for optional in ["no_burn_zones", "stations", "heat_sources", "landuse", "cameras"] {
+        std::fs::remove_file(aoi.join(format!("{optional}.geojson"))).unwrap();
+    }
+    let out = sb.cmd().args(["aoi", "check"]).arg(&aoi).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let warn = String::from_utf8_lossy(&out.stderr);
+    for optional in ["no_burn_zones", "stations", "heat_sources", "landuse", "cameras", "dem.tif"] {
+        assert!(warn.contains(optional), "{optional}: {warn}");
+    }
+}
+
+/// The sample district with its county polygon's coordinates changed by `f`, or its geometry
+/// replaced.
+fn county_variant(sb: &Sandbox, name: &str, geometry: serde_json::Value) -> std::path::PathBuf {
+    let dir = sb.path(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("aoi");
+    for e in std::fs::read_dir(&repo).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, dir.join(p.file_name().unwrap())).unwrap();
+    }
+    let mut county: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("county.geojson")).unwrap()).unwrap();
+    county["features"][0]["geometry"] = geometry;
+    std::fs::write(dir.join("county.geojson"), county.to_string()).unwrap();
+    dir
+}
+
+fn mapped(ring: &[[f64; 2]], f: impl Fn([f64; 2]) -> [f64; 2]) -> serde_json::Value {
+    serde_json::json!({ "type": "Polygon", "coordinates": [ring.iter().map(|p| f(*p)).collect::<Vec<_>>()] })
+}
+
+#[test]
+fn r8_implausible_counties_are_refused_by_check_and_by_run() {
+    let sb = Sandbox::new();
+    let ring = [[115.5, 37.5], [115.9, 37.5], [115.9, 37.8], [115.5, 37.8], [115.5, 37.5]];
+    let mercator = |p: [f64; 2]| {
+        let y = ((90.0 + p[1]).to_radians() / 2.0).tan().ln() * 6378137.0;
+        [p[0].to_radians() * 6378137.0, y]
+    };
+    let cases = [
+        ("web-mercator metres declared as lon/lat", mapped(&ring, mercator), "is not lon/lat"),
+        ("coordinates x 1e300", mapped(&ring, |p| [p[0] * 1e300, p[1] * 1e300]), "is not lon/lat"),
+        ("longitudes + 360", mapped(&ring, |p| [p[0] + 360.0, p[1]]), "is not lon/lat"),
+        ("zero area", mapped(&ring, |_| [115.6, 37.6]), "invalid polygon"),
+        (
+            "self-intersecting",
+            serde_json::json!({ "type": "Polygon", "coordinates": [[[115.5, 37.5], [115.9, 37.8], [115.9, 37.5], [115.5, 37.8], [115.5, 37.5]]] }),
+            "self-intersection",
+        ),
+    ];
+    for (i, (what, geometry, says)) in cases.into_iter().enumerate() {
+        let dir = county_variant(&sb, &format!("bad{i}"), geometry);
+        let out = sb.cmd().args(["aoi", "check"]).arg(&dir).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{what}: {err}");
+        assert!(err.contains("county.geojson") && err.contains(says), "{what}: {err}");
+        // and a batch does not run on it (before: exit 0, every fire dropped as outside)
+        sb.cmd().arg("simulate").assert().success();
+        let run = sb.cmd().args(["--set", &format!("paths.aoi={:?}", dir.to_str().unwrap()), "run"]).output().unwrap();
+        assert_eq!(run.status.code(), Some(2), "{what}: run must refuse the AOI");
+    }
 }

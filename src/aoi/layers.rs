@@ -22,31 +22,202 @@ fn find(dir: &Path, layer: &str) -> Result<PathBuf, AoiError> {
         .ok_or_else(|| AoiError::MissingLayer { dir: dir.into(), layer: layer.into() })
 }
 
+/// Reads the layers of one AOI folder, collecting every problem instead of stopping at the first
+/// (`aoi check` names them all in one run) and a warning for each optional layer that is absent.
+pub(super) struct Reader<'a> {
+    dir: &'a Path,
+    fields: &'a std::collections::BTreeMap<String, String>,
+    pub problems: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+/// Every field firepoint reads from any layer.
+const FIELDS: [&str; 17] = [
+    "code",
+    "name",
+    "team",
+    "leader",
+    "phone",
+    "township",
+    "grid_id",
+    "grid_member",
+    "id",
+    "kind",
+    "buffer_m",
+    "class",
+    "height_m",
+    "pan_zero_deg",
+    "hfov_min_deg",
+    "hfov_max_deg",
+    "range_m",
+];
+
+/// Problems named per layer before the rest are only counted.
+const PROBLEMS_PER_LAYER: usize = 20;
+
+impl<'a> Reader<'a> {
+    pub fn new(dir: &'a Path, cfg: &'a AoiConfig) -> Reader<'a> {
+        Reader { dir, fields: &cfg.fields, problems: Vec::new(), warnings: Vec::new() }
+    }
+
+    /// Every feature of layer `name` through `f`. `optional`: what is lost without the layer
+    /// (its absence is then a warning, not a problem). `required`: the fields `f` needs, checked
+    /// against the layer's columns first so that every missing one is named at once.
+    fn layer<T>(
+        &mut self,
+        name: &str,
+        optional: Option<&str>,
+        required: &[&str],
+        mut f: impl FnMut(&Row) -> Result<T, AoiError>,
+    ) -> Vec<T> {
+        let path = match find(self.dir, name) {
+            Ok(p) => p,
+            Err(e) => {
+                match optional {
+                    None => self.problems.push(e.to_string()),
+                    Some(lost) => self.warnings.push(format!("optional layer `{name}` not found: {lost}")),
+                }
+                return Vec::new();
+            }
+        };
+        let open = |source| AoiError::Open { path: path.clone(), source };
+        let ds = match Dataset::open(&path).map_err(open) {
+            Ok(ds) => ds,
+            Err(e) => {
+                self.problems.push(crate::text::error_chain(&e));
+                return Vec::new();
+            }
+        };
+        let mut layer = match ds.layer(0).map_err(open) {
+            Ok(l) => l,
+            Err(e) => {
+                self.problems.push(crate::text::error_chain(&e));
+                return Vec::new();
+            }
+        };
+        let to_lonlat = match lonlat_transform(&layer, &path) {
+            Ok(t) => t,
+            Err(e) => {
+                self.problems.push(crate::text::error_chain(&e));
+                return Vec::new();
+            }
+        };
+        let columns: Vec<String> = layer.defn().fields().map(|f| f.name()).collect();
+        let missing: Vec<String> = required
+            .iter()
+            .map(|field| (*field, column_for(self.fields, name, field)))
+            .filter(|(_, column)| !columns.iter().any(|c| c == column))
+            .map(|(field, column)| {
+                if field == column {
+                    format!("`{field}`")
+                } else {
+                    format!("`{column}` (`{field}` mapped by aoi.fields)")
+                }
+            })
+            .collect();
+        // Shapefile cuts names to 10 characters: an optional field read as absent would silently
+        // take its default (a camera's pan offset, 0°)
+        let cut: Vec<String> = FIELDS
+            .iter()
+            .filter(|f| f.len() > 10 && !columns.iter().any(|c| c == column_for(self.fields, name, f)))
+            .filter(|f| columns.iter().any(|c| c.as_str() == &f[..10]))
+            .map(|f| format!("`{}` looks like `{f}` cut to 10 characters", &f[..10]))
+            .collect();
+        if !cut.is_empty() {
+            self.problems.push(format!(
+                "AOI layer {}: {} (map each with [aoi.fields], e.g. {} = \"{}\")",
+                path.display(),
+                cut.join(", "),
+                FIELDS.iter().find(|f| f.len() > 10 && cut[0].contains(*f)).unwrap_or(&""),
+                &cut[0][1..11]
+            ));
+            return Vec::new();
+        }
+        if !missing.is_empty() {
+            self.problems.push(format!(
+                "AOI layer {} lacks field(s) {}; its fields: {} (map the county's names with [aoi.fields])",
+                path.display(),
+                missing.join(", "),
+                columns.join(", ")
+            ));
+            return Vec::new();
+        }
+        let (mut out, mut seen, mut more) = (Vec::new(), Vec::<String>::new(), 0usize);
+        for (i, feature) in layer.features().enumerate() {
+            let fid = feature.fid().unwrap_or(i as u64);
+            let row = Row {
+                path: &path,
+                layer: name,
+                fields: self.fields,
+                columns: &columns,
+                fid,
+                feature,
+                to_lonlat: &to_lonlat,
+            };
+            match f(&row) {
+                Ok(t) => out.push(t),
+                Err(e) => {
+                    let msg = e.to_string();
+                    if seen.contains(&msg) {
+                        continue; // a column missing from the layer is said once, not per feature
+                    }
+                    if seen.len() < PROBLEMS_PER_LAYER {
+                        seen.push(msg);
+                    } else {
+                        more += 1;
+                    }
+                }
+            }
+        }
+        self.problems.extend(seen);
+        if more > 0 {
+            self.problems.push(format!("AOI layer {}: {more} more problem(s) not listed", path.display()));
+        }
+        out
+    }
+}
+
 /// One feature's fields and geometry, read out of GDAL so callers handle plain values.
 struct Row<'a> {
     path: &'a Path,
+    layer: &'a str,
+    fields: &'a std::collections::BTreeMap<String, String>,
+    columns: &'a [String],
     fid: u64,
     feature: Feature<'a>,
     to_lonlat: &'a CoordTransform,
 }
 
 impl Row<'_> {
+    fn column<'f>(&'f self, field: &'f str) -> &'f str {
+        column_for(self.fields, self.layer, field)
+    }
     fn opt_str(&self, field: &str) -> Option<String> {
-        let idx = self.feature.field_index(field).ok()?;
+        let idx = self.feature.field_index(self.column(field)).ok()?;
         self.feature.field_as_string(idx).ok().flatten().filter(|s| !s.is_empty())
     }
     fn str(&self, field: &str) -> Result<String, AoiError> {
         self.opt_str(field).ok_or_else(|| self.missing(field))
     }
     fn opt_f64(&self, field: &str) -> Option<f64> {
-        let idx = self.feature.field_index(field).ok()?;
+        let idx = self.feature.field_index(self.column(field)).ok()?;
         self.feature.field_as_double(idx).ok().flatten()
     }
     fn f64(&self, field: &str) -> Result<f64, AoiError> {
         self.opt_f64(field).ok_or_else(|| self.missing(field))
     }
     fn missing(&self, field: &str) -> AoiError {
-        AoiError::MissingField { path: self.path.into(), fid: self.fid, field: field.into() }
+        let column = self.column(field);
+        let mapped = if column == field { String::new() } else { format!(" (`{field}` mapped by aoi.fields)") };
+        if self.columns.iter().any(|c| c == column) {
+            AoiError::MissingField { path: self.path.into(), fid: self.fid, field: format!("{column}`{mapped}") }
+        } else {
+            AoiError::MissingColumn {
+                path: self.path.into(),
+                field: format!("{column}`{mapped}"),
+                present: self.columns.join(", "),
+            }
+        }
     }
     fn bad(&self, what: impl Into<String>) -> AoiError {
         AoiError::BadGeometry { path: self.path.into(), fid: self.fid, what: what.into() }
@@ -57,34 +228,55 @@ impl Row<'_> {
         g.to_geo().map_err(|e| self.bad(format!("unreadable geometry: {e}")))
     }
     fn area(&self) -> Result<MultiPolygon<f64>, AoiError> {
-        match self.geometry()? {
-            Geometry::Polygon(p) => Ok(MultiPolygon::new(vec![p])),
-            Geometry::MultiPolygon(m) => Ok(m),
+        let m = match self.geometry()? {
+            Geometry::Polygon(p) => MultiPolygon::new(vec![p]),
+            Geometry::MultiPolygon(m) => m,
             other => {
-                Err(self.bad(format!("expected a polygon, found {other:?}").chars().take(120).collect::<String>()))
+                return Err(
+                    self.bad(format!("expected a polygon, found {other:?}").chars().take(120).collect::<String>())
+                )
             }
+        };
+        plausible_lonlat(m.0.iter().flat_map(|p| p.exterior().0.iter().map(|c| (c.x, c.y))))
+            .map_err(|w| self.bad(w))?;
+        if let Err(e) = geo::Validation::check_validation(&m) {
+            return Err(self.bad(format!("invalid polygon: {e}").chars().take(200).collect::<String>()));
         }
+        if geo::Area::unsigned_area(&m) <= 0.0 {
+            return Err(self.bad("the polygon has zero area"));
+        }
+        Ok(m)
     }
     fn point(&self) -> Result<(f64, f64), AoiError> {
         match self.geometry()? {
-            Geometry::Point(p) => Ok((p.x(), p.y())),
+            Geometry::Point(p) => {
+                plausible_lonlat([(p.x(), p.y())]).map_err(|w| self.bad(w))?;
+                Ok((p.x(), p.y()))
+            }
             _ => Err(self.bad("expected a point")),
         }
     }
 }
 
-/// Reads every feature of layer `name` in `dir` through `f`.
-fn read<T>(dir: &Path, name: &str, mut f: impl FnMut(&Row) -> Result<T, AoiError>) -> Result<Vec<T>, AoiError> {
-    let path = find(dir, name)?;
-    let ds = Dataset::open(&path).map_err(|source| AoiError::Open { path: path.clone(), source })?;
-    let mut layer = ds.layer(0).map_err(|source| AoiError::Open { path: path.clone(), source })?;
-    let to_lonlat = lonlat_transform(&layer, &path)?;
-    let mut out = Vec::new();
-    for (i, feature) in layer.features().enumerate() {
-        let fid = feature.fid().unwrap_or(i as u64);
-        out.push(f(&Row { path: &path, fid, feature, to_lonlat: &to_lonlat })?);
+/// The county's column for firepoint's `field` of `layer` (`aoi.fields`: "layer.field", then "field").
+fn column_for<'f>(fields: &'f std::collections::BTreeMap<String, String>, layer: &str, field: &'f str) -> &'f str {
+    fields.get(&format!("{layer}.{field}")).or_else(|| fields.get(field)).map_or(field, String::as_str)
+}
+
+/// Coordinates that are lon/lat on the Earth after the transform; a layer whose CRS was declared
+/// wrong (metres read as degrees, longitudes + 360, …) fails here.
+fn plausible_lonlat(coords: impl IntoIterator<Item = (f64, f64)>) -> Result<(), String> {
+    for (x, y) in coords {
+        if !(x.is_finite() && y.is_finite() && (-180.0..=180.0).contains(&x) && (-90.0..=90.0).contains(&y)) {
+            let show = |v: f64| if v.abs() < 1e7 { format!("{v}") } else { format!("{v:e}") };
+            return Err(format!(
+                "coordinate ({}, {}) is not lon/lat after transforming from the layer's CRS: is the declared CRS the one its coordinates are in?",
+                show(x),
+                show(y)
+            ));
+        }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// The transform from the layer's CRS to lon/lat (EPSG:4326, lon first; an identity for
@@ -99,73 +291,104 @@ fn lonlat_transform(layer: &Layer, path: &Path) -> Result<CoordTransform, AoiErr
     CoordTransform::new(&src, &dst).map_err(crs)
 }
 
-pub(super) fn read_county(dir: &Path) -> Result<County, AoiError> {
-    let mut all = read(dir, "county", |r| Ok(County { code: r.str("code")?, name: r.str("name")?, area: r.area()? }))?;
-    match all.len() {
-        1 => Ok(all.remove(0)),
-        n => Err(AoiError::Invalid { dir: dir.into(), what: format!("county layer must hold one feature, found {n}") }),
+impl Reader<'_> {
+    pub fn county(&mut self) -> Option<County> {
+        let mut all = self.layer("county", None, &["code", "name"], |r| {
+            Ok(County { code: r.str("code")?, name: r.str("name")?, area: r.area()? })
+        });
+        match all.len() {
+            1 => Some(all.remove(0)),
+            0 => None, // its problems are said already
+            n => {
+                self.problems
+                    .push(format!("AOI {}: the county layer must hold one feature, found {n}", self.dir.display()));
+                None
+            }
+        }
     }
-}
 
-pub(super) fn read_townships(dir: &Path) -> Result<Vec<Township>, AoiError> {
-    read(dir, "townships", |r| {
-        Ok(Township {
-            code: r.str("code")?,
-            name: r.str("name")?,
-            team: r.str("team")?,
-            leader: r.opt_str("leader").unwrap_or_default(),
-            phone: r.opt_str("phone").unwrap_or_default(),
+    pub fn townships(&mut self) -> Vec<Township> {
+        self.layer("townships", None, &["code", "name", "team"], |r| {
+            Ok(Township {
+                code: r.str("code")?,
+                name: r.str("name")?,
+                team: r.str("team")?,
+                leader: r.opt_str("leader").unwrap_or_default(),
+                phone: r.opt_str("phone").unwrap_or_default(),
+            })
         })
-    })
-}
+    }
 
-pub(super) fn read_villages(dir: &Path) -> Result<Vec<Village>, AoiError> {
-    read(dir, "villages", |r| {
-        Ok(Village {
-            code: r.str("code")?,
-            name: r.str("name")?,
-            township: r.str("township")?,
-            grid_id: r.str("grid_id")?,
-            grid_member: r.str("grid_member")?,
-            phone: r.opt_str("phone").unwrap_or_default(),
-            area: r.area()?,
+    pub fn villages(&mut self) -> Vec<Village> {
+        self.layer("villages", None, &["code", "name", "township", "grid_id", "grid_member"], |r| {
+            Ok(Village {
+                code: r.str("code")?,
+                name: r.str("name")?,
+                township: r.str("township")?,
+                grid_id: r.str("grid_id")?,
+                grid_member: r.str("grid_member")?,
+                phone: r.opt_str("phone").unwrap_or_default(),
+                area: r.area()?,
+            })
         })
-    })
-}
+    }
 
-pub(super) fn read_zones(dir: &Path, name: &str) -> Result<Vec<Zone>, AoiError> {
-    read(dir, name, |r| Ok(Zone { name: r.str("name")?, area: r.area()? }))
-}
+    pub fn no_burn_zones(&mut self) -> Vec<Zone> {
+        let lost = "fires inside a no-burn zone (禁烧区) are not raised to high priority";
+        self.layer("no_burn_zones", Some(lost), &["name"], |r| Ok(Zone { name: r.str("name")?, area: r.area()? }))
+    }
 
-pub(super) fn read_stations(dir: &Path) -> Result<Vec<Station>, AoiError> {
-    read(dir, "stations", |r| {
-        let (lon, lat) = r.point()?;
-        Ok(Station { code: r.str("code")?, name: r.str("name")?, lon, lat })
-    })
-}
-
-pub(super) fn read_heat_sources(dir: &Path) -> Result<Vec<HeatSource>, AoiError> {
-    read(dir, "heat_sources", |r| {
-        Ok(HeatSource {
-            id: r.str("id")?,
-            name: r.str("name")?,
-            kind: r.str("kind")?,
-            buffer_m: r.opt_f64("buffer_m"),
-            area: r.area()?,
+    pub fn stations(&mut self) -> Vec<Station> {
+        let lost = "no fire is raised to high priority for being near a national monitoring station";
+        self.layer("stations", Some(lost), &["code", "name"], |r| {
+            let (lon, lat) = r.point()?;
+            Ok(Station { code: r.str("code")?, name: r.str("name")?, lon, lat })
         })
-    })
-}
+    }
 
-pub(super) fn read_landuse(dir: &Path) -> Result<Vec<(LandClass, MultiPolygon<f64>)>, AoiError> {
-    read(dir, "landuse", |r| {
-        let class = match r.str("class")?.as_str() {
-            "farmland" => LandClass::Farmland,
-            "built_up" => LandClass::BuiltUp,
-            "water" => LandClass::Water,
-            other => return Err(r.bad(format!("unknown land-use class `{other}` (farmland, built_up, water)"))),
-        };
-        Ok((class, r.area()?))
-    })
+    pub fn heat_sources(&mut self) -> Vec<HeatSource> {
+        let lost = "fires at steel mills, kilns and power plants are suppressed only once the persistence mask has learnt them";
+        self.layer("heat_sources", Some(lost), &["id", "name", "kind"], |r| {
+            Ok(HeatSource {
+                id: r.str("id")?,
+                name: r.str("name")?,
+                kind: r.str("kind")?,
+                buffer_m: r.opt_f64("buffer_m"),
+                area: r.area()?,
+            })
+        })
+    }
+
+    pub fn landuse(&mut self) -> Vec<(LandClass, MultiPolygon<f64>)> {
+        let lost = "every fire is taken as on farmland (straw burning); garbage burning in villages is not told apart";
+        self.layer("landuse", Some(lost), &["class"], |r| {
+            let class = match r.str("class")?.as_str() {
+                "farmland" => LandClass::Farmland,
+                "built_up" => LandClass::BuiltUp,
+                "water" => LandClass::Water,
+                other => return Err(r.bad(format!("unknown land-use class `{other}` (farmland, built_up, water)"))),
+            };
+            Ok((class, r.area()?))
+        })
+    }
+
+    pub fn cameras(&mut self) -> Vec<Camera> {
+        let lost = "camera frames cannot be placed (every frame is an unknown camera)";
+        self.layer("cameras", Some(lost), &["id", "name", "height_m", "hfov_min_deg", "hfov_max_deg", "range_m"], |r| {
+            let (lon, lat) = r.point()?;
+            Ok(Camera {
+                id: r.str("id")?,
+                name: r.str("name")?,
+                lon,
+                lat,
+                height_m: r.f64("height_m")?,
+                pan_zero_deg: r.opt_f64("pan_zero_deg").unwrap_or(0.0),
+                hfov_min_deg: r.f64("hfov_min_deg")?,
+                hfov_max_deg: r.f64("hfov_max_deg")?,
+                range_m: r.f64("range_m")?,
+            })
+        })
+    }
 }
 
 /// `camera_masks.json` (optional): a list of `{"camera_id", "pan_deg", "tilt_deg", "bbox":
@@ -190,23 +413,6 @@ pub(super) fn read_view_masks(dir: &Path) -> Result<Vec<crate::domain::ViewMask>
         }
     }
     Ok(masks)
-}
-
-pub(super) fn read_cameras(dir: &Path) -> Result<Vec<Camera>, AoiError> {
-    read(dir, "cameras", |r| {
-        let (lon, lat) = r.point()?;
-        Ok(Camera {
-            id: r.str("id")?,
-            name: r.str("name")?,
-            lon,
-            lat,
-            height_m: r.f64("height_m")?,
-            pan_zero_deg: r.opt_f64("pan_zero_deg").unwrap_or(0.0),
-            hfov_min_deg: r.f64("hfov_min_deg")?,
-            hfov_max_deg: r.f64("hfov_max_deg")?,
-            range_m: r.f64("range_m")?,
-        })
-    })
 }
 
 /// A north-up elevation grid, read whole (a county DEM is small).

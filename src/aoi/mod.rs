@@ -6,6 +6,7 @@
 //! touches the ticket store. Distances are in metres on a local projection ([`Projector`]).
 //! [`generate`] writes the synthetic sample district kept in `aoi/`.
 
+mod checks;
 pub mod generate;
 mod layers;
 
@@ -13,11 +14,22 @@ use std::path::{Path, PathBuf};
 
 use geo::{Contains, Distance, Euclidean, MultiPolygon, Point};
 use rstar::{primitives::GeomWithData, primitives::Rectangle, RTree, AABB};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::grid::Projector;
 
 pub use layers::Dem;
+
+/// How the district's layers are read.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct AoiConfig {
+    /// The county's own column names for firepoint's fields, so that its data is used as it is:
+    /// `grid_member = "网格员"` (in every layer) or `"villages.code" = "村代码"` (one layer).
+    /// Shapefile cuts names to 10 characters: `grid_member = "grid_membe"`,
+    /// `pan_zero_deg = "pan_zero_d"`, `hfov_min_deg = "hfov_min_d"`, `hfov_max_deg = "hfov_max_d"`.
+    pub fields: std::collections::BTreeMap<String, String>,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum AoiError {
@@ -41,8 +53,12 @@ pub enum AoiError {
         #[source]
         source: gdal::errors::GdalError,
     },
-    #[error("AOI layer {path}: feature {fid} has no field `{field}` (or it is empty)")]
+    #[error("AOI layer {path}: feature {fid} has no value in field `{field} (or it is empty)")]
     MissingField { path: PathBuf, fid: u64, field: String },
+    #[error("AOI layer {path} has no field `{field}; its fields: {present} (map names with [aoi.fields])")]
+    MissingColumn { path: PathBuf, field: String, present: String },
+    #[error("AOI {dir} has {} problem(s):\n  {}", problems.len(), problems.join("\n  "))]
+    Problems { dir: PathBuf, problems: Vec<String> },
     #[error("AOI layer {path}: feature {fid}: {what}")]
     BadGeometry { path: PathBuf, fid: u64, what: String },
     #[error("AOI DEM {path}: {what}")]
@@ -144,6 +160,9 @@ pub struct Aoi {
     /// Drawn masks of camera views (`camera_masks.json`, optional).
     pub view_masks: Vec<crate::domain::ViewMask>,
     pub dem: Option<Dem>,
+    /// What was read but deserves a look: absent optional layers (and what is lost without
+    /// them), gaps and overlaps between grid cells.
+    pub warnings: Vec<String>,
     pub projector: Projector,
     village_index: RTree<GeomWithData<Rectangle<[f64; 2]>, usize>>,
     heat_m: Vec<MultiPolygon<f64>>,
@@ -170,26 +189,49 @@ impl PlaceInfo {
 impl Aoi {
     /// Loads every layer from `dir`. Layers may be GeoJSON, GeoPackage or Shapefile.
     pub fn load(dir: &Path) -> Result<Aoi, AoiError> {
-        Aoi::load_with(dir, &crate::ingest::Limits::default())
+        Aoi::load_with(dir, &crate::ingest::Limits::default(), &AoiConfig::default())
     }
 
-    /// [`Aoi::load`] with the configured size limits (the DEM is checked before it is read).
-    pub fn load_with(dir: &Path, limits: &crate::ingest::Limits) -> Result<Aoi, AoiError> {
-        let county = layers::read_county(dir)?;
+    /// [`Aoi::load`] with the configured size limits (the DEM is checked before it is read) and
+    /// field names. Every layer is read and every problem collected: the error names them all.
+    pub fn load_with(dir: &Path, limits: &crate::ingest::Limits, cfg: &AoiConfig) -> Result<Aoi, AoiError> {
+        let mut r = layers::Reader::new(dir, cfg);
+        let county = r.county();
+        let townships = r.townships();
+        let villages = r.villages();
+        let no_burn = r.no_burn_zones();
+        let stations = r.stations();
+        let heat_sources = r.heat_sources();
+        let landuse = r.landuse();
+        let cameras = r.cameras();
+        let (mut problems, mut warnings) = (r.problems, r.warnings);
+        let mut more = |res: Result<(), AoiError>| {
+            if let Err(e) = res {
+                problems.push(crate::text::error_chain(&e));
+            }
+        };
+        let view_masks = layers::read_view_masks(dir).map_err(|e| more(Err(e))).unwrap_or_default();
+        let dem = layers::read_dem(dir, limits).map_err(|e| more(Err(e))).unwrap_or_default();
+        if dem.is_none() && !dir.join("dem.tif").exists() {
+            warnings.push("optional DEM `dem.tif` not found: camera sightings are placed on flat ground at 0 m".into());
+        }
+        for v in &villages {
+            if !townships.iter().any(|t| t.code == v.township) {
+                problems.push(format!("village {} names township {} which is not in townships", v.code, v.township));
+            }
+        }
+        if let Some(c) = &county {
+            problems.extend(checks::county_extent(c));
+            problems.extend(checks::outside_county(c, &villages));
+            warnings.extend(checks::gaps_and_overlaps(c, &villages));
+        }
+        let county = match county {
+            Some(c) if problems.is_empty() => c,
+            _ => return Err(AoiError::Problems { dir: dir.into(), problems }),
+        };
         let c = geo::Centroid::centroid(&county.area)
             .ok_or_else(|| AoiError::Invalid { dir: dir.into(), what: "county polygon is empty".into() })?;
         let projector = Projector::new(c.x(), c.y());
-        let villages = layers::read_villages(dir)?;
-        let townships = layers::read_townships(dir)?;
-        for v in &villages {
-            if !townships.iter().any(|t| t.code == v.township) {
-                return Err(AoiError::Invalid {
-                    dir: dir.into(),
-                    what: format!("village {} names township {} which is not in townships", v.code, v.township),
-                });
-            }
-        }
-        let heat_sources = layers::read_heat_sources(dir)?;
         let heat_m = heat_sources.iter().map(|h| projector.project(&h.area)).collect();
         let village_index = RTree::bulk_load(
             villages
@@ -206,13 +248,14 @@ impl Aoi {
             county,
             townships,
             villages,
-            no_burn: layers::read_zones(dir, "no_burn_zones")?,
-            stations: layers::read_stations(dir)?,
+            no_burn,
+            stations,
             heat_sources,
-            landuse: layers::read_landuse(dir)?,
-            cameras: layers::read_cameras(dir)?,
-            view_masks: layers::read_view_masks(dir)?,
-            dem: layers::read_dem(dir, limits)?,
+            landuse,
+            cameras,
+            view_masks,
+            dem,
+            warnings,
             projector,
             village_index,
             heat_m,

@@ -319,7 +319,7 @@ fn progress(len: usize, what: &'static str) -> indicatif::ProgressBar {
 /// in the report instead.
 pub fn run(cfg: &Config, inputs: Vec<(InputKind, PathBuf)>, mode: Quarantine) -> anyhow::Result<BatchReport> {
     let _lock = lock::lock(&cfg.paths.store, cfg.batch.stuck_after_min)?;
-    let aoi = Aoi::load_with(&cfg.paths.aoi, &cfg.limits)?;
+    let aoi = Aoi::load_with(&cfg.paths.aoi, &cfg.limits, &cfg.aoi)?;
     let store = Store::open(&cfg.paths.store)?;
     let mut masks = aoi.view_masks.clone();
     masks.extend(learned_masks(&store, cfg)?);

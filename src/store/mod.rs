@@ -30,7 +30,7 @@ pub enum StoreError {
     Sql {
         path: PathBuf,
         #[source]
-        source: rusqlite::Error,
+        source: SqlError,
     },
     #[error("cannot create the folder for ticket store {path}")]
     Dir {
@@ -47,6 +47,19 @@ pub enum StoreError {
     #[error("ticket {id} is {status}; cannot {action} it")]
     BadTransition { id: String, status: String, action: &'static str },
 }
+
+/// A SQLite error said once: rusqlite's message, without its `ffi` cause, which repeats the
+/// same thing in other words ("file is not a database: … not a database file").
+#[derive(Debug)]
+pub struct SqlError(pub rusqlite::Error);
+
+impl std::fmt::Display for SqlError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for SqlError {}
 
 pub struct Store {
     path: PathBuf,
@@ -69,7 +82,7 @@ impl Store {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir { path: path.into(), source })?;
         }
-        let sql = |source| StoreError::Sql { path: path.into(), source };
+        let sql = |source: rusqlite::Error| StoreError::Sql { path: path.into(), source: SqlError(source) };
         let mut conn = Connection::open(path).map_err(sql)?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(sql)?;
         conn.pragma_update(None, "synchronous", "FULL").map_err(sql)?;
@@ -84,7 +97,7 @@ impl Store {
     }
 
     fn sql(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
-        |source| StoreError::Sql { path: self.path.clone(), source }
+        |source: rusqlite::Error| StoreError::Sql { path: self.path.clone(), source: SqlError(source) }
     }
 
     /// The status (`done` or `quarantined`) of an input already seen, by checksum.
@@ -117,7 +130,7 @@ impl Store {
         note: Option<&str>,
     ) -> Result<InputTx<'_>, StoreError> {
         let store = self.path.clone();
-        let sql = |source| StoreError::Sql { path: store.clone(), source };
+        let sql = |source: rusqlite::Error| StoreError::Sql { path: store.clone(), source: SqlError(source) };
         let tx = self.conn.transaction().map_err(sql)?;
         // an input quarantined before and delivered again (fixed) is recorded afresh
         tx.execute("DELETE FROM inputs WHERE sha256 = ?1 AND status = 'quarantined'", [sha256]).map_err(sql)?;
@@ -153,7 +166,7 @@ pub struct InputTx<'s> {
 
 impl InputTx<'_> {
     fn sql(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
-        |source| StoreError::Sql { path: self.store.clone(), source }
+        |source: rusqlite::Error| StoreError::Sql { path: self.store.clone(), source: SqlError(source) }
     }
 
     /// Writes detection `idx` of this input, suppressed (`suppressed_by`) or ticketed.
@@ -194,7 +207,7 @@ impl InputTx<'_> {
 
     pub fn commit(self) -> Result<(), StoreError> {
         let store = self.store.clone();
-        self.tx.commit().map_err(|source| StoreError::Sql { path: store, source })
+        self.tx.commit().map_err(|source| StoreError::Sql { path: store, source: SqlError(source) })
     }
 }
 

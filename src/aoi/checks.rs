@@ -1,0 +1,112 @@
+//! Whole-district checks run after every layer is read: a county extent that is not a county in
+//! lon/lat, villages (grid cells) outside it, and gaps and overlaps between grid cells. Problems
+//! stop the load (`aoi check` exit 2); gaps and overlaps are warnings, since county GIS data often
+//! carries slivers, but each is named because a fire in a gap reaches no grid member.
+
+use geo::{Area, BooleanOps, BoundingRect, Contains, InteriorPoint, MultiPolygon};
+use rstar::{primitives::GeomWithData, primitives::Rectangle, RTree, AABB};
+
+use super::{County, Village};
+use crate::grid::Projector;
+
+/// Widest plausible AOI, degrees (a large prefecture-level city spans a few degrees).
+const MAX_SPAN_DEG: f64 = 15.0;
+/// Smallest plausible county area, m².
+const MIN_AREA_M2: f64 = 1.0e4;
+
+fn projected(p: &Projector, m: &MultiPolygon<f64>) -> MultiPolygon<f64> {
+    p.project(m)
+}
+
+/// The county's extent and area are those of a place in lon/lat.
+pub(super) fn county_extent(c: &County) -> Vec<String> {
+    let Some(r) = c.area.bounding_rect() else {
+        return vec![format!("county {} has an empty polygon", c.code)];
+    };
+    let (w, h) = (r.width(), r.height());
+    let mut out = Vec::new();
+    if w > MAX_SPAN_DEG || h > MAX_SPAN_DEG {
+        out.push(format!(
+            "county {} spans {w:.1}° × {h:.1}° of lon/lat: not a county (is the declared CRS the one its coordinates are in?)",
+            c.code
+        ));
+    } else {
+        let p = Projector::new(r.center().x, r.center().y);
+        let area = projected(&p, &c.area).unsigned_area();
+        if area < MIN_AREA_M2 {
+            out.push(format!("county {} has an area of {area:.0} m²: not a county", c.code));
+        }
+    }
+    out
+}
+
+/// Villages whose interior lies outside the county polygon.
+pub(super) fn outside_county(c: &County, villages: &[Village]) -> Vec<String> {
+    let outside: Vec<&str> = villages
+        .iter()
+        .filter(|v| v.area.interior_point().is_some_and(|p| !c.area.contains(&p)))
+        .map(|v| v.code.as_str())
+        .collect();
+    match outside.len() {
+        0 => Vec::new(),
+        n => vec![format!(
+            "{n} village(s)/grid cell(s) lie outside the county {}: {}{}",
+            c.code,
+            outside.iter().take(10).cloned().collect::<Vec<_>>().join(", "),
+            if n > 10 { ", …" } else { "" }
+        )],
+    }
+}
+
+/// Overlaps between grid cells (over 1 % of the smaller one) and the part of the county that no
+/// grid cell covers (over 1 %).
+pub(super) fn gaps_and_overlaps(c: &County, villages: &[Village]) -> Vec<String> {
+    let Some(r) = c.area.bounding_rect() else { return Vec::new() };
+    if r.width() > MAX_SPAN_DEG || r.height() > MAX_SPAN_DEG {
+        return Vec::new(); // said already, as a problem
+    }
+    let p = Projector::new(r.center().x, r.center().y);
+    let cells: Vec<MultiPolygon<f64>> = villages.iter().map(|v| projected(&p, &v.area)).collect();
+    let index = RTree::bulk_load(
+        cells
+            .iter()
+            .enumerate()
+            .filter_map(|(i, m)| {
+                let b = m.bounding_rect()?;
+                Some(GeomWithData::new(Rectangle::from_corners([b.min().x, b.min().y], [b.max().x, b.max().y]), i))
+            })
+            .collect(),
+    );
+    let mut out = Vec::new();
+    let mut overlap_total = 0.0;
+    for (i, m) in cells.iter().enumerate() {
+        let Some(b) = m.bounding_rect() else { continue };
+        let env = AABB::from_corners([b.min().x, b.min().y], [b.max().x, b.max().y]);
+        for other in index.locate_in_envelope_intersecting(&env).map(|g| g.data).filter(|&j| j > i) {
+            let shared = m.intersection(&cells[other]).unsigned_area();
+            overlap_total += shared;
+            let smaller = m.unsigned_area().min(cells[other].unsigned_area());
+            if shared > 0.01 * smaller {
+                out.push(format!(
+                    "grid cells {} and {} overlap by {:.0} m² ({:.0} % of the smaller): a fire there goes to one of them",
+                    villages[i].code,
+                    villages[other].code,
+                    shared,
+                    100.0 * shared / smaller
+                ));
+            }
+        }
+    }
+    let county = projected(&p, &c.area);
+    let county_area = county.unsigned_area();
+    let covered: f64 = cells.iter().map(|m| m.intersection(&county).unsigned_area()).sum::<f64>() - overlap_total;
+    let gap = county_area - covered;
+    if county_area > 0.0 && gap > 0.01 * county_area {
+        out.push(format!(
+            "grid cells leave {:.2} km² ({:.1} %) of the county uncovered: fires there reach no grid member",
+            gap / 1e6,
+            100.0 * gap / county_area
+        ));
+    }
+    out
+}

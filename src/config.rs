@@ -30,7 +30,8 @@ pub enum ConfigError {
     Invalid(#[source] toml::de::Error),
 }
 
-/// Everything a batch needs to know. Relative paths are relative to the working directory.
+/// Everything a batch needs to know. Relative paths in a config file are relative to that
+/// file's folder; defaults and `--set` values to the working directory.
 /// Each stage owns its section's struct; this one only collects, loads and documents them.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
@@ -47,7 +48,8 @@ pub struct Config {
     pub batch: BatchConfig,
 }
 
-/// Where the district, inputs and outputs live (relative to the working directory).
+/// Where the district, inputs and outputs live (in a config file: relative to its folder; else
+/// to the working directory).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct Paths {
@@ -108,8 +110,10 @@ impl Config {
             Some(path) => {
                 let text =
                     std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
-                toml::from_str::<toml::Table>(&text)
-                    .map_err(|source| ConfigError::Parse { path: path.into(), source })?
+                let mut table = toml::from_str::<toml::Table>(&text)
+                    .map_err(|source| ConfigError::Parse { path: path.into(), source })?;
+                resolve_paths(&mut table, path.parent().unwrap_or(Path::new("")));
+                table
             }
             None => toml::Table::new(),
         };
@@ -200,6 +204,23 @@ fn push_comment(out: &mut String, doc: Option<&str>) {
             line.push_str(word);
         }
         out.push_str(&format!("# {line}\n"));
+    }
+}
+
+/// Relative paths written in a config file are relative to that file's folder (`paths.*`,
+/// `camera.model`), so that a county's firepoint.toml works from any working directory. Defaults
+/// and `--set` values stay relative to the working directory.
+fn resolve_paths(table: &mut toml::Table, base: &Path) {
+    let fix = |v: &mut toml::Value| {
+        if let Some(p) = v.as_str().map(Path::new).filter(|p| p.is_relative()) {
+            *v = toml::Value::String(base.join(p).to_string_lossy().into_owned());
+        }
+    };
+    if let Some(toml::Value::Table(paths)) = table.get_mut("paths") {
+        paths.iter_mut().for_each(|(_, v)| fix(v));
+    }
+    if let Some(model) = table.get_mut("camera").and_then(|c| c.as_table_mut()).and_then(|c| c.get_mut("model")) {
+        fix(model);
     }
 }
 

@@ -232,3 +232,85 @@ fn r8_implausible_counties_are_refused_by_check_and_by_run() {
         assert_eq!(run.status.code(), Some(2), "{what}: run must refuse the AOI");
     }
 }
+
+/// The fenced TOML block of the README's "Use your own county" section.
+fn readme_county_toml() -> String {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let section = readme.split("### Use your own county").nth(1).expect("README has the section");
+    let block = section.split("```toml").nth(1).expect("a toml block").split("```").next().unwrap();
+    block.lines().map(str::trim).collect::<Vec<_>>().join("\n")
+}
+
+#[test]
+fn r8_the_readme_own_county_steps_work_as_written_from_another_folder() {
+    let sb = Sandbox::new();
+    let deploy = sb.path("deploy");
+    let county = deploy.join("county");
+    std::fs::create_dir_all(&county).unwrap();
+    // the county's data: its villages call the grid member 网格员, in a GeoPackage; the other
+    // layers as GeoJSON in a Gauss–Krüger zone
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("aoi");
+    for e in std::fs::read_dir(&repo).unwrap() {
+        let p = e.unwrap().path();
+        let stem = p.file_stem().unwrap().to_str().unwrap().to_string();
+        let mut cmd = std::process::Command::new("ogr2ogr");
+        match (p.extension().and_then(|x| x.to_str()), stem.as_str()) {
+            (Some("geojson"), "villages") => cmd
+                .args(["-f", "GPKG", "-nln", "villages", "-sql"])
+                .arg("SELECT code, name, township, grid_id, grid_member AS \"网格员\", phone FROM villages")
+                .arg(county.join("villages.gpkg"))
+                .arg(&p),
+            (Some("geojson"), _) => {
+                cmd.args(["-t_srs", "EPSG:4547", "-f", "GeoJSON"]).arg(county.join(format!("{stem}.geojson"))).arg(&p)
+            }
+            (Some("tif"), _) => {
+                std::fs::copy(&p, county.join("dem.tif")).unwrap();
+                continue;
+            }
+            _ => continue,
+        };
+        assert!(cmd.status().unwrap().success(), "{stem}");
+    }
+    std::fs::write(deploy.join("firepoint.toml"), readme_county_toml()).unwrap();
+    // run from elsewhere (the sandbox root), with nothing but --config, as cron would
+    let fp = || {
+        let mut c = assert_cmd::Command::cargo_bin("firepoint").unwrap();
+        c.current_dir(sb.path("."))
+            .env_remove("FIREPOINT_CONFIG")
+            .env_remove("RUST_LOG")
+            .env("ORT_DYLIB_PATH", Path::new(env!("CARGO_MANIFEST_DIR")).join(".deps/onnxruntime/libonnxruntime.so"));
+        c.args(["--config", "deploy/firepoint.toml"]);
+        c
+    };
+    let check = fp().args(["aoi", "check"]).output().unwrap();
+    assert_eq!(check.status.code(), Some(0), "{}", String::from_utf8_lossy(&check.stderr));
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/smoke-tile-v2.onnx");
+    let model = format!("camera.model={:?}", model.to_str().unwrap());
+    fp().args(["--set", &model, "simulate"]).assert().success();
+    assert!(deploy.join("inbox/satellite").is_dir(), "the inbox is beside the config file");
+    let run = fp().args(["--set", &model, "run"]).output().unwrap();
+    assert_eq!(run.status.code(), Some(0), "{}", String::from_utf8_lossy(&run.stderr));
+    let list = fp().args(["tickets", "list", "--format", "jsonl"]).output().unwrap();
+    let tickets: Vec<serde_json::Value> =
+        String::from_utf8(list.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(!tickets.is_empty());
+    assert!(tickets.iter().all(|t| t["grid_member"].as_str().unwrap().starts_with("网格员")), "{tickets:?}");
+    assert!(deploy.join("firepoint.sqlite").is_file() && !sb.path("work").exists(), "nothing in the working folder");
+}
+
+#[test]
+fn r8_a_run_that_cannot_start_creates_nothing() {
+    let sb = Sandbox::new();
+    let empty = sb.path("nowhere");
+    std::fs::create_dir_all(empty.join("inbox")).unwrap();
+    let out = assert_cmd::Command::cargo_bin("firepoint")
+        .unwrap()
+        .current_dir(&empty)
+        .env_remove("FIREPOINT_CONFIG")
+        .args(["--set", "paths.aoi=\"no-such-county\"", "--set", "paths.inbox=\"inbox\"", "run"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let left: Vec<_> = std::fs::read_dir(&empty).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(left, ["inbox"], "no ./work, no store, no lock");
+}

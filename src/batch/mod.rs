@@ -318,8 +318,9 @@ fn progress(len: usize, what: &'static str) -> indicatif::ProgressBar {
 /// Runs a batch over `inputs`. Errors returned here are fatal (AOI, store, model); bad inputs are
 /// in the report instead.
 pub fn run(cfg: &Config, inputs: Vec<(InputKind, PathBuf)>, mode: Quarantine) -> anyhow::Result<BatchReport> {
-    let _lock = lock::lock(&cfg.paths.store, cfg.batch.stuck_after_min)?;
+    // the district first: a run that cannot start creates nothing (no store folder, no lock)
     let aoi = Aoi::load_with(&cfg.paths.aoi, &cfg.limits, &cfg.aoi)?;
+    let _lock = lock::lock(&cfg.paths.store, cfg.batch.stuck_after_min)?;
     let store = Store::open(&cfg.paths.store)?;
     let mut masks = aoi.view_masks.clone();
     masks.extend(learned_masks(&store, cfg)?);

@@ -19,6 +19,8 @@ pub enum TableError {
         #[source]
         source: std::io::Error,
     },
+    #[error("fire-point table {path} is neither UTF-8 nor GBK/GB18030 text")]
+    Encoding { path: PathBuf },
     #[error("fire-point table {path}: header `{header}` is not FIRMS (MODIS/VIIRS), Himawari WLF or MEE (时间,中心经度,中心纬度,…)")]
     Layout { path: PathBuf, header: String },
 }
@@ -205,9 +207,20 @@ fn mee(r: &Rec) -> Result<Detection, String> {
     })
 }
 
+/// The table's text: UTF-8 (with or without a BOM), else GBK/GB18030 as Windows offices in China
+/// save CSV (Excel's "CSV"); `None` when it is neither.
+fn decode(bytes: &[u8]) -> Option<std::borrow::Cow<'_, str>> {
+    if let Ok(s) = std::str::from_utf8(bytes) {
+        return Some(s.into());
+    }
+    let (text, had_errors) = encoding_rs::GB18030.decode_without_bom_handling(bytes);
+    (!had_errors).then_some(text)
+}
+
 /// Reads a fire-point table of any supported layout.
 pub fn read_table(path: &Path) -> Result<Table, TableError> {
-    let text = std::fs::read_to_string(path).map_err(|source| TableError::Read { path: path.into(), source })?;
+    let bytes = std::fs::read(path).map_err(|source| TableError::Read { path: path.into(), source })?;
+    let text = decode(&bytes).ok_or_else(|| TableError::Encoding { path: path.into() })?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     // Himawari WLF: two '#' lines, the second of which is the header
     let comment: Vec<&str> = text.lines().take_while(|l| l.starts_with('#')).collect();
@@ -292,6 +305,24 @@ mod tests {
         assert_eq!(t.detections[0].evidence["市"], "伊犁哈萨克自治\n州");
         assert_eq!(t.bad_rows.iter().map(|b| b.0).collect::<Vec<_>>(), vec![4, 5]);
         assert!(t.bad_rows[0].1.contains("中心经度"), "{:?}", t.bad_rows);
+    }
+
+    #[test]
+    fn r8_an_mee_table_saved_as_gbk_is_read() {
+        let utf8 = "时间,中心经度,中心纬度,省,市,县\n2026-06-10,115.6,37.6,河北省,衡水市,示范县\n";
+        let (gbk, _, unmappable) = encoding_rs::GBK.encode(utf8);
+        assert!(!unmappable);
+        assert!(std::str::from_utf8(&gbk).is_err(), "really not UTF-8");
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("mee.csv");
+        std::fs::write(&p, &gbk).unwrap();
+        let t = read_table(&p).unwrap();
+        assert_eq!((t.layout, t.detections.len(), t.bad_rows.len()), (Layout::Mee, 1, 0));
+        assert_eq!(t.detections[0].evidence["县"], "示范县");
+        // bytes that are neither are refused, naming the file
+        std::fs::write(&p, [0x81u8, 0x20, 0xff, 0xff, 0x0a]).unwrap();
+        let err = read_table(&p).unwrap_err().to_string();
+        assert!(err.contains("mee.csv") && err.contains("GBK"), "{err}");
     }
 
     #[test]

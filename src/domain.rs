@@ -236,6 +236,9 @@ pub struct Ticket {
     /// The cameras that saw it: those whose sightings the ticket holds and the towers that
     /// confirmed them (empty for satellite-only tickets).
     pub cameras: Vec<String>,
+    /// Tickets of the same fire in neighbouring grid cells (a fire crossing a village boundary
+    /// is one ticket per cell, each team acting in its own; they name each other).
+    pub related: Vec<String>,
     pub detections: i64,
     pub first_seen: DateTime<Utc>,
     pub last_seen: DateTime<Utc>,
@@ -252,6 +255,8 @@ pub struct Ticket {
 #[derive(Debug, Clone)]
 pub struct Anchor {
     pub id: String,
+    /// The grid cell (网格) the ticket was dispatched to ("" outside every cell).
+    pub grid_id: String,
     pub lon: f64,
     pub lat: f64,
     pub first_seen: DateTime<Utc>,

@@ -202,8 +202,8 @@ pub fn confirm(
     Confirmation::Pending { flagged, needed: cfg.frames }
 }
 
-/// The nearest anchor the detection belongs to, if any.
-pub fn merge_target<'a>(anchors: &'a [Anchor], det: &Detection, cfg: &EventConfig) -> Option<&'a Anchor> {
+/// The open tickets of the same fire: within reach and the merge window of the detection.
+fn same_fire<'a>(anchors: &'a [Anchor], det: &Detection, cfg: &EventConfig) -> Vec<(&'a Anchor, f64)> {
     let window = Duration::minutes(cfg.merge_window_min);
     let reach = cfg.reach_m(det);
     let proj = Projector::new(det.lon, det.lat);
@@ -212,6 +212,20 @@ pub fn merge_target<'a>(anchors: &'a [Anchor], det: &Detection, cfg: &EventConfi
         .filter(|a| det.observed_at >= a.first_seen - window && det.observed_at <= a.last_seen + window)
         .map(|a| (a, proj.distance_m((det.lon, det.lat), (a.lon, a.lat))))
         .filter(|(_, d)| *d <= reach)
+        .collect()
+}
+
+/// The nearest open ticket of the same fire in the detection's own grid cell (`grid_id`), if
+/// any: tickets are per grid cell, the unit a team acts in.
+pub fn merge_target<'a>(
+    anchors: &'a [Anchor],
+    det: &Detection,
+    grid_id: &str,
+    cfg: &EventConfig,
+) -> Option<&'a Anchor> {
+    same_fire(anchors, det, cfg)
+        .into_iter()
+        .filter(|(a, _)| a.grid_id == grid_id)
         .min_by(|x, y| x.1.total_cmp(&y.1))
         .map(|(a, _)| a)
 }
@@ -253,13 +267,16 @@ pub fn decide(
     now: DateTime<Utc>,
 ) -> Decision {
     let d = &loc.detection;
-    if let Some(a) = merge_target(anchors, d, rules.events) {
-        return Decision::Join(a.id.clone());
-    }
-    let disp = dispatch(loc, rules.events.station_alert_m, rules.sla);
     let p = &loc.place;
     let (town, village) = (p.township.as_ref(), p.village.as_ref());
     let field = |f: Option<&String>| f.cloned().unwrap_or_default();
+    let grid_id = field(village.map(|v| &v.grid_id));
+    if let Some(a) = merge_target(anchors, d, &grid_id, rules.events) {
+        return Decision::Join(a.id.clone());
+    }
+    let mut related: Vec<String> = same_fire(anchors, d, rules.events).into_iter().map(|(a, _)| a.id.clone()).collect();
+    related.sort();
+    let disp = dispatch(loc, rules.events.station_alert_m, rules.sla);
     let landuse = serde_json::to_value(p.landuse).expect("enum serialises").as_str().unwrap_or("").to_string();
     Decision::Open(Box::new(Ticket {
         id: ticket_id(input_sha, idx, d.observed_at),
@@ -276,12 +293,13 @@ pub fn decide(
         team_phone: field(town.map(|t| &t.phone)),
         village_code: field(village.map(|v| &v.code)),
         village: field(village.map(|v| &v.name)),
-        grid_id: field(village.map(|v| &v.grid_id)),
+        grid_id,
         grid_member: field(village.map(|v| &v.grid_member)),
         grid_phone: field(village.map(|v| &v.phone)),
         landuse,
         sources: vec![d.source.as_str().to_string()],
         cameras: cameras_of(d),
+        related,
         detections: 1,
         first_seen: d.observed_at,
         last_seen: d.observed_at,
@@ -317,7 +335,7 @@ mod tests {
 
     fn anchor(id: &str, lon: f64, lat: f64) -> Anchor {
         let t = Utc.with_ymd_and_hms(2026, 6, 10, 5, 0, 0).unwrap();
-        Anchor { id: id.into(), lon, lat, first_seen: t, last_seen: t }
+        Anchor { id: id.into(), grid_id: String::new(), lon, lat, first_seen: t, last_seen: t }
     }
 
     #[test]
@@ -325,17 +343,17 @@ mod tests {
         let anchors = [anchor("far", 115.70, 37.60), anchor("near", 115.6005, 37.60)];
         let cfg = EventConfig::default();
         // ~1.3 km from "far" is inside 1500 m too, but "near" (~44 m) wins
-        assert_eq!(merge_target(&anchors, &det(115.6, 37.6, 10), &cfg).map(|a| a.id.as_str()), Some("near"));
+        assert_eq!(merge_target(&anchors, &det(115.6, 37.6, 10), "", &cfg).map(|a| a.id.as_str()), Some("near"));
     }
 
     #[test]
     fn distant_or_late_sighting_starts_a_new_fire() {
         let anchors = [anchor("a", 115.60, 37.60)];
         let cfg = EventConfig::default();
-        assert!(merge_target(&anchors, &det(115.63, 37.60, 10), &cfg).is_none()); // ~2.6 km east
+        assert!(merge_target(&anchors, &det(115.63, 37.60, 10), "", &cfg).is_none()); // ~2.6 km east
         let mut late = det(115.60, 37.60, 0);
         late.observed_at += Duration::minutes(cfg.merge_window_min + 1);
-        assert!(merge_target(&anchors, &late, &cfg).is_none());
+        assert!(merge_target(&anchors, &late, "", &cfg).is_none());
     }
 
     #[test]

@@ -21,8 +21,16 @@ fn demo_batch_tickets_every_planted_fire_and_not_the_cement_plant() {
         let expect = fire["expect"].as_str().unwrap();
         let near: Vec<_> = tickets.iter().filter(|t| metres(lonlat(t), lonlat(fire)) < 1500.0).collect();
         if expect.starts_with("ticket") {
-            assert_eq!(near.len(), 1, "planted fire {fire} should have one ticket, tickets: {tickets:#?}");
-            assert!(near[0]["sources"].as_array().unwrap().contains(&"satellite".into()));
+            // one ticket per grid cell the fire's pixels fall in, each naming the others
+            assert!(!near.is_empty(), "planted fire {fire} should have a ticket, tickets: {tickets:#?}");
+            for t in &near {
+                assert!(t["sources"].as_array().unwrap().contains(&"satellite".into()));
+                let related = t["related"].as_array().unwrap();
+                assert_eq!(related.len(), near.len() - 1, "{fire}: the tickets of one fire name each other: {near:#?}");
+                assert!(near.iter().filter(|o| o["id"] != t["id"]).all(|o| related.contains(&o["id"])));
+            }
+            let cells: std::collections::HashSet<_> = near.iter().map(|t| t["grid_id"].as_str().unwrap()).collect();
+            assert_eq!(cells.len(), near.len(), "one ticket per grid cell: {near:#?}");
         } else {
             assert!(near.is_empty(), "planted {fire} must not be ticketed");
         }
@@ -73,8 +81,8 @@ fn r2_corrupt_frame_and_truncated_geotiff_exit_partial_named_and_quarantined() {
     assert_eq!(out.status.code(), Some(1), "partial batch exits 1; stderr: {stderr}");
     assert!(stderr.contains("CAM05_20260610T053100Z.jpg"), "stderr names the frame: {stderr}");
     assert!(stderr.contains("SIM_AQUA_20260610T0700Z_truncated.tif"), "stderr names the scene: {stderr}");
-    // the good scene still produced its tickets
-    assert_eq!(sb.tickets().len(), 3);
+    // the good scene still produced its tickets (4: the two-pixel fire spans two grid cells)
+    assert_eq!(sb.tickets().len(), 4);
     // bad files left the inbox for the quarantine folder, each with its error beside it
     assert!(!frame.exists() && !truncated.exists());
     let q: Vec<_> = common::files_under(&sb.path("work/quarantine"));
@@ -181,7 +189,7 @@ fn r2_same_scene_delivered_twice_under_two_names_is_processed_once() {
     let scene = std::fs::read_dir(sb.path("work/inbox/satellite")).unwrap().next().unwrap().unwrap().path();
     std::fs::copy(&scene, sb.path("work/inbox/satellite/copy_of_the_pass.tif")).unwrap();
     sb.cmd().arg("run").assert().code(0).stdout(predicate::str::contains("1 already done"));
-    assert_eq!(sb.tickets().len(), 3);
+    assert_eq!(sb.tickets().len(), 4);
 }
 
 #[test]
@@ -256,7 +264,7 @@ fn overlapping_cron_run_stops_at_once_without_touching_the_inbox() {
     sb.cmd().arg("run").assert().code(0).stderr(predicate::str::contains("another firepoint batch is running"));
     assert!(!sb.path("work/feed/tickets.jsonl").exists(), "the second run did nothing");
     drop(held);
-    sb.cmd().arg("run").assert().code(0).stdout(predicate::str::contains("tickets: 3 new"));
+    sb.cmd().arg("run").assert().code(0).stdout(predicate::str::contains("tickets: 4 new"));
 }
 
 /// One HTTP/1.1 request on loopback; returns (status, body).
@@ -314,11 +322,11 @@ fn served_feed_lists_and_acknowledges_tickets_over_loopback() {
     };
     let (geo_status, geo) = http(port, "GET", "/tickets.geojson", "");
     drop(child);
-    assert_eq!((status, body.lines().count()), (200, 3));
+    assert_eq!((status, body.lines().count()), (200, 4));
     assert_eq!(ack, 200, "{acked}");
     assert!(acked.contains("\"acked_by\":\"网格员089\""));
     assert_eq!(geo_status, 200);
-    assert_eq!(serde_json::from_str::<serde_json::Value>(&geo).unwrap()["features"].as_array().unwrap().len(), 3);
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&geo).unwrap()["features"].as_array().unwrap().len(), 4);
     assert_eq!(sb.tickets().iter().filter(|t| t["status"] == "acked").count(), 1);
 }
 

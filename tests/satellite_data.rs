@@ -65,14 +65,17 @@ fn goes17_no_fire_night_scene_has_zero_detections() {
 
 #[test]
 #[ignore = "needs the real data in ../shared/data (or FIREPOINT_DATA); scripts/test.sh runs it with --include-ignored when the data is there"]
-fn fdc_product_gives_one_detection_per_fire_cluster_in_lon_lat() {
+fn fdc_product_gives_one_fire_point_per_fire_pixel_in_lon_lat() {
     let sat = sat();
     let fdc = goes::read_fdc(&find(&goes_dir(&sat).join("l2_fdcc"), "FDCC-M6_G17"), &Default::default()).unwrap();
     let fire_pixels = fdc.mask.data.iter().filter(|&&c| goes::is_fire_code(c)).count();
     assert_eq!(fire_pixels, 43, "SOURCES.txt: 43 fire pixels in the G17 CONUS FDC");
     let dets = firepoint::detect::fdc_detections(&fdc);
-    let pixels: u64 = dets.iter().map(|d| d.evidence["pixels"].as_u64().unwrap()).sum();
-    assert_eq!(pixels, 43);
+    // every fire pixel is a fire point (火点) of its own, with its footprint
+    assert_eq!(dets.len(), 43);
+    assert!(dets.iter().all(|d| d.footprint.as_ref().is_some_and(|r| r.len() == 5)));
+    let fires: std::collections::HashSet<u64> = dets.iter().map(|d| d.evidence["fire"].as_u64().unwrap()).collect();
+    assert!(fires.len() < 43, "adjacent pixels share their fire: {} fires", fires.len());
     // the Kincade fire, Sonoma County: ~38.7 N, 122.7 W
     assert!(dets.iter().any(|d| (d.lat - 38.7).abs() < 0.2 && (d.lon + 122.75).abs() < 0.2), "{dets:#?}");
 }

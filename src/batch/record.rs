@@ -83,7 +83,7 @@ pub fn record_input(
                         Some(id)
                     }
                     Decision::Open(t) => {
-                        tx.open(&t)?;
+                        tx.open(&t, d)?;
                         out.opened.push(t.id.clone());
                         Some(t.id)
                     }

@@ -182,62 +182,51 @@ pub fn fire_pixels_with(
     Ok((fires, glint))
 }
 
-/// Groups fire pixels into 8-connected clusters, one detection each, placed at the centroid
-/// weighted by T4 excess over the background. Pixels off the Earth are left out.
-/// `to_ll` is the scene's transform (`scene.georef.to_lonlat()`), built once by the caller.
+/// Fire points (火点) from a scene's fire pixels: every fire pixel is one detection at its own
+/// centre, with its footprint (pixel polygon), its FRP, confidence and the scene time, so that
+/// each is placed in its own village and counted as the reports count fire points. Pixels of one
+/// 8-connected cluster share `evidence.fire` (the cluster's number in the scene) and carry the
+/// cluster's size in `evidence.fire_pixels`.
 pub fn scene_detections(
     scene: &BtScene,
     to_ll: &crate::grid::ToLonLat,
     fires: &[hotspot::FirePixel],
 ) -> Vec<Detection> {
-    clusters(fires)
-        .into_iter()
-        .filter_map(|members| {
-            let pixels: Vec<&hotspot::FirePixel> = members.iter().map(|&i| &fires[i]).collect();
-            let first = pixels[0];
-            // centres of the cluster's pixels, then the first pixel's right and lower neighbours (its size)
-            let mut cells: Vec<(usize, usize)> = pixels.iter().map(|p| (p.row, p.col)).collect();
-            cells.push((first.row, first.col + 1));
-            cells.push((first.row + 1, first.col));
-            let ll = to_ll.centres(&cells);
-            let n = pixels.len();
-            let (o, right, down) = (ll[0]?, ll[n]?, ll[n + 1]?);
-            let proj = Projector::new(o.0, o.1);
-            let (px_w, px_h) = (proj.distance_m(o, right), proj.distance_m(o, down));
-            let mut weights = Vec::with_capacity(n);
-            let mut centres = Vec::with_capacity(n);
-            for (p, c) in pixels.iter().zip(&ll[..n]) {
-                if let Some(c) = c {
-                    weights.push(((p.t4 - p.t4_bg) as f64).max(0.1));
-                    centres.push(*c);
-                }
-            }
-            let wsum: f64 = weights.iter().sum();
-            let lon = centres.iter().zip(&weights).map(|(c, w)| c.0 * w).sum::<f64>() / wsum;
-            let lat = centres.iter().zip(&weights).map(|(c, w)| c.1 * w).sum::<f64>() / wsum;
-            let frp: f64 = pixels.iter().map(|p| hotspot::frp_mw(p, px_w * px_h)).sum();
-            let max_t4 = pixels.iter().map(|p| p.t4).fold(f32::MIN, f32::max);
-            let confidence = pixels.iter().map(|p| p.confidence).fold(0.0, f32::max);
-            let rows: Vec<usize> = pixels.iter().map(|p| p.row).collect();
-            let cols: Vec<usize> = pixels.iter().map(|p| p.col).collect();
-            let footprint = to_ll.pixel_ring(&rows, &cols);
-            Some(Detection {
+    let mut out = Vec::with_capacity(fires.len());
+    for (fire, members) in clusters(fires).into_iter().enumerate() {
+        // each pixel's centre and its right and lower neighbours' (its size on the ground)
+        let cells: Vec<(usize, usize)> = members
+            .iter()
+            .flat_map(|&i| {
+                let p = &fires[i];
+                [(p.row, p.col), (p.row, p.col + 1), (p.row + 1, p.col)]
+            })
+            .collect();
+        let ll = to_ll.centres(&cells);
+        for (k, &i) in members.iter().enumerate() {
+            let p = &fires[i];
+            let (Some(c), Some(right), Some(down)) = (ll[3 * k], ll[3 * k + 1], ll[3 * k + 2]) else { continue };
+            let proj = Projector::new(c.0, c.1);
+            let (px_w, px_h) = (proj.distance_m(c, right), proj.distance_m(c, down));
+            let frp = hotspot::frp_mw(p, px_w * px_h);
+            out.push(Detection {
                 source: SourceKind::Satellite,
                 sensor: scene.sensor.clone(),
                 observed_at: scene.acquired_at,
-                lon,
-                lat,
+                lon: c.0,
+                lat: c.1,
                 radius_m: 0.5 * px_w.hypot(px_h),
-                footprint,
-                confidence,
+                footprint: to_ll.pixel_ring(&[p.row], &[p.col]),
+                confidence: p.confidence,
                 evidence: serde_json::json!({
-                    "pixels": n, "max_t4_k": max_t4, "frp_mw": (frp * 100.0).round() / 100.0,
-                    "rows": [rows.iter().min(), rows.iter().max()], "cols": [cols.iter().min(), cols.iter().max()],
+                    "pixels": 1, "fire": fire, "fire_pixels": members.len(), "t4_k": p.t4,
+                    "frp_mw": (frp * 100.0).round() / 100.0, "row": p.row, "col": p.col,
                     "pixel_m": [px_w.round(), px_h.round()],
                 }),
-            })
-        })
-        .collect()
+            });
+        }
+    }
+    out
 }
 
 impl Cell for FireCell {
@@ -246,42 +235,42 @@ impl Cell for FireCell {
     }
 }
 
-/// Detections from a fire product: 8-connected clusters of fire pixels, placed at the
-/// FRP-weighted centroid, FRP summed, confidence from the best class in the cluster.
+/// Fire points from a fire product: every fire pixel one detection at its centre with its
+/// footprint, FRP and confidence class; pixels of one 8-connected cluster share `evidence.fire`.
 pub fn fire_grid_detections(grid: &FireGrid) -> Vec<Detection> {
     let to_ll = grid.georef.to_lonlat();
-    clusters(&grid.fires)
-        .into_iter()
-        .filter_map(|members| {
-            let px: Vec<&FireCell> = members.iter().map(|&i| &grid.fires[i]).collect();
-            let mut cells: Vec<(usize, usize)> = px.iter().map(|p| (p.row, p.col)).collect();
-            cells.push((px[0].row, px[0].col + 1));
-            let ll = to_ll.centres(&cells);
-            let n = px.len();
-            let centres: Vec<(f64, f64)> = ll[..n].iter().copied().collect::<Option<Vec<_>>>()?;
-            let size_m = Projector::new(centres[0].0, centres[0].1).distance_m(centres[0], ll[n]?);
-            let weights: Vec<f64> = px.iter().map(|p| p.frp_mw.max(0.1)).collect();
-            let wsum: f64 = weights.iter().sum();
-            let lon = centres.iter().zip(&weights).map(|(p, w)| p.0 * w).sum::<f64>() / wsum;
-            let lat = centres.iter().zip(&weights).map(|(p, w)| p.1 * w).sum::<f64>() / wsum;
-            let rows: Vec<usize> = px.iter().map(|p| p.row).collect();
-            let cols: Vec<usize> = px.iter().map(|p| p.col).collect();
-            Some(Detection {
+    let mut out = Vec::with_capacity(grid.fires.len());
+    for (fire, members) in clusters(&grid.fires).into_iter().enumerate() {
+        let cells: Vec<(usize, usize)> = members
+            .iter()
+            .flat_map(|&i| {
+                let p = &grid.fires[i];
+                [(p.row, p.col), (p.row, p.col + 1), (p.row + 1, p.col)]
+            })
+            .collect();
+        let ll = to_ll.centres(&cells);
+        for (k, &i) in members.iter().enumerate() {
+            let p = &grid.fires[i];
+            let (Some(c), Some(right), Some(down)) = (ll[3 * k], ll[3 * k + 1], ll[3 * k + 2]) else { continue };
+            let proj = Projector::new(c.0, c.1);
+            let (px_w, px_h) = (proj.distance_m(c, right), proj.distance_m(c, down));
+            out.push(Detection {
                 source: SourceKind::Satellite,
                 sensor: grid.sensor.clone(),
                 observed_at: grid.observed_at,
-                lon,
-                lat,
-                radius_m: size_m * std::f64::consts::FRAC_1_SQRT_2,
-                footprint: to_ll.pixel_ring(&rows, &cols),
-                confidence: px.iter().map(|p| p.confidence).fold(0.0, f32::max),
+                lon: c.0,
+                lat: c.1,
+                radius_m: 0.5 * px_w.hypot(px_h),
+                footprint: to_ll.pixel_ring(&[p.row], &[p.col]),
+                confidence: p.confidence,
                 evidence: serde_json::json!({
-                    "product": grid.product, "pixels": n, "codes": px.iter().map(|p| p.code).collect::<Vec<_>>(),
-                    "frp_mw": (px.iter().map(|p| p.frp_mw).sum::<f64>() * 100.0).round() / 100.0,
+                    "product": grid.product, "pixels": 1, "fire": fire, "fire_pixels": members.len(), "code": p.code,
+                    "frp_mw": (p.frp_mw * 100.0).round() / 100.0, "row": p.row, "col": p.col,
                 }),
-            })
-        })
-        .collect()
+            });
+        }
+    }
+    out
 }
 
 /// Detections from a GOES FDC product (fire mask codes 10–15, 30–35; Power as FRP).

@@ -293,13 +293,19 @@ mod scene_files {
         drop(ds);
         let grid = read_fire_mask(&path, &Limits::default()).unwrap().expect("a fire mask");
         let dets = crate::detect::fire_grid_detections(&grid);
-        assert_eq!(dets.len(), 2);
-        assert_eq!(dets[0].evidence["frp_mw"], 40.0);
+        // every fire pixel is a fire point at its own centre; the first two are one fire
+        assert_eq!(dets.len(), 3);
+        assert_eq!(
+            (dets[0].evidence["frp_mw"].as_f64(), dets[1].evidence["frp_mw"].as_f64()),
+            (Some(30.0), Some(10.0))
+        );
+        assert_eq!((dets[0].evidence["fire"].as_u64(), dets[1].evidence["fire"].as_u64()), (Some(0), Some(0)));
+        assert_eq!((dets[2].evidence["fire"].as_u64(), dets[0].evidence["fire_pixels"].as_u64()), (Some(1), Some(2)));
         assert_eq!(dets[0].confidence, 0.9);
-        // FRP-weighted: three quarters of the way to the 30 MW pixel's centre
-        assert!((dets[0].lon - (115.055 + 0.25 * 0.01)).abs() < 1e-9, "{}", dets[0].lon);
+        assert!((dets[0].lon - 115.055).abs() < 1e-9 && (dets[1].lon - 115.065).abs() < 1e-9, "{}", dets[0].lon);
+        assert_eq!(dets[0].footprint.as_ref().map(Vec::len), Some(5), "its pixel polygon");
         let ring = dets[0].footprint.as_ref().unwrap();
-        assert!((ring[1][0] - ring[0][0] - 0.02).abs() < 1e-9, "two pixels wide: {ring:?}");
+        assert!((ring[1][0] - ring[0][0] - 0.01).abs() < 1e-9, "one pixel wide: {ring:?}");
         // a brightness-temperature scene is not a fire mask
         let (_d, p) = tif(&[("3.9", "K", 300.0), ("11", "K", 290.0)], true, true);
         assert!(read_fire_mask(&p, &Limits::default()).unwrap().is_none());

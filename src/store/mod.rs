@@ -229,7 +229,7 @@ mod tests {
         let cols = "'open', 'straw', 'normal', '[]', 115.6, 37.6, 500, '', '', '', '', '', '', '', '', '', 'farmland', '[\"satellite\"]', 1, \
                     '2026-06-10T05:30:00Z', '2026-06-10T05:30:00Z', '2026-06-10T15:59:59Z', '2026-06-10T05:31:00Z', '2026-06-10T05:31:00Z', NULL, NULL, NULL, NULL";
         // a version-1 ticket row: every column but the later `cameras`
-        let v1_columns = TICKET_COLUMNS.strip_suffix(", cameras").expect("cameras is the last column");
+        let v1_columns = TICKET_COLUMNS.strip_suffix(", cameras, related").expect("the version-4 columns are last");
         v1.execute(&format!("INSERT INTO tickets ({v1_columns}) VALUES ('FP-OLD', {cols})"), []).unwrap();
         drop(v1);
 

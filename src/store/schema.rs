@@ -80,9 +80,11 @@ ALTER TABLE inputs ADD COLUMN note TEXT;
 "#;
 
 /// Version 4: the cameras that saw a ticket's fire (its own sightings and the towers that
-/// confirmed them), so that the team is told which views to check.
+/// confirmed them), so that the team is told which views to check; the tickets of the same fire
+/// in neighbouring grid cells.
 const MIGRATE_4: &str = r#"
 ALTER TABLE tickets ADD COLUMN cameras TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE tickets ADD COLUMN related TEXT NOT NULL DEFAULT '[]';
 "#;
 
 /// The store's schema version (`PRAGMA user_version`; 0 for a new file).

@@ -27,6 +27,22 @@ impl TicketFilter {
     }
 }
 
+/// The lon/lat box a sighting covers (west, east, south, north): its footprint's, else its point
+/// grown by its location uncertainty.
+fn cover(d: &Detection) -> (f64, f64, f64, f64) {
+    match d.footprint.as_deref().filter(|r| !r.is_empty()) {
+        Some(ring) => ring.iter().fold((f64::MAX, f64::MIN, f64::MAX, f64::MIN), |(w, e, s, n), p| {
+            (w.min(p[0]), e.max(p[0]), s.min(p[1]), n.max(p[1]))
+        }),
+        None => {
+            let proj = crate::grid::Projector::new(d.lon, d.lat);
+            let (w, s) = proj.to_deg(-d.radius_m, -d.radius_m);
+            let (e, n) = proj.to_deg(d.radius_m, d.radius_m);
+            (w, e, s, n)
+        }
+    }
+}
+
 fn bad_enum(what: &str) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, format!("unknown {what}").into())
 }
@@ -34,7 +50,7 @@ fn bad_enum(what: &str) -> rusqlite::Error {
 pub(super) const TICKET_COLUMNS: &str =
     "id, status, kind, priority, reasons, lon, lat, radius_m, township_code, township, team, \
     team_phone, village_code, village, grid_id, grid_member, grid_phone, landuse, sources, detections, first_seen, \
-    last_seen, deadline, created_at, updated_at, acked_by, acked_at, closed_at, close_note, cameras";
+    last_seen, deadline, created_at, updated_at, acked_by, acked_at, closed_at, close_note, cameras, related";
 
 fn ticket_from_row(r: &rusqlite::Row) -> rusqlite::Result<Ticket> {
     let opt_ts = |i: usize| -> rusqlite::Result<Option<DateTime<Utc>>> {
@@ -76,6 +92,7 @@ fn ticket_from_row(r: &rusqlite::Row) -> rusqlite::Result<Ticket> {
         closed_at: opt_ts(27)?,
         close_note: r.get(28)?,
         cameras: list(29)?,
+        related: list(30)?,
     })
 }
 
@@ -158,13 +175,14 @@ impl InputTx<'_> {
         let t = d.observed_at.timestamp();
         let found = (|| -> rusqlite::Result<Vec<(Anchor, i64)>> {
             let mut stmt = self.tx.prepare_cached(
-                "SELECT t.id, t.lon, t.lat, t.first_seen, t.last_seen, e.id FROM ticket_extent e JOIN tickets t ON t.id = e.ticket_id
+                "SELECT t.id, t.lon, t.lat, t.first_seen, t.last_seen, e.id, t.grid_id FROM ticket_extent e JOIN tickets t ON t.id = e.ticket_id
                  WHERE e.max_lon >= ?1 AND e.min_lon <= ?2 AND e.max_lat >= ?3 AND e.min_lat <= ?4
                    AND e.min_t <= ?5 AND e.max_t >= ?6 AND t.status != 'closed'",
             )?;
             let rows = stmt.query_map(params![west, east, south, north, (t + window) as f64, (t - window) as f64], |r| {
                 let anchor = Anchor {
                     id: r.get(0)?,
+                    grid_id: r.get(6)?,
                     lon: r.get(1)?,
                     lat: r.get(2)?,
                     first_seen: parse_ts(&r.get::<_, String>(3)?)?,
@@ -212,32 +230,59 @@ impl InputTx<'_> {
                 Some(e) => e,
                 None => self.tx.query_row("SELECT id FROM ticket_extent WHERE ticket_id = ?1", [id], |r| r.get(0))?,
             };
+            // the ticket covers every footprint of its sightings: centre and radius from their box
+            let (w, e, s, n) = cover(d);
             self.tx.execute(
-                "UPDATE ticket_extent SET min_t = min(min_t, ?2), max_t = max(max_t, ?2) WHERE id = ?1",
-                params![extent, t],
+                "UPDATE ticket_extent SET min_t = min(min_t, ?2), max_t = max(max_t, ?2),
+                     min_lon = min(min_lon, ?3), max_lon = max(max_lon, ?4), min_lat = min(min_lat, ?5), max_lat = max(max_lat, ?6)
+                 WHERE id = ?1",
+                params![extent, t, w, e, s, n],
+            )?;
+            // (an R*Tree is a virtual table: no RETURNING)
+            let (w, e, s, n): (f64, f64, f64, f64) = self.tx.query_row(
+                "SELECT min_lon, max_lon, min_lat, max_lat FROM ticket_extent WHERE id = ?1",
+                [extent],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )?;
+            let (lon, lat) = ((w + e) / 2.0, (s + n) / 2.0);
+            let radius = crate::grid::Projector::new(lon, lat).distance_m((lon, lat), (e, n));
+            self.tx.execute(
+                "UPDATE tickets SET lon = ?2, lat = ?3, radius_m = max(radius_m, ?4) WHERE id = ?1",
+                params![id, (lon * 1e6).round() / 1e6, (lat * 1e6).round() / 1e6, radius.round()],
             )?;
             Ok(())
         })()
         .map_err(self.sql())
     }
 
-    /// Opens ticket `t` (and indexes it for later sightings).
-    pub fn open(&mut self, t: &Ticket) -> Result<(), StoreError> {
+    /// Opens ticket `t` for sighting `d` (and indexes it for later sightings); the tickets of
+    /// the same fire in other grid cells (`t.related`) name it in turn.
+    pub fn open(&mut self, t: &Ticket, d: &Detection) -> Result<(), StoreError> {
+        let (w, e, s, n) = cover(d);
         (|| -> rusqlite::Result<()> {
             self.tx.execute(
-                &format!("INSERT INTO tickets ({TICKET_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30)"),
+                &format!("INSERT INTO tickets ({TICKET_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31)"),
                 params![t.id, t.status.as_str(), t.kind.as_str(), t.priority.as_str(), json_list(&t.reasons), t.lon, t.lat, t.radius_m,
                         t.township_code, t.township, t.team, t.team_phone, t.village_code, t.village, t.grid_id, t.grid_member,
                         t.grid_phone, t.landuse, json_list(&t.sources), t.detections, ts(t.first_seen), ts(t.last_seen),
                         ts(t.deadline), ts(t.created_at), ts(t.updated_at), t.acked_by, t.acked_at.map(ts), t.closed_at.map(ts),
-                        t.close_note, json_list(&t.cameras)],
+                        t.close_note, json_list(&t.cameras), json_list(&t.related)],
             )?;
             self.tx.execute(
                 "INSERT INTO ticket_extent (min_lon, max_lon, min_lat, max_lat, min_t, max_t, ticket_id)
-                 VALUES (?1, ?1, ?2, ?2, ?3, ?4, ?5)",
-                params![t.lon, t.lat, t.first_seen.timestamp() as f64, t.last_seen.timestamp() as f64, t.id],
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![w, e, s, n, t.first_seen.timestamp() as f64, t.last_seen.timestamp() as f64, t.id],
             )?;
             self.extents.insert(t.id.clone(), self.tx.last_insert_rowid());
+            for other in &t.related {
+                let related: String =
+                    self.tx.query_row("SELECT related FROM tickets WHERE id = ?1", [other], |r| r.get(0))?;
+                let mut list: Vec<String> = serde_json::from_str(&related).unwrap_or_default();
+                if !list.contains(&t.id) {
+                    list.push(t.id.clone());
+                    self.tx.execute("UPDATE tickets SET related = ?2 WHERE id = ?1", params![other, json_list(&list)])?;
+                }
+            }
             Ok(())
         })()
         .map_err(self.sql())

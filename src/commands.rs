@@ -39,17 +39,18 @@ pub fn finish_batch(report: &BatchReport) -> Exit {
 pub fn report(cfg: &Config, day: Option<chrono::NaiveDate>, format: ReportFormat) -> Result<Exit> {
     let store = Store::open(&cfg.paths.store)?;
     let day = day.unwrap_or_else(|| firepoint::time::reporting_day(chrono::Utc::now()));
-    let rows = firepoint::report::daily(&store.tickets(&TicketFilter::all())?, day);
+    let rows = firepoint::report::daily(&store.tickets(&TicketFilter::all())?, &store.fire_points()?, day);
     if format == ReportFormat::Csv {
         print!("{}", firepoint::report::to_csv(&rows));
         return Ok(Exit::Ok);
     }
     println!("daily report for {day} (Beijing): fires first seen that day");
     println!(
-        "{:<11} {:<14} {:>7} {:>9} {:>6} {:>5} {:>7} {:>4} {:>4} {:>5} {:>6} {:>9}",
+        "{:<11} {:<14} {:>7} {:>11} {:>9} {:>6} {:>5} {:>7} {:>4} {:>4} {:>5} {:>6} {:>9}",
         "township",
         "",
         "tickets",
+        "fire_points",
         "satellite",
         "camera",
         "straw",
@@ -62,10 +63,11 @@ pub fn report(cfg: &Config, day: Option<chrono::NaiveDate>, format: ReportFormat
     );
     for r in &rows {
         println!(
-            "{:<11} {:<14} {:>7} {:>9} {:>6} {:>5} {:>7} {:>4} {:>4} {:>5} {:>6} {:>9}",
+            "{:<11} {:<14} {:>7} {:>11} {:>9} {:>6} {:>5} {:>7} {:>4} {:>4} {:>5} {:>6} {:>9}",
             r.township_code,
             r.township,
             r.tickets,
+            r.fire_points,
             r.satellite,
             r.camera,
             r.straw,

@@ -1,7 +1,8 @@
 //! The daily report a county bureau files: for one Beijing reporting day, the fires first seen
 //! that day per township — how many, from which source, straw or garbage, and whether the team
 //! verified them (acknowledged or closed) before the ticket's deadline. Satellite points must be
-//! verified and reported the same day.
+//! verified and reported the same day. Fire points (火点数: satellite pixels and table rows) are
+//! counted beside fire events (tickets), as the district rankings count them.
 
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -14,7 +15,10 @@ use crate::domain::{Status, Ticket};
 pub struct ReportRow {
     pub township_code: String,
     pub township: String,
+    /// Fire events: tickets first seen that day (one per grid cell a fire touched).
     pub tickets: usize,
+    /// Fire points (火点数) of those tickets: satellite pixels / table rows, suppressed ones not counted.
+    pub fire_points: usize,
     pub satellite: usize,
     pub camera: usize,
     pub straw: usize,
@@ -29,7 +33,12 @@ pub struct ReportRow {
 
 /// The report for `day`, one row per township with tickets, sorted by township code, and a
 /// total row last (township code `total`).
-pub fn daily(tickets: &[Ticket], day: NaiveDate) -> Vec<ReportRow> {
+/// `fire_points`: each ticket's satellite fire points ([`crate::store::Store::fire_points`]).
+pub fn daily(
+    tickets: &[Ticket],
+    fire_points: &std::collections::HashMap<String, usize>,
+    day: NaiveDate,
+) -> Vec<ReportRow> {
     let mut rows: std::collections::BTreeMap<String, ReportRow> = Default::default();
     let mut total = ReportRow { township_code: "total".into(), township: "全县 county".into(), ..Default::default() };
     for t in tickets.iter().filter(|t| crate::time::reporting_day(t.first_seen) == day) {
@@ -40,6 +49,7 @@ pub fn daily(tickets: &[Ticket], day: NaiveDate) -> Vec<ReportRow> {
         });
         for r in [&mut *row, &mut total] {
             count(r, t);
+            r.fire_points += fire_points.get(&t.id).copied().unwrap_or(0);
         }
     }
     rows.into_values().chain(std::iter::once(total)).collect()

@@ -89,10 +89,40 @@ fn daily_report_counts_the_beijing_day_and_verification_before_the_deadline() {
     record(&mut store, "c", &[day(17)]).unwrap();
     store.ack(&a, "team", at(7, 0)).unwrap(); // in time (deadline 23:59:59 Beijing = 15:59:59 UTC)
     store.close(&b, "out", at(16, 30)).unwrap(); // after the deadline
-    let rows = firepoint::report::daily(&store.tickets(&TicketFilter::all()).unwrap(), "2026-06-10".parse().unwrap());
+    let rows = firepoint::report::daily(
+        &store.tickets(&TicketFilter::all()).unwrap(),
+        &store.fire_points().unwrap(),
+        "2026-06-10".parse().unwrap(),
+    );
     let total = rows.last().unwrap();
     assert_eq!(total.township_code, "total");
+    assert_eq!(total.fire_points, 2, "one satellite point in each of the two tickets of the day");
     assert_eq!((total.tickets, total.satellite, total.acked, total.closed, total.verified_in_time), (2, 2, 1, 1, 1));
     let csv = firepoint::report::to_csv(&rows);
-    assert!(csv.starts_with("township_code,township,tickets,"), "{csv}");
+    assert!(csv.starts_with("township_code,township,tickets,fire_points,"), "{csv}");
+}
+
+#[test]
+fn r8_the_report_counts_fire_points_beside_fire_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("t.sqlite")).unwrap();
+    let at = chrono::Utc.with_ymd_and_hms(2026, 6, 10, 5, 30, 0).unwrap();
+    // three adjacent 1-km pixels of one fire in one grid cell, and a lone pixel far away
+    let px = |lon: f64, lat: f64| Located::on_farmland(Detection::point(SourceKind::Satellite, lon, lat, at, 700.0));
+    let report =
+        record(&mut store, "scene", &[px(115.60, 37.60), px(115.61, 37.60), px(115.62, 37.60), px(115.80, 37.70)])
+            .unwrap();
+    assert_eq!(report.opened.len(), 2, "one fire, one event per grid cell; the lone pixel is another");
+    let rows = firepoint::report::daily(
+        &store.tickets(&TicketFilter::all()).unwrap(),
+        &store.fire_points().unwrap(),
+        "2026-06-10".parse().unwrap(),
+    );
+    let total = rows.last().unwrap();
+    assert_eq!((total.tickets, total.fire_points), (2, 4));
+    // the fire's ticket covers its three pixels: centred on them, its radius reaching the outer ones
+    let fire = store.ticket(&report.opened[0]).unwrap();
+    assert_eq!(fire.detections, 3);
+    assert!((fire.lon - 115.61).abs() < 1e-6, "{}", fire.lon);
+    assert!(fire.radius_m > 880.0 + 700.0, "{}", fire.radius_m);
 }

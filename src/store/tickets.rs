@@ -101,6 +101,23 @@ fn json_list(v: &[String]) -> String {
 }
 
 impl Store {
+    /// Each ticket's fire points (火点): the satellite detections it holds (pixels and table
+    /// rows; suppressed and duplicate ones hold no ticket).
+    pub fn fire_points(&self) -> Result<std::collections::HashMap<String, usize>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT ticket_id, count(*) FROM detections WHERE source = 'satellite' AND ticket_id IS NOT NULL
+                 GROUP BY ticket_id",
+            )
+            .map_err(self.sql())?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as usize)))
+            .and_then(|rows| rows.collect::<rusqlite::Result<std::collections::HashMap<_, _>>>())
+            .map_err(self.sql())?;
+        Ok(rows)
+    }
+
     /// Tickets matching `filter`, oldest sighting first.
     pub fn tickets(&self, filter: &TicketFilter) -> Result<Vec<Ticket>, StoreError> {
         let mut stmt = self

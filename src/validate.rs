@@ -88,7 +88,7 @@ pub fn compare(scene: &BtScene, ours: &[FirePixel], fdc: &Fdc, row0: usize, col0
         let official = fdc.power[(p.row + row0) * fdc.mask.width + p.col + col0] as f64;
         let area = pixel_area_m2(&to_ll, p.row, p.col);
         if official > 0.0 {
-            cmp.frp_pairs.push((hotspot::frp_mw(p, area), official));
+            cmp.frp_pairs.push((hotspot::frp_mw(p, area, hotspot::MirBand::of(&scene.sensor)), official));
         }
     }
     cmp

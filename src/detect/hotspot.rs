@@ -311,13 +311,46 @@ fn planck(um: f64, t: f64) -> f64 {
     C1 / (um.powi(5) * ((C2 / (um * t)).exp() - 1.0))
 }
 
+/// A sensor's MIR fire channel: its central wavelength and the MIR-radiance-method coefficient
+/// `a` of L(λ, T) ≈ a T⁴ over 650–1350 K at that wavelength (least squares, as Wooster et al.
+/// 2003/2005 derive it per band; `cargo test mir_coefficients` recomputes them).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MirBand {
+    pub um: f64,
+    pub a: f64,
+}
+
+impl MirBand {
+    /// GOES-R ABI band 7 (3.80–4.00 µm, centre 3.89 µm).
+    pub const ABI: MirBand = MirBand { um: 3.89, a: 3.031e-9 };
+    /// Himawari AHI band 7 (centre 3.89 µm).
+    pub const AHI: MirBand = MirBand { um: 3.89, a: 3.031e-9 };
+    /// MODIS band 21/22 (3.96 µm).
+    pub const MODIS: MirBand = MirBand { um: 3.96, a: 2.936e-9 };
+    /// VIIRS I4 (3.74 µm).
+    pub const VIIRS: MirBand = MirBand { um: 3.74, a: 3.240e-9 };
+    /// A generic 3.9 µm channel (GeoTIFF scenes of an unnamed sensor).
+    pub const GENERIC: MirBand = MirBand { um: 3.9, a: 3.017e-9 };
+
+    /// The band of a scene's `sensor` name (`ABI-G17`, `AHI-H9`, `MODIS`, `VIIRS`, …).
+    pub fn of(sensor: &str) -> MirBand {
+        let s = sensor.to_ascii_uppercase();
+        match () {
+            _ if s.starts_with("ABI") => MirBand::ABI,
+            _ if s.starts_with("AHI") || s.contains("HIMAWARI") => MirBand::AHI,
+            _ if s.contains("MODIS") || s.starts_with("TERRA") || s.starts_with("AQUA") => MirBand::MODIS,
+            _ if s.contains("VIIRS") => MirBand::VIIRS,
+            _ => MirBand::GENERIC,
+        }
+    }
+}
+
 /// Fire radiative power, MW, by the MIR radiance method (Wooster et al. 2003/2005):
-/// FRP = A σ (L4 − L4,bg) / a, with a = 3.0e-9 for a 3.9 µm channel.
-pub fn frp_mw(pixel: &FirePixel, pixel_area_m2: f64) -> f64 {
+/// FRP = A σ (L4 − L4,bg) / a, with the sensor's own channel wavelength and coefficient.
+pub fn frp_mw(pixel: &FirePixel, pixel_area_m2: f64, band: MirBand) -> f64 {
     const SIGMA: f64 = 5.670_374e-8;
-    const A: f64 = 3.0e-9;
-    let dl = planck(3.9, pixel.t4 as f64) - planck(3.9, pixel.t4_bg as f64);
-    (pixel_area_m2 * SIGMA * dl.max(0.0) / A) / 1e6
+    let dl = planck(band.um, pixel.t4 as f64) - planck(band.um, pixel.t4_bg as f64);
+    (pixel_area_m2 * SIGMA * dl.max(0.0) / band.a) / 1e6
 }
 
 #[cfg(test)]
@@ -420,10 +453,25 @@ mod tests {
     #[test]
     fn frp_grows_with_temperature_and_is_zero_at_background() {
         let mut p = FirePixel { row: 0, col: 0, t4: 330.0, t11: 295.0, t4_bg: 300.0, confidence: 1.0 };
-        let a = frp_mw(&p, 1e6);
+        let b = MirBand::ABI;
+        let a = frp_mw(&p, 1e6, b);
         p.t4 = 360.0;
-        assert!(frp_mw(&p, 1e6) > a && a > 0.0);
+        assert!(frp_mw(&p, 1e6, b) > a && a > 0.0);
         p.t4 = 300.0;
-        assert_eq!(frp_mw(&p, 1e6), 0.0);
+        assert_eq!(frp_mw(&p, 1e6, b), 0.0);
+    }
+
+    #[test]
+    fn mir_coefficients_are_the_fourth_power_fit_of_planck_at_each_band() {
+        for band in [MirBand::ABI, MirBand::AHI, MirBand::MODIS, MirBand::VIIRS, MirBand::GENERIC] {
+            let ts: Vec<f64> = (0..=140).map(|i| 650.0 + 5.0 * i as f64).collect();
+            let num: f64 = ts.iter().map(|t| planck(band.um, *t) * t.powi(4)).sum();
+            let den: f64 = ts.iter().map(|t| t.powi(8)).sum();
+            let fit = num / den;
+            assert!((fit / band.a - 1.0).abs() < 2e-3, "{band:?}: fit {fit:e}");
+        }
+        assert_eq!(MirBand::of("ABI-G17"), MirBand::ABI);
+        assert_eq!(MirBand::of("Terra MODIS"), MirBand::MODIS);
+        assert_eq!(MirBand::of("test"), MirBand::GENERIC);
     }
 }

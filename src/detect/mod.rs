@@ -208,7 +208,7 @@ pub fn scene_detections(
             let (Some(c), Some(right), Some(down)) = (ll[3 * k], ll[3 * k + 1], ll[3 * k + 2]) else { continue };
             let proj = Projector::new(c.0, c.1);
             let (px_w, px_h) = (proj.distance_m(c, right), proj.distance_m(c, down));
-            let frp = hotspot::frp_mw(p, px_w * px_h);
+            let frp = hotspot::frp_mw(p, px_w * px_h, hotspot::MirBand::of(&scene.sensor));
             out.push(Detection {
                 source: SourceKind::Satellite,
                 sensor: scene.sensor.clone(),

@@ -154,3 +154,109 @@ fn rows_outside_the_district_are_dropped_and_counted() {
     assert_eq!(placed.inside.len() + placed.outside, n);
     assert!(placed.outside > 13_000);
 }
+
+/// A county of `half_deg` around (lon, lat) in `dir`: two townships (west, east) and villages
+/// (grid cells) of 0.05° — what a county office would hand over, built for a real scene.
+fn county_around(dir: &Path, lon: f64, lat: f64, half_deg: f64) {
+    std::fs::create_dir_all(dir).unwrap();
+    let rect = |w: f64, s: f64, e: f64, n: f64| serde_json::json!({"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]});
+    let layer = |features: Vec<serde_json::Value>| {
+        serde_json::json!({"type": "FeatureCollection", "features": features}).to_string()
+    };
+    let feature = |props: serde_json::Value, geometry: serde_json::Value| serde_json::json!({"type": "Feature", "properties": props, "geometry": geometry});
+    let (w, s, e, n) = (lon - half_deg, lat - half_deg, lon + half_deg, lat + half_deg);
+    std::fs::write(
+        dir.join("county.geojson"),
+        layer(vec![feature(serde_json::json!({"code": "069097", "name": "test county"}), rect(w, s, e, n))]),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("townships.geojson"),
+        layer(vec![
+            feature(serde_json::json!({"code": "06909701", "name": "west", "team": "west team"}), rect(w, s, lon, n)),
+            feature(serde_json::json!({"code": "06909702", "name": "east", "team": "east team"}), rect(lon, s, e, n)),
+        ]),
+    )
+    .unwrap();
+    let cells = (2.0 * half_deg / 0.05).round() as usize;
+    let mut villages = Vec::new();
+    for i in 0..cells {
+        for j in 0..cells {
+            let (x0, y0) = (w + i as f64 * 0.05, s + j as f64 * 0.05);
+            let town = if x0 + 0.025 < lon { "06909701" } else { "06909702" };
+            let code = format!("{town}{i:02}{j:02}");
+            villages.push(feature(
+                serde_json::json!({"code": code, "name": code, "township": town, "grid_id": format!("G-{i}-{j}"), "grid_member": "member"}),
+                rect(x0, y0, x0 + 0.05, y0 + 0.05),
+            ));
+        }
+    }
+    std::fs::write(dir.join("villages.geojson"), layer(villages)).unwrap();
+}
+
+/// (lon, lat) of every satellite detection the store holds with a ticket.
+fn stored_fire_points(store: &Path) -> Vec<(f64, f64)> {
+    let conn = rusqlite::Connection::open(store).unwrap();
+    let mut stmt =
+        conn.prepare("SELECT lon, lat FROM detections WHERE source = 'satellite' AND ticket_id IS NOT NULL").unwrap();
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect()
+}
+
+#[test]
+#[ignore = "needs the real data in ../shared/data (or FIREPOINT_DATA); scripts/test.sh runs it with --include-ignored when the data is there"]
+fn r8_every_official_fire_pixel_of_the_kincade_scene_has_a_stored_fire_point_nearby() {
+    let sat = sat();
+    let g = goes_dir(&sat);
+    let l1b = find(&g.join("l1b_radm_g17_2019300_2000_wildfire"), "M6C07");
+    let fdc = goes::read_fdc(&find(&g.join("l2_fdcc"), "FDCC-M6_G17"), &Default::default()).unwrap();
+    let sb = common::Sandbox::new();
+    let aoi = sb.path("kincade");
+    county_around(&aoi, -122.75, 38.70, 1.0);
+    let with_aoi = format!("paths.aoi={:?}", aoi.to_str().unwrap());
+    let out = sb.cmd().args(["--set", &with_aoi, "pass"]).arg(&l1b).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let ours = stored_fire_points(&sb.path("work/firepoint.sqlite"));
+    // the official fire pixels inside the county
+    let inside = |p: &(f64, f64)| (p.0 + 122.75).abs() < 1.0 && (p.1 - 38.70).abs() < 1.0;
+    let official: Vec<(f64, f64)> =
+        firepoint::detect::fdc_detections(&fdc).iter().map(|d| (d.lon, d.lat)).filter(inside).collect();
+    assert!(official.len() >= 20, "the Kincade fire's FDC pixels: {}", official.len());
+    let near = |p: &(f64, f64), set: &[(f64, f64)]| set.iter().any(|q| common::metres(*p, *q) <= 3000.0);
+    let found = official.iter().filter(|p| near(p, &ours)).count();
+    let extra = ours.iter().filter(|p| !near(p, &official)).count();
+    eprintln!(
+        "Kincade from the store: {} official, {} found within 3 km; {} ours, {} without an official pixel within 3 km",
+        official.len(),
+        found,
+        ours.len(),
+        extra
+    );
+    assert!(found as f64 >= 0.9 * official.len() as f64, "found {found} of {}", official.len());
+    assert!(extra as f64 <= 0.1 * ours.len() as f64, "{extra} of {} ours are extra", ours.len());
+    // every stored point is its own pixel, placed in its own grid cell
+    let tickets = sb.tickets();
+    assert!(tickets.len() > 1, "a fire over ~20 km reaches several grid cells: {}", tickets.len());
+    assert!(
+        tickets.iter().all(|t| t["township_code"].as_str().unwrap().starts_with("069097")),
+        "codes keep their zero"
+    );
+}
+
+#[test]
+#[ignore = "needs the real data in ../shared/data (or FIREPOINT_DATA); scripts/test.sh runs it with --include-ignored when the data is there"]
+fn r8_the_no_fire_scene_stores_no_fire_point() {
+    let sat = sat();
+    let l1b = find(&goes_dir(&sat).join("l1b_radm_g17_2019335_1027_nofire"), "M6C07");
+    let scene = goes::read_abi_scene(&l1b, &Default::default()).unwrap();
+    let (lon, lat) = scene.pixel_center(250, 250).expect("the window's centre is on the Earth");
+    let sb = common::Sandbox::new();
+    let aoi = sb.path("county");
+    county_around(&aoi, lon, lat, 2.0);
+    let with_aoi = format!("paths.aoi={:?}", aoi.to_str().unwrap());
+    let out = sb.cmd().args(["--set", &with_aoi, "pass"]).arg(&l1b).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stored_fire_points(&sb.path("work/firepoint.sqlite")).is_empty());
+    let conn = rusqlite::Connection::open(sb.path("work/firepoint.sqlite")).unwrap();
+    let done: i64 = conn.query_row("SELECT count(*) FROM inputs WHERE status = 'done'", [], |r| r.get(0)).unwrap();
+    assert_eq!(done, 1, "the scene was read and recorded");
+}

@@ -37,7 +37,7 @@ pub fn finish_batch(report: &BatchReport) -> Exit {
 }
 
 pub fn report(cfg: &Config, day: Option<chrono::NaiveDate>, format: ReportFormat) -> Result<Exit> {
-    let store = Store::open(&cfg.paths.store)?;
+    let store = Store::open_existing(&cfg.paths.store)?;
     let day = day.unwrap_or_else(|| firepoint::time::reporting_day(chrono::Utc::now()));
     let rows = firepoint::report::daily(&store.tickets(&TicketFilter::all())?, &store.fire_points()?, day);
     if format == ReportFormat::Csv {
@@ -83,7 +83,7 @@ pub fn report(cfg: &Config, day: Option<chrono::NaiveDate>, format: ReportFormat
 }
 
 pub fn tickets(cfg: &Config, command: Option<TicketsCommand>) -> Result<Exit> {
-    let mut store = Store::open(&cfg.paths.store)?;
+    let mut store = Store::open_existing(&cfg.paths.store)?;
     match command.unwrap_or(TicketsCommand::List { status: None, township: None, format: ListFormat::Table }) {
         TicketsCommand::List { status, township, format } => {
             let list = store.tickets(&TicketFilter { status: status.map(Into::into), township })?;
@@ -267,7 +267,7 @@ pub fn smoke_eval(cfg: &Config, dir: &Path) -> Result<Exit> {
 /// `firepoint smoke masks`: every view mask in force, drawn or learned, one JSON line each.
 pub fn smoke_masks(cfg: &Config) -> Result<Exit> {
     let aoi = firepoint::aoi::Aoi::load_with(&cfg.paths.aoi, &cfg.limits, &cfg.aoi)?;
-    let store = Store::open(&cfg.paths.store)?;
+    let store = Store::open_existing(&cfg.paths.store)?;
     let learned = firepoint::batch::learned_masks(&store, cfg)?;
     for (origin, m) in aoi.view_masks.iter().map(|m| ("drawn", m)).chain(learned.iter().map(|m| ("learned", m))) {
         println!("{}", serde_json::json!({ "origin": origin, "mask": m }));

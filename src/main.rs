@@ -107,7 +107,16 @@ fn run(cli: Cli) -> Result<Exit> {
                 aoi.stations.len(), aoi.heat_sources.len(), aoi.landuse.len(), aoi.cameras.len(),
                 if aoi.dem.is_some() { "present" } else { "absent (flat ground assumed)" },
             );
-            for w in &aoi.warnings {
+            if let Some(r) = geo::BoundingRect::bounding_rect(&aoi.county.area) {
+                println!(
+                    "county extent: lon {:.4} .. {:.4}, lat {:.4} .. {:.4}",
+                    r.min().x,
+                    r.max().x,
+                    r.min().y,
+                    r.max().y
+                );
+            }
+            for w in aoi.warnings.iter().chain(&aoi.topology_warnings()) {
                 eprintln!("warning: {w}");
             }
             Ok(Exit::Ok)

@@ -314,3 +314,137 @@ fn r8_a_run_that_cannot_start_creates_nothing() {
     let left: Vec<_> = std::fs::read_dir(&empty).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(left, ["inbox"], "no ./work, no store, no lock");
 }
+
+/// `ogr2ogr` with `args`, asserting it worked.
+fn ogr(args: &[&str]) {
+    let st = std::process::Command::new("ogr2ogr").args(args).status().expect("ogr2ogr runs");
+    assert!(st.success(), "ogr2ogr {args:?}");
+}
+
+fn check(sb: &Sandbox, dir: &Path, sets: &[&str]) -> (i32, String) {
+    let mut c = sb.cmd();
+    for s in sets {
+        c.args(["--set", s]);
+    }
+    let out = c.args(["aoi", "check"]).arg(dir).output().unwrap();
+    (
+        out.status.code().unwrap(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+#[test]
+fn r8_what_a_county_gis_officer_tried_is_refused_or_read_right() {
+    let sb = Sandbox::new();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("aoi");
+    let src = |l: &str| repo.join(format!("{l}.geojson")).to_str().unwrap().to_string();
+
+    // a GBK Shapefile that lost its .cpg: garbled names are refused, naming the .cpg to add
+    let gbk = sb.copy_aoi(false);
+    std::fs::remove_file(gbk.join("villages.geojson")).unwrap();
+    ogr(&[
+        "-f",
+        "ESRI Shapefile",
+        "-lco",
+        "ENCODING=CP936",
+        gbk.join("villages.shp").to_str().unwrap(),
+        &src("villages"),
+    ]);
+    let _ = std::fs::remove_file(gbk.join("villages.cpg"));
+    let (code, text) = check(&sb, &gbk, &[r#"aoi.fields={grid_member="grid_membe"}"#]);
+    assert!(code == 2 && text.contains("villages.cpg") && text.contains("GBK"), "{text}");
+
+    // a required layer with no features; a township code used twice
+    let empty = sb.path("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    for l in ["county", "townships"] {
+        std::fs::copy(src(l), empty.join(format!("{l}.geojson"))).unwrap();
+    }
+    ogr(&["-f", "GPKG", "-where", "1=0", empty.join("villages.gpkg").to_str().unwrap(), &src("villages")]);
+    let (code, text) = check(&sb, &empty, &[]);
+    assert!(code == 2 && text.contains("villages.gpkg has no features"), "{text}");
+    let dup = sb.copy_aoi(false);
+    let mut towns: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dup.join("townships.geojson")).unwrap()).unwrap();
+    let first = towns["features"][0].clone();
+    towns["features"][1]["properties"]["code"] = first["properties"]["code"].clone();
+    std::fs::write(dup.join("townships.geojson"), towns.to_string()).unwrap();
+    let (code, text) = check(&sb, &dup, &[]);
+    assert!(code == 2 && text.contains("used by more than one township"), "{text}");
+
+    // [aoi.fields]: a typo in a key, and a mapping to a column no layer has, are refused
+    let aoi = repo.to_str().unwrap();
+    let (code, text) = check(&sb, Path::new(aoi), &[r#"aoi.fields={phnoe="联系电话"}"#]);
+    assert!(code == 2 && text.contains("`phnoe` is not a field"), "{text}");
+    let (code, text) = check(&sb, Path::new(aoi), &[r#"aoi.fields={"cameras.pan_zero_deg"="方位角"}"#]);
+    assert!(code == 2 && text.contains("no layer read has a column `方位角`"), "{text}");
+
+    // a whole district in one GeoPackage, layers found by name; names in any case, .json too
+    let one = sb.path("one");
+    std::fs::create_dir_all(&one).unwrap();
+    let pkg = one.join("district.gpkg");
+    for (i, l) in ["county", "townships", "villages"].iter().enumerate() {
+        let mut args = vec!["-f", "GPKG", "-nln", l];
+        if i > 0 {
+            args.push("-update");
+        }
+        let (p, s) = (pkg.to_str().unwrap().to_string(), src(l));
+        args.extend([p.as_str(), s.as_str()]);
+        ogr(&args);
+    }
+    std::fs::copy(src("cameras"), one.join("Cameras.JSON")).unwrap();
+    let (code, text) = check(&sb, &one, &[]);
+    assert!(code == 0 && text.contains("200 villages") && text.contains("10 cameras"), "{text}");
+
+    // stations and towers in one place, the county 3° west (declared in the wrong zone)
+    let west = sb.copy_aoi(false);
+    let shifted = |l: &str| {
+        let mut v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(west.join(format!("{l}.geojson"))).unwrap()).unwrap();
+        fn shift(x: &mut serde_json::Value) {
+            match x {
+                serde_json::Value::Array(a) if a.first().is_some_and(|f| f.is_number()) => {
+                    a[0] = (a[0].as_f64().unwrap() - 3.0).into();
+                }
+                serde_json::Value::Array(a) => a.iter_mut().for_each(shift),
+                _ => {}
+            }
+        }
+        for f in v["features"].as_array_mut().unwrap() {
+            shift(&mut f["geometry"]["coordinates"]);
+        }
+        std::fs::write(west.join(format!("{l}.geojson")), v.to_string()).unwrap();
+    };
+    for l in ["county", "townships", "villages", "no_burn_zones", "heat_sources", "landuse"] {
+        shifted(l);
+    }
+    let (code, text) = check(&sb, &west, &[]);
+    assert!(code == 2 && text.contains("every station and camera lies more than 20 km outside"), "{text}");
+}
+
+#[test]
+fn r8_a_global_field_mapping_leaves_layers_without_that_column_alone() {
+    // the villages call the phone 联系电话; the townships keep `phone`
+    let sb = Sandbox::new();
+    let aoi = sb.copy_aoi(true);
+    let villages = aoi.join("villages.geojson");
+    std::fs::write(&villages, std::fs::read_to_string(&villages).unwrap().replace("\"phone\"", "\"联系电话\""))
+        .unwrap();
+    let map = r#"aoi.fields={phone="联系电话"}"#;
+    let tickets = demo_tickets_with(Some(&aoi), &[map]);
+    assert!(!tickets.is_empty());
+    for t in &tickets {
+        assert!(!t["team_phone"].as_str().unwrap().is_empty() && !t["grid_phone"].as_str().unwrap().is_empty(), "{t}");
+    }
+}
+
+#[test]
+fn r8_reading_tickets_from_a_mistyped_store_path_is_an_error_not_an_empty_list() {
+    let sb = Sandbox::new();
+    for args in [&["tickets", "list"][..], &["report", "--day", "2026-06-10"][..]] {
+        let out = sb.cmd().args(["--set", "paths.store=\"db/typo.sqlite\""]).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("no ticket store at db/typo.sqlite"));
+        assert!(!sb.path("db").exists(), "nothing created");
+    }
+}

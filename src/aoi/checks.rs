@@ -40,6 +40,69 @@ pub(super) fn county_extent(c: &County) -> Vec<String> {
     out
 }
 
+/// Township codes are unique and every village names one of them (listed once, capped).
+pub(super) fn references(townships: &[super::Township], villages: &[Village]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for t in townships {
+        if !seen.insert(t.code.as_str()) {
+            out.push(format!(
+                "township code {} is used by more than one township: tickets would go to the first",
+                t.code
+            ));
+        }
+    }
+    let orphans: Vec<String> = villages
+        .iter()
+        .filter(|v| !seen.contains(v.township.as_str()))
+        .map(|v| format!("{} → {}", v.code, v.township))
+        .collect();
+    if !orphans.is_empty() {
+        out.push(format!(
+            "{} village(s) name a township that is not in townships: {}{}",
+            orphans.len(),
+            orphans.iter().take(10).cloned().collect::<Vec<_>>().join(", "),
+            if orphans.len() > 10 { ", …" } else { "" }
+        ));
+    }
+    out
+}
+
+/// Village codes used twice (warning: the grid cell, not the code, decides the ticket).
+pub(super) fn duplicate_villages(villages: &[Village]) -> Vec<String> {
+    let mut seen = std::collections::BTreeSet::new();
+    let dups: std::collections::BTreeSet<&str> =
+        villages.iter().filter(|v| !seen.insert(v.code.as_str())).map(|v| v.code.as_str()).collect();
+    match dups.len() {
+        0 => Vec::new(),
+        n => vec![format!(
+            "{n} village code(s) used by more than one village: {}",
+            dups.iter().take(10).cloned().collect::<Vec<_>>().join(", ")
+        )],
+    }
+}
+
+/// Stations and camera towers far (> 20 km) outside the county's box: usually a layer whose
+/// declared CRS differs from the others' (a neighbouring Gauss–Krüger zone).
+pub(super) fn far_from_county<'a>(
+    c: &County,
+    points: impl Iterator<Item = (&'static str, &'a str, f64, f64)>,
+) -> Vec<String> {
+    let Some(r) = c.area.bounding_rect() else { return Vec::new() };
+    let p = Projector::new(r.center().x, r.center().y);
+    let (w, s) = p.to_m(r.min().x, r.min().y);
+    let (e, n) = p.to_m(r.max().x, r.max().y);
+    points
+        .filter(|(_, _, lon, lat)| {
+            let (x, y) = p.to_m(*lon, *lat);
+            x < w - 20e3 || x > e + 20e3 || y < s - 20e3 || y > n + 20e3
+        })
+        .map(|(what, id, lon, lat)| {
+            format!("{what} {id} at ({lon:.4}, {lat:.4}) is more than 20 km outside the county: is its layer's declared CRS right?")
+        })
+        .collect()
+}
+
 /// Villages whose interior lies outside the county polygon.
 pub(super) fn outside_county(c: &County, villages: &[Village]) -> Vec<String> {
     let outside: Vec<&str> = villages

@@ -12,14 +12,37 @@ use geo::{Geometry, MultiPolygon};
 
 use super::*;
 
-const EXTENSIONS: [&str; 3] = ["geojson", "gpkg", "shp"];
+const EXTENSIONS: [&str; 4] = ["geojson", "json", "gpkg", "shp"];
 
-fn find(dir: &Path, layer: &str) -> Result<PathBuf, AoiError> {
-    EXTENSIONS
-        .iter()
-        .map(|ext| dir.join(format!("{layer}.{ext}")))
-        .find(|p| p.exists())
-        .ok_or_else(|| AoiError::MissingLayer { dir: dir.into(), layer: layer.into() })
+/// The layers an AOI folder may hold.
+const LAYERS: [&str; 8] =
+    ["county", "townships", "villages", "no_burn_zones", "stations", "heat_sources", "landuse", "cameras"];
+
+/// Where layer `layer` is: a file named after it (any case, any of [`EXTENSIONS`]), else a layer
+/// of that name inside one of the folder's GeoPackages (a district in one .gpkg).
+fn find(dir: &Path, layer: &str) -> Result<(PathBuf, Option<String>), AoiError> {
+    let files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_file()).collect())
+        .unwrap_or_default();
+    let ext_of = |p: &Path| p.extension().and_then(|x| x.to_str()).map(str::to_ascii_lowercase);
+    let stem_of = |p: &Path| p.file_stem().and_then(|x| x.to_str()).map(str::to_lowercase);
+    for ext in EXTENSIONS {
+        if let Some(p) =
+            files.iter().find(|p| ext_of(p).as_deref() == Some(ext) && stem_of(p).as_deref() == Some(layer))
+        {
+            return Ok((p.clone(), None));
+        }
+    }
+    let mut packages: Vec<&PathBuf> = files.iter().filter(|p| ext_of(p).as_deref() == Some("gpkg")).collect();
+    packages.sort();
+    for p in packages {
+        if let Ok(ds) = Dataset::open(p) {
+            if let Some(name) = ds.layers().map(|l| l.name()).find(|n| n.eq_ignore_ascii_case(layer)) {
+                return Ok((p.clone(), Some(name)));
+            }
+        }
+    }
+    Err(AoiError::MissingLayer { dir: dir.into(), layer: layer.into() })
 }
 
 /// Reads the layers of one AOI folder, collecting every problem instead of stopping at the first
@@ -27,6 +50,8 @@ fn find(dir: &Path, layer: &str) -> Result<PathBuf, AoiError> {
 pub(super) struct Reader<'a> {
     dir: &'a Path,
     fields: &'a std::collections::BTreeMap<String, String>,
+    /// `aoi.fields` keys whose column some layer read has.
+    used: std::collections::BTreeSet<String>,
     pub problems: Vec<String>,
     pub warnings: Vec<String>,
 }
@@ -57,7 +82,29 @@ const PROBLEMS_PER_LAYER: usize = 20;
 
 impl<'a> Reader<'a> {
     pub fn new(dir: &'a Path, cfg: &'a AoiConfig) -> Reader<'a> {
-        Reader { dir, fields: &cfg.fields, problems: Vec::new(), warnings: Vec::new() }
+        let mut problems = Vec::new();
+        for key in cfg.fields.keys() {
+            let (layer, field) = key.split_once('.').map_or((None, key.as_str()), |(l, f)| (Some(l), f));
+            if !FIELDS.contains(&field) || layer.is_some_and(|l| !LAYERS.contains(&l)) {
+                problems.push(format!(
+                    "aoi.fields: `{key}` is not a field firepoint reads (fields: {}; or layer.field with a layer of {})",
+                    FIELDS.join(", "),
+                    LAYERS.join(", ")
+                ));
+            }
+        }
+        Reader { dir, fields: &cfg.fields, used: Default::default(), problems, warnings: Vec::new() }
+    }
+
+    /// After every layer: a mapping whose column no layer had is a problem (a typo would
+    /// otherwise leave an optional field silently empty).
+    pub fn finish(&mut self) {
+        for (key, column) in self.fields {
+            if !self.used.contains(key) && self.problems.iter().all(|p| !p.contains(&format!("`{key}`"))) {
+                self.problems
+                    .push(format!("aoi.fields maps `{key}` to `{column}`, but no layer read has a column `{column}`"));
+            }
+        }
     }
 
     /// Every feature of layer `name` through `f`. `optional`: what is lost without the layer
@@ -70,7 +117,7 @@ impl<'a> Reader<'a> {
         required: &[&str],
         mut f: impl FnMut(&Row) -> Result<T, AoiError>,
     ) -> Vec<T> {
-        let path = match find(self.dir, name) {
+        let (path, inner) = match find(self.dir, name) {
             Ok(p) => p,
             Err(e) => {
                 match optional {
@@ -88,13 +135,38 @@ impl<'a> Reader<'a> {
                 return Vec::new();
             }
         };
-        let mut layer = match ds.layer(0).map_err(open) {
+        let names: Vec<String> = ds.layers().map(|l| l.name()).collect();
+        let chosen = inner.or_else(|| names.iter().find(|n| n.eq_ignore_ascii_case(name)).cloned());
+        let layer = match (&chosen, names.len()) {
+            (Some(n), _) => ds.layer_by_name(n).map_err(open),
+            (None, 1) => ds.layer(0).map_err(open),
+            (None, _) => {
+                self.problems.push(format!(
+                    "AOI layer {} holds layers {} and none is named `{name}`",
+                    path.display(),
+                    names.join(", ")
+                ));
+                return Vec::new();
+            }
+        };
+        let mut layer = match layer {
             Ok(l) => l,
             Err(e) => {
                 self.problems.push(crate::text::error_chain(&e));
                 return Vec::new();
             }
         };
+        let shown = match &chosen {
+            Some(n) if names.len() > 1 => format!("{} (layer {n})", path.display()),
+            _ => path.display().to_string(),
+        };
+        if layer.feature_count() == 0 {
+            match optional {
+                None => self.problems.push(format!("AOI layer {shown} has no features")),
+                Some(lost) => self.warnings.push(format!("optional layer {shown} has no features: {lost}")),
+            }
+            return Vec::new();
+        }
         let to_lonlat = match lonlat_transform(&layer, &path) {
             Ok(t) => t,
             Err(e) => {
@@ -103,9 +175,19 @@ impl<'a> Reader<'a> {
             }
         };
         let columns: Vec<String> = layer.defn().fields().map(|f| f.name()).collect();
+        for key in
+            [name.to_string()].iter().flat_map(|l| FIELDS.iter().map(move |f| (format!("{l}.{f}"), f.to_string())))
+        {
+            for k in [&key.0, &key.1] {
+                if self.fields.get(k).is_some_and(|c| columns.contains(c)) {
+                    self.used.insert(k.clone());
+                }
+            }
+        }
+        let fields = Fields { map: self.fields, layer: name, columns: &columns };
         let missing: Vec<String> = required
             .iter()
-            .map(|field| (*field, column_for(self.fields, name, field)))
+            .map(|field| (*field, fields.column(field)))
             .filter(|(_, column)| !columns.iter().any(|c| c == column))
             .map(|(field, column)| {
                 if field == column {
@@ -119,7 +201,7 @@ impl<'a> Reader<'a> {
         // take its default (a camera's pan offset, 0°)
         let cut: Vec<String> = FIELDS
             .iter()
-            .filter(|f| f.len() > 10 && !columns.iter().any(|c| c == column_for(self.fields, name, f)))
+            .filter(|f| f.len() > 10 && !columns.iter().any(|c| c == fields.column(f)))
             .filter(|f| columns.iter().any(|c| c.as_str() == &f[..10]))
             .map(|f| format!("`{}` looks like `{f}` cut to 10 characters", &f[..10]))
             .collect();
@@ -136,24 +218,17 @@ impl<'a> Reader<'a> {
         if !missing.is_empty() {
             self.problems.push(format!(
                 "AOI layer {} lacks field(s) {}; its fields: {} (map the county's names with [aoi.fields])",
-                path.display(),
+                shown,
                 missing.join(", "),
                 columns.join(", ")
             ));
             return Vec::new();
         }
         let (mut out, mut seen, mut more) = (Vec::new(), Vec::<String>::new(), 0usize);
+        let garbled = std::cell::RefCell::new(None);
         for (i, feature) in layer.features().enumerate() {
             let fid = feature.fid().unwrap_or(i as u64);
-            let row = Row {
-                path: &path,
-                layer: name,
-                fields: self.fields,
-                columns: &columns,
-                fid,
-                feature,
-                to_lonlat: &to_lonlat,
-            };
+            let row = Row { path: &path, fields: &fields, fid, feature, to_lonlat: &to_lonlat, garbled: &garbled };
             match f(&row) {
                 Ok(t) => out.push(t),
                 Err(e) => {
@@ -170,6 +245,14 @@ impl<'a> Reader<'a> {
             }
         }
         self.problems.extend(seen);
+        if let Some((fid, text)) = garbled.into_inner() {
+            let cpg = path.with_extension("cpg");
+            self.problems.push(format!(
+                "AOI layer {shown}: text that is not valid in its encoding (feature {fid}: `{text}`); a Shapefile in GBK \
+                 needs {} containing `GBK` (or convert it: ogr2ogr -lco ENCODING=UTF-8)",
+                cpg.display()
+            ));
+        }
         if more > 0 {
             self.problems.push(format!("AOI layer {}: {more} more problem(s) not listed", path.display()));
         }
@@ -180,21 +263,57 @@ impl<'a> Reader<'a> {
 /// One feature's fields and geometry, read out of GDAL so callers handle plain values.
 struct Row<'a> {
     path: &'a Path,
-    layer: &'a str,
-    fields: &'a std::collections::BTreeMap<String, String>,
-    columns: &'a [String],
+    fields: &'a Fields<'a>,
     fid: u64,
     feature: Feature<'a>,
     to_lonlat: &'a CoordTransform,
+    /// The first feature whose text came out garbled (wrong encoding), said once per layer.
+    garbled: &'a std::cell::RefCell<Option<(u64, String)>>,
+}
+
+/// Which column of one layer holds each of firepoint's fields.
+struct Fields<'a> {
+    map: &'a std::collections::BTreeMap<String, String>,
+    layer: &'a str,
+    columns: &'a [String],
+}
+
+impl Fields<'_> {
+    /// The column for `field`: `aoi.fields` "layer.field"; else its bare "field" mapping when this
+    /// layer has that column (a global `phone = "联系电话"` leaves other layers' `phone` alone);
+    /// else the field's own name.
+    fn column<'f>(&'f self, field: &'f str) -> &'f str {
+        if let Some(c) = self.map.get(&format!("{}.{field}", self.layer)) {
+            return c;
+        }
+        match self.map.get(field) {
+            Some(c) if self.columns.contains(c) => c,
+            _ => field,
+        }
+    }
 }
 
 impl Row<'_> {
     fn column<'f>(&'f self, field: &'f str) -> &'f str {
-        column_for(self.fields, self.layer, field)
+        self.fields.column(field)
     }
     fn opt_str(&self, field: &str) -> Option<String> {
         let idx = self.feature.field_index(self.column(field)).ok()?;
-        self.feature.field_as_string(idx).ok().flatten().filter(|s| !s.is_empty())
+        let s = self.feature.field_as_string(idx).ok().flatten().filter(|s| !s.is_empty())?;
+        // U+FFFD or C1 controls: bytes decoded in the wrong encoding (a GBK .dbf read as Latin-1)
+        if s.chars().any(|c| c == '\u{FFFD}' || ('\u{80}'..='\u{9F}').contains(&c)) && self.garbled.borrow().is_none() {
+            let shown: String = s.chars().filter(|c| !c.is_control()).take(20).collect();
+            *self.garbled.borrow_mut() = Some((self.fid, shown));
+        }
+        // a code kept in a numeric column comes back as "999901001.000000000000000"
+        Some(match s.split_once('.') {
+            Some((int, frac))
+                if !int.is_empty() && int.bytes().all(|b| b.is_ascii_digit()) && frac.bytes().all(|b| b == b'0') =>
+            {
+                int.to_string()
+            }
+            _ => s,
+        })
     }
     fn str(&self, field: &str) -> Result<String, AoiError> {
         self.opt_str(field).ok_or_else(|| self.missing(field))
@@ -209,13 +328,13 @@ impl Row<'_> {
     fn missing(&self, field: &str) -> AoiError {
         let column = self.column(field);
         let mapped = if column == field { String::new() } else { format!(" (`{field}` mapped by aoi.fields)") };
-        if self.columns.iter().any(|c| c == column) {
+        if self.fields.columns.iter().any(|c| c == column) {
             AoiError::MissingField { path: self.path.into(), fid: self.fid, field: format!("{column}`{mapped}") }
         } else {
             AoiError::MissingColumn {
                 path: self.path.into(),
                 field: format!("{column}`{mapped}"),
-                present: self.columns.join(", "),
+                present: self.fields.columns.join(", "),
             }
         }
     }
@@ -223,7 +342,7 @@ impl Row<'_> {
         AoiError::BadGeometry { path: self.path.into(), fid: self.fid, what: what.into() }
     }
     fn geometry(&self) -> Result<Geometry<f64>, AoiError> {
-        let g = self.feature.geometry().ok_or_else(|| self.bad("no geometry"))?;
+        let g = self.feature.geometry().filter(|g| !g.is_empty()).ok_or_else(|| self.bad("no geometry"))?;
         let g = g.transform(self.to_lonlat).map_err(|e| self.bad(format!("cannot transform to lon/lat: {e}")))?;
         g.to_geo().map_err(|e| self.bad(format!("unreadable geometry: {e}")))
     }
@@ -256,11 +375,6 @@ impl Row<'_> {
             _ => Err(self.bad("expected a point")),
         }
     }
-}
-
-/// The county's column for firepoint's `field` of `layer` (`aoi.fields`: "layer.field", then "field").
-fn column_for<'f>(fields: &'f std::collections::BTreeMap<String, String>, layer: &str, field: &'f str) -> &'f str {
-    fields.get(&format!("{layer}.{field}")).or_else(|| fields.get(field)).map_or(field, String::as_str)
 }
 
 /// Coordinates that are lon/lat on the Earth after the transform; a layer whose CRS was declared

@@ -204,6 +204,7 @@ impl Aoi {
         let heat_sources = r.heat_sources();
         let landuse = r.landuse();
         let cameras = r.cameras();
+        r.finish();
         let (mut problems, mut warnings) = (r.problems, r.warnings);
         let mut more = |res: Result<(), AoiError>| {
             if let Err(e) = res {
@@ -215,15 +216,26 @@ impl Aoi {
         if dem.is_none() && !dir.join("dem.tif").exists() {
             warnings.push("optional DEM `dem.tif` not found: camera sightings are placed on flat ground at 0 m".into());
         }
-        for v in &villages {
-            if !townships.iter().any(|t| t.code == v.township) {
-                problems.push(format!("village {} names township {} which is not in townships", v.code, v.township));
-            }
-        }
+        problems.extend(checks::references(&townships, &villages));
+        warnings.extend(checks::duplicate_villages(&villages));
         if let Some(c) = &county {
             problems.extend(checks::county_extent(c));
             problems.extend(checks::outside_county(c, &villages));
-            warnings.extend(checks::gaps_and_overlaps(c, &villages));
+            let points = stations.iter().map(|s| ("station", s.code.as_str(), s.lon, s.lat));
+            let towers = cameras.iter().map(|c| ("camera", c.id.as_str(), c.lon, c.lat));
+            let far = checks::far_from_county(c, points.chain(towers));
+            if far.len() >= 2 && far.len() == stations.len() + cameras.len() {
+                // every station and tower elsewhere: the county's own layers (or theirs) are in
+                // another place than their CRS says
+                problems.push(format!(
+                    "every station and camera lies more than 20 km outside the county (county lon {:.3}, first {}): \
+                     one side's declared CRS is wrong (a neighbouring Gauss–Krüger zone?)",
+                    geo::Centroid::centroid(&c.area).map_or(f64::NAN, |p| p.x()),
+                    far[0]
+                ));
+            } else {
+                warnings.extend(far);
+            }
         }
         let county = match county {
             Some(c) if problems.is_empty() => c,
@@ -260,6 +272,12 @@ impl Aoi {
             village_index,
             heat_m,
         })
+    }
+
+    /// Gaps and overlaps between grid cells (warnings; `aoi check` runs it, a batch does not:
+    /// it intersects every cell with the county polygon).
+    pub fn topology_warnings(&self) -> Vec<String> {
+        checks::gaps_and_overlaps(&self.county, &self.villages)
     }
 
     pub fn contains(&self, lon: f64, lat: f64) -> bool {

@@ -3,7 +3,7 @@
 //!
 //! The layout is recognised from the header. Every row becomes a detection or a counted row
 //! error (line number and reason); nothing is dropped silently. Times: FIRMS and Himawari give UTC;
-//! the MEE table gives a Beijing date only, taken as 12:00 Beijing time that day.
+//! the MEE table gives a Beijing date (taken as 12:00 Beijing time) or a Beijing date and time.
 
 use std::path::{Path, PathBuf};
 
@@ -186,14 +186,21 @@ fn himawari(r: &Rec) -> Result<Detection, String> {
 
 fn mee(r: &Rec) -> Result<Detection, String> {
     let (lon, lat) = lonlat(r, "中心经度", "中心纬度")?;
-    let raw = r.get("时间")?;
-    let d = NaiveDate::parse_from_str(raw.split_whitespace().next().unwrap_or(raw), "%Y-%m-%d")
-        .or_else(|_| NaiveDate::parse_from_str(raw, "%Y/%m/%d"))
-        .map_err(|_| format!("时间 `{}` is not a date", crate::text::quote(raw)))?;
-    let noon = crate::time::beijing()
-        .from_local_datetime(&d.and_hms_opt(12, 0, 0).expect("noon exists"))
-        .single()
-        .ok_or("bad date")?;
+    let raw = r.get("时间")?.trim();
+    // a time of day when the table gives one (Beijing time), else the date at 12:00 Beijing
+    let with_time = ["%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M"]
+        .iter()
+        .find_map(|f| chrono::NaiveDateTime::parse_from_str(raw, f).ok());
+    let date_only = raw.split_whitespace().next().unwrap_or(raw);
+    let local = match with_time {
+        Some(t) => t,
+        None => NaiveDate::parse_from_str(date_only, "%Y-%m-%d")
+            .or_else(|_| NaiveDate::parse_from_str(date_only, "%Y/%m/%d"))
+            .map_err(|_| format!("时间 `{}` is not a date", crate::text::quote(raw)))?
+            .and_hms_opt(12, 0, 0)
+            .expect("noon exists"),
+    };
+    let noon = crate::time::beijing().from_local_datetime(&local).single().ok_or("bad date")?;
     Ok(Detection {
         source: SourceKind::Satellite,
         sensor: "MEE-SEC".into(),
@@ -203,7 +210,7 @@ fn mee(r: &Rec) -> Result<Detection, String> {
         radius_m: 1000.0,
         footprint: None,
         confidence: 0.8,
-        evidence: serde_json::json!({"table": "mee", "省": r.opt("省"), "市": r.opt("市"), "县": r.opt("县"), "date_only": true}),
+        evidence: serde_json::json!({"table": "mee", "省": r.opt("省"), "市": r.opt("市"), "县": r.opt("县"), "date_only": with_time.is_none()}),
     })
 }
 
@@ -319,6 +326,12 @@ mod tests {
         let t = read_table(&p).unwrap();
         assert_eq!((t.layout, t.detections.len(), t.bad_rows.len()), (Layout::Mee, 1, 0));
         assert_eq!(t.detections[0].evidence["县"], "示范县");
+        // a time of day is kept (Beijing), a bare date is taken at noon
+        std::fs::write(&p, "时间,中心经度,中心纬度\n2026-06-10 13:40,115.6,37.6\n2026-06-10,115.6,37.6\n").unwrap();
+        let t = read_table(&p).unwrap();
+        let hm = |i: usize| t.detections[i].observed_at.format("%H:%M").to_string();
+        assert_eq!((hm(0), hm(1)), ("05:40".to_string(), "04:00".to_string()));
+        assert_eq!(t.detections[0].evidence["date_only"], false);
         // bytes that are neither are refused, naming the file
         std::fs::write(&p, [0x81u8, 0x20, 0xff, 0xff, 0x0a]).unwrap();
         let err = read_table(&p).unwrap_err().to_string();

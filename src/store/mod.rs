@@ -42,6 +42,10 @@ pub enum StoreError {
         "ticket store {path} has schema version {found}, newer than this firepoint's ({supported}); upgrade firepoint"
     )]
     NewerSchema { path: PathBuf, found: i64, supported: i64 },
+    #[error(
+        "no ticket store at {path}: no batch has written one there (check paths.store, or run `firepoint run` first)"
+    )]
+    Missing { path: PathBuf },
     #[error("no ticket {0}")]
     NoTicket(String),
     #[error("ticket {id} is {status}; cannot {action} it")]
@@ -78,6 +82,17 @@ fn parse_ts(s: &str) -> rusqlite::Result<DateTime<Utc>> {
 }
 
 impl Store {
+    /// Opens the store at `path` for commands that only read or update tickets (`tickets`,
+    /// `report`, `smoke masks`): a store that is not there is an error, not an empty new one
+    /// (a mistyped path would otherwise read as "no fires").
+    pub fn open_existing(path: &Path) -> Result<Store, StoreError> {
+        if !path.exists() {
+            return Err(StoreError::Missing { path: path.into() });
+        }
+        Store::open(path)
+    }
+
+    /// Opens (creating it and its folder when new) the store at `path` and migrates its schema.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir { path: path.into(), source })?;

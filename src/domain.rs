@@ -255,10 +255,13 @@ pub struct Ticket {
 #[derive(Debug, Clone)]
 pub struct Anchor {
     pub id: String,
-    /// The grid cell (网格) the ticket was dispatched to ("" outside every cell).
-    pub grid_id: String,
+    /// The grid cell (网格) the ticket was dispatched to, as `township code/grid id` (grid ids are
+    /// often numbered per township); "/" outside every cell.
+    pub cell: String,
     pub lon: f64,
     pub lat: f64,
+    /// The box its sightings cover (west, east, south, north; their footprints, or points).
+    pub bbox: [f64; 4],
     pub first_seen: DateTime<Utc>,
     pub last_seen: DateTime<Utc>,
 }

@@ -202,7 +202,8 @@ pub fn confirm(
     Confirmation::Pending { flagged, needed: cfg.frames }
 }
 
-/// The open tickets of the same fire: within reach and the merge window of the detection.
+/// The open tickets of the same fire: within reach of the box their sightings cover (so that a
+/// fire of many pixels grows pixel by pixel) and within the merge window of the detection.
 fn same_fire<'a>(anchors: &'a [Anchor], det: &Detection, cfg: &EventConfig) -> Vec<(&'a Anchor, f64)> {
     let window = Duration::minutes(cfg.merge_window_min);
     let reach = cfg.reach_m(det);
@@ -210,23 +211,25 @@ fn same_fire<'a>(anchors: &'a [Anchor], det: &Detection, cfg: &EventConfig) -> V
     anchors
         .iter()
         .filter(|a| det.observed_at >= a.first_seen - window && det.observed_at <= a.last_seen + window)
-        .map(|a| (a, proj.distance_m((det.lon, det.lat), (a.lon, a.lat))))
+        .map(|a| {
+            let [w, e, s, n] = a.bbox;
+            let nearest = (det.lon.clamp(w.min(e), e.max(w)), det.lat.clamp(s.min(n), n.max(s)));
+            (a, proj.distance_m((det.lon, det.lat), nearest))
+        })
         .filter(|(_, d)| *d <= reach)
         .collect()
 }
 
-/// The nearest open ticket of the same fire in the detection's own grid cell (`grid_id`), if
-/// any: tickets are per grid cell, the unit a team acts in.
-pub fn merge_target<'a>(
-    anchors: &'a [Anchor],
-    det: &Detection,
-    grid_id: &str,
-    cfg: &EventConfig,
-) -> Option<&'a Anchor> {
+/// The open ticket of the same fire that the detection joins, if any. Tickets are per grid cell
+/// (`cell`: the unit a team acts in), so a fire point joins only a ticket of its own cell; a
+/// camera sighting, placed to within hundreds of metres to kilometres, joins the nearest ticket
+/// of the same fire, its own cell's first (its cell is no more certain than its position).
+pub fn merge_target<'a>(anchors: &'a [Anchor], det: &Detection, cell: &str, cfg: &EventConfig) -> Option<&'a Anchor> {
+    let camera = det.source == crate::domain::SourceKind::Camera;
     same_fire(anchors, det, cfg)
         .into_iter()
-        .filter(|(a, _)| a.grid_id == grid_id)
-        .min_by(|x, y| x.1.total_cmp(&y.1))
+        .filter(|(a, _)| camera || a.cell == cell)
+        .min_by(|x, y| (x.0.cell != cell).cmp(&(y.0.cell != cell)).then(x.1.total_cmp(&y.1)))
         .map(|(a, _)| a)
 }
 
@@ -271,7 +274,8 @@ pub fn decide(
     let (town, village) = (p.township.as_ref(), p.village.as_ref());
     let field = |f: Option<&String>| f.cloned().unwrap_or_default();
     let grid_id = field(village.map(|v| &v.grid_id));
-    if let Some(a) = merge_target(anchors, d, &grid_id, rules.events) {
+    let cell = format!("{}/{grid_id}", field(town.map(|t| &t.code)));
+    if let Some(a) = merge_target(anchors, d, &cell, rules.events) {
         return Decision::Join(a.id.clone());
     }
     let mut related: Vec<String> = same_fire(anchors, d, rules.events).into_iter().map(|(a, _)| a.id.clone()).collect();
@@ -335,7 +339,7 @@ mod tests {
 
     fn anchor(id: &str, lon: f64, lat: f64) -> Anchor {
         let t = Utc.with_ymd_and_hms(2026, 6, 10, 5, 0, 0).unwrap();
-        Anchor { id: id.into(), grid_id: String::new(), lon, lat, first_seen: t, last_seen: t }
+        Anchor { id: id.into(), cell: "/".into(), lon, lat, bbox: [lon, lon, lat, lat], first_seen: t, last_seen: t }
     }
 
     #[test]
@@ -343,17 +347,17 @@ mod tests {
         let anchors = [anchor("far", 115.70, 37.60), anchor("near", 115.6005, 37.60)];
         let cfg = EventConfig::default();
         // ~1.3 km from "far" is inside 1500 m too, but "near" (~44 m) wins
-        assert_eq!(merge_target(&anchors, &det(115.6, 37.6, 10), "", &cfg).map(|a| a.id.as_str()), Some("near"));
+        assert_eq!(merge_target(&anchors, &det(115.6, 37.6, 10), "/", &cfg).map(|a| a.id.as_str()), Some("near"));
     }
 
     #[test]
     fn distant_or_late_sighting_starts_a_new_fire() {
         let anchors = [anchor("a", 115.60, 37.60)];
         let cfg = EventConfig::default();
-        assert!(merge_target(&anchors, &det(115.63, 37.60, 10), "", &cfg).is_none()); // ~2.6 km east
+        assert!(merge_target(&anchors, &det(115.63, 37.60, 10), "/", &cfg).is_none()); // ~2.6 km east
         let mut late = det(115.60, 37.60, 0);
         late.observed_at += Duration::minutes(cfg.merge_window_min + 1);
-        assert!(merge_target(&anchors, &late, "", &cfg).is_none());
+        assert!(merge_target(&anchors, &late, "/", &cfg).is_none());
     }
 
     #[test]
@@ -373,6 +377,33 @@ mod tests {
         assert_eq!(t.deadline, far.detection.observed_at + Duration::minutes(sla.on_site_min), "camera: minutes");
         assert_eq!(t.sources, vec!["camera".to_string()]);
         assert_eq!(t.cameras, vec!["CAM01".to_string()]);
+    }
+
+    #[test]
+    fn r8_fire_points_join_their_own_cell_by_the_ticket_box_and_cameras_join_across_cells() {
+        let cfg = EventConfig::default();
+        // a ticket of one 2.6 km × 3.3 km geostationary pixel (AHI over Hebei) in cell A
+        let mut a = anchor("A", 115.60, 37.60);
+        let p = Projector::new(115.60, 37.60);
+        let (w, s) = p.to_deg(-1300.0, -1650.0);
+        let (e, n) = p.to_deg(1300.0, 1650.0);
+        (a.cell, a.bbox) = ("T1/G1".into(), [w, e, s, n]);
+        // its east neighbour, 2.6 km away (radius 2.1 km): 1.3 km from the box, so it joins
+        let (lon, _) = p.to_deg(2600.0, 0.0);
+        let mut east = det(lon, 37.60, 0);
+        east.source = crate::domain::SourceKind::Satellite;
+        east.radius_m = 2100.0;
+        assert_eq!(merge_target(std::slice::from_ref(&a), &east, "T1/G1", &cfg).map(|x| x.id.as_str()), Some("A"));
+        // the same pixel in the next cell opens its own ticket (related, not joined)
+        assert!(merge_target(std::slice::from_ref(&a), &east, "T1/G2", &cfg).is_none());
+        assert_eq!(same_fire(std::slice::from_ref(&a), &east, &cfg).len(), 1);
+        // a camera sighting of the fire joins whatever cell its rough position falls in
+        let cam = det(lon, 37.60, 0);
+        assert_eq!(merge_target(std::slice::from_ref(&a), &cam, "T1/G2", &cfg).map(|x| x.id.as_str()), Some("A"));
+        // ... preferring its own cell's ticket
+        let mut b = anchor("B", lon, 37.60);
+        b.cell = "T1/G2".into();
+        assert_eq!(merge_target(&[a, b], &cam, "T1/G2", &cfg).map(|x| x.id.as_str()), Some("B"));
     }
 
     #[test]

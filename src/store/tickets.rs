@@ -28,18 +28,13 @@ impl TicketFilter {
 }
 
 /// The lon/lat box a sighting covers (west, east, south, north): its footprint's, else its point
-/// grown by its location uncertainty.
+/// (a camera's rough estimate must not stretch, and so move, a fire that pixels have placed).
 fn cover(d: &Detection) -> (f64, f64, f64, f64) {
     match d.footprint.as_deref().filter(|r| !r.is_empty()) {
         Some(ring) => ring.iter().fold((f64::MAX, f64::MIN, f64::MAX, f64::MIN), |(w, e, s, n), p| {
             (w.min(p[0]), e.max(p[0]), s.min(p[1]), n.max(p[1]))
         }),
-        None => {
-            let proj = crate::grid::Projector::new(d.lon, d.lat);
-            let (w, s) = proj.to_deg(-d.radius_m, -d.radius_m);
-            let (e, n) = proj.to_deg(d.radius_m, d.radius_m);
-            (w, e, s, n)
-        }
+        None => (d.lon, d.lon, d.lat, d.lat),
     }
 }
 
@@ -192,21 +187,25 @@ impl InputTx<'_> {
         let t = d.observed_at.timestamp();
         let found = (|| -> rusqlite::Result<Vec<(Anchor, i64)>> {
             let mut stmt = self.tx.prepare_cached(
-                "SELECT t.id, t.lon, t.lat, t.first_seen, t.last_seen, e.id, t.grid_id FROM ticket_extent e JOIN tickets t ON t.id = e.ticket_id
+                "SELECT t.id, t.lon, t.lat, t.first_seen, t.last_seen, e.id, t.township_code || '/' || t.grid_id,
+                        e.min_lon, e.max_lon, e.min_lat, e.max_lat
+                 FROM ticket_extent e JOIN tickets t ON t.id = e.ticket_id
                  WHERE e.max_lon >= ?1 AND e.min_lon <= ?2 AND e.max_lat >= ?3 AND e.min_lat <= ?4
                    AND e.min_t <= ?5 AND e.max_t >= ?6 AND t.status != 'closed'",
             )?;
-            let rows = stmt.query_map(params![west, east, south, north, (t + window) as f64, (t - window) as f64], |r| {
-                let anchor = Anchor {
-                    id: r.get(0)?,
-                    grid_id: r.get(6)?,
-                    lon: r.get(1)?,
-                    lat: r.get(2)?,
-                    first_seen: parse_ts(&r.get::<_, String>(3)?)?,
-                    last_seen: parse_ts(&r.get::<_, String>(4)?)?,
-                };
-                Ok((anchor, r.get(5)?))
-            })?;
+            let rows =
+                stmt.query_map(params![west, east, south, north, (t + window) as f64, (t - window) as f64], |r| {
+                    let anchor = Anchor {
+                        id: r.get(0)?,
+                        cell: r.get(6)?,
+                        bbox: [r.get(7)?, r.get(8)?, r.get(9)?, r.get(10)?],
+                        lon: r.get(1)?,
+                        lat: r.get(2)?,
+                        first_seen: parse_ts(&r.get::<_, String>(3)?)?,
+                        last_seen: parse_ts(&r.get::<_, String>(4)?)?,
+                    };
+                    Ok((anchor, r.get(5)?))
+                })?;
             rows.collect()
         })()
         .map_err(self.sql())?;

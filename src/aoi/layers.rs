@@ -179,7 +179,7 @@ impl<'a> Reader<'a> {
             [name.to_string()].iter().flat_map(|l| FIELDS.iter().map(move |f| (format!("{l}.{f}"), f.to_string())))
         {
             for k in [&key.0, &key.1] {
-                if self.fields.get(k).is_some_and(|c| columns.contains(c)) {
+                if self.fields.get(k).is_some_and(|c| has(&columns, c)) {
                     self.used.insert(k.clone());
                 }
             }
@@ -188,7 +188,7 @@ impl<'a> Reader<'a> {
         let missing: Vec<String> = required
             .iter()
             .map(|field| (*field, fields.column(field)))
-            .filter(|(_, column)| !columns.iter().any(|c| c == column))
+            .filter(|(_, column)| !has(&columns, column))
             .map(|(field, column)| {
                 if field == column {
                     format!("`{field}`")
@@ -201,8 +201,8 @@ impl<'a> Reader<'a> {
         // take its default (a camera's pan offset, 0°)
         let cut: Vec<String> = FIELDS
             .iter()
-            .filter(|f| f.len() > 10 && !columns.iter().any(|c| c == fields.column(f)))
-            .filter(|f| columns.iter().any(|c| c.as_str() == &f[..10]))
+            .filter(|f| f.len() > 10 && !has(&columns, fields.column(f)))
+            .filter(|f| has(&columns, &f[..10]))
             .map(|f| format!("`{}` looks like `{f}` cut to 10 characters", &f[..10]))
             .collect();
         if !cut.is_empty() {
@@ -271,6 +271,26 @@ struct Row<'a> {
     garbled: &'a std::cell::RefCell<Option<(u64, String)>>,
 }
 
+/// Whether text read from a layer was decoded in the wrong encoding: U+FFFD or C1 controls, or
+/// Latin-1 letters whose bytes are valid GBK Chinese (a GBK .dbf read as ISO-8859-1).
+fn garbled(s: &str) -> bool {
+    if s.chars().any(|c| c == '\u{FFFD}' || ('\u{80}'..='\u{9F}').contains(&c)) {
+        return true;
+    }
+    if !s.chars().all(|c| (c as u32) <= 0xFF) || !s.chars().any(|c| (c as u32) >= 0xA1) {
+        return false;
+    }
+    let bytes: Vec<u8> = s.chars().map(|c| c as u32 as u8).collect();
+    let (text, had_errors) = encoding_rs::GBK.decode_without_bom_handling(&bytes);
+    !had_errors && text.chars().any(|c| ('\u{4E00}'..='\u{9FFF}').contains(&c))
+}
+
+/// Whether the layer has `column`, in any case (GDAL looks fields up case-insensitively, and DBF
+/// tools often write `CODE`, `NAME`).
+fn has(columns: &[String], column: &str) -> bool {
+    columns.iter().any(|c| c.eq_ignore_ascii_case(column))
+}
+
 /// Which column of one layer holds each of firepoint's fields.
 struct Fields<'a> {
     map: &'a std::collections::BTreeMap<String, String>,
@@ -287,7 +307,7 @@ impl Fields<'_> {
             return c;
         }
         match self.map.get(field) {
-            Some(c) if self.columns.contains(c) => c,
+            Some(c) if has(self.columns, c) => c,
             _ => field,
         }
     }
@@ -301,7 +321,7 @@ impl Row<'_> {
         let idx = self.feature.field_index(self.column(field)).ok()?;
         let s = self.feature.field_as_string(idx).ok().flatten().filter(|s| !s.is_empty())?;
         // U+FFFD or C1 controls: bytes decoded in the wrong encoding (a GBK .dbf read as Latin-1)
-        if s.chars().any(|c| c == '\u{FFFD}' || ('\u{80}'..='\u{9F}').contains(&c)) && self.garbled.borrow().is_none() {
+        if garbled(&s) && self.garbled.borrow().is_none() {
             let shown: String = s.chars().filter(|c| !c.is_control()).take(20).collect();
             *self.garbled.borrow_mut() = Some((self.fid, shown));
         }
@@ -328,7 +348,7 @@ impl Row<'_> {
     fn missing(&self, field: &str) -> AoiError {
         let column = self.column(field);
         let mapped = if column == field { String::new() } else { format!(" (`{field}` mapped by aoi.fields)") };
-        if self.fields.columns.iter().any(|c| c == column) {
+        if has(self.fields.columns, column) {
             AoiError::MissingField { path: self.path.into(), fid: self.fid, field: format!("{column}`{mapped}") }
         } else {
             AoiError::MissingColumn {
@@ -579,4 +599,27 @@ pub(super) fn read_dem(dir: &Path, limits: &crate::ingest::Limits) -> Result<Opt
     limits.check(w, h).map_err(|why| err(format!("too large to read: {why}")))?;
     let data = crate::ingest::read_band::<f32>(&band, (w, h)).map_err(|e| err(e.to_string()))?;
     Ok(Some(Dem { gt, width: w, height: h, data, nodata: band.no_data_value() }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn r8_text_in_the_wrong_encoding_is_recognised() {
+        // "王庄" in GBK, read as ISO-8859-1
+        let (gbk, _, _) = encoding_rs::GBK.encode("王庄");
+        let latin1: String = gbk.iter().map(|&b| b as char).collect();
+        assert!(garbled(&latin1), "{latin1}");
+        assert!(garbled("\u{FFFD}\u{FFFD}庄"));
+        for fine in ["王庄", "Wangzhuang", "Café", "999901002089", ""] {
+            assert!(!garbled(fine), "{fine}");
+        }
+    }
+
+    #[test]
+    fn r8_columns_match_in_any_case() {
+        let columns = vec!["CODE".to_string(), "Name".to_string()];
+        assert!(has(&columns, "code") && has(&columns, "name") && !has(&columns, "team"));
+    }
 }

@@ -329,17 +329,25 @@ impl MirBand {
     pub const MODIS: MirBand = MirBand { um: 3.96, a: 2.936e-9 };
     /// VIIRS I4 (3.74 µm).
     pub const VIIRS: MirBand = MirBand { um: 3.74, a: 3.240e-9 };
+    /// FY-4A/B AGRI 3.72 µm (the Chinese geostationary imager).
+    pub const AGRI: MirBand = MirBand { um: 3.72, a: 3.268e-9 };
+    /// FY-3 MERSI-II band 20 (3.80 µm).
+    pub const MERSI: MirBand = MirBand { um: 3.80, a: 3.155e-9 };
     /// A generic 3.9 µm channel (GeoTIFF scenes of an unnamed sensor).
-    pub const GENERIC: MirBand = MirBand { um: 3.9, a: 3.017e-9 };
+    pub const GENERIC: MirBand = MirBand { um: 3.9, a: 3.016e-9 };
 
-    /// The band of a scene's `sensor` name (`ABI-G17`, `AHI-H9`, `MODIS`, `VIIRS`, …).
+    /// The band of a scene's `sensor` name or SENSOR tag (`ABI-G17`, `GOES-16 ABI`, `AHI-H9`,
+    /// `FY-4A AGRI`, `FY-3D MERSI`, `Terra MODIS`, `MOD14`, `VIIRS`, `NOAA-20`, `SNPP`, …).
     pub fn of(sensor: &str) -> MirBand {
         let s = sensor.to_ascii_uppercase();
+        let any = |names: &[&str]| names.iter().any(|n| s.contains(n));
         match () {
-            _ if s.starts_with("ABI") => MirBand::ABI,
-            _ if s.starts_with("AHI") || s.contains("HIMAWARI") => MirBand::AHI,
-            _ if s.contains("MODIS") || s.starts_with("TERRA") || s.starts_with("AQUA") => MirBand::MODIS,
-            _ if s.contains("VIIRS") => MirBand::VIIRS,
+            _ if any(&["ABI", "GOES"]) => MirBand::ABI,
+            _ if any(&["AHI", "HIMAWARI"]) => MirBand::AHI,
+            _ if any(&["AGRI", "FY-4", "FY4"]) => MirBand::AGRI,
+            _ if any(&["MERSI", "FY-3", "FY3"]) => MirBand::MERSI,
+            _ if any(&["VIIRS", "NOAA-20", "NOAA-21", "SNPP", "NPP", "JPSS"]) => MirBand::VIIRS,
+            _ if any(&["MODIS", "MOD14", "MYD14", "TERRA", "AQUA"]) => MirBand::MODIS,
             _ => MirBand::GENERIC,
         }
     }
@@ -463,7 +471,15 @@ mod tests {
 
     #[test]
     fn mir_coefficients_are_the_fourth_power_fit_of_planck_at_each_band() {
-        for band in [MirBand::ABI, MirBand::AHI, MirBand::MODIS, MirBand::VIIRS, MirBand::GENERIC] {
+        for band in [
+            MirBand::ABI,
+            MirBand::AHI,
+            MirBand::AGRI,
+            MirBand::MERSI,
+            MirBand::MODIS,
+            MirBand::VIIRS,
+            MirBand::GENERIC,
+        ] {
             let ts: Vec<f64> = (0..=140).map(|i| 650.0 + 5.0 * i as f64).collect();
             let num: f64 = ts.iter().map(|t| planck(band.um, *t) * t.powi(4)).sum();
             let den: f64 = ts.iter().map(|t| t.powi(8)).sum();
@@ -471,6 +487,10 @@ mod tests {
             assert!((fit / band.a - 1.0).abs() < 2e-3, "{band:?}: fit {fit:e}");
         }
         assert_eq!(MirBand::of("ABI-G17"), MirBand::ABI);
+        assert_eq!(MirBand::of("GOES-16 ABI"), MirBand::ABI);
+        assert_eq!(MirBand::of("FY-4A AGRI"), MirBand::AGRI);
+        assert_eq!(MirBand::of("NOAA-20"), MirBand::VIIRS);
+        assert_eq!(MirBand::of("MOD14"), MirBand::MODIS);
         assert_eq!(MirBand::of("Terra MODIS"), MirBand::MODIS);
         assert_eq!(MirBand::of("test"), MirBand::GENERIC);
     }

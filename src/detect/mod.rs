@@ -2,9 +2,9 @@
 //!
 //! [`hotspot`] tests satellite pixels; [`glint`] rejects sun glint; [`smoke`] scores camera
 //! frames with the ONNX model and [`frames`] turns flagged frames into sightings on the ground.
-//! This module reads an input through `ingest` and returns its [`Detection`]s: fire pixels
-//! grouped into 8-connected clusters (one fire, one detection), product fire cells likewise,
-//! table rows one each. Bad inputs come back as a typed [`InputError`] naming the file. It
+//! This module reads an input through `ingest` and returns its [`Detection`]s: one fire point
+//! (火点) per fire pixel of a scene or product, each with its footprint (the pixels of one
+//! 8-connected cluster share `evidence.fire`), table rows one each. Bad inputs come back as a typed [`InputError`] naming the file. It
 //! knows nothing of villages, heat sources or tickets.
 
 pub mod eval;
@@ -182,6 +182,63 @@ pub fn fire_pixels_with(
     Ok((fires, glint))
 }
 
+/// One fire pixel as a point on the ground: which pixel of the input, its fire (cluster) and the
+/// cluster's size, its centre, its size on the ground (m) and its footprint.
+struct PixelPoint {
+    index: usize,
+    fire: usize,
+    fire_pixels: usize,
+    centre: (f64, f64),
+    size_m: (f64, f64),
+    footprint: Option<Vec<[f64; 2]>>,
+}
+
+/// Every fire pixel of `fires` as a [`PixelPoint`], cluster by cluster. A pixel's size comes from
+/// its right and lower neighbours' centres (its left and upper ones at the edge of a
+/// geostationary disk); a pixel whose centre is off the Earth is left out and counted in the log.
+fn pixel_points(fires: &[impl Cell], to_ll: &crate::grid::ToLonLat) -> Vec<PixelPoint> {
+    let mut out = Vec::with_capacity(fires.len());
+    let mut off_earth = 0;
+    for (fire, members) in clusters(fires).into_iter().enumerate() {
+        let cells: Vec<(usize, usize)> = members
+            .iter()
+            .flat_map(|&i| {
+                let (r, c) = fires[i].cell();
+                [(r, c), (r, c + 1), (r + 1, c), (r, c.saturating_sub(1)), (r.saturating_sub(1), c)]
+            })
+            .collect();
+        let ll = to_ll.centres(&cells);
+        for (k, &i) in members.iter().enumerate() {
+            let (r, c) = fires[i].cell();
+            let at = |j: usize| ll[5 * k + j];
+            let Some(centre) = at(0) else {
+                off_earth += 1;
+                continue;
+            };
+            let proj = Projector::new(centre.0, centre.1);
+            let size = |near: Option<(f64, f64)>, far: Option<(f64, f64)>| {
+                near.or(far).map(|p| proj.distance_m(centre, p)).filter(|d| *d > 0.0)
+            };
+            let (Some(w), Some(h)) = (size(at(1), at(3)), size(at(2), at(4))) else {
+                off_earth += 1;
+                continue;
+            };
+            out.push(PixelPoint {
+                index: i,
+                fire,
+                fire_pixels: members.len(),
+                centre,
+                size_m: (w, h),
+                footprint: to_ll.pixel_ring(&[r], &[c]),
+            });
+        }
+    }
+    if off_earth > 0 {
+        tracing::warn!("{off_earth} fire pixel(s) left out: not placeable on the Earth");
+    }
+    out
+}
+
 /// Fire points (火点) from a scene's fire pixels: every fire pixel is one detection at its own
 /// centre, with its footprint (pixel polygon), its FRP, confidence and the scene time, so that
 /// each is placed in its own village and counted as the reports count fire points. Pixels of one
@@ -192,41 +249,30 @@ pub fn scene_detections(
     to_ll: &crate::grid::ToLonLat,
     fires: &[hotspot::FirePixel],
 ) -> Vec<Detection> {
-    let mut out = Vec::with_capacity(fires.len());
-    for (fire, members) in clusters(fires).into_iter().enumerate() {
-        // each pixel's centre and its right and lower neighbours' (its size on the ground)
-        let cells: Vec<(usize, usize)> = members
-            .iter()
-            .flat_map(|&i| {
-                let p = &fires[i];
-                [(p.row, p.col), (p.row, p.col + 1), (p.row + 1, p.col)]
-            })
-            .collect();
-        let ll = to_ll.centres(&cells);
-        for (k, &i) in members.iter().enumerate() {
-            let p = &fires[i];
-            let (Some(c), Some(right), Some(down)) = (ll[3 * k], ll[3 * k + 1], ll[3 * k + 2]) else { continue };
-            let proj = Projector::new(c.0, c.1);
-            let (px_w, px_h) = (proj.distance_m(c, right), proj.distance_m(c, down));
-            let frp = hotspot::frp_mw(p, px_w * px_h, hotspot::MirBand::of(&scene.sensor));
-            out.push(Detection {
+    let band = hotspot::MirBand::of(&scene.sensor);
+    pixel_points(fires, to_ll)
+        .into_iter()
+        .map(|pt| {
+            let p = &fires[pt.index];
+            let (px_w, px_h) = pt.size_m;
+            let frp = hotspot::frp_mw(p, px_w * px_h, band);
+            Detection {
                 source: SourceKind::Satellite,
                 sensor: scene.sensor.clone(),
                 observed_at: scene.acquired_at,
-                lon: c.0,
-                lat: c.1,
+                lon: pt.centre.0,
+                lat: pt.centre.1,
                 radius_m: 0.5 * px_w.hypot(px_h),
-                footprint: to_ll.pixel_ring(&[p.row], &[p.col]),
+                footprint: pt.footprint,
                 confidence: p.confidence,
                 evidence: serde_json::json!({
-                    "pixels": 1, "fire": fire, "fire_pixels": members.len(), "t4_k": p.t4,
+                    "pixels": 1, "fire": pt.fire, "fire_pixels": pt.fire_pixels, "t4_k": p.t4,
                     "frp_mw": (frp * 100.0).round() / 100.0, "row": p.row, "col": p.col,
                     "pixel_m": [px_w.round(), px_h.round()],
                 }),
-            });
-        }
-    }
-    out
+            }
+        })
+        .collect()
 }
 
 impl Cell for FireCell {
@@ -239,38 +285,27 @@ impl Cell for FireCell {
 /// footprint, FRP and confidence class; pixels of one 8-connected cluster share `evidence.fire`.
 pub fn fire_grid_detections(grid: &FireGrid) -> Vec<Detection> {
     let to_ll = grid.georef.to_lonlat();
-    let mut out = Vec::with_capacity(grid.fires.len());
-    for (fire, members) in clusters(&grid.fires).into_iter().enumerate() {
-        let cells: Vec<(usize, usize)> = members
-            .iter()
-            .flat_map(|&i| {
-                let p = &grid.fires[i];
-                [(p.row, p.col), (p.row, p.col + 1), (p.row + 1, p.col)]
-            })
-            .collect();
-        let ll = to_ll.centres(&cells);
-        for (k, &i) in members.iter().enumerate() {
-            let p = &grid.fires[i];
-            let (Some(c), Some(right), Some(down)) = (ll[3 * k], ll[3 * k + 1], ll[3 * k + 2]) else { continue };
-            let proj = Projector::new(c.0, c.1);
-            let (px_w, px_h) = (proj.distance_m(c, right), proj.distance_m(c, down));
-            out.push(Detection {
+    pixel_points(&grid.fires, &to_ll)
+        .into_iter()
+        .map(|pt| {
+            let p = &grid.fires[pt.index];
+            let (px_w, px_h) = pt.size_m;
+            Detection {
                 source: SourceKind::Satellite,
                 sensor: grid.sensor.clone(),
                 observed_at: grid.observed_at,
-                lon: c.0,
-                lat: c.1,
+                lon: pt.centre.0,
+                lat: pt.centre.1,
                 radius_m: 0.5 * px_w.hypot(px_h),
-                footprint: to_ll.pixel_ring(&[p.row], &[p.col]),
+                footprint: pt.footprint,
                 confidence: p.confidence,
                 evidence: serde_json::json!({
-                    "product": grid.product, "pixels": 1, "fire": fire, "fire_pixels": members.len(), "code": p.code,
+                    "product": grid.product, "pixels": 1, "fire": pt.fire, "fire_pixels": pt.fire_pixels, "code": p.code,
                     "frp_mw": (p.frp_mw * 100.0).round() / 100.0, "row": p.row, "col": p.col,
                 }),
-            });
-        }
-    }
-    out
+            }
+        })
+        .collect()
 }
 
 /// Detections from a GOES FDC product (fire mask codes 10–15, 30–35; Power as FRP).

@@ -103,7 +103,7 @@ pub fn replay(sequence: &str, frames: &[SeqFrame], rule: &ConfirmConfig) -> Sequ
             continue;
         }
         let minutes = *offset as f64 / 60.0;
-        if *offset > 0 && out.first_flag_min.is_none() {
+        if *offset >= 0 && out.first_flag_min.is_none() {
             out.first_flag_min = Some(minutes);
         }
         let earlier: Vec<FrameObservation> =
@@ -113,7 +113,7 @@ pub fn replay(sequence: &str, frames: &[SeqFrame], rule: &ConfirmConfig) -> Sequ
         }
         if *offset < 0 {
             out.false_alarm_frames += 1;
-        } else if *offset > 0 && out.first_alarm_min.is_none() {
+        } else if out.first_alarm_min.is_none() {
             out.first_alarm_min = Some(minutes);
         }
     }

@@ -49,6 +49,20 @@ pub struct Detection {
 }
 
 impl Detection {
+    /// The cameras a sighting names: its own (camera sightings) and the tower that confirmed it.
+    pub fn cameras(&self) -> Vec<String> {
+        if self.source != SourceKind::Camera {
+            return Vec::new();
+        }
+        let mut out = vec![self.sensor.clone()];
+        if let Some(other) = self.evidence.get("confirmed_by_camera").and_then(|v| v.as_str()) {
+            if other != self.sensor {
+                out.push(other.to_string());
+            }
+        }
+        out
+    }
+
     /// A sighting at a point, with no footprint and no evidence (tools, tests, benchmarks).
     pub fn point(source: SourceKind, lon: f64, lat: f64, observed_at: DateTime<Utc>, radius_m: f64) -> Detection {
         Detection {
@@ -269,8 +283,9 @@ pub struct Anchor {
 /// What becomes of one located, unsuppressed detection.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Decision {
-    /// It is a fire an open ticket already has: add the sighting to that ticket.
-    Join(String),
+    /// It is a fire an open ticket already has: add the sighting to that ticket (`id`); the
+    /// same fire's tickets in other grid cells within reach of it (`related`) are linked to it.
+    Join { id: String, related: Vec<String> },
     /// It is a new fire: open this ticket.
     Open(Box<Ticket>),
 }

@@ -233,20 +233,6 @@ pub fn merge_target<'a>(anchors: &'a [Anchor], det: &Detection, cell: &str, cfg:
         .map(|(a, _)| a)
 }
 
-/// The cameras a sighting names: its own (camera sightings) and the tower that confirmed it.
-pub fn cameras_of(d: &Detection) -> Vec<String> {
-    if d.source != crate::domain::SourceKind::Camera {
-        return Vec::new();
-    }
-    let mut out = vec![d.sensor.clone()];
-    if let Some(other) = d.evidence.get("confirmed_by_camera").and_then(|v| v.as_str()) {
-        if other != d.sensor {
-            out.push(other.to_string());
-        }
-    }
-    out
-}
-
 /// Ticket id: reporting day and a short hash of the input and detection that opened it.
 pub fn ticket_id(input_sha: &str, idx: usize, seen: DateTime<Utc>) -> String {
     use sha2::{Digest, Sha256};
@@ -275,11 +261,16 @@ pub fn decide(
     let field = |f: Option<&String>| f.cloned().unwrap_or_default();
     let grid_id = field(village.map(|v| &v.grid_id));
     let cell = format!("{}/{grid_id}", field(town.map(|t| &t.code)));
-    if let Some(a) = merge_target(anchors, d, &cell, rules.events) {
-        return Decision::Join(a.id.clone());
-    }
-    let mut related: Vec<String> = same_fire(anchors, d, rules.events).into_iter().map(|(a, _)| a.id.clone()).collect();
+    let target = merge_target(anchors, d, &cell, rules.events);
+    let mut related: Vec<String> = same_fire(anchors, d, rules.events)
+        .into_iter()
+        .filter(|(a, _)| target.is_none_or(|t| t.id != a.id && a.cell != t.cell))
+        .map(|(a, _)| a.id.clone())
+        .collect();
     related.sort();
+    if let Some(a) = target {
+        return Decision::Join { id: a.id.clone(), related };
+    }
     let disp = dispatch(loc, rules.events.station_alert_m, rules.sla);
     let landuse = serde_json::to_value(p.landuse).expect("enum serialises").as_str().unwrap_or("").to_string();
     Decision::Open(Box::new(Ticket {
@@ -302,7 +293,7 @@ pub fn decide(
         grid_phone: field(village.map(|v| &v.phone)),
         landuse,
         sources: vec![d.source.as_str().to_string()],
-        cameras: cameras_of(d),
+        cameras: d.cameras(),
         related,
         detections: 1,
         first_seen: d.observed_at,
@@ -368,7 +359,10 @@ mod tests {
         let now = Utc.with_ymd_and_hms(2026, 6, 10, 5, 12, 0).unwrap();
         let anchors = [anchor("FP-A", 115.60, 37.60)];
         let near = Located::on_farmland(det(115.601, 37.60, 10));
-        assert_eq!(decide(&anchors, &near, ("sha", 0), &rules, now), Decision::Join("FP-A".into()));
+        assert_eq!(
+            decide(&anchors, &near, ("sha", 0), &rules, now),
+            Decision::Join { id: "FP-A".into(), related: vec![] }
+        );
         let far = Located::on_farmland(det(115.70, 37.60, 10));
         let Decision::Open(t) = decide(&anchors, &far, ("sha", 3), &rules, now) else { panic!("opens") };
         assert_eq!(t.id, ticket_id("sha", 3, far.detection.observed_at));
@@ -407,13 +401,34 @@ mod tests {
     }
 
     #[test]
+    fn r8_a_point_joining_its_cell_links_the_same_fire_in_the_next_cell() {
+        let (ev, sla, confirm) = (EventConfig::default(), Sla::default(), ConfirmConfig::default());
+        let rules = Rules { events: &ev, sla: &sla, confirm: &confirm };
+        let now = Utc.with_ymd_and_hms(2026, 6, 10, 5, 12, 0).unwrap();
+        let p = Projector::new(115.60, 37.60);
+        let at = |x: f64| p.to_deg(x, 0.0).0;
+        // T1 in another cell at x = 0; T2 in the point's own cell ("/": no village) at x = 2.4 km
+        let mut t1 = anchor("T1", at(0.0), 37.60);
+        t1.cell = "T9/A".into();
+        let t2 = anchor("T2", at(2400.0), 37.60);
+        // a point at x = 1.2 km is within reach of both: it joins T2 and links T1
+        let mut d = det(at(1200.0), 37.60, 5);
+        d.source = crate::domain::SourceKind::Satellite;
+        let loc = Located::on_farmland(d);
+        assert_eq!(
+            decide(&[t1, t2], &loc, ("sha", 0), &rules, now),
+            Decision::Join { id: "T2".into(), related: vec!["T1".into()] }
+        );
+    }
+
+    #[test]
     fn r7_a_ticket_names_its_camera_and_the_tower_that_confirmed_it() {
         let mut d = det(115.6, 37.6, 10);
-        assert_eq!(cameras_of(&d), ["CAM01"]);
+        assert_eq!(d.cameras(), ["CAM01"]);
         d.evidence = serde_json::json!({ "confirmed_by_camera": "CAM07" });
-        assert_eq!(cameras_of(&d), ["CAM01", "CAM07"]);
+        assert_eq!(d.cameras(), ["CAM01", "CAM07"]);
         d.source = SourceKind::Satellite;
-        assert!(cameras_of(&d).is_empty(), "a satellite pixel names no camera");
+        assert!(d.cameras().is_empty(), "a satellite pixel names no camera");
     }
 
     fn frame(camera: &str, minute: u32, x: f64, azimuth: Option<f64>, at: (f64, f64)) -> FrameObservation {

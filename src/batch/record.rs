@@ -77,8 +77,9 @@ pub fn record_input(
             None => {
                 let anchors = tx.candidates(d, rules.events)?;
                 match decide(&anchors, loc, (input.sha256, idx), rules, now) {
-                    Decision::Join(id) => {
+                    Decision::Join { id, related } => {
                         tx.join(&id, d)?;
+                        tx.relate(&id, &related)?;
                         out.joined.push(id.clone());
                         Some(id)
                     }

@@ -27,6 +27,12 @@ impl TicketFilter {
     }
 }
 
+/// A JSON list column as stored; a corrupt one is an error, not silently an empty list.
+fn stored_list(text: &str) -> rusqlite::Result<Vec<String>> {
+    serde_json::from_str(text)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+}
+
 /// The lon/lat box a sighting covers (west, east, south, north): its footprint's, else its point
 /// (a camera's rough estimate must not stretch, and so move, a fire that pixels have placed).
 fn cover(d: &Detection) -> (f64, f64, f64, f64) {
@@ -227,12 +233,12 @@ impl InputTx<'_> {
                 self.tx.query_row("SELECT sources, cameras FROM tickets WHERE id = ?1", [id], |r| {
                     Ok((r.get(0)?, r.get(1)?))
                 })?;
-            let mut list: Vec<String> = serde_json::from_str(&sources).unwrap_or_default();
+            let mut list = stored_list(&sources)?;
             if !list.iter().any(|s| s == d.source.as_str()) {
                 list.push(d.source.as_str().into());
             }
-            let mut cams: Vec<String> = serde_json::from_str(&cameras).unwrap_or_default();
-            for c in crate::events::cameras_of(d) {
+            let mut cams = stored_list(&cameras)?;
+            for c in d.cameras() {
                 if !cams.contains(&c) {
                     cams.push(c);
                 }
@@ -290,13 +296,26 @@ impl InputTx<'_> {
                 params![w, e, s, n, t.first_seen.timestamp() as f64, t.last_seen.timestamp() as f64, t.id],
             )?;
             self.extents.insert(t.id.clone(), self.tx.last_insert_rowid());
-            for other in &t.related {
-                let related: String =
-                    self.tx.query_row("SELECT related FROM tickets WHERE id = ?1", [other], |r| r.get(0))?;
-                let mut list: Vec<String> = serde_json::from_str(&related).unwrap_or_default();
-                if !list.contains(&t.id) {
-                    list.push(t.id.clone());
-                    self.tx.execute("UPDATE tickets SET related = ?2 WHERE id = ?1", params![other, json_list(&list)])?;
+            Ok(())
+        })()
+        .map_err(self.sql())?;
+        self.relate(&t.id, &t.related)
+    }
+
+    /// Links ticket `id` and each of `others` (the same fire in other grid cells), both ways.
+    pub fn relate(&mut self, id: &str, others: &[String]) -> Result<(), StoreError> {
+        let now = ts(Utc::now());
+        (|| -> rusqlite::Result<()> {
+            for (a, b) in others.iter().flat_map(|o| [(id, o.as_str()), (o.as_str(), id)]) {
+                let stored: String =
+                    self.tx.query_row("SELECT related FROM tickets WHERE id = ?1", [a], |r| r.get(0))?;
+                let mut list = stored_list(&stored)?;
+                if !list.iter().any(|x| x == b) {
+                    list.push(b.to_string());
+                    self.tx.execute(
+                        "UPDATE tickets SET related = ?2, updated_at = ?3 WHERE id = ?1",
+                        params![a, json_list(&list), now],
+                    )?;
                 }
             }
             Ok(())

@@ -175,8 +175,9 @@ pub struct InputTx<'s> {
     tx: Transaction<'s>,
     store: PathBuf,
     sha256: String,
-    /// Spatial-index entries of the candidate tickets seen so far (ticket id → R*Tree id).
-    extents: HashMap<String, i64>,
+    /// Spatial-index entries of the candidate tickets seen so far (ticket id → R*Tree id and
+    /// the box it holds: west, east, south, north).
+    extents: HashMap<String, (i64, [f64; 4])>,
 }
 
 impl InputTx<'_> {

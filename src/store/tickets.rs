@@ -218,7 +218,7 @@ impl InputTx<'_> {
         Ok(found
             .into_iter()
             .map(|(anchor, extent)| {
-                self.extents.insert(anchor.id.clone(), extent);
+                self.extents.insert(anchor.id.clone(), (extent, anchor.bbox));
                 anchor
             })
             .collect())
@@ -227,12 +227,30 @@ impl InputTx<'_> {
     /// Adds sighting `d` to open ticket `id` (its count, sources, cameras and seen-interval).
     pub fn join(&mut self, id: &str, d: &Detection) -> Result<(), StoreError> {
         let t = d.observed_at.timestamp() as f64;
-        let extent = self.extents.get(id).copied();
-        (|| -> rusqlite::Result<()> {
-            let (sources, cameras): (String, String) =
-                self.tx.query_row("SELECT sources, cameras FROM tickets WHERE id = ?1", [id], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
-                })?;
+        let known = self.extents.get(id).copied();
+        let result = (|| -> rusqlite::Result<(i64, [f64; 4])> {
+            let (extent, [w0, e0, s0, n0]) = match known {
+                Some(k) => k,
+                None => self
+                    .tx
+                    .prepare_cached(
+                        "SELECT id, min_lon, max_lon, min_lat, max_lat FROM ticket_extent WHERE ticket_id = ?1",
+                    )?
+                    .query_row([id], |r| Ok((r.get(0)?, [r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?])))?,
+            };
+            // the ticket covers every footprint of its sightings: centre and radius from their box
+            let (w, e, s, n) = cover(d);
+            let bbox = [w0.min(w), e0.max(e), s0.min(s), n0.max(n)];
+            self.tx
+                .prepare_cached(
+                    "UPDATE ticket_extent SET min_t = min(min_t, ?2), max_t = max(max_t, ?2),
+                         min_lon = ?3, max_lon = ?4, min_lat = ?5, max_lat = ?6 WHERE id = ?1",
+                )?
+                .execute(params![extent, t, bbox[0], bbox[1], bbox[2], bbox[3]])?;
+            let (sources, cameras): (String, String) = self
+                .tx
+                .prepare_cached("SELECT sources, cameras FROM tickets WHERE id = ?1")?
+                .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
             let mut list = stored_list(&sources)?;
             if !list.iter().any(|s| s == d.source.as_str()) {
                 list.push(d.source.as_str().into());
@@ -243,38 +261,29 @@ impl InputTx<'_> {
                     cams.push(c);
                 }
             }
-            self.tx.execute(
-                "UPDATE tickets SET detections = detections + 1, sources = ?2, updated_at = ?3,
-                     first_seen = min(first_seen, ?4), last_seen = max(last_seen, ?4), cameras = ?5 WHERE id = ?1",
-                params![id, json_list(&list), ts(Utc::now()), ts(d.observed_at), json_list(&cams)],
-            )?;
-            let extent: i64 = match extent {
-                Some(e) => e,
-                None => self.tx.query_row("SELECT id FROM ticket_extent WHERE ticket_id = ?1", [id], |r| r.get(0))?,
-            };
-            // the ticket covers every footprint of its sightings: centre and radius from their box
-            let (w, e, s, n) = cover(d);
-            self.tx.execute(
-                "UPDATE ticket_extent SET min_t = min(min_t, ?2), max_t = max(max_t, ?2),
-                     min_lon = min(min_lon, ?3), max_lon = max(max_lon, ?4), min_lat = min(min_lat, ?5), max_lat = max(max_lat, ?6)
-                 WHERE id = ?1",
-                params![extent, t, w, e, s, n],
-            )?;
-            // (an R*Tree is a virtual table: no RETURNING)
-            let (w, e, s, n): (f64, f64, f64, f64) = self.tx.query_row(
-                "SELECT min_lon, max_lon, min_lat, max_lat FROM ticket_extent WHERE id = ?1",
-                [extent],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-            )?;
-            let (lon, lat) = ((w + e) / 2.0, (s + n) / 2.0);
-            let radius = crate::grid::Projector::new(lon, lat).distance_m((lon, lat), (e, n));
-            self.tx.execute(
-                "UPDATE tickets SET lon = ?2, lat = ?3, radius_m = max(radius_m, ?4) WHERE id = ?1",
-                params![id, (lon * 1e6).round() / 1e6, (lat * 1e6).round() / 1e6, radius.round()],
-            )?;
-            Ok(())
+            let (lon, lat) = ((bbox[0] + bbox[1]) / 2.0, (bbox[2] + bbox[3]) / 2.0);
+            let radius = crate::grid::Projector::new(lon, lat).distance_m((lon, lat), (bbox[1], bbox[3]));
+            self.tx
+                .prepare_cached(
+                    "UPDATE tickets SET detections = detections + 1, sources = ?2, updated_at = ?3,
+                         first_seen = min(first_seen, ?4), last_seen = max(last_seen, ?4), cameras = ?5,
+                         lon = ?6, lat = ?7, radius_m = max(radius_m, ?8) WHERE id = ?1",
+                )?
+                .execute(params![
+                    id,
+                    json_list(&list),
+                    ts(Utc::now()),
+                    ts(d.observed_at),
+                    json_list(&cams),
+                    (lon * 1e6).round() / 1e6,
+                    (lat * 1e6).round() / 1e6,
+                    radius.round()
+                ])?;
+            Ok((extent, bbox))
         })()
-        .map_err(self.sql())
+        .map_err(self.sql())?;
+        self.extents.insert(id.to_string(), result);
+        Ok(())
     }
 
     /// Opens ticket `t` for sighting `d` (and indexes it for later sightings); the tickets of
@@ -295,7 +304,7 @@ impl InputTx<'_> {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![w, e, s, n, t.first_seen.timestamp() as f64, t.last_seen.timestamp() as f64, t.id],
             )?;
-            self.extents.insert(t.id.clone(), self.tx.last_insert_rowid());
+            self.extents.insert(t.id.clone(), (self.tx.last_insert_rowid(), [w, e, s, n]));
             Ok(())
         })()
         .map_err(self.sql())?;

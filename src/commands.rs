@@ -130,6 +130,10 @@ fn table(list: &[firepoint::domain::Ticket]) -> String {
                 format!("{} ({})", t.sources.join("+"), t.cameras.join(", "))
             },
         );
+        if !t.related.is_empty() {
+            out.pop();
+            out += &format!("  same fire: {}\n", t.related.join(", "));
+        }
     }
     out
 }

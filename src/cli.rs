@@ -43,8 +43,12 @@ pub enum Command {
     /// verified (acknowledged or closed) before their deadline.
     Report {
         /// Beijing reporting day, YYYY-MM-DD (default: today in Beijing).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "week")]
         day: Option<chrono::NaiveDate>,
+        /// An ISO week instead of a day, e.g. 2026-W24 (Monday to Sunday, Beijing days): the
+        /// weekly ranking (排名) of townships by fire points.
+        #[arg(long, value_parser = firepoint::report::parse_week)]
+        week: Option<chrono::NaiveDate>,
         #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
         format: ReportFormat,
     },

@@ -36,17 +36,33 @@ pub fn finish_batch(report: &BatchReport) -> Exit {
     }
 }
 
-pub fn report(cfg: &Config, day: Option<chrono::NaiveDate>, format: ReportFormat) -> Result<Exit> {
+/// `week`: the Monday of an ISO week (`--week`), else the one `day`.
+pub fn report(
+    cfg: &Config,
+    day: Option<chrono::NaiveDate>,
+    week: Option<chrono::NaiveDate>,
+    format: ReportFormat,
+) -> Result<Exit> {
     let store = Store::open_existing(&cfg.paths.store)?;
-    let day = day.unwrap_or_else(|| firepoint::time::reporting_day(chrono::Utc::now()));
-    let rows = firepoint::report::daily(&store.tickets(&TicketFilter::all())?, &store.fire_points()?, day);
+    let (first, last, what) = match week {
+        Some(monday) => {
+            let sunday = monday + chrono::Duration::days(6);
+            (monday, sunday, format!("weekly report {} .. {sunday} (Beijing), ranked by fire points", monday))
+        }
+        None => {
+            let day = day.unwrap_or_else(|| firepoint::time::reporting_day(chrono::Utc::now()));
+            (day, day, format!("daily report for {day} (Beijing)"))
+        }
+    };
+    let rows = firepoint::report::period(&store.tickets(&TicketFilter::all())?, &store.fire_points()?, first..=last);
     if format == ReportFormat::Csv {
         print!("{}", firepoint::report::to_csv(&rows));
         return Ok(Exit::Ok);
     }
-    println!("daily report for {day} (Beijing): fires first seen that day");
+    println!("{what}: fires first seen in it");
     println!(
-        "{:<11} {:<14} {:>7} {:>11} {:>9} {:>6} {:>5} {:>7} {:>4} {:>4} {:>5} {:>6} {:>9}",
+        "{:>4} {:<11} {:<14} {:>7} {:>11} {:>9} {:>6} {:>5} {:>7} {:>4} {:>4} {:>5} {:>6} {:>9}",
+        "rank",
         "township",
         "",
         "tickets",
@@ -63,7 +79,8 @@ pub fn report(cfg: &Config, day: Option<chrono::NaiveDate>, format: ReportFormat
     );
     for r in &rows {
         println!(
-            "{:<11} {:<14} {:>7} {:>11} {:>9} {:>6} {:>5} {:>7} {:>4} {:>4} {:>5} {:>6} {:>9}",
+            "{:>4} {:<11} {:<14} {:>7} {:>11} {:>9} {:>6} {:>5} {:>7} {:>4} {:>4} {:>5} {:>6} {:>9}",
+            if r.rank == 0 { String::new() } else { r.rank.to_string() },
             r.township_code,
             r.township,
             r.tickets,

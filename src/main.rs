@@ -93,7 +93,7 @@ fn run(cli: Cli) -> Result<Exit> {
             }
         }
         Command::Tickets(args) => tickets(&cfg, args.command),
-        Command::Report { day, format } => commands::report(&cfg, day, format),
+        Command::Report { day, week, format } => commands::report(&cfg, day, week, format),
         Command::Serve { listen } => {
             firepoint::serve::serve(&listen, &cfg.paths.store)?;
             Ok(Exit::Ok)

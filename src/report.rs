@@ -13,6 +13,9 @@ use crate::domain::{Status, Ticket};
 /// One township's line of the report.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ReportRow {
+    /// 排名: 1 for the township with the most fire points (then fire events); equal counts share
+    /// a rank; 0 on the total row.
+    pub rank: usize,
     pub township_code: String,
     pub township: String,
     /// Fire events: tickets first seen that day (one per grid cell a fire touched).
@@ -31,17 +34,27 @@ pub struct ReportRow {
     pub verified_in_time: usize,
 }
 
-/// The report for `day`, one row per township with tickets, sorted by township code, and a
-/// total row last (township code `total`).
-/// `fire_points`: each ticket's satellite fire points ([`crate::store::Store::fire_points`]).
+/// The report for `day`: [`period`] of one day.
 pub fn daily(
     tickets: &[Ticket],
     fire_points: &std::collections::HashMap<String, usize>,
     day: NaiveDate,
 ) -> Vec<ReportRow> {
+    period(tickets, fire_points, day..=day)
+}
+
+/// The report for the Beijing days `days`: one row per township with tickets first seen in them,
+/// ranked (排名) by fire points, then fire events, then township code, and a total row last
+/// (township code `total`). `fire_points`: each ticket's satellite fire points
+/// ([`crate::store::Store::fire_points`]).
+pub fn period(
+    tickets: &[Ticket],
+    fire_points: &std::collections::HashMap<String, usize>,
+    days: std::ops::RangeInclusive<NaiveDate>,
+) -> Vec<ReportRow> {
     let mut rows: std::collections::BTreeMap<String, ReportRow> = Default::default();
     let mut total = ReportRow { township_code: "total".into(), township: "全县 county".into(), ..Default::default() };
-    for t in tickets.iter().filter(|t| crate::time::reporting_day(t.first_seen) == day) {
+    for t in tickets.iter().filter(|t| days.contains(&crate::time::reporting_day(t.first_seen))) {
         let row = rows.entry(t.township_code.clone()).or_insert_with(|| ReportRow {
             township_code: t.township_code.clone(),
             township: t.township.clone(),
@@ -52,7 +65,24 @@ pub fn daily(
             r.fire_points += fire_points.get(&t.id).copied().unwrap_or(0);
         }
     }
-    rows.into_values().chain(std::iter::once(total)).collect()
+    let mut ranked: Vec<ReportRow> = rows.into_values().collect();
+    ranked.sort_by(|a, b| {
+        (b.fire_points, b.tickets).cmp(&(a.fire_points, a.tickets)).then(a.township_code.cmp(&b.township_code))
+    });
+    for i in 0..ranked.len() {
+        let tied =
+            i > 0 && (ranked[i].fire_points, ranked[i].tickets) == (ranked[i - 1].fire_points, ranked[i - 1].tickets);
+        ranked[i].rank = if tied { ranked[i - 1].rank } else { i + 1 };
+    }
+    ranked.into_iter().chain(std::iter::once(total)).collect()
+}
+
+/// An ISO week `YYYY-Www` (e.g. 2026-W24) as its Monday.
+pub fn parse_week(s: &str) -> Result<NaiveDate, String> {
+    let bad = || format!("`{s}` is not an ISO week like 2026-W24");
+    let (year, week) = s.split_once("-W").ok_or_else(bad)?;
+    let (year, week): (i32, u32) = (year.parse().map_err(|_| bad())?, week.parse().map_err(|_| bad())?);
+    NaiveDate::from_isoywd_opt(year, week, chrono::Weekday::Mon).ok_or_else(bad)
 }
 
 fn count(r: &mut ReportRow, t: &Ticket) {
@@ -78,4 +108,43 @@ pub fn to_csv(rows: &[ReportRow]) -> String {
         w.serialize(r).expect("report rows serialise");
     }
     String::from_utf8(w.into_inner().expect("in-memory writer")).expect("CSV is UTF-8")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ticket(id: &str, township: &str, first_seen: &str) -> Ticket {
+        serde_json::from_value(serde_json::json!({
+            "id": id, "status": "open", "kind": "straw", "priority": "normal", "reasons": [], "lon": 115.6, "lat": 37.6,
+            "radius_m": 700.0, "township_code": township, "township": township, "team": "", "team_phone": "",
+            "village_code": "", "village": "", "grid_id": "", "grid_member": "", "grid_phone": "", "landuse": "farmland",
+            "sources": ["satellite"], "cameras": [], "related": [], "detections": 1, "first_seen": first_seen,
+            "last_seen": first_seen, "deadline": first_seen, "created_at": first_seen, "updated_at": first_seen,
+            "acked_by": null, "acked_at": null, "closed_at": null, "close_note": null
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn r8_the_weekly_ranking_orders_townships_by_fire_points_then_events() {
+        // Monday 8 June .. Sunday 14 June 2026 (Beijing); 15 June is the next week
+        let tickets = [
+            ticket("a1", "T-A", "2026-06-08T02:00:00Z"),
+            ticket("b1", "T-B", "2026-06-09T02:00:00Z"),
+            ticket("b2", "T-B", "2026-06-14T02:00:00Z"),
+            ticket("c1", "T-C", "2026-06-10T02:00:00Z"),
+            ticket("c2", "T-C", "2026-06-15T02:00:00Z"),
+        ];
+        let points: std::collections::HashMap<String, usize> =
+            [("a1", 5), ("b1", 2), ("b2", 3), ("c1", 1), ("c2", 9)].map(|(k, v)| (k.to_string(), v)).into();
+        let monday = parse_week("2026-W24").unwrap();
+        assert_eq!(monday, "2026-06-08".parse::<NaiveDate>().unwrap());
+        let rows = period(&tickets, &points, monday..=monday + chrono::Duration::days(6));
+        let got: Vec<(usize, &str, usize, usize)> =
+            rows.iter().map(|r| (r.rank, r.township_code.as_str(), r.fire_points, r.tickets)).collect();
+        // A and B both have 5 fire points: B has more events, so ranks first; C's 9 fall next week
+        assert_eq!(got, [(1, "T-B", 5, 2), (2, "T-A", 5, 1), (3, "T-C", 1, 1), (0, "total", 11, 4)]);
+        assert!(parse_week("2026-W54").is_err() && parse_week("2026-24").is_err());
+    }
 }

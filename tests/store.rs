@@ -99,7 +99,7 @@ fn daily_report_counts_the_beijing_day_and_verification_before_the_deadline() {
     assert_eq!(total.fire_points, 2, "one satellite point in each of the two tickets of the day");
     assert_eq!((total.tickets, total.satellite, total.acked, total.closed, total.verified_in_time), (2, 2, 1, 1, 1));
     let csv = firepoint::report::to_csv(&rows);
-    assert!(csv.starts_with("township_code,township,tickets,fire_points,"), "{csv}");
+    assert!(csv.starts_with("rank,township_code,township,tickets,fire_points,"), "{csv}");
 }
 
 #[test]

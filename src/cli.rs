@@ -194,6 +194,8 @@ pub enum ListFormat {
     Table,
     Jsonl,
     Geojson,
+    /// The ledger (台账): UTF-8 with BOM (Excel opens it as is), Chinese headers.
+    Csv,
 }
 
 /// A ticket status on the command line.

@@ -108,6 +108,7 @@ pub fn tickets(cfg: &Config, command: Option<TicketsCommand>) -> Result<Exit> {
                 ListFormat::Jsonl => print!("{}", firepoint::feed::jsonl(&list)),
                 ListFormat::Geojson => println!("{}", serde_json::to_string_pretty(&firepoint::feed::geojson(&list))?),
                 ListFormat::Table => print!("{}", table(&list)),
+                ListFormat::Csv => print!("{}", firepoint::feed::ledger_csv(&list)),
             }
         }
         TicketsCommand::Ack { id, by } => {

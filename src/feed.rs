@@ -28,6 +28,98 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FeedError> {
     std::fs::rename(&tmp, path).map_err(err)
 }
 
+/// The ledger (台账) as the county keeps it: one row per ticket, Chinese headers, times in Beijing,
+/// UTF-8 with a byte-order mark so that Excel on Chinese Windows reads it as it is.
+pub fn ledger_csv(tickets: &[Ticket]) -> String {
+    use crate::domain::{BurnKind, Priority, Status};
+    let bj = crate::time::beijing();
+    let when = |t: Option<chrono::DateTime<chrono::Utc>>| {
+        t.map(|t| t.with_timezone(&bj).format("%Y-%m-%d %H:%M").to_string()).unwrap_or_default()
+    };
+    let mut w = csv::Writer::from_writer(Vec::from("\u{feff}".as_bytes()));
+    w.write_record([
+        "编号",
+        "乡镇",
+        "乡镇代码",
+        "村",
+        "村代码",
+        "网格",
+        "网格员",
+        "网格员电话",
+        "中心经度",
+        "中心纬度",
+        "发现时间",
+        "最后发现",
+        "来源",
+        "摄像头",
+        "火点数",
+        "类型",
+        "优先级",
+        "处置时限",
+        "状态",
+        "签收人",
+        "签收时间",
+        "办结时间",
+        "处置措施",
+        "同一火情",
+    ])
+    .expect("in-memory writer");
+    for t in tickets {
+        let source = t
+            .sources
+            .iter()
+            .map(|s| match s.as_str() {
+                "satellite" => "卫星",
+                "camera" => "摄像头",
+                other => other,
+            })
+            .collect::<Vec<_>>()
+            .join("+");
+        let kind = match t.kind {
+            BurnKind::Straw => "秸秆焚烧",
+            BurnKind::Garbage => "垃圾焚烧",
+            BurnKind::Unknown => "未知",
+        };
+        let priority = match t.priority {
+            Priority::High => "高",
+            Priority::Normal => "一般",
+        };
+        let status = match t.status {
+            Status::Open => "待签收",
+            Status::Acked => "已签收",
+            Status::Closed => "已办结",
+        };
+        w.write_record([
+            t.id.as_str(),
+            &t.township,
+            &t.township_code,
+            &t.village,
+            &t.village_code,
+            &t.grid_id,
+            &t.grid_member,
+            &t.grid_phone,
+            &format!("{:.6}", t.lon),
+            &format!("{:.6}", t.lat),
+            &when(Some(t.first_seen)),
+            &when(Some(t.last_seen)),
+            &source,
+            &t.cameras.join(" "),
+            &t.detections.to_string(),
+            kind,
+            priority,
+            &when(Some(t.deadline)),
+            status,
+            t.acked_by.as_deref().unwrap_or(""),
+            &when(t.acked_at),
+            &when(t.closed_at),
+            t.close_note.as_deref().unwrap_or(""),
+            &t.related.join(" "),
+        ])
+        .expect("in-memory writer");
+    }
+    String::from_utf8(w.into_inner().expect("in-memory writer")).expect("CSV is UTF-8")
+}
+
 pub fn jsonl(tickets: &[Ticket]) -> String {
     tickets.iter().map(|t| serde_json::to_string(t).expect("tickets serialise") + "\n").collect()
 }

@@ -131,3 +131,21 @@ fn r8_the_report_counts_fire_points_beside_fire_events() {
     assert!((fire.lon - 115.61).abs() < 2e-5, "{}", fire.lon);
     assert!(fire.radius_m > 880.0 + 440.0, "{}", fire.radius_m);
 }
+
+#[test]
+fn r9_the_ledger_csv_opens_in_excel_with_chinese_headers_one_row_per_ticket() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("t.sqlite")).unwrap();
+    let opened = record(&mut store, "a", &[located(115.6, 37.6, 30), located(115.8, 37.7, 31)]).unwrap().opened;
+    store.ack(&opened[0], "网格员甲", chrono::Utc.with_ymd_and_hms(2026, 6, 10, 5, 40, 0).unwrap()).unwrap();
+    let csv = firepoint::feed::ledger_csv(&store.tickets(&TicketFilter::all()).unwrap());
+    assert!(csv.starts_with("\u{feff}编号,乡镇,"), "BOM, then the Chinese header");
+    let mut reader = csv::Reader::from_reader(csv.trim_start_matches('\u{feff}').as_bytes());
+    let header = reader.headers().unwrap().clone();
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 2);
+    let acked = rows.iter().find(|r| r[col("编号")] == opened[0]).unwrap();
+    assert_eq!((&acked[col("状态")], &acked[col("签收人")]), ("已签收", "网格员甲"));
+    assert_eq!(&acked[col("签收时间")], "2026-06-10 13:40", "Beijing time");
+}

@@ -115,50 +115,16 @@ impl<'a> Reader<'a> {
         name: &str,
         optional: Option<&str>,
         required: &[&str],
-        mut f: impl FnMut(&Row) -> Result<T, AoiError>,
+        f: impl FnMut(&Row) -> Result<T, AoiError>,
     ) -> Vec<T> {
-        let (path, inner) = match find(self.dir, name) {
-            Ok(p) => p,
-            Err(e) => {
-                match optional {
-                    None => self.problems.push(e.to_string()),
-                    Some(lost) => self.warnings.push(format!("optional layer `{name}` not found: {lost}")),
-                }
-                return Vec::new();
-            }
-        };
-        let open = |source| AoiError::Open { path: path.clone(), source };
-        let ds = match Dataset::open(&path).map_err(open) {
-            Ok(ds) => ds,
-            Err(e) => {
-                self.problems.push(crate::text::error_chain(&e));
-                return Vec::new();
-            }
-        };
-        let names: Vec<String> = ds.layers().map(|l| l.name()).collect();
-        let chosen = inner.or_else(|| names.iter().find(|n| n.eq_ignore_ascii_case(name)).cloned());
-        let layer = match (&chosen, names.len()) {
-            (Some(n), _) => ds.layer_by_name(n).map_err(open),
-            (None, 1) => ds.layer(0).map_err(open),
-            (None, _) => {
-                self.problems.push(format!(
-                    "AOI layer {} holds layers {} and none is named `{name}`",
-                    path.display(),
-                    names.join(", ")
-                ));
-                return Vec::new();
-            }
+        let Some((path, ds, chosen, shown)) = self.open(name, optional) else { return Vec::new() };
+        let layer = match &chosen {
+            Some(n) => ds.layer_by_name(n),
+            None => ds.layer(0),
         };
         let mut layer = match layer {
             Ok(l) => l,
-            Err(e) => {
-                self.problems.push(crate::text::error_chain(&e));
-                return Vec::new();
-            }
-        };
-        let shown = match &chosen {
-            Some(n) if names.len() > 1 => format!("{} (layer {n})", path.display()),
-            _ => path.display().to_string(),
+            Err(source) => return self.fail(AoiError::Open { path, source }),
         };
         if layer.feature_count() == 0 {
             match optional {
@@ -169,26 +135,105 @@ impl<'a> Reader<'a> {
         }
         let to_lonlat = match lonlat_transform(&layer, &path) {
             Ok(t) => t,
-            Err(e) => {
-                self.problems.push(crate::text::error_chain(&e));
-                return Vec::new();
-            }
+            Err(e) => return self.fail(e),
         };
         let columns: Vec<String> = layer.defn().fields().map(|f| f.name()).collect();
-        for key in
-            [name.to_string()].iter().flat_map(|l| FIELDS.iter().map(move |f| (format!("{l}.{f}"), f.to_string())))
-        {
-            for k in [&key.0, &key.1] {
-                if self.fields.get(k).is_some_and(|c| has(&columns, c)) {
-                    self.used.insert(k.clone());
+        let fields = Fields { map: self.fields, layer: name, columns: &columns };
+        if !self.columns_usable(&fields, required, &shown) {
+            return Vec::new();
+        }
+        let src = Source { path: &path, fields, to_lonlat, garbled: Default::default() };
+        let rows = layer.features().enumerate().map(|(i, feature)| {
+            let fid = feature.fid().unwrap_or(i as u64);
+            (fid, feature)
+        });
+        let out = self.read_rows(rows, &src, &shown, f);
+        if let Some((fid, text)) = src.garbled.into_inner() {
+            self.problems.push(format!(
+                "AOI layer {shown}: text that is not valid in its encoding (feature {fid}: `{text}`); a Shapefile in GBK \
+                 needs {} containing `GBK` (or convert it: ogr2ogr -lco ENCODING=UTF-8)",
+                path.with_extension("cpg").display()
+            ));
+        }
+        out
+    }
+
+    /// Records `e` as a problem; nothing was read.
+    fn fail<T>(&mut self, e: AoiError) -> Vec<T> {
+        self.problems.push(crate::text::error_chain(&e));
+        Vec::new()
+    }
+
+    /// Finds and opens layer `name`: its file, the dataset, the layer's name inside it when it
+    /// must be picked by name, and how to name it in messages. `None` when absent or unreadable
+    /// (said already).
+    fn open(&mut self, name: &str, optional: Option<&str>) -> Option<(PathBuf, Dataset, Option<String>, String)> {
+        let (path, inner) = match find(self.dir, name) {
+            Ok(p) => p,
+            Err(e) => {
+                match optional {
+                    None => self.problems.push(e.to_string()),
+                    Some(lost) => self.warnings.push(format!("optional layer `{name}` not found: {lost}")),
+                }
+                return None;
+            }
+        };
+        let ds = match Dataset::open(&path) {
+            Ok(ds) => ds,
+            Err(source) => {
+                self.fail::<()>(AoiError::Open { path, source });
+                return None;
+            }
+        };
+        let names: Vec<String> = ds.layers().map(|l| l.name()).collect();
+        let chosen = inner.or_else(|| names.iter().find(|n| n.eq_ignore_ascii_case(name)).cloned());
+        if chosen.is_none() && names.len() != 1 {
+            self.problems.push(format!(
+                "AOI layer {} holds layers {} and none is named `{name}`",
+                path.display(),
+                names.join(", ")
+            ));
+            return None;
+        }
+        let shown = match &chosen {
+            Some(n) if names.len() > 1 => format!("{} (layer {n})", path.display()),
+            _ => path.display().to_string(),
+        };
+        Some((path, ds, chosen, shown))
+    }
+
+    /// Whether the layer has a column for every `required` field (and for no field only under
+    /// its Shapefile-cut name); records which `aoi.fields` mappings it uses.
+    fn columns_usable(&mut self, fields: &Fields, required: &[&str], shown: &str) -> bool {
+        let columns = fields.columns;
+        for f in FIELDS {
+            for key in [format!("{}.{f}", fields.layer), f.to_string()] {
+                if self.fields.get(&key).is_some_and(|c| has(columns, c)) {
+                    self.used.insert(key);
                 }
             }
         }
-        let fields = Fields { map: self.fields, layer: name, columns: &columns };
+        // Shapefile cuts names to 10 characters: an optional field read as absent would silently
+        // take its default (a camera's pan offset, 0°)
+        let cut: Vec<&str> = FIELDS
+            .iter()
+            .copied()
+            .filter(|f| f.len() > 10 && !has(columns, fields.column(f)) && has(columns, &f[..10]))
+            .collect();
+        if let Some(first) = cut.first() {
+            let said: Vec<String> =
+                cut.iter().map(|f| format!("`{}` looks like `{f}` cut to 10 characters", &f[..10])).collect();
+            self.problems.push(format!(
+                "AOI layer {shown}: {} (map each with [aoi.fields], e.g. {first} = \"{}\")",
+                said.join(", "),
+                &first[..10]
+            ));
+            return false;
+        }
         let missing: Vec<String> = required
             .iter()
             .map(|field| (*field, fields.column(field)))
-            .filter(|(_, column)| !has(&columns, column))
+            .filter(|(_, column)| !has(columns, column))
             .map(|(field, column)| {
                 if field == column {
                     format!("`{field}`")
@@ -197,44 +242,35 @@ impl<'a> Reader<'a> {
                 }
             })
             .collect();
-        // Shapefile cuts names to 10 characters: an optional field read as absent would silently
-        // take its default (a camera's pan offset, 0°)
-        let cut: Vec<String> = FIELDS
-            .iter()
-            .filter(|f| f.len() > 10 && !has(&columns, fields.column(f)))
-            .filter(|f| has(&columns, &f[..10]))
-            .map(|f| format!("`{}` looks like `{f}` cut to 10 characters", &f[..10]))
-            .collect();
-        if !cut.is_empty() {
-            self.problems.push(format!(
-                "AOI layer {}: {} (map each with [aoi.fields], e.g. {} = \"{}\")",
-                path.display(),
-                cut.join(", "),
-                FIELDS.iter().find(|f| f.len() > 10 && cut[0].contains(*f)).unwrap_or(&""),
-                &cut[0][1..11]
-            ));
-            return Vec::new();
-        }
         if !missing.is_empty() {
             self.problems.push(format!(
-                "AOI layer {} lacks field(s) {}; its fields: {} (map the county's names with [aoi.fields])",
-                shown,
+                "AOI layer {shown} lacks field(s) {}; its fields: {} (map the county's names with [aoi.fields])",
                 missing.join(", "),
                 columns.join(", ")
             ));
-            return Vec::new();
+            return false;
         }
+        true
+    }
+
+    /// Each row through `f`: the values, and each distinct problem once (at most
+    /// [`PROBLEMS_PER_LAYER`], the rest counted).
+    fn read_rows<'f, T>(
+        &mut self,
+        rows: impl Iterator<Item = (u64, Feature<'f>)>,
+        src: &Source,
+        shown: &str,
+        mut f: impl FnMut(&Row) -> Result<T, AoiError>,
+    ) -> Vec<T> {
         let (mut out, mut seen, mut more) = (Vec::new(), Vec::<String>::new(), 0usize);
-        let garbled = std::cell::RefCell::new(None);
-        for (i, feature) in layer.features().enumerate() {
-            let fid = feature.fid().unwrap_or(i as u64);
-            let row = Row { path: &path, fields: &fields, fid, feature, to_lonlat: &to_lonlat, garbled: &garbled };
+        for (fid, feature) in rows {
+            let row = Row { src, fid, feature };
             match f(&row) {
                 Ok(t) => out.push(t),
                 Err(e) => {
                     let msg = e.to_string();
                     if seen.contains(&msg) {
-                        continue; // a column missing from the layer is said once, not per feature
+                        continue;
                     }
                     if seen.len() < PROBLEMS_PER_LAYER {
                         seen.push(msg);
@@ -245,16 +281,8 @@ impl<'a> Reader<'a> {
             }
         }
         self.problems.extend(seen);
-        if let Some((fid, text)) = garbled.into_inner() {
-            let cpg = path.with_extension("cpg");
-            self.problems.push(format!(
-                "AOI layer {shown}: text that is not valid in its encoding (feature {fid}: `{text}`); a Shapefile in GBK \
-                 needs {} containing `GBK` (or convert it: ogr2ogr -lco ENCODING=UTF-8)",
-                cpg.display()
-            ));
-        }
         if more > 0 {
-            self.problems.push(format!("AOI layer {}: {more} more problem(s) not listed", path.display()));
+            self.problems.push(format!("AOI layer {shown}: {more} more problem(s) not listed"));
         }
         out
     }
@@ -262,13 +290,18 @@ impl<'a> Reader<'a> {
 
 /// One feature's fields and geometry, read out of GDAL so callers handle plain values.
 struct Row<'a> {
-    path: &'a Path,
-    fields: &'a Fields<'a>,
+    src: &'a Source<'a>,
     fid: u64,
     feature: Feature<'a>,
-    to_lonlat: &'a CoordTransform,
-    /// The first feature whose text came out garbled (wrong encoding), said once per layer.
-    garbled: &'a std::cell::RefCell<Option<(u64, String)>>,
+}
+
+/// What every row of one layer shares: its file, its columns, its transform to lon/lat, and the
+/// first feature whose text came out garbled (wrong encoding), said once per layer.
+struct Source<'a> {
+    path: &'a Path,
+    fields: Fields<'a>,
+    to_lonlat: CoordTransform,
+    garbled: std::cell::RefCell<Option<(u64, String)>>,
 }
 
 /// Whether text read from a layer was decoded in the wrong encoding: U+FFFD or C1 controls, or
@@ -315,15 +348,15 @@ impl Fields<'_> {
 
 impl Row<'_> {
     fn column<'f>(&'f self, field: &'f str) -> &'f str {
-        self.fields.column(field)
+        self.src.fields.column(field)
     }
     fn opt_str(&self, field: &str) -> Option<String> {
         let idx = self.feature.field_index(self.column(field)).ok()?;
         let s = self.feature.field_as_string(idx).ok().flatten().filter(|s| !s.is_empty())?;
         // U+FFFD or C1 controls: bytes decoded in the wrong encoding (a GBK .dbf read as Latin-1)
-        if garbled(&s) && self.garbled.borrow().is_none() {
+        if garbled(&s) && self.src.garbled.borrow().is_none() {
             let shown: String = s.chars().filter(|c| !c.is_control()).take(20).collect();
-            *self.garbled.borrow_mut() = Some((self.fid, shown));
+            *self.src.garbled.borrow_mut() = Some((self.fid, shown));
         }
         // a code kept in a numeric column comes back as "999901001.000000000000000"
         Some(match s.split_once('.') {
@@ -348,22 +381,22 @@ impl Row<'_> {
     fn missing(&self, field: &str) -> AoiError {
         let column = self.column(field);
         let mapped = if column == field { String::new() } else { format!(" (`{field}` mapped by aoi.fields)") };
-        if has(self.fields.columns, column) {
-            AoiError::MissingField { path: self.path.into(), fid: self.fid, field: format!("{column}`{mapped}") }
+        if has(self.src.fields.columns, column) {
+            AoiError::MissingField { path: self.src.path.into(), fid: self.fid, field: format!("{column}`{mapped}") }
         } else {
             AoiError::MissingColumn {
-                path: self.path.into(),
+                path: self.src.path.into(),
                 field: format!("{column}`{mapped}"),
-                present: self.fields.columns.join(", "),
+                present: self.src.fields.columns.join(", "),
             }
         }
     }
     fn bad(&self, what: impl Into<String>) -> AoiError {
-        AoiError::BadGeometry { path: self.path.into(), fid: self.fid, what: what.into() }
+        AoiError::BadGeometry { path: self.src.path.into(), fid: self.fid, what: what.into() }
     }
     fn geometry(&self) -> Result<Geometry<f64>, AoiError> {
         let g = self.feature.geometry().filter(|g| !g.is_empty()).ok_or_else(|| self.bad("no geometry"))?;
-        let g = g.transform(self.to_lonlat).map_err(|e| self.bad(format!("cannot transform to lon/lat: {e}")))?;
+        let g = g.transform(&self.src.to_lonlat).map_err(|e| self.bad(format!("cannot transform to lon/lat: {e}")))?;
         g.to_geo().map_err(|e| self.bad(format!("unreadable geometry: {e}")))
     }
     fn area(&self) -> Result<MultiPolygon<f64>, AoiError> {

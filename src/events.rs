@@ -225,12 +225,16 @@ fn same_fire<'a>(anchors: &'a [Anchor], det: &Detection, cfg: &EventConfig) -> V
 /// camera sighting, placed to within hundreds of metres to kilometres, joins the nearest ticket
 /// of the same fire, its own cell's first (its cell is no more certain than its position).
 pub fn merge_target<'a>(anchors: &'a [Anchor], det: &Detection, cell: &str, cfg: &EventConfig) -> Option<&'a Anchor> {
+    target_among(&same_fire(anchors, det, cfg), det, cell)
+}
+
+/// [`merge_target`] among the same fire's tickets already found ([`same_fire`]).
+fn target_among<'a>(fire: &[(&'a Anchor, f64)], det: &Detection, cell: &str) -> Option<&'a Anchor> {
     let camera = det.source == crate::domain::SourceKind::Camera;
-    same_fire(anchors, det, cfg)
-        .into_iter()
+    fire.iter()
         .filter(|(a, _)| camera || a.cell == cell)
         .min_by(|x, y| (x.0.cell != cell).cmp(&(y.0.cell != cell)).then(x.1.total_cmp(&y.1)))
-        .map(|(a, _)| a)
+        .map(|(a, _)| *a)
 }
 
 /// Ticket id: reporting day and a short hash of the input and detection that opened it.
@@ -261,9 +265,10 @@ pub fn decide(
     let field = |f: Option<&String>| f.cloned().unwrap_or_default();
     let grid_id = field(village.map(|v| &v.grid_id));
     let cell = format!("{}/{grid_id}", field(town.map(|t| &t.code)));
-    let target = merge_target(anchors, d, &cell, rules.events);
-    let mut related: Vec<String> = same_fire(anchors, d, rules.events)
-        .into_iter()
+    let fire = same_fire(anchors, d, rules.events);
+    let target = target_among(&fire, d, &cell);
+    let mut related: Vec<String> = fire
+        .iter()
         .filter(|(a, _)| target.is_none_or(|t| t.id != a.id && a.cell != t.cell))
         .map(|(a, _)| a.id.clone())
         .collect();

@@ -14,8 +14,11 @@ const MAX_SPAN_DEG: f64 = 15.0;
 /// Smallest plausible county area, m².
 const MIN_AREA_M2: f64 = 1.0e4;
 
-fn projected(p: &Projector, m: &MultiPolygon<f64>) -> MultiPolygon<f64> {
-    p.project(m)
+/// The first ten of `items`, comma-separated, "…" when there are more.
+fn first_ten<S: AsRef<str>>(items: impl ExactSizeIterator<Item = S>) -> String {
+    let n = items.len();
+    let shown: Vec<String> = items.take(10).map(|s| s.as_ref().to_string()).collect();
+    format!("{}{}", shown.join(", "), if n > 10 { ", …" } else { "" })
 }
 
 /// The county's extent and area are those of a place in lon/lat.
@@ -32,7 +35,7 @@ pub(super) fn county_extent(c: &County) -> Vec<String> {
         ));
     } else {
         let p = Projector::new(r.center().x, r.center().y);
-        let area = projected(&p, &c.area).unsigned_area();
+        let area = p.project(&c.area).unsigned_area();
         if area < MIN_AREA_M2 {
             out.push(format!("county {} has an area of {area:.0} m²: not a county", c.code));
         }
@@ -59,10 +62,9 @@ pub(super) fn references(townships: &[super::Township], villages: &[Village]) ->
         .collect();
     if !orphans.is_empty() {
         out.push(format!(
-            "{} village(s) name a township that is not in townships: {}{}",
+            "{} village(s) name a township that is not in townships: {}",
             orphans.len(),
-            orphans.iter().take(10).cloned().collect::<Vec<_>>().join(", "),
-            if orphans.len() > 10 { ", …" } else { "" }
+            first_ten(orphans.iter())
         ));
     }
     out
@@ -75,10 +77,7 @@ pub(super) fn duplicate_villages(villages: &[Village]) -> Vec<String> {
         villages.iter().filter(|v| !seen.insert(v.code.as_str())).map(|v| v.code.as_str()).collect();
     match dups.len() {
         0 => Vec::new(),
-        n => vec![format!(
-            "{n} village code(s) used by more than one village: {}",
-            dups.iter().take(10).cloned().collect::<Vec<_>>().join(", ")
-        )],
+        n => vec![format!("{n} village code(s) used by more than one village: {}", first_ten(dups.iter()))],
     }
 }
 
@@ -113,10 +112,9 @@ pub(super) fn outside_county(c: &County, villages: &[Village]) -> Vec<String> {
     match outside.len() {
         0 => Vec::new(),
         n => vec![format!(
-            "{n} village(s)/grid cell(s) lie outside the county {}: {}{}",
+            "{n} village(s)/grid cell(s) lie outside the county {}: {}",
             c.code,
-            outside.iter().take(10).cloned().collect::<Vec<_>>().join(", "),
-            if n > 10 { ", …" } else { "" }
+            first_ten(outside.iter())
         )],
     }
 }
@@ -129,7 +127,7 @@ pub(super) fn gaps_and_overlaps(c: &County, villages: &[Village]) -> Vec<String>
         return Vec::new(); // said already, as a problem
     }
     let p = Projector::new(r.center().x, r.center().y);
-    let cells: Vec<MultiPolygon<f64>> = villages.iter().map(|v| projected(&p, &v.area)).collect();
+    let cells: Vec<MultiPolygon<f64>> = villages.iter().map(|v| p.project(&v.area)).collect();
     let index = RTree::bulk_load(
         cells
             .iter()
@@ -160,7 +158,7 @@ pub(super) fn gaps_and_overlaps(c: &County, villages: &[Village]) -> Vec<String>
             }
         }
     }
-    let county = projected(&p, &c.area);
+    let county = p.project(&c.area);
     let county_area = county.unsigned_area();
     let covered: f64 = cells.iter().map(|m| m.intersection(&county).unsigned_area()).sum::<f64>() - overlap_total;
     let gap = county_area - covered;

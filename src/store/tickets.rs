@@ -27,10 +27,11 @@ impl TicketFilter {
     }
 }
 
-/// A JSON list column as stored; a corrupt one is an error, not silently an empty list.
-fn stored_list(text: &str) -> rusqlite::Result<Vec<String>> {
+/// A JSON list column (`column` of its row) as stored; a corrupt one is an error, not silently
+/// an empty list.
+fn stored_list(column: usize, text: &str) -> rusqlite::Result<Vec<String>> {
     serde_json::from_str(text)
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, Box::new(e)))
 }
 
 /// The lon/lat box a sighting covers (west, east, south, north): its footprint's, else its point
@@ -57,11 +58,7 @@ fn ticket_from_row(r: &rusqlite::Row) -> rusqlite::Result<Ticket> {
     let opt_ts = |i: usize| -> rusqlite::Result<Option<DateTime<Utc>>> {
         r.get::<_, Option<String>>(i)?.map(|s| parse_ts(&s)).transpose()
     };
-    let list = |i: usize| -> rusqlite::Result<Vec<String>> {
-        let s: String = r.get(i)?;
-        serde_json::from_str(&s)
-            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e)))
-    };
+    let list = |i: usize| stored_list(i, &r.get::<_, String>(i)?);
     Ok(Ticket {
         id: r.get(0)?,
         status: Status::parse(&r.get::<_, String>(1)?).ok_or_else(|| bad_enum("status"))?,
@@ -251,11 +248,11 @@ impl InputTx<'_> {
                 .tx
                 .prepare_cached("SELECT sources, cameras FROM tickets WHERE id = ?1")?
                 .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            let mut list = stored_list(&sources)?;
+            let mut list = stored_list(0, &sources)?;
             if !list.iter().any(|s| s == d.source.as_str()) {
                 list.push(d.source.as_str().into());
             }
-            let mut cams = stored_list(&cameras)?;
+            let mut cams = stored_list(1, &cameras)?;
             for c in d.cameras() {
                 if !cams.contains(&c) {
                     cams.push(c);
@@ -318,7 +315,7 @@ impl InputTx<'_> {
             for (a, b) in others.iter().flat_map(|o| [(id, o.as_str()), (o.as_str(), id)]) {
                 let stored: String =
                     self.tx.query_row("SELECT related FROM tickets WHERE id = ?1", [a], |r| r.get(0))?;
-                let mut list = stored_list(&stored)?;
+                let mut list = stored_list(0, &stored)?;
                 if !list.iter().any(|x| x == b) {
                     list.push(b.to_string());
                     self.tx.execute(

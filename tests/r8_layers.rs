@@ -8,9 +8,23 @@ use std::path::Path;
 
 use common::Sandbox;
 
-/// Every vector layer of the sample district converted by `ogr2ogr` into `dir` in `format`
-/// (extension `ext`), the DEM copied beside them.
-fn convert_aoi(dir: &Path, format: &str, ext: &str) {
+/// `ogr2ogr` with `args`, asserting it worked.
+fn ogr(args: &[&str]) {
+    let st = std::process::Command::new("ogr2ogr").args(args).status().expect("ogr2ogr (Debian gdal-bin) runs");
+    assert!(st.success(), "ogr2ogr {args:?}");
+}
+
+/// A sample-district layer file, as a string for `ogr2ogr`.
+fn sample(layer: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("aoi/{layer}.geojson")).to_str().unwrap().to_string()
+}
+
+/// Shapefile output with a .cpg saying UTF-8, as a county's own files carry.
+const SHAPEFILE: [&str; 4] = ["-f", "ESRI Shapefile", "-lco", "ENCODING=UTF-8"];
+
+/// Every vector layer of the sample district converted by `ogr2ogr <options>` into `dir` (file
+/// extension `ext`), the DEM copied beside them.
+fn convert_aoi(dir: &Path, options: &[&str], ext: &str) {
     std::fs::create_dir_all(dir).unwrap();
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("aoi");
     for e in std::fs::read_dir(&repo).unwrap() {
@@ -18,13 +32,8 @@ fn convert_aoi(dir: &Path, format: &str, ext: &str) {
         match p.extension().and_then(|x| x.to_str()) {
             Some("geojson") => {
                 let out = dir.join(p.with_extension(ext).file_name().unwrap());
-                let mut cmd = std::process::Command::new("ogr2ogr");
-                cmd.args(["-f", format]);
-                if format == "ESRI Shapefile" {
-                    cmd.args(["-lco", "ENCODING=UTF-8"]); // with a .cpg, as a county's own files carry
-                }
-                let st = cmd.arg(&out).arg(&p).status().expect("ogr2ogr (Debian gdal-bin) runs");
-                assert!(st.success(), "ogr2ogr {}", p.display());
+                let (out, src) = (out.to_str().unwrap(), p.to_str().unwrap());
+                ogr(&[options, &[out, src]].concat());
             }
             Some("tif") => {
                 std::fs::copy(&p, dir.join(p.file_name().unwrap())).unwrap();
@@ -74,7 +83,7 @@ fn demo_tickets_with(aoi: Option<&Path>, sets: &[&str]) -> Vec<serde_json::Value
 fn r8_a_geopackage_county_loads_and_gives_the_geojson_tickets() {
     let sb = Sandbox::new();
     let gpkg = sb.path("aoi-gpkg");
-    convert_aoi(&gpkg, "GPKG", "gpkg");
+    convert_aoi(&gpkg, &["-f", "GPKG"], "gpkg");
     // GDAL's GeoPackage driver and the ticket store share one SQLite library: before, the
     // bundled copy in the binary and the system one GDAL loads crashed `aoi check` (exit 139)
     let check = sb.cmd().args(["aoi", "check"]).arg(&gpkg).output().unwrap();
@@ -91,23 +100,7 @@ fn r8_a_county_in_a_gauss_kruger_zone_gives_the_lonlat_tickets() {
     // CGCS2000 / 3-degree Gauss–Krüger CM 117°E: what a Hebei county's GIS office hands over
     let sb = Sandbox::new();
     let gk = sb.path("aoi-4547");
-    std::fs::create_dir_all(&gk).unwrap();
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("aoi");
-    for e in std::fs::read_dir(&repo).unwrap() {
-        let p = e.unwrap().path();
-        let name = p.file_name().unwrap();
-        if p.extension().is_some_and(|x| x == "geojson") {
-            let st = std::process::Command::new("ogr2ogr")
-                .args(["-t_srs", "EPSG:4547", "-f", "GeoJSON"])
-                .arg(gk.join(name))
-                .arg(&p)
-                .status()
-                .unwrap();
-            assert!(st.success());
-        } else if p.extension().is_some_and(|x| x == "tif") {
-            std::fs::copy(&p, gk.join(name)).unwrap();
-        }
-    }
+    convert_aoi(&gk, &["-t_srs", "EPSG:4547", "-f", "GeoJSON"], "geojson");
     let county = std::fs::read_to_string(gk.join("county.geojson")).unwrap();
     assert!(county.contains("EPSG::4547") && !county.contains("115."), "metres, not degrees");
     assert_eq!(demo_tickets(Some(&gk)), demo_tickets(None));
@@ -118,13 +111,7 @@ fn r8_a_layer_without_a_crs_is_refused_with_how_to_set_one() {
     let sb = Sandbox::new();
     let aoi = sb.copy_aoi(true);
     std::fs::remove_file(aoi.join("county.geojson")).unwrap();
-    let st = std::process::Command::new("ogr2ogr")
-        .args(["-f", "ESRI Shapefile", "-lco", "ENCODING=UTF-8"])
-        .arg(aoi.join("county.shp"))
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("aoi/county.geojson"))
-        .status()
-        .unwrap();
-    assert!(st.success());
+    ogr(&[&SHAPEFILE[..], &[aoi.join("county.shp").to_str().unwrap(), &sample("county")]].concat());
     std::fs::remove_file(aoi.join("county.prj")).unwrap();
     let out = sb.cmd().args(["aoi", "check"]).arg(&aoi).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
@@ -142,7 +129,7 @@ const SHAPEFILE_FIELDS: &str = r#"aoi.fields={grid_member="grid_membe", pan_zero
 fn r8_a_shapefile_county_with_a_field_map_gives_the_geojson_tickets() {
     let sb = Sandbox::new();
     let shp = sb.path("aoi-shp");
-    convert_aoi(&shp, "ESRI Shapefile", "shp");
+    convert_aoi(&shp, &SHAPEFILE, "shp");
     // without the map: every cut name is named in one run, nothing silently defaulted
     let out = sb.cmd().args(["aoi", "check"]).arg(&shp).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
@@ -249,28 +236,19 @@ fn r8_the_readme_own_county_steps_work_as_written_from_another_folder() {
     std::fs::create_dir_all(&county).unwrap();
     // the county's data: its villages call the grid member 网格员, in a GeoPackage; the other
     // layers as GeoJSON in a Gauss–Krüger zone
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("aoi");
-    for e in std::fs::read_dir(&repo).unwrap() {
-        let p = e.unwrap().path();
-        let stem = p.file_stem().unwrap().to_str().unwrap().to_string();
-        let mut cmd = std::process::Command::new("ogr2ogr");
-        match (p.extension().and_then(|x| x.to_str()), stem.as_str()) {
-            (Some("geojson"), "villages") => cmd
-                .args(["-f", "GPKG", "-nln", "villages", "-sql"])
-                .arg("SELECT code, name, township, grid_id, grid_member AS \"网格员\", phone FROM villages")
-                .arg(county.join("villages.gpkg"))
-                .arg(&p),
-            (Some("geojson"), _) => {
-                cmd.args(["-t_srs", "EPSG:4547", "-f", "GeoJSON"]).arg(county.join(format!("{stem}.geojson"))).arg(&p)
-            }
-            (Some("tif"), _) => {
-                std::fs::copy(&p, county.join("dem.tif")).unwrap();
-                continue;
-            }
-            _ => continue,
-        };
-        assert!(cmd.status().unwrap().success(), "{stem}");
-    }
+    convert_aoi(&county, &["-t_srs", "EPSG:4547", "-f", "GeoJSON"], "geojson");
+    std::fs::remove_file(county.join("villages.geojson")).unwrap();
+    let sql = "SELECT code, name, township, grid_id, grid_member AS \"网格员\", phone FROM villages";
+    ogr(&[
+        "-f",
+        "GPKG",
+        "-nln",
+        "villages",
+        "-sql",
+        sql,
+        county.join("villages.gpkg").to_str().unwrap(),
+        &sample("villages"),
+    ]);
     std::fs::write(deploy.join("firepoint.toml"), readme_county_toml()).unwrap();
     // run from elsewhere (the sandbox root), with nothing but --config, as cron would
     let fp = || {
@@ -315,12 +293,6 @@ fn r8_a_run_that_cannot_start_creates_nothing() {
     assert_eq!(left, ["inbox"], "no ./work, no store, no lock");
 }
 
-/// `ogr2ogr` with `args`, asserting it worked.
-fn ogr(args: &[&str]) {
-    let st = std::process::Command::new("ogr2ogr").args(args).status().expect("ogr2ogr runs");
-    assert!(st.success(), "ogr2ogr {args:?}");
-}
-
 fn check(sb: &Sandbox, dir: &Path, sets: &[&str]) -> (i32, String) {
     let mut c = sb.cmd();
     for s in sets {
@@ -336,8 +308,6 @@ fn check(sb: &Sandbox, dir: &Path, sets: &[&str]) -> (i32, String) {
 #[test]
 fn r8_what_a_county_gis_officer_tried_is_refused_or_read_right() {
     let sb = Sandbox::new();
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("aoi");
-    let src = |l: &str| repo.join(format!("{l}.geojson")).to_str().unwrap().to_string();
 
     // a GBK Shapefile that lost its .cpg: garbled names are refused, naming the .cpg to add
     let gbk = sb.copy_aoi(false);
@@ -348,7 +318,7 @@ fn r8_what_a_county_gis_officer_tried_is_refused_or_read_right() {
         "-lco",
         "ENCODING=CP936",
         gbk.join("villages.shp").to_str().unwrap(),
-        &src("villages"),
+        &sample("villages"),
     ]);
     let _ = std::fs::remove_file(gbk.join("villages.cpg"));
     let (code, text) = check(&sb, &gbk, &[r#"aoi.fields={grid_member="grid_membe"}"#]);
@@ -358,9 +328,9 @@ fn r8_what_a_county_gis_officer_tried_is_refused_or_read_right() {
     let empty = sb.path("empty");
     std::fs::create_dir_all(&empty).unwrap();
     for l in ["county", "townships"] {
-        std::fs::copy(src(l), empty.join(format!("{l}.geojson"))).unwrap();
+        std::fs::copy(sample(l), empty.join(format!("{l}.geojson"))).unwrap();
     }
-    ogr(&["-f", "GPKG", "-where", "1=0", empty.join("villages.gpkg").to_str().unwrap(), &src("villages")]);
+    ogr(&["-f", "GPKG", "-where", "1=0", empty.join("villages.gpkg").to_str().unwrap(), &sample("villages")]);
     let (code, text) = check(&sb, &empty, &[]);
     assert!(code == 2 && text.contains("villages.gpkg has no features"), "{text}");
     let dup = sb.copy_aoi(false);
@@ -373,6 +343,7 @@ fn r8_what_a_county_gis_officer_tried_is_refused_or_read_right() {
     assert!(code == 2 && text.contains("used by more than one township"), "{text}");
 
     // [aoi.fields]: a typo in a key, and a mapping to a column no layer has, are refused
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("aoi");
     let aoi = repo.to_str().unwrap();
     let (code, text) = check(&sb, Path::new(aoi), &[r#"aoi.fields={phnoe="联系电话"}"#]);
     assert!(code == 2 && text.contains("`phnoe` is not a field"), "{text}");
@@ -388,11 +359,11 @@ fn r8_what_a_county_gis_officer_tried_is_refused_or_read_right() {
         if i > 0 {
             args.push("-update");
         }
-        let (p, s) = (pkg.to_str().unwrap().to_string(), src(l));
+        let (p, s) = (pkg.to_str().unwrap().to_string(), sample(l));
         args.extend([p.as_str(), s.as_str()]);
         ogr(&args);
     }
-    std::fs::copy(src("cameras"), one.join("Cameras.JSON")).unwrap();
+    std::fs::copy(sample("cameras"), one.join("Cameras.JSON")).unwrap();
     let (code, text) = check(&sb, &one, &[]);
     assert!(code == 0 && text.contains("200 villages") && text.contains("10 cameras"), "{text}");
 

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs what firepoint needs on a fresh Debian 12 / Ubuntu machine, idempotently:
 #   - Debian packages: libgdal-dev, libsqlite3-dev (the one SQLite that GDAL and the store share),
-#     gdal-bin, pkg-config, build-essential, python3-pip
+#     gdal-bin, pkg-config, build-essential, python3-pip, libxml2-utils (xmllint, for tests/cap.rs)
 #   - ONNX Runtime's shared library, taken from the PyPI wheel `onnxruntime`
 #     (Debian has no package; ort's own download cannot work offline) into .deps/onnxruntime/
+#   - the OASIS CAP 1.2 schema into .deps/cap/ (scripts/cap_xsd.sh)
 #   - a Rust toolchain, when cargo is missing (rustup from the distribution's package)
 # A second run does nothing but check. Run from anywhere; paths are relative to the repo.
 set -euo pipefail
@@ -15,7 +16,7 @@ ORT_LIB="$ORT_DIR/libonnxruntime.so.$ORT_VERSION"
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 need_pkgs=()
-for p in libgdal-dev libsqlite3-dev gdal-bin pkg-config build-essential python3-pip unzip; do
+for p in libgdal-dev libsqlite3-dev gdal-bin pkg-config build-essential python3-pip unzip libxml2-utils fonts-wqy-microhei; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need_pkgs+=("$p")
 done
 if [ ${#need_pkgs[@]} -gt 0 ]; then
@@ -54,4 +55,5 @@ if [ ! -f "$ORT_LIB" ]; then
   rm -rf "$tmp"
 fi
 ln -sf "libonnxruntime.so.$ORT_VERSION" "$ORT_DIR/libonnxruntime.so"
+bash scripts/cap_xsd.sh
 echo "setup: ok (GDAL $(gdal-config --version), ONNX Runtime $ORT_VERSION in $ORT_DIR)" >&2

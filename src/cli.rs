@@ -51,12 +51,28 @@ pub enum Command {
         week: Option<chrono::NaiveDate>,
         #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
         format: ReportFormat,
+        /// Also draw the county map of the period's fires with the ranking table (PNG), for the 通报.
+        #[arg(long, value_name = "FILE.png")]
+        map: Option<PathBuf>,
     },
-    /// Serve the ticket feed over HTTP: list tickets (JSON Lines, GeoJSON), acknowledge, close.
-    /// No TLS or login of its own: keep it on localhost or behind the county's reverse proxy.
+    /// Serve the ticket feed and the township page over HTTP (tokens from `firepoint token add`;
+    /// no TLS of its own: put it behind the county's reverse proxy for that).
     Serve {
-        #[arg(long, default_value = "127.0.0.1:8787")]
-        listen: String,
+        /// Address to listen on (default: serve.listen).
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Deliver the notification outbox (webhooks, SMS) and escalate overdue steps; for cron.
+    /// `serve` runs the same sender every serve.notify_every_s seconds.
+    Notify {
+        /// Deliver at most this many messages in this run.
+        #[arg(long, default_value_t = 10_000)]
+        max: usize,
+    },
+    /// Access tokens of the ticket feed.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
     },
     /// Check or generate the district (AOI) layers.
     Aoi {
@@ -85,6 +101,26 @@ pub enum Command {
         #[command(subcommand)]
         command: ValidateCommand,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Make a token and print it (once: only its hash is kept).
+    Add {
+        /// The township it is for (its code); sees and changes only that township's tickets.
+        #[arg(long, conflicts_with = "county", required_unless_present = "county")]
+        township: Option<String>,
+        /// A county token: sees every ticket.
+        #[arg(long)]
+        county: bool,
+        /// Who holds it, as the audit log names them (default: the township's name, or 县).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List the tokens (never their secrets).
+    List,
+    /// Revoke token ID.
+    Revoke { id: i64 },
 }
 
 #[derive(Debug, Subcommand)]
@@ -139,30 +175,75 @@ pub struct TicketsArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum TicketsCommand {
-    /// List tickets (default: all) as a table, JSON Lines or GeoJSON.
+    /// List tickets (default: all) as a table, JSON Lines, GeoJSON or the ledger (CSV).
     List {
-        #[arg(long, value_enum)]
-        status: Option<StatusArg>,
+        /// A status (open, acknowledged, on_site, resolved, false_alarm, duplicate) or `active`.
+        #[arg(long, value_parser = firepoint::store::TicketFilter::parse_status)]
+        status: Option<String>,
         /// Only this township's tickets (its code in the AOI's townships layer).
         #[arg(long)]
         township: Option<String>,
         #[arg(long, value_enum, default_value_t = ListFormat::Table)]
         format: ListFormat,
     },
-    /// The township team has received the ticket and is on its way.
+    /// 签收: the township team has the ticket.
     Ack {
         id: String,
-        /// Who acknowledges (name or grid member id).
+        /// Who (name or grid member id).
         #[arg(long, value_parser = not_blank)]
         by: String,
     },
-    /// The fire is out: close the ticket with a note.
-    Close {
+    /// 到场: the grid member is at the fire.
+    OnSite {
         id: String,
-        /// What was done (灭火, 查否 …).
         #[arg(long, value_parser = not_blank)]
-        note: String,
+        by: String,
+        #[arg(long)]
+        note: Option<String>,
     },
+    /// 查实: it was a burning fire; say what was done.
+    Resolve {
+        id: String,
+        #[arg(long, value_parser = not_blank)]
+        by: String,
+        /// What was done (扑灭, 清运秸秆 …).
+        #[arg(long, value_parser = not_blank)]
+        action: String,
+    },
+    /// 查否: not a burning fire; the cause from the county's list.
+    FalseAlarm {
+        id: String,
+        #[arg(long, value_parser = not_blank)]
+        by: String,
+        #[arg(long, value_parser = parse_cause)]
+        cause: firepoint::domain::FalseAlarmCause,
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// The same fire as ticket OF.
+    Duplicate {
+        id: String,
+        #[arg(long, value_parser = not_blank)]
+        by: String,
+        #[arg(long, value_parser = not_blank)]
+        of: String,
+    },
+    /// The audit log of a ticket: every step, who and when.
+    Log { id: String },
+    /// A ticket as an OASIS CAP 1.2 alert (XML).
+    Cap {
+        id: String,
+        /// The CAP sender (e.g. firepoint@county.example).
+        #[arg(long, default_value = "firepoint@localhost")]
+        sender: String,
+    },
+}
+
+fn parse_cause(s: &str) -> Result<firepoint::domain::FalseAlarmCause, String> {
+    firepoint::domain::FalseAlarmCause::parse(s).ok_or_else(|| {
+        let all: Vec<&str> = firepoint::domain::FalseAlarmCause::ALL.iter().map(|c| c.as_str()).collect();
+        format!("unknown cause `{s}` ({})", all.join(", "))
+    })
 }
 
 #[derive(Debug, Subcommand)]
@@ -196,24 +277,6 @@ pub enum ListFormat {
     Geojson,
     /// The ledger (台账): UTF-8 with BOM (Excel opens it as is), Chinese headers.
     Csv,
-}
-
-/// A ticket status on the command line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum StatusArg {
-    Open,
-    Acked,
-    Closed,
-}
-
-impl From<StatusArg> for firepoint::domain::Status {
-    fn from(s: StatusArg) -> Self {
-        match s {
-            StatusArg::Open => Self::Open,
-            StatusArg::Acked => Self::Acked,
-            StatusArg::Closed => Self::Closed,
-        }
-    }
 }
 
 /// A value that says something: not empty, not only spaces.

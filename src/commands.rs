@@ -8,7 +8,8 @@ use firepoint::batch::BatchReport;
 use firepoint::config::Config;
 use firepoint::store::{Store, TicketFilter};
 
-use crate::cli::{HistoryCommand, ListFormat, ReportFormat, TicketsCommand};
+use crate::cli::{HistoryCommand, ListFormat, ReportFormat, TicketsCommand, TokenCommand};
+use firepoint::lifecycle::Step;
 use crate::Exit;
 
 /// Prints a batch's summary and returns its exit status (ok, or partial when inputs were bad).
@@ -42,6 +43,7 @@ pub fn report(
     day: Option<chrono::NaiveDate>,
     week: Option<chrono::NaiveDate>,
     format: ReportFormat,
+    map: Option<&Path>,
 ) -> Result<Exit> {
     let store = Store::open_existing(&cfg.paths.store)?;
     let (first, last, what) = match week {
@@ -54,70 +56,170 @@ pub fn report(
             (day, day, format!("daily report for {day} (Beijing)"))
         }
     };
-    let rows = firepoint::report::period(&store.tickets(&TicketFilter::all())?, &store.fire_points()?, first..=last);
+    let tickets = store.tickets(&TicketFilter::all())?;
+    let rows = firepoint::report::period(&tickets, &store.fire_points()?, first..=last, chrono::Utc::now());
+    if let Some(png) = map {
+        let aoi = firepoint::aoi::Aoi::load_with(&cfg.paths.aoi, &cfg.limits, &cfg.aoi)?;
+        let in_period: Vec<_> = tickets
+            .iter()
+            .filter(|t| (first..=last).contains(&firepoint::time::reporting_day(t.first_seen)))
+            .cloned()
+            .collect();
+        let title = format!("{} {what}", aoi.county.name);
+        firepoint::report_map::render(&aoi, &in_period, &rows, &title, png)?;
+        eprintln!("map: {}", png.display());
+    }
     if format == ReportFormat::Csv {
         print!("{}", firepoint::report::to_csv(&rows));
         return Ok(Exit::Ok);
     }
     println!("{what}: fires first seen in it");
-    println!(
-        "{:>4} {:<11} {:<14} {:>7} {:>11} {:>9} {:>6} {:>5} {:>7} {:>4} {:>4} {:>5} {:>6} {:>9}",
-        "rank",
-        "township",
-        "",
-        "tickets",
-        "fire_points",
-        "satellite",
-        "camera",
-        "straw",
-        "garbage",
-        "high",
-        "open",
-        "acked",
-        "closed",
-        "verified"
-    );
+    let head = [
+        "rank", "township", "", "tickets", "fire_points", "satellite", "camera", "straw", "garbage", "high", "open",
+        "working", "查实", "查否", "dup", "on_time", "overdue",
+    ];
+    let line = |cells: [String; 17]| {
+        let widths: [usize; 17] = [4, 11, 14, 7, 11, 9, 6, 5, 7, 4, 4, 7, 4, 4, 3, 7, 7];
+        let mut out = String::new();
+        for (i, (c, w)) in cells.iter().zip(widths).enumerate() {
+            let pad = w.saturating_sub(c.chars().map(|ch| if ch.is_ascii() { 1 } else { 2 }).sum::<usize>());
+            if i == 1 || i == 2 {
+                out += &format!("{c}{} ", " ".repeat(pad));
+            } else {
+                out += &format!("{}{c} ", " ".repeat(pad));
+            }
+        }
+        out.trim_end().to_string()
+    };
+    println!("{}", line(head.map(String::from)));
     for r in &rows {
+        let n = |v: usize| v.to_string();
         println!(
-            "{:>4} {:<11} {:<14} {:>7} {:>11} {:>9} {:>6} {:>5} {:>7} {:>4} {:>4} {:>5} {:>6} {:>9}",
-            if r.rank == 0 { String::new() } else { r.rank.to_string() },
-            r.township_code,
-            r.township,
-            r.tickets,
-            r.fire_points,
-            r.satellite,
-            r.camera,
-            r.straw,
-            r.garbage,
-            r.high_priority,
-            r.open,
-            r.acked,
-            r.closed,
-            r.verified_in_time
+            "{}",
+            line([
+                if r.rank == 0 { String::new() } else { r.rank.to_string() },
+                r.township_code.clone(),
+                r.township.clone(),
+                n(r.tickets),
+                n(r.fire_points),
+                n(r.satellite),
+                n(r.camera),
+                n(r.straw),
+                n(r.garbage),
+                n(r.high_priority),
+                n(r.open),
+                n(r.in_progress),
+                n(r.resolved),
+                n(r.false_alarm),
+                n(r.duplicate),
+                n(r.verified_in_time),
+                n(r.overdue),
+            ])
         );
     }
     Ok(Exit::Ok)
 }
 
 pub fn tickets(cfg: &Config, command: Option<TicketsCommand>) -> Result<Exit> {
-    let mut store = Store::open_existing(&cfg.paths.store)?;
-    match command.unwrap_or(TicketsCommand::List { status: None, township: None, format: ListFormat::Table }) {
+    let command = command.unwrap_or(TicketsCommand::List { status: None, township: None, format: ListFormat::Table });
+    let mut store = Store::open_existing(&cfg.paths.store)?.with_notify(&cfg.notify);
+    let now = chrono::Utc::now();
+    let (id, by, step) = match command {
         TicketsCommand::List { status, township, format } => {
-            let list = store.tickets(&TicketFilter { status: status.map(Into::into), township })?;
+            let list = store.tickets(&TicketFilter { status, township })?;
             match format {
                 ListFormat::Jsonl => print!("{}", firepoint::feed::jsonl(&list)),
                 ListFormat::Geojson => println!("{}", serde_json::to_string_pretty(&firepoint::feed::geojson(&list))?),
                 ListFormat::Table => print!("{}", table(&list)),
                 ListFormat::Csv => print!("{}", firepoint::feed::ledger_csv(&list)),
             }
+            return Ok(Exit::Ok);
         }
-        TicketsCommand::Ack { id, by } => {
-            let t = store.ack(&id, &by, chrono::Utc::now())?;
-            println!("{} acknowledged by {}", t.id, by);
+        TicketsCommand::Log { id } => {
+            store.ticket(&id)?;
+            for e in store.log(&id)? {
+                println!(
+                    "{:>5}  {}  {:<11} {:>12} → {:<12} {}  {}",
+                    e.seq,
+                    e.at.with_timezone(&firepoint::time::beijing()).format("%Y-%m-%d %H:%M:%S"),
+                    e.action,
+                    e.from_status.as_deref().unwrap_or("-"),
+                    e.to_status,
+                    e.by,
+                    if e.detail.as_object().is_some_and(|o| o.is_empty()) { String::new() } else { e.detail.to_string() }
+                );
+            }
+            return Ok(Exit::Ok);
         }
-        TicketsCommand::Close { id, note } => {
-            let t = store.close(&id, &note, chrono::Utc::now())?;
-            println!("{} closed", t.id);
+        TicketsCommand::Cap { id, sender } => {
+            print!("{}", firepoint::cap::alert_xml(&store.ticket(&id)?, &sender));
+            return Ok(Exit::Ok);
+        }
+        TicketsCommand::Ack { id, by } => (id, by, Step::Ack),
+        TicketsCommand::OnSite { id, by, note } => (id, by, Step::OnSite { note }),
+        TicketsCommand::Resolve { id, by, action } => (id, by, Step::Resolve { action }),
+        TicketsCommand::FalseAlarm { id, by, cause, note } => (id, by, Step::FalseAlarm { cause, note }),
+        TicketsCommand::Duplicate { id, by, of } => (id, by, Step::Duplicate { of }),
+    };
+    let t = store.step(&id, &step, &by, now)?;
+    println!("{} {} by {by}", t.id, t.status.as_str());
+    Ok(Exit::Ok)
+}
+
+/// `firepoint notify`: escalate, then deliver the outbox; partial when messages failed for good.
+pub fn notify(cfg: &Config, max: usize) -> Result<Exit> {
+    let mut store = Store::open_existing(&cfg.paths.store)?.with_notify(&cfg.notify);
+    let r = firepoint::sender::send_due(&mut store, &cfg.notify, max)?;
+    let (pending, sent, failed) = store.outbox_counts()?;
+    for f in &r.failed {
+        eprintln!("error: message failed for good: {f}");
+    }
+    println!(
+        "notify: {} step(s) escalated, {} delivered, {} to retry, {} failed; outbox: {pending} pending, {sent} sent, {failed} failed",
+        r.escalated,
+        r.delivered,
+        r.retrying,
+        r.failed.len()
+    );
+    Ok(if r.failed.is_empty() { Exit::Ok } else { Exit::Partial })
+}
+
+/// `firepoint token add | list | revoke`.
+pub fn token(cfg: &Config, command: TokenCommand) -> Result<Exit> {
+    let mut store = Store::open(&cfg.paths.store)?;
+    match command {
+        TokenCommand::Add { township, county: _, name } => {
+            if let Some(code) = &township {
+                let aoi = firepoint::aoi::Aoi::load_with(&cfg.paths.aoi, &cfg.limits, &cfg.aoi)?;
+                let town = aoi.township(code).with_context(|| {
+                    let known: Vec<&str> = aoi.townships.iter().map(|t| t.code.as_str()).collect();
+                    format!("no township {code} in the AOI {} (known: {})", cfg.paths.aoi.display(), known.join(", "))
+                })?;
+                let name = name.unwrap_or(town.name.clone());
+                let (id, token) = store.add_token(&name, Some(code))?;
+                eprintln!("token {id} for township {code} ({name}); shown once, keep it:");
+                println!("{token}");
+            } else {
+                let name = name.unwrap_or("县".into());
+                let (id, token) = store.add_token(&name, None)?;
+                eprintln!("county token {id} ({name}): sees every ticket; shown once, keep it:");
+                println!("{token}");
+            }
+        }
+        TokenCommand::List => {
+            for (id, name, town, created, revoked) in store.tokens()? {
+                println!(
+                    "{id:>4}  {:<10} {name}  created {created}{}",
+                    town.as_deref().unwrap_or("county"),
+                    revoked.map(|r| format!("  REVOKED {r}")).unwrap_or_default()
+                );
+            }
+        }
+        TokenCommand::Revoke { id } => {
+            if !store.revoke_token(id)? {
+                anyhow::bail!("no active token {id} (firepoint token list)");
+            }
+            println!("token {id} revoked");
         }
     }
     Ok(Exit::Ok)

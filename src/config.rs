@@ -28,6 +28,8 @@ pub enum ConfigError {
     NotATable { key: String },
     #[error("invalid configuration")]
     Invalid(#[source] toml::de::Error),
+    #[error("invalid configuration: {0}")]
+    Range(String),
 }
 
 /// Everything a batch needs to know. Relative paths in a config file are relative to that
@@ -46,6 +48,8 @@ pub struct Config {
     pub sla: crate::dispatch::Sla,
     pub limits: crate::ingest::Limits,
     pub batch: BatchConfig,
+    pub notify: crate::notify::NotifyConfig,
+    pub serve: crate::serve::ServeConfig,
 }
 
 /// Where the district, inputs and outputs live (in a config file: relative to its folder; else
@@ -120,7 +124,19 @@ impl Config {
         for item in overrides {
             apply_override(&mut value, item)?;
         }
-        toml::Value::Table(value).try_into().map_err(ConfigError::Invalid)
+        let cfg: Config = toml::Value::Table(value).try_into().map_err(ConfigError::Invalid)?;
+        cfg.check().map_err(ConfigError::Range)?;
+        Ok(cfg)
+    }
+
+    /// Checks values that parse but make no sense.
+    pub fn check(&self) -> Result<(), String> {
+        self.sla.cutoff()?;
+        if self.sla.ack_min < 0 || self.sla.on_site_min < 0 || self.sla.on_site_high_min < 0 {
+            return Err("sla: minutes must not be negative".into());
+        }
+        self.notify.check()?;
+        self.serve.check()
     }
 
     /// The configuration as TOML, every key present, without comments.

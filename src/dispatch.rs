@@ -2,8 +2,8 @@
 //! responsible township team and grid member, and the deadline from the county's service levels.
 //!
 //! Straw vs garbage is decided from land use at the fire for now: farmland → straw (秸秆), built-up
-//! → garbage (垃圾), water → unknown (likely a false alarm). Camera sightings get an on-site
-//! deadline in minutes; satellite points must be verified the same Beijing day.
+//! → garbage (垃圾), water → unknown (likely a false alarm). Camera sightings get acknowledge and
+//! on-site deadlines in minutes; satellite points must be verified by the cutoff of the Beijing day.
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -12,21 +12,35 @@ use crate::aoi::LandClass;
 use crate::domain::{BurnKind, Priority, SourceKind};
 use crate::locate::Located;
 
-/// Service levels from the county's rules, in minutes from the sighting.
+/// Service levels from the county's rules: each step of a ticket has a deadline, and a step
+/// past its deadline is escalated one level (grid member → township lead → county office).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct Sla {
-    /// Alarm pushed to the grid member (camera sightings).
+    /// Alarm pushed to the grid member (camera sightings), minutes from the sighting.
     pub alarm_min: i64,
-    /// Grid member on site (camera sightings).
+    /// Camera sightings: acknowledged (签收) within this many minutes of the sighting.
+    pub ack_min: i64,
+    /// Camera sightings: grid member on site (到场) within this many minutes of the sighting.
     pub on_site_min: i64,
     /// On site for high-priority fires (no-burn zone, near a national station).
     pub on_site_high_min: i64,
+    /// Satellite points: verified (查实 / 查否) the same Beijing day by this time (HH:MM, +08:00);
+    /// a point seen after it is due at this time the next day.
+    pub satellite_cutoff: String,
 }
 
 impl Default for Sla {
     fn default() -> Self {
-        Sla { alarm_min: 2, on_site_min: 15, on_site_high_min: 10 }
+        Sla { alarm_min: 2, ack_min: 5, on_site_min: 15, on_site_high_min: 10, satellite_cutoff: "17:00".into() }
+    }
+}
+
+impl Sla {
+    /// The satellite cutoff as a time of day; checked when the configuration loads.
+    pub fn cutoff(&self) -> Result<chrono::NaiveTime, String> {
+        chrono::NaiveTime::parse_from_str(&self.satellite_cutoff, "%H:%M")
+            .map_err(|_| format!("sla.satellite_cutoff `{}` is not a time like 17:00", self.satellite_cutoff))
     }
 }
 
@@ -36,6 +50,8 @@ pub struct Dispatch {
     pub kind: BurnKind,
     pub priority: Priority,
     pub deadline: DateTime<Utc>,
+    /// Camera sightings: acknowledge by then.
+    pub ack_deadline: Option<DateTime<Utc>>,
     /// Why the priority is high, for the grid member.
     pub reasons: Vec<String>,
 }
@@ -64,9 +80,13 @@ pub fn dispatch(loc: &Located, station_alert_m: f64, sla: &Sla) -> Dispatch {
     let deadline = match loc.detection.source {
         SourceKind::Camera if priority == Priority::High => seen + Duration::minutes(sla.on_site_high_min),
         SourceKind::Camera => seen + Duration::minutes(sla.on_site_min),
-        SourceKind::Satellite => crate::time::end_of_reporting_day(seen),
+        SourceKind::Satellite => {
+            let cutoff = sla.cutoff().unwrap_or(chrono::NaiveTime::from_hms_opt(17, 0, 0).expect("valid"));
+            crate::time::next_cutoff(seen, cutoff)
+        }
     };
-    Dispatch { kind, priority, deadline, reasons }
+    let ack_deadline = (loc.detection.source == SourceKind::Camera).then(|| seen + Duration::minutes(sla.ack_min));
+    Dispatch { kind, priority, deadline, ack_deadline, reasons }
 }
 
 #[cfg(test)]
@@ -101,6 +121,13 @@ mod tests {
         assert_eq!(d.deadline, Utc.with_ymd_and_hms(2026, 6, 10, 5, 45, 0).unwrap());
         let d = dispatch(&at(SourceKind::Satellite, 9000.0, Some("县城禁烧区"), LandClass::Water), ev, &sla);
         assert_eq!((d.kind, d.priority), (BurnKind::Unknown, Priority::High));
-        assert_eq!(d.deadline, Utc.with_ymd_and_hms(2026, 6, 10, 15, 59, 59).unwrap(), "satellite: same Beijing day");
+        assert_eq!(d.deadline, Utc.with_ymd_and_hms(2026, 6, 10, 9, 0, 0).unwrap(), "satellite: 17:00 the same Beijing day");
+        assert_eq!(d.ack_deadline, None);
+        let mut late = at(SourceKind::Satellite, 9000.0, None, LandClass::Farmland);
+        late.detection.observed_at = Utc.with_ymd_and_hms(2026, 6, 10, 9, 30, 0).unwrap(); // 17:30 Beijing
+        let d = dispatch(&late, ev, &sla);
+        assert_eq!(d.deadline, Utc.with_ymd_and_hms(2026, 6, 11, 9, 0, 0).unwrap(), "after the cutoff: the next day's");
+        let d = dispatch(&at(SourceKind::Camera, 9000.0, None, LandClass::Farmland), ev, &sla);
+        assert_eq!(d.ack_deadline, Some(Utc.with_ymd_and_hms(2026, 6, 10, 5, 35, 0).unwrap()));
     }
 }

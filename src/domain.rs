@@ -215,15 +215,74 @@ pub enum Priority {
 }
 str_enum!(Priority { High => "high", Normal => "normal" });
 
-/// A ticket's life cycle: open → acked → closed.
+/// A ticket's life cycle: open → acknowledged (签收) → on_site (到场) → resolved (查实) /
+/// false_alarm (查否) / duplicate; the last three close it and nothing reopens it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Open,
-    Acked,
-    Closed,
+    Acknowledged,
+    OnSite,
+    Resolved,
+    FalseAlarm,
+    Duplicate,
 }
-str_enum!(Status { Open => "open", Acked => "acked", Closed => "closed" });
+str_enum!(Status {
+    Open => "open", Acknowledged => "acknowledged", OnSite => "on_site", Resolved => "resolved",
+    FalseAlarm => "false_alarm", Duplicate => "duplicate"
+});
+
+impl Status {
+    /// Still being worked (open, acknowledged or on site): the pipeline may add sightings.
+    pub fn is_active(self) -> bool {
+        matches!(self, Status::Open | Status::Acknowledged | Status::OnSite)
+    }
+    /// The state as the ledger (台账) writes it.
+    pub fn chinese(self) -> &'static str {
+        match self {
+            Status::Open => "待签收",
+            Status::Acknowledged => "已签收",
+            Status::OnSite => "已到场",
+            Status::Resolved => "查实",
+            Status::FalseAlarm => "查否",
+            Status::Duplicate => "重复",
+        }
+    }
+}
+
+/// Why a sighting was not a burning fire (查否), from the county's list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FalseAlarmCause {
+    IndustrialHeat,
+    CookingSmoke,
+    CloudFog,
+    Dust,
+    Other,
+}
+str_enum!(FalseAlarmCause {
+    IndustrialHeat => "industrial_heat", CookingSmoke => "cooking_smoke", CloudFog => "cloud_fog", Dust => "dust",
+    Other => "other"
+});
+
+impl FalseAlarmCause {
+    pub const ALL: [FalseAlarmCause; 5] = [
+        FalseAlarmCause::IndustrialHeat,
+        FalseAlarmCause::CookingSmoke,
+        FalseAlarmCause::CloudFog,
+        FalseAlarmCause::Dust,
+        FalseAlarmCause::Other,
+    ];
+    pub fn chinese(self) -> &'static str {
+        match self {
+            FalseAlarmCause::IndustrialHeat => "工业热源",
+            FalseAlarmCause::CookingSmoke => "炊烟",
+            FalseAlarmCause::CloudFog => "云雾",
+            FalseAlarmCause::Dust => "扬尘",
+            FalseAlarmCause::Other => "其他",
+        }
+    }
+}
 
 /// A dispatch ticket as stored and as the feed shows it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -256,13 +315,32 @@ pub struct Ticket {
     pub detections: i64,
     pub first_seen: DateTime<Utc>,
     pub last_seen: DateTime<Utc>,
+    /// Camera sightings: on site by then; satellite points: verified (closed) by then.
     pub deadline: DateTime<Utc>,
+    /// Camera sightings: acknowledged by then; none for satellite points (one step, verify).
+    pub ack_deadline: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Who and when of each step, as the township team set them; a batch never writes these.
     pub acked_by: Option<String>,
     pub acked_at: Option<DateTime<Utc>>,
+    pub on_site_by: Option<String>,
+    pub on_site_at: Option<DateTime<Utc>>,
+    pub closed_by: Option<String>,
     pub closed_at: Option<DateTime<Utc>>,
+    /// What was done (查实) or the note of a false alarm.
     pub close_note: Option<String>,
+    pub false_alarm_cause: Option<FalseAlarmCause>,
+    pub duplicate_of: Option<String>,
+    /// A ticket closed before this one's fire was seen again, at the same place (a closed ticket
+    /// is never reopened: the new sighting opens this one, which names the old).
+    pub follows: Option<String>,
+    /// 0: the grid member; 1: the township lead; 2: the county office (see `lifecycle`).
+    #[serde(default)]
+    pub escalation: i64,
+    /// The steps whose deadline passed and that were escalated (`ack`, `on_site`, `verify`).
+    #[serde(default)]
+    pub escalated: Vec<String>,
 }
 
 /// What the event rule needs to know of an open ticket.
@@ -278,6 +356,8 @@ pub struct Anchor {
     pub bbox: [f64; 4],
     pub first_seen: DateTime<Utc>,
     pub last_seen: DateTime<Utc>,
+    /// Closed (resolved, false alarm, duplicate): never joined, only named by a new ticket.
+    pub closed: bool,
 }
 
 /// What becomes of one located, unsuppressed detection.

@@ -210,7 +210,7 @@ fn same_fire<'a>(anchors: &'a [Anchor], det: &Detection, cfg: &EventConfig) -> V
     let proj = Projector::new(det.lon, det.lat);
     anchors
         .iter()
-        .filter(|a| det.observed_at >= a.first_seen - window && det.observed_at <= a.last_seen + window)
+        .filter(|a| !a.closed && det.observed_at >= a.first_seen - window && det.observed_at <= a.last_seen + window)
         .map(|a| {
             let [w, e, s, n] = a.bbox;
             let nearest = (det.lon.clamp(w.min(e), e.max(w)), det.lat.clamp(s.min(n), n.max(s)));
@@ -276,6 +276,17 @@ pub fn decide(
     if let Some(a) = target {
         return Decision::Join { id: a.id.clone(), related };
     }
+    // a closed ticket of the same fire is never reopened: the new ticket names the last one
+    let follows = anchors
+        .iter()
+        .filter(|a| a.closed && d.observed_at <= a.last_seen + Duration::minutes(rules.events.merge_window_min))
+        .filter(|a| {
+            let [w, e, s, n] = a.bbox;
+            let nearest = (d.lon.clamp(w.min(e), e.max(w)), d.lat.clamp(s.min(n), n.max(s)));
+            Projector::new(d.lon, d.lat).distance_m((d.lon, d.lat), nearest) <= rules.events.reach_m(d)
+        })
+        .max_by(|a, b| a.last_seen.cmp(&b.last_seen).then(b.id.cmp(&a.id)))
+        .map(|a| a.id.clone());
     let disp = dispatch(loc, rules.events.station_alert_m, rules.sla);
     let landuse = serde_json::to_value(p.landuse).expect("enum serialises").as_str().unwrap_or("").to_string();
     Decision::Open(Box::new(Ticket {
@@ -304,12 +315,21 @@ pub fn decide(
         first_seen: d.observed_at,
         last_seen: d.observed_at,
         deadline: disp.deadline,
+        ack_deadline: disp.ack_deadline,
         created_at: now,
         updated_at: now,
         acked_by: None,
         acked_at: None,
+        on_site_by: None,
+        on_site_at: None,
+        closed_by: None,
         closed_at: None,
         close_note: None,
+        false_alarm_cause: None,
+        duplicate_of: None,
+        follows,
+        escalation: 0,
+        escalated: Vec::new(),
     }))
 }
 
@@ -335,7 +355,16 @@ mod tests {
 
     fn anchor(id: &str, lon: f64, lat: f64) -> Anchor {
         let t = Utc.with_ymd_and_hms(2026, 6, 10, 5, 0, 0).unwrap();
-        Anchor { id: id.into(), cell: "/".into(), lon, lat, bbox: [lon, lon, lat, lat], first_seen: t, last_seen: t }
+        Anchor {
+            id: id.into(),
+            cell: "/".into(),
+            lon,
+            lat,
+            bbox: [lon, lon, lat, lat],
+            first_seen: t,
+            last_seen: t,
+            closed: false,
+        }
     }
 
     #[test]

@@ -59,9 +59,15 @@ pub fn ledger_csv(tickets: &[Ticket]) -> String {
         "状态",
         "签收人",
         "签收时间",
+        "到场人",
+        "到场时间",
+        "核查结果",
+        "办结人",
         "办结时间",
         "处置措施",
+        "超时环节",
         "同一火情",
+        "前序工单",
     ])
     .expect("in-memory writer");
     for t in tickets {
@@ -84,11 +90,22 @@ pub fn ledger_csv(tickets: &[Ticket]) -> String {
             Priority::High => "高",
             Priority::Normal => "一般",
         };
-        let status = match t.status {
-            Status::Open => "待签收",
-            Status::Acked => "已签收",
-            Status::Closed => "已办结",
+        let outcome = match (t.status, t.false_alarm_cause) {
+            (Status::Resolved, _) => "查实".to_string(),
+            (Status::FalseAlarm, Some(c)) => format!("查否（{}）", c.chinese()),
+            (Status::FalseAlarm, None) => "查否".to_string(),
+            (Status::Duplicate, _) => format!("重复（{}）", t.duplicate_of.as_deref().unwrap_or("")),
+            _ => String::new(),
         };
+        let late: Vec<&str> = t
+            .escalated
+            .iter()
+            .map(|s| match s.as_str() {
+                "ack" => "签收",
+                "on_site" => "到场",
+                _ => "核查",
+            })
+            .collect();
         w.write_record([
             t.id.as_str(),
             &t.township,
@@ -108,12 +125,18 @@ pub fn ledger_csv(tickets: &[Ticket]) -> String {
             kind,
             priority,
             &when(Some(t.deadline)),
-            status,
+            t.status.chinese(),
             t.acked_by.as_deref().unwrap_or(""),
             &when(t.acked_at),
+            t.on_site_by.as_deref().unwrap_or(""),
+            &when(t.on_site_at),
+            &outcome,
+            t.closed_by.as_deref().unwrap_or(""),
             &when(t.closed_at),
             t.close_note.as_deref().unwrap_or(""),
+            &late.join(" "),
             &t.related.join(" "),
+            t.follows.as_deref().unwrap_or(""),
         ])
         .expect("in-memory writer");
     }

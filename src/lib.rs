@@ -12,6 +12,7 @@
 
 pub mod aoi;
 pub mod batch;
+pub mod cap;
 pub mod config;
 pub mod detect;
 pub mod dispatch;
@@ -19,11 +20,15 @@ pub mod domain;
 pub mod events;
 pub mod feed;
 pub mod grid;
+pub mod lifecycle;
 pub mod ingest;
 pub mod locate;
+pub mod notify;
 pub mod persistence;
 pub mod report;
+pub mod report_map;
 pub mod rng;
+pub mod sender;
 pub mod serve;
 pub mod simulate;
 pub mod store;

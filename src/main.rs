@@ -93,11 +93,15 @@ fn run(cli: Cli) -> Result<Exit> {
             }
         }
         Command::Tickets(args) => tickets(&cfg, args.command),
-        Command::Report { day, week, format } => commands::report(&cfg, day, week, format),
+        Command::Report { day, week, format, map } => commands::report(&cfg, day, week, format, map.as_deref()),
         Command::Serve { listen } => {
-            firepoint::serve::serve(&listen, &cfg.paths.store)?;
+            let aoi = firepoint::aoi::Aoi::load_with(&cfg.paths.aoi, &cfg.limits, &cfg.aoi)?;
+            let listen = listen.unwrap_or(cfg.serve.listen.clone());
+            firepoint::serve::serve(&listen, &cfg, firepoint::serve::villages_geojson(&aoi))?;
             Ok(Exit::Ok)
         }
+        Command::Notify { max } => commands::notify(&cfg, max),
+        Command::Token { command } => commands::token(&cfg, command),
         Command::Aoi { command: AoiCommand::Check { dir } } => {
             let dir = dir.unwrap_or(cfg.paths.aoi.clone());
             let aoi = firepoint::aoi::Aoi::load_with(&dir, &cfg.limits, &cfg.aoi)?;

@@ -1,10 +1,10 @@
 //! The daily report a county bureau files: for one Beijing reporting day, the fires first seen
-//! that day per township — how many, from which source, straw or garbage, and whether the team
-//! verified them (acknowledged or closed) before the ticket's deadline. Satellite points must be
+//! that day per township — how many, from which source, straw or garbage, how the team closed
+//! them (查实 / 查否), whether on time, and how many steps went overdue. Satellite points must be
 //! verified and reported the same day. Fire points (火点数: satellite pixels and table rows) are
 //! counted beside fire events (tickets), as the district rankings count them.
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 use crate::domain::{BurnKind, Priority};
@@ -27,11 +27,20 @@ pub struct ReportRow {
     pub straw: usize,
     pub garbage: usize,
     pub high_priority: usize,
+    /// Still open (not acknowledged).
     pub open: usize,
-    pub acked: usize,
-    pub closed: usize,
-    /// Acknowledged or closed no later than the deadline.
+    /// Acknowledged or on site, not closed yet.
+    pub in_progress: usize,
+    /// 查实: a burning fire, dealt with.
+    pub resolved: usize,
+    /// 查否: not a burning fire.
+    pub false_alarm: usize,
+    pub duplicate: usize,
+    /// Verified on time: camera sightings on site (or closed) by the on-site deadline; satellite
+    /// points closed by the day's cutoff.
     pub verified_in_time: usize,
+    /// Tickets with a step late (done late, or not done and past its deadline at report time).
+    pub overdue: usize,
 }
 
 /// The report for `day`: [`period`] of one day.
@@ -39,18 +48,21 @@ pub fn daily(
     tickets: &[Ticket],
     fire_points: &std::collections::HashMap<String, usize>,
     day: NaiveDate,
+    now: DateTime<Utc>,
 ) -> Vec<ReportRow> {
-    period(tickets, fire_points, day..=day)
+    period(tickets, fire_points, day..=day, now)
 }
 
 /// The report for the Beijing days `days`: one row per township with tickets first seen in them,
 /// ranked (排名) by fire points, then fire events, then township code, and a total row last
 /// (township code `total`). `fire_points`: each ticket's satellite fire points
-/// ([`crate::store::Store::fire_points`]).
+/// ([`crate::store::Store::fire_points`]); `now`: the report's time (steps still pending past
+/// their deadline then are overdue).
 pub fn period(
     tickets: &[Ticket],
     fire_points: &std::collections::HashMap<String, usize>,
     days: std::ops::RangeInclusive<NaiveDate>,
+    now: DateTime<Utc>,
 ) -> Vec<ReportRow> {
     let mut rows: std::collections::BTreeMap<String, ReportRow> = Default::default();
     let mut total = ReportRow { township_code: "total".into(), township: "全县 county".into(), ..Default::default() };
@@ -61,7 +73,7 @@ pub fn period(
             ..Default::default()
         });
         for r in [&mut *row, &mut total] {
-            count(r, t);
+            count(r, t, now);
             r.fire_points += fire_points.get(&t.id).copied().unwrap_or(0);
         }
     }
@@ -85,7 +97,7 @@ pub fn parse_week(s: &str) -> Result<NaiveDate, String> {
     NaiveDate::from_isoywd_opt(year, week, chrono::Weekday::Mon).ok_or_else(bad)
 }
 
-fn count(r: &mut ReportRow, t: &Ticket) {
+fn count(r: &mut ReportRow, t: &Ticket, now: DateTime<Utc>) {
     r.tickets += 1;
     r.satellite += t.sources.iter().any(|s| s == "satellite") as usize;
     r.camera += t.sources.iter().any(|s| s == "camera") as usize;
@@ -94,11 +106,16 @@ fn count(r: &mut ReportRow, t: &Ticket) {
     r.high_priority += (t.priority == Priority::High) as usize;
     match t.status {
         Status::Open => r.open += 1,
-        Status::Acked => r.acked += 1,
-        Status::Closed => r.closed += 1,
+        Status::Acknowledged | Status::OnSite => r.in_progress += 1,
+        Status::Resolved => r.resolved += 1,
+        Status::FalseAlarm => r.false_alarm += 1,
+        Status::Duplicate => r.duplicate += 1,
     }
-    let verified_at = t.acked_at.or(t.closed_at);
+    let camera = t.sources.iter().any(|s| s == "camera");
+    let closed_at = if t.status.is_active() { None } else { t.closed_at };
+    let verified_at = if camera { t.on_site_at.or(closed_at) } else { closed_at };
     r.verified_in_time += verified_at.is_some_and(|v| v <= t.deadline) as usize;
+    r.overdue += !crate::lifecycle::late_steps(t, now).is_empty() as usize;
 }
 
 /// The report as CSV (header line first), for the bureau's spreadsheet.
@@ -121,7 +138,9 @@ mod tests {
             "village_code": "", "village": "", "grid_id": "", "grid_member": "", "grid_phone": "", "landuse": "farmland",
             "sources": ["satellite"], "cameras": [], "related": [], "detections": 1, "first_seen": first_seen,
             "last_seen": first_seen, "deadline": first_seen, "created_at": first_seen, "updated_at": first_seen,
-            "acked_by": null, "acked_at": null, "closed_at": null, "close_note": null
+            "ack_deadline": null, "acked_by": null, "acked_at": null, "on_site_by": null, "on_site_at": null,
+            "closed_by": null, "closed_at": null, "close_note": null, "false_alarm_cause": null, "duplicate_of": null,
+            "follows": null, "escalation": 0, "escalated": []
         }))
         .unwrap()
     }
@@ -140,7 +159,7 @@ mod tests {
             [("a1", 5), ("b1", 2), ("b2", 3), ("c1", 1), ("c2", 9)].map(|(k, v)| (k.to_string(), v)).into();
         let monday = parse_week("2026-W24").unwrap();
         assert_eq!(monday, "2026-06-08".parse::<NaiveDate>().unwrap());
-        let rows = period(&tickets, &points, monday..=monday + chrono::Duration::days(6));
+        let rows = period(&tickets, &points, monday..=monday + chrono::Duration::days(6), "2026-06-08T00:00:00Z".parse().unwrap());
         let got: Vec<(usize, &str, usize, usize)> =
             rows.iter().map(|r| (r.rank, r.township_code.as_str(), r.fire_points, r.tickets)).collect();
         // A and B both have 5 fire points: B has more events, so ranks first; C's 9 fall next week

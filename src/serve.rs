@@ -1,190 +1,524 @@
-//! The ticket feed over HTTP (`firepoint serve`): township dispatch apps and map screens read
-//! tickets and acknowledge and close them, without a shell on the server.
+//! The ticket feed over HTTP (`firepoint serve`), on axum / hyper / tokio: township teams read
+//! their tickets and take their steps; the county reads all. Each connection is its own task, so
+//! a slow client holds only its own connection.
 //!
 //! | request | answer |
 //! |---|---|
-//! | `GET /tickets[?status=open&township=CODE]` | JSON Lines, one ticket a line |
-//! | `GET /tickets.geojson[?status=…&township=…]` | GeoJSON FeatureCollection |
-//! | `GET /tickets/{id}` | one ticket (JSON) |
-//! | `POST /tickets/{id}/ack` body `{"by": "…"}` | the acknowledged ticket; 409 if closed |
-//! | `POST /tickets/{id}/close` body `{"note": "…"}` | the closed ticket; 409 if closed already |
-//! | `GET /health` | `ok` |
+//! | `GET /health` | `ok` (no token) |
+//! | `GET /`, `/app.js`, `/app.css`, `/vendor/leaflet.*` | the township page (no token) |
+//! | `GET /me` | who the token speaks for |
+//! | `GET /tickets[?status=active&township=CODE]` | JSON Lines, one ticket a line |
+//! | `GET /tickets.geojson[?…]` | GeoJSON FeatureCollection |
+//! | `GET /tickets/{id}` · `/tickets/{id}/log` · `/tickets/{id}/cap` | a ticket · its audit log · CAP 1.2 XML |
+//! | `GET /villages.geojson` | the villages the token may see (for the page's map) |
+//! | `POST /tickets/{id}/{ack,on_site,resolve,false_alarm,duplicate}` | the ticket after the step |
 //!
-//! [`handle`] is the whole logic as a plain function over the store; [`serve`] is the loop that
-//! feeds it from `tiny_http`, one request at a time (SQLite's WAL lets the cron batch write
-//! meanwhile). It binds where it is told; put it behind the county's reverse proxy for TLS and
-//! authentication, which it does not do itself.
+//! Every request but `/health` and the page needs `Authorization: Bearer TOKEN` (`firepoint
+//! token add`); a township token sees, lists and changes only its township's tickets (another
+//! township's ticket is answered 404, as if it did not exist). `by` in the audit log is the
+//! token's name. Writes take JSON only (`Content-Type: application/json`, so a cross-site form or
+//! `text/plain` POST is refused without a CORS preflight ever being granted) and a foreign
+//! `Origin` is refused; the `Host` must be one of `serve.allowed_hosts` (DNS rebinding). Limits:
+//! request head size and read time per connection, body size, whole-request time, connections.
+//! Reads use read-only connections (no schema setup, no writes; WAL readers never wait for a
+//! batch); each step is one conditional update, so a lost race answers 409.
 
-use std::path::Path;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use serde::Deserialize;
+use axum::body::Body;
+use axum::extract::{Path as UrlPath, Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
 
-use crate::domain::Status;
-use crate::store::{Store, StoreError, TicketFilter};
+use crate::domain::{FalseAlarmCause, Ticket};
+use crate::lifecycle::Step;
+use crate::store::{Identity, Store, StoreError, TicketFilter};
 
-/// An HTTP answer.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Reply {
-    pub status: u16,
-    pub content_type: &'static str,
-    pub body: String,
+/// The `[serve]` section.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServeConfig {
+    /// Address to listen on (`--listen` overrides).
+    pub listen: String,
+    /// Host names (with or without port) the server answers to; requests naming another `Host`
+    /// are refused (DNS rebinding). Add the name the county's reverse proxy forwards.
+    pub allowed_hosts: Vec<String>,
+    /// Largest request body, bytes (chunked bodies included).
+    pub body_limit_bytes: usize,
+    /// Largest request head (request line and headers), bytes.
+    pub head_limit_bytes: usize,
+    /// Seconds a client may take to send the request head.
+    pub head_timeout_s: u64,
+    /// Seconds a whole request may take, body included (then 408).
+    pub request_timeout_s: u64,
+    /// Connections served at once; more wait to be accepted.
+    pub max_connections: usize,
+    /// Run the notification sender every this many seconds inside `serve` (0: leave it to
+    /// `firepoint notify` from cron).
+    pub notify_every_s: u64,
 }
 
-fn reply(status: u16, content_type: &'static str, body: impl Into<String>) -> Reply {
-    Reply { status, content_type, body: body.into() }
-}
-
-fn error(status: u16, message: impl std::fmt::Display) -> Reply {
-    reply(status, "application/json", serde_json::json!({ "error": message.to_string() }).to_string())
-}
-
-fn store_error(e: StoreError) -> Reply {
-    let text = crate::text::error_chain(&e);
-    match e {
-        StoreError::NoTicket(_) => error(404, text),
-        StoreError::BadTransition { .. } => error(409, text),
-        _ => error(500, text),
-    }
-}
-
-#[derive(Deserialize)]
-struct AckBody {
-    by: String,
-}
-
-#[derive(Deserialize)]
-struct CloseBody {
-    note: String,
-}
-
-/// `?status=open&township=999901002`.
-fn ticket_filter(query: Option<&str>) -> Result<TicketFilter, Reply> {
-    let mut filter = TicketFilter::all();
-    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
-        match pair.split_once('=') {
-            Some(("status", v)) => {
-                let status = Status::parse(v)
-                    .ok_or_else(|| error(400, format!("unknown status `{v}` (open, acked, closed)")))?;
-                filter.status = Some(status);
-            }
-            Some(("township", v)) => filter.township = Some(v.to_string()),
-            _ => return Err(error(400, format!("unknown query `{pair}` (status=, township=)"))),
+impl Default for ServeConfig {
+    fn default() -> Self {
+        ServeConfig {
+            listen: "127.0.0.1:8787".into(),
+            allowed_hosts: vec!["127.0.0.1".into(), "localhost".into(), "[::1]".into()],
+            body_limit_bytes: 64 * 1024,
+            head_limit_bytes: 16 * 1024,
+            head_timeout_s: 10,
+            request_timeout_s: 15,
+            max_connections: 1024,
+            notify_every_s: 30,
         }
     }
-    Ok(filter)
 }
 
-/// Answers one request against the store at `store_path`.
-pub fn handle(store_path: &Path, method: &str, url: &str, body: &str) -> Reply {
-    let (path, query) = match url.split_once('?') {
-        Some((p, q)) => (p, Some(q)),
-        None => (url, None),
-    };
-    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    if segments == ["health"] {
-        return reply(200, "text/plain", "ok\n");
+impl ServeConfig {
+    pub fn check(&self) -> Result<(), String> {
+        if self.body_limit_bytes == 0 || self.head_limit_bytes < 8192 {
+            return Err("serve: body_limit_bytes must be > 0 and head_limit_bytes ≥ 8192".into());
+        }
+        if self.head_timeout_s == 0 || self.request_timeout_s == 0 || self.max_connections == 0 {
+            return Err("serve: timeouts and max_connections must be ≥ 1".into());
+        }
+        Ok(())
     }
-    let mut store = match Store::open(store_path) {
-        Ok(s) => s,
-        Err(e) => return error(500, e),
-    };
-    let now = chrono::Utc::now();
-    let one = |r: Result<crate::domain::Ticket, StoreError>| match r {
-        Ok(t) => reply(200, "application/json", serde_json::to_string(&t).expect("tickets serialise")),
-        Err(e) => store_error(e),
-    };
-    match (method, segments.as_slice()) {
-        ("GET", ["tickets"]) | ("GET", ["tickets.geojson"]) => {
-            let filter = match ticket_filter(query) {
-                Ok(f) => f,
-                Err(r) => return r,
+
+    fn host_allowed(&self, host: &str, listen: &SocketAddr) -> bool {
+        let name = strip_port(host);
+        name == listen.ip().to_string()
+            || self.allowed_hosts.iter().any(|h| h.eq_ignore_ascii_case(host) || h.eq_ignore_ascii_case(name))
+    }
+}
+
+/// `host:port` → `host` (`[::1]:80` → `[::1]`).
+fn strip_port(host: &str) -> &str {
+    match host.rsplit_once(':') {
+        Some((name, port)) if port.chars().all(|c| c.is_ascii_digit()) && !name.ends_with(':') => name,
+        _ => host,
+    }
+}
+
+/// An error as the client sees it: a status and a JSON `{"error": …}`.
+#[derive(Debug)]
+pub struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(serde_json::json!({ "error": self.1 }))).into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        let text = crate::text::error_chain(&e);
+        match e {
+            StoreError::NoTicket(_) => ApiError(StatusCode::NOT_FOUND, text),
+            StoreError::BadTransition { .. } => ApiError(StatusCode::CONFLICT, text),
+            StoreError::BadStep(_) => ApiError(StatusCode::BAD_REQUEST, text),
+            _ => {
+                tracing::error!("{text}");
+                ApiError(StatusCode::INTERNAL_SERVER_ERROR, "the ticket store failed; see the server log".into())
+            }
+        }
+    }
+}
+
+fn err(status: StatusCode, text: impl Into<String>) -> ApiError {
+    ApiError(status, text.into())
+}
+
+/// Read-only store connections, reused.
+struct Readers {
+    path: PathBuf,
+    idle: Mutex<Vec<Store>>,
+}
+
+struct App {
+    readers: Readers,
+    /// The one writing connection (steps are short transactions; batches write meanwhile).
+    writer: Mutex<Store>,
+    villages: serde_json::Value,
+    cap_sender: String,
+}
+
+type Shared = Arc<App>;
+
+impl App {
+    /// Runs `f` on a read-only connection, off the async threads.
+    async fn read<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&Store) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let app = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let taken = app.readers.idle.lock().expect("reader pool").pop();
+            let store = match taken {
+                Some(s) => s,
+                None => Store::open_read_only(&app.readers.path)?,
             };
-            match store.tickets(&filter) {
-                Ok(list) if segments[0] == "tickets" => reply(200, "application/x-ndjson", crate::feed::jsonl(&list)),
-                Ok(list) => reply(200, "application/geo+json", crate::feed::geojson(&list).to_string()),
-                Err(e) => store_error(e),
+            let out = f(&store);
+            app.readers.idle.lock().expect("reader pool").push(store);
+            out
+        })
+        .await
+        .map_err(|e| err(StatusCode::INTERNAL_SERVER_ERROR, format!("reader task failed: {e}")))?
+    }
+
+    async fn write<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&mut Store) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let app = self.clone();
+        tokio::task::spawn_blocking(move || f(&mut app.writer.lock().expect("writer")))
+            .await
+            .map_err(|e| err(StatusCode::INTERNAL_SERVER_ERROR, format!("writer task failed: {e}")))?
+    }
+
+    /// The identity of the request's bearer token; 401 without a valid one.
+    async fn who(self: &Arc<Self>, headers: &HeaderMap) -> Result<Identity, ApiError> {
+        let token = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty() && t.len() <= 200)
+            .ok_or_else(|| err(StatusCode::UNAUTHORIZED, "send `Authorization: Bearer TOKEN` (firepoint token add)"))?;
+        self.read(move |s| s.identity(&token)?.ok_or_else(|| err(StatusCode::UNAUTHORIZED, "unknown or revoked token")))
+            .await
+    }
+}
+
+/// Ticket `id` if `who` may see it; another township's is "no ticket", as a missing one.
+fn visible(store: &Store, who: &Identity, id: &str) -> Result<Ticket, ApiError> {
+    let t = store.ticket(id)?;
+    if !who.sees(&t.township_code) {
+        return Err(StoreError::NoTicket(id.into()).into());
+    }
+    Ok(t)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    status: Option<String>,
+    township: Option<String>,
+}
+
+fn filter_for(who: &Identity, q: ListQuery) -> Result<TicketFilter, ApiError> {
+    let status = q.status.map(|s| TicketFilter::parse_status(&s)).transpose().map_err(|e| err(StatusCode::BAD_REQUEST, e))?;
+    let township = match (&who.township_code, q.township) {
+        (Some(own), Some(asked)) if *own != asked => {
+            return Err(err(StatusCode::FORBIDDEN, format!("this token sees township {own} only")))
+        }
+        (Some(own), _) => Some(own.clone()),
+        (None, asked) => asked,
+    };
+    Ok(TicketFilter { status, township })
+}
+
+fn typed(content_type: &'static str, body: impl Into<Body>) -> Response {
+    ([(header::CONTENT_TYPE, HeaderValue::from_static(content_type))], body.into()).into_response()
+}
+
+async fn list(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let who = app.who(&headers).await?;
+    let Query(q) = query.map_err(|e| err(StatusCode::BAD_REQUEST, format!("{e} (status=, township=)")))?;
+    let filter = filter_for(&who, q)?;
+    let list = app.read(move |s| Ok(s.tickets(&filter)?)).await?;
+    Ok(typed("application/x-ndjson", crate::feed::jsonl(&list)))
+}
+
+async fn list_geojson(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let who = app.who(&headers).await?;
+    let Query(q) = query.map_err(|e| err(StatusCode::BAD_REQUEST, format!("{e} (status=, township=)")))?;
+    let filter = filter_for(&who, q)?;
+    let list = app.read(move |s| Ok(s.tickets(&filter)?)).await?;
+    Ok(typed("application/geo+json", crate::feed::geojson(&list).to_string()))
+}
+
+async fn one(State(app): State<Shared>, headers: HeaderMap, UrlPath(id): UrlPath<String>) -> Result<Json<Ticket>, ApiError> {
+    let who = app.who(&headers).await?;
+    Ok(Json(app.read(move |s| visible(s, &who, &id)).await?))
+}
+
+async fn log(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    UrlPath(id): UrlPath<String>,
+) -> Result<Json<Vec<crate::store::LogEntry>>, ApiError> {
+    let who = app.who(&headers).await?;
+    Ok(Json(app.read(move |s| visible(s, &who, &id).and_then(|_| Ok(s.log(&id)?))).await?))
+}
+
+async fn cap(State(app): State<Shared>, headers: HeaderMap, UrlPath(id): UrlPath<String>) -> Result<Response, ApiError> {
+    let who = app.who(&headers).await?;
+    let sender = app.cap_sender.clone();
+    let t = app.read(move |s| visible(s, &who, &id)).await?;
+    Ok(typed("application/cap+xml", crate::cap::alert_xml(&t, &sender)))
+}
+
+async fn me(State(app): State<Shared>, headers: HeaderMap) -> Result<Json<serde_json::Value>, ApiError> {
+    let who = app.who(&headers).await?;
+    let township = who.township_code.as_ref().and_then(|code| {
+        app.villages["townships"].get(code).and_then(|n| n.as_str()).map(String::from)
+    });
+    Ok(Json(serde_json::json!({ "name": who.name, "township_code": who.township_code, "township": township })))
+}
+
+async fn village_layer(State(app): State<Shared>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let who = app.who(&headers).await?;
+    let features: Vec<&serde_json::Value> = app.villages["features"]
+        .as_array()
+        .map(|f| f.iter().filter(|v| who.sees(v["properties"]["township_code"].as_str().unwrap_or(""))).collect())
+        .unwrap_or_default();
+    let body = serde_json::json!({ "type": "FeatureCollection", "features": features });
+    Ok(typed("application/geo+json", body.to_string()))
+}
+
+/// A step's body, by its name in the URL.
+fn parse_step(action: &str, body: &[u8]) -> Result<Step, ApiError> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Fields {
+        note: Option<String>,
+        action: Option<String>,
+        cause: Option<String>,
+        of: Option<String>,
+    }
+    let text = if body.iter().all(u8::is_ascii_whitespace) { b"{}".as_slice() } else { body };
+    let f: Fields = serde_json::from_slice(text).map_err(|e| err(StatusCode::BAD_REQUEST, format!("body: {e}")))?;
+    let need = |v: Option<String>, what: &str| {
+        v.filter(|s| !s.trim().is_empty()).ok_or_else(|| err(StatusCode::BAD_REQUEST, format!("{action} needs `{what}`")))
+    };
+    Ok(match action {
+        "ack" => Step::Ack,
+        "on_site" => Step::OnSite { note: f.note },
+        "resolve" => Step::Resolve { action: need(f.action, "action")? },
+        "false_alarm" => {
+            let cause = need(f.cause, "cause")?;
+            let cause = FalseAlarmCause::parse(&cause).ok_or_else(|| {
+                let all: Vec<&str> = FalseAlarmCause::ALL.iter().map(|c| c.as_str()).collect();
+                err(StatusCode::BAD_REQUEST, format!("unknown cause `{cause}` ({})", all.join(", ")))
+            })?;
+            Step::FalseAlarm { cause, note: f.note }
+        }
+        "duplicate" => Step::Duplicate { of: need(f.of, "of")? },
+        _ => return Err(err(StatusCode::NOT_FOUND, format!("no step `{action}` (ack, on_site, resolve, false_alarm, duplicate)"))),
+    })
+}
+
+async fn take_step(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    UrlPath((id, action)): UrlPath<(String, String)>,
+    body: axum::body::Bytes,
+) -> Result<Json<Ticket>, ApiError> {
+    let who = app.who(&headers).await?;
+    let step = parse_step(&action, &body)?;
+    let t = app
+        .write(move |s| {
+            visible(s, &who, &id)?;
+            if let Step::Duplicate { of } = &step {
+                visible(s, &who, of)?;
+            }
+            Ok(s.step(&id, &step, &who.by(), chrono::Utc::now())?)
+        })
+        .await?;
+    Ok(Json(t))
+}
+
+/// Host allow-list for every request; for writes, JSON only and no foreign `Origin`.
+async fn guard(State((cfg, listen)): State<(Arc<ServeConfig>, SocketAddr)>, req: Request, next: Next) -> Response {
+    let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+    if !cfg.host_allowed(host, &listen) {
+        return err(StatusCode::MISDIRECTED_REQUEST, format!("host `{host}` is not served here (serve.allowed_hosts)"))
+            .into_response();
+    }
+    if req.method() != axum::http::Method::GET && req.method() != axum::http::Method::HEAD {
+        let json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/json"));
+        if !json {
+            return err(StatusCode::UNSUPPORTED_MEDIA_TYPE, "writes take `Content-Type: application/json`").into_response();
+        }
+        if let Some(origin) = req.headers().get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
+            let origin_host = origin.split_once("://").map(|(_, h)| h).unwrap_or(origin);
+            if origin_host != host {
+                return err(StatusCode::FORBIDDEN, format!("cross-origin write from `{origin}` refused")).into_response();
             }
         }
-        ("GET", ["tickets", id]) => one(store.ticket(id)),
-        ("POST", ["tickets", id, "ack"]) => match serde_json::from_str::<AckBody>(body) {
-            Ok(b) if !b.by.trim().is_empty() => one(store.ack(id, b.by.trim(), now)),
-            _ => error(400, "body must be JSON {\"by\": \"who acknowledges\"}"),
-        },
-        ("POST", ["tickets", id, "close"]) => match serde_json::from_str::<CloseBody>(body) {
-            Ok(b) => one(store.close(id, b.note.trim(), now)),
-            Err(_) => error(400, "body must be JSON {\"note\": \"what was done\"}"),
-        },
-        (_, ["tickets", ..]) | (_, ["tickets.geojson"]) => error(405, format!("{method} is not allowed on {path}")),
-        _ => error(404, format!("no such resource {path}")),
     }
+    next.run(req).await
 }
 
-/// Serves the feed on `listen` (e.g. `127.0.0.1:8787`) until the process is stopped.
-pub fn serve(listen: &str, store_path: &Path) -> anyhow::Result<()> {
-    let server = tiny_http::Server::http(listen).map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
-    tracing::info!(%listen, store = %store_path.display(), "serving the ticket feed");
-    for mut request in server.incoming_requests() {
-        let mut body = String::new();
-        let answer = if request.body_length().unwrap_or(0) > 64 * 1024 {
-            error(413, "body larger than 64 KiB")
-        } else if std::io::Read::read_to_string(request.as_reader(), &mut body).is_err() {
-            error(400, "body is not UTF-8")
-        } else {
-            handle(store_path, request.method().as_str(), request.url(), &body)
-        };
-        tracing::info!(method = %request.method(), url = %request.url(), status = answer.status, "request");
-        let header =
-            tiny_http::Header::from_bytes(&b"Content-Type"[..], answer.content_type.as_bytes()).expect("static header");
-        let response =
-            tiny_http::Response::from_string(answer.body).with_status_code(answer.status).with_header(header);
-        if let Err(e) = request.respond(response) {
-            tracing::warn!("could not answer a request: {e}");
+mod page {
+    pub const INDEX: &str = include_str!(concat!(env!("OUT_DIR"), "/index.html"));
+    pub const APP_JS: &str = include_str!(concat!(env!("OUT_DIR"), "/app.js"));
+    pub const APP_CSS: &str = include_str!(concat!(env!("OUT_DIR"), "/app.css"));
+    pub const LEAFLET_JS: &str = include_str!(concat!(env!("OUT_DIR"), "/leaflet.js"));
+    pub const LEAFLET_CSS: &str = include_str!(concat!(env!("OUT_DIR"), "/leaflet.css"));
+}
+
+fn asset(content_type: &'static str, text: &'static str) -> Response {
+    let mut r = typed(content_type, text);
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    r
+}
+
+/// The village layer for the page's map: polygons with code, name and township, and the
+/// township names by code.
+pub fn villages_geojson(aoi: &crate::aoi::Aoi) -> serde_json::Value {
+    let ring = |r: &geo::LineString<f64>| r.0.iter().map(|c| [c.x, c.y]).collect::<Vec<_>>();
+    let features: Vec<serde_json::Value> = aoi
+        .villages
+        .iter()
+        .map(|v| {
+            let polys: Vec<Vec<Vec<[f64; 2]>>> = v
+                .area
+                .0
+                .iter()
+                .map(|p| std::iter::once(ring(p.exterior())).chain(p.interiors().iter().map(ring)).collect())
+                .collect();
+            let township = aoi.township(&v.township).map(|t| t.name.clone()).unwrap_or_default();
+            serde_json::json!({
+                "type": "Feature",
+                "geometry": { "type": "MultiPolygon", "coordinates": polys },
+                "properties": { "code": v.code, "name": v.name, "township_code": v.township, "township": township,
+                                "grid_id": v.grid_id },
+            })
+        })
+        .collect();
+    let townships: serde_json::Map<String, serde_json::Value> =
+        aoi.townships.iter().map(|t| (t.code.clone(), t.name.clone().into())).collect();
+    serde_json::json!({ "type": "FeatureCollection", "features": features, "townships": townships })
+}
+
+/// The application: routes, limits and guards (what [`serve`] runs on each connection).
+pub fn router(store_path: &Path, cfg: &crate::config::Config, villages: serde_json::Value, listen: SocketAddr) -> anyhow::Result<Router> {
+    let writer = Store::open(store_path)?.with_notify(&cfg.notify);
+    let app = Arc::new(App {
+        readers: Readers { path: store_path.into(), idle: Mutex::new(Vec::new()) },
+        writer: Mutex::new(writer),
+        villages,
+        cap_sender: format!("firepoint@{}", cfg.serve.allowed_hosts.first().map(String::as_str).unwrap_or("localhost")),
+    });
+    let serve = Arc::new(cfg.serve.clone());
+    Ok(Router::new()
+        .route("/health", get(|| async { "ok\n" }))
+        .route("/", get(|| async { asset("text/html; charset=utf-8", page::INDEX) }))
+        .route("/app.js", get(|| async { asset("text/javascript; charset=utf-8", page::APP_JS) }))
+        .route("/app.css", get(|| async { asset("text/css; charset=utf-8", page::APP_CSS) }))
+        .route("/vendor/leaflet.js", get(|| async { asset("text/javascript; charset=utf-8", page::LEAFLET_JS) }))
+        .route("/vendor/leaflet.css", get(|| async { asset("text/css; charset=utf-8", page::LEAFLET_CSS) }))
+        .route("/me", get(me))
+        .route("/villages.geojson", get(village_layer))
+        .route("/tickets", get(list))
+        .route("/tickets.geojson", get(list_geojson))
+        .route("/tickets/{id}", get(one))
+        .route("/tickets/{id}/log", get(log))
+        .route("/tickets/{id}/cap", get(cap))
+        .route("/tickets/{id}/{action}", post(take_step))
+        .fallback(|| async { err(StatusCode::NOT_FOUND, "no such resource") })
+        .with_state(app)
+        .layer(middleware::from_fn_with_state((serve.clone(), listen), guard))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(serve.body_limit_bytes))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(serve.request_timeout_s),
+        )))
+}
+
+/// Serves the feed on `listen` until SIGINT / SIGTERM; with `notify_every_s`, the notification
+/// sender runs beside it on its own store connection.
+pub fn serve(listen: &str, cfg: &crate::config::Config, villages: serde_json::Value) -> anyhow::Result<()> {
+    let store_path = cfg.paths.store.clone();
+    Store::open(&store_path)?; // migrate once before the read-only connections open it
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+        let addr = listener.local_addr()?;
+        let app = router(&store_path, cfg, villages, addr)?;
+        if cfg.serve.notify_every_s > 0 {
+            spawn_sender(cfg.clone());
         }
-    }
-    Ok(())
+        tracing::info!(listen = %addr, store = %store_path.display(), "serving the ticket feed");
+        accept_loop(listener, app, &cfg.serve).await
+    })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::Config;
-    use crate::domain::{Detection, SourceKind};
-    use crate::locate::Located;
-    use chrono::TimeZone;
+fn spawn_sender(cfg: crate::config::Config) {
+    std::thread::spawn(move || loop {
+        let sent = Store::open(&cfg.paths.store)
+            .map(|s| s.with_notify(&cfg.notify))
+            .and_then(|mut s| crate::sender::send_due(&mut s, &cfg.notify, 1000));
+        match sent {
+            Ok(r) if r.delivered + r.escalated + r.failed.len() > 0 => tracing::info!(?r, "notifications"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!("notification sender: {}", crate::text::error_chain(&e)),
+        }
+        std::thread::sleep(Duration::from_secs(cfg.serve.notify_every_s));
+    });
+}
 
-    fn store_with_one_ticket() -> (tempfile::TempDir, std::path::PathBuf, String) {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.sqlite");
-        let mut store = Store::open(&path).unwrap();
-        let at = chrono::Utc.with_ymd_and_hms(2026, 6, 10, 5, 30, 0).unwrap();
-        let loc = Located::on_farmland(Detection::point(SourceKind::Satellite, 115.6, 37.6, at, 500.0));
-        let cfg = Config::default();
-        let input =
-            crate::batch::InputRef { path: "x".as_ref(), sha256: "sha", kind: "satellite", frame: None, note: None };
-        let rec = crate::batch::record_input(&mut store, input, &[loc], &cfg.rules(), cfg.persistence.cell_deg);
-        let id = rec.unwrap().opened.remove(0);
-        (dir, path, id)
+async fn accept_loop(listener: tokio::net::TcpListener, app: Router, cfg: &ServeConfig) -> anyhow::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::ServiceExt;
+    let slots = Arc::new(tokio::sync::Semaphore::new(cfg.max_connections));
+    let (head_timeout, head_limit) = (Duration::from_secs(cfg.head_timeout_s), cfg.head_limit_bytes);
+    let stop = shutdown_signal();
+    tokio::pin!(stop);
+    loop {
+        let permit = slots.clone().acquire_owned().await.expect("never closed");
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => { tracing::warn!("accept: {e}"); continue; }
+            },
+            _ = &mut stop => { tracing::info!("stopping"); return Ok(()); }
+        };
+        let app = app.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                app.clone().oneshot(req.map(Body::new))
+            });
+            let served = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(head_timeout)
+                .max_buf_size(head_limit)
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+            if let Err(e) = served {
+                tracing::debug!("connection: {e}");
+            }
+            drop(permit);
+        });
     }
+}
 
-    #[test]
-    fn list_ack_close_and_the_errors_a_client_sees() {
-        let (_d, path, id) = store_with_one_ticket();
-        let r = handle(&path, "GET", "/tickets?status=open", "");
-        assert_eq!((r.status, r.body.lines().count()), (200, 1));
-        assert_eq!(handle(&path, "GET", "/tickets?status=nope", "").status, 400);
-        assert_eq!(handle(&path, "GET", "/tickets?colour=red", "").status, 400);
-        assert_eq!(handle(&path, "GET", "/tickets?township=999901002", "").body, "", "the ticket has no township");
-        let gj: serde_json::Value = serde_json::from_str(&handle(&path, "GET", "/tickets.geojson", "").body).unwrap();
-        assert_eq!(gj["features"][0]["id"], id.as_str());
-        assert_eq!(handle(&path, "POST", &format!("/tickets/{id}/ack"), "{}").status, 400);
-        let r = handle(&path, "POST", &format!("/tickets/{id}/ack"), r#"{"by": "网格员001"}"#);
-        assert_eq!(r.status, 200, "{}", r.body);
-        assert!(r.body.contains("\"status\":\"acked\""));
-        let r = handle(&path, "POST", &format!("/tickets/{id}/close"), r#"{"note": "已扑灭"}"#);
-        assert!(r.body.contains("\"status\":\"closed\""), "{}", r.body);
-        assert_eq!(handle(&path, "POST", &format!("/tickets/{id}/close"), r#"{"note": "again"}"#).status, 409);
-        assert_eq!(handle(&path, "GET", "/tickets/FP-NOPE", "").status, 404);
-        assert_eq!(handle(&path, "DELETE", &format!("/tickets/{id}"), "").status, 405);
-        assert_eq!(handle(&path, "GET", "/health", "").body, "ok\n");
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("signal handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
     }
 }

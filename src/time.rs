@@ -14,11 +14,19 @@ pub fn reporting_day(at: DateTime<Utc>) -> NaiveDate {
     at.with_timezone(&beijing()).date_naive()
 }
 
-/// The last second of the Beijing reporting day of `at`, as UTC: the "same day" deadline.
-pub fn end_of_reporting_day(at: DateTime<Utc>) -> DateTime<Utc> {
+/// The first `cutoff` (Beijing time of day) at or after `at`: 17:00 the same Beijing day for a
+/// point seen before then, 17:00 the next day for one seen after.
+pub fn next_cutoff(at: DateTime<Utc>, cutoff: chrono::NaiveTime) -> DateTime<Utc> {
     let day = reporting_day(at);
-    let end = day.and_hms_opt(23, 59, 59).expect("23:59:59 exists");
-    beijing().from_local_datetime(&end).single().expect("fixed offsets are unambiguous").with_timezone(&Utc)
+    let due = |d: NaiveDate| {
+        beijing().from_local_datetime(&d.and_time(cutoff)).single().expect("fixed offsets are unambiguous").with_timezone(&Utc)
+    };
+    let today = due(day);
+    if at <= today {
+        today
+    } else {
+        due(day.succ_opt().expect("not the end of time"))
+    }
 }
 
 /// The earliest observation time firepoint accepts: no satellite or camera input is older.
@@ -108,8 +116,12 @@ mod tests {
     }
 
     #[test]
-    fn same_day_deadline_is_beijing_midnight() {
-        let at = Utc.with_ymd_and_hms(2026, 6, 10, 5, 30, 0).unwrap();
-        assert_eq!(end_of_reporting_day(at), Utc.with_ymd_and_hms(2026, 6, 10, 15, 59, 59).unwrap());
+    fn the_satellite_cutoff_is_the_same_beijing_day_until_it_passes() {
+        let five = chrono::NaiveTime::from_hms_opt(17, 0, 0).unwrap();
+        // 23:30 UTC on the 9th is 07:30 Beijing on the 10th: due 17:00 on the 10th
+        let at = Utc.with_ymd_and_hms(2026, 6, 9, 23, 30, 0).unwrap();
+        assert_eq!(next_cutoff(at, five), Utc.with_ymd_and_hms(2026, 6, 10, 9, 0, 0).unwrap());
+        let at = Utc.with_ymd_and_hms(2026, 6, 10, 9, 0, 1).unwrap();
+        assert_eq!(next_cutoff(at, five), Utc.with_ymd_and_hms(2026, 6, 11, 9, 0, 0).unwrap());
     }
 }

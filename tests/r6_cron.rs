@@ -268,7 +268,7 @@ fn r6_trial_overlapping_downloads_never_count_a_fire_point_twice() {
     write(&sb.path("work/inbox/satellite/FIRMS_24h.csv"), firms_table(&[row]));
     sb.cmd().arg("run").assert().code(0);
     let id = sb.tickets()[0]["id"].as_str().unwrap().to_string();
-    sb.cmd().args(["tickets", "close", &id, "--note", "已扑灭"]).assert().success();
+    sb.cmd().args(["tickets", "resolve", &id, "--by", "网格员", "--action", "已扑灭"]).assert().success();
     // the 48-hour download repeats the row (and adds a new fire); a resend differs by a blank line
     let both = firms_table(&[row, (37.70, 115.75, "2026-06-11", "0530")]);
     write(&sb.path("work/inbox/satellite/FIRMS_48h.csv"), &both);

@@ -3,7 +3,8 @@
 use chrono::TimeZone;
 use firepoint::batch::{record_input, InputRef, Recorded};
 use firepoint::config::Config;
-use firepoint::domain::{Detection, SourceKind, Status};
+use firepoint::domain::{Detection, FalseAlarmCause, SourceKind, Status};
+use firepoint::lifecycle::Step;
 use firepoint::locate::Located;
 use firepoint::store::{Store, TicketFilter};
 
@@ -69,10 +70,15 @@ fn a_closed_ticket_is_not_joined_by_a_new_sighting() {
     let id = record(&mut store, "s1", &[located(115.6, 37.6, 0)]).unwrap().opened[0].clone();
     let joined = record(&mut store, "s2", &[located(115.6, 37.6, 5)]).unwrap();
     assert_eq!(joined.joined, vec![id.clone()]);
-    store.close(&id, "out", chrono::Utc::now()).unwrap();
+    store.step(&id, &Step::Resolve { action: "out".into() }, "team", chrono::Utc::now()).unwrap();
     let rekindled = record(&mut store, "s3", &[located(115.6, 37.6, 20)]).unwrap();
     assert_eq!(rekindled.opened.len(), 1, "a fire seen again after closing is a new ticket");
     assert_eq!(store.tickets(&TicketFilter::status(Status::Open)).unwrap().len(), 1);
+    let new = store.ticket(&rekindled.opened[0]).unwrap();
+    assert_eq!(new.follows.as_deref(), Some(id.as_str()), "the new ticket names the closed one");
+    let old = store.ticket(&id).unwrap();
+    assert_eq!((old.status, old.detections), (Status::Resolved, 2), "the closed ticket is left as the team closed it");
+    assert_eq!(store.log(&new.id).unwrap()[0].detail["follows"], id.as_str());
 }
 
 #[test]
@@ -87,17 +93,21 @@ fn daily_report_counts_the_beijing_day_and_verification_before_the_deadline() {
     let b = record(&mut store, "b", &[day(6)]).unwrap().opened.remove(0);
     // 17:30 UTC is 01:30 the next day in Beijing: not in the 10 June report
     record(&mut store, "c", &[day(17)]).unwrap();
-    store.ack(&a, "team", at(7, 0)).unwrap(); // in time (deadline 23:59:59 Beijing = 15:59:59 UTC)
-    store.close(&b, "out", at(16, 30)).unwrap(); // after the deadline
+    // satellite points are due at the cutoff, 17:00 Beijing = 09:00 UTC
+    store.step(&a, &Step::Resolve { action: "扑灭".into() }, "team", at(7, 0)).unwrap(); // in time
+    let cause = Step::FalseAlarm { cause: FalseAlarmCause::IndustrialHeat, note: None };
+    store.step(&b, &cause, "team", at(9, 30)).unwrap(); // after the cutoff
     let rows = firepoint::report::daily(
         &store.tickets(&TicketFilter::all()).unwrap(),
         &store.fire_points().unwrap(),
         "2026-06-10".parse().unwrap(),
+        at(12, 0),
     );
     let total = rows.last().unwrap();
     assert_eq!(total.township_code, "total");
     assert_eq!(total.fire_points, 2, "one satellite point in each of the two tickets of the day");
-    assert_eq!((total.tickets, total.satellite, total.acked, total.closed, total.verified_in_time), (2, 2, 1, 1, 1));
+    let got = (total.tickets, total.satellite, total.resolved, total.false_alarm, total.verified_in_time, total.overdue);
+    assert_eq!(got, (2, 2, 1, 1, 1, 1));
     let csv = firepoint::report::to_csv(&rows);
     assert!(csv.starts_with("rank,township_code,township,tickets,fire_points,"), "{csv}");
 }
@@ -121,6 +131,7 @@ fn r8_the_report_counts_fire_points_beside_fire_events() {
         &store.tickets(&TicketFilter::all()).unwrap(),
         &store.fire_points().unwrap(),
         "2026-06-10".parse().unwrap(),
+        at,
     );
     let total = rows.last().unwrap();
     assert_eq!((total.tickets, total.fire_points), (2, 4));
@@ -137,7 +148,7 @@ fn r9_the_ledger_csv_opens_in_excel_with_chinese_headers_one_row_per_ticket() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open(&dir.path().join("t.sqlite")).unwrap();
     let opened = record(&mut store, "a", &[located(115.6, 37.6, 30), located(115.8, 37.7, 31)]).unwrap().opened;
-    store.ack(&opened[0], "网格员甲", chrono::Utc.with_ymd_and_hms(2026, 6, 10, 5, 40, 0).unwrap()).unwrap();
+    store.step(&opened[0], &Step::Ack, "网格员甲", chrono::Utc.with_ymd_and_hms(2026, 6, 10, 5, 40, 0).unwrap()).unwrap();
     let csv = firepoint::feed::ledger_csv(&store.tickets(&TicketFilter::all()).unwrap());
     assert!(csv.starts_with("\u{feff}编号,乡镇,"), "BOM, then the Chinese header");
     let mut reader = csv::Reader::from_reader(csv.trim_start_matches('\u{feff}').as_bytes());
@@ -148,4 +159,81 @@ fn r9_the_ledger_csv_opens_in_excel_with_chinese_headers_one_row_per_ticket() {
     let acked = rows.iter().find(|r| r[col("编号")] == opened[0]).unwrap();
     assert_eq!((&acked[col("状态")], &acked[col("签收人")]), ("已签收", "网格员甲"));
     assert_eq!(&acked[col("签收时间")], "2026-06-10 13:40", "Beijing time");
+}
+
+#[test]
+fn r9_overdue_camera_steps_escalate_to_the_lead_then_the_county_office_once_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let notify = firepoint::notify::NotifyConfig {
+        sms_url: "http://127.0.0.1:9/sms".into(),
+        county_office_phone: "0311-12345".into(),
+        ..Default::default()
+    };
+    let mut store = Store::open(&dir.path().join("t.sqlite")).unwrap().with_notify(&notify);
+    let seen = chrono::Utc.with_ymd_and_hms(2026, 6, 10, 5, 30, 0).unwrap();
+    let mut d = Detection::point(SourceKind::Camera, 115.6, 37.6, seen, 300.0);
+    d.sensor = "camera:T1".into();
+    let mut loc = Located::on_farmland(d);
+    let aoi = firepoint::aoi::Aoi::load(std::path::Path::new("aoi")).unwrap();
+    loc.place = aoi.place(115.6, 37.6);
+    let id = record(&mut store, "cam", &[loc]).unwrap().opened.remove(0);
+    let t = store.ticket(&id).unwrap();
+    assert_eq!(t.ack_deadline, Some(seen + chrono::Duration::minutes(5)));
+    let min = |m| seen + chrono::Duration::minutes(m);
+    assert_eq!(store.escalate_overdue(min(5)).unwrap(), 0, "not late at the deadline itself");
+    assert_eq!(store.escalate_overdue(min(6)).unwrap(), 1);
+    assert_eq!(store.escalate_overdue(min(7)).unwrap(), 0, "once per step");
+    assert_eq!(store.ticket(&id).unwrap().escalation, 1);
+    assert_eq!(store.escalate_overdue(min(16)).unwrap(), 1, "on site is late too");
+    let t = store.ticket(&id).unwrap();
+    assert_eq!((t.escalation, t.escalated.clone()), (2, vec!["ack".to_string(), "on_site".to_string()]));
+    let log = store.log(&id).unwrap();
+    let levels: Vec<(String, i64)> =
+        log.iter().filter(|e| e.action == "escalate").map(|e| (e.detail["to"].as_str().unwrap().into(), e.detail["level"].as_i64().unwrap())).collect();
+    assert_eq!(levels, [("township lead".to_string(), 1), ("county office".to_string(), 2)]);
+    // the SMS of each level went to its phone: the township lead's, then the county office's
+    let conn = rusqlite::Connection::open(dir.path().join("t.sqlite")).unwrap();
+    let to: Vec<String> = conn
+        .prepare("SELECT o.target FROM outbox o JOIN ticket_log l ON l.seq = o.log_seq WHERE l.action = 'escalate' AND o.channel = 'sms' ORDER BY o.id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(to, [t.team_phone.clone(), "0311-12345".to_string()]);
+    // a step taken after escalation is still taken; the audit log refuses to be rewritten
+    store.step(&id, &Step::Ack, "网格员", min(20)).unwrap();
+    assert!(conn.execute("UPDATE ticket_log SET by = 'x'", []).is_err(), "append-only");
+    assert!(conn.execute("DELETE FROM ticket_log", []).is_err(), "append-only");
+}
+
+#[test]
+fn r9_racing_steps_on_one_ticket_leave_one_consistent_row_each() {
+    // ack and resolve race on 200 tickets from two connections: each row ends in one state with
+    // exactly the fields of the steps that won, and the log holds exactly those steps
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.sqlite");
+    let mut store = Store::open(&path).unwrap();
+    let dets: Vec<Located> = (0..200).map(|i| located(115.3 + (i % 20) as f64 * 0.03, 37.4 + (i / 20) as f64 * 0.03, 0)).collect();
+    let ids = record(&mut store, "many", &dets).unwrap().opened;
+    assert_eq!(ids.len(), 200);
+    let run = |step: Step, ids: Vec<String>, path: std::path::PathBuf| {
+        std::thread::spawn(move || {
+            let mut s = Store::open(&path).unwrap();
+            ids.iter().filter(|id| s.step(id, &step, "racer", chrono::Utc::now()).is_ok()).count()
+        })
+    };
+    let a = run(Step::Ack, ids.clone(), path.clone());
+    let b = run(Step::Resolve { action: "out".into() }, ids.clone(), path.clone());
+    let (acks, resolves) = (a.join().unwrap(), b.join().unwrap());
+    assert_eq!(resolves, 200, "resolve is allowed from open and acknowledged alike");
+    for t in store.tickets(&TicketFilter::all()).unwrap() {
+        assert_eq!(t.status, Status::Resolved);
+        assert!(t.closed_at.is_some() && t.close_note.as_deref() == Some("out"));
+        let steps: Vec<String> = store.log(&t.id).unwrap().into_iter().map(|e| e.action).collect();
+        let acked = t.acked_at.is_some();
+        assert_eq!(steps, if acked { vec!["open", "ack", "resolve"] } else { vec!["open", "resolve"] }, "{}", t.id);
+    }
+    let acked = store.tickets(&TicketFilter::all()).unwrap().iter().filter(|t| t.acked_at.is_some()).count();
+    assert_eq!(acked, acks, "every ack that answered success is in its row, and no other");
 }

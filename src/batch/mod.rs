@@ -321,7 +321,7 @@ pub fn run(cfg: &Config, inputs: Vec<(InputKind, PathBuf)>, mode: Quarantine) ->
     // the district first: a run that cannot start creates nothing (no store folder, no lock)
     let aoi = Aoi::load_with(&cfg.paths.aoi, &cfg.limits, &cfg.aoi)?;
     let _lock = lock::lock(&cfg.paths.store, cfg.batch.stuck_after_min)?;
-    let store = Store::open(&cfg.paths.store)?;
+    let store = Store::open(&cfg.paths.store)?.with_notify(&cfg.notify);
     let mut masks = aoi.view_masks.clone();
     masks.extend(learned_masks(&store, cfg)?);
     let report = BatchReport { inputs: inputs.len(), ..Default::default() };

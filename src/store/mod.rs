@@ -1,17 +1,22 @@
-//! The ticket store: SQLite (bundled, WAL) holding every input seen, every detection, every
-//! ticket with its life cycle (open → acked → closed) and the persistence history.
+//! The ticket store: SQLite (WAL) holding every input seen, every detection, every ticket with
+//! its life cycle (open → acknowledged → on_site → resolved / false_alarm / duplicate), the
+//! append-only audit log of every step, the notification outbox, the feed's access tokens and the
+//! persistence history.
 //!
 //! The store carries decisions out; it does not make them (the event rule is
 //! `events::decide`). One input is recorded in one [`InputTx`]: its detections, the tickets they
 //! open or join, its history cells and the input's own row, committed together. A crash before
 //! the commit leaves no trace, so the input is simply processed again; after it, the input's
 //! checksum makes a rerun skip it. Split by table group: [`schema`] (tables, migrations),
-//! `tickets` (ticket rows, candidates, life cycle), `history` (the persistence mask's cells), `frames` (what each camera frame showed).
+//! `tickets` (ticket rows, candidates), `lifecycle` (team steps, audit log, escalation,
+//! outbox), `tokens` (feed access), `history` (the persistence mask's cells), `frames` (what each camera frame showed).
 
 mod frames;
 mod history;
+mod lifecycle;
 mod schema;
 mod tickets;
+mod tokens;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -22,7 +27,9 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use crate::domain::Detection;
 
 pub use schema::SCHEMA_VERSION;
+pub use lifecycle::LogEntry;
 pub use tickets::TicketFilter;
+pub use tokens::Identity;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -50,6 +57,10 @@ pub enum StoreError {
     NoTicket(String),
     #[error("ticket {id} is {status}; cannot {action} it")]
     BadTransition { id: String, status: String, action: &'static str },
+    #[error("{0}")]
+    BadStep(String),
+    #[error("ticket store {path} is read-only here; {what} needs a writable store")]
+    ReadOnly { path: PathBuf, what: &'static str },
 }
 
 /// A SQLite error said once: rusqlite's message, without its `ffi` cause, which repeats the
@@ -68,6 +79,8 @@ impl std::error::Error for SqlError {}
 pub struct Store {
     path: PathBuf,
     conn: Connection,
+    /// Where the notifications of ticket changes go (no channel: audit rows only).
+    notify: std::sync::Arc<crate::notify::NotifyConfig>,
 }
 
 /// A time as the store writes it (RFC 3339, UTC, seconds).
@@ -108,7 +121,38 @@ impl Store {
             return Err(StoreError::NewerSchema { path: path.into(), found, supported: SCHEMA_VERSION });
         }
         schema::migrate(&mut conn).map_err(sql)?;
-        Ok(Store { path: path.into(), conn })
+        Ok(Store { path: path.into(), conn, notify: Default::default() })
+    }
+
+    /// Opens an existing store for reading only: no schema setup, no pragma writes, no lock
+    /// waits behind a batch (WAL readers see the last commit). The feed's reads use these.
+    pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
+        use rusqlite::OpenFlags;
+        if !path.exists() {
+            return Err(StoreError::Missing { path: path.into() });
+        }
+        let sql = |source: rusqlite::Error| StoreError::Sql { path: path.into(), source: SqlError(source) };
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+        let conn = Connection::open_with_flags(path, flags).map_err(sql)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(sql)?;
+        let found = schema::version(&conn).map_err(sql)?;
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::NewerSchema { path: path.into(), found, supported: SCHEMA_VERSION });
+        }
+        if found < SCHEMA_VERSION {
+            return Err(StoreError::ReadOnly { path: path.into(), what: "migrating it to this firepoint's schema" });
+        }
+        Ok(Store { path: path.into(), conn, notify: Default::default() })
+    }
+
+    /// Sends notifications of ticket changes by `cfg` from now on (written to the outbox).
+    pub fn with_notify(mut self, cfg: &crate::notify::NotifyConfig) -> Store {
+        self.notify = std::sync::Arc::new(cfg.clone());
+        self
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     fn sql(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
@@ -154,7 +198,7 @@ impl Store {
             params![sha256, path.display().to_string(), kind, detections as i64, ts(Utc::now()), note],
         )
         .map_err(sql)?;
-        Ok(InputTx { tx, store, sha256: sha256.into(), extents: HashMap::new() })
+        Ok(InputTx { tx, store, sha256: sha256.into(), extents: HashMap::new(), notify: self.notify.clone() })
     }
 
     /// Counts for the summary: (inputs done, inputs quarantined, detections, tickets).
@@ -178,6 +222,7 @@ pub struct InputTx<'s> {
     /// Spatial-index entries of the candidate tickets seen so far (ticket id → R*Tree id and
     /// the box it holds: west, east, south, north).
     extents: HashMap<String, (i64, [f64; 4])>,
+    notify: std::sync::Arc<crate::notify::NotifyConfig>,
 }
 
 impl InputTx<'_> {
@@ -244,8 +289,8 @@ mod tests {
         v1.pragma_update(None, "user_version", 1).unwrap();
         let cols = "'open', 'straw', 'normal', '[]', 115.6, 37.6, 500, '', '', '', '', '', '', '', '', '', 'farmland', '[\"satellite\"]', 1, \
                     '2026-06-10T05:30:00Z', '2026-06-10T05:30:00Z', '2026-06-10T15:59:59Z', '2026-06-10T05:31:00Z', '2026-06-10T05:31:00Z', NULL, NULL, NULL, NULL";
-        // a version-1 ticket row: every column but the later `cameras`
-        let v1_columns = TICKET_COLUMNS.strip_suffix(", cameras, related").expect("the version-4 columns are last");
+        // a version-1 ticket row: the columns before version 4's `cameras`
+        let v1_columns = &TICKET_COLUMNS[..TICKET_COLUMNS.find(", cameras").expect("version 4 added cameras")];
         v1.execute(&format!("INSERT INTO tickets ({v1_columns}) VALUES ('FP-OLD', {cols})"), []).unwrap();
         drop(v1);
 

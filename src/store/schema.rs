@@ -87,17 +87,118 @@ ALTER TABLE tickets ADD COLUMN cameras TEXT NOT NULL DEFAULT '[]';
 ALTER TABLE tickets ADD COLUMN related TEXT NOT NULL DEFAULT '[]';
 "#;
 
+/// Version 5: the township team's life cycle. States open → acknowledged → on_site → resolved /
+/// false_alarm / duplicate (the table is rebuilt for the new CHECK: acked → acknowledged, closed →
+/// resolved), who and when of every step; step deadlines and escalation; the append-only audit
+/// log (`ticket_log`, triggers refuse UPDATE and DELETE), the notification outbox written in the
+/// same transaction as the change it announces, and the feed's access tokens (hashed).
+const MIGRATE_5: &str = r#"
+CREATE TABLE tickets_v5 (
+    id TEXT PRIMARY KEY,
+    status TEXT NOT NULL CHECK (status IN ('open', 'acknowledged', 'on_site', 'resolved', 'false_alarm', 'duplicate')),
+    kind TEXT NOT NULL,
+    priority TEXT NOT NULL,
+    reasons TEXT NOT NULL,
+    lon REAL NOT NULL, lat REAL NOT NULL, radius_m REAL NOT NULL,
+    township_code TEXT NOT NULL, township TEXT NOT NULL, team TEXT NOT NULL, team_phone TEXT NOT NULL,
+    village_code TEXT NOT NULL, village TEXT NOT NULL, grid_id TEXT NOT NULL,
+    grid_member TEXT NOT NULL, grid_phone TEXT NOT NULL, landuse TEXT NOT NULL,
+    sources TEXT NOT NULL,
+    detections INTEGER NOT NULL,
+    first_seen TEXT NOT NULL, last_seen TEXT NOT NULL, deadline TEXT NOT NULL,
+    created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+    acked_by TEXT, acked_at TEXT, closed_at TEXT, close_note TEXT,
+    cameras TEXT NOT NULL DEFAULT '[]',
+    related TEXT NOT NULL DEFAULT '[]',
+    ack_deadline TEXT,
+    on_site_by TEXT, on_site_at TEXT, closed_by TEXT,
+    false_alarm_cause TEXT CHECK (false_alarm_cause IN ('industrial_heat', 'cooking_smoke', 'cloud_fog', 'dust', 'other')),
+    duplicate_of TEXT, follows TEXT,
+    escalation INTEGER NOT NULL DEFAULT 0,
+    escalated TEXT NOT NULL DEFAULT '[]'
+);
+INSERT INTO tickets_v5 (id, status, kind, priority, reasons, lon, lat, radius_m, township_code, township, team,
+    team_phone, village_code, village, grid_id, grid_member, grid_phone, landuse, sources, detections, first_seen,
+    last_seen, deadline, created_at, updated_at, acked_by, acked_at, closed_at, close_note, cameras, related, closed_by)
+SELECT id, CASE status WHEN 'acked' THEN 'acknowledged' WHEN 'closed' THEN 'resolved' ELSE status END, kind, priority,
+    reasons, lon, lat, radius_m, township_code, township, team, team_phone, village_code, village, grid_id,
+    grid_member, grid_phone, landuse, sources, detections, first_seen, last_seen, deadline, created_at, updated_at,
+    acked_by, acked_at, closed_at, close_note, cameras, related, CASE WHEN closed_at IS NULL THEN NULL ELSE '' END
+FROM tickets;
+DROP TABLE tickets;
+ALTER TABLE tickets_v5 RENAME TO tickets;
+CREATE INDEX tickets_open ON tickets (status, last_seen);
+CREATE INDEX tickets_township ON tickets (township_code, status);
+CREATE TABLE ticket_log (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    ticket_id TEXT NOT NULL REFERENCES tickets (id),
+    action TEXT NOT NULL,
+    from_status TEXT,
+    to_status TEXT NOT NULL,
+    by TEXT NOT NULL,
+    at TEXT NOT NULL,
+    detail TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX ticket_log_by_ticket ON ticket_log (ticket_id, seq);
+CREATE TRIGGER ticket_log_no_update BEFORE UPDATE ON ticket_log BEGIN SELECT RAISE(ABORT, 'ticket_log is append-only'); END;
+CREATE TRIGGER ticket_log_no_delete BEFORE DELETE ON ticket_log BEGIN SELECT RAISE(ABORT, 'ticket_log is append-only'); END;
+INSERT INTO ticket_log (ticket_id, action, from_status, to_status, by, at)
+    SELECT id, 'open', NULL, 'open', 'firepoint', created_at FROM tickets ORDER BY created_at, id;
+INSERT INTO ticket_log (ticket_id, action, from_status, to_status, by, at)
+    SELECT id, 'ack', 'open', 'acknowledged', acked_by, acked_at FROM tickets WHERE acked_at IS NOT NULL ORDER BY acked_at, id;
+INSERT INTO ticket_log (ticket_id, action, from_status, to_status, by, at, detail)
+    SELECT id, 'resolve', CASE WHEN acked_at IS NULL THEN 'open' ELSE 'acknowledged' END, 'resolved', '', closed_at,
+           json_object('action', close_note)
+    FROM tickets WHERE closed_at IS NOT NULL ORDER BY closed_at, id;
+CREATE TABLE outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT NOT NULL UNIQUE,
+    log_seq INTEGER NOT NULL REFERENCES ticket_log (seq),
+    ticket_id TEXT NOT NULL,
+    channel TEXT NOT NULL CHECK (channel IN ('webhook', 'sms')),
+    target TEXT NOT NULL,
+    body TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'sent', 'failed')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_at TEXT NOT NULL,
+    last_error TEXT,
+    created_at TEXT NOT NULL,
+    sent_at TEXT
+);
+CREATE INDEX outbox_due ON outbox (state, next_at);
+CREATE TABLE tokens (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL,
+    township_code TEXT,
+    hash TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL,
+    revoked_at TEXT
+);
+"#;
+
 /// The store's schema version (`PRAGMA user_version`; 0 for a new file).
 pub(super) fn version(conn: &Connection) -> rusqlite::Result<i64> {
     conn.query_row("PRAGMA user_version", [], |r| r.get(0))
 }
 
 /// The schema version this build writes; an older store is migrated on open, a newer refused.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// Creates the tables (a new store) and runs every migration past the store's `user_version`,
 /// in one transaction.
 pub(super) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    if version(conn)? >= SCHEMA_VERSION {
+        return Ok(());
+    }
+    // version 5 rebuilds the tickets table that detections refer to: keys are checked after
+    // the copy (foreign_key_check), not while the old table is dropped
+    conn.pragma_update(None, "foreign_keys", "OFF")?;
+    let done = migrate_in_one_transaction(conn);
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    done
+}
+
+fn migrate_in_one_transaction(conn: &mut Connection) -> rusqlite::Result<()> {
     // immediate: two processes opening a new store at once migrate it one after the other
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let version = version(&tx)?;
@@ -112,6 +213,16 @@ pub(super) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     }
     if version < 4 {
         tx.execute_batch(MIGRATE_4)?;
+    }
+    if version < 5 {
+        tx.execute_batch(MIGRATE_5)?;
+        let broken: i64 = tx.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| r.get(0))?;
+        if broken > 0 {
+            return Err(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT),
+                Some(format!("{broken} rows refer to missing rows after the version 5 migration")),
+            ));
+        }
     }
     if version < SCHEMA_VERSION {
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;

@@ -13,7 +13,8 @@ use crate::events::EventConfig;
 /// Which tickets to list: by status, by township (a team sees its own).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TicketFilter {
-    pub status: Option<Status>,
+    /// A status (`open`, `acknowledged`, …) or `active` (open, acknowledged or on site).
+    pub status: Option<String>,
     /// Township code, as in the AOI's townships layer.
     pub township: Option<String>,
 }
@@ -23,7 +24,20 @@ impl TicketFilter {
         TicketFilter::default()
     }
     pub fn status(status: Status) -> TicketFilter {
-        TicketFilter { status: Some(status), township: None }
+        TicketFilter { status: Some(status.as_str().into()), township: None }
+    }
+    pub fn active() -> TicketFilter {
+        TicketFilter { status: Some("active".into()), township: None }
+    }
+    /// A status filter as a user typed it: a status, or `active`.
+    pub fn parse_status(s: &str) -> Result<String, String> {
+        match Status::parse(s) {
+            Some(st) => Ok(st.as_str().into()),
+            None if s == "active" => Ok(s.into()),
+            None => Err(format!(
+                "unknown status `{s}` (open, acknowledged, on_site, resolved, false_alarm, duplicate, active)"
+            )),
+        }
     }
 }
 
@@ -52,9 +66,10 @@ fn bad_enum(what: &str) -> rusqlite::Error {
 pub(super) const TICKET_COLUMNS: &str =
     "id, status, kind, priority, reasons, lon, lat, radius_m, township_code, township, team, \
     team_phone, village_code, village, grid_id, grid_member, grid_phone, landuse, sources, detections, first_seen, \
-    last_seen, deadline, created_at, updated_at, acked_by, acked_at, closed_at, close_note, cameras, related";
+    last_seen, deadline, created_at, updated_at, acked_by, acked_at, closed_at, close_note, cameras, related, \
+    ack_deadline, on_site_by, on_site_at, closed_by, false_alarm_cause, duplicate_of, follows, escalation, escalated";
 
-fn ticket_from_row(r: &rusqlite::Row) -> rusqlite::Result<Ticket> {
+pub(super) fn ticket_from_row(r: &rusqlite::Row) -> rusqlite::Result<Ticket> {
     let opt_ts = |i: usize| -> rusqlite::Result<Option<DateTime<Utc>>> {
         r.get::<_, Option<String>>(i)?.map(|s| parse_ts(&s)).transpose()
     };
@@ -91,6 +106,18 @@ fn ticket_from_row(r: &rusqlite::Row) -> rusqlite::Result<Ticket> {
         close_note: r.get(28)?,
         cameras: list(29)?,
         related: list(30)?,
+        ack_deadline: opt_ts(31)?,
+        on_site_by: r.get(32)?,
+        on_site_at: opt_ts(33)?,
+        closed_by: r.get(34)?,
+        false_alarm_cause: r
+            .get::<_, Option<String>>(35)?
+            .map(|c| crate::domain::FalseAlarmCause::parse(&c).ok_or_else(|| bad_enum("false alarm cause")))
+            .transpose()?,
+        duplicate_of: r.get(36)?,
+        follows: r.get(37)?,
+        escalation: r.get(38)?,
+        escalated: list(39)?,
     })
 }
 
@@ -121,66 +148,35 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare(&format!(
-                "SELECT {TICKET_COLUMNS} FROM tickets WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR township_code = ?2)
+                "SELECT {TICKET_COLUMNS} FROM tickets
+                 WHERE (?1 IS NULL OR status = ?1 OR (?1 = 'active' AND status IN ('open', 'acknowledged', 'on_site')))
+                   AND (?2 IS NULL OR township_code = ?2)
                  ORDER BY first_seen, id"
             ))
             .map_err(self.sql())?;
         let rows = stmt
-            .query_map(params![filter.status.map(|s| s.as_str()), filter.township], ticket_from_row)
+            .query_map(params![filter.status.as_deref(), filter.township], ticket_from_row)
             .map_err(self.sql())?;
         rows.collect::<Result<Vec<_>, _>>().map_err(self.sql())
     }
 
     pub fn ticket(&self, id: &str) -> Result<Ticket, StoreError> {
-        self.conn
-            .query_row(&format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE id = ?1"), [id], ticket_from_row)
-            .optional()
-            .map_err(self.sql())?
-            .ok_or_else(|| StoreError::NoTicket(id.into()))
-    }
-
-    /// A township team acknowledges a ticket (open → acked).
-    pub fn ack(&mut self, id: &str, by: &str, at: DateTime<Utc>) -> Result<Ticket, StoreError> {
-        self.transition(
-            id,
-            "acknowledge",
-            "UPDATE tickets SET status = 'acked', acked_by = ?2, acked_at = ?3, updated_at = ?3 WHERE id = ?1 AND status = 'open'",
-            params![id, by, ts(at)],
-        )
-    }
-
-    /// The fire is out (open or acked → closed).
-    pub fn close(&mut self, id: &str, note: &str, at: DateTime<Utc>) -> Result<Ticket, StoreError> {
-        self.transition(
-            id,
-            "close",
-            "UPDATE tickets SET status = 'closed', close_note = ?2, closed_at = ?3, updated_at = ?3 WHERE id = ?1 AND status IN ('open', 'acked')",
-            params![id, note, ts(at)],
-        )
-    }
-
-    /// Runs one conditional update (compare-and-set on the status); when it changes nothing the
-    /// ticket is missing or in another state, and that is the error.
-    fn transition(
-        &mut self,
-        id: &str,
-        action: &'static str,
-        update: &str,
-        values: &[&dyn rusqlite::ToSql],
-    ) -> Result<Ticket, StoreError> {
-        let changed = self.conn.execute(update, values).map_err(self.sql())?;
-        let current = self.ticket(id)?;
-        if changed == 0 {
-            return Err(StoreError::BadTransition { id: id.into(), status: current.status.as_str().into(), action });
-        }
-        Ok(current)
+        read_ticket(&self.conn, id).map_err(self.sql())?.ok_or_else(|| StoreError::NoTicket(id.into()))
     }
 }
 
+/// Ticket `id` through any connection or transaction; `None` when there is none.
+pub(super) fn read_ticket(conn: &rusqlite::Connection, id: &str) -> rusqlite::Result<Option<Ticket>> {
+    conn.prepare_cached(&format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE id = ?1"))?
+        .query_row([id], ticket_from_row)
+        .optional()
+}
+
 impl InputTx<'_> {
-    /// Open tickets that could take detection `d`: those whose point lies within the merge reach
-    /// (a box a little larger than the circle) and whose sightings are within the merge window,
-    /// found through the R*Tree. `events::decide` makes the exact decision among them.
+    /// Tickets that could take detection `d`: those whose box lies within the merge reach (a box
+    /// a little larger than the circle) and whose sightings are within the merge window, found
+    /// through the R*Tree. Closed ones come marked (a new ticket names them; it never joins
+    /// them). `events::decide` makes the exact decision among them.
     pub fn candidates(&mut self, d: &Detection, events: &EventConfig) -> Result<Vec<Anchor>, StoreError> {
         let reach = events.reach_m(d) * 1.01 + 1.0;
         let proj = crate::grid::Projector::new(d.lon, d.lat);
@@ -191,10 +187,10 @@ impl InputTx<'_> {
         let found = (|| -> rusqlite::Result<Vec<(Anchor, i64)>> {
             let mut stmt = self.tx.prepare_cached(
                 "SELECT t.id, t.lon, t.lat, t.first_seen, t.last_seen, e.id, t.township_code || '/' || t.grid_id,
-                        e.min_lon, e.max_lon, e.min_lat, e.max_lat
+                        e.min_lon, e.max_lon, e.min_lat, e.max_lat, t.status NOT IN ('open', 'acknowledged', 'on_site')
                  FROM ticket_extent e JOIN tickets t ON t.id = e.ticket_id
                  WHERE e.max_lon >= ?1 AND e.min_lon <= ?2 AND e.max_lat >= ?3 AND e.min_lat <= ?4
-                   AND e.min_t <= ?5 AND e.max_t >= ?6 AND t.status != 'closed'",
+                   AND e.min_t <= ?5 AND e.max_t >= ?6",
             )?;
             let rows =
                 stmt.query_map(params![west, east, south, north, (t + window) as f64, (t - window) as f64], |r| {
@@ -206,6 +202,7 @@ impl InputTx<'_> {
                         lat: r.get(2)?,
                         first_seen: parse_ts(&r.get::<_, String>(3)?)?,
                         last_seen: parse_ts(&r.get::<_, String>(4)?)?,
+                        closed: r.get(11)?,
                     };
                     Ok((anchor, r.get(5)?))
                 })?;
@@ -289,12 +286,14 @@ impl InputTx<'_> {
         let (w, e, s, n) = cover(d);
         (|| -> rusqlite::Result<()> {
             self.tx.execute(
-                &format!("INSERT INTO tickets ({TICKET_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31)"),
+                &format!("INSERT INTO tickets ({TICKET_COLUMNS}) VALUES ({})", (1..=40).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ")),
                 params![t.id, t.status.as_str(), t.kind.as_str(), t.priority.as_str(), json_list(&t.reasons), t.lon, t.lat, t.radius_m,
                         t.township_code, t.township, t.team, t.team_phone, t.village_code, t.village, t.grid_id, t.grid_member,
                         t.grid_phone, t.landuse, json_list(&t.sources), t.detections, ts(t.first_seen), ts(t.last_seen),
                         ts(t.deadline), ts(t.created_at), ts(t.updated_at), t.acked_by, t.acked_at.map(ts), t.closed_at.map(ts),
-                        t.close_note, json_list(&t.cameras), json_list(&t.related)],
+                        t.close_note, json_list(&t.cameras), json_list(&t.related), t.ack_deadline.map(ts), t.on_site_by,
+                        t.on_site_at.map(ts), t.closed_by, t.false_alarm_cause.map(|c| c.as_str()), t.duplicate_of, t.follows,
+                        t.escalation, json_list(&t.escalated)],
             )?;
             self.tx.execute(
                 "INSERT INTO ticket_extent (min_lon, max_lon, min_lat, max_lat, min_t, max_t, ticket_id)
@@ -302,6 +301,11 @@ impl InputTx<'_> {
                 params![w, e, s, n, t.first_seen.timestamp() as f64, t.last_seen.timestamp() as f64, t.id],
             )?;
             self.extents.insert(t.id.clone(), (self.tx.last_insert_rowid(), [w, e, s, n]));
+            let detail = match &t.follows {
+                Some(old) => serde_json::json!({ "follows": old }),
+                None => serde_json::json!({}),
+            };
+            super::lifecycle::log_change(&self.tx, t, "open", None, "firepoint", t.created_at, &detail, &self.notify)?;
             Ok(())
         })()
         .map_err(self.sql())?;

@@ -1,0 +1,181 @@
+//! The township team's steps on a ticket and their deadlines, as pure rules: which state a step
+//! may start from and leads to, which steps are overdue at a given time, and who hears of an
+//! overdue step (one escalation level per overdue step: grid member → township lead → county
+//! office). The store applies a step as one conditional update plus an audit row and its
+//! notifications (`store::lifecycle`); nothing here touches the store.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{FalseAlarmCause, Status, Ticket};
+
+/// A step a township team takes on a ticket.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum Step {
+    /// 签收: the team has the ticket.
+    Ack,
+    /// 到场: the grid member is at the fire.
+    OnSite { note: Option<String> },
+    /// 查实: a burning fire, and what was done.
+    Resolve { action: String },
+    /// 查否: not a burning fire, and why.
+    FalseAlarm { cause: FalseAlarmCause, note: Option<String> },
+    /// The same fire as another ticket.
+    Duplicate { of: String },
+}
+
+impl Step {
+    /// The audit log's name of the step.
+    pub fn action(&self) -> &'static str {
+        match self {
+            Step::Ack => "ack",
+            Step::OnSite { .. } => "on_site",
+            Step::Resolve { .. } => "resolve",
+            Step::FalseAlarm { .. } => "false_alarm",
+            Step::Duplicate { .. } => "duplicate",
+        }
+    }
+
+    /// The states it may start from (compare-and-set: the update matches only these).
+    pub fn from(&self) -> &'static [Status] {
+        match self {
+            Step::Ack => &[Status::Open],
+            Step::OnSite { .. } => &[Status::Acknowledged],
+            _ => &[Status::Open, Status::Acknowledged, Status::OnSite],
+        }
+    }
+
+    pub fn to(&self) -> Status {
+        match self {
+            Step::Ack => Status::Acknowledged,
+            Step::OnSite { .. } => Status::OnSite,
+            Step::Resolve { .. } => Status::Resolved,
+            Step::FalseAlarm { .. } => Status::FalseAlarm,
+            Step::Duplicate { .. } => Status::Duplicate,
+        }
+    }
+
+    /// Checks the step's own fields (what was done must be said; a ticket is no duplicate of itself).
+    pub fn check(&self, id: &str) -> Result<(), String> {
+        match self {
+            Step::Resolve { action } if action.trim().is_empty() => Err("resolve needs what was done (action)".into()),
+            Step::Duplicate { of } if of.trim().is_empty() || of == id => {
+                Err(format!("duplicate needs another ticket's id (of), not `{of}`"))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// A step whose deadline has passed: `ack` and `on_site` for camera sightings, `verify` for
+/// satellite points (closed by the day's cutoff).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Overdue {
+    pub step: &'static str,
+    pub due: DateTime<Utc>,
+    /// Done, but after the deadline (false: still not done at `now`).
+    pub done_late: bool,
+}
+
+/// Every step of `t` that was or is late at `now`: done after its deadline, or not done and past it.
+pub fn late_steps(t: &Ticket, now: DateTime<Utc>) -> Vec<Overdue> {
+    let camera = t.sources.iter().any(|s| s == "camera");
+    let closed_at = if t.status.is_active() { None } else { t.closed_at };
+    let mut steps = Vec::new();
+    let mut check = |step: &'static str, due: DateTime<Utc>, done: Option<DateTime<Utc>>| match done {
+        Some(at) if at > due => steps.push(Overdue { step, due, done_late: true }),
+        None if now > due => steps.push(Overdue { step, due, done_late: false }),
+        _ => {}
+    };
+    if camera {
+        if let Some(due) = t.ack_deadline {
+            check("ack", due, t.acked_at.or(t.on_site_at).or(closed_at));
+        }
+        check("on_site", t.deadline, t.on_site_at.or(closed_at));
+    } else {
+        check("verify", t.deadline, closed_at);
+    }
+    steps
+}
+
+/// The steps to escalate now: late, not done, not escalated before.
+pub fn to_escalate(t: &Ticket, now: DateTime<Utc>) -> Vec<Overdue> {
+    if !t.status.is_active() {
+        return Vec::new();
+    }
+    late_steps(t, now).into_iter().filter(|o| !o.done_late && !t.escalated.iter().any(|s| s == o.step)).collect()
+}
+
+/// The escalation level's name (0 grid member, 1 township lead, 2 county office).
+pub fn level_name(level: i64) -> &'static str {
+    match level {
+        0 => "grid member",
+        1 => "township lead",
+        _ => "county office",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn ticket(sources: &[&str]) -> Ticket {
+        let at = Utc.with_ymd_and_hms(2026, 6, 10, 5, 30, 0).unwrap();
+        serde_json::from_value(serde_json::json!({
+            "id": "FP-1", "status": "open", "kind": "straw", "priority": "normal", "reasons": [], "lon": 115.6,
+            "lat": 37.6, "radius_m": 700.0, "township_code": "T", "township": "T", "team": "", "team_phone": "",
+            "village_code": "", "village": "", "grid_id": "", "grid_member": "", "grid_phone": "",
+            "landuse": "farmland", "sources": sources, "cameras": [], "related": [], "detections": 1,
+            "first_seen": at, "last_seen": at, "deadline": at + chrono::Duration::minutes(15),
+            "ack_deadline": at + chrono::Duration::minutes(5), "created_at": at, "updated_at": at,
+            "acked_by": null, "acked_at": null, "on_site_by": null, "on_site_at": null, "closed_by": null,
+            "closed_at": null, "close_note": null, "false_alarm_cause": null, "duplicate_of": null, "follows": null,
+            "escalation": 0, "escalated": []
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn camera_steps_go_late_one_after_the_other_and_done_steps_do_not_escalate() {
+        let mut t = ticket(&["camera"]);
+        let at = t.first_seen;
+        let steps = |t: &Ticket, min: i64| -> Vec<&'static str> {
+            to_escalate(t, at + chrono::Duration::minutes(min)).iter().map(|o| o.step).collect()
+        };
+        assert!(steps(&t, 5).is_empty(), "at the deadline it is not late yet");
+        assert_eq!(steps(&t, 6), ["ack"]);
+        assert_eq!(steps(&t, 16), ["ack", "on_site"]);
+        t.escalated = vec!["ack".into()];
+        assert_eq!(steps(&t, 16), ["on_site"], "escalated once per step");
+        t.acked_at = Some(at + chrono::Duration::minutes(7));
+        t.status = Status::Acknowledged;
+        let late = late_steps(&t, at + chrono::Duration::minutes(10));
+        assert_eq!(late, [Overdue { step: "ack", due: t.ack_deadline.unwrap(), done_late: true }]);
+        t.status = Status::Resolved;
+        t.closed_at = Some(at + chrono::Duration::minutes(20));
+        assert!(to_escalate(&t, at + chrono::Duration::hours(5)).is_empty(), "closed tickets never escalate");
+        assert_eq!(late_steps(&t, at).len(), 2, "ack and on-site were both late");
+    }
+
+    #[test]
+    fn a_satellite_point_has_one_step_verify_by_the_cutoff() {
+        let mut t = ticket(&["satellite"]);
+        t.ack_deadline = None;
+        let due = t.deadline;
+        assert_eq!(to_escalate(&t, due + chrono::Duration::seconds(1))[0].step, "verify");
+        t.status = Status::FalseAlarm;
+        t.closed_at = Some(due - chrono::Duration::minutes(1));
+        assert!(late_steps(&t, due + chrono::Duration::days(1)).is_empty());
+    }
+
+    #[test]
+    fn steps_start_only_from_their_states() {
+        assert_eq!(Step::Ack.from(), [Status::Open]);
+        assert_eq!(Step::OnSite { note: None }.from(), [Status::Acknowledged]);
+        assert!(Step::Resolve { action: " ".into() }.check("FP-1").is_err());
+        assert!(Step::Duplicate { of: "FP-1".into() }.check("FP-1").is_err());
+        assert!(Step::Duplicate { of: "FP-2".into() }.check("FP-1").is_ok());
+    }
+}

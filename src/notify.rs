@@ -1,0 +1,339 @@
+//! Notifications: what each ticket change tells whom ([`messages`], written to the store's
+//! outbox in the same transaction as the change), and how one message is delivered
+//! ([`deliver`]; the loop over the outbox is `sender::send_due`, run by `firepoint notify` from
+//! cron or inside `serve`).
+//!
+//! Channels, per township: a webhook (JSON, signed with HMAC-SHA256 over `timestamp.body` in
+//! `X-Firepoint-Signature: sha256=<hex>`, with `X-Firepoint-Timestamp`) and an SMS gateway over
+//! HTTP (JSON `{key, to, text, segments}`). Every message carries an idempotency key (body `key`
+//! and header `Idempotency-Key`): the sender may deliver a message more than once (a timeout
+//! after the receiver acted, a sender killed before it recorded success), and the receiver acts
+//! once per key. Timeouts, connection errors, 408, 429 and 5xx are retried with doubling backoff
+//! up to `max_attempts`; any other 4xx is permanent and the message is marked failed.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{BurnKind, Ticket};
+
+/// Where notifications go, from the `[notify]` section.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct NotifyConfig {
+    /// Every ticket change is posted here as JSON (empty: no webhook). A township's own URL in
+    /// `townships` takes its place for that township's tickets.
+    pub webhook_url: String,
+    /// HMAC-SHA256 key of the webhook signature (empty: unsigned).
+    pub webhook_secret: String,
+    /// SMS gateway endpoint (HTTP POST, JSON); empty: no SMS.
+    pub sms_url: String,
+    /// Sent as `Authorization: Bearer …` to the SMS gateway when set.
+    pub sms_token: String,
+    /// The SMS of a new ticket to the grid member and the township team leader. Placeholders:
+    /// {township} {village} {grid} {member} {kind} {deadline} (Beijing HH:MM) {map} {id}.
+    pub sms_template: String,
+    /// The SMS of an overdue step to the next level (township lead, then county office); also
+    /// {step} and {level}.
+    pub escalation_template: String,
+    /// The map link in messages; {lon} {lat} {id} are replaced (empty: `lon,lat`).
+    pub map_url: String,
+    /// Escalation level 2: the county office's duty phone (SMS).
+    pub county_office_phone: String,
+    /// Per township code: its own webhook.
+    pub townships: BTreeMap<String, TownshipChannel>,
+    /// Seconds to wait for a receiver's answer before the attempt counts as a timeout.
+    pub timeout_s: u64,
+    /// Attempts before a retryable failure becomes permanent.
+    pub max_attempts: i64,
+    /// First retry after this many seconds, doubling on each attempt up to `max_backoff_s`.
+    pub backoff_s: i64,
+    /// Longest wait between two attempts, seconds.
+    pub max_backoff_s: i64,
+    /// A sender claims a message for this many seconds; a sender killed mid-send leaves it to
+    /// the next one after that (same key: the receiver acts once).
+    pub claim_s: i64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct TownshipChannel {
+    pub webhook_url: String,
+    pub webhook_secret: String,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        NotifyConfig {
+            webhook_url: String::new(),
+            webhook_secret: String::new(),
+            sms_url: String::new(),
+            sms_token: String::new(),
+            sms_template: "【火情】{township}{village}网格{grid}疑似{kind}，请{member}{deadline}前到场核查{map}".into(),
+            escalation_template: "【超时】{township}{village}火情{step}超时，升级至{level}，请督办{map}".into(),
+            map_url: String::new(),
+            county_office_phone: String::new(),
+            townships: BTreeMap::new(),
+            timeout_s: 10,
+            max_attempts: 8,
+            backoff_s: 5,
+            max_backoff_s: 600,
+            claim_s: 60,
+        }
+    }
+}
+
+impl NotifyConfig {
+    /// Checks the numbers and URLs when the configuration loads.
+    pub fn check(&self) -> Result<(), String> {
+        if self.timeout_s == 0 || self.max_attempts < 1 || self.backoff_s < 1 || self.max_backoff_s < self.backoff_s {
+            return Err("notify: timeout_s, max_attempts and backoff_s must be ≥ 1 and max_backoff_s ≥ backoff_s".into());
+        }
+        if self.claim_s <= self.timeout_s as i64 {
+            return Err("notify.claim_s must be longer than notify.timeout_s".into());
+        }
+        let urls = [&self.webhook_url, &self.sms_url].into_iter().chain(self.townships.values().map(|t| &t.webhook_url));
+        for url in urls.filter(|u| !u.is_empty()) {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(format!("notify: `{url}` is not an http:// or https:// URL"));
+            }
+        }
+        Ok(())
+    }
+
+    fn webhook(&self, township: &str) -> Option<(&str, &str)> {
+        match self.townships.get(township).filter(|t| !t.webhook_url.is_empty()) {
+            Some(t) => Some((&t.webhook_url, &t.webhook_secret)),
+            None => (!self.webhook_url.is_empty()).then_some((&self.webhook_url, &self.webhook_secret)),
+        }
+    }
+}
+
+/// One message to deliver, before the store gives it its key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outgoing {
+    pub channel: &'static str,
+    /// URL (webhook) or phone number (SMS).
+    pub target: String,
+    /// The JSON body without its key.
+    pub body: serde_json::Value,
+}
+
+fn kind_zh(kind: BurnKind) -> &'static str {
+    match kind {
+        BurnKind::Straw => "秸秆焚烧",
+        BurnKind::Garbage => "垃圾焚烧",
+        BurnKind::Unknown => "露天焚烧",
+    }
+}
+
+/// Fills a template's {placeholders} for ticket `t`.
+pub fn fill(template: &str, t: &Ticket, cfg: &NotifyConfig, extra: &[(&str, &str)]) -> String {
+    let map = if cfg.map_url.is_empty() {
+        format!(" {:.5},{:.5}", t.lon, t.lat)
+    } else {
+        format!(" {}", cfg.map_url.replace("{lon}", &t.lon.to_string()).replace("{lat}", &t.lat.to_string()).replace("{id}", &t.id))
+    };
+    let deadline = t.ack_deadline.unwrap_or(t.deadline).max(t.deadline);
+    let mut text = template
+        .replace("{township}", &t.township)
+        .replace("{village}", &t.village)
+        .replace("{grid}", &t.grid_id)
+        .replace("{member}", if t.grid_member.is_empty() { "网格员" } else { &t.grid_member })
+        .replace("{kind}", kind_zh(t.kind))
+        .replace("{deadline}", &deadline.with_timezone(&crate::time::beijing()).format("%H:%M").to_string())
+        .replace("{map}", &map)
+        .replace("{id}", &t.id);
+    for (k, v) in extra {
+        text = text.replace(&format!("{{{k}}}"), v);
+    }
+    text
+}
+
+/// SMS segments a text needs: 160 / 153 characters a segment in the GSM 7-bit alphabet (ASCII
+/// letters, digits and common punctuation here), 70 / 67 in UCS-2 (any Chinese character).
+pub fn sms_segments(text: &str) -> usize {
+    let n = text.chars().count();
+    let gsm = text.chars().all(|c| c.is_ascii() && !c.is_ascii_control() && !"[]{}\\^~|`".contains(c));
+    let (single, multi) = if gsm { (160, 153) } else { (70, 67) };
+    if n <= single {
+        1
+    } else {
+        n.div_ceil(multi)
+    }
+}
+
+fn sms(to: &str, text: String) -> Option<Outgoing> {
+    (!to.trim().is_empty()).then(|| Outgoing {
+        channel: "sms",
+        target: to.trim().to_string(),
+        body: serde_json::json!({ "to": to.trim(), "segments": sms_segments(&text), "text": text }),
+    })
+}
+
+/// What audit entry `action` of ticket `t` (after the change) sends, to whom: every change to the
+/// township's webhook; a new ticket by SMS to its grid member and team leader; an escalation by
+/// SMS to the new level (1: the township lead, 2: the county office).
+pub fn messages(
+    action: &str,
+    t: &Ticket,
+    by: &str,
+    at: DateTime<Utc>,
+    detail: &serde_json::Value,
+    cfg: &NotifyConfig,
+) -> Vec<Outgoing> {
+    let mut out = Vec::new();
+    if let Some((url, _)) = cfg.webhook(&t.township_code) {
+        out.push(Outgoing {
+            channel: "webhook",
+            target: url.to_string(),
+            body: serde_json::json!({
+                "event": format!("ticket.{action}"), "by": by, "at": at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true), "detail": detail, "ticket": t,
+            }),
+        });
+    }
+    if cfg.sms_url.is_empty() {
+        return out;
+    }
+    match action {
+        "open" => {
+            let text = fill(&cfg.sms_template, t, cfg, &[]);
+            let mut phones = vec![t.grid_phone.as_str()];
+            if t.team_phone != t.grid_phone {
+                phones.push(&t.team_phone);
+            }
+            out.extend(phones.into_iter().filter_map(|p| sms(p, text.clone())));
+        }
+        "escalate" => {
+            let level = detail["level"].as_i64().unwrap_or(1);
+            let step = match detail["step"].as_str().unwrap_or("") {
+                "ack" => "签收",
+                "on_site" => "到场",
+                _ => "核查",
+            };
+            let who = if level >= 2 { "县办" } else { "乡镇负责人" };
+            let text = fill(&cfg.escalation_template, t, cfg, &[("step", step), ("level", who)]);
+            let phone = if level >= 2 { &cfg.county_office_phone } else { &t.team_phone };
+            out.extend(sms(phone, text));
+        }
+        _ => {}
+    }
+    out
+}
+
+/// `sha256=<hex>` of HMAC-SHA256(`secret`, `timestamp.body`).
+pub fn signature(secret: &str, timestamp: &str, body: &str) -> String {
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+    mac.update(timestamp.as_bytes());
+    mac.update(b".");
+    mac.update(body.as_bytes());
+    let bytes = mac.finalize().into_bytes();
+    format!("sha256={}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
+}
+
+/// A message the sender took from the outbox.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub id: i64,
+    pub key: String,
+    pub ticket_id: String,
+    pub channel: String,
+    pub target: String,
+    pub body: String,
+    pub attempts: i64,
+}
+
+/// How one delivery attempt ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Delivered,
+    /// Try again later (timeout, connection refused, 408, 429, 5xx).
+    Retry(String),
+    /// Never going to work (other 4xx, a bad URL).
+    Permanent(String),
+}
+
+/// Posts one message; the webhook's secret comes from the configuration of its township.
+pub fn deliver(agent: &ureq::Agent, m: &Claimed, cfg: &NotifyConfig, township: &str) -> Outcome {
+    // a webhook's target is its URL; an SMS's is the phone, and it goes to the gateway
+    let url = if m.channel == "sms" { cfg.sms_url.as_str() } else { m.target.as_str() };
+    let mut req = agent
+        .post(url)
+        .header("Content-Type", "application/json")
+        .header("Idempotency-Key", &m.key)
+        .header("User-Agent", concat!("firepoint/", env!("CARGO_PKG_VERSION")));
+    match m.channel.as_str() {
+        "webhook" => {
+            let secret = cfg.webhook(township).map(|(_, s)| s).unwrap_or("");
+            if !secret.is_empty() {
+                let stamp = Utc::now().timestamp().to_string();
+                req = req.header("X-Firepoint-Signature", &signature(secret, &stamp, &m.body));
+                req = req.header("X-Firepoint-Timestamp", &stamp);
+            }
+        }
+        _ if !cfg.sms_token.is_empty() => req = req.header("Authorization", &format!("Bearer {}", cfg.sms_token)),
+        _ => {}
+    }
+    match req.send(m.body.as_bytes()) {
+        Ok(resp) => {
+            let status = resp.status().as_u16();
+            match status {
+                200..=299 => Outcome::Delivered,
+                408 | 429 | 500..=599 => Outcome::Retry(format!("HTTP {status}")),
+                _ => Outcome::Permanent(format!("HTTP {status} from {url}")),
+            }
+        }
+        Err(ureq::Error::BadUri(e)) => Outcome::Permanent(format!("bad URL {url}: {e}")),
+        Err(e) => Outcome::Retry(e.to_string()),
+    }
+}
+
+/// The HTTP client of the sender: the configured timeout, answers of every status read as
+/// answers (not errors).
+pub fn agent(cfg: &NotifyConfig) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(cfg.timeout_s)))
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+/// Seconds until the next attempt after `attempts` failed ones.
+pub fn backoff_s(cfg: &NotifyConfig, attempts: i64) -> i64 {
+    let doubled = cfg.backoff_s.saturating_mul(1i64 << (attempts - 1).clamp(0, 30));
+    doubled.min(cfg.max_backoff_s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_count_chinese_as_ucs2() {
+        assert_eq!(sms_segments(&"a".repeat(160)), 1);
+        assert_eq!(sms_segments(&"a".repeat(161)), 2);
+        assert_eq!(sms_segments(&"火".repeat(70)), 1);
+        assert_eq!(sms_segments(&"火".repeat(71)), 2);
+        assert_eq!(sms_segments(&"火".repeat(135)), 3);
+    }
+
+    #[test]
+    fn the_signature_is_hmac_sha256_of_timestamp_dot_body() {
+        // computed independently: python3 -c "import hmac,hashlib;
+        //   print(hmac.new(b'Jefe', b'1700000000.{\"a\":1}', hashlib.sha256).hexdigest())"
+        assert_eq!(
+            signature("Jefe", "1700000000", r#"{"a":1}"#),
+            "sha256=fa5f6481efc59da48b19c9dc10196c9953e5651f8304b3a318b6b87d70272e0a"
+        );
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let cfg = NotifyConfig { backoff_s: 5, max_backoff_s: 30, ..Default::default() };
+        let got: Vec<i64> = (1..=5).map(|a| backoff_s(&cfg, a)).collect();
+        assert_eq!(got, [5, 10, 20, 30, 30]);
+    }
+}

@@ -1,0 +1,92 @@
+//! The feed's access tokens: a county token sees every ticket, a township token only its own
+//! township's. A token is shown once when it is made; the store keeps its SHA-256 (tokens are 256
+//! random bits, so a plain hash is enough: nothing to guess from it).
+
+use chrono::Utc;
+use rusqlite::{params, OptionalExtension};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::{ts, Store, StoreError};
+
+/// Who a token speaks for.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Identity {
+    pub token_id: i64,
+    pub name: String,
+    /// `None`: the county (sees all).
+    pub township_code: Option<String>,
+}
+
+impl Identity {
+    /// May this identity see a ticket of `township_code`?
+    pub fn sees(&self, township_code: &str) -> bool {
+        self.township_code.as_deref().is_none_or(|own| own == township_code)
+    }
+    /// The name written as `by` in the audit log.
+    pub fn by(&self) -> String {
+        format!("{} (token {})", self.name, self.token_id)
+    }
+}
+
+fn hash(token: &str) -> String {
+    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// 32 bytes from the kernel's random source, as `fpt_` + hex.
+fn new_token() -> std::io::Result<String> {
+    use std::io::Read;
+    let mut bytes = [0u8; 32];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    Ok(format!("fpt_{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()))
+}
+
+impl Store {
+    /// Makes a token for `name` (a township's when `township_code` is set, else the county's)
+    /// and returns it: the only time it is shown.
+    pub fn add_token(&mut self, name: &str, township_code: Option<&str>) -> Result<(i64, String), StoreError> {
+        let token = new_token().map_err(|e| StoreError::BadStep(format!("cannot read /dev/urandom: {e}")))?;
+        self.conn
+            .execute(
+                "INSERT INTO tokens (name, township_code, hash, created_at) VALUES (?1, ?2, ?3, ?4)",
+                params![name, township_code, hash(&token), ts(Utc::now())],
+            )
+            .map_err(self.sql())?;
+        Ok((self.conn.last_insert_rowid(), token))
+    }
+
+    /// The identity of a presented token, if it is known and not revoked.
+    pub fn identity(&self, token: &str) -> Result<Option<Identity>, StoreError> {
+        self.conn
+            .prepare_cached("SELECT id, name, township_code FROM tokens WHERE hash = ?1 AND revoked_at IS NULL")
+            .and_then(|mut s| {
+                s.query_row([hash(token)], |r| {
+                    Ok(Identity { token_id: r.get(0)?, name: r.get(1)?, township_code: r.get(2)? })
+                })
+                .optional()
+            })
+            .map_err(self.sql())
+    }
+
+    /// Every token (never the secret): id, name, township, created, revoked.
+    pub fn tokens(&self) -> Result<Vec<(i64, String, Option<String>, String, Option<String>)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, name, township_code, created_at, revoked_at FROM tokens ORDER BY id")
+            .map_err(self.sql())?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(self.sql())?;
+        Ok(rows)
+    }
+
+    /// Revokes token `id`; false when there is no such unrevoked token.
+    pub fn revoke_token(&mut self, id: i64) -> Result<bool, StoreError> {
+        let n = self
+            .conn
+            .execute("UPDATE tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL", params![id, ts(Utc::now())])
+            .map_err(self.sql())?;
+        Ok(n == 1)
+    }
+}

@@ -1,0 +1,239 @@
+//! Issue 9: the feed server as a township team and a hostile client meet it over loopback —
+//! tokens scope every read and write, writes are JSON from the same origin on an allowed host,
+//! a slow or oversized client holds only its own connection.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use common::Sandbox;
+
+/// A running `firepoint serve`, stopped however the test ends.
+struct Server {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(sb: &Sandbox, extra: &[&str]) -> Server {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut cmd = sb.std_cmd();
+    cmd.args(["--set", "serve.notify_every_s=0"]);
+    for e in extra {
+        cmd.args(["--set", e]);
+    }
+    cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}")]).stderr(std::process::Stdio::null());
+    let server = Server { child: cmd.spawn().unwrap(), port };
+    for _ in 0..100 {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return server;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("server did not start on {port}");
+}
+
+fn token(sb: &Sandbox, args: &[&str]) -> String {
+    let out = sb.cmd().args(["token", "add"]).args(args).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// A raw HTTP/1.1 exchange (the client writes exactly `request`); returns status and body.
+fn raw(port: u16, request: &[u8]) -> (u16, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let _ = s.write_all(request);
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let text = String::from_utf8_lossy(&out).to_string();
+    let status = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    (status, text.split_once("\r\n\r\n").map(|x| x.1.to_string()).unwrap_or_default())
+}
+
+/// A request with `Host: localhost` and Connection: close.
+fn request(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req += &format!("{k}: {v}\r\n");
+    }
+    req += &format!("Content-Length: {}\r\n\r\n{body}", body.len());
+    raw(port, req.as_bytes())
+}
+
+fn get(port: u16, path: &str, token: &str) -> (u16, String) {
+    request(port, "GET", path, &[("Authorization", &format!("Bearer {token}"))], "")
+}
+
+fn post(port: u16, path: &str, token: &str, body: &str) -> (u16, String) {
+    let auth = format!("Bearer {token}");
+    request(port, "POST", path, &[("Authorization", &auth), ("Content-Type", "application/json")], body)
+}
+
+fn lines(body: &str) -> Vec<serde_json::Value> {
+    body.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+#[test]
+fn r9_tokens_scope_every_read_and_write_to_the_township() {
+    let sb = Sandbox::new();
+    sb.simulate();
+    sb.cmd().arg("run").assert().code(0);
+    let all = sb.tickets();
+    let mine = all[0]["township_code"].as_str().unwrap().to_string();
+    let theirs = all.iter().find(|t| t["township_code"] != mine.as_str()).expect("two townships have tickets");
+    let their_id = theirs["id"].as_str().unwrap().to_string();
+    let county = token(&sb, &["--county", "--name", "县办"]);
+    let town = token(&sb, &["--township", &mine, "--name", "城关镇王五"]);
+    let server = serve(&sb, &[]);
+    let port = server.port;
+
+    // no token, a wrong one: 401, JSON
+    let (status, body) = request(port, "GET", "/tickets", &[], "");
+    assert_eq!(status, 401, "{body}");
+    assert!(serde_json::from_str::<serde_json::Value>(&body).unwrap()["error"].is_string());
+    assert_eq!(get(port, "/tickets", "fpt_guessed").0, 401);
+    assert_eq!(request(port, "GET", "/health", &[], "").0, 200, "health needs no token");
+
+    // the county sees all; the township its own, however it asks
+    let (_, body) = get(port, "/tickets", &county);
+    assert_eq!(lines(&body).len(), all.len());
+    let (_, body) = get(port, "/tickets?status=active", &town);
+    let seen = lines(&body);
+    assert!(!seen.is_empty() && seen.iter().all(|t| t["township_code"] == mine.as_str()), "{body}");
+    assert_eq!(get(port, &format!("/tickets?township={}", theirs["township_code"].as_str().unwrap()), &town).0, 403);
+    let (_, gj) = get(port, "/tickets.geojson", &town);
+    let gj: serde_json::Value = serde_json::from_str(&gj).unwrap();
+    assert_eq!(gj["features"].as_array().unwrap().len(), seen.len());
+    // another township's ticket, its id typed by hand: as if it did not exist
+    assert_eq!(get(port, &format!("/tickets/{their_id}"), &town).0, 404);
+    assert_eq!(get(port, &format!("/tickets/{their_id}/log"), &town).0, 404);
+    assert_eq!(post(port, &format!("/tickets/{their_id}/ack"), &town, "{}").0, 404);
+    assert_eq!(sb.tickets().iter().find(|t| t["id"] == their_id.as_str()).unwrap()["status"], "open");
+    let (_, villages) = get(port, "/villages.geojson", &town);
+    let villages: serde_json::Value = serde_json::from_str(&villages).unwrap();
+    let features = villages["features"].as_array().unwrap();
+    assert!(!features.is_empty() && features.iter().all(|f| f["properties"]["township_code"] == mine.as_str()));
+    let (_, me) = get(port, "/me", &town);
+    assert!(me.contains("城关镇王五") && me.contains(&mine), "{me}");
+
+    // the steps, `by` from the token (a body's `by` is refused, not trusted)
+    let id = seen[0]["id"].as_str().unwrap();
+    assert_eq!(post(port, &format!("/tickets/{id}/ack"), &town, r#"{"by": "someone else"}"#).0, 400);
+    let (status, body) = post(port, &format!("/tickets/{id}/ack"), &town, "{}");
+    assert_eq!(status, 200, "{body}");
+    let t: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(t["status"], "acknowledged");
+    assert!(t["acked_by"].as_str().unwrap().starts_with("城关镇王五"), "{t}");
+    assert_eq!(post(port, &format!("/tickets/{id}/ack"), &town, "{}").0, 409, "acknowledged already");
+    assert_eq!(post(port, &format!("/tickets/{id}/resolve"), &town, "{}").0, 400, "resolve needs an action");
+    assert_eq!(post(port, &format!("/tickets/{id}/false_alarm"), &town, r#"{"cause": "aliens"}"#).0, 400);
+    let (status, body) = post(port, &format!("/tickets/{id}/false_alarm"), &town, r#"{"cause": "cooking_smoke"}"#);
+    assert_eq!(status, 200, "{body}");
+    let (_, log) = get(port, &format!("/tickets/{id}/log"), &county);
+    let log: Vec<serde_json::Value> = serde_json::from_str(&log).unwrap();
+    let steps: Vec<&str> = log.iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(steps, ["open", "ack", "false_alarm"]);
+    assert_eq!(log[2]["detail"]["cause"], "cooking_smoke");
+    // a revoked token is refused from then on
+    sb.cmd().args(["token", "revoke", "2"]).assert().success();
+    assert_eq!(get(port, "/tickets", &town).0, 401);
+}
+
+#[test]
+fn r9_writes_are_json_from_the_same_origin_on_an_allowed_host() {
+    let sb = Sandbox::new();
+    sb.simulate();
+    sb.cmd().arg("run").assert().code(0);
+    let id = sb.tickets()[0]["id"].as_str().unwrap().to_string();
+    let county = token(&sb, &["--county"]);
+    let server = serve(&sb, &[]);
+    let (port, auth) = (server.port, format!("Bearer {county}"));
+    let path = format!("/tickets/{id}/resolve");
+    let body = r#"{"action": "x"}"#;
+    // a form or text/plain POST (what a foreign page can send without a preflight)
+    let (status, _) = request(port, "POST", &path, &[("Authorization", &auth), ("Content-Type", "text/plain")], body);
+    assert_eq!(status, 415);
+    let cross = [("Authorization", auth.as_str()), ("Content-Type", "application/json"), ("Origin", "http://evil.example")];
+    assert_eq!(request(port, "POST", &path, &cross, body).0, 403);
+    // DNS rebinding: a foreign Host is not served, reads included
+    let rebind = format!("GET /tickets HTTP/1.1\r\nHost: evil.example\r\nAuthorization: {auth}\r\nConnection: close\r\n\r\n");
+    assert_eq!(raw(port, rebind.as_bytes()).0, 421);
+    assert_eq!(sb.tickets()[0]["status"], "open", "nothing above changed the ticket");
+    let same = [("Authorization", auth.as_str()), ("Content-Type", "application/json"), ("Origin", "http://localhost")];
+    assert_eq!(request(port, "POST", &path, &same, body).0, 200);
+}
+
+#[test]
+fn r9_a_slow_or_oversized_client_holds_only_its_own_connection() {
+    let sb = Sandbox::new();
+    sb.simulate();
+    sb.cmd().arg("run").assert().code(0);
+    let county = token(&sb, &["--county"]);
+    let server = serve(&sb, &["serve.request_timeout_s=2", "serve.head_timeout_s=2"]);
+    let port = server.port;
+    // a client announcing 60 KB and sending one byte a second
+    let slow = std::thread::spawn(move || {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let head = format!(
+            "POST /tickets/x/ack HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {county}\r\nContent-Type: application/json\r\nContent-Length: 60000\r\n\r\n"
+        );
+        s.write_all(head.as_bytes()).unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+        let started = Instant::now();
+        let mut out = Vec::new();
+        while started.elapsed() < Duration::from_secs(15) {
+            if s.write_all(b" ").is_err() {
+                break;
+            }
+            let mut buf = [0u8; 512];
+            match s.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+                Err(_) => {}
+            }
+            if !out.is_empty() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(800));
+        }
+        (String::from_utf8_lossy(&out).to_string(), started.elapsed())
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let t = Instant::now();
+    assert_eq!(request(port, "GET", "/health", &[], "").0, 200);
+    assert!(t.elapsed() < Duration::from_secs(1), "health waited {:?} behind the slow client", t.elapsed());
+    let (answer, took) = slow.join().unwrap();
+    assert!(answer.starts_with("HTTP/1.1 408"), "the slow client is cut off: {answer:?}");
+    assert!(took < Duration::from_secs(6), "{took:?}");
+
+    // a chunked body past the limit, never announced in Content-Length
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.write_all(b"POST /tickets/x/ack HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nAuthorization: Bearer x\r\nTransfer-Encoding: chunked\r\n\r\n").unwrap();
+    let chunk = vec![b'a'; 16 * 1024];
+    let mut refused = false;
+    for _ in 0..64 {
+        let sent = s.write_all(format!("{:x}\r\n", chunk.len()).as_bytes()).and_then(|_| s.write_all(&chunk)).and_then(|_| s.write_all(b"\r\n"));
+        if sent.is_err() {
+            refused = true;
+            break;
+        }
+    }
+    let mut out = String::new();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let _ = s.read_to_string(&mut out);
+    assert!(refused || out.starts_with("HTTP/1.1 4"), "1 MiB chunked body accepted: {out:?}");
+    // a 10 MB URL
+    let long = format!("GET /tickets?{} HTTP/1.1\r\nHost: localhost\r\n\r\n", "a".repeat(10 << 20));
+    let (status, _) = raw(port, long.as_bytes());
+    assert!(status == 431 || status == 414 || status == 400 || status == 0, "10 MB URL answered {status}");
+    assert_eq!(request(port, "GET", "/health", &[], "").0, 200, "and the server is still there");
+}

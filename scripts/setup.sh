@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Installs what firepoint needs on a fresh Debian 12 / Ubuntu machine, idempotently:
 #   - Debian packages: libgdal-dev, libsqlite3-dev (the one SQLite that GDAL and the store share),
-#     gdal-bin, pkg-config, build-essential, python3-pip, libxml2-utils (xmllint, for tests/cap.rs)
+#     gdal-bin, pkg-config, build-essential, python3-pip, libxml2-utils (xmllint, for tests/cap.rs),
+#     fonts-wqy-microhei (Chinese text in the report's PNG map), chromium (the page's browser test),
+#     nodejs and npm when no Node.js is installed
+#   - the township page's JavaScript from the npm registry (web/package-lock.json: leaflet, and
+#     playwright-core for the browser test) into web/node_modules; the build embeds leaflet
 #   - ONNX Runtime's shared library, taken from the PyPI wheel `onnxruntime`
 #     (Debian has no package; ort's own download cannot work offline) into .deps/onnxruntime/
 #   - the OASIS CAP 1.2 schema into .deps/cap/ (scripts/cap_xsd.sh)
@@ -16,7 +20,10 @@ ORT_LIB="$ORT_DIR/libonnxruntime.so.$ORT_VERSION"
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 need_pkgs=()
-for p in libgdal-dev libsqlite3-dev gdal-bin pkg-config build-essential python3-pip unzip libxml2-utils fonts-wqy-microhei; do
+node_pkgs=()
+command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || node_pkgs=(nodejs npm)
+for p in libgdal-dev libsqlite3-dev gdal-bin pkg-config build-essential python3-pip unzip libxml2-utils \
+         fonts-wqy-microhei chromium "${node_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need_pkgs+=("$p")
 done
 if [ ${#need_pkgs[@]} -gt 0 ]; then
@@ -56,4 +63,9 @@ if [ ! -f "$ORT_LIB" ]; then
 fi
 ln -sf "libonnxruntime.so.$ORT_VERSION" "$ORT_DIR/libonnxruntime.so"
 bash scripts/cap_xsd.sh
+# the page's JavaScript, exactly as locked (npm ci checks the lock's hashes)
+if [ ! -f web/node_modules/.package-lock.json ] || [ web/package-lock.json -nt web/node_modules/.package-lock.json ]; then
+  echo "setup: installing the page's JavaScript from the npm registry (web/package-lock.json)" >&2
+  npm ci --prefix web --no-audit --no-fund --loglevel=error >/dev/null
+fi
 echo "setup: ok (GDAL $(gdal-config --version), ONNX Runtime $ORT_VERSION in $ORT_DIR)" >&2

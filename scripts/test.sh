@@ -21,6 +21,11 @@ fi
 log="$(mktemp)"; trap 'rm -f "$log"' EXIT
 # the 5k-scene bench writes 600 MB of data: it runs from scripts/bench_hotspot.sh, not here
 cargo test --locked --lib --bins --tests "$@" -- "${extra[@]}" 2>&1 | tee "$log"
+# tests that need only what setup.sh installed (xmllint and the CAP schema; Chromium and the
+# page's npm packages) are #[ignore]d for a bare `cargo test`; here they always run
+if [ "$real" = 0 ]; then
+  cargo test --locked --test cap --test r9_page -- --include-ignored 2>&1 | tee -a "$log"
+fi
 # the per-stage criterion benches run once each, as a smoke test
 cargo test --locked --bench pipeline 2>&1 | tee -a "$log"
 if [ "$real" = 1 ] && grep -Eq '^test result: .* [1-9][0-9]* ignored' "$log"; then

@@ -399,10 +399,11 @@ mod tests {
         assert_eq!(field(&xml, "identifier"), "FP-20260610-370A0F.1781071323");
         assert_eq!(field(&xml, "note"), "误报撤销：烧烤炉烟");
         assert!(xml.contains("<references>fp,FP-20260610-370A0F,"));
-        t.close_note = Some("FP-20260610-6D75ED".into());
+        t.close_note = None;
+        t.duplicate_of = Some("FP-20260610-6D75ED".into());
         let xml = render(&t, "duplicate", "fp");
         assert_eq!(field(&xml, "msgType"), "Cancel");
-        assert_eq!(field(&xml, "note"), "重复工单撤销：FP-20260610-6D75ED");
+        assert_eq!(field(&xml, "note"), "重复工单撤销：与 FP-20260610-6D75ED 为同一火情");
     }
 
     #[test]

@@ -9,8 +9,8 @@ use firepoint::config::Config;
 use firepoint::store::{Store, TicketFilter};
 
 use crate::cli::{HistoryCommand, ListFormat, ReportFormat, TicketsCommand, TokenCommand};
-use firepoint::lifecycle::Step;
 use crate::Exit;
+use firepoint::lifecycle::Step;
 
 /// Prints a batch's summary and returns its exit status (ok, or partial when inputs were bad).
 pub fn finish_batch(report: &BatchReport) -> Exit {
@@ -75,8 +75,23 @@ pub fn report(
     }
     println!("{what}: fires first seen in it");
     let head = [
-        "rank", "township", "", "tickets", "fire_points", "satellite", "camera", "straw", "garbage", "high", "open",
-        "working", "查实", "查否", "dup", "on_time", "overdue",
+        "rank",
+        "township",
+        "",
+        "tickets",
+        "fire_points",
+        "satellite",
+        "camera",
+        "straw",
+        "garbage",
+        "high",
+        "open",
+        "working",
+        "查实",
+        "查否",
+        "dup",
+        "on_time",
+        "overdue",
     ];
     let line = |cells: [String; 17]| {
         let widths: [usize; 17] = [4, 11, 14, 7, 11, 9, 6, 5, 7, 4, 4, 7, 4, 4, 3, 7, 7];
@@ -146,7 +161,11 @@ pub fn tickets(cfg: &Config, command: Option<TicketsCommand>) -> Result<Exit> {
                     e.from_status.as_deref().unwrap_or("-"),
                     e.to_status,
                     e.by,
-                    if e.detail.as_object().is_some_and(|o| o.is_empty()) { String::new() } else { e.detail.to_string() }
+                    if e.detail.as_object().is_some_and(|o| o.is_empty()) {
+                        String::new()
+                    } else {
+                        e.detail.to_string()
+                    }
                 );
             }
             return Ok(Exit::Ok);
@@ -207,11 +226,14 @@ pub fn token(cfg: &Config, command: TokenCommand) -> Result<Exit> {
             }
         }
         TokenCommand::List => {
-            for (id, name, town, created, revoked) in store.tokens()? {
+            for t in store.tokens()? {
                 println!(
-                    "{id:>4}  {:<10} {name}  created {created}{}",
-                    town.as_deref().unwrap_or("county"),
-                    revoked.map(|r| format!("  REVOKED {r}")).unwrap_or_default()
+                    "{:>4}  {:<10} {}  created {}{}",
+                    t.id,
+                    t.township_code.as_deref().unwrap_or("county"),
+                    t.name,
+                    t.created_at,
+                    t.revoked_at.map(|r| format!("  REVOKED {r}")).unwrap_or_default()
                 );
             }
         }

@@ -121,7 +121,11 @@ mod tests {
         assert_eq!(d.deadline, Utc.with_ymd_and_hms(2026, 6, 10, 5, 45, 0).unwrap());
         let d = dispatch(&at(SourceKind::Satellite, 9000.0, Some("县城禁烧区"), LandClass::Water), ev, &sla);
         assert_eq!((d.kind, d.priority), (BurnKind::Unknown, Priority::High));
-        assert_eq!(d.deadline, Utc.with_ymd_and_hms(2026, 6, 10, 9, 0, 0).unwrap(), "satellite: 17:00 the same Beijing day");
+        assert_eq!(
+            d.deadline,
+            Utc.with_ymd_and_hms(2026, 6, 10, 9, 0, 0).unwrap(),
+            "satellite: 17:00 the same Beijing day"
+        );
         assert_eq!(d.ack_deadline, None);
         let mut late = at(SourceKind::Satellite, 9000.0, None, LandClass::Farmland);
         late.detection.observed_at = Utc.with_ymd_and_hms(2026, 6, 10, 9, 30, 0).unwrap(); // 17:30 Beijing

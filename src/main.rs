@@ -97,7 +97,8 @@ fn run(cli: Cli) -> Result<Exit> {
         Command::Serve { listen } => {
             let aoi = firepoint::aoi::Aoi::load_with(&cfg.paths.aoi, &cfg.limits, &cfg.aoi)?;
             let listen = listen.unwrap_or(cfg.serve.listen.clone());
-            firepoint::serve::serve(&listen, &cfg, firepoint::serve::villages_geojson(&aoi))?;
+            let villages = firepoint::serve::villages_geojson(&aoi);
+            firepoint::serve::serve(&listen, &cfg.paths.store, &cfg.serve, &cfg.notify, villages)?;
             Ok(Exit::Ok)
         }
         Command::Notify { max } => commands::notify(&cfg, max),

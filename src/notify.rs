@@ -89,12 +89,15 @@ impl NotifyConfig {
     /// Checks the numbers and URLs when the configuration loads.
     pub fn check(&self) -> Result<(), String> {
         if self.timeout_s == 0 || self.max_attempts < 1 || self.backoff_s < 1 || self.max_backoff_s < self.backoff_s {
-            return Err("notify: timeout_s, max_attempts and backoff_s must be ≥ 1 and max_backoff_s ≥ backoff_s".into());
+            return Err(
+                "notify: timeout_s, max_attempts and backoff_s must be ≥ 1 and max_backoff_s ≥ backoff_s".into()
+            );
         }
         if self.claim_s <= self.timeout_s as i64 {
             return Err("notify.claim_s must be longer than notify.timeout_s".into());
         }
-        let urls = [&self.webhook_url, &self.sms_url].into_iter().chain(self.townships.values().map(|t| &t.webhook_url));
+        let urls =
+            [&self.webhook_url, &self.sms_url].into_iter().chain(self.townships.values().map(|t| &t.webhook_url));
         for url in urls.filter(|u| !u.is_empty()) {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 return Err(format!("notify: `{url}` is not an http:// or https:// URL"));
@@ -134,7 +137,13 @@ pub fn fill(template: &str, t: &Ticket, cfg: &NotifyConfig, extra: &[(&str, &str
     let map = if cfg.map_url.is_empty() {
         format!(" {:.5},{:.5}", t.lon, t.lat)
     } else {
-        format!(" {}", cfg.map_url.replace("{lon}", &t.lon.to_string()).replace("{lat}", &t.lat.to_string()).replace("{id}", &t.id))
+        format!(
+            " {}",
+            cfg.map_url
+                .replace("{lon}", &t.lon.to_string())
+                .replace("{lat}", &t.lat.to_string())
+                .replace("{id}", &t.id)
+        )
     };
     let deadline = t.ack_deadline.unwrap_or(t.deadline).max(t.deadline);
     let mut text = template

@@ -159,7 +159,12 @@ mod tests {
             [("a1", 5), ("b1", 2), ("b2", 3), ("c1", 1), ("c2", 9)].map(|(k, v)| (k.to_string(), v)).into();
         let monday = parse_week("2026-W24").unwrap();
         assert_eq!(monday, "2026-06-08".parse::<NaiveDate>().unwrap());
-        let rows = period(&tickets, &points, monday..=monday + chrono::Duration::days(6), "2026-06-08T00:00:00Z".parse().unwrap());
+        let rows = period(
+            &tickets,
+            &points,
+            monday..=monday + chrono::Duration::days(6),
+            "2026-06-08T00:00:00Z".parse().unwrap(),
+        );
         let got: Vec<(usize, &str, usize, usize)> =
             rows.iter().map(|r| (r.rank, r.township_code.as_str(), r.fire_points, r.tickets)).collect();
         // A and B both have 5 fire points: B has more events, so ranks first; C's 9 fall next week

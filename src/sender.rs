@@ -21,11 +21,7 @@ pub struct SendReport {
 
 /// Escalates overdue steps, then delivers every message due at `now`, one claim at a time (so
 /// that several senders share an outbox). Stops after `max_messages` deliveries.
-pub fn send_due(
-    store: &mut Store,
-    cfg: &NotifyConfig,
-    max_messages: usize,
-) -> Result<SendReport, StoreError> {
+pub fn send_due(store: &mut Store, cfg: &NotifyConfig, max_messages: usize) -> Result<SendReport, StoreError> {
     let mut report = SendReport { escalated: store.escalate_overdue(Utc::now())?, ..Default::default() };
     let agent = agent(cfg);
     for _ in 0..max_messages {
@@ -42,4 +38,3 @@ pub fn send_due(
     }
     Ok(report)
 }
-

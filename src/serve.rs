@@ -39,6 +39,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{FalseAlarmCause, Ticket};
 use crate::lifecycle::Step;
+use crate::notify::NotifyConfig;
 use crate::store::{Identity, Store, StoreError, TicketFilter};
 
 /// The `[serve]` section.
@@ -213,7 +214,8 @@ struct ListQuery {
 }
 
 fn filter_for(who: &Identity, q: ListQuery) -> Result<TicketFilter, ApiError> {
-    let status = q.status.map(|s| TicketFilter::parse_status(&s)).transpose().map_err(|e| err(StatusCode::BAD_REQUEST, e))?;
+    let status =
+        q.status.map(|s| TicketFilter::parse_status(&s)).transpose().map_err(|e| err(StatusCode::BAD_REQUEST, e))?;
     let township = match (&who.township_code, q.township) {
         (Some(own), Some(asked)) if *own != asked => {
             return Err(err(StatusCode::FORBIDDEN, format!("this token sees township {own} only")))
@@ -252,7 +254,11 @@ async fn list_geojson(
     Ok(typed("application/geo+json", crate::feed::geojson(&list).to_string()))
 }
 
-async fn one(State(app): State<Shared>, headers: HeaderMap, UrlPath(id): UrlPath<String>) -> Result<Json<Ticket>, ApiError> {
+async fn one(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    UrlPath(id): UrlPath<String>,
+) -> Result<Json<Ticket>, ApiError> {
     let who = app.who(&headers).await?;
     Ok(Json(app.read(move |s| visible(s, &who, &id)).await?))
 }
@@ -266,7 +272,11 @@ async fn log(
     Ok(Json(app.read(move |s| visible(s, &who, &id).and_then(|_| Ok(s.log(&id)?))).await?))
 }
 
-async fn cap(State(app): State<Shared>, headers: HeaderMap, UrlPath(id): UrlPath<String>) -> Result<Response, ApiError> {
+async fn cap(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    UrlPath(id): UrlPath<String>,
+) -> Result<Response, ApiError> {
     let who = app.who(&headers).await?;
     let sender = app.cap_sender.clone();
     let t = app.read(move |s| visible(s, &who, &id)).await?;
@@ -275,9 +285,10 @@ async fn cap(State(app): State<Shared>, headers: HeaderMap, UrlPath(id): UrlPath
 
 async fn me(State(app): State<Shared>, headers: HeaderMap) -> Result<Json<serde_json::Value>, ApiError> {
     let who = app.who(&headers).await?;
-    let township = who.township_code.as_ref().and_then(|code| {
-        app.villages["townships"].get(code).and_then(|n| n.as_str()).map(String::from)
-    });
+    let township = who
+        .township_code
+        .as_ref()
+        .and_then(|code| app.villages["townships"].get(code).and_then(|n| n.as_str()).map(String::from));
     Ok(Json(serde_json::json!({ "name": who.name, "township_code": who.township_code, "township": township })))
 }
 
@@ -304,7 +315,8 @@ fn parse_step(action: &str, body: &[u8]) -> Result<Step, ApiError> {
     let text = if body.iter().all(u8::is_ascii_whitespace) { b"{}".as_slice() } else { body };
     let f: Fields = serde_json::from_slice(text).map_err(|e| err(StatusCode::BAD_REQUEST, format!("body: {e}")))?;
     let need = |v: Option<String>, what: &str| {
-        v.filter(|s| !s.trim().is_empty()).ok_or_else(|| err(StatusCode::BAD_REQUEST, format!("{action} needs `{what}`")))
+        v.filter(|s| !s.trim().is_empty())
+            .ok_or_else(|| err(StatusCode::BAD_REQUEST, format!("{action} needs `{what}`")))
     };
     Ok(match action {
         "ack" => Step::Ack,
@@ -319,7 +331,12 @@ fn parse_step(action: &str, body: &[u8]) -> Result<Step, ApiError> {
             Step::FalseAlarm { cause, note: f.note }
         }
         "duplicate" => Step::Duplicate { of: need(f.of, "of")? },
-        _ => return Err(err(StatusCode::NOT_FOUND, format!("no step `{action}` (ack, on_site, resolve, false_alarm, duplicate)"))),
+        _ => {
+            return Err(err(
+                StatusCode::NOT_FOUND,
+                format!("no step `{action}` (ack, on_site, resolve, false_alarm, duplicate)"),
+            ))
+        }
     })
 }
 
@@ -357,12 +374,14 @@ async fn guard(State((cfg, listen)): State<(Arc<ServeConfig>, SocketAddr)>, req:
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/json"));
         if !json {
-            return err(StatusCode::UNSUPPORTED_MEDIA_TYPE, "writes take `Content-Type: application/json`").into_response();
+            return err(StatusCode::UNSUPPORTED_MEDIA_TYPE, "writes take `Content-Type: application/json`")
+                .into_response();
         }
         if let Some(origin) = req.headers().get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
             let origin_host = origin.split_once("://").map(|(_, h)| h).unwrap_or(origin);
             if origin_host != host {
-                return err(StatusCode::FORBIDDEN, format!("cross-origin write from `{origin}` refused")).into_response();
+                return err(StatusCode::FORBIDDEN, format!("cross-origin write from `{origin}` refused"))
+                    .into_response();
             }
         }
     }
@@ -412,15 +431,21 @@ pub fn villages_geojson(aoi: &crate::aoi::Aoi) -> serde_json::Value {
 }
 
 /// The application: routes, limits and guards (what [`serve`] runs on each connection).
-pub fn router(store_path: &Path, cfg: &crate::config::Config, villages: serde_json::Value, listen: SocketAddr) -> anyhow::Result<Router> {
-    let writer = Store::open(store_path)?.with_notify(&cfg.notify);
+pub fn router(
+    store_path: &Path,
+    cfg: &ServeConfig,
+    notify: &NotifyConfig,
+    villages: serde_json::Value,
+    listen: SocketAddr,
+) -> anyhow::Result<Router> {
+    let writer = Store::open(store_path)?.with_notify(notify);
     let app = Arc::new(App {
         readers: Readers { path: store_path.into(), idle: Mutex::new(Vec::new()) },
         writer: Mutex::new(writer),
         villages,
-        cap_sender: format!("firepoint@{}", cfg.serve.allowed_hosts.first().map(String::as_str).unwrap_or("localhost")),
+        cap_sender: format!("firepoint@{}", cfg.allowed_hosts.first().map(String::as_str).unwrap_or("localhost")),
     });
-    let serve = Arc::new(cfg.serve.clone());
+    let serve = Arc::new(cfg.clone());
     Ok(Router::new()
         .route("/health", get(|| async { "ok\n" }))
         .route("/", get(|| async { asset("text/html; charset=utf-8", page::INDEX) }))
@@ -448,35 +473,40 @@ pub fn router(store_path: &Path, cfg: &crate::config::Config, villages: serde_js
 
 /// Serves the feed on `listen` until SIGINT / SIGTERM; with `notify_every_s`, the notification
 /// sender runs beside it on its own store connection.
-pub fn serve(listen: &str, cfg: &crate::config::Config, villages: serde_json::Value) -> anyhow::Result<()> {
-    let store_path = cfg.paths.store.clone();
-    Store::open(&store_path)?; // migrate once before the read-only connections open it
+pub fn serve(
+    listen: &str,
+    store_path: &Path,
+    cfg: &ServeConfig,
+    notify: &NotifyConfig,
+    villages: serde_json::Value,
+) -> anyhow::Result<()> {
+    Store::open(store_path)?; // migrate once before the read-only connections open it
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
         let addr = listener.local_addr()?;
-        let app = router(&store_path, cfg, villages, addr)?;
-        if cfg.serve.notify_every_s > 0 {
-            spawn_sender(cfg.clone());
+        let app = router(store_path, cfg, notify, villages, addr)?;
+        if cfg.notify_every_s > 0 {
+            spawn_sender(store_path.into(), notify.clone(), Duration::from_secs(cfg.notify_every_s));
         }
         tracing::info!(listen = %addr, store = %store_path.display(), "serving the ticket feed");
-        accept_loop(listener, app, &cfg.serve).await
+        accept_loop(listener, app, cfg).await
     })
 }
 
-fn spawn_sender(cfg: crate::config::Config) {
+fn spawn_sender(store_path: PathBuf, notify: NotifyConfig, every: Duration) {
     std::thread::spawn(move || loop {
-        let sent = Store::open(&cfg.paths.store)
-            .map(|s| s.with_notify(&cfg.notify))
-            .and_then(|mut s| crate::sender::send_due(&mut s, &cfg.notify, 1000));
+        let sent = Store::open(&store_path)
+            .map(|s| s.with_notify(&notify))
+            .and_then(|mut s| crate::sender::send_due(&mut s, &notify, 1000));
         match sent {
             Ok(r) if r.delivered + r.escalated + r.failed.len() > 0 => tracing::info!(?r, "notifications"),
             Ok(_) => {}
             Err(e) => tracing::warn!("notification sender: {}", crate::text::error_chain(&e)),
         }
-        std::thread::sleep(Duration::from_secs(cfg.serve.notify_every_s));
+        std::thread::sleep(every);
     });
 }
 

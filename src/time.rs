@@ -19,7 +19,11 @@ pub fn reporting_day(at: DateTime<Utc>) -> NaiveDate {
 pub fn next_cutoff(at: DateTime<Utc>, cutoff: chrono::NaiveTime) -> DateTime<Utc> {
     let day = reporting_day(at);
     let due = |d: NaiveDate| {
-        beijing().from_local_datetime(&d.and_time(cutoff)).single().expect("fixed offsets are unambiguous").with_timezone(&Utc)
+        beijing()
+            .from_local_datetime(&d.and_time(cutoff))
+            .single()
+            .expect("fixed offsets are unambiguous")
+            .with_timezone(&Utc)
     };
     let today = due(day);
     if at <= today {

@@ -143,7 +143,10 @@ fn tickets_are_acknowledged_then_closed_and_not_reopened() {
     sb.cmd().args(["tickets", "resolve", &id, "--by", "网格员001", "--action", "已扑灭"]).assert().success();
     let t = sb.tickets().into_iter().find(|t| t["id"] == id.as_str()).unwrap();
     assert_eq!(t["status"], "resolved");
-    assert_eq!((&t["acked_by"], &t["on_site_by"], &t["closed_by"]), (&"网格员001".into(), &"网格员001".into(), &"网格员001".into()));
+    assert_eq!(
+        (&t["acked_by"], &t["on_site_by"], &t["closed_by"]),
+        (&"网格员001".into(), &"网格员001".into(), &"网格员001".into())
+    );
     assert_eq!(t["close_note"], "已扑灭");
     sb.cmd()
         .args(["tickets", "ack", &id, "--by", "x"])

@@ -142,7 +142,8 @@ fn r9_every_message_reaches_the_application_once_through_failures_and_sigkills()
         for s in &settings {
             c.args(["--set", s]);
         }
-        let mut child = c.arg("notify").stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+        let mut child =
+            c.arg("notify").stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
         std::thread::sleep(Duration::from_millis(60 + (i * 137) % 500));
         if child.try_wait().unwrap().is_none() {
             kills += 1;
@@ -159,9 +160,20 @@ fn r9_every_message_reaches_the_application_once_through_failures_and_sigkills()
     while count("SELECT count(*) FROM outbox WHERE state != 'sent'") > 0 {
         if started.elapsed() > Duration::from_secs(120) {
             let conn = rusqlite::Connection::open(&store_path).unwrap();
-            let mut stmt = conn.prepare("SELECT key, state, attempts, next_at, last_error FROM outbox WHERE state != 'sent'").unwrap();
+            let mut stmt = conn
+                .prepare("SELECT key, state, attempts, next_at, last_error FROM outbox WHERE state != 'sent'")
+                .unwrap();
             let rows: Vec<String> = stmt
-                .query_map([], |r| Ok(format!("{} {} {} {} {:?}", r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?, r.get::<_, String>(3)?, r.get::<_, Option<String>>(4)?)))
+                .query_map([], |r| {
+                    Ok(format!(
+                        "{} {} {} {} {:?}",
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, Option<String>>(4)?
+                    ))
+                })
                 .unwrap()
                 .map(Result::unwrap)
                 .collect();
@@ -196,17 +208,16 @@ fn r9_every_message_reaches_the_application_once_through_failures_and_sigkills()
     // and the county office, and every step on the webhook
     let sms: Vec<&serde_json::Value> = st.applied.values().filter(|(p, _)| p == "/sms").map(|(_, b)| b).collect();
     assert!(sms.iter().any(|b| b["text"].as_str().unwrap().starts_with("【火情】")), "{sms:?}");
-    assert!(sms.iter().any(|b| b["text"].as_str().unwrap().starts_with("【超时】")), "the lead hears of the overdue step");
+    assert!(
+        sms.iter().any(|b| b["text"].as_str().unwrap().starts_with("【超时】")),
+        "the lead hears of the overdue step"
+    );
     for b in &sms {
         let n = b["text"].as_str().unwrap().chars().count() as u64;
         assert_eq!(b["segments"].as_u64().unwrap(), if n <= 70 { 1 } else { n.div_ceil(67) }, "{b}");
     }
-    let events: HashSet<&str> = st
-        .applied
-        .values()
-        .filter(|(p, _)| p == "/hook")
-        .map(|(_, b)| b["event"].as_str().unwrap())
-        .collect();
+    let events: HashSet<&str> =
+        st.applied.values().filter(|(p, _)| p == "/hook").map(|(_, b)| b["event"].as_str().unwrap()).collect();
     for e in ["ticket.open", "ticket.ack", "ticket.false_alarm", "ticket.escalate"] {
         assert!(events.contains(e), "{e} missing from {events:?}");
     }

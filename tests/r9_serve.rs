@@ -162,10 +162,12 @@ fn r9_writes_are_json_from_the_same_origin_on_an_allowed_host() {
     // a form or text/plain POST (what a foreign page can send without a preflight)
     let (status, _) = request(port, "POST", &path, &[("Authorization", &auth), ("Content-Type", "text/plain")], body);
     assert_eq!(status, 415);
-    let cross = [("Authorization", auth.as_str()), ("Content-Type", "application/json"), ("Origin", "http://evil.example")];
+    let cross =
+        [("Authorization", auth.as_str()), ("Content-Type", "application/json"), ("Origin", "http://evil.example")];
     assert_eq!(request(port, "POST", &path, &cross, body).0, 403);
     // DNS rebinding: a foreign Host is not served, reads included
-    let rebind = format!("GET /tickets HTTP/1.1\r\nHost: evil.example\r\nAuthorization: {auth}\r\nConnection: close\r\n\r\n");
+    let rebind =
+        format!("GET /tickets HTTP/1.1\r\nHost: evil.example\r\nAuthorization: {auth}\r\nConnection: close\r\n\r\n");
     assert_eq!(raw(port, rebind.as_bytes()).0, 421);
     assert_eq!(sb.tickets()[0]["status"], "open", "nothing above changed the ticket");
     let same = [("Authorization", auth.as_str()), ("Content-Type", "application/json"), ("Origin", "http://localhost")];
@@ -221,7 +223,10 @@ fn r9_a_slow_or_oversized_client_holds_only_its_own_connection() {
     let chunk = vec![b'a'; 16 * 1024];
     let mut refused = false;
     for _ in 0..64 {
-        let sent = s.write_all(format!("{:x}\r\n", chunk.len()).as_bytes()).and_then(|_| s.write_all(&chunk)).and_then(|_| s.write_all(b"\r\n"));
+        let sent = s
+            .write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
+            .and_then(|_| s.write_all(&chunk))
+            .and_then(|_| s.write_all(b"\r\n"));
         if sent.is_err() {
             refused = true;
             break;

@@ -106,7 +106,8 @@ fn daily_report_counts_the_beijing_day_and_verification_before_the_deadline() {
     let total = rows.last().unwrap();
     assert_eq!(total.township_code, "total");
     assert_eq!(total.fire_points, 2, "one satellite point in each of the two tickets of the day");
-    let got = (total.tickets, total.satellite, total.resolved, total.false_alarm, total.verified_in_time, total.overdue);
+    let got =
+        (total.tickets, total.satellite, total.resolved, total.false_alarm, total.verified_in_time, total.overdue);
     assert_eq!(got, (2, 2, 1, 1, 1, 1));
     let csv = firepoint::report::to_csv(&rows);
     assert!(csv.starts_with("rank,township_code,township,tickets,fire_points,"), "{csv}");
@@ -148,7 +149,9 @@ fn r9_the_ledger_csv_opens_in_excel_with_chinese_headers_one_row_per_ticket() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open(&dir.path().join("t.sqlite")).unwrap();
     let opened = record(&mut store, "a", &[located(115.6, 37.6, 30), located(115.8, 37.7, 31)]).unwrap().opened;
-    store.step(&opened[0], &Step::Ack, "网格员甲", chrono::Utc.with_ymd_and_hms(2026, 6, 10, 5, 40, 0).unwrap()).unwrap();
+    store
+        .step(&opened[0], &Step::Ack, "网格员甲", chrono::Utc.with_ymd_and_hms(2026, 6, 10, 5, 40, 0).unwrap())
+        .unwrap();
     let csv = firepoint::feed::ledger_csv(&store.tickets(&TicketFilter::all()).unwrap());
     assert!(csv.starts_with("\u{feff}编号,乡镇,"), "BOM, then the Chinese header");
     let mut reader = csv::Reader::from_reader(csv.trim_start_matches('\u{feff}').as_bytes());
@@ -188,8 +191,11 @@ fn r9_overdue_camera_steps_escalate_to_the_lead_then_the_county_office_once_each
     let t = store.ticket(&id).unwrap();
     assert_eq!((t.escalation, t.escalated.clone()), (2, vec!["ack".to_string(), "on_site".to_string()]));
     let log = store.log(&id).unwrap();
-    let levels: Vec<(String, i64)> =
-        log.iter().filter(|e| e.action == "escalate").map(|e| (e.detail["to"].as_str().unwrap().into(), e.detail["level"].as_i64().unwrap())).collect();
+    let levels: Vec<(String, i64)> = log
+        .iter()
+        .filter(|e| e.action == "escalate")
+        .map(|e| (e.detail["to"].as_str().unwrap().into(), e.detail["level"].as_i64().unwrap()))
+        .collect();
     assert_eq!(levels, [("township lead".to_string(), 1), ("county office".to_string(), 2)]);
     // the SMS of each level went to its phone: the township lead's, then the county office's
     let conn = rusqlite::Connection::open(dir.path().join("t.sqlite")).unwrap();
@@ -214,7 +220,8 @@ fn r9_racing_steps_on_one_ticket_leave_one_consistent_row_each() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.sqlite");
     let mut store = Store::open(&path).unwrap();
-    let dets: Vec<Located> = (0..200).map(|i| located(115.3 + (i % 20) as f64 * 0.03, 37.4 + (i / 20) as f64 * 0.03, 0)).collect();
+    let dets: Vec<Located> =
+        (0..200).map(|i| located(115.3 + (i % 20) as f64 * 0.03, 37.4 + (i / 20) as f64 * 0.03, 0)).collect();
     let ids = record(&mut store, "many", &dets).unwrap().opened;
     assert_eq!(ids.len(), 200);
     let run = |step: Step, ids: Vec<String>, path: std::path::PathBuf| {

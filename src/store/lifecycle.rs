@@ -73,7 +73,9 @@ impl Store {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(&sql)?;
         let before = read_ticket(&tx, id).map_err(&sql)?.ok_or_else(|| StoreError::NoTicket(id.into()))?;
         if let Step::Duplicate { of } = step {
-            read_ticket(&tx, of).map_err(&sql)?.ok_or_else(|| StoreError::BadStep(format!("no ticket {of} to be a duplicate of")))?;
+            read_ticket(&tx, of)
+                .map_err(&sql)?
+                .ok_or_else(|| StoreError::BadStep(format!("no ticket {of} to be a duplicate of")))?;
         }
         let (set, detail, values): (&str, serde_json::Value, Vec<Option<String>>) = match step {
             Step::Ack => ("acked_by = ?3, acked_at = ?4", serde_json::json!({}), vec![]),
@@ -103,7 +105,11 @@ impl Store {
         args.extend(values.into_iter().map(|v| Box::new(v) as Box<dyn rusqlite::ToSql>));
         let changed = tx.execute(&update, rusqlite::params_from_iter(args.iter())).map_err(&sql)?;
         if changed == 0 {
-            return Err(StoreError::BadTransition { id: id.into(), status: before.status.as_str().into(), action: step.action() });
+            return Err(StoreError::BadTransition {
+                id: id.into(),
+                status: before.status.as_str().into(),
+                action: step.action(),
+            });
         }
         let after = read_ticket(&tx, id).map_err(&sql)?.expect("updated just now");
         log_change(&tx, &after, step.action(), Some(before.status), by, at, &detail, &notify).map_err(&sql)?;
@@ -211,8 +217,11 @@ impl Store {
             .optional()
             .map_err(&sql)?;
         if let Some((m, _)) = &found {
-            tx.execute("UPDATE outbox SET next_at = ?2 WHERE id = ?1", params![m.id, ts(now + Duration::seconds(claim_s))])
-                .map_err(&sql)?;
+            tx.execute(
+                "UPDATE outbox SET next_at = ?2 WHERE id = ?1",
+                params![m.id, ts(now + Duration::seconds(claim_s))],
+            )
+            .map_err(&sql)?;
         }
         tx.commit().map_err(&sql)?;
         Ok(found)

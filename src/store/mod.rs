@@ -26,8 +26,8 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use crate::domain::Detection;
 
-pub use schema::SCHEMA_VERSION;
 pub use lifecycle::LogEntry;
+pub use schema::SCHEMA_VERSION;
 pub use tickets::TicketFilter;
 pub use tokens::Identity;
 

@@ -154,9 +154,8 @@ impl Store {
                  ORDER BY first_seen, id"
             ))
             .map_err(self.sql())?;
-        let rows = stmt
-            .query_map(params![filter.status.as_deref(), filter.township], ticket_from_row)
-            .map_err(self.sql())?;
+        let rows =
+            stmt.query_map(params![filter.status.as_deref(), filter.township], ticket_from_row).map_err(self.sql())?;
         rows.collect::<Result<Vec<_>, _>>().map_err(self.sql())
     }
 
@@ -286,14 +285,52 @@ impl InputTx<'_> {
         let (w, e, s, n) = cover(d);
         (|| -> rusqlite::Result<()> {
             self.tx.execute(
-                &format!("INSERT INTO tickets ({TICKET_COLUMNS}) VALUES ({})", (1..=40).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ")),
-                params![t.id, t.status.as_str(), t.kind.as_str(), t.priority.as_str(), json_list(&t.reasons), t.lon, t.lat, t.radius_m,
-                        t.township_code, t.township, t.team, t.team_phone, t.village_code, t.village, t.grid_id, t.grid_member,
-                        t.grid_phone, t.landuse, json_list(&t.sources), t.detections, ts(t.first_seen), ts(t.last_seen),
-                        ts(t.deadline), ts(t.created_at), ts(t.updated_at), t.acked_by, t.acked_at.map(ts), t.closed_at.map(ts),
-                        t.close_note, json_list(&t.cameras), json_list(&t.related), t.ack_deadline.map(ts), t.on_site_by,
-                        t.on_site_at.map(ts), t.closed_by, t.false_alarm_cause.map(|c| c.as_str()), t.duplicate_of, t.follows,
-                        t.escalation, json_list(&t.escalated)],
+                &format!(
+                    "INSERT INTO tickets ({TICKET_COLUMNS}) VALUES ({})",
+                    (1..=40).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ")
+                ),
+                params![
+                    t.id,
+                    t.status.as_str(),
+                    t.kind.as_str(),
+                    t.priority.as_str(),
+                    json_list(&t.reasons),
+                    t.lon,
+                    t.lat,
+                    t.radius_m,
+                    t.township_code,
+                    t.township,
+                    t.team,
+                    t.team_phone,
+                    t.village_code,
+                    t.village,
+                    t.grid_id,
+                    t.grid_member,
+                    t.grid_phone,
+                    t.landuse,
+                    json_list(&t.sources),
+                    t.detections,
+                    ts(t.first_seen),
+                    ts(t.last_seen),
+                    ts(t.deadline),
+                    ts(t.created_at),
+                    ts(t.updated_at),
+                    t.acked_by,
+                    t.acked_at.map(ts),
+                    t.closed_at.map(ts),
+                    t.close_note,
+                    json_list(&t.cameras),
+                    json_list(&t.related),
+                    t.ack_deadline.map(ts),
+                    t.on_site_by,
+                    t.on_site_at.map(ts),
+                    t.closed_by,
+                    t.false_alarm_cause.map(|c| c.as_str()),
+                    t.duplicate_of,
+                    t.follows,
+                    t.escalation,
+                    json_list(&t.escalated)
+                ],
             )?;
             self.tx.execute(
                 "INSERT INTO ticket_extent (min_lon, max_lon, min_lat, max_lat, min_t, max_t, ticket_id)

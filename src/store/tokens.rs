@@ -29,6 +29,17 @@ impl Identity {
     }
 }
 
+/// A token as `token list` shows it (never the secret).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TokenRow {
+    pub id: i64,
+    pub name: String,
+    /// `None`: a county token.
+    pub township_code: Option<String>,
+    pub created_at: String,
+    pub revoked_at: Option<String>,
+}
+
 fn hash(token: &str) -> String {
     Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -68,14 +79,22 @@ impl Store {
             .map_err(self.sql())
     }
 
-    /// Every token (never the secret): id, name, township, created, revoked.
-    pub fn tokens(&self) -> Result<Vec<(i64, String, Option<String>, String, Option<String>)>, StoreError> {
+    /// Every token (never the secret).
+    pub fn tokens(&self) -> Result<Vec<TokenRow>, StoreError> {
         let mut stmt = self
             .conn
             .prepare("SELECT id, name, township_code, created_at, revoked_at FROM tokens ORDER BY id")
             .map_err(self.sql())?;
         let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+            .query_map([], |r| {
+                Ok(TokenRow {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    township_code: r.get(2)?,
+                    created_at: r.get(3)?,
+                    revoked_at: r.get(4)?,
+                })
+            })
             .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
             .map_err(self.sql())?;
         Ok(rows)
@@ -85,7 +104,10 @@ impl Store {
     pub fn revoke_token(&mut self, id: i64) -> Result<bool, StoreError> {
         let n = self
             .conn
-            .execute("UPDATE tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL", params![id, ts(Utc::now())])
+            .execute(
+                "UPDATE tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+                params![id, ts(Utc::now())],
+            )
             .map_err(self.sql())?;
         Ok(n == 1)
     }

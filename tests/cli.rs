@@ -302,3 +302,27 @@ fn a_missing_onnx_runtime_is_fatal_before_anything_is_recorded() {
         .stderr(predicate::str::contains("cannot load ONNX Runtime from /nonexistent/libonnxruntime.so"));
     assert!(sb.tickets().is_empty(), "nothing was processed, so the next run does everything");
 }
+
+#[test]
+fn r9_the_report_counts_checked_and_false_alarms_and_draws_the_map() {
+    let sb = Sandbox::new();
+    sb.simulate();
+    sb.cmd().arg("run").assert().code(0);
+    let ids: Vec<String> = sb.tickets().iter().map(|t| t["id"].as_str().unwrap().to_string()).collect();
+    sb.cmd().args(["tickets", "resolve", &ids[0], "--by", "甲", "--action", "扑灭"]).assert().success();
+    sb.cmd().args(["tickets", "false-alarm", &ids[1], "--by", "乙", "--cause", "cloud_fog"]).assert().success();
+    sb.cmd().args(["tickets", "false-alarm", &ids[2], "--by", "乙", "--cause", "fog"]).assert().code(2);
+    let png = sb.path("week.png");
+    let out = sb.cmd().args(["report", "--week", "2026-W24", "--format", "csv", "--map"]).arg(&png).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let csv = String::from_utf8(out.stdout).unwrap();
+    let mut r = csv::Reader::from_reader(csv.as_bytes());
+    let header = r.headers().unwrap().clone();
+    let total = r.records().map(Result::unwrap).last().unwrap();
+    let col = |name: &str| total[header.iter().position(|h| h == name).unwrap()].to_string();
+    assert_eq!((col("tickets"), col("resolved"), col("false_alarm")), (ids.len().to_string(), "1".into(), "1".into()));
+    // the demo's points are days old: every one still open is overdue, the two closed ones late
+    assert_eq!(col("overdue"), ids.len().to_string());
+    let img = image::open(&png).unwrap();
+    assert_eq!((img.width(), img.height()), (1640, 1000));
+}

@@ -145,7 +145,7 @@ CREATE TRIGGER ticket_log_no_delete BEFORE DELETE ON ticket_log BEGIN SELECT RAI
 INSERT INTO ticket_log (ticket_id, action, from_status, to_status, by, at)
     SELECT id, 'open', NULL, 'open', 'firepoint', created_at FROM tickets ORDER BY created_at, id;
 INSERT INTO ticket_log (ticket_id, action, from_status, to_status, by, at)
-    SELECT id, 'ack', 'open', 'acknowledged', acked_by, acked_at FROM tickets WHERE acked_at IS NOT NULL ORDER BY acked_at, id;
+    SELECT id, 'ack', 'open', 'acknowledged', coalesce(acked_by, ''), acked_at FROM tickets WHERE acked_at IS NOT NULL ORDER BY acked_at, id;
 INSERT INTO ticket_log (ticket_id, action, from_status, to_status, by, at, detail)
     SELECT id, 'resolve', CASE WHEN acked_at IS NULL THEN 'open' ELSE 'acknowledged' END, 'resolved', '', closed_at,
            json_object('action', close_note)
@@ -228,4 +228,64 @@ fn migrate_in_one_transaction(conn: &mut Connection) -> rusqlite::Result<()> {
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     }
     tx.commit()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn r9_a_version_4_store_keeps_its_tickets_states_and_steps_as_the_new_life_cycle() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = Connection::open(dir.path().join("v4.sqlite")).unwrap();
+        conn.execute_batch(&format!("{SCHEMA}{MIGRATE_2}{MIGRATE_3}{MIGRATE_4}PRAGMA user_version = 4;")).unwrap();
+        let row = |id: &str, status: &str, acked: &str, closed: &str| {
+            format!(
+                "INSERT INTO tickets (id, status, kind, priority, reasons, lon, lat, radius_m, township_code, township, team,
+                    team_phone, village_code, village, grid_id, grid_member, grid_phone, landuse, sources, detections,
+                    first_seen, last_seen, deadline, created_at, updated_at, acked_by, acked_at, closed_at, close_note)
+                 VALUES ('{id}', '{status}', 'straw', 'normal', '[]', 115.6, 37.6, 500, 'T', 'T', '', '', '', '', '', '',
+                    '', 'farmland', '[\"satellite\"]', 1, '2026-06-10T05:30:00Z', '2026-06-10T05:30:00Z',
+                    '2026-06-10T15:59:59Z', '2026-06-10T05:31:00Z', '2026-06-10T05:31:00Z', {acked}, {closed}, NULL);"
+            )
+        };
+        let acked = "'王五', '2026-06-10T06:00:00Z'";
+        let closed = "'2026-06-10T07:00:00Z'";
+        conn.execute_batch(&row("A", "open", "NULL, NULL", "NULL")).unwrap();
+        conn.execute_batch(&row("B", "acked", acked, "NULL")).unwrap();
+        conn.execute_batch(&row("C", "closed", acked, closed)).unwrap();
+        conn.execute_batch(
+            "INSERT INTO inputs (sha256, path, kind, status, processed_at) VALUES ('s', 'p', 'satellite', 'done', 'x');
+             INSERT INTO detections (input_sha256, idx, source, sensor, observed_at, lon, lat, radius_m, confidence, evidence, ticket_id)
+             VALUES ('s', 0, 'satellite', 'x', 'x', 0, 0, 0, 1, '{}', 'C');",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let states: Vec<(String, String)> = conn
+            .prepare("SELECT id, status FROM tickets ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let want =
+            [("A", "open"), ("B", "acknowledged"), ("C", "resolved")].map(|(a, b)| (a.to_string(), b.to_string()));
+        assert_eq!(states, want);
+        let steps: Vec<String> = conn
+            .prepare("SELECT ticket_id || ':' || action || ':' || by FROM ticket_log ORDER BY ticket_id, seq")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(
+            steps,
+            ["A:open:firepoint", "B:open:firepoint", "B:ack:王五", "C:open:firepoint", "C:ack:王五", "C:resolve:"]
+        );
+        // the detection still points at its ticket, keys checked; the log cannot be rewritten
+        let fk: i64 = conn.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| r.get(0)).unwrap();
+        assert_eq!(fk, 0);
+        assert!(conn.execute("DELETE FROM ticket_log WHERE ticket_id = 'A'", []).is_err());
+        assert_eq!(version(&conn).unwrap(), SCHEMA_VERSION);
+    }
 }

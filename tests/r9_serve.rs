@@ -242,3 +242,28 @@ fn r9_a_slow_or_oversized_client_holds_only_its_own_connection() {
     assert!(status == 431 || status == 414 || status == 400 || status == 0, "10 MB URL answered {status}");
     assert_eq!(request(port, "GET", "/health", &[], "").0, 200, "and the server is still there");
 }
+
+#[test]
+fn r9_reads_do_not_wait_for_a_batch_holding_the_write_lock() {
+    let sb = Sandbox::new();
+    sb.simulate();
+    sb.cmd().arg("run").assert().code(0);
+    let county = token(&sb, &["--county"]);
+    let server = serve(&sb, &[]);
+    // a long batch transaction: the write lock held, a change not yet committed
+    let conn = rusqlite::Connection::open(sb.path("work/firepoint.sqlite")).unwrap();
+    conn.execute_batch("BEGIN IMMEDIATE; UPDATE tickets SET detections = detections + 100;").unwrap();
+    let t = Instant::now();
+    let (status, body) = get(server.port, "/tickets", &county);
+    assert_eq!(status, 200, "{body}");
+    assert!(t.elapsed() < Duration::from_secs(2), "a read waited {:?} behind the batch", t.elapsed());
+    assert!(lines(&body).iter().all(|t| t["detections"].as_i64().unwrap() < 100), "reads see the last commit");
+    // a step waits for the lock (busy timeout) and goes through once the batch commits
+    let id = lines(&body)[0]["id"].as_str().unwrap().to_string();
+    let port = server.port;
+    let step = std::thread::spawn(move || post(port, &format!("/tickets/{id}/ack"), &county, "{}"));
+    std::thread::sleep(Duration::from_millis(500));
+    conn.execute_batch("COMMIT;").unwrap();
+    let (status, body) = step.join().unwrap();
+    assert_eq!(status, 200, "{body}");
+}

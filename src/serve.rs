@@ -61,6 +61,11 @@ pub struct ServeConfig {
     pub request_timeout_s: u64,
     /// Connections served at once; more wait to be accepted.
     pub max_connections: usize,
+    /// Connections from one address at once; more are closed at once.
+    pub max_connections_per_ip: usize,
+    /// Seconds a connection may stay open, keep-alive included (a client that never reads its
+    /// answers gives its slot back then).
+    pub connection_timeout_s: u64,
     /// Run the notification sender every this many seconds inside `serve` (0: leave it to
     /// `firepoint notify` from cron).
     pub notify_every_s: u64,
@@ -76,6 +81,8 @@ impl Default for ServeConfig {
             head_timeout_s: 10,
             request_timeout_s: 15,
             max_connections: 1024,
+            max_connections_per_ip: 128,
+            connection_timeout_s: 120,
             notify_every_s: 30,
         }
     }
@@ -86,8 +93,11 @@ impl ServeConfig {
         if self.body_limit_bytes == 0 || self.head_limit_bytes < 8192 {
             return Err("serve: body_limit_bytes must be > 0 and head_limit_bytes ≥ 8192".into());
         }
-        if self.head_timeout_s == 0 || self.request_timeout_s == 0 || self.max_connections == 0 {
-            return Err("serve: timeouts and max_connections must be ≥ 1".into());
+        if self.head_timeout_s == 0 || self.request_timeout_s < 2 || self.max_connections == 0 {
+            return Err("serve: head_timeout_s ≥ 1, request_timeout_s ≥ 2 and max_connections ≥ 1".into());
+        }
+        if self.max_connections_per_ip == 0 || self.connection_timeout_s < self.request_timeout_s {
+            return Err("serve: max_connections_per_ip ≥ 1 and connection_timeout_s ≥ request_timeout_s".into());
         }
         Ok(())
     }
@@ -124,6 +134,10 @@ impl From<StoreError> for ApiError {
             StoreError::NoTicket(_) => ApiError(StatusCode::NOT_FOUND, text),
             StoreError::BadTransition { .. } => ApiError(StatusCode::CONFLICT, text),
             StoreError::BadStep(_) => ApiError(StatusCode::BAD_REQUEST, text),
+            ref e if e.is_busy() => ApiError(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the ticket store is busy (a batch is writing); nothing was changed, try again".into(),
+            ),
             _ => {
                 tracing::error!("{text}");
                 ApiError(StatusCode::INTERNAL_SERVER_ERROR, "the ticket store failed; see the server log".into())
@@ -378,8 +392,10 @@ async fn guard(State((cfg, listen)): State<(Arc<ServeConfig>, SocketAddr)>, req:
                 .into_response();
         }
         if let Some(origin) = req.headers().get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
+            // the page's own origin: the Host it was served under, or a name the county's reverse
+            // proxy serves it as (which may rewrite Host to the backend's address)
             let origin_host = origin.split_once("://").map(|(_, h)| h).unwrap_or(origin);
-            if origin_host != host {
+            if origin_host != host && !cfg.allowed_hosts.iter().any(|h| h.eq_ignore_ascii_case(origin_host)) {
                 return err(StatusCode::FORBIDDEN, format!("cross-origin write from `{origin}` refused"))
                     .into_response();
             }
@@ -438,7 +454,10 @@ pub fn router(
     villages: serde_json::Value,
     listen: SocketAddr,
 ) -> anyhow::Result<Router> {
-    let writer = Store::open(store_path)?.with_notify(notify);
+    let mut writer = Store::open(store_path)?.with_notify(notify);
+    // a step gives up waiting for a batch's lock before the request's own time runs out, so an
+    // answer of 408 never hides a step that was written after all (it says 503, nothing changed)
+    writer.set_busy_timeout(Duration::from_secs(cfg.request_timeout_s.saturating_sub(1).max(1)))?;
     let app = Arc::new(App {
         readers: Readers { path: store_path.into(), idle: Mutex::new(Vec::new()) },
         writer: Mutex::new(writer),
@@ -515,30 +534,50 @@ async fn accept_loop(listener: tokio::net::TcpListener, app: Router, cfg: &Serve
     use tower::ServiceExt;
     let slots = Arc::new(tokio::sync::Semaphore::new(cfg.max_connections));
     let (head_timeout, head_limit) = (Duration::from_secs(cfg.head_timeout_s), cfg.head_limit_bytes);
+    let lifetime = Duration::from_secs(cfg.connection_timeout_s);
+    let per_ip: Arc<Mutex<std::collections::HashMap<std::net::IpAddr, usize>>> = Default::default();
     let stop = shutdown_signal();
     tokio::pin!(stop);
     loop {
         let permit = slots.clone().acquire_owned().await.expect("never closed");
-        let (stream, _) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
                 Err(e) => { tracing::warn!("accept: {e}"); continue; }
             },
             _ = &mut stop => { tracing::info!("stopping"); return Ok(()); }
         };
-        let app = app.clone();
+        let ip = peer.ip();
+        {
+            let mut counts = per_ip.lock().expect("per-ip counts");
+            let n = counts.entry(ip).or_insert(0);
+            if *n >= cfg.max_connections_per_ip {
+                tracing::warn!(%ip, "too many connections from one address; closed");
+                continue; // dropping the stream closes it
+            }
+            *n += 1;
+        }
+        let (app, per_ip) = (app.clone(), per_ip.clone());
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                 app.clone().oneshot(req.map(Body::new))
             });
-            let served = hyper::server::conn::http1::Builder::new()
+            let connection = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(head_timeout)
                 .max_buf_size(head_limit)
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-            if let Err(e) = served {
-                tracing::debug!("connection: {e}");
+                .serve_connection(TokioIo::new(stream), service);
+            match tokio::time::timeout(lifetime, connection).await {
+                Ok(Err(e)) => tracing::debug!("connection: {e}"),
+                Err(_) => tracing::debug!(%ip, "connection closed after serve.connection_timeout_s"),
+                Ok(Ok(())) => {}
+            }
+            let mut counts = per_ip.lock().expect("per-ip counts");
+            if let Some(n) = counts.get_mut(&ip) {
+                *n -= 1;
+                if *n == 0 {
+                    counts.remove(&ip);
+                }
             }
             drop(permit);
         });

@@ -32,8 +32,9 @@ fn serve(sb: &Sandbox, extra: &[&str]) -> Server {
     }
     cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}")]).stderr(std::process::Stdio::null());
     let server = Server { child: cmd.spawn().unwrap(), port };
+    // ready when it answers (the port is bound a little before the accept loop runs)
     for _ in 0..100 {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() && request(port, "GET", "/health", &[], "").0 == 200 {
             return server;
         }
         std::thread::sleep(Duration::from_millis(100));
@@ -155,7 +156,7 @@ fn r9_writes_are_json_from_the_same_origin_on_an_allowed_host() {
     sb.cmd().arg("run").assert().code(0);
     let id = sb.tickets()[0]["id"].as_str().unwrap().to_string();
     let county = token(&sb, &["--county"]);
-    let server = serve(&sb, &[]);
+    let server = serve(&sb, &[r#"serve.allowed_hosts=["127.0.0.1", "localhost", "fire.county.example"]"#]);
     let (port, auth) = (server.port, format!("Bearer {county}"));
     let path = format!("/tickets/{id}/resolve");
     let body = r#"{"action": "x"}"#;
@@ -169,7 +170,19 @@ fn r9_writes_are_json_from_the_same_origin_on_an_allowed_host() {
     let rebind =
         format!("GET /tickets HTTP/1.1\r\nHost: evil.example\r\nAuthorization: {auth}\r\nConnection: close\r\n\r\n");
     assert_eq!(raw(port, rebind.as_bytes()).0, 421);
-    assert_eq!(sb.tickets()[0]["status"], "open", "nothing above changed the ticket");
+    assert_eq!(
+        sb.tickets().iter().find(|t| t["id"] == id.as_str()).unwrap()["status"],
+        "open",
+        "nothing above changed it"
+    );
+    // behind the county's reverse proxy: the page's origin is the proxy's name, Host the backend's
+    let proxied = [
+        ("Authorization", auth.as_str()),
+        ("Content-Type", "application/json"),
+        ("Origin", "https://fire.county.example"),
+    ];
+    let (status, answer) = request(port, "POST", &format!("/tickets/{id}/ack"), &proxied, "{}");
+    assert_eq!(status, 200, "{answer}");
     let same = [("Authorization", auth.as_str()), ("Content-Type", "application/json"), ("Origin", "http://localhost")];
     assert_eq!(request(port, "POST", &path, &same, body).0, 200);
 }
@@ -266,4 +279,63 @@ fn r9_reads_do_not_wait_for_a_batch_holding_the_write_lock() {
     conn.execute_batch("COMMIT;").unwrap();
     let (status, body) = step.join().unwrap();
     assert_eq!(status, 200, "{body}");
+}
+
+#[test]
+fn r9_a_step_that_cannot_get_the_lock_in_time_says_503_and_changes_nothing() {
+    let sb = Sandbox::new();
+    sb.simulate();
+    sb.cmd().arg("run").assert().code(0);
+    let county = token(&sb, &["--county"]);
+    let id = sb.tickets()[0]["id"].as_str().unwrap().to_string();
+    let server = serve(&sb, &["serve.request_timeout_s=3", "serve.connection_timeout_s=10"]);
+    let conn = rusqlite::Connection::open(sb.path("work/firepoint.sqlite")).unwrap();
+    conn.execute_batch("BEGIN IMMEDIATE;").unwrap();
+    let t = Instant::now();
+    let (status, body) = post(server.port, &format!("/tickets/{id}/ack"), &county, "{}");
+    assert_eq!(status, 503, "{body}");
+    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+    std::thread::sleep(Duration::from_secs(2));
+    conn.execute_batch("COMMIT;").unwrap();
+    assert_eq!(sb.tickets().iter().find(|t| t["id"] == id.as_str()).unwrap()["status"], "open");
+}
+
+#[test]
+fn r9_clients_that_never_read_give_their_slots_back_and_one_address_cannot_take_them_all() {
+    let sb = Sandbox::new();
+    let settings = ["serve.max_connections=4", "serve.request_timeout_s=2", "serve.connection_timeout_s=3"];
+    let server = serve(&sb, &settings);
+    let port = server.port;
+    // four connections pipelining requests for the page's largest file and never reading
+    let hogs: Vec<TcpStream> = (0..4)
+        .map(|_| {
+            let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+            let mut w = s.try_clone().unwrap();
+            std::thread::spawn(move || {
+                for _ in 0..200 {
+                    if w.write_all(b"GET /vendor/leaflet.js HTTP/1.1\r\nHost: localhost\r\n\r\n").is_err() {
+                        break;
+                    }
+                }
+            });
+            s
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let t = Instant::now();
+    let (status, _) = request(port, "GET", "/health", &[], "");
+    assert_eq!(status, 200, "health after the hogs' connections expired");
+    assert!(t.elapsed() < Duration::from_secs(6), "waited {:?}", t.elapsed());
+    drop(hogs);
+    drop(server);
+
+    // one address may hold only max_connections_per_ip connections
+    let server = serve(&sb, &["serve.max_connections_per_ip=2"]);
+    let held: Vec<TcpStream> = (0..2).map(|_| TcpStream::connect(("127.0.0.1", server.port)).unwrap()).collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let (status, _) = request(server.port, "GET", "/health", &[], "");
+    assert_eq!(status, 0, "a third connection from the same address is closed unanswered");
+    drop(held);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(request(server.port, "GET", "/health", &[], "").0, 200);
 }

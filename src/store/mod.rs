@@ -63,6 +63,14 @@ pub enum StoreError {
     ReadOnly { path: PathBuf, what: &'static str },
 }
 
+impl StoreError {
+    /// The store was locked by another writer for longer than the busy timeout.
+    pub fn is_busy(&self) -> bool {
+        matches!(self, StoreError::Sql { source: SqlError(e), .. }
+            if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy))
+    }
+}
+
 /// A SQLite error said once: rusqlite's message, without its `ffi` cause, which repeats the
 /// same thing in other words ("file is not a database: … not a database file").
 #[derive(Debug)]
@@ -153,6 +161,11 @@ impl Store {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// How long a write waits for another writer's lock (a batch) before it fails as busy.
+    pub fn set_busy_timeout(&mut self, wait: std::time::Duration) -> Result<(), StoreError> {
+        self.conn.busy_timeout(wait).map_err(self.sql())
     }
 
     fn sql(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {

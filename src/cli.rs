@@ -37,10 +37,10 @@ pub enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
-    /// List, export, acknowledge and close tickets.
+    /// List and export tickets; take a township team's steps (签收, 到场, 查实, 查否) from the shell.
     Tickets(TicketsArgs),
-    /// The daily report: fires first seen on a Beijing day, per township, and how many were
-    /// verified (acknowledged or closed) before their deadline.
+    /// The daily report: fires first seen on a Beijing day (or an ISO week), per township, ranked;
+    /// how the teams closed them (查实 / 查否), on time or overdue.
     Report {
         /// Beijing reporting day, YYYY-MM-DD (default: today in Beijing).
         #[arg(long, conflicts_with = "week")]
@@ -68,6 +68,9 @@ pub enum Command {
         /// Deliver at most this many messages in this run.
         #[arg(long, default_value_t = 10_000)]
         max: usize,
+        /// First queue the messages that failed for good again (once their cause is fixed).
+        #[arg(long)]
+        retry_failed: bool,
     },
     /// Access tokens of the ticket feed.
     Token {

@@ -186,26 +186,35 @@ pub fn tickets(cfg: &Config, command: Option<TicketsCommand>) -> Result<Exit> {
 }
 
 /// `firepoint notify`: escalate, then deliver the outbox; partial when messages failed for good.
-pub fn notify(cfg: &Config, max: usize) -> Result<Exit> {
+pub fn notify(cfg: &Config, max: usize, retry_failed: bool) -> Result<Exit> {
     let mut store = Store::open_existing(&cfg.paths.store)?.with_notify(&cfg.notify);
+    if retry_failed {
+        eprintln!("notify: {} failed message(s) queued again", store.requeue_failed(chrono::Utc::now())?);
+    }
     let r = firepoint::sender::send_due(&mut store, &cfg.notify, max)?;
-    let (pending, sent, failed) = store.outbox_counts()?;
+    let (pending, sent, failed, skipped) = store.outbox_counts()?;
     for f in &r.failed {
         eprintln!("error: message failed for good: {f}");
     }
+    for e in &r.retry_errors {
+        eprintln!("warning: will retry: {e}");
+    }
     println!(
-        "notify: {} step(s) escalated, {} delivered, {} to retry, {} failed; outbox: {pending} pending, {sent} sent, {failed} failed",
+        "notify: {} step(s) escalated, {} delivered, {} to retry, {} failed, {} skipped (channel not configured); \
+         outbox: {pending} pending, {sent} sent, {failed} failed, {skipped} skipped",
         r.escalated,
         r.delivered,
         r.retrying,
-        r.failed.len()
+        r.failed.len(),
+        r.skipped
     );
     Ok(if r.failed.is_empty() { Exit::Ok } else { Exit::Partial })
 }
 
 /// `firepoint token add | list | revoke`.
 pub fn token(cfg: &Config, command: TokenCommand) -> Result<Exit> {
-    let mut store = Store::open(&cfg.paths.store)?;
+    // a mistyped store path must not quietly make a new, empty store the server never reads
+    let mut store = Store::open_existing(&cfg.paths.store)?;
     match command {
         TokenCommand::Add { township, county: _, name } => {
             if let Some(code) = &township {

@@ -135,6 +135,11 @@ impl Config {
         if self.sla.ack_min < 0 || self.sla.on_site_min < 0 || self.sla.on_site_high_min < 0 {
             return Err("sla: minutes must not be negative".into());
         }
+        if self.sla.ack_min > self.sla.on_site_high_min.min(self.sla.on_site_min) {
+            return Err(
+                "sla.ack_min must not be later than the on-site deadlines (on_site_min, on_site_high_min)".into()
+            );
+        }
         self.notify.check()?;
         self.serve.check()
     }

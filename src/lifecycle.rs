@@ -80,7 +80,9 @@ pub struct Overdue {
 
 /// Every step of `t` that was or is late at `now`: done after its deadline, or not done and past it.
 pub fn late_steps(t: &Ticket, now: DateTime<Utc>) -> Vec<Overdue> {
-    let camera = t.sources.iter().any(|s| s == "camera");
+    // a camera ticket has an acknowledge deadline from its first sighting; a satellite ticket that
+    // a camera sees later keeps its one step (verify), so no deadline is escalated twice
+    let camera = t.ack_deadline.is_some();
     let closed_at = if t.status.is_active() { None } else { t.closed_at };
     let mut steps = Vec::new();
     let mut check = |step: &'static str, due: DateTime<Utc>, done: Option<DateTime<Utc>>| match done {
@@ -161,8 +163,8 @@ mod tests {
 
     #[test]
     fn a_satellite_point_has_one_step_verify_by_the_cutoff() {
-        let mut t = ticket(&["satellite"]);
-        t.ack_deadline = None;
+        let mut t = ticket(&["satellite", "camera"]);
+        t.ack_deadline = None; // opened by a satellite point; a camera joined later
         let due = t.deadline;
         assert_eq!(to_escalate(&t, due + chrono::Duration::seconds(1))[0].step, "verify");
         t.status = Status::FalseAlarm;

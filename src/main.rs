@@ -101,7 +101,7 @@ fn run(cli: Cli) -> Result<Exit> {
             firepoint::serve::serve(&listen, &cfg.paths.store, &cfg.serve, &cfg.notify, villages)?;
             Ok(Exit::Ok)
         }
-        Command::Notify { max } => commands::notify(&cfg, max),
+        Command::Notify { max, retry_failed } => commands::notify(&cfg, max, retry_failed),
         Command::Token { command } => commands::token(&cfg, command),
         Command::Aoi { command: AoiCommand::Check { dir } } => {
             let dir = dir.unwrap_or(cfg.paths.aoi.clone());

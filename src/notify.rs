@@ -8,8 +8,10 @@
 //! HTTP (JSON `{key, to, text, segments}`). Every message carries an idempotency key (body `key`
 //! and header `Idempotency-Key`): the sender may deliver a message more than once (a timeout
 //! after the receiver acted, a sender killed before it recorded success), and the receiver acts
-//! once per key. Timeouts, connection errors, 408, 429 and 5xx are retried with doubling backoff
-//! up to `max_attempts`; any other 4xx is permanent and the message is marked failed.
+//! once per key. Timeouts, connection errors, 401, 403, 408, 429 and 5xx are retried with doubling
+//! backoff up to `max_attempts`; any other 4xx, and a redirect (never followed: a redirected POST
+//! loses its body), is permanent and the message is marked failed (`notify --retry-failed`
+//! queues failed messages again once the cause is fixed).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -33,7 +35,8 @@ pub struct NotifyConfig {
     /// Sent as `Authorization: Bearer …` to the SMS gateway when set.
     pub sms_token: String,
     /// The SMS of a new ticket to the grid member and the township team leader. Placeholders:
-    /// {township} {village} {grid} {member} {kind} {deadline} (Beijing HH:MM) {map} {id}.
+    /// {township} {village} {grid} {member} {kind} {deadline} (Beijing HH:MM; with the date when
+    /// it is not the day of the sighting) {map} {id}. Unknown placeholders are refused.
     pub sms_template: String,
     /// The SMS of an overdue step to the next level (township lead, then county office); also
     /// {step} and {level}.
@@ -96,6 +99,12 @@ impl NotifyConfig {
         if self.claim_s <= self.timeout_s as i64 {
             return Err("notify.claim_s must be longer than notify.timeout_s".into());
         }
+        for (name, template, extra) in [
+            ("sms_template", &self.sms_template, &[][..]),
+            ("escalation_template", &self.escalation_template, &["step", "level"][..]),
+        ] {
+            check_placeholders(name, template, extra)?;
+        }
         let urls =
             [&self.webhook_url, &self.sms_url].into_iter().chain(self.townships.values().map(|t| &t.webhook_url));
         for url in urls.filter(|u| !u.is_empty()) {
@@ -114,11 +123,28 @@ impl NotifyConfig {
     }
 }
 
+/// Refuses a template with a placeholder `fill` does not know (it would go out literally).
+fn check_placeholders(name: &str, template: &str, extra: &[&str]) -> Result<(), String> {
+    let known = ["township", "village", "grid", "member", "kind", "deadline", "map", "id"];
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let close =
+            rest[open..].find('}').map(|c| open + c).ok_or_else(|| format!("notify.{name}: `{{` without `}}`"))?;
+        let word = &rest[open + 1..close];
+        if !known.contains(&word) && !extra.contains(&word) {
+            let all: Vec<String> = known.iter().chain(extra).map(|k| format!("{{{k}}}")).collect();
+            return Err(format!("notify.{name}: unknown placeholder {{{word}}} (known: {})", all.join(" ")));
+        }
+        rest = &rest[close + 1..];
+    }
+    Ok(())
+}
+
 /// One message to deliver, before the store gives it its key.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outgoing {
     pub channel: &'static str,
-    /// URL (webhook) or phone number (SMS).
+    /// The phone number (SMS); empty for a webhook (its township's URL when it is sent).
     pub target: String,
     /// The JSON body without its key.
     pub body: serde_json::Value,
@@ -145,14 +171,21 @@ pub fn fill(template: &str, t: &Ticket, cfg: &NotifyConfig, extra: &[(&str, &str
                 .replace("{id}", &t.id)
         )
     };
-    let deadline = t.ack_deadline.unwrap_or(t.deadline).max(t.deadline);
+    // the on-site (camera) or verification (satellite) deadline; its date when not the day seen
+    let bj = crate::time::beijing();
+    let due = t.deadline.with_timezone(&bj);
+    let deadline = if due.date_naive() == t.first_seen.with_timezone(&bj).date_naive() {
+        due.format("%H:%M").to_string()
+    } else {
+        due.format("%m月%d日%H:%M").to_string()
+    };
     let mut text = template
         .replace("{township}", &t.township)
         .replace("{village}", &t.village)
         .replace("{grid}", &t.grid_id)
         .replace("{member}", if t.grid_member.is_empty() { "网格员" } else { &t.grid_member })
         .replace("{kind}", kind_zh(t.kind))
-        .replace("{deadline}", &deadline.with_timezone(&crate::time::beijing()).format("%H:%M").to_string())
+        .replace("{deadline}", &deadline)
         .replace("{map}", &map)
         .replace("{id}", &t.id);
     for (k, v) in extra {
@@ -184,7 +217,11 @@ fn sms(to: &str, text: String) -> Option<Outgoing> {
 
 /// What audit entry `action` of ticket `t` (after the change) sends, to whom: every change to the
 /// township's webhook; a new ticket by SMS to its grid member and team leader; an escalation by
-/// SMS to the new level (1: the township lead, 2: the county office).
+/// SMS to the new level (1: the township lead, 2: the county office). Messages are queued
+/// whatever is configured now: where they go is decided when they are sent (the webhook URL of
+/// the ticket's township, the SMS gateway), so a batch run without the `[notify]` settings loses
+/// nothing, and a changed URL applies to what is still pending. A channel not configured when
+/// the sender runs marks its messages `skipped`.
 pub fn messages(
     action: &str,
     t: &Ticket,
@@ -193,19 +230,14 @@ pub fn messages(
     detail: &serde_json::Value,
     cfg: &NotifyConfig,
 ) -> Vec<Outgoing> {
-    let mut out = Vec::new();
-    if let Some((url, _)) = cfg.webhook(&t.township_code) {
-        out.push(Outgoing {
-            channel: "webhook",
-            target: url.to_string(),
-            body: serde_json::json!({
-                "event": format!("ticket.{action}"), "by": by, "at": at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true), "detail": detail, "ticket": t,
-            }),
-        });
-    }
-    if cfg.sms_url.is_empty() {
-        return out;
-    }
+    let at = at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let mut out = vec![Outgoing {
+        channel: "webhook",
+        target: String::new(),
+        body: serde_json::json!({
+            "event": format!("ticket.{action}"), "by": by, "at": at, "detail": detail, "ticket": t,
+        }),
+    }];
     match action {
         "open" => {
             let text = fill(&cfg.sms_template, t, cfg, &[]);
@@ -259,6 +291,8 @@ pub struct Claimed {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     Delivered,
+    /// Its channel is not configured (no webhook for the township, no SMS gateway): not sent.
+    Skipped(String),
     /// Try again later (timeout, connection refused, 408, 429, 5xx).
     Retry(String),
     /// Never going to work (other 4xx, a bad URL).
@@ -267,8 +301,16 @@ pub enum Outcome {
 
 /// Posts one message; the webhook's secret comes from the configuration of its township.
 pub fn deliver(agent: &ureq::Agent, m: &Claimed, cfg: &NotifyConfig, township: &str) -> Outcome {
-    // a webhook's target is its URL; an SMS's is the phone, and it goes to the gateway
-    let url = if m.channel == "sms" { cfg.sms_url.as_str() } else { m.target.as_str() };
+    // a webhook goes to its township's URL as configured now; an SMS's target is the phone, and
+    // it goes to the gateway
+    let url = match m.channel.as_str() {
+        "sms" if cfg.sms_url.is_empty() => return Outcome::Skipped("no SMS gateway (notify.sms_url)".into()),
+        "sms" => cfg.sms_url.as_str(),
+        _ => match cfg.webhook(township) {
+            Some((url, _)) => url,
+            None => return Outcome::Skipped(format!("no webhook for township {township} (notify.webhook_url)")),
+        },
+    };
     let mut req = agent
         .post(url)
         .header("Content-Type", "application/json")
@@ -291,7 +333,12 @@ pub fn deliver(agent: &ureq::Agent, m: &Claimed, cfg: &NotifyConfig, township: &
             let status = resp.status().as_u16();
             match status {
                 200..=299 => Outcome::Delivered,
-                408 | 429 | 500..=599 => Outcome::Retry(format!("HTTP {status}")),
+                // 401 / 403: a gateway credential expired or not yet granted — fixable, so retried
+                401 | 403 | 408 | 429 | 500..=599 => Outcome::Retry(format!("HTTP {status} from {url}")),
+                300..=399 => {
+                    let to = resp.headers().get("location").and_then(|l| l.to_str().ok()).unwrap_or("?").to_string();
+                    Outcome::Permanent(format!("HTTP {status} from {url}: redirected to {to}; configure the final URL"))
+                }
                 _ => Outcome::Permanent(format!("HTTP {status} from {url}")),
             }
         }
@@ -306,6 +353,8 @@ pub fn agent(cfg: &NotifyConfig) -> ureq::Agent {
     ureq::Agent::config_builder()
         .timeout_global(Some(Duration::from_secs(cfg.timeout_s)))
         .http_status_as_error(false)
+        // a redirected POST would arrive as a GET without its body: never follow, say so
+        .max_redirects(0)
         .build()
         .into()
 }
@@ -337,6 +386,32 @@ mod tests {
             signature("Jefe", "1700000000", r#"{"a":1}"#),
             "sha256=fa5f6481efc59da48b19c9dc10196c9953e5651f8304b3a318b6b87d70272e0a"
         );
+    }
+
+    #[test]
+    fn templates_with_unknown_placeholders_are_refused_and_a_next_day_deadline_has_its_date() {
+        let bad = NotifyConfig { sms_template: "请{member}于{deadine}前到场".into(), ..Default::default() };
+        assert!(bad.check().unwrap_err().contains("{deadine}"));
+        let step_in_sms = NotifyConfig { sms_template: "{step}".into(), ..Default::default() };
+        assert!(step_in_sms.check().is_err(), "{{step}} belongs to the escalation template only");
+        assert!(NotifyConfig::default().check().is_ok());
+        let mut t: Ticket = serde_json::from_value(serde_json::json!({
+            "id": "FP-1", "status": "open", "kind": "straw", "priority": "normal", "reasons": [], "lon": 115.6,
+            "lat": 37.6, "radius_m": 700.0, "township_code": "T", "township": "东风乡", "team": "", "team_phone": "",
+            "village_code": "", "village": "周屯", "grid_id": "G-1", "grid_member": "王五", "grid_phone": "",
+            "landuse": "farmland", "sources": ["satellite"], "cameras": [], "related": [], "detections": 1,
+            "first_seen": "2026-06-10T09:30:00Z", "last_seen": "2026-06-10T09:30:00Z",
+            "deadline": "2026-06-11T09:00:00Z", "created_at": "2026-06-10T09:30:00Z",
+            "updated_at": "2026-06-10T09:30:00Z"
+        }))
+        .unwrap();
+        let cfg = NotifyConfig::default();
+        let text = fill(&cfg.sms_template, &t, &cfg, &[]);
+        assert!(text.contains("王五06月11日17:00前"), "seen 17:30, due the next day: {text}");
+        t.first_seen = "2026-06-10T01:00:00Z".parse().unwrap();
+        t.deadline = "2026-06-10T09:00:00Z".parse().unwrap();
+        let text = fill(&cfg.sms_template, &t, &cfg, &[]);
+        assert!(text.contains("王五17:00前") && sms_segments(&text) == 1, "{text}");
     }
 
     #[test]

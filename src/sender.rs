@@ -16,19 +16,37 @@ pub struct SendReport {
     pub escalated: usize,
     pub delivered: usize,
     pub retrying: usize,
+    /// Not sent: their channel is not configured.
+    pub skipped: usize,
     pub failed: Vec<String>,
+    /// The distinct errors of the attempts that will be retried.
+    pub retry_errors: Vec<String>,
 }
 
 /// Escalates overdue steps, then delivers every message due at `now`, one claim at a time (so
-/// that several senders share an outbox). Stops after `max_messages` deliveries.
+/// that several senders share an outbox). Stops after `max_messages` deliveries. A destination
+/// that failed in a way worth retrying (a township's webhook, or the SMS gateway) is left alone for the
+/// rest of the run, so one dead township webhook costs one timeout, not one per message, and
+/// never holds up the SMS behind it.
 pub fn send_due(store: &mut Store, cfg: &NotifyConfig, max_messages: usize) -> Result<SendReport, StoreError> {
     let mut report = SendReport { escalated: store.escalate_overdue(Utc::now())?, ..Default::default() };
     let agent = agent(cfg);
+    let mut resting = crate::store::Resting::default();
     for _ in 0..max_messages {
-        let Some((m, township)) = store.claim_message(Utc::now(), cfg.claim_s)? else { break };
+        let Some((m, township)) = store.claim_message(Utc::now(), cfg.claim_s, &resting)? else { break };
         let outcome = deliver(&agent, &m, cfg, &township);
+        if let Outcome::Retry(e) = &outcome {
+            match m.channel.as_str() {
+                "sms" => resting.sms = true,
+                _ => resting.townships.push(township.clone()),
+            }
+            if !report.retry_errors.contains(e) {
+                report.retry_errors.push(e.clone());
+            }
+        }
         match &outcome {
             Outcome::Delivered => report.delivered += 1,
+            Outcome::Skipped(_) => report.skipped += 1,
             Outcome::Retry(_) if m.attempts + 1 < cfg.max_attempts => report.retrying += 1,
             Outcome::Retry(e) | Outcome::Permanent(e) => {
                 report.failed.push(format!("{} ({} to {}, ticket {}): {e}", m.key, m.channel, m.target, m.ticket_id))

@@ -326,3 +326,21 @@ fn r9_the_report_counts_checked_and_false_alarms_and_draws_the_map() {
     let img = image::open(&png).unwrap();
     assert_eq!((img.width(), img.height()), (1640, 1000));
 }
+
+#[test]
+fn r9_token_commands_refuse_a_store_that_is_not_there() {
+    let sb = Sandbox::new();
+    sb.cmd()
+        .args(["--set", "paths.store=\"work/typo/firepoint.sqlite\"", "token", "list"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no ticket store at"));
+    assert!(!sb.path("work/typo").exists(), "nothing was created at the mistyped path");
+    sb.cmd()
+        .args(["--set", "notify.sms_template=\"请{member}于{deadine}前到场\"", "config"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("unknown placeholder {deadine}"));
+    sb.cmd().args(["--set", "sla.satellite_cutoff=\"25:00\"", "config"]).assert().code(2);
+    sb.cmd().args(["--set", "sla.ack_min=30", "config"]).assert().code(2);
+}

@@ -223,9 +223,8 @@ fn r9_every_message_reaches_the_application_once_through_failures_and_sigkills()
     }
 }
 
-#[test]
-fn r9_a_permanent_refusal_stops_that_message_and_is_reported() {
-    // a receiver that answers 404 to everything: no retries, the message fails, exit 1 (partial)
+/// A receiver answering every request with `status` (and a Location header); counts requests.
+fn answering(status: &'static str) -> (u16, Arc<Mutex<usize>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let hits = Arc::new(Mutex::new(0usize));
@@ -235,18 +234,92 @@ fn r9_a_permanent_refusal_stops_that_message_and_is_reported() {
             let mut buf = [0u8; 65536];
             let _ = s.read(&mut buf);
             *h.lock().unwrap() += 1;
-            let _ = s.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            let _ = write!(s, "HTTP/1.1 {status}\r\nLocation: http://127.0.0.1:9/elsewhere\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
         }
     });
+    (port, hits)
+}
+
+#[test]
+fn r9_a_permanent_refusal_or_a_redirect_stops_that_message_and_is_reported() {
+    // 404: no retries; 301: never followed (a redirected POST arrives as a GET without its body)
+    for (status, said) in
+        [("404 Not Found", "HTTP 404"), ("301 Moved Permanently", "redirected to http://127.0.0.1:9/elsewhere")]
+    {
+        let (port, hits) = answering(status);
+        let sb = Sandbox::new();
+        let url = format!("notify.webhook_url=\"http://127.0.0.1:{port}/nowhere\"");
+        sb.simulate();
+        sb.cmd().args(["--set", &url]).arg("run").assert().code(0);
+        let out = sb.cmd().args(["--set", &url, "notify"]).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains(said), "{stderr}");
+        let first = *hits.lock().unwrap();
+        assert!(first > 0);
+        sb.cmd().args(["--set", &url, "notify"]).assert().code(0);
+        assert_eq!(*hits.lock().unwrap(), first, "a failed message is not sent again");
+        // once the cause is fixed, the county queues them again
+        let out = sb.cmd().args(["--set", &url, "notify", "--retry-failed"]).output().unwrap();
+        assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("{first} failed message(s) queued again")));
+        assert_eq!(*hits.lock().unwrap(), 2 * first);
+    }
+}
+
+#[test]
+fn r9_a_dead_webhook_does_not_hold_up_the_sms_behind_it() {
+    // the township webhook accepts connections and never answers; the SMS gateway is fine
+    let dead = TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_port = dead.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in dead.incoming().flatten() {
+            held.push(s);
+        }
+    });
+    let (sms_port, sms_hits) = answering("200 OK");
     let sb = Sandbox::new();
-    let url = format!("notify.webhook_url=\"http://127.0.0.1:{port}/nowhere\"");
+    let settings = [
+        format!("notify.webhook_url=\"http://127.0.0.1:{dead_port}/hook\""),
+        format!("notify.sms_url=\"http://127.0.0.1:{sms_port}/sms\""),
+        "notify.timeout_s=2".into(),
+    ];
+    let with = |c: &mut assert_cmd::Command| {
+        for s in &settings {
+            c.args(["--set", s]);
+        }
+    };
     sb.simulate();
-    sb.cmd().args(["--set", &url]).arg("run").assert().code(0);
-    let out = sb.cmd().args(["--set", &url, "notify"]).output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("HTTP 404"), "{stderr}");
-    let first = *hits.lock().unwrap();
-    sb.cmd().args(["--set", &url, "notify"]).assert().code(0);
-    assert_eq!(*hits.lock().unwrap(), first, "a failed message is not sent again");
+    let mut run = sb.cmd();
+    with(&mut run);
+    run.arg("run").assert().code(0);
+    let started = Instant::now();
+    let mut notify = sb.cmd();
+    with(&mut notify);
+    let out = notify.arg("notify").output().unwrap();
+    let took = started.elapsed();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(*sms_hits.lock().unwrap() >= 8, "every new ticket's SMS went out: {stdout}");
+    assert!(took < Duration::from_secs(8), "one timeout for the dead webhook, not one per message: {took:?} {stdout}");
+    assert!(stdout.contains("to retry"), "{stdout}");
+}
+
+#[test]
+fn r9_messages_queued_by_a_batch_without_notify_settings_go_out_when_the_sender_has_them() {
+    let (port, hits) = answering("200 OK");
+    let sb = Sandbox::new();
+    sb.simulate();
+    sb.cmd().arg("run").assert().code(0); // no [notify] settings at all
+    let tickets = sb.tickets().len();
+    // a sender without channels skips; one with them (URLs resolved now) delivers the rest
+    sb.cmd().args(["--set", "notify.county_office_phone=\"0311-1\"", "tickets", "list"]).assert().success();
+    let hook = format!("notify.webhook_url=\"http://127.0.0.1:{port}/hook\"");
+    let sms = format!("notify.sms_url=\"http://127.0.0.1:{port}/sms\"");
+    let out = sb.cmd().args(["--set", &hook, "--set", &sms, "notify"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    // per ticket: the open webhook, the grid member's and the leader's SMS; then an escalation
+    // (webhook + SMS to the lead) for each, every demo point being past its cutoff
+    assert!(*hits.lock().unwrap() >= tickets * 5, "{} requests for {tickets} tickets: {stdout}", hits.lock().unwrap());
+    assert!(stdout.contains("0 skipped"), "{stdout}");
 }

@@ -244,3 +244,19 @@ fn r9_racing_steps_on_one_ticket_leave_one_consistent_row_each() {
     let acked = store.tickets(&TicketFilter::all()).unwrap().iter().filter(|t| t.acked_at.is_some()).count();
     assert_eq!(acked, acks, "every ack that answered success is in its row, and no other");
 }
+
+#[test]
+fn r9_a_duplicate_names_the_ticket_that_carries_the_fire_never_another_duplicate() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("t.sqlite")).unwrap();
+    let ids = record(&mut store, "d", &[located(115.3, 37.4, 0), located(115.6, 37.6, 0), located(115.9, 37.8, 0)])
+        .unwrap()
+        .opened;
+    let now = chrono::Utc::now();
+    store.step(&ids[0], &Step::Duplicate { of: ids[1].clone() }, "甲", now).unwrap();
+    let err = store.step(&ids[1], &Step::Duplicate { of: ids[0].clone() }, "甲", now).unwrap_err().to_string();
+    assert!(err.contains("is itself a duplicate of"), "{err}");
+    assert_eq!(store.ticket(&ids[1]).unwrap().status, Status::Open, "the fire is still on the list");
+    assert!(store.step(&ids[2], &Step::Duplicate { of: "FP-NOPE".into() }, "甲", now).is_err());
+    assert!(store.step(&ids[2], &Step::Duplicate { of: ids[2].clone() }, "甲", now).is_err());
+}

@@ -13,6 +13,15 @@ use crate::domain::{Status, Ticket};
 use crate::lifecycle::{to_escalate, Step};
 use crate::notify::{Claimed, NotifyConfig, Outcome};
 
+/// Destinations a sender leaves alone for the rest of its run (they just failed).
+#[derive(Debug, Clone, Default)]
+pub struct Resting {
+    /// The SMS gateway.
+    pub sms: bool,
+    /// Townships whose webhook failed.
+    pub townships: Vec<String>,
+}
+
 /// One audit row: who did what to a ticket, when.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LogEntry {
@@ -73,9 +82,15 @@ impl Store {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(&sql)?;
         let before = read_ticket(&tx, id).map_err(&sql)?.ok_or_else(|| StoreError::NoTicket(id.into()))?;
         if let Step::Duplicate { of } = step {
-            read_ticket(&tx, of)
+            let other = read_ticket(&tx, of)
                 .map_err(&sql)?
                 .ok_or_else(|| StoreError::BadStep(format!("no ticket {of} to be a duplicate of")))?;
+            // a duplicate names the ticket that carries the fire: never another duplicate (two
+            // tickets naming each other would make the fire vanish from every list)
+            if other.status == Status::Duplicate {
+                let carrier = other.duplicate_of.unwrap_or_default();
+                return Err(StoreError::BadStep(format!("{of} is itself a duplicate of {carrier}; name {carrier}")));
+            }
         }
         let (set, detail, values): (&str, serde_json::Value, Vec<Option<String>>) = match step {
             Step::Ack => ("acked_by = ?3, acked_at = ?4", serde_json::json!({}), vec![]),
@@ -188,8 +203,14 @@ impl Store {
     }
 
     /// Claims the next message due at `now` for `claim_s` seconds (a conditional update, so two
-    /// senders never take the same one at once); with the township of its ticket.
-    pub fn claim_message(&mut self, now: DateTime<Utc>, claim_s: i64) -> Result<Option<(Claimed, String)>, StoreError> {
+    /// senders never take the same one at once), not to a `resting` destination; with the
+    /// township of its ticket.
+    pub fn claim_message(
+        &mut self,
+        now: DateTime<Utc>,
+        claim_s: i64,
+        resting: &Resting,
+    ) -> Result<Option<(Claimed, String)>, StoreError> {
         let path = self.path.clone();
         let sql = move |source| StoreError::Sql { path: path.clone(), source: super::SqlError(source) };
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(&sql)?;
@@ -197,8 +218,11 @@ impl Store {
             .query_row(
                 "SELECT o.id, o.key, o.ticket_id, o.channel, o.target, o.body, o.attempts, t.township_code
                  FROM outbox o JOIN tickets t ON t.id = o.ticket_id
-                 WHERE o.state = 'pending' AND o.next_at <= ?1 ORDER BY o.next_at, o.id LIMIT 1",
-                [ts(now)],
+                 WHERE o.state = 'pending' AND o.next_at <= ?1
+                   AND NOT (o.channel = 'sms' AND ?2)
+                   AND NOT (o.channel = 'webhook' AND t.township_code IN (SELECT value FROM json_each(?3)))
+                 ORDER BY o.next_at, o.id LIMIT 1",
+                params![ts(now), resting.sms, serde_json::to_string(&resting.townships).expect("strings")],
                 |r| {
                     Ok((
                         Claimed {
@@ -239,6 +263,7 @@ impl Store {
         let attempts = m.attempts + 1;
         let (state, next, error) = match outcome {
             Outcome::Delivered => ("sent", now, None),
+            Outcome::Skipped(why) => ("skipped", now, Some(why.as_str())),
             Outcome::Retry(e) if attempts < cfg.max_attempts => {
                 ("pending", now + Duration::seconds(crate::notify::backoff_s(cfg, attempts)), Some(e.as_str()))
             }
@@ -255,14 +280,24 @@ impl Store {
             .map_err(self.sql())
     }
 
-    /// Outbox counts by state (pending, sent, failed).
-    pub fn outbox_counts(&self) -> Result<(i64, i64, i64), StoreError> {
+    /// Queues every failed message again (after its cause was fixed); how many.
+    pub fn requeue_failed(&mut self, now: DateTime<Utc>) -> Result<usize, StoreError> {
+        self.conn
+            .execute(
+                "UPDATE outbox SET state = 'pending', attempts = 0, next_at = ?1 WHERE state = 'failed'",
+                [ts(now)],
+            )
+            .map_err(self.sql())
+    }
+
+    /// Outbox counts by state (pending, sent, failed, skipped).
+    pub fn outbox_counts(&self) -> Result<(i64, i64, i64, i64), StoreError> {
         self.conn
             .query_row(
                 "SELECT count(*) FILTER (WHERE state = 'pending'), count(*) FILTER (WHERE state = 'sent'),
-                        count(*) FILTER (WHERE state = 'failed') FROM outbox",
+                        count(*) FILTER (WHERE state = 'failed'), count(*) FILTER (WHERE state = 'skipped') FROM outbox",
                 [],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
             )
             .map_err(self.sql())
     }

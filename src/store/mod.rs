@@ -26,7 +26,7 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use crate::domain::Detection;
 
-pub use lifecycle::LogEntry;
+pub use lifecycle::{LogEntry, Resting};
 pub use schema::SCHEMA_VERSION;
 pub use tickets::TicketFilter;
 pub use tokens::Identity;

@@ -88,8 +88,8 @@ ALTER TABLE tickets ADD COLUMN related TEXT NOT NULL DEFAULT '[]';
 "#;
 
 /// Version 5: the township team's life cycle. States open → acknowledged → on_site → resolved /
-/// false_alarm / duplicate (the table is rebuilt for the new CHECK: acked → acknowledged, closed →
-/// resolved), who and when of every step; step deadlines and escalation; the append-only audit
+/// false_alarm / duplicate (the table is rebuilt for the new CHECK: acked → acknowledged; closed →
+/// false_alarm when its note says 查否 or 误报, else resolved), who and when of every step; step deadlines and escalation; the append-only audit
 /// log (`ticket_log`, triggers refuse UPDATE and DELETE), the notification outbox written in the
 /// same transaction as the change it announces, and the feed's access tokens (hashed).
 const MIGRATE_5: &str = r#"
@@ -120,11 +120,21 @@ CREATE TABLE tickets_v5 (
 INSERT INTO tickets_v5 (id, status, kind, priority, reasons, lon, lat, radius_m, township_code, township, team,
     team_phone, village_code, village, grid_id, grid_member, grid_phone, landuse, sources, detections, first_seen,
     last_seen, deadline, created_at, updated_at, acked_by, acked_at, closed_at, close_note, cameras, related, closed_by)
-SELECT id, CASE status WHEN 'acked' THEN 'acknowledged' WHEN 'closed' THEN 'resolved' ELSE status END, kind, priority,
+SELECT id, CASE
+        WHEN status = 'acked' THEN 'acknowledged'
+        WHEN status = 'closed' AND (close_note LIKE '%查否%' OR close_note LIKE '%误报%') THEN 'false_alarm'
+        WHEN status = 'closed' THEN 'resolved'
+        ELSE status END, kind, priority,
     reasons, lon, lat, radius_m, township_code, township, team, team_phone, village_code, village, grid_id,
     grid_member, grid_phone, landuse, sources, detections, first_seen, last_seen, deadline, created_at, updated_at,
     acked_by, acked_at, closed_at, close_note, cameras, related, CASE WHEN closed_at IS NULL THEN NULL ELSE '' END
 FROM tickets;
+UPDATE tickets_v5 SET false_alarm_cause = 'other' WHERE status = 'false_alarm';
+-- steps already past their deadline before the upgrade were the old firepoint's to chase: they
+-- are marked escalated, so the first sender after the upgrade does not text a backlog
+-- (version 4 tickets have no acknowledge deadline, so their one step is `verify`; see lifecycle)
+UPDATE tickets_v5 SET escalated = '["verify"]'
+WHERE status IN ('open', 'acknowledged') AND deadline < strftime('%Y-%m-%dT%H:%M:%SZ', 'now');
 DROP TABLE tickets;
 ALTER TABLE tickets_v5 RENAME TO tickets;
 CREATE INDEX tickets_open ON tickets (status, last_seen);
@@ -147,8 +157,9 @@ INSERT INTO ticket_log (ticket_id, action, from_status, to_status, by, at)
 INSERT INTO ticket_log (ticket_id, action, from_status, to_status, by, at)
     SELECT id, 'ack', 'open', 'acknowledged', coalesce(acked_by, ''), acked_at FROM tickets WHERE acked_at IS NOT NULL ORDER BY acked_at, id;
 INSERT INTO ticket_log (ticket_id, action, from_status, to_status, by, at, detail)
-    SELECT id, 'resolve', CASE WHEN acked_at IS NULL THEN 'open' ELSE 'acknowledged' END, 'resolved', '', closed_at,
-           json_object('action', close_note)
+    SELECT id, CASE status WHEN 'false_alarm' THEN 'false_alarm' ELSE 'resolve' END,
+           CASE WHEN acked_at IS NULL THEN 'open' ELSE 'acknowledged' END, status, '', closed_at,
+           json_object('note', close_note, 'migrated', 'closed in schema version 4')
     FROM tickets WHERE closed_at IS NOT NULL ORDER BY closed_at, id;
 CREATE TABLE outbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -158,7 +169,7 @@ CREATE TABLE outbox (
     channel TEXT NOT NULL CHECK (channel IN ('webhook', 'sms')),
     target TEXT NOT NULL,
     body TEXT NOT NULL,
-    state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'sent', 'failed')),
+    state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'sent', 'failed', 'skipped')),
     attempts INTEGER NOT NULL DEFAULT 0,
     next_at TEXT NOT NULL,
     last_error TEXT,
@@ -254,6 +265,7 @@ mod tests {
         conn.execute_batch(&row("A", "open", "NULL, NULL", "NULL")).unwrap();
         conn.execute_batch(&row("B", "acked", acked, "NULL")).unwrap();
         conn.execute_batch(&row("C", "closed", acked, closed)).unwrap();
+        conn.execute_batch(&row("D", "closed", "NULL, NULL", closed).replace("NULL);", "'查否：炊烟');")).unwrap();
         conn.execute_batch(
             "INSERT INTO inputs (sha256, path, kind, status, processed_at) VALUES ('s', 'p', 'satellite', 'done', 'x');
              INSERT INTO detections (input_sha256, idx, source, sensor, observed_at, lon, lat, radius_m, confidence, evidence, ticket_id)
@@ -268,8 +280,8 @@ mod tests {
             .unwrap()
             .map(Result::unwrap)
             .collect();
-        let want =
-            [("A", "open"), ("B", "acknowledged"), ("C", "resolved")].map(|(a, b)| (a.to_string(), b.to_string()));
+        let want = [("A", "open"), ("B", "acknowledged"), ("C", "resolved"), ("D", "false_alarm")]
+            .map(|(a, b)| (a.to_string(), b.to_string()));
         assert_eq!(states, want);
         let steps: Vec<String> = conn
             .prepare("SELECT ticket_id || ':' || action || ':' || by FROM ticket_log ORDER BY ticket_id, seq")
@@ -278,10 +290,18 @@ mod tests {
             .unwrap()
             .map(Result::unwrap)
             .collect();
-        assert_eq!(
-            steps,
-            ["A:open:firepoint", "B:open:firepoint", "B:ack:王五", "C:open:firepoint", "C:ack:王五", "C:resolve:"]
-        );
+        let want =
+            ["A:open:firepoint", "B:open:firepoint", "B:ack:王五", "C:open:firepoint", "C:ack:王五", "C:resolve:"];
+        assert_eq!(steps, [&want[..], &["D:open:firepoint", "D:false_alarm:"]].concat());
+        // the open ones' deadlines passed under the old firepoint: no burst of escalations now
+        let escalated: Vec<String> = conn
+            .prepare("SELECT escalated FROM tickets WHERE id IN ('A', 'B') ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(escalated, [r#"["verify"]"#, r#"["verify"]"#]);
         // the detection still points at its ticket, keys checked; the log cannot be rewritten
         let fk: i64 = conn.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| r.get(0)).unwrap();
         assert_eq!(fk, 0);

@@ -117,7 +117,7 @@ pub enum TokenCommand {
         #[arg(long)]
         county: bool,
         /// Who holds it, as the audit log names them (default: the township's name, or 县).
-        #[arg(long)]
+        #[arg(long, value_parser = not_blank)]
         name: Option<String>,
     },
     /// List the tokens (never their secrets).
@@ -233,13 +233,8 @@ pub enum TicketsCommand {
     },
     /// The audit log of a ticket: every step, who and when.
     Log { id: String },
-    /// A ticket as an OASIS CAP 1.2 alert (XML).
-    Cap {
-        id: String,
-        /// The CAP sender (e.g. firepoint@county.example).
-        #[arg(long, default_value = "firepoint@localhost")]
-        sender: String,
-    },
+    /// A ticket as an OASIS CAP 1.2 alert (XML), sent as serve.cap_sender.
+    Cap { id: String },
 }
 
 fn parse_cause(s: &str) -> Result<firepoint::domain::FalseAlarmCause, String> {

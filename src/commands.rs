@@ -58,6 +58,9 @@ pub fn report(
     };
     let tickets = store.tickets(&TicketFilter::all())?;
     let rows = firepoint::report::period(&tickets, &store.fire_points()?, first..=last, chrono::Utc::now());
+    if let Some(png) = map.filter(|p| !p.extension().is_some_and(|e| e.eq_ignore_ascii_case("png"))) {
+        anyhow::bail!("--map {}: the map is a PNG; name it FILE.png", png.display());
+    }
     if let Some(png) = map {
         let aoi = firepoint::aoi::Aoi::load_with(&cfg.paths.aoi, &cfg.limits, &cfg.aoi)?;
         let in_period: Vec<_> = tickets
@@ -146,7 +149,7 @@ pub fn tickets(cfg: &Config, command: Option<TicketsCommand>) -> Result<Exit> {
                 ListFormat::Jsonl => print!("{}", firepoint::feed::jsonl(&list)),
                 ListFormat::Geojson => println!("{}", serde_json::to_string_pretty(&firepoint::feed::geojson(&list))?),
                 ListFormat::Table => print!("{}", table(&list)),
-                ListFormat::Csv => print!("{}", firepoint::feed::ledger_csv(&list)),
+                ListFormat::Csv => print!("{}", firepoint::feed::ledger_csv(&list, now)),
             }
             return Ok(Exit::Ok);
         }
@@ -170,8 +173,8 @@ pub fn tickets(cfg: &Config, command: Option<TicketsCommand>) -> Result<Exit> {
             }
             return Ok(Exit::Ok);
         }
-        TicketsCommand::Cap { id, sender } => {
-            print!("{}", firepoint::cap::alert_xml(&store.ticket(&id)?, &sender));
+        TicketsCommand::Cap { id } => {
+            print!("{}", firepoint::cap::alert_xml(&store.ticket(&id)?, &cfg.serve.cap_sender));
             return Ok(Exit::Ok);
         }
         TicketsCommand::Ack { id, by } => (id, by, Step::Ack),
@@ -261,7 +264,7 @@ fn table(list: &[firepoint::domain::Ticket]) -> String {
     let mut out = format!("{} ticket(s)\n", list.len());
     for t in list {
         out += &format!(
-            "{}  {:<6} {:<7} {:<6} {:>9.5},{:<8.5} {}/{} grid {} ({} {})  seen {}  due {}  {}\n",
+            "{}  {:<12} {:<7} {:<6} {:>9.5},{:<8.5} {}/{} grid {} ({} {})  seen {}  due {}  {}\n",
             t.id,
             t.status.as_str(),
             t.kind.as_str(),

@@ -140,6 +140,31 @@ impl Config {
                 "sla.ack_min must not be later than the on-site deadlines (on_site_min, on_site_high_min)".into()
             );
         }
+        let finite_positive = |v: f64| v.is_finite() && v > 0.0;
+        if !finite_positive(self.persistence.cell_deg) {
+            return Err(format!("persistence.cell_deg must be a positive number, not {}", self.persistence.cell_deg));
+        }
+        if !finite_positive(self.events.merge_radius_m) {
+            return Err(format!("events.merge_radius_m must be a positive number, not {}", self.events.merge_radius_m));
+        }
+        if !(self.events.station_alert_m.is_finite() && self.events.station_alert_m >= 0.0) {
+            return Err(format!("events.station_alert_m must be a number ≥ 0, not {}", self.events.station_alert_m));
+        }
+        if let Some(t) = self.camera.threshold.filter(|t| !(0.0..=1.0).contains(t)) {
+            return Err(format!("camera.threshold must be between 0 and 1, not {t}"));
+        }
+        if self.camera.chunk == 0 {
+            return Err("camera.chunk must be ≥ 1".into());
+        }
+        if self.confirm.of_last == 0 || self.confirm.frames > self.confirm.of_last {
+            return Err(format!(
+                "confirm: frames ({}) must be at most of_last ({}), which must be ≥ 1",
+                self.confirm.frames, self.confirm.of_last
+            ));
+        }
+        if self.limits.max_pixels == 0 {
+            return Err("limits.max_pixels must be ≥ 1".into());
+        }
         self.notify.check()?;
         self.serve.check()
     }

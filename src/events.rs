@@ -71,7 +71,7 @@ pub struct ConfirmConfig {
     pub second_tower: bool,
     /// A place of a preset's view that flagged, unconfirmed, on at least this many days ...
     pub mask_after_days: usize,
-    /// ... within this many days is learned as a mask (shown by `firepoint camera masks`).
+    /// ... within this many days is learned as a mask (shown by `firepoint smoke masks`).
     pub mask_lookback_days: i64,
 }
 

@@ -28,9 +28,19 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FeedError> {
     std::fs::rename(&tmp, path).map_err(err)
 }
 
+/// Text a person typed (a note, a name) as a spreadsheet cell: one starting with `=`, `+`, `-` or
+/// `@` would run as a formula in Excel, so it gets a leading apostrophe (shown as text).
+fn cell(text: &str) -> String {
+    match text.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{text}"),
+        _ => text.to_string(),
+    }
+}
+
 /// The ledger (台账) as the county keeps it: one row per ticket, Chinese headers, times in Beijing,
-/// UTF-8 with a byte-order mark so that Excel on Chinese Windows reads it as it is.
-pub fn ledger_csv(tickets: &[Ticket]) -> String {
+/// UTF-8 with a byte-order mark so that Excel on Chinese Windows reads it as it is. 超时环节 lists
+/// the steps done after their deadline or still pending past it at `now`.
+pub fn ledger_csv(tickets: &[Ticket], now: chrono::DateTime<chrono::Utc>) -> String {
     use crate::domain::{BurnKind, Priority, Status};
     let bj = crate::time::beijing();
     let when = |t: Option<chrono::DateTime<chrono::Utc>>| {
@@ -97,10 +107,9 @@ pub fn ledger_csv(tickets: &[Ticket]) -> String {
             (Status::Duplicate, _) => format!("重复（{}）", t.duplicate_of.as_deref().unwrap_or("")),
             _ => String::new(),
         };
-        let late: Vec<&str> = t
-            .escalated
+        let late: Vec<&str> = crate::lifecycle::late_steps(t, now)
             .iter()
-            .map(|s| match s.as_str() {
+            .map(|o| match o.step {
                 "ack" => "签收",
                 "on_site" => "到场",
                 _ => "核查",
@@ -126,14 +135,14 @@ pub fn ledger_csv(tickets: &[Ticket]) -> String {
             priority,
             &when(Some(t.deadline)),
             t.status.chinese(),
-            t.acked_by.as_deref().unwrap_or(""),
+            &cell(t.acked_by.as_deref().unwrap_or("")),
             &when(t.acked_at),
-            t.on_site_by.as_deref().unwrap_or(""),
+            &cell(t.on_site_by.as_deref().unwrap_or("")),
             &when(t.on_site_at),
             &outcome,
-            t.closed_by.as_deref().unwrap_or(""),
+            &cell(t.closed_by.as_deref().unwrap_or("")),
             &when(t.closed_at),
-            t.close_note.as_deref().unwrap_or(""),
+            &cell(t.close_note.as_deref().unwrap_or("")),
             &late.join(" "),
             &t.related.join(" "),
             t.follows.as_deref().unwrap_or(""),

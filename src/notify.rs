@@ -105,12 +105,12 @@ impl NotifyConfig {
         ] {
             check_placeholders(name, template, extra)?;
         }
-        let urls =
-            [&self.webhook_url, &self.sms_url].into_iter().chain(self.townships.values().map(|t| &t.webhook_url));
-        for url in urls.filter(|u| !u.is_empty()) {
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(format!("notify: `{url}` is not an http:// or https:// URL"));
-            }
+        let named =
+            [("notify.webhook_url".to_string(), &self.webhook_url), ("notify.sms_url".to_string(), &self.sms_url)];
+        let townships =
+            self.townships.iter().map(|(code, t)| (format!("notify.townships.{code}.webhook_url"), &t.webhook_url));
+        for (key, url) in named.into_iter().chain(townships).filter(|(_, u)| !u.is_empty()) {
+            check_url(&key, url)?;
         }
         Ok(())
     }
@@ -120,6 +120,30 @@ impl NotifyConfig {
             Some(t) => Some((&t.webhook_url, &t.webhook_secret)),
             None => (!self.webhook_url.is_empty()).then_some((&self.webhook_url, &self.webhook_secret)),
         }
+    }
+}
+
+/// Refuses what is not an absolute http(s) URL with a host (and a valid port).
+fn check_url(key: &str, url: &str) -> Result<(), String> {
+    let bad = |why: &str| Err(format!("{key} = `{url}`: {why}"));
+    let uri: axum::http::Uri = match url.parse() {
+        Ok(u) => u,
+        Err(e) => return bad(&e.to_string()),
+    };
+    if !matches!(uri.scheme_str(), Some("http" | "https")) {
+        return bad("not an http:// or https:// URL");
+    }
+    match uri.authority() {
+        None => bad("no host"),
+        Some(a) if a.host().is_empty() => bad("no host"),
+        Some(a)
+            if a.as_str()
+                .rsplit_once(':')
+                .is_some_and(|(_, p)| !p.is_empty() && p.parse::<u16>().is_err() && !p.ends_with(']')) =>
+        {
+            bad("the port is not a number from 1 to 65535")
+        }
+        _ => Ok(()),
     }
 }
 

@@ -69,6 +69,9 @@ pub struct ServeConfig {
     /// Run the notification sender every this many seconds inside `serve` (0: leave it to
     /// `firepoint notify` from cron).
     pub notify_every_s: u64,
+    /// The CAP `sender` of this county's alerts (`GET /tickets/{id}/cap`, `tickets cap`): the same
+    /// everywhere, so that an Update's references name its Alert.
+    pub cap_sender: String,
 }
 
 impl Default for ServeConfig {
@@ -84,6 +87,7 @@ impl Default for ServeConfig {
             max_connections_per_ip: 128,
             connection_timeout_s: 120,
             notify_every_s: 30,
+            cap_sender: "firepoint@localhost".into(),
         }
     }
 }
@@ -95,6 +99,12 @@ impl ServeConfig {
         }
         if self.head_timeout_s == 0 || self.request_timeout_s < 2 || self.max_connections == 0 {
             return Err("serve: head_timeout_s ≥ 1, request_timeout_s ≥ 2 and max_connections ≥ 1".into());
+        }
+        if self.allowed_hosts.is_empty() {
+            return Err("serve.allowed_hosts is empty: no request could be served".into());
+        }
+        if self.cap_sender.is_empty() || self.cap_sender.contains([' ', ',', '<', '&']) {
+            return Err("serve.cap_sender must be non-empty, without spaces, commas, < or &".into());
         }
         if self.max_connections_per_ip == 0 || self.connection_timeout_s < self.request_timeout_s {
             return Err("serve: max_connections_per_ip ≥ 1 and connection_timeout_s ≥ request_timeout_s".into());
@@ -123,7 +133,11 @@ pub struct ApiError(StatusCode, String);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.0, Json(serde_json::json!({ "error": self.1 }))).into_response()
+        let mut r = (self.0, Json(serde_json::json!({ "error": self.1 }))).into_response();
+        if self.0 == StatusCode::UNAUTHORIZED {
+            r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"firepoint\""));
+        }
+        r
     }
 }
 
@@ -161,6 +175,8 @@ struct App {
     /// The one writing connection (steps are short transactions; batches write meanwhile).
     writer: Mutex<Store>,
     villages: serde_json::Value,
+    /// Township codes of the district (a county token's `?township=` must name one).
+    townships: Vec<String>,
     cap_sender: String,
 }
 
@@ -202,7 +218,7 @@ impl App {
         let token = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
+            .and_then(|v| v.split_once(' ').filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer")).map(|(_, t)| t))
             .map(|t| t.trim().to_string())
             .filter(|t| !t.is_empty() && t.len() <= 200)
             .ok_or_else(|| err(StatusCode::UNAUTHORIZED, "send `Authorization: Bearer TOKEN` (firepoint token add)"))?;
@@ -227,7 +243,7 @@ struct ListQuery {
     township: Option<String>,
 }
 
-fn filter_for(who: &Identity, q: ListQuery) -> Result<TicketFilter, ApiError> {
+fn filter_for(who: &Identity, q: ListQuery, known_townships: &[String]) -> Result<TicketFilter, ApiError> {
     let status =
         q.status.map(|s| TicketFilter::parse_status(&s)).transpose().map_err(|e| err(StatusCode::BAD_REQUEST, e))?;
     let township = match (&who.township_code, q.township) {
@@ -235,6 +251,9 @@ fn filter_for(who: &Identity, q: ListQuery) -> Result<TicketFilter, ApiError> {
             return Err(err(StatusCode::FORBIDDEN, format!("this token sees township {own} only")))
         }
         (Some(own), _) => Some(own.clone()),
+        (None, Some(asked)) if !known_townships.contains(&asked) => {
+            return Err(err(StatusCode::BAD_REQUEST, format!("no township {asked} in the district")))
+        }
         (None, asked) => asked,
     };
     Ok(TicketFilter { status, township })
@@ -251,7 +270,7 @@ async fn list(
 ) -> Result<Response, ApiError> {
     let who = app.who(&headers).await?;
     let Query(q) = query.map_err(|e| err(StatusCode::BAD_REQUEST, format!("{e} (status=, township=)")))?;
-    let filter = filter_for(&who, q)?;
+    let filter = filter_for(&who, q, &app.townships)?;
     let list = app.read(move |s| Ok(s.tickets(&filter)?)).await?;
     Ok(typed("application/x-ndjson", crate::feed::jsonl(&list)))
 }
@@ -263,7 +282,7 @@ async fn list_geojson(
 ) -> Result<Response, ApiError> {
     let who = app.who(&headers).await?;
     let Query(q) = query.map_err(|e| err(StatusCode::BAD_REQUEST, format!("{e} (status=, township=)")))?;
-    let filter = filter_for(&who, q)?;
+    let filter = filter_for(&who, q, &app.townships)?;
     let list = app.read(move |s| Ok(s.tickets(&filter)?)).await?;
     Ok(typed("application/geo+json", crate::feed::geojson(&list).to_string()))
 }
@@ -458,11 +477,13 @@ pub fn router(
     // a step gives up waiting for a batch's lock before the request's own time runs out, so an
     // answer of 408 never hides a step that was written after all (it says 503, nothing changed)
     writer.set_busy_timeout(Duration::from_secs(cfg.request_timeout_s.saturating_sub(1).max(1)))?;
+    let townships = villages["townships"].as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default();
     let app = Arc::new(App {
         readers: Readers { path: store_path.into(), idle: Mutex::new(Vec::new()) },
         writer: Mutex::new(writer),
         villages,
-        cap_sender: format!("firepoint@{}", cfg.allowed_hosts.first().map(String::as_str).unwrap_or("localhost")),
+        townships,
+        cap_sender: cfg.cap_sender.clone(),
     });
     let serve = Arc::new(cfg.clone());
     Ok(Router::new()
@@ -481,7 +502,16 @@ pub fn router(
         .route("/tickets/{id}/cap", get(cap))
         .route("/tickets/{id}/{action}", post(take_step))
         .fallback(|| async { err(StatusCode::NOT_FOUND, "no such resource") })
+        .method_not_allowed_fallback(|| async { err(StatusCode::METHOD_NOT_ALLOWED, "method not allowed here") })
         .with_state(app)
+        // the page is never framed by another site (its buttons would be clickable there)
+        .layer(axum::middleware::map_response(|mut r: Response| async move {
+            let h = r.headers_mut();
+            h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+            h.insert("content-security-policy", HeaderValue::from_static("frame-ancestors 'none'"));
+            h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+            r
+        }))
         .layer(middleware::from_fn_with_state((serve.clone(), listen), guard))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(serve.body_limit_bytes))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
@@ -510,7 +540,7 @@ pub fn serve(
         if cfg.notify_every_s > 0 {
             spawn_sender(store_path.into(), notify.clone(), Duration::from_secs(cfg.notify_every_s));
         }
-        tracing::info!(listen = %addr, store = %store_path.display(), "serving the ticket feed");
+        eprintln!("serving the ticket feed on http://{addr}/ (store {}); stop with Ctrl-C", store_path.display());
         accept_loop(listener, app, cfg).await
     })
 }

@@ -343,4 +343,18 @@ fn r9_token_commands_refuse_a_store_that_is_not_there() {
         .stderr(predicate::str::contains("unknown placeholder {deadine}"));
     sb.cmd().args(["--set", "sla.satellite_cutoff=\"25:00\"", "config"]).assert().code(2);
     sb.cmd().args(["--set", "sla.ack_min=30", "config"]).assert().code(2);
+    // values that parse but make no sense, each named
+    for (set, says) in [
+        ("notify.webhook_url=\"http://\"", "notify.webhook_url"),
+        ("notify.sms_url=\"http://127.0.0.1:99999/x\"", "port"),
+        ("notify.webhook_url=\"ftp://x\"", "not an http"),
+        ("persistence.cell_deg=0", "persistence.cell_deg"),
+        ("events.merge_radius_m=nan", "events.merge_radius_m"),
+        ("events.station_alert_m=-1", "events.station_alert_m"),
+        ("camera.threshold=2", "camera.threshold"),
+        ("confirm.frames=5", "confirm"),
+        ("serve.allowed_hosts=[]", "serve.allowed_hosts"),
+    ] {
+        sb.cmd().args(["--set", set, "config"]).assert().code(2).stderr(predicate::str::contains(says));
+    }
 }

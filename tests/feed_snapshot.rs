@@ -56,7 +56,8 @@ fn worked_tickets() -> Vec<firepoint::domain::Ticket> {
 #[test]
 fn r9_the_ledger_csv_and_the_geojson_export_are_pinned() {
     let tickets = worked_tickets();
-    insta::assert_snapshot!("ledger_csv", firepoint::feed::ledger_csv(&tickets));
+    let now = chrono::DateTime::parse_from_rfc3339("2026-06-10T12:00:00Z").unwrap().to_utc();
+    insta::assert_snapshot!("ledger_csv", firepoint::feed::ledger_csv(&tickets, now));
     let geojson = firepoint::feed::geojson(&tickets);
     insta::assert_json_snapshot!("tickets_geojson", geojson, {
         ".features[].properties.created_at" => "[wall clock]",

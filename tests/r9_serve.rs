@@ -100,9 +100,35 @@ fn r9_tokens_scope_every_read_and_write_to_the_township() {
     // no token, a wrong one: 401, JSON
     let (status, body) = request(port, "GET", "/tickets", &[], "");
     assert_eq!(status, 401, "{body}");
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.write_all(b"GET /me HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").unwrap();
+    let mut head = String::new();
+    let _ = s.read_to_string(&mut head);
+    assert!(head.to_ascii_lowercase().contains("www-authenticate: bearer"), "{head}");
     assert!(serde_json::from_str::<serde_json::Value>(&body).unwrap()["error"].is_string());
     assert_eq!(get(port, "/tickets", "fpt_guessed").0, 401);
     assert_eq!(request(port, "GET", "/health", &[], "").0, 200, "health needs no token");
+    let lower = format!("bearer {county}");
+    assert_eq!(request(port, "GET", "/me", &[("Authorization", &lower)], "").0, 200, "the scheme is case-insensitive");
+    let (status, body) = get(port, "/tickets?township=nowhere", &county);
+    assert_eq!(status, 400, "{body}");
+    let (status, body) =
+        request(port, "DELETE", "/tickets", &[("Authorization", &lower), ("Content-Type", "application/json")], "");
+    assert_eq!(status, 405);
+    assert!(body.contains("\"error\""), "{body}");
+    // the page and the API are never framed by another site
+    let page = raw(port, b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    assert_eq!(page.0, 200);
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").unwrap();
+    let mut head = String::new();
+    let _ = s.read_to_string(&mut head);
+    let head = head.to_ascii_lowercase();
+    assert!(
+        head.contains("x-frame-options: deny") && head.contains("frame-ancestors 'none'"),
+        "{}",
+        &head[..400.min(head.len())]
+    );
 
     // the county sees all; the township its own, however it asks
     let (_, body) = get(port, "/tickets", &county);

@@ -152,7 +152,7 @@ fn r9_the_ledger_csv_opens_in_excel_with_chinese_headers_one_row_per_ticket() {
     store
         .step(&opened[0], &Step::Ack, "网格员甲", chrono::Utc.with_ymd_and_hms(2026, 6, 10, 5, 40, 0).unwrap())
         .unwrap();
-    let csv = firepoint::feed::ledger_csv(&store.tickets(&TicketFilter::all()).unwrap());
+    let csv = firepoint::feed::ledger_csv(&store.tickets(&TicketFilter::all()).unwrap(), chrono::Utc::now());
     assert!(csv.starts_with("\u{feff}编号,乡镇,"), "BOM, then the Chinese header");
     let mut reader = csv::Reader::from_reader(csv.trim_start_matches('\u{feff}').as_bytes());
     let header = reader.headers().unwrap().clone();
@@ -162,6 +162,13 @@ fn r9_the_ledger_csv_opens_in_excel_with_chinese_headers_one_row_per_ticket() {
     let acked = rows.iter().find(|r| r[col("编号")] == opened[0]).unwrap();
     assert_eq!((&acked[col("状态")], &acked[col("签收人")]), ("已签收", "网格员甲"));
     assert_eq!(&acked[col("签收时间")], "2026-06-10 13:40", "Beijing time");
+    // a note typed as a formula stays text in Excel
+    let at = chrono::Utc.with_ymd_and_hms(2026, 6, 10, 5, 50, 0).unwrap();
+    store.step(&opened[1], &Step::Resolve { action: "=HYPERLINK(\"http://x\")".into() }, "@甲", at).unwrap();
+    let csv = firepoint::feed::ledger_csv(&store.tickets(&TicketFilter::all()).unwrap(), at);
+    let mut reader = csv::Reader::from_reader(csv.trim_start_matches('\u{feff}').as_bytes());
+    let row = reader.records().map(Result::unwrap).find(|r| r[col("编号")] == opened[1]).unwrap();
+    assert_eq!((&row[col("处置措施")], &row[col("办结人")]), ("'=HYPERLINK(\"http://x\")", "'@甲"));
 }
 
 #[test]

@@ -177,6 +177,9 @@ struct App {
     villages: serde_json::Value,
     /// Township codes of the district (a county token's `?township=` must name one).
     townships: Vec<String>,
+    /// Lists already built, by filter and format, with the tickets' version they were built at:
+    /// a list is rebuilt only after a ticket changed.
+    lists: Mutex<std::collections::HashMap<String, (i64, axum::body::Bytes)>>,
     cap_sender: String,
 }
 
@@ -263,6 +266,44 @@ fn typed(content_type: &'static str, body: impl Into<Body>) -> Response {
     ([(header::CONTENT_TYPE, HeaderValue::from_static(content_type))], body.into()).into_response()
 }
 
+/// The list of `filter` as JSON Lines or GeoJSON: built from the store, or the copy built at the
+/// same tickets' version; with an ETag of that version, so a client that has it gets 304.
+async fn list_as(app: &Shared, headers: &HeaderMap, filter: TicketFilter, geojson: bool) -> Result<Response, ApiError> {
+    let key = format!("{}|{:?}", if geojson { "geojson" } else { "jsonl" }, filter);
+    let shared = app.clone();
+    let (version, body) = app
+        .read(move |s| {
+            let version = s.tickets_version()?;
+            if let Some((v, body)) = shared.lists.lock().expect("list cache").get(&key) {
+                if *v == version {
+                    return Ok((version, body.clone()));
+                }
+            }
+            let list = s.tickets(&filter)?;
+            let body = axum::body::Bytes::from(if geojson {
+                crate::feed::geojson(&list).to_string()
+            } else {
+                crate::feed::jsonl(&list)
+            });
+            let mut cache = shared.lists.lock().expect("list cache");
+            if cache.len() >= 256 {
+                cache.clear(); // filters are few (a status, a township); this bounds odd ones
+            }
+            cache.insert(key.clone(), (version, body.clone()));
+            Ok((version, body))
+        })
+        .await?;
+    let etag = format!("\"v{version}-{}\"", body.len());
+    let matches = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| v == etag);
+    let mut r = if matches {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        typed(if geojson { "application/geo+json" } else { "application/x-ndjson" }, body)
+    };
+    r.headers_mut().insert(header::ETAG, HeaderValue::from_str(&etag).expect("ASCII"));
+    Ok(r)
+}
+
 async fn list(
     State(app): State<Shared>,
     headers: HeaderMap,
@@ -271,8 +312,7 @@ async fn list(
     let who = app.who(&headers).await?;
     let Query(q) = query.map_err(|e| err(StatusCode::BAD_REQUEST, format!("{e} (status=, township=)")))?;
     let filter = filter_for(&who, q, &app.townships)?;
-    let list = app.read(move |s| Ok(s.tickets(&filter)?)).await?;
-    Ok(typed("application/x-ndjson", crate::feed::jsonl(&list)))
+    list_as(&app, &headers, filter, false).await
 }
 
 async fn list_geojson(
@@ -283,8 +323,7 @@ async fn list_geojson(
     let who = app.who(&headers).await?;
     let Query(q) = query.map_err(|e| err(StatusCode::BAD_REQUEST, format!("{e} (status=, township=)")))?;
     let filter = filter_for(&who, q, &app.townships)?;
-    let list = app.read(move |s| Ok(s.tickets(&filter)?)).await?;
-    Ok(typed("application/geo+json", crate::feed::geojson(&list).to_string()))
+    list_as(&app, &headers, filter, true).await
 }
 
 async fn one(
@@ -483,6 +522,7 @@ pub fn router(
         writer: Mutex::new(writer),
         villages,
         townships,
+        lists: Mutex::default(),
         cap_sender: cfg.cap_sender.clone(),
     });
     let serve = Arc::new(cfg.clone());

@@ -161,10 +161,30 @@ fn r9_tokens_scope_every_read_and_write_to_the_township() {
     assert_eq!(t["status"], "acknowledged");
     assert!(t["acked_by"].as_str().unwrap().starts_with("城关镇王五"), "{t}");
     assert_eq!(post(port, &format!("/tickets/{id}/ack"), &town, "{}").0, 409, "acknowledged already");
+    // lists are rebuilt after a change, never served stale; an unchanged one is 304 by its ETag
+    let etag = |port: u16, tok: &str, tag: &str| -> (u16, String, String) {
+        let auth = format!("Bearer {tok}");
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        write!(s, "GET /tickets?status=acknowledged HTTP/1.1\r\nHost: localhost\r\nAuthorization: {auth}\r\nIf-None-Match: {tag}\r\nConnection: close\r\n\r\n").unwrap();
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        let status = out.split_whitespace().nth(1).unwrap().parse().unwrap();
+        let tag = out
+            .lines()
+            .find_map(|l| l.to_ascii_lowercase().strip_prefix("etag: ").map(|_| l[6..].trim().to_string()))
+            .unwrap();
+        (status, tag, out.split_once("\r\n\r\n").unwrap().1.to_string())
+    };
+    let (status, tag, body) = etag(port, &town, "\"none\"");
+    assert_eq!((status, lines(&body).len()), (200, 1));
+    assert_eq!(etag(port, &town, &tag).0, 304, "unchanged: not sent again");
     assert_eq!(post(port, &format!("/tickets/{id}/resolve"), &town, "{}").0, 400, "resolve needs an action");
     assert_eq!(post(port, &format!("/tickets/{id}/false_alarm"), &town, r#"{"cause": "aliens"}"#).0, 400);
     let (status, body) = post(port, &format!("/tickets/{id}/false_alarm"), &town, r#"{"cause": "cooking_smoke"}"#);
     assert_eq!(status, 200, "{body}");
+    let (status, new_tag, body) = etag(port, &town, &tag);
+    assert_eq!((status, lines(&body).len()), (200, 0), "the changed list, not the cached one");
+    assert_ne!(new_tag, tag);
     let (_, log) = get(port, &format!("/tickets/{id}/log"), &county);
     let log: Vec<serde_json::Value> = serde_json::from_str(&log).unwrap();
     let steps: Vec<&str> = log.iter().map(|e| e["action"].as_str().unwrap()).collect();

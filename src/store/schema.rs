@@ -139,6 +139,13 @@ DROP TABLE tickets;
 ALTER TABLE tickets_v5 RENAME TO tickets;
 CREATE INDEX tickets_open ON tickets (status, last_seen);
 CREATE INDEX tickets_township ON tickets (township_code, status);
+-- a counter bumped by every change to a ticket, so that readers (the feed) can tell in one
+-- row read whether anything changed since they last built a list
+CREATE TABLE ticket_version (id INTEGER PRIMARY KEY CHECK (id = 1), v INTEGER NOT NULL);
+INSERT INTO ticket_version VALUES (1, 0);
+CREATE TRIGGER tickets_changed_i AFTER INSERT ON tickets BEGIN UPDATE ticket_version SET v = v + 1; END;
+CREATE TRIGGER tickets_changed_u AFTER UPDATE ON tickets BEGIN UPDATE ticket_version SET v = v + 1; END;
+CREATE TRIGGER tickets_changed_d AFTER DELETE ON tickets BEGIN UPDATE ticket_version SET v = v + 1; END;
 CREATE TABLE ticket_log (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     ticket_id TEXT NOT NULL REFERENCES tickets (id),

@@ -159,6 +159,15 @@ impl Store {
         rows.collect::<Result<Vec<_>, _>>().map_err(self.sql())
     }
 
+    /// A number that changes whenever any ticket changes (a trigger-kept counter): equal numbers,
+    /// equal tickets.
+    pub fn tickets_version(&self) -> Result<i64, StoreError> {
+        self.conn
+            .prepare_cached("SELECT v FROM ticket_version WHERE id = 1")
+            .and_then(|mut s| s.query_row([], |r| r.get(0)))
+            .map_err(self.sql())
+    }
+
     pub fn ticket(&self, id: &str) -> Result<Ticket, StoreError> {
         read_ticket(&self.conn, id).map_err(self.sql())?.ok_or_else(|| StoreError::NoTicket(id.into()))
     }

@@ -153,11 +153,18 @@
 
   // ---- login -----------------------------------------------------------------------------
 
-  /** `#token=...` is taken once, kept in localStorage, and removed from the address bar. */
+  /** `#token=...` is taken once, kept in localStorage, and removed from the address bar. A link
+   *  that would replace the token already in use asks first (a link sent by someone else must not
+   *  silently make this phone act as them). */
   function tokenFromUrl() {
     const params = new URLSearchParams(location.hash.replace(/^#/, ''));
     const token = (params.get('token') || '').trim();
     if (!token) return false;
+    const current = localStorage.getItem(TOKEN_KEY);
+    if (current && current !== token && !window.confirm('用链接中的新令牌替换当前登录？ Replace the token in use with the one in this link?')) {
+      history.replaceState(null, '', location.pathname + location.search);
+      return false;
+    }
     localStorage.setItem(TOKEN_KEY, token);
     history.replaceState(null, '', location.pathname + location.search);
     return true;
@@ -225,6 +232,11 @@
       state.map.invalidateSize();
       return;
     }
+    if (typeof L === 'undefined' || !L) {
+      // the map library was not built in (npm ci --prefix web): the list and its buttons still work
+      $('map').textContent = '地图库未安装（scripts/setup.sh）· map library not built';
+      return;
+    }
     state.map = L.map('map', { zoomSnap: 0.25, minZoom: 6 });
     state.map.attributionControl.setPrefix(false);
     state.markers = L.layerGroup().addTo(state.map);
@@ -241,6 +253,7 @@
   }
 
   async function loadVillages() {
+    if (!state.map) return;
     const fc = await api('villages.geojson');
     const many = (fc.features || []).length > 40;
     state.villages = L.geoJSON(fc, {
@@ -260,6 +273,7 @@
   }
 
   function drawMarkers() {
+    if (!state.markers) return;
     state.markers.clearLayers();
     for (const { t, lat, lon } of state.tickets.values()) {
       if (!Number.isFinite(lat) || !Number.isFinite(lon)) continue;
@@ -290,7 +304,7 @@
   function locate(id) {
     const entry = state.tickets.get(id);
     if (!entry || !Number.isFinite(entry.lat)) return;
-    state.map.setView([entry.lat, entry.lon], Math.max(state.map.getZoom(), 14));
+    if (state.map) state.map.setView([entry.lat, entry.lon], Math.max(state.map.getZoom(), 14));
     $('map').scrollIntoView({ behavior: 'smooth', block: 'start' });
   }
 

@@ -557,7 +557,31 @@ pub fn router(
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(serve.request_timeout_s),
-        )))
+        ))
+        .layer(axum::middleware::map_response(json_errors)))
+}
+
+/// Every error answer is JSON `{"error": …}`, those of the limit and timeout layers included
+/// (they answer in plain text or with no body).
+async fn json_errors(r: Response) -> Response {
+    let status = r.status();
+    let json = r
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || json {
+        return r;
+    }
+    let (mut parts, body) = r.into_parts();
+    let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&text);
+    let reason = status.canonical_reason().unwrap_or("error").to_lowercase();
+    let message = if text.trim().is_empty() { reason } else { format!("{reason}: {}", text.trim()) };
+    let body = serde_json::json!({ "error": message }).to_string();
+    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(body))
 }
 
 /// Serves the feed on `listen` until SIGINT / SIGTERM; with `notify_every_s`, the notification

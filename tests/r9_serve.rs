@@ -274,6 +274,7 @@ fn r9_a_slow_or_oversized_client_holds_only_its_own_connection() {
     assert!(t.elapsed() < Duration::from_secs(1), "health waited {:?} behind the slow client", t.elapsed());
     let (answer, took) = slow.join().unwrap();
     assert!(answer.starts_with("HTTP/1.1 408"), "the slow client is cut off: {answer:?}");
+    assert!(answer.contains("application/json"), "errors are JSON, the timeout's too: {answer:?}");
     assert!(took < Duration::from_secs(6), "{took:?}");
 
     // a chunked body past the limit, never announced in Content-Length
@@ -295,6 +296,11 @@ fn r9_a_slow_or_oversized_client_holds_only_its_own_connection() {
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let _ = s.read_to_string(&mut out);
     assert!(refused || out.starts_with("HTTP/1.1 4"), "1 MiB chunked body accepted: {out:?}");
+    // a body over the limit, announced: 413 as JSON
+    let (status, body) =
+        request(port, "POST", "/tickets/x/ack", &[("Content-Type", "application/json")], &"a".repeat(70_000));
+    assert_eq!(status, 413);
+    assert!(serde_json::from_str::<serde_json::Value>(&body).unwrap()["error"].is_string(), "{body}");
     // a 10 MB URL
     let long = format!("GET /tickets?{} HTTP/1.1\r\nHost: localhost\r\n\r\n", "a".repeat(10 << 20));
     let (status, _) = raw(port, long.as_bytes());

@@ -267,3 +267,25 @@ fn r9_a_duplicate_names_the_ticket_that_carries_the_fire_never_another_duplicate
     assert!(store.step(&ids[2], &Step::Duplicate { of: "FP-NOPE".into() }, "甲", now).is_err());
     assert!(store.step(&ids[2], &Step::Duplicate { of: ids[2].clone() }, "甲", now).is_err());
 }
+
+#[test]
+fn r9_a_batch_adds_sightings_but_never_touches_what_the_team_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("t.sqlite")).unwrap();
+    let id = record(&mut store, "s1", &[located(115.6, 37.6, 0)]).unwrap().opened.remove(0);
+    let at = chrono::Utc.with_ymd_and_hms(2026, 6, 10, 5, 10, 0).unwrap();
+    store.step(&id, &Step::Ack, "网格员甲", at).unwrap();
+    store.step(&id, &Step::OnSite { note: Some("已到".into()) }, "网格员甲", at).unwrap();
+    let before = store.ticket(&id).unwrap();
+    let joined = record(&mut store, "s2", &[located(115.601, 37.6, 20)]).unwrap();
+    assert_eq!(joined.joined, vec![id.clone()]);
+    let after = store.ticket(&id).unwrap();
+    assert_eq!(after.detections, 2, "the sighting was added");
+    assert_eq!(
+        (after.status, &after.acked_by, after.acked_at, &after.on_site_by, after.on_site_at, after.deadline),
+        (before.status, &before.acked_by, before.acked_at, &before.on_site_by, before.on_site_at, before.deadline),
+        "the team's state, who and when, and the deadline are as the team left them"
+    );
+    let steps: Vec<String> = store.log(&id).unwrap().into_iter().map(|e| e.action).collect();
+    assert_eq!(steps, ["open", "ack", "on_site"], "a join is not a step");
+}

@@ -30,7 +30,13 @@ pub fn finish_batch(report: &BatchReport) -> Exit {
     for f in &report.feed {
         println!("feed: {}", f.display());
     }
-    if report.failed.is_empty() && report.warned.is_empty() {
+    if let Some(e) = &report.feed_error {
+        eprintln!(
+            "error: {e}; every input above was recorded in the ticket store (tickets and notifications are kept), \
+             and the feed files will be rewritten by the next batch once the folder can be written"
+        );
+    }
+    if report.failed.is_empty() && report.warned.is_empty() && report.feed_error.is_none() {
         Exit::Ok
     } else {
         Exit::Partial
@@ -385,7 +391,7 @@ pub fn smoke_eval(cfg: &Config, dir: &Path) -> Result<Exit> {
     let frames =
         eval::labelled_frames(dir).with_context(|| format!("cannot list labelled frames in {}", dir.display()))?;
     let model = SmokeModel::load(&cfg.camera.model, cfg.camera.threshold)?;
-    let detector = FrameDetector::scorer(model)?;
+    let detector = FrameDetector::scorer(model)?.with_max_pixels(cfg.limits.max_frame_pixels);
     let (results, unscored) = eval::score_all(&detector, &frames);
     for r in &results {
         println!("{}", serde_json::to_string(r)?);

@@ -162,8 +162,8 @@ impl Config {
                 self.confirm.frames, self.confirm.of_last
             ));
         }
-        if self.limits.max_pixels == 0 {
-            return Err("limits.max_pixels must be ≥ 1".into());
+        if self.limits.max_pixels == 0 || self.limits.max_frame_pixels == 0 {
+            return Err("limits.max_pixels and limits.max_frame_pixels must be ≥ 1".into());
         }
         self.notify.check()?;
         self.serve.check()

@@ -68,6 +68,8 @@ pub struct BatchReport {
     /// Frames not scored, with the reason (night infrared frames the model was not trained on).
     pub frames_skipped: usize,
     pub feed: Vec<PathBuf>,
+    /// The feed files could not be written (every input was recorded before): why.
+    pub feed_error: Option<String>,
 }
 
 impl fmt::Display for BatchReport {
@@ -364,7 +366,7 @@ pub fn run(cfg: &Config, inputs: Vec<(InputKind, PathBuf)>, mode: Quarantine) ->
     } else {
         let model = SmokeModel::load(&cfg.camera.model, cfg.camera.threshold)?;
         let wait = std::time::Duration::from_secs(cfg.camera.sidecar_wait_min.max(0) as u64 * 60);
-        Some(FrameDetector::new(model, &aoi, wait)?)
+        Some(FrameDetector::new(model, &aoi, wait)?.with_max_pixels(cfg.limits.max_frame_pixels))
     };
     let companion_wait = std::time::Duration::from_secs(cfg.batch.companion_wait_min.max(0) as u64 * 60);
     let settings = Settings { hotspot: &cfg.hotspot, limits: &cfg.limits, companion_wait };
@@ -375,7 +377,12 @@ pub fn run(cfg: &Config, inputs: Vec<(InputKind, PathBuf)>, mode: Quarantine) ->
         score_frames(&mut ctx, &detector, &frames)?;
     }
     let tickets = ctx.store.tickets(&crate::store::TicketFilter::all())?;
-    ctx.report.feed = crate::feed::write(&cfg.paths.feed, &tickets)?;
+    // every input is committed by now: a feed folder that cannot be written makes the batch
+    // partial (said, exit 1), not a failure that hides what was recorded
+    match crate::feed::write(&cfg.paths.feed, &tickets) {
+        Ok(files) => ctx.report.feed = files,
+        Err(e) => ctx.report.feed_error = Some(crate::text::error_chain(&e)),
+    }
     Ok(ctx.report)
 }
 

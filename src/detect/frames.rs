@@ -26,6 +26,8 @@ pub struct FrameDetector<'a> {
     sidecar_wait: std::time::Duration,
     idle: Mutex<Vec<SmokeWorker>>,
     sessions: std::sync::atomic::AtomicUsize,
+    /// Largest frame decoded, pixels (`limits.max_frame_pixels`).
+    max_pixels: u64,
 }
 
 impl<'a> FrameDetector<'a> {
@@ -39,14 +41,36 @@ impl<'a> FrameDetector<'a> {
         sidecar_wait: std::time::Duration,
     ) -> Result<FrameDetector<'a>, SmokeError> {
         let first = model.worker()?;
-        Ok(FrameDetector { model, aoi: Some(aoi), sidecar_wait, idle: Mutex::new(vec![first]), sessions: 1.into() })
+        let max_pixels = crate::ingest::Limits::default().max_frame_pixels;
+        Ok(FrameDetector {
+            model,
+            aoi: Some(aoi),
+            sidecar_wait,
+            idle: Mutex::new(vec![first]),
+            sessions: 1.into(),
+            max_pixels,
+        })
     }
 
     /// A detector that only scores frames (no district, no poses): [`FrameDetector::score`].
     pub fn scorer(model: SmokeModel) -> Result<FrameDetector<'static>, SmokeError> {
         let first = model.worker()?;
         let wait = std::time::Duration::ZERO;
-        Ok(FrameDetector { model, aoi: None, sidecar_wait: wait, idle: Mutex::new(vec![first]), sessions: 1.into() })
+        let max_pixels = crate::ingest::Limits::default().max_frame_pixels;
+        Ok(FrameDetector {
+            model,
+            aoi: None,
+            sidecar_wait: wait,
+            idle: Mutex::new(vec![first]),
+            sessions: 1.into(),
+            max_pixels,
+        })
+    }
+
+    /// Frames over `max_pixels` pixels are refused before they are decoded.
+    pub fn with_max_pixels(mut self, max_pixels: u64) -> Self {
+        self.max_pixels = max_pixels;
+        self
     }
 
     /// ONNX Runtime sessions built so far (at most one per rayon thread).
@@ -77,7 +101,7 @@ impl<'a> FrameDetector<'a> {
     /// The production scoring of one frame file, no pose needed: decode, score. Returns the
     /// score and the frame's size (width, height).
     pub fn score(&self, path: &Path) -> Result<(SmokeScore, (u32, u32)), InputError> {
-        let img = frame::decode(path)?;
+        let img = frame::decode(path, self.max_pixels)?;
         let score = self.with_worker(|w| w.score(&img))??;
         Ok((score, img.dimensions()))
     }
@@ -108,7 +132,7 @@ impl<'a> FrameDetector<'a> {
             }
             other => other?,
         };
-        let img = frame::decode(path)?;
+        let img = frame::decode(path, self.max_pixels)?;
         let aoi = self.aoi.expect("frames are placed only by a detector made with a district");
         let cam = aoi
             .camera(&pose.camera_id)

@@ -15,6 +15,8 @@ pub enum FrameError {
         #[source]
         source: image::ImageError,
     },
+    #[error("camera frame {path} is {what}")]
+    TooLarge { path: PathBuf, what: String },
     #[error("camera frame {path} has no pose sidecar {sidecar}")]
     NoPose { path: PathBuf, sidecar: PathBuf },
     #[error("pose sidecar {path} is not valid")]
@@ -93,12 +95,25 @@ pub fn read_pose(frame: &Path) -> Result<Pose, FrameError> {
     Ok(pose)
 }
 
-pub fn decode(path: &Path) -> Result<image::RgbImage, FrameError> {
-    image::ImageReader::open(path)
-        .map_err(|e| FrameError::Decode { path: path.into(), source: image::ImageError::IoError(e) })?
-        .with_guessed_format()
-        .map_err(|e| FrameError::Decode { path: path.into(), source: image::ImageError::IoError(e) })?
-        .decode()
-        .map(|img| img.into_rgb8())
-        .map_err(|source| FrameError::Decode { path: path.into(), source })
+/// Decodes a frame of at most `max_pixels` pixels: its header's size is checked first (a
+/// decompression bomb is refused before anything is allocated), and the decoder is held to the
+/// same limit.
+pub fn decode(path: &Path, max_pixels: u64) -> Result<image::RgbImage, FrameError> {
+    let io = |e: std::io::Error| FrameError::Decode { path: path.into(), source: image::ImageError::IoError(e) };
+    let reader = || -> Result<image::ImageReader<std::io::BufReader<std::fs::File>>, FrameError> {
+        image::ImageReader::open(path).map_err(io)?.with_guessed_format().map_err(io)
+    };
+    let (w, h) = reader()?.into_dimensions().map_err(|source| FrameError::Decode { path: path.into(), source })?;
+    if w as u64 * h as u64 > max_pixels {
+        let what =
+            format!("{w} × {h} pixels, over limits.max_frame_pixels ({max_pixels}); raise it if the frame is genuine");
+        return Err(FrameError::TooLarge { path: path.into(), what });
+    }
+    let mut r = reader()?;
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(w);
+    limits.max_image_height = Some(h);
+    limits.max_alloc = Some(max_pixels.saturating_mul(8));
+    r.limits(limits);
+    r.decode().map(|img| img.into_rgb8()).map_err(|source| FrameError::Decode { path: path.into(), source })
 }

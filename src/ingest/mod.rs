@@ -23,12 +23,17 @@ pub struct Limits {
     /// Most fire pixels one scene or fire product may have; more is a broken input (a mask
     /// filled with one class, a scene of fill values), quarantined before it fills memory.
     pub max_fire_pixels: usize,
+    /// Largest camera frame decoded (width × height), pixels: a few-KB JPEG or PNG may declare
+    /// 60000 × 60000; the header is checked before a pixel is decoded, and the decoder is held to
+    /// it too. Bigger frames are quarantined.
+    pub max_frame_pixels: u64,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        // a GOES full disk (5424²), a VIIRS I-band granule (6400 × 6464) and a 5000² tile fit
-        Limits { max_pixels: 100_000_000, max_fire_pixels: 200_000 }
+        // a GOES full disk (5424²), a VIIRS I-band granule (6400 × 6464) and a 5000² tile fit;
+        // an 8K camera frame (7680 × 4320 = 33 M) fits
+        Limits { max_pixels: 100_000_000, max_fire_pixels: 200_000, max_frame_pixels: 40_000_000 }
     }
 }
 

@@ -1,0 +1,81 @@
+//! Issue 10's hardening that a county meets first: a frame that declares an absurd size is
+//! refused before a pixel is decoded; a feed folder that cannot be written leaves a partial batch
+//! that says what it kept.
+
+mod common;
+
+use common::Sandbox;
+
+/// CRC-32 (IEEE), as PNG chunks carry it.
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = 0xffff_ffffu32;
+    for &b in bytes {
+        crc ^= b as u32;
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xedb8_8320 } else { crc >> 1 };
+        }
+    }
+    !crc
+}
+
+/// A PNG of a few dozen bytes that declares `w` × `h` RGB pixels (its data is junk).
+fn bomb_png(w: u32, h: u32) -> Vec<u8> {
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut ihdr = b"IHDR".to_vec();
+    ihdr.extend(w.to_be_bytes());
+    ihdr.extend(h.to_be_bytes());
+    ihdr.extend([8, 2, 0, 0, 0]); // 8-bit RGB
+    png.extend(13u32.to_be_bytes());
+    png.extend(&ihdr);
+    png.extend(crc32(&ihdr).to_be_bytes());
+    let idat = b"IDATjunkjunk".to_vec();
+    png.extend(8u32.to_be_bytes());
+    png.extend(&idat);
+    png.extend(crc32(&idat).to_be_bytes());
+    png
+}
+
+#[test]
+fn r10_a_frame_declaring_60000_by_60000_pixels_is_refused_before_decoding() {
+    let sb = Sandbox::new();
+    sb.simulate();
+    let dir = sb.path("work/inbox/frames/CAM05");
+    let good = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "json"))
+        .unwrap();
+    let bomb = dir.join("CAM05_20260610T059900Z.png");
+    std::fs::write(&bomb, bomb_png(60_000, 60_000)).unwrap();
+    let mut pose: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&good).unwrap()).unwrap();
+    pose["captured_at"] = "2026-06-10T05:59:00Z".into();
+    std::fs::write(bomb.with_extension("json"), pose.to_string()).unwrap();
+    let out = sb.cmd().arg("run").output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("CAM05_20260610T059900Z.png")
+            && stderr.contains("60000 × 60000 pixels, over limits.max_frame_pixels"),
+        "{stderr}"
+    );
+    assert_eq!(sb.tickets().len(), 4, "the rest of the batch went on");
+    assert!(common::files_under(&sb.path("work/quarantine")).iter().any(|p| p.ends_with("CAM05_20260610T059900Z.png")));
+}
+
+#[test]
+fn r10_an_unwritable_feed_folder_leaves_a_partial_batch_that_says_what_it_kept() {
+    let sb = Sandbox::new();
+    sb.simulate();
+    std::fs::create_dir_all(sb.path("work")).unwrap();
+    std::fs::write(sb.path("work/feed"), "a file where the feed folder should be").unwrap();
+    let out = sb.cmd().arg("run").output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "partial, not fatal: {stderr}");
+    assert!(stderr.contains("every input above was recorded in the ticket store"), "{stderr}");
+    assert_eq!(sb.tickets().len(), 4, "the tickets were kept");
+    // the folder fixed, the next batch writes the feed and duplicates nothing
+    std::fs::remove_file(sb.path("work/feed")).unwrap();
+    sb.cmd().arg("run").assert().code(0);
+    assert_eq!(sb.tickets().len(), 4);
+    assert!(sb.path("work/feed/tickets.jsonl").is_file());
+}

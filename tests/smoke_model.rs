@@ -48,7 +48,7 @@ fn rust_preprocessing_matches_the_training_script_on_a_real_frame() {
     let path = smoke.join("alerttahoe_boxoverlay/smoke_box_removed").join(name);
     assert!(path.exists(), "{} is part of the shared data", path.display());
     let model = SmokeModel::load(MODEL.as_ref(), None).unwrap();
-    let img = firepoint::ingest::frame::decode(&path).unwrap();
+    let img = firepoint::ingest::frame::decode(&path, u64::MAX).unwrap();
     let got = model.worker().unwrap().score(&img).unwrap().score;
     // PIL's and image's bilinear resampling differ slightly; the score must not
     assert!((got - want).abs() < 0.02, "Rust {got} vs training script {want}");
@@ -84,7 +84,7 @@ fn r7_rust_tiling_matches_the_training_script_tile_by_tile_on_real_frames() {
     assert!(checks.len() >= 3);
     for c in checks {
         let path = smoke.join(c["path"].as_str().unwrap());
-        let img = firepoint::ingest::frame::decode(&path).unwrap();
+        let img = firepoint::ingest::frame::decode(&path, u64::MAX).unwrap();
         let got = w.score(&img).unwrap();
         let want: Vec<f64> = c["tile_probs"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
         assert_eq!(got.tiles.len(), want.len(), "{}: tile count", path.display());

@@ -20,7 +20,7 @@ else
 fi
 log="$(mktemp)"; trap 'rm -f "$log"' EXIT
 # the 5k-scene bench writes 600 MB of data: it runs from scripts/bench_hotspot.sh, not here
-cargo test --locked --lib --bins --tests "$@" -- "${extra[@]}" 2>&1 | tee "$log"
+cargo test --locked --lib --bins --tests --examples "$@" -- "${extra[@]}" 2>&1 | tee "$log"
 # tests that need only what setup.sh installed (xmllint and the CAP schema; Chromium and the
 # page's npm packages) are #[ignore]d for a bare `cargo test`; here they always run
 if [ "$real" = 0 ]; then

@@ -110,11 +110,21 @@ impl Config {
     /// Reads `file` (when given) and applies `overrides` (`section.key=value`, value in TOML
     /// syntax; a bare word is taken as a string).
     pub fn load(file: Option<&Path>, overrides: &[String]) -> Result<Config, ConfigError> {
-        let mut value = match file {
+        let text = match file {
             Some(path) => {
-                let text =
-                    std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
-                let mut table = toml::from_str::<toml::Table>(&text)
+                Some(std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?)
+            }
+            None => None,
+        };
+        Config::parse(text.as_deref().zip(file), overrides)
+    }
+
+    /// [`Config::load`] from a file's text (`Some((text, path))`; relative paths resolve against
+    /// the path's folder) or defaults (`None`), then `overrides`.
+    pub fn parse(file: Option<(&str, &Path)>, overrides: &[String]) -> Result<Config, ConfigError> {
+        let mut value = match file {
+            Some((text, path)) => {
+                let mut table = toml::from_str::<toml::Table>(text)
                     .map_err(|source| ConfigError::Parse { path: path.into(), source })?;
                 resolve_paths(&mut table, path.parent().unwrap_or(Path::new("")));
                 table

@@ -76,8 +76,14 @@ pub fn read_pose(frame: &Path) -> Result<Pose, FrameError> {
         let what = format!("larger than {SIDECAR_MAX} bytes: not a pose");
         return Err(FrameError::SidecarFile { path: sidecar, what });
     }
+    parse_pose(&text, &sidecar)
+}
+
+/// A pose from the sidecar's text (`sidecar` only names it in errors), its ranges checked.
+pub fn parse_pose(text: &str, sidecar: &Path) -> Result<Pose, FrameError> {
+    let sidecar = sidecar.to_path_buf();
     let pose: Pose =
-        serde_json::from_str(&text).map_err(|source| FrameError::BadPose { path: sidecar.clone(), source })?;
+        serde_json::from_str(text).map_err(|source| FrameError::BadPose { path: sidecar.clone(), source })?;
     if !pose.extra.is_empty() {
         let keys: Vec<&str> = pose.extra.keys().map(String::as_str).collect();
         tracing::info!("pose sidecar {}: fields ignored: {}", sidecar.display(), crate::text::quote(&keys.join(", ")));

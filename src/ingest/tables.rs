@@ -227,7 +227,12 @@ fn decode(bytes: &[u8]) -> Option<std::borrow::Cow<'_, str>> {
 /// Reads a fire-point table of any supported layout.
 pub fn read_table(path: &Path) -> Result<Table, TableError> {
     let bytes = std::fs::read(path).map_err(|source| TableError::Read { path: path.into(), source })?;
-    let text = decode(&bytes).ok_or_else(|| TableError::Encoding { path: path.into() })?;
+    parse_table(&bytes, path)
+}
+
+/// A fire-point table from its bytes (`path` only names it in errors).
+pub fn parse_table(bytes: &[u8], path: &Path) -> Result<Table, TableError> {
+    let text = decode(bytes).ok_or_else(|| TableError::Encoding { path: path.into() })?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     // Himawari WLF: two '#' lines, the second of which is the header
     let comment: Vec<&str> = text.lines().take_while(|l| l.starts_with('#')).collect();

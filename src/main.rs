@@ -168,6 +168,12 @@ fn main() -> ExitCode {
         }
         Err(err) => {
             eprintln!("error: {}", firepoint::text::error_chain(err.as_ref()));
+            if err.chain().any(|e| e.downcast_ref::<firepoint::store::StoreError>().is_some_and(|s| s.is_full())) {
+                eprintln!(
+                    "note: the ticket store's disk is full. The batch stopped cleanly: every input recorded so far is \
+                     kept whole, the others are still in the inbox, and the next batch takes them once there is space."
+                );
+            }
             Exit::Fatal.into()
         }
     }

@@ -79,3 +79,72 @@ fn r10_an_unwritable_feed_folder_leaves_a_partial_batch_that_says_what_it_kept()
     assert_eq!(sb.tickets().len(), 4);
     assert!(sb.path("work/feed/tickets.jsonl").is_file());
 }
+
+/// A tmpfs of `size` mounted at `dir` (root only); false when this machine does not allow it.
+fn mount_tmpfs(dir: &std::path::Path, size: &str) -> bool {
+    std::fs::create_dir_all(dir).unwrap();
+    let _ = std::process::Command::new("umount").arg(dir).status();
+    std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+        .arg(dir)
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[test]
+#[ignore = "needs root to mount a small tmpfs for the store (scripts/test.sh runs it as root)"]
+fn r10_a_full_disk_stops_the_batch_cleanly_and_the_next_run_resumes() {
+    let sb = Sandbox::new();
+    sb.simulate();
+    let total = common::files_under(&sb.path("work/inbox"))
+        .iter()
+        .filter(|p| !p.extension().is_some_and(|x| x == "json"))
+        .count();
+    let disk = sb.path("disk");
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _guard = Unmount(disk.clone());
+    let store = |sb: &Sandbox| {
+        let mut c = sb.cmd();
+        c.args(["--set", "paths.store=\"disk/fp.sqlite\""]);
+        c
+    };
+    let count = |sql: &str| -> i64 {
+        rusqlite::Connection::open(disk.join("fp.sqlite")).unwrap().query_row(sql, [], |r| r.get(0)).unwrap()
+    };
+    // grow the disk until the batch fills it part way through (the sizes depend on SQLite's pages)
+    let mut filled = None;
+    for kb in (200..=600).step_by(30) {
+        let _ = std::fs::remove_dir_all(sb.path("work/feed"));
+        assert!(mount_tmpfs(&disk, &format!("{kb}k")), "cannot mount a tmpfs (run as root)");
+        let out = store(&sb).arg("run").output().unwrap();
+        let recorded = std::fs::metadata(disk.join("fp.sqlite"))
+            .is_ok()
+            .then(|| count("SELECT count(*) FROM inputs"))
+            .unwrap_or(0);
+        if out.status.code() == Some(2) && recorded > 0 && (recorded as usize) < total {
+            let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+            filled = Some((kb, recorded, stderr));
+            break;
+        }
+    }
+    let (kb, recorded, stderr) = filled.expect("no disk size filled up part way through the batch");
+    assert!(stderr.contains("database or disk is full") && stderr.contains("the next batch takes them"), "{stderr}");
+    assert_eq!(count("SELECT count(*) FROM pragma_integrity_check WHERE integrity_check != 'ok'"), 0, "store intact");
+    // the disk grown (the same tmpfs, remounted larger), the next batch takes the rest
+    let grown = std::process::Command::new("mount").args(["-o", "remount,size=8m"]).arg(&disk).status().unwrap();
+    assert!(grown.success());
+    store(&sb).arg("run").assert().code(0);
+    assert_eq!(
+        count("SELECT count(*) FROM inputs") as usize,
+        total,
+        "every input recorded once (filled at {kb} KiB after {recorded})"
+    );
+    let tickets = count("SELECT count(*) FROM tickets");
+    assert_eq!(tickets, 4, "the demo's tickets, none lost, none doubled");
+    assert_eq!(count("SELECT count(*) FROM ticket_log WHERE action = 'open'"), tickets);
+}

@@ -64,6 +64,12 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// The store's disk (or its size limit) is full.
+    pub fn is_full(&self) -> bool {
+        matches!(self, StoreError::Sql { source: SqlError(e), .. }
+            if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull))
+    }
+
     /// The store was locked by another writer for longer than the busy timeout.
     pub fn is_busy(&self) -> bool {
         matches!(self, StoreError::Sql { source: SqlError(e), .. }

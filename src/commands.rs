@@ -150,7 +150,7 @@ pub fn tickets(cfg: &Config, command: Option<TicketsCommand>) -> Result<Exit> {
     let now = chrono::Utc::now();
     let (id, by, step) = match command {
         TicketsCommand::List { status, township, format } => {
-            let list = store.tickets(&TicketFilter { status, township })?;
+            let list = store.tickets(&TicketFilter { status, township, ..Default::default() })?;
             match format {
                 ListFormat::Jsonl => print!("{}", firepoint::feed::jsonl(&list)),
                 ListFormat::Geojson => println!("{}", serde_json::to_string_pretty(&firepoint::feed::geojson(&list))?),

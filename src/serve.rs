@@ -7,7 +7,7 @@
 //! | `GET /health` | `ok` (no token) |
 //! | `GET /`, `/app.js`, `/app.css`, `/vendor/leaflet.*` | the township page (no token) |
 //! | `GET /me` | who the token speaks for |
-//! | `GET /tickets[?status=active&township=CODE]` | JSON Lines, one ticket a line |
+//! | `GET /tickets[?status=active&township=CODE&since=RFC3339&limit=N]` | JSON Lines, one ticket a line |
 //! | `GET /tickets.geojson[?…]` | GeoJSON FeatureCollection |
 //! | `GET /tickets/{id}` · `/tickets/{id}/log` · `/tickets/{id}/cap` | a ticket · its audit log · CAP 1.2 XML |
 //! | `GET /villages.geojson` | the villages the token may see (for the page's map) |
@@ -244,6 +244,10 @@ fn visible(store: &Store, who: &Identity, id: &str) -> Result<Ticket, ApiError> 
 struct ListQuery {
     status: Option<String>,
     township: Option<String>,
+    /// RFC 3339: only tickets last seen at or after it.
+    since: Option<String>,
+    /// At most this many, the most recently first seen.
+    limit: Option<usize>,
 }
 
 fn filter_for(who: &Identity, q: ListQuery, known_townships: &[String]) -> Result<TicketFilter, ApiError> {
@@ -259,7 +263,12 @@ fn filter_for(who: &Identity, q: ListQuery, known_townships: &[String]) -> Resul
         }
         (None, asked) => asked,
     };
-    Ok(TicketFilter { status, township })
+    let since = q
+        .since
+        .map(|s| chrono::DateTime::parse_from_rfc3339(&s).map(|t| t.to_utc()))
+        .transpose()
+        .map_err(|e| err(StatusCode::BAD_REQUEST, format!("since: not an RFC 3339 time ({e})")))?;
+    Ok(TicketFilter { status, township, since, limit: q.limit })
 }
 
 fn typed(content_type: &'static str, body: impl Into<Body>) -> Response {
@@ -310,7 +319,8 @@ async fn list(
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     let who = app.who(&headers).await?;
-    let Query(q) = query.map_err(|e| err(StatusCode::BAD_REQUEST, format!("{e} (status=, township=)")))?;
+    let Query(q) =
+        query.map_err(|e| err(StatusCode::BAD_REQUEST, format!("{e} (status=, township=, since=, limit=)")))?;
     let filter = filter_for(&who, q, &app.townships)?;
     list_as(&app, &headers, filter, false).await
 }
@@ -321,7 +331,8 @@ async fn list_geojson(
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     let who = app.who(&headers).await?;
-    let Query(q) = query.map_err(|e| err(StatusCode::BAD_REQUEST, format!("{e} (status=, township=)")))?;
+    let Query(q) =
+        query.map_err(|e| err(StatusCode::BAD_REQUEST, format!("{e} (status=, township=, since=, limit=)")))?;
     let filter = filter_for(&who, q, &app.townships)?;
     list_as(&app, &headers, filter, true).await
 }

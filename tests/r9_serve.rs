@@ -133,6 +133,14 @@ fn r9_tokens_scope_every_read_and_write_to_the_township() {
     // the county sees all; the township its own, however it asks
     let (_, body) = get(port, "/tickets", &county);
     assert_eq!(lines(&body).len(), all.len());
+    // a window and a cap, for a client that does not want the whole history
+    let (_, body) = get(port, "/tickets?limit=2", &county);
+    assert_eq!(lines(&body).len(), 2.min(all.len()));
+    let (_, body) = get(port, "/tickets?since=2030-01-01T00:00:00Z", &county);
+    assert!(body.is_empty(), "{body}");
+    let (_, body) = get(port, "/tickets?since=2026-06-10T00:00:00%2B08:00", &county);
+    assert_eq!(lines(&body).len(), all.len());
+    assert_eq!(get(port, "/tickets?since=yesterday", &county).0, 400);
     let (_, body) = get(port, "/tickets?status=active", &town);
     let seen = lines(&body);
     assert!(!seen.is_empty() && seen.iter().all(|t| t["township_code"] == mine.as_str()), "{body}");

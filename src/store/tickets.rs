@@ -17,6 +17,10 @@ pub struct TicketFilter {
     pub status: Option<String>,
     /// Township code, as in the AOI's townships layer.
     pub township: Option<String>,
+    /// Only tickets last seen at or after this time (a feed client's window).
+    pub since: Option<DateTime<Utc>>,
+    /// At most this many, the most recently first seen ones (still listed oldest first).
+    pub limit: Option<usize>,
 }
 
 impl TicketFilter {
@@ -24,10 +28,10 @@ impl TicketFilter {
         TicketFilter::default()
     }
     pub fn status(status: Status) -> TicketFilter {
-        TicketFilter { status: Some(status.as_str().into()), township: None }
+        TicketFilter { status: Some(status.as_str().into()), ..Default::default() }
     }
     pub fn active() -> TicketFilter {
-        TicketFilter { status: Some("active".into()), township: None }
+        TicketFilter { status: Some("active".into()), ..Default::default() }
     }
     /// A status filter as a user typed it: a status, or `active`.
     pub fn parse_status(s: &str) -> Result<String, String> {
@@ -150,13 +154,25 @@ impl Store {
             .prepare(&format!(
                 "SELECT {TICKET_COLUMNS} FROM tickets
                  WHERE (?1 IS NULL OR status = ?1 OR (?1 = 'active' AND status IN ('open', 'acknowledged', 'on_site')))
-                   AND (?2 IS NULL OR township_code = ?2)
-                 ORDER BY first_seen, id"
+                   AND (?2 IS NULL OR township_code = ?2) AND (?3 IS NULL OR last_seen >= ?3)
+                 ORDER BY first_seen DESC, id DESC LIMIT ?4"
             ))
             .map_err(self.sql())?;
-        let rows =
-            stmt.query_map(params![filter.status.as_deref(), filter.township], ticket_from_row).map_err(self.sql())?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(self.sql())
+        let rows = stmt
+            .query_map(
+                params![
+                    filter.status.as_deref(),
+                    filter.township,
+                    filter.since.map(ts),
+                    filter.limit.map_or(-1, |n| n as i64)
+                ],
+                ticket_from_row,
+            )
+            .map_err(self.sql())?;
+        // newest first for the limit, then oldest sighting first as every list is read
+        let mut list = rows.collect::<Result<Vec<_>, _>>().map_err(self.sql())?;
+        list.reverse();
+        Ok(list)
     }
 
     /// A number that changes whenever any ticket changes (a trigger-kept counter): equal numbers,

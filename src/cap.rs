@@ -13,7 +13,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::Ticket;
+use crate::domain::{Status, Ticket};
 
 /// CAP 1.2's XML namespace.
 pub const NAMESPACE: &str = "urn:oasis:names:tc:emergency:cap:1.2";
@@ -24,62 +24,22 @@ pub const RESTRICTION: &str = "仅限乡镇处置队伍、网格员及县级指�
 /// The `<senderName>` of every alert.
 pub const SENDER_NAME: &str = "firepoint 火点监测";
 
-/// Where a ticket stands, read from its status text: the new names (open, acknowledged, on_site,
-/// resolved, false_alarm, duplicate) and the old ones (acked, closed) alike.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
-    Open,
-    Acknowledged,
-    OnSite,
-    Resolved,
-    FalseAlarm,
-    Duplicate,
-    /// A status this module does not know: sent as an `Update` under its own name.
-    Other,
+/// The status as an alert's headline and description name it (the ledger has its own words, for
+/// the outcome: `Status::chinese`).
+fn label(status: Status) -> &'static str {
+    match status {
+        Status::Open => "待签收",
+        Status::Acknowledged => "已签收",
+        Status::OnSite => "已到场",
+        Status::Resolved => "已办结",
+        Status::FalseAlarm => "误报",
+        Status::Duplicate => "重复工单",
+    }
 }
 
-impl Phase {
-    fn of(status: &str) -> Phase {
-        match status {
-            "open" => Phase::Open,
-            "acknowledged" | "acked" => Phase::Acknowledged,
-            "on_site" => Phase::OnSite,
-            "resolved" | "closed" => Phase::Resolved,
-            "false_alarm" => Phase::FalseAlarm,
-            "duplicate" => Phase::Duplicate,
-            _ => Phase::Other,
-        }
-    }
-
-    /// The status as the alert names it (new names; an unknown one as it is).
-    fn name(self, raw: &str) -> &str {
-        match self {
-            Phase::Open => "open",
-            Phase::Acknowledged => "acknowledged",
-            Phase::OnSite => "on_site",
-            Phase::Resolved => "resolved",
-            Phase::FalseAlarm => "false_alarm",
-            Phase::Duplicate => "duplicate",
-            Phase::Other => raw,
-        }
-    }
-
-    /// The status in Chinese, as the ledger shows it.
-    fn label(self, raw: &str) -> &str {
-        match self {
-            Phase::Open => "待签收",
-            Phase::Acknowledged => "已签收",
-            Phase::OnSite => "已到场",
-            Phase::Resolved => "已办结",
-            Phase::FalseAlarm => "误报",
-            Phase::Duplicate => "重复工单",
-            Phase::Other => raw,
-        }
-    }
-
-    fn cancels(self) -> bool {
-        matches!(self, Phase::FalseAlarm | Phase::Duplicate)
-    }
+/// A false alarm or a duplicate withdraws the alert.
+fn cancels(status: Status) -> bool {
+    matches!(status, Status::FalseAlarm | Status::Duplicate)
 }
 
 /// CAP `<msgType>`.
@@ -90,10 +50,10 @@ enum MsgType {
     Cancel,
 }
 
-fn msg_type(phase: Phase, unchanged: bool) -> MsgType {
-    match phase {
-        _ if phase.cancels() => MsgType::Cancel,
-        Phase::Open if unchanged => MsgType::Alert,
+fn msg_type(status: Status, unchanged: bool) -> MsgType {
+    match status {
+        _ if cancels(status) => MsgType::Cancel,
+        Status::Open if unchanged => MsgType::Alert,
         _ => MsgType::Update,
     }
 }
@@ -101,14 +61,8 @@ fn msg_type(phase: Phase, unchanged: bool) -> MsgType {
 /// The ticket `t` as one CAP 1.2 alert from `sender` (CAP's sender: a name without spaces,
 /// commas, `<` or `&`, e.g. `firepoint@county.example`).
 pub fn alert_xml(t: &Ticket, sender: &str) -> String {
-    render(t, t.status.as_str(), sender)
-}
-
-/// [`alert_xml`] for a ticket whose status reads `status` (the tests give every status here,
-/// whatever the `Status` enum of the day can hold).
-fn render(t: &Ticket, status: &str, sender: &str) -> String {
-    let phase = Phase::of(status);
-    let msg = msg_type(phase, phase == Phase::Open && t.updated_at == t.created_at);
+    let status = t.status;
+    let msg = msg_type(status, status == Status::Open && t.updated_at == t.created_at);
     let mut x = Xml::default();
     x.raw("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     x.raw(&format!("<alert xmlns=\"{NAMESPACE}\">\n"));
@@ -125,39 +79,39 @@ fn render(t: &Ticket, status: &str, sender: &str) -> String {
     x.el(1, "msgType", &format!("{msg:?}"));
     x.el(1, "scope", "Restricted");
     x.el(1, "restriction", RESTRICTION);
-    if let Some(note) = note(t, phase) {
+    if let Some(note) = note(t) {
         x.el(1, "note", &note);
     }
     if msg != MsgType::Alert {
         x.el(1, "references", &format!("{sender},{},{}", t.id, cap_time(t.created_at)));
     }
-    info(&mut x, t, phase, status);
+    info(&mut x, t);
     x.raw("</alert>\n");
     x.0
 }
 
 /// The one `<info>` block, in Chinese.
-fn info(x: &mut Xml, t: &Ticket, phase: Phase, status: &str) {
+fn info(x: &mut Xml, t: &Ticket) {
     let camera = t.sources.iter().any(|s| s == "camera") || !t.cameras.is_empty();
     x.open(1, "info");
     x.el(2, "language", "zh-CN");
     x.el(2, "category", "Fire");
     x.el(2, "event", event(t));
-    if phase == Phase::Resolved {
+    if t.status == Status::Resolved {
         x.el(2, "responseType", "AllClear");
     }
     x.el(2, "urgency", if camera { "Immediate" } else { "Expected" });
     x.el(2, "severity", if t.priority.as_str() == "high" { "Severe" } else { "Moderate" });
     x.el(2, "certainty", "Observed");
     x.el(2, "senderName", SENDER_NAME);
-    x.el(2, "headline", &headline(t, phase, status));
-    x.el(2, "description", &description(t, phase, status));
-    x.el(2, "instruction", &instruction(t, phase));
+    x.el(2, "headline", &headline(t));
+    x.el(2, "description", &description(t));
+    x.el(2, "instruction", &instruction(t));
     for (name, value) in [
         ("ticket_id", t.id.as_str()),
         ("grid_id", t.grid_id.as_str()),
         ("township_code", t.township_code.as_str()),
-        ("status", phase.name(status)),
+        ("status", t.status.as_str()),
     ] {
         x.open(2, "parameter");
         x.el(3, "valueName", name);
@@ -173,32 +127,20 @@ fn info(x: &mut Xml, t: &Ticket, phase: Phase, status: &str) {
 
 /// CAP `<event>` for the ticket's kind of burning.
 fn event(t: &Ticket) -> &'static str {
-    match t.kind.as_str() {
-        "straw" => "秸秆焚烧",
-        "garbage" => "垃圾焚烧",
-        _ => "露天焚烧",
-    }
+    t.kind.event_chinese()
 }
 
 /// Township, village and kind; the status after it once the ticket has moved on.
-fn headline(t: &Ticket, phase: Phase, status: &str) -> String {
+fn headline(t: &Ticket) -> String {
     let head = format!("{}{}{}", t.township, t.village, event(t));
-    match phase {
-        Phase::Open => head,
-        _ => format!("{head}（{}）", phase.label(status)),
+    match t.status {
+        Status::Open => head,
+        status => format!("{head}（{}）", label(status)),
     }
 }
 
-fn description(t: &Ticket, phase: Phase, status: &str) -> String {
-    let sources: Vec<&str> = t
-        .sources
-        .iter()
-        .map(|s| match s.as_str() {
-            "satellite" => "卫星",
-            "camera" => "摄像头",
-            other => other,
-        })
-        .collect();
+fn description(t: &Ticket) -> String {
+    let sources: Vec<&str> = t.sources.iter().map(|s| crate::domain::source_chinese(s)).collect();
     let mut source = sources.join("+");
     if !t.cameras.is_empty() {
         source = format!("{source}（{}）", t.cameras.join("、"));
@@ -209,7 +151,7 @@ fn description(t: &Ticket, phase: Phase, status: &str) -> String {
         format!("首次发现：{}", beijing(t.first_seen)),
         format!("最后发现：{}", beijing(t.last_seen)),
         format!("火点数：{}", t.detections),
-        format!("状态：{}", phase.label(status)),
+        format!("状态：{}", label(t.status)),
     ];
     if !t.reasons.is_empty() {
         lines.push(format!("优先原因：{}", t.reasons.join("；")));
@@ -217,7 +159,7 @@ fn description(t: &Ticket, phase: Phase, status: &str) -> String {
     if let (Some(by), Some(at)) = (&t.acked_by, t.acked_at) {
         lines.push(format!("签收：{by}，{}", beijing(at)));
     }
-    if phase == Phase::Resolved {
+    if t.status == Status::Resolved {
         lines.push(format!("处置措施：{}", t.close_note.as_deref().unwrap_or("未填写")));
     }
     if !t.related.is_empty() {
@@ -227,10 +169,10 @@ fn description(t: &Ticket, phase: Phase, status: &str) -> String {
 }
 
 /// Who goes, by when; or that nobody needs to any more.
-fn instruction(t: &Ticket, phase: Phase) -> String {
-    match phase {
-        Phase::Resolved => "火情已处置办结，无需进一步行动。".into(),
-        _ if phase.cancels() => "撤销此前派单，无需到场。".into(),
+fn instruction(t: &Ticket) -> String {
+    match t.status {
+        Status::Resolved => "火情已处置办结，无需进一步行动。".into(),
+        status if cancels(status) => "撤销此前派单，无需到场。".into(),
         _ => format!(
             "请{}（{}）会同网格员 {}（{}）赶赴{}{} {} 网格现场核查处置，并于{}前反馈。",
             t.team,
@@ -246,10 +188,10 @@ fn instruction(t: &Ticket, phase: Phase) -> String {
 }
 
 /// Why a ticket is cancelled: the cause of a false alarm, the ticket a duplicate repeats.
-fn note(t: &Ticket, phase: Phase) -> Option<String> {
+fn note(t: &Ticket) -> Option<String> {
     let why = t.close_note.as_deref().filter(|n| !n.trim().is_empty());
-    match phase {
-        Phase::FalseAlarm => Some(format!(
+    match t.status {
+        Status::FalseAlarm => Some(format!(
             "误报撤销：{}",
             match (t.false_alarm_cause, why) {
                 (Some(c), Some(n)) => format!("{}，{n}", c.chinese()),
@@ -257,7 +199,7 @@ fn note(t: &Ticket, phase: Phase) -> Option<String> {
                 (None, n) => n.unwrap_or("未注明原因").to_string(),
             }
         )),
-        Phase::Duplicate => Some(format!(
+        Status::Duplicate => Some(format!(
             "重复工单撤销：与 {} 为同一火情",
             t.duplicate_of.as_deref().or(why).unwrap_or("未注明重复的工单")
         )),
@@ -343,6 +285,11 @@ mod tests {
         t
     }
 
+    /// The alert of `t` in `status`.
+    fn render(t: &Ticket, status: Status, sender: &str) -> String {
+        alert_xml(&Ticket { status, ..t.clone() }, sender)
+    }
+
     /// The text of the first `<name>` element (enough for this module's flat output).
     fn field<'a>(xml: &'a str, name: &str) -> &'a str {
         let open = format!("<{name}>");
@@ -362,9 +309,9 @@ mod tests {
 
     #[test]
     fn a_changed_ticket_is_an_update_that_references_the_first_alert() {
-        for status in ["open", "acknowledged", "acked", "on_site"] {
+        for status in [Status::Open, Status::Acknowledged, Status::OnSite] {
             let xml = render(&changed(), status, "fp@x");
-            assert_eq!(field(&xml, "msgType"), "Update", "{status}");
+            assert_eq!(field(&xml, "msgType"), "Update", "{status:?}");
             assert_eq!(field(&xml, "identifier"), "FP-20260610-370A0F.1781071323");
             assert_eq!(field(&xml, "sent"), "2026-06-10T14:02:03+08:00");
             assert_eq!(field(&xml, "references"), "fp@x,FP-20260610-370A0F,2026-06-10T13:31:12+08:00");
@@ -374,34 +321,32 @@ mod tests {
 
     #[test]
     fn an_acknowledged_ticket_is_an_update_even_if_its_times_are_equal() {
-        assert_eq!(field(&render(&ticket(), "acknowledged", "fp"), "msgType"), "Update");
+        assert_eq!(field(&render(&ticket(), Status::Acknowledged, "fp"), "msgType"), "Update");
     }
 
     #[test]
-    fn resolved_and_old_closed_are_an_all_clear_update() {
-        for status in ["resolved", "closed"] {
-            let mut t = changed();
-            t.close_note = Some("已扑灭，劝导农户".into());
-            let xml = render(&t, status, "fp");
-            assert_eq!(field(&xml, "msgType"), "Update");
-            assert_eq!(field(&xml, "responseType"), "AllClear");
-            assert!(field(&xml, "description").contains("处置措施：已扑灭，劝导农户"));
-            assert_eq!(field(&xml, "headline"), "城关镇东庄村秸秆焚烧（已办结）");
-        }
+    fn a_resolved_ticket_is_an_all_clear_update() {
+        let mut t = changed();
+        t.close_note = Some("已扑灭，劝导农户".into());
+        let xml = render(&t, Status::Resolved, "fp");
+        assert_eq!(field(&xml, "msgType"), "Update");
+        assert_eq!(field(&xml, "responseType"), "AllClear");
+        assert!(field(&xml, "description").contains("处置措施：已扑灭，劝导农户"));
+        assert_eq!(field(&xml, "headline"), "城关镇东庄村秸秆焚烧（已办结）");
     }
 
     #[test]
     fn false_alarms_and_duplicates_cancel_with_the_cause_in_the_note() {
         let mut t = changed();
         t.close_note = Some("烧烤炉烟".into());
-        let xml = render(&t, "false_alarm", "fp");
+        let xml = render(&t, Status::FalseAlarm, "fp");
         assert_eq!(field(&xml, "msgType"), "Cancel");
         assert_eq!(field(&xml, "identifier"), "FP-20260610-370A0F.1781071323");
         assert_eq!(field(&xml, "note"), "误报撤销：烧烤炉烟");
         assert!(xml.contains("<references>fp,FP-20260610-370A0F,"));
         t.close_note = None;
         t.duplicate_of = Some("FP-20260610-6D75ED".into());
-        let xml = render(&t, "duplicate", "fp");
+        let xml = render(&t, Status::Duplicate, "fp");
         assert_eq!(field(&xml, "msgType"), "Cancel");
         assert_eq!(field(&xml, "note"), "重复工单撤销：与 FP-20260610-6D75ED 为同一火情");
     }
@@ -445,7 +390,7 @@ mod tests {
         let mut t = changed();
         t.village = "<东&庄>\u{1}村".into();
         t.close_note = Some("a < b & c\u{0}".into());
-        let xml = render(&t, "false_alarm", "fp");
+        let xml = render(&t, Status::FalseAlarm, "fp");
         assert!(xml.contains("&lt;东&amp;庄&gt;村"), "{xml}");
         assert_eq!(field(&xml, "note"), "误报撤销：a &lt; b &amp; c");
         assert!(!xml.contains('\u{0}') && !xml.contains('\u{1}'));

@@ -207,6 +207,26 @@ pub enum BurnKind {
 }
 str_enum!(BurnKind { Straw => "straw", Garbage => "garbage", Unknown => "unknown" });
 
+impl BurnKind {
+    /// The burning as an alert or an SMS names it (an unknown kind is 露天焚烧, open burning).
+    pub fn event_chinese(self) -> &'static str {
+        match self {
+            BurnKind::Straw => "秸秆焚烧",
+            BurnKind::Garbage => "垃圾焚烧",
+            BurnKind::Unknown => "露天焚烧",
+        }
+    }
+}
+
+/// A ticket's source (`satellite`, `camera`) as the ledger and alerts say it.
+pub fn source_chinese(source: &str) -> &str {
+    match source {
+        "satellite" => "卫星",
+        "camera" => "摄像头",
+        other => other,
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
 #[serde(rename_all = "snake_case")]
 pub enum Priority {

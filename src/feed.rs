@@ -81,16 +81,7 @@ pub fn ledger_csv(tickets: &[Ticket], now: chrono::DateTime<chrono::Utc>) -> Str
     ])
     .expect("in-memory writer");
     for t in tickets {
-        let source = t
-            .sources
-            .iter()
-            .map(|s| match s.as_str() {
-                "satellite" => "卫星",
-                "camera" => "摄像头",
-                other => other,
-            })
-            .collect::<Vec<_>>()
-            .join("+");
+        let source = t.sources.iter().map(|s| crate::domain::source_chinese(s)).collect::<Vec<_>>().join("+");
         let kind = match t.kind {
             BurnKind::Straw => "秸秆焚烧",
             BurnKind::Garbage => "垃圾焚烧",
@@ -107,14 +98,8 @@ pub fn ledger_csv(tickets: &[Ticket], now: chrono::DateTime<chrono::Utc>) -> Str
             (Status::Duplicate, _) => format!("重复（{}）", t.duplicate_of.as_deref().unwrap_or("")),
             _ => String::new(),
         };
-        let late: Vec<&str> = crate::lifecycle::late_steps(t, now)
-            .iter()
-            .map(|o| match o.step {
-                "ack" => "签收",
-                "on_site" => "到场",
-                _ => "核查",
-            })
-            .collect();
+        let late: Vec<&str> =
+            crate::lifecycle::late_steps(t, now).iter().map(|o| crate::lifecycle::step_chinese(o.step)).collect();
         w.write_record([
             t.id.as_str(),
             &t.township,

@@ -78,27 +78,53 @@ pub struct Overdue {
     pub done_late: bool,
 }
 
+/// One step of a ticket: its deadline and when it was done.
+struct StepDue {
+    step: &'static str,
+    due: DateTime<Utc>,
+    done: Option<DateTime<Utc>>,
+}
+
+/// The steps of `t` with their deadlines and when they were done: `ack` and `on_site` for a
+/// camera ticket, `verify` (closed) for a satellite one. A camera ticket is one opened by a camera
+/// sighting (it has an acknowledge deadline); a satellite ticket a camera sees later keeps its one
+/// step, so no deadline is escalated twice. The last step's deadline is `t.deadline`.
+fn steps(t: &Ticket) -> Vec<StepDue> {
+    let closed_at = if t.status.is_active() { None } else { t.closed_at };
+    match t.ack_deadline {
+        Some(ack_due) => vec![
+            StepDue { step: "ack", due: ack_due, done: t.acked_at.or(t.on_site_at).or(closed_at) },
+            StepDue { step: "on_site", due: t.deadline, done: t.on_site_at.or(closed_at) },
+        ],
+        None => vec![StepDue { step: "verify", due: t.deadline, done: closed_at }],
+    }
+}
+
+/// When the ticket's last step was done (on site, or verified): what "verified on time" is
+/// judged by against `t.deadline`.
+pub fn verified_at(t: &Ticket) -> Option<DateTime<Utc>> {
+    steps(t).last().and_then(|s| s.done)
+}
+
 /// Every step of `t` that was or is late at `now`: done after its deadline, or not done and past it.
 pub fn late_steps(t: &Ticket, now: DateTime<Utc>) -> Vec<Overdue> {
-    // a camera ticket has an acknowledge deadline from its first sighting; a satellite ticket that
-    // a camera sees later keeps its one step (verify), so no deadline is escalated twice
-    let camera = t.ack_deadline.is_some();
-    let closed_at = if t.status.is_active() { None } else { t.closed_at };
-    let mut steps = Vec::new();
-    let mut check = |step: &'static str, due: DateTime<Utc>, done: Option<DateTime<Utc>>| match done {
-        Some(at) if at > due => steps.push(Overdue { step, due, done_late: true }),
-        None if now > due => steps.push(Overdue { step, due, done_late: false }),
-        _ => {}
-    };
-    if camera {
-        if let Some(due) = t.ack_deadline {
-            check("ack", due, t.acked_at.or(t.on_site_at).or(closed_at));
-        }
-        check("on_site", t.deadline, t.on_site_at.or(closed_at));
-    } else {
-        check("verify", t.deadline, closed_at);
+    steps(t)
+        .into_iter()
+        .filter_map(|StepDue { step, due, done }| match done {
+            Some(at) if at > due => Some(Overdue { step, due, done_late: true }),
+            None if now > due => Some(Overdue { step, due, done_late: false }),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A step's name as the ledger and the SMS say it.
+pub fn step_chinese(step: &str) -> &'static str {
+    match step {
+        "ack" => "签收",
+        "on_site" => "到场",
+        _ => "核查",
     }
-    steps
 }
 
 /// The steps to escalate now: late, not done, not escalated before.

@@ -19,7 +19,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{BurnKind, Ticket};
+use crate::domain::Ticket;
 
 /// Where notifications go, from the `[notify]` section.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
@@ -174,14 +174,6 @@ pub struct Outgoing {
     pub body: serde_json::Value,
 }
 
-fn kind_zh(kind: BurnKind) -> &'static str {
-    match kind {
-        BurnKind::Straw => "秸秆焚烧",
-        BurnKind::Garbage => "垃圾焚烧",
-        BurnKind::Unknown => "露天焚烧",
-    }
-}
-
 /// Fills a template's {placeholders} for ticket `t`.
 pub fn fill(template: &str, t: &Ticket, cfg: &NotifyConfig, extra: &[(&str, &str)]) -> String {
     let map = if cfg.map_url.is_empty() {
@@ -208,7 +200,7 @@ pub fn fill(template: &str, t: &Ticket, cfg: &NotifyConfig, extra: &[(&str, &str
         .replace("{village}", &t.village)
         .replace("{grid}", &t.grid_id)
         .replace("{member}", if t.grid_member.is_empty() { "网格员" } else { &t.grid_member })
-        .replace("{kind}", kind_zh(t.kind))
+        .replace("{kind}", t.kind.event_chinese())
         .replace("{deadline}", &deadline)
         .replace("{map}", &map)
         .replace("{id}", &t.id);
@@ -273,11 +265,7 @@ pub fn messages(
         }
         "escalate" => {
             let level = detail["level"].as_i64().unwrap_or(1);
-            let step = match detail["step"].as_str().unwrap_or("") {
-                "ack" => "签收",
-                "on_site" => "到场",
-                _ => "核查",
-            };
+            let step = crate::lifecycle::step_chinese(detail["step"].as_str().unwrap_or(""));
             let who = if level >= 2 { "县办" } else { "乡镇负责人" };
             let text = fill(&cfg.escalation_template, t, cfg, &[("step", step), ("level", who)]);
             let phone = if level >= 2 { &cfg.county_office_phone } else { &t.team_phone };

@@ -111,10 +111,7 @@ fn count(r: &mut ReportRow, t: &Ticket, now: DateTime<Utc>) {
         Status::FalseAlarm => r.false_alarm += 1,
         Status::Duplicate => r.duplicate += 1,
     }
-    let camera = t.sources.iter().any(|s| s == "camera");
-    let closed_at = if t.status.is_active() { None } else { t.closed_at };
-    let verified_at = if camera { t.on_site_at.or(closed_at) } else { closed_at };
-    r.verified_in_time += verified_at.is_some_and(|v| v <= t.deadline) as usize;
+    r.verified_in_time += crate::lifecycle::verified_at(t).is_some_and(|v| v <= t.deadline) as usize;
     r.overdue += !crate::lifecycle::late_steps(t, now).is_empty() as usize;
 }
 

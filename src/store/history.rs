@@ -4,7 +4,7 @@
 
 use rusqlite::{params, Transaction};
 
-use super::{InputTx, SqlError, Store, StoreError};
+use super::{InputTx, Store, StoreError};
 use crate::domain::Detection;
 use crate::persistence::{self, CellHistory, Persistence};
 
@@ -24,8 +24,7 @@ pub(super) fn insert_history(tx: &Transaction, dets: &[Detection], cell_deg: f64
 impl Store {
     /// Adds satellite detections to the persistence history (their cell, Beijing day, night).
     pub fn record_history(&mut self, dets: &[Detection], cell_deg: f64) -> Result<usize, StoreError> {
-        let path = self.path.clone();
-        let sql = |source: rusqlite::Error| StoreError::Sql { path: path.clone(), source: SqlError(source) };
+        let sql = super::sql_at(&self.path);
         let tx = self.conn.transaction().map_err(sql)?;
         let n = insert_history(&tx, dets, cell_deg).map_err(sql)?;
         tx.commit().map_err(sql)?;

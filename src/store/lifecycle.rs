@@ -77,8 +77,7 @@ impl Store {
     pub fn step(&mut self, id: &str, step: &Step, by: &str, at: DateTime<Utc>) -> Result<Ticket, StoreError> {
         step.check(id).map_err(StoreError::BadStep)?;
         let notify = self.notify.clone();
-        let path = self.path.clone();
-        let sql = move |source| StoreError::Sql { path: path.clone(), source: super::SqlError(source) };
+        let sql = super::sql_at(&self.path);
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(&sql)?;
         let before = read_ticket(&tx, id).map_err(&sql)?.ok_or_else(|| StoreError::NoTicket(id.into()))?;
         if let Step::Duplicate { of } = step {
@@ -164,8 +163,7 @@ impl Store {
     /// audit row and notifications. Returns how many steps were escalated.
     pub fn escalate_overdue(&mut self, now: DateTime<Utc>) -> Result<usize, StoreError> {
         let notify = self.notify.clone();
-        let path = self.path.clone();
-        let sql = move |source| StoreError::Sql { path: path.clone(), source: super::SqlError(source) };
+        let sql = super::sql_at(&self.path);
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(&sql)?;
         let due: Vec<Ticket> = {
             let mut stmt = tx
@@ -211,8 +209,7 @@ impl Store {
         claim_s: i64,
         resting: &Resting,
     ) -> Result<Option<(Claimed, String)>, StoreError> {
-        let path = self.path.clone();
-        let sql = move |source| StoreError::Sql { path: path.clone(), source: super::SqlError(source) };
+        let sql = super::sql_at(&self.path);
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(&sql)?;
         let found = tx
             .query_row(

@@ -97,6 +97,11 @@ pub struct Store {
     notify: std::sync::Arc<crate::notify::NotifyConfig>,
 }
 
+/// The error of a SQLite call on the store at `path`.
+fn sql_at(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + Copy + '_ {
+    move |source| StoreError::Sql { path: path.into(), source: SqlError(source) }
+}
+
 /// A time as the store writes it (RFC 3339, UTC, seconds).
 pub fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
@@ -124,7 +129,7 @@ impl Store {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir { path: path.into(), source })?;
         }
-        let sql = |source: rusqlite::Error| StoreError::Sql { path: path.into(), source: SqlError(source) };
+        let sql = sql_at(path);
         let mut conn = Connection::open(path).map_err(sql)?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(sql)?;
         conn.pragma_update(None, "synchronous", "FULL").map_err(sql)?;
@@ -145,7 +150,7 @@ impl Store {
         if !path.exists() {
             return Err(StoreError::Missing { path: path.into() });
         }
-        let sql = |source: rusqlite::Error| StoreError::Sql { path: path.into(), source: SqlError(source) };
+        let sql = sql_at(path);
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
         let conn = Connection::open_with_flags(path, flags).map_err(sql)?;
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(sql)?;
@@ -175,7 +180,7 @@ impl Store {
     }
 
     fn sql(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
-        |source: rusqlite::Error| StoreError::Sql { path: self.path.clone(), source: SqlError(source) }
+        sql_at(&self.path)
     }
 
     /// The status (`done` or `quarantined`) of an input already seen, by checksum.
@@ -246,7 +251,7 @@ pub struct InputTx<'s> {
 
 impl InputTx<'_> {
     fn sql(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
-        |source: rusqlite::Error| StoreError::Sql { path: self.store.clone(), source: SqlError(source) }
+        sql_at(&self.store)
     }
 
     /// Writes detection `idx` of this input, suppressed (`suppressed_by`) or ticketed.

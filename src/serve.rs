@@ -313,28 +313,32 @@ async fn list_as(app: &Shared, headers: &HeaderMap, filter: TicketFilter, geojso
     Ok(r)
 }
 
-async fn list(
-    State(app): State<Shared>,
+/// `GET /tickets` and `GET /tickets.geojson`: the token's tickets by the query's filter.
+async fn list_by_query(
+    app: Shared,
     headers: HeaderMap,
-    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+    query: ListQueryResult,
+    geojson: bool,
 ) -> Result<Response, ApiError> {
     let who = app.who(&headers).await?;
     let Query(q) =
         query.map_err(|e| err(StatusCode::BAD_REQUEST, format!("{e} (status=, township=, since=, limit=)")))?;
     let filter = filter_for(&who, q, &app.townships)?;
-    list_as(&app, &headers, filter, false).await
+    list_as(&app, &headers, filter, geojson).await
+}
+
+type ListQueryResult = Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>;
+
+async fn list(State(app): State<Shared>, headers: HeaderMap, query: ListQueryResult) -> Result<Response, ApiError> {
+    list_by_query(app, headers, query, false).await
 }
 
 async fn list_geojson(
     State(app): State<Shared>,
     headers: HeaderMap,
-    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+    query: ListQueryResult,
 ) -> Result<Response, ApiError> {
-    let who = app.who(&headers).await?;
-    let Query(q) =
-        query.map_err(|e| err(StatusCode::BAD_REQUEST, format!("{e} (status=, township=, since=, limit=)")))?;
-    let filter = filter_for(&who, q, &app.townships)?;
-    list_as(&app, &headers, filter, true).await
+    list_by_query(app, headers, query, true).await
 }
 
 async fn one(

@@ -5,9 +5,7 @@
 
 mod common;
 
-use std::net::TcpStream;
 use std::path::Path;
-use std::time::Duration;
 
 use common::Sandbox;
 
@@ -32,27 +30,8 @@ fn r9_a_township_team_acknowledges_and_closes_a_ticket_on_the_page() {
     let out = sb.cmd().args(["token", "add", "--township", &township, "--name", "网格员页面测试"]).output().unwrap();
     let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    struct Running(std::process::Child);
-    impl Drop for Running {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let _server = Running(
-        sb.std_cmd()
-            .args(["--set", "serve.notify_every_s=0", "serve", "--listen", &format!("127.0.0.1:{port}")])
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    for _ in 0..100 {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let server = common::serve(&sb, &[]);
+    let port = server.port;
     let shot = repo.join("target/r9-page.png");
     let _ = std::fs::remove_file(&shot);
     let run = std::process::Command::new("node")

@@ -8,48 +8,18 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::Sandbox;
+use common::{serve, Sandbox};
 
 /// A running `firepoint serve`, stopped however the test ends.
-struct Server {
-    child: std::process::Child,
-    port: u16,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(sb: &Sandbox, extra: &[&str]) -> Server {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut cmd = sb.std_cmd();
-    cmd.args(["--set", "serve.notify_every_s=0"]);
-    for e in extra {
-        cmd.args(["--set", e]);
-    }
-    cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}")]).stderr(std::process::Stdio::null());
-    let server = Server { child: cmd.spawn().unwrap(), port };
-    // ready when it answers (the port is bound a little before the accept loop runs)
-    for _ in 0..100 {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() && request(port, "GET", "/health", &[], "").0 == 200 {
-            return server;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("server did not start on {port}");
-}
-
 fn token(sb: &Sandbox, args: &[&str]) -> String {
     let out = sb.cmd().args(["token", "add"]).args(args).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
-/// A raw HTTP/1.1 exchange (the client writes exactly `request`); returns status and body.
-fn raw(port: u16, request: &[u8]) -> (u16, String) {
+/// A raw HTTP/1.1 exchange (the client writes exactly `request`): status (0: no answer), the
+/// response head lower-cased, and the body.
+fn exchange(port: u16, request: &[u8]) -> (u16, String, String) {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     let _ = s.write_all(request);
@@ -57,17 +27,29 @@ fn raw(port: u16, request: &[u8]) -> (u16, String) {
     let _ = s.read_to_end(&mut out);
     let text = String::from_utf8_lossy(&out).to_string();
     let status = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    (status, text.split_once("\r\n\r\n").map(|x| x.1.to_string()).unwrap_or_default())
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    (status, head.to_ascii_lowercase(), body.to_string())
 }
 
-/// A request with `Host: localhost` and Connection: close.
-fn request(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
+/// [`exchange`]'s status and body.
+fn raw(port: u16, request: &[u8]) -> (u16, String) {
+    let (status, _, body) = exchange(port, request);
+    (status, body)
+}
+
+/// A request with `Host: localhost` and Connection: close, as its bytes.
+fn request_bytes(method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Vec<u8> {
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
     for (k, v) in headers {
         req += &format!("{k}: {v}\r\n");
     }
     req += &format!("Content-Length: {}\r\n\r\n{body}", body.len());
-    raw(port, req.as_bytes())
+    req.into_bytes()
+}
+
+/// A request with `Host: localhost` and Connection: close.
+fn request(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
+    raw(port, &request_bytes(method, path, headers, body))
 }
 
 fn get(port: u16, path: &str, token: &str) -> (u16, String) {
@@ -100,11 +82,8 @@ fn r9_tokens_scope_every_read_and_write_to_the_township() {
     // no token, a wrong one: 401, JSON
     let (status, body) = request(port, "GET", "/tickets", &[], "");
     assert_eq!(status, 401, "{body}");
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.write_all(b"GET /me HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").unwrap();
-    let mut head = String::new();
-    let _ = s.read_to_string(&mut head);
-    assert!(head.to_ascii_lowercase().contains("www-authenticate: bearer"), "{head}");
+    let (_, head, _) = exchange(port, &request_bytes("GET", "/me", &[], ""));
+    assert!(head.contains("www-authenticate: bearer"), "{head}");
     assert!(serde_json::from_str::<serde_json::Value>(&body).unwrap()["error"].is_string());
     assert_eq!(get(port, "/tickets", "fpt_guessed").0, 401);
     assert_eq!(request(port, "GET", "/health", &[], "").0, 200, "health needs no token");
@@ -117,18 +96,9 @@ fn r9_tokens_scope_every_read_and_write_to_the_township() {
     assert_eq!(status, 405);
     assert!(body.contains("\"error\""), "{body}");
     // the page and the API are never framed by another site
-    let page = raw(port, b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-    assert_eq!(page.0, 200);
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").unwrap();
-    let mut head = String::new();
-    let _ = s.read_to_string(&mut head);
-    let head = head.to_ascii_lowercase();
-    assert!(
-        head.contains("x-frame-options: deny") && head.contains("frame-ancestors 'none'"),
-        "{}",
-        &head[..400.min(head.len())]
-    );
+    let (status, head, _) = exchange(port, &request_bytes("GET", "/", &[], ""));
+    assert_eq!(status, 200);
+    assert!(head.contains("x-frame-options: deny") && head.contains("frame-ancestors 'none'"), "{head}");
 
     // the county sees all; the township its own, however it asks
     let (_, body) = get(port, "/tickets", &county);
@@ -172,16 +142,15 @@ fn r9_tokens_scope_every_read_and_write_to_the_township() {
     // lists are rebuilt after a change, never served stale; an unchanged one is 304 by its ETag
     let etag = |port: u16, tok: &str, tag: &str| -> (u16, String, String) {
         let auth = format!("Bearer {tok}");
-        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        write!(s, "GET /tickets?status=acknowledged HTTP/1.1\r\nHost: localhost\r\nAuthorization: {auth}\r\nIf-None-Match: {tag}\r\nConnection: close\r\n\r\n").unwrap();
-        let mut out = String::new();
-        let _ = s.read_to_string(&mut out);
-        let status = out.split_whitespace().nth(1).unwrap().parse().unwrap();
-        let tag = out
-            .lines()
-            .find_map(|l| l.to_ascii_lowercase().strip_prefix("etag: ").map(|_| l[6..].trim().to_string()))
-            .unwrap();
-        (status, tag, out.split_once("\r\n\r\n").unwrap().1.to_string())
+        let req = request_bytes(
+            "GET",
+            "/tickets?status=acknowledged",
+            &[("Authorization", &auth), ("If-None-Match", tag)],
+            "",
+        );
+        let (status, head, body) = exchange(port, &req);
+        let tag = head.lines().find_map(|l| l.strip_prefix("etag: ")).unwrap().trim().to_string();
+        (status, tag, body)
     };
     let (status, tag, body) = etag(port, &town, "\"none\"");
     assert_eq!((status, lines(&body).len()), (200, 1));

@@ -69,6 +69,49 @@ impl Sandbox {
     }
 }
 
+/// A running `firepoint serve` of a sandbox, stopped however the test ends.
+pub struct Server {
+    child: std::process::Child,
+    pub port: u16,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `firepoint serve` on a free loopback port with `extra` settings (`section.key=value`;
+/// the notification sender off) and waits until it answers `/health` (the port is bound a little
+/// before the accept loop runs).
+pub fn serve(sb: &Sandbox, extra: &[&str]) -> Server {
+    use std::io::{Read, Write};
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut cmd = sb.std_cmd();
+    cmd.args(["--set", "serve.notify_every_s=0"]);
+    for e in extra {
+        cmd.args(["--set", e]);
+    }
+    cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}")]).stderr(std::process::Stdio::null());
+    let server = Server { child: cmd.spawn().unwrap(), port };
+    let healthy = || -> Option<bool> {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+        s.set_read_timeout(Some(std::time::Duration::from_secs(5))).ok()?;
+        s.write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").ok()?;
+        let mut out = String::new();
+        s.read_to_string(&mut out).ok()?;
+        Some(out.starts_with("HTTP/1.1 200"))
+    };
+    for _ in 0..100 {
+        if healthy() == Some(true) {
+            return server;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("firepoint serve did not start on port {port}");
+}
+
 /// A folder of the shared real data: `$FIREPOINT_DATA/<sub>`, else `../shared/data/<sub>` beside
 /// the repository. Tests that call it are `#[ignore]`d with that reason, so they never pass by
 /// not running: `scripts/test.sh` runs them (`--include-ignored`) when the data is there, and a

@@ -63,7 +63,9 @@ pub struct Paths {
     pub inbox: PathBuf,
     /// Bad inputs are moved here (under their path in the inbox), each with a `.error.txt` beside it.
     pub quarantine: PathBuf,
-    /// The ticket database (SQLite, WAL mode). A `.lock` file beside it keeps batches one at a time.
+    /// The ticket database: a SQLite file (WAL mode; a `.lock` file beside it keeps batches one at
+    /// a time), or `postgres://user@host:port/db` for a store shared by many workers (see
+    /// docs/DEPLOY.md; no TLS of its own: keep it on a private network or tunnel it).
     pub store: PathBuf,
     /// Feed files written after each batch: tickets.jsonl and tickets.geojson.
     pub feed: PathBuf,
@@ -81,11 +83,17 @@ pub struct BatchConfig {
     /// A satellite scene whose companion file (GOES channel 14) has not arrived waits this many
     /// minutes after it was written before it is quarantined.
     pub companion_wait_min: i64,
+    /// Workers on a PostgreSQL store: an input a worker claimed is taken over by another after
+    /// this many seconds without its analysis (the worker died). Longer than the slowest input.
+    pub claim_s: i64,
+    /// Workers on a PostgreSQL store: how often a worker with nothing to claim looks again for
+    /// analyses to record (milliseconds).
+    pub poll_ms: u64,
 }
 
 impl Default for BatchConfig {
     fn default() -> Self {
-        BatchConfig { stuck_after_min: 30, companion_wait_min: 10 }
+        BatchConfig { stuck_after_min: 30, companion_wait_min: 10, claim_s: 600, poll_ms: 200 }
     }
 }
 
@@ -174,6 +182,9 @@ impl Config {
         }
         if self.limits.max_pixels == 0 || self.limits.max_frame_pixels == 0 {
             return Err("limits.max_pixels and limits.max_frame_pixels must be ≥ 1".into());
+        }
+        if self.batch.claim_s < 1 || self.batch.poll_ms < 1 {
+            return Err("batch.claim_s and batch.poll_ms must be ≥ 1".into());
         }
         self.notify.check()?;
         self.serve.check()

@@ -20,7 +20,7 @@ macro_rules! str_enum {
 }
 
 /// Where a detection came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SourceKind {
     Satellite,
@@ -29,7 +29,7 @@ pub enum SourceKind {
 str_enum!(SourceKind { Satellite => "satellite", Camera => "camera" });
 
 /// One sighting of one fire.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Detection {
     pub source: SourceKind,
     /// Sensor name for satellites, camera id for cameras.
@@ -80,7 +80,7 @@ impl Detection {
 }
 
 /// What one camera frame showed, kept for confirming sightings over frames and towers.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FrameObservation {
     pub camera_id: String,
     /// The tower's position (for a second tower's bearing to cross this one's).

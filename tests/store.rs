@@ -1,6 +1,9 @@
 //! The ticket store: durability across reopen, one transaction per input, idempotent ids.
 
+mod common;
+
 use chrono::TimeZone;
+use common::Db;
 use firepoint::batch::{record_input, InputRef, Recorded};
 use firepoint::config::Config;
 use firepoint::domain::{Detection, FalseAlarmCause, SourceKind, Status};
@@ -20,10 +23,8 @@ fn located(lon: f64, lat: f64, minute: u32) -> Located {
     Located::on_farmland(Detection::point(SourceKind::Satellite, lon, lat, at, 700.0))
 }
 
-#[test]
-fn tickets_survive_reopen_and_same_input_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("t.sqlite");
+fn tickets_survive_reopen_and_same_input_is_refused(db: &Db) {
+    let path = db.path();
     {
         let mut store = Store::open(&path).unwrap();
         let rec = record(&mut store, "sha-a", &[located(115.6, 37.6, 0)]).unwrap();
@@ -38,24 +39,21 @@ fn tickets_survive_reopen_and_same_input_is_refused() {
     assert_eq!(store.tickets(&TicketFilter::all()).unwrap().len(), 1);
 }
 
-#[test]
-fn a_failed_input_transaction_leaves_no_half_written_ticket() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(&dir.path().join("t.sqlite")).unwrap();
+fn a_failed_input_transaction_leaves_no_half_written_ticket(db: &Db) {
+    let mut store = Store::open(&db.path()).unwrap();
     let mut bad = located(115.6, 37.6, 0);
-    bad.detection.confidence = f32::NAN; // SQLite stores NaN as NULL: the NOT NULL check fails mid-input
+    bad.detection.confidence = f32::NAN; // refused by the store mid-input, after the first detection's ticket
     let err = record(&mut store, "sha-b", &[located(115.7, 37.7, 0), bad]);
     assert!(err.is_err(), "the second detection must fail");
     assert!(store.tickets(&TicketFilter::all()).unwrap().is_empty(), "the first detection's ticket was rolled back");
     assert_eq!(store.input_status("sha-b").unwrap(), None, "the input will be processed again");
 }
 
-#[test]
-fn ticket_ids_depend_only_on_the_input_and_detection() {
+fn ticket_ids_depend_only_on_the_input_and_detection(db: &Db) {
     let ids: Vec<String> = (0..2)
         .map(|_| {
-            let dir = tempfile::tempdir().unwrap();
-            let mut store = Store::open(&dir.path().join("t.sqlite")).unwrap();
+            let other = db.fresh();
+            let mut store = Store::open(&other.path()).unwrap();
             record(&mut store, "sha-x", &[located(115.6, 37.6, 0)]).unwrap().opened[0].clone()
         })
         .collect();
@@ -63,10 +61,8 @@ fn ticket_ids_depend_only_on_the_input_and_detection() {
     assert!(ids[0].starts_with("FP-20260610-"), "{}", ids[0]);
 }
 
-#[test]
-fn a_closed_ticket_is_not_joined_by_a_new_sighting() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(&dir.path().join("t.sqlite")).unwrap();
+fn a_closed_ticket_is_not_joined_by_a_new_sighting(db: &Db) {
+    let mut store = Store::open(&db.path()).unwrap();
     let id = record(&mut store, "s1", &[located(115.6, 37.6, 0)]).unwrap().opened[0].clone();
     let joined = record(&mut store, "s2", &[located(115.6, 37.6, 5)]).unwrap();
     assert_eq!(joined.joined, vec![id.clone()]);
@@ -81,10 +77,8 @@ fn a_closed_ticket_is_not_joined_by_a_new_sighting() {
     assert_eq!(store.log(&new.id).unwrap()[0].detail["follows"], id.as_str());
 }
 
-#[test]
-fn daily_report_counts_the_beijing_day_and_verification_before_the_deadline() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(&dir.path().join("t.sqlite")).unwrap();
+fn daily_report_counts_the_beijing_day_and_verification_before_the_deadline(db: &Db) {
+    let mut store = Store::open(&db.path()).unwrap();
     let at = |h, m| chrono::Utc.with_ymd_and_hms(2026, 6, 10, h, m, 0).unwrap();
     let day = |h| {
         Located::on_farmland(Detection::point(SourceKind::Satellite, 115.6, 37.6 + h as f64 * 0.1, at(h, 30), 700.0))
@@ -113,10 +107,8 @@ fn daily_report_counts_the_beijing_day_and_verification_before_the_deadline() {
     assert!(csv.starts_with("rank,township_code,township,tickets,fire_points,"), "{csv}");
 }
 
-#[test]
-fn r8_the_report_counts_fire_points_beside_fire_events() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(&dir.path().join("t.sqlite")).unwrap();
+fn r8_the_report_counts_fire_points_beside_fire_events(db: &Db) {
+    let mut store = Store::open(&db.path()).unwrap();
     let at = chrono::Utc.with_ymd_and_hms(2026, 6, 10, 5, 30, 0).unwrap();
     // three adjacent 1-km pixels of one fire in one grid cell, and a lone pixel far away
     let px = |lon: f64, lat: f64| {
@@ -144,10 +136,8 @@ fn r8_the_report_counts_fire_points_beside_fire_events() {
     assert!(fire.radius_m > 880.0 + 440.0, "{}", fire.radius_m);
 }
 
-#[test]
-fn r9_the_ledger_csv_opens_in_excel_with_chinese_headers_one_row_per_ticket() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(&dir.path().join("t.sqlite")).unwrap();
+fn r9_the_ledger_csv_opens_in_excel_with_chinese_headers_one_row_per_ticket(db: &Db) {
+    let mut store = Store::open(&db.path()).unwrap();
     let opened = record(&mut store, "a", &[located(115.6, 37.6, 30), located(115.8, 37.7, 31)]).unwrap().opened;
     store
         .step(&opened[0], &Step::Ack, "网格员甲", chrono::Utc.with_ymd_and_hms(2026, 6, 10, 5, 40, 0).unwrap())
@@ -171,15 +161,13 @@ fn r9_the_ledger_csv_opens_in_excel_with_chinese_headers_one_row_per_ticket() {
     assert_eq!((&row[col("处置措施")], &row[col("办结人")]), ("'=HYPERLINK(\"http://x\")", "'@甲"));
 }
 
-#[test]
-fn r9_overdue_camera_steps_escalate_to_the_lead_then_the_county_office_once_each() {
-    let dir = tempfile::tempdir().unwrap();
+fn r9_overdue_camera_steps_escalate_to_the_lead_then_the_county_office_once_each(db: &Db) {
     let notify = firepoint::notify::NotifyConfig {
         sms_url: "http://127.0.0.1:9/sms".into(),
         county_office_phone: "0311-12345".into(),
         ..Default::default()
     };
-    let mut store = Store::open(&dir.path().join("t.sqlite")).unwrap().with_notify(&notify);
+    let mut store = Store::open(&db.path()).unwrap().with_notify(&notify);
     let seen = chrono::Utc.with_ymd_and_hms(2026, 6, 10, 5, 30, 0).unwrap();
     let mut d = Detection::point(SourceKind::Camera, 115.6, 37.6, seen, 300.0);
     d.sensor = "camera:T1".into();
@@ -205,27 +193,20 @@ fn r9_overdue_camera_steps_escalate_to_the_lead_then_the_county_office_once_each
         .collect();
     assert_eq!(levels, [("township lead".to_string(), 1), ("county office".to_string(), 2)]);
     // the SMS of each level went to its phone: the township lead's, then the county office's
-    let conn = rusqlite::Connection::open(dir.path().join("t.sqlite")).unwrap();
-    let to: Vec<String> = conn
-        .prepare("SELECT o.target FROM outbox o JOIN ticket_log l ON l.seq = o.log_seq WHERE l.action = 'escalate' AND o.channel = 'sms' ORDER BY o.id")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+    let to = db.strings(
+        "SELECT o.target FROM outbox o JOIN ticket_log l ON l.seq = o.log_seq WHERE l.action = 'escalate' AND o.channel = 'sms' ORDER BY o.id",
+    );
     assert_eq!(to, [t.team_phone.clone(), "0311-12345".to_string()]);
     // a step taken after escalation is still taken; the audit log refuses to be rewritten
     store.step(&id, &Step::Ack, "网格员", min(20)).unwrap();
-    assert!(conn.execute("UPDATE ticket_log SET by = 'x'", []).is_err(), "append-only");
-    assert!(conn.execute("DELETE FROM ticket_log", []).is_err(), "append-only");
+    assert!(db.exec("UPDATE ticket_log SET by = 'x'").is_err(), "append-only");
+    assert!(db.exec("DELETE FROM ticket_log").is_err(), "append-only");
 }
 
-#[test]
-fn r9_racing_steps_on_one_ticket_leave_one_consistent_row_each() {
+fn r9_racing_steps_on_one_ticket_leave_one_consistent_row_each(db: &Db) {
     // ack and resolve race on 200 tickets from two connections: each row ends in one state with
     // exactly the fields of the steps that won, and the log holds exactly those steps
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("t.sqlite");
+    let path = db.path();
     let mut store = Store::open(&path).unwrap();
     let dets: Vec<Located> =
         (0..200).map(|i| located(115.3 + (i % 20) as f64 * 0.03, 37.4 + (i / 20) as f64 * 0.03, 0)).collect();
@@ -252,10 +233,8 @@ fn r9_racing_steps_on_one_ticket_leave_one_consistent_row_each() {
     assert_eq!(acked, acks, "every ack that answered success is in its row, and no other");
 }
 
-#[test]
-fn r9_a_duplicate_names_the_ticket_that_carries_the_fire_never_another_duplicate() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(&dir.path().join("t.sqlite")).unwrap();
+fn r9_a_duplicate_names_the_ticket_that_carries_the_fire_never_another_duplicate(db: &Db) {
+    let mut store = Store::open(&db.path()).unwrap();
     let ids = record(&mut store, "d", &[located(115.3, 37.4, 0), located(115.6, 37.6, 0), located(115.9, 37.8, 0)])
         .unwrap()
         .opened;
@@ -268,10 +247,8 @@ fn r9_a_duplicate_names_the_ticket_that_carries_the_fire_never_another_duplicate
     assert!(store.step(&ids[2], &Step::Duplicate { of: ids[2].clone() }, "甲", now).is_err());
 }
 
-#[test]
-fn r9_a_batch_adds_sightings_but_never_touches_what_the_team_set() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(&dir.path().join("t.sqlite")).unwrap();
+fn r9_a_batch_adds_sightings_but_never_touches_what_the_team_set(db: &Db) {
+    let mut store = Store::open(&db.path()).unwrap();
     let id = record(&mut store, "s1", &[located(115.6, 37.6, 0)]).unwrap().opened.remove(0);
     let at = chrono::Utc.with_ymd_and_hms(2026, 6, 10, 5, 10, 0).unwrap();
     store.step(&id, &Step::Ack, "网格员甲", at).unwrap();
@@ -289,3 +266,17 @@ fn r9_a_batch_adds_sightings_but_never_touches_what_the_team_set() {
     let steps: Vec<String> = store.log(&id).unwrap().into_iter().map(|e| e.action).collect();
     assert_eq!(steps, ["open", "ack", "on_site"], "a join is not a step");
 }
+
+both!(
+    tickets_survive_reopen_and_same_input_is_refused,
+    a_failed_input_transaction_leaves_no_half_written_ticket,
+    ticket_ids_depend_only_on_the_input_and_detection,
+    a_closed_ticket_is_not_joined_by_a_new_sighting,
+    daily_report_counts_the_beijing_day_and_verification_before_the_deadline,
+    r8_the_report_counts_fire_points_beside_fire_events,
+    r9_the_ledger_csv_opens_in_excel_with_chinese_headers_one_row_per_ticket,
+    r9_overdue_camera_steps_escalate_to_the_lead_then_the_county_office_once_each,
+    r9_racing_steps_on_one_ticket_leave_one_consistent_row_each,
+    r9_a_duplicate_names_the_ticket_that_carries_the_fire_never_another_duplicate,
+    r9_a_batch_adds_sightings_but_never_touches_what_the_team_set,
+);

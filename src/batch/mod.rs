@@ -11,6 +11,7 @@
 mod lock;
 mod quarantine;
 mod record;
+mod worker;
 
 use std::fmt;
 use std::io::IsTerminal;
@@ -201,6 +202,20 @@ impl Ctx<'_> {
     /// Locates and records one input's detections, or quarantines it, or (a file still being
     /// written) leaves it for the next batch.
     fn finish(&mut self, input: &Found, detected: Result<Detected, InputError>) -> anyhow::Result<()> {
+        match self.checked(input, detected) {
+            Ok(found) => self.record(input, found),
+            Err(e) if e.is_retry() => {
+                tracing::warn!("{}", anyhow::Error::from(e));
+                self.report.retried.push(input.path.clone());
+                Ok(())
+            }
+            Err(e) => self.reject(input, &crate::text::error_chain(&e)),
+        }
+    }
+
+    /// An input's detections as they may be recorded, or why not: a reader's error, an upload
+    /// still in progress, an impossible value.
+    fn checked(&self, input: &Found, detected: Result<Detected, InputError>) -> Result<Detected, InputError> {
         let impossible = detected.as_ref().ok().and_then(|d| d.detections.iter().find_map(implausible));
         let detected = match (detected, impossible) {
             // an upload still in progress can fail to parse, or parse short: either way, later
@@ -213,15 +228,7 @@ impl Ctx<'_> {
             (Ok(_), Some(why)) => Err(InputError::ImpossibleValue { path: input.path.clone(), why }),
             (other, _) => other,
         };
-        match detected {
-            Ok(found) => self.record(input, found),
-            Err(e) if e.is_retry() => {
-                tracing::warn!("{}", anyhow::Error::from(e));
-                self.report.retried.push(input.path.clone());
-                Ok(())
-            }
-            Err(e) => self.reject(input, &crate::text::error_chain(&e)),
-        }
+        detected
     }
 
     fn record(&mut self, input: &Found, found: Detected) -> anyhow::Result<()> {
@@ -322,6 +329,10 @@ fn progress(len: usize, what: &'static str) -> indicatif::ProgressBar {
 pub fn run(cfg: &Config, inputs: Vec<(InputKind, PathBuf)>, mode: Quarantine) -> anyhow::Result<BatchReport> {
     // the district first: a run that cannot start creates nothing (no store folder, no lock)
     let aoi = Aoi::load_with(&cfg.paths.aoi, &cfg.limits, &cfg.aoi)?;
+    // a shared PostgreSQL store: one of many workers, no lock of one batch at a time
+    if crate::store::is_postgres_url(&cfg.paths.store) {
+        return worker::run(cfg, &aoi, inputs, mode);
+    }
     let _lock = lock::lock(&cfg.paths.store, cfg.batch.stuck_after_min)?;
     let store = Store::open(&cfg.paths.store)?.with_notify(&cfg.notify);
     let mut masks = aoi.view_masks.clone();

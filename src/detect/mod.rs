@@ -75,7 +75,7 @@ impl InputError {
 }
 
 /// What one input gave: its detections, and the parts that could not be read (table rows).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Detected {
     pub detections: Vec<Detection>,
     pub warnings: Vec<String>,

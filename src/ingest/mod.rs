@@ -109,6 +109,11 @@ impl InputKind {
         }
     }
 
+    /// The kind [`InputKind::as_str`] names.
+    pub fn parse(s: &str) -> Option<InputKind> {
+        [InputKind::Satellite, InputKind::Table, InputKind::Frame].into_iter().find(|k| k.as_str() == s)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             InputKind::Satellite => "satellite",

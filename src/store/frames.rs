@@ -2,31 +2,34 @@
 //! sighting can be confirmed by later frames of the same view or by another tower, across
 //! batches.
 
-use chrono::{DateTime, Duration, Utc};
-use rusqlite::params;
-
-use super::{parse_ts, ts, InputTx, StoreError};
+use super::db::{vals, DbError, Row, Val};
+use super::{ts, InputTx, StoreError};
 use crate::domain::FrameObservation;
 use crate::events::ConfirmConfig;
+use chrono::{DateTime, Duration, Utc};
 
 const COLUMNS: &str =
     "camera_id, camera_lon, camera_lat, captured_at, pan, tilt, hfov, score, flagged, x0, y0, x1, y1, azimuth, sigma";
 
-fn from_row(r: &rusqlite::Row) -> rusqlite::Result<FrameObservation> {
+fn from_row(r: &Row) -> Result<FrameObservation, DbError> {
     Ok(FrameObservation {
-        camera_id: r.get(0)?,
-        camera_lon: r.get(1)?,
-        camera_lat: r.get(2)?,
-        captured_at: parse_ts(&r.get::<_, String>(3)?)?,
-        pan_deg: r.get(4)?,
-        tilt_deg: r.get(5)?,
-        hfov_deg: r.get(6)?,
-        score: r.get::<_, f64>(7)? as f32,
-        flagged: r.get::<_, i64>(8)? != 0,
-        tile_box: [r.get(9)?, r.get(10)?, r.get(11)?, r.get(12)?],
-        azimuth_deg: r.get(13)?,
-        sigma_deg: r.get(14)?,
+        camera_id: r.text(0)?,
+        camera_lon: r.real(1)?,
+        camera_lat: r.real(2)?,
+        captured_at: r.time(3)?,
+        pan_deg: r.real(4)?,
+        tilt_deg: r.real(5)?,
+        hfov_deg: r.real(6)?,
+        score: r.real(7)? as f32,
+        flagged: r.flag(8)?,
+        tile_box: [r.real(9)?, r.real(10)?, r.real(11)?, r.real(12)?],
+        azimuth_deg: r.opt_real(13)?,
+        sigma_deg: r.real(14)?,
     })
+}
+
+fn frames_from(rows: Vec<Row>) -> Result<Vec<FrameObservation>, DbError> {
+    rows.iter().map(from_row).collect()
 }
 
 fn window(at: DateTime<Utc>, cfg: &ConfirmConfig) -> (String, String) {
@@ -43,12 +46,7 @@ impl super::Store {
              WHERE f.flagged = 1 AND f.captured_at >= ?1 AND d.suppressed_by LIKE 'awaiting confirmation%'
              ORDER BY f.captured_at"
         );
-        let found = (|| -> rusqlite::Result<Vec<FrameObservation>> {
-            let mut stmt = self.conn.prepare(&sql)?;
-            let rows = stmt.query_map([ts(now - Duration::days(days))], from_row)?;
-            rows.collect()
-        })();
-        found.map_err(self.sql())
+        self.conn.rows(&sql, vals![ts(now - Duration::days(days))]).and_then(frames_from).map_err(self.sql())
     }
 }
 
@@ -56,11 +54,11 @@ impl InputTx<'_> {
     /// Keeps what this input's frame showed.
     pub fn frame(&mut self, f: &FrameObservation) -> Result<(), StoreError> {
         let b = f.tile_box;
-        self.tx
-            .execute(
+        self.conn
+            .exec(
                 &format!("INSERT INTO frames (input_sha256, {COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"),
-                params![self.sha256, f.camera_id, f.camera_lon, f.camera_lat, ts(f.captured_at), f.pan_deg, f.tilt_deg,
-                        f.hfov_deg, f.score as f64, f.flagged as i64, b[0], b[1], b[2], b[3], f.azimuth_deg, f.sigma_deg],
+                vals![&self.sha256, &f.camera_id, f.camera_lon, f.camera_lat, ts(f.captured_at), f.pan_deg, f.tilt_deg,
+                        f.hfov_deg, f.score as f64, f.flagged, b[0], b[1], b[2], b[3], f.azimuth_deg, f.sigma_deg],
             )
             .map(|_| ())
             .map_err(self.sql())
@@ -81,8 +79,8 @@ impl InputTx<'_> {
         );
         let limit = cfg.of_last.saturating_sub(1) as i64;
         let me = self.sha256.clone();
-        let values = params![
-            f.camera_id,
+        let values = vals![
+            &f.camera_id,
             from,
             ts(f.captured_at),
             f.pan_deg,
@@ -106,15 +104,10 @@ impl InputTx<'_> {
             "SELECT {COLUMNS} FROM frames WHERE camera_id != ?1 AND flagged = 1 AND captured_at >= ?2 AND captured_at <= ?3
              ORDER BY captured_at DESC"
         );
-        self.query(&sql, params![f.camera_id, from, to])
+        self.query(&sql, vals![&f.camera_id, from, to])
     }
 
-    fn query(&self, sql: &str, values: &[&dyn rusqlite::ToSql]) -> Result<Vec<FrameObservation>, StoreError> {
-        let found = (|| -> rusqlite::Result<Vec<FrameObservation>> {
-            let mut stmt = self.tx.prepare_cached(sql)?;
-            let rows = stmt.query_map(values, from_row)?;
-            rows.collect()
-        })();
-        found.map_err(self.sql())
+    fn query(&self, sql: &str, values: &[Val]) -> Result<Vec<FrameObservation>, StoreError> {
+        self.conn.rows(sql, values).and_then(frames_from).map_err(self.sql())
     }
 }

@@ -11,9 +11,11 @@
 //! `tickets` (ticket rows, candidates), `lifecycle` (team steps, audit log, escalation,
 //! outbox), `tokens` (feed access), `history` (the persistence mask's cells), `frames` (what each camera frame showed).
 
+mod db;
 mod frames;
 mod history;
 mod lifecycle;
+mod queue;
 mod schema;
 mod tickets;
 mod tokens;
@@ -22,11 +24,13 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use crate::domain::Detection;
+use db::{vals, Conn};
 
+pub use db::DbError;
 pub use lifecycle::{LogEntry, Resting};
+pub use queue::{Claim, Queued};
 pub use schema::SCHEMA_VERSION;
 pub use tickets::TicketFilter;
 pub use tokens::Identity;
@@ -59,28 +63,35 @@ pub enum StoreError {
     BadTransition { id: String, status: String, action: &'static str },
     #[error("{0}")]
     BadStep(String),
+    #[error("detection {idx}: {what} is {value}, not a number; the input is not recorded")]
+    NotANumber { idx: usize, what: &'static str, value: f64 },
     #[error("ticket store {path} is read-only here; {what} needs a writable store")]
     ReadOnly { path: PathBuf, what: &'static str },
 }
 
 impl StoreError {
+    fn db(&self) -> Option<&DbError> {
+        match self {
+            StoreError::Sql { source: SqlError(e), .. } => Some(e),
+            _ => None,
+        }
+    }
+
     /// The store's disk (or its size limit) is full.
     pub fn is_full(&self) -> bool {
-        matches!(self, StoreError::Sql { source: SqlError(e), .. }
-            if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull))
+        self.db().is_some_and(DbError::is_full)
     }
 
     /// The store was locked by another writer for longer than the busy timeout.
     pub fn is_busy(&self) -> bool {
-        matches!(self, StoreError::Sql { source: SqlError(e), .. }
-            if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy))
+        self.db().is_some_and(DbError::is_busy)
     }
 }
 
-/// A SQLite error said once: rusqlite's message, without its `ffi` cause, which repeats the
-/// same thing in other words ("file is not a database: … not a database file").
+/// A database error said once: the driver's message, without SQLite's `ffi` cause, which
+/// repeats the same thing in other words ("file is not a database: … not a database file").
 #[derive(Debug)]
-pub struct SqlError(pub rusqlite::Error);
+pub struct SqlError(pub DbError);
 
 impl std::fmt::Display for SqlError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -91,14 +102,15 @@ impl std::fmt::Display for SqlError {
 impl std::error::Error for SqlError {}
 
 pub struct Store {
+    /// The SQLite file, or the PostgreSQL URL without its password (for messages).
     path: PathBuf,
-    conn: Connection,
+    conn: Conn,
     /// Where the notifications of ticket changes go (no channel: audit rows only).
     notify: std::sync::Arc<crate::notify::NotifyConfig>,
 }
 
-/// The error of a SQLite call on the store at `path`.
-fn sql_at(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + Copy + '_ {
+/// The error of a database call on the store at `path`.
+fn sql_at(path: &Path) -> impl Fn(DbError) -> StoreError + Copy + '_ {
     move |source| StoreError::Sql { path: path.into(), source: SqlError(source) }
 }
 
@@ -107,10 +119,23 @@ pub fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-fn parse_ts(s: &str) -> rusqlite::Result<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+/// Whether `paths.store` names a PostgreSQL database (`postgres://…` or `postgresql://…`)
+/// rather than a SQLite file.
+pub fn is_postgres_url(path: &Path) -> bool {
+    let s = path.to_string_lossy();
+    s.starts_with("postgres://") || s.starts_with("postgresql://")
+}
+
+/// A PostgreSQL URL as messages show it: without its password.
+fn redacted(url: &str) -> PathBuf {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let user = &url[scheme + 3..at];
+            let user = user.split(':').next().unwrap_or(user);
+            format!("{}{user}{}", &url[..scheme + 3], &url[at..]).into()
+        }
+        _ => url.into(),
+    }
 }
 
 impl Store {
@@ -118,50 +143,84 @@ impl Store {
     /// `report`, `smoke masks`): a store that is not there is an error, not an empty new one
     /// (a mistyped path would otherwise read as "no fires").
     pub fn open_existing(path: &Path) -> Result<Store, StoreError> {
+        if is_postgres_url(path) {
+            let store = Store::connect(path)?;
+            if schema::version(&store.conn).map_err(store.sql())? == 0 {
+                return Err(StoreError::Missing { path: store.path.clone() });
+            }
+            return Store::open(path);
+        }
         if !path.exists() {
             return Err(StoreError::Missing { path: path.into() });
         }
         Store::open(path)
     }
 
-    /// Opens (creating it and its folder when new) the store at `path` and migrates its schema.
+    /// Connects to a PostgreSQL store (nothing created or migrated yet).
+    fn connect(url: &Path) -> Result<Store, StoreError> {
+        let shown = redacted(&url.to_string_lossy());
+        let conn = Conn::postgres(&url.to_string_lossy()).map_err(sql_at(&shown))?;
+        Ok(Store { path: shown, conn, notify: Default::default() })
+    }
+
+    /// Opens (creating it and its folder when new) the store at `path` and migrates its schema;
+    /// a `postgres://` URL connects to that database and creates or migrates the schema there.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir { path: path.into(), source })?;
-        }
-        let sql = sql_at(path);
-        let mut conn = Connection::open(path).map_err(sql)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(sql)?;
-        conn.pragma_update(None, "synchronous", "FULL").map_err(sql)?;
-        conn.pragma_update(None, "foreign_keys", "ON").map_err(sql)?;
-        conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(sql)?;
-        let found = schema::version(&conn).map_err(sql)?;
+        let mut store = if is_postgres_url(path) {
+            let store = Store::connect(path)?;
+            store.conn.batch("SET lock_timeout = '30s'").map_err(store.sql())?;
+            store
+        } else {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir { path: path.into(), source })?;
+            }
+            let sql = |e: rusqlite::Error| sql_at(path)(e.into());
+            let conn = rusqlite::Connection::open(path).map_err(sql)?;
+            conn.pragma_update(None, "journal_mode", "WAL").map_err(sql)?;
+            conn.pragma_update(None, "synchronous", "FULL").map_err(sql)?;
+            conn.pragma_update(None, "foreign_keys", "ON").map_err(sql)?;
+            conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(sql)?;
+            Store { path: path.into(), conn: Conn::Sqlite(conn), notify: Default::default() }
+        };
+        let found = schema::version(&store.conn).map_err(store.sql())?;
         if found > SCHEMA_VERSION {
-            return Err(StoreError::NewerSchema { path: path.into(), found, supported: SCHEMA_VERSION });
+            return Err(StoreError::NewerSchema { path: store.path, found, supported: SCHEMA_VERSION });
         }
-        schema::migrate(&mut conn).map_err(sql)?;
-        Ok(Store { path: path.into(), conn, notify: Default::default() })
+        let sql = sql_at(&store.path);
+        schema::migrate(&mut store.conn).map_err(sql)?;
+        Ok(store)
     }
 
     /// Opens an existing store for reading only: no schema setup, no pragma writes, no lock
-    /// waits behind a batch (WAL readers see the last commit). The feed's reads use these.
+    /// waits behind a batch (WAL readers and PostgreSQL readers see the last commit). The feed's
+    /// reads use these.
     pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
-        use rusqlite::OpenFlags;
-        if !path.exists() {
-            return Err(StoreError::Missing { path: path.into() });
+        let store = if is_postgres_url(path) {
+            let store = Store::connect(path)?;
+            store.conn.batch("SET default_transaction_read_only = on").map_err(store.sql())?;
+            store
+        } else {
+            use rusqlite::OpenFlags;
+            if !path.exists() {
+                return Err(StoreError::Missing { path: path.into() });
+            }
+            let sql = |e: rusqlite::Error| sql_at(path)(e.into());
+            let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+            let conn = rusqlite::Connection::open_with_flags(path, flags).map_err(sql)?;
+            conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(sql)?;
+            Store { path: path.into(), conn: Conn::Sqlite(conn), notify: Default::default() }
+        };
+        let found = schema::version(&store.conn).map_err(store.sql())?;
+        if found == 0 && store.conn.is_postgres() {
+            return Err(StoreError::Missing { path: store.path });
         }
-        let sql = sql_at(path);
-        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
-        let conn = Connection::open_with_flags(path, flags).map_err(sql)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(sql)?;
-        let found = schema::version(&conn).map_err(sql)?;
         if found > SCHEMA_VERSION {
-            return Err(StoreError::NewerSchema { path: path.into(), found, supported: SCHEMA_VERSION });
+            return Err(StoreError::NewerSchema { path: store.path, found, supported: SCHEMA_VERSION });
         }
         if found < SCHEMA_VERSION {
-            return Err(StoreError::ReadOnly { path: path.into(), what: "migrating it to this firepoint's schema" });
+            return Err(StoreError::ReadOnly { path: store.path, what: "migrating it to this firepoint's schema" });
         }
-        Ok(Store { path: path.into(), conn, notify: Default::default() })
+        Ok(store)
     }
 
     /// Sends notifications of ticket changes by `cfg` from now on (written to the outbox).
@@ -170,35 +229,50 @@ impl Store {
         self
     }
 
+    /// The SQLite file, or the PostgreSQL URL without its password.
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// How long a write waits for another writer's lock (a batch) before it fails as busy.
-    pub fn set_busy_timeout(&mut self, wait: std::time::Duration) -> Result<(), StoreError> {
-        self.conn.busy_timeout(wait).map_err(self.sql())
+    /// Whether this is a shared PostgreSQL store (workers) rather than an embedded SQLite one.
+    pub fn is_shared(&self) -> bool {
+        self.conn.is_postgres()
     }
 
-    fn sql(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+    /// How long a write waits for another writer's lock (a batch) before it fails as busy.
+    pub fn set_busy_timeout(&mut self, wait: std::time::Duration) -> Result<(), StoreError> {
+        match &self.conn {
+            Conn::Sqlite(c) => c.busy_timeout(wait).map_err(|e| self.sql()(e.into())),
+            Conn::Postgres(_) => {
+                self.conn.batch(&format!("SET lock_timeout = '{}ms'", wait.as_millis().max(1))).map_err(self.sql())
+            }
+        }
+    }
+
+    fn sql(&self) -> impl Fn(DbError) -> StoreError + '_ {
         sql_at(&self.path)
     }
 
     /// The status (`done` or `quarantined`) of an input already seen, by checksum.
     pub fn input_status(&self, sha256: &str) -> Result<Option<String>, StoreError> {
-        self.conn
-            .query_row("SELECT status FROM inputs WHERE sha256 = ?1", [sha256], |r| r.get(0))
-            .optional()
-            .map_err(self.sql())
+        let row = self.conn.row("SELECT status FROM inputs WHERE sha256 = ?1", vals![sha256]).map_err(self.sql())?;
+        row.map(|r| r.text(0)).transpose().map_err(self.sql())
     }
 
+    /// Records a bad input (it leaves the work queue with it).
     pub fn record_quarantine(&mut self, path: &Path, sha256: &str, kind: &str, error: &str) -> Result<(), StoreError> {
+        let sql = sql_at(&self.path);
         self.conn
-            .execute(
-                "INSERT OR REPLACE INTO inputs (sha256, path, kind, status, error, processed_at) VALUES (?1, ?2, ?3, 'quarantined', ?4, ?5)",
-                params![sha256, path.display().to_string(), kind, error, ts(Utc::now())],
-            )
-            .map(|_| ())
-            .map_err(self.sql())
+            .in_tx(false, |tx| {
+                tx.exec(
+                    "INSERT INTO inputs (sha256, path, kind, status, error, processed_at) VALUES (?1, ?2, ?3, 'quarantined', ?4, ?5)
+                     ON CONFLICT (sha256) DO UPDATE SET path = excluded.path, kind = excluded.kind, status = excluded.status,
+                         error = excluded.error, processed_at = excluded.processed_at, detections = 0, note = NULL",
+                    vals![sha256, path.display().to_string(), kind, error, ts(Utc::now())],
+                )?;
+                tx.exec("DELETE FROM queue WHERE sha256 = ?1", vals![sha256]).map(|_| ())
+            })
+            .map_err(sql)
     }
 
     /// Starts recording input `sha256` (at `path`, of `kind`, with `detections` detections):
@@ -212,45 +286,67 @@ impl Store {
         detections: usize,
         note: Option<&str>,
     ) -> Result<InputTx<'_>, StoreError> {
-        let store = self.path.clone();
-        let sql = |source: rusqlite::Error| StoreError::Sql { path: store.clone(), source: SqlError(source) };
-        let tx = self.conn.transaction().map_err(sql)?;
-        // an input quarantined before and delivered again (fixed) is recorded afresh
-        tx.execute("DELETE FROM inputs WHERE sha256 = ?1 AND status = 'quarantined'", [sha256]).map_err(sql)?;
-        tx.execute(
-            "INSERT INTO inputs (sha256, path, kind, status, detections, processed_at, note) VALUES (?1, ?2, ?3, 'done', ?4, ?5, ?6)",
-            params![sha256, path.display().to_string(), kind, detections as i64, ts(Utc::now()), note],
-        )
-        .map_err(sql)?;
-        Ok(InputTx { tx, store, sha256: sha256.into(), extents: HashMap::new(), notify: self.notify.clone() })
+        let sql = sql_at(&self.path);
+        self.conn.begin(false).map_err(sql)?;
+        let tx = InputTx {
+            conn: &self.conn,
+            store: self.path.clone(),
+            sha256: sha256.into(),
+            extents: HashMap::new(),
+            notify: self.notify.clone(),
+            open: true,
+        };
+        // an input quarantined before and delivered again (fixed) is recorded afresh; a queued
+        // one leaves the work queue as it is recorded
+        let clear = "DELETE FROM inputs WHERE sha256 = ?1 AND status = 'quarantined'";
+        tx.conn.exec(clear, vals![sha256]).map_err(tx.sql())?;
+        tx.conn.exec("DELETE FROM queue WHERE sha256 = ?1", vals![sha256]).map_err(tx.sql())?;
+        tx.conn
+            .exec(
+                "INSERT INTO inputs (sha256, path, kind, status, detections, processed_at, note) VALUES (?1, ?2, ?3, 'done', ?4, ?5, ?6)",
+                vals![sha256, path.display().to_string(), kind, detections, ts(Utc::now()), note],
+            )
+            .map_err(tx.sql())?;
+        Ok(tx)
     }
 
     /// Counts for the summary: (inputs done, inputs quarantined, detections, tickets).
     pub fn counts(&self) -> Result<(i64, i64, i64, i64), StoreError> {
-        self.conn
-            .query_row(
+        let r = self
+            .conn
+            .one(
                 "SELECT (SELECT count(*) FROM inputs WHERE status = 'done'), (SELECT count(*) FROM inputs WHERE status = 'quarantined'),
                         (SELECT count(*) FROM detections), (SELECT count(*) FROM tickets)",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                &[],
             )
-            .map_err(self.sql())
+            .map_err(self.sql())?;
+        (|| Ok((r.int(0)?, r.int(1)?, r.int(2)?, r.int(3)?)))().map_err(self.sql())
     }
 }
 
-/// One input being recorded: one SQLite transaction (see [`Store::begin_input`]).
+/// One input being recorded: one transaction (see [`Store::begin_input`]); rolled back when
+/// dropped without [`InputTx::commit`].
 pub struct InputTx<'s> {
-    tx: Transaction<'s>,
+    conn: &'s Conn,
     store: PathBuf,
     sha256: String,
-    /// Spatial-index entries of the candidate tickets seen so far (ticket id → R*Tree id and
+    /// Spatial-index entries of the candidate tickets seen so far (ticket id → index row id and
     /// the box it holds: west, east, south, north).
     extents: HashMap<String, (i64, [f64; 4])>,
     notify: std::sync::Arc<crate::notify::NotifyConfig>,
+    open: bool,
+}
+
+impl Drop for InputTx<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            self.conn.rollback();
+        }
+    }
 }
 
 impl InputTx<'_> {
-    fn sql(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+    fn sql(&self) -> impl Fn(DbError) -> StoreError + '_ {
         sql_at(&self.store)
     }
 
@@ -262,13 +358,18 @@ impl InputTx<'_> {
         suppressed_by: Option<&str>,
         ticket: Option<&str>,
     ) -> Result<(), StoreError> {
+        // SQLite would store NaN as NULL and PostgreSQL as NaN: neither is a place or a confidence
+        let numbers = [("lon", d.lon), ("lat", d.lat), ("radius_m", d.radius_m), ("confidence", d.confidence as f64)];
+        if let Some((what, value)) = numbers.into_iter().find(|(_, v)| !v.is_finite()) {
+            return Err(StoreError::NotANumber { idx, what, value });
+        }
         let footprint =
             d.footprint.as_ref().map(|r| serde_json::json!({"type": "Polygon", "coordinates": [r]}).to_string());
-        self.tx
-            .execute(
+        self.conn
+            .exec(
                 "INSERT INTO detections (input_sha256, idx, source, sensor, observed_at, lon, lat, radius_m, confidence, evidence, footprint, suppressed_by, ticket_id)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-                params![self.sha256, idx as i64, d.source.as_str(), d.sensor, ts(d.observed_at), d.lon, d.lat, d.radius_m,
+                vals![&self.sha256, idx, d.source.as_str(), &d.sensor, ts(d.observed_at), d.lon, d.lat, d.radius_m,
                         d.confidence as f64, d.evidence.to_string(), footprint, suppressed_by, ticket],
             )
             .map(|_| ())
@@ -278,21 +379,24 @@ impl InputTx<'_> {
     /// The input that already holds this very sighting (same source, sensor, time and place to
     /// 0.1 m), if any: overlapping FIRMS downloads deliver the same row twice.
     pub fn already_recorded(&mut self, d: &Detection) -> Result<Option<String>, StoreError> {
-        let found = (|| {
-            self.tx
-                .prepare_cached(
-                    "SELECT input_sha256 FROM detections WHERE observed_at = ?1 AND sensor = ?2 AND source = ?3
-                       AND abs(lon - ?4) < 1e-6 AND abs(lat - ?5) < 1e-6 LIMIT 1",
-                )?
-                .query_row(params![ts(d.observed_at), d.sensor, d.source.as_str(), d.lon, d.lat], |r| r.get(0))
-                .optional()
-        })();
-        found.map_err(self.sql())
+        let row = self
+            .conn
+            .row(
+                "SELECT input_sha256 FROM detections WHERE observed_at = ?1 AND sensor = ?2 AND source = ?3
+                   AND abs(lon - ?4) < 1e-6 AND abs(lat - ?5) < 1e-6 LIMIT 1",
+                vals![ts(d.observed_at), &d.sensor, d.source.as_str(), d.lon, d.lat],
+            )
+            .map_err(self.sql())?;
+        row.map(|r| r.text(0)).transpose().map_err(self.sql())
     }
 
-    pub fn commit(self) -> Result<(), StoreError> {
-        let store = self.store.clone();
-        self.tx.commit().map_err(|source| StoreError::Sql { path: store, source: SqlError(source) })
+    pub fn commit(mut self) -> Result<(), StoreError> {
+        self.open = false;
+        let done = self.conn.commit();
+        if done.is_err() {
+            self.conn.rollback();
+        }
+        done.map_err(self.sql())
     }
 }
 
@@ -302,6 +406,7 @@ mod tests {
     use crate::domain::SourceKind;
     use crate::locate::Located;
     use chrono::TimeZone;
+    use rusqlite::Connection;
     use tickets::TICKET_COLUMNS;
 
     #[test]
@@ -319,7 +424,7 @@ mod tests {
         drop(v1);
 
         let mut store = Store::open(&path).unwrap();
-        let version: i64 = store.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        let version: i64 = store.conn.sqlite().unwrap().query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
         assert_eq!(version, SCHEMA_VERSION);
         let at = Utc.with_ymd_and_hms(2026, 6, 10, 6, 0, 0).unwrap();
         let near = Located::on_farmland(Detection::point(SourceKind::Satellite, 115.601, 37.6, at, 500.0));
@@ -338,7 +443,8 @@ mod tests {
         drop(store);
         // a second open migrates nothing twice
         let store = Store::open(&path).unwrap();
-        let n: i64 = store.conn.query_row("SELECT count(*) FROM ticket_extent", [], |r| r.get(0)).unwrap();
+        let n: i64 =
+            store.conn.sqlite().unwrap().query_row("SELECT count(*) FROM ticket_extent", [], |r| r.get(0)).unwrap();
         assert_eq!(n, 1);
     }
 

@@ -1,7 +1,12 @@
-//! The store's schema and its migrations, keyed by SQLite's `user_version`: a new store gets
+//! The store's schema and its migrations. SQLite: keyed by `user_version`; a new store gets
 //! every table, an older one the migrations past its version, a newer one is refused.
+//! PostgreSQL: the same tables and columns in PostgreSQL's types ([`POSTGRES`]), version in
+//! `firepoint_schema`; PostgreSQL stores began at version 6, so later migrations are written
+//! for both.
 
 use rusqlite::Connection;
+
+use super::db::{Conn, DbError};
 
 pub(super) const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS inputs (
@@ -194,18 +199,199 @@ CREATE TABLE tokens (
 );
 "#;
 
-/// The store's schema version (`PRAGMA user_version`; 0 for a new file).
-pub(super) fn version(conn: &Connection) -> rusqlite::Result<i64> {
+/// Version 6: the work queue that workers sharing a PostgreSQL store claim inputs from (see
+/// `queue`); kept in SQLite stores too, so both hold one schema.
+const MIGRATE_6: &str = r#"
+CREATE TABLE IF NOT EXISTS queue (
+    sha256 TEXT PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    path TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('waiting', 'claimed', 'analysed')),
+    worker TEXT,
+    claim_until TEXT,
+    result TEXT,
+    queued_at TEXT NOT NULL
+);
+"#;
+
+/// A new PostgreSQL store at version 6: SQLite's tables in PostgreSQL's types (`BIGINT` for
+/// INTEGER, `DOUBLE PRECISION` for REAL, identity columns for AUTOINCREMENT), the ticket index
+/// as a plain table with b-tree indexes instead of an R*Tree, and the same triggers in PL/pgSQL.
+const POSTGRES: &str = r#"
+CREATE TABLE inputs (
+    sha256 TEXT PRIMARY KEY,
+    path TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('done', 'quarantined')),
+    error TEXT,
+    detections BIGINT NOT NULL DEFAULT 0,
+    processed_at TEXT NOT NULL,
+    note TEXT
+);
+CREATE TABLE tickets (
+    id TEXT PRIMARY KEY,
+    status TEXT NOT NULL CHECK (status IN ('open', 'acknowledged', 'on_site', 'resolved', 'false_alarm', 'duplicate')),
+    kind TEXT NOT NULL,
+    priority TEXT NOT NULL,
+    reasons TEXT NOT NULL,
+    lon DOUBLE PRECISION NOT NULL, lat DOUBLE PRECISION NOT NULL, radius_m DOUBLE PRECISION NOT NULL,
+    township_code TEXT NOT NULL, township TEXT NOT NULL, team TEXT NOT NULL, team_phone TEXT NOT NULL,
+    village_code TEXT NOT NULL, village TEXT NOT NULL, grid_id TEXT NOT NULL,
+    grid_member TEXT NOT NULL, grid_phone TEXT NOT NULL, landuse TEXT NOT NULL,
+    sources TEXT NOT NULL,
+    detections BIGINT NOT NULL,
+    first_seen TEXT NOT NULL, last_seen TEXT NOT NULL, deadline TEXT NOT NULL,
+    created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+    acked_by TEXT, acked_at TEXT, closed_at TEXT, close_note TEXT,
+    cameras TEXT NOT NULL DEFAULT '[]',
+    related TEXT NOT NULL DEFAULT '[]',
+    ack_deadline TEXT,
+    on_site_by TEXT, on_site_at TEXT, closed_by TEXT,
+    false_alarm_cause TEXT CHECK (false_alarm_cause IN ('industrial_heat', 'cooking_smoke', 'cloud_fog', 'dust', 'other')),
+    duplicate_of TEXT, follows TEXT,
+    escalation BIGINT NOT NULL DEFAULT 0,
+    escalated TEXT NOT NULL DEFAULT '[]'
+);
+CREATE INDEX tickets_open ON tickets (status, last_seen);
+CREATE INDEX tickets_township ON tickets (township_code, status);
+CREATE TABLE detections (
+    input_sha256 TEXT NOT NULL REFERENCES inputs (sha256),
+    idx BIGINT NOT NULL,
+    source TEXT NOT NULL, sensor TEXT NOT NULL, observed_at TEXT NOT NULL,
+    lon DOUBLE PRECISION NOT NULL, lat DOUBLE PRECISION NOT NULL, radius_m DOUBLE PRECISION NOT NULL,
+    confidence DOUBLE PRECISION NOT NULL,
+    evidence TEXT NOT NULL,
+    footprint TEXT,
+    suppressed_by TEXT,
+    ticket_id TEXT REFERENCES tickets (id),
+    PRIMARY KEY (input_sha256, idx)
+);
+CREATE INDEX detections_by_time ON detections (observed_at, sensor);
+CREATE INDEX detections_by_ticket ON detections (ticket_id);
+CREATE TABLE heat_cells (
+    cx BIGINT NOT NULL,
+    cy BIGINT NOT NULL,
+    day TEXT NOT NULL,
+    night BIGINT NOT NULL,
+    PRIMARY KEY (cx, cy, day)
+);
+-- SQLite's R*Tree: a ticket's box and first..last sighting (epoch seconds), values rounded
+-- outward to 32-bit floats as the R*Tree does (tickets::down32/up32), found by b-tree ranges
+CREATE TABLE ticket_extent (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    min_lon DOUBLE PRECISION NOT NULL, max_lon DOUBLE PRECISION NOT NULL,
+    min_lat DOUBLE PRECISION NOT NULL, max_lat DOUBLE PRECISION NOT NULL,
+    min_t DOUBLE PRECISION NOT NULL, max_t DOUBLE PRECISION NOT NULL,
+    ticket_id TEXT NOT NULL
+);
+CREATE INDEX ticket_extent_time ON ticket_extent (max_t, min_t);
+CREATE INDEX ticket_extent_ticket ON ticket_extent (ticket_id);
+CREATE TABLE frames (
+    input_sha256 TEXT PRIMARY KEY REFERENCES inputs (sha256),
+    camera_id TEXT NOT NULL, camera_lon DOUBLE PRECISION NOT NULL, camera_lat DOUBLE PRECISION NOT NULL,
+    captured_at TEXT NOT NULL,
+    pan DOUBLE PRECISION NOT NULL, tilt DOUBLE PRECISION NOT NULL, hfov DOUBLE PRECISION NOT NULL,
+    score DOUBLE PRECISION NOT NULL, flagged BIGINT NOT NULL,
+    x0 DOUBLE PRECISION NOT NULL, y0 DOUBLE PRECISION NOT NULL, x1 DOUBLE PRECISION NOT NULL, y1 DOUBLE PRECISION NOT NULL,
+    azimuth DOUBLE PRECISION, sigma DOUBLE PRECISION NOT NULL
+);
+CREATE INDEX frames_by_time ON frames (captured_at, camera_id);
+CREATE TABLE ticket_version (id INTEGER PRIMARY KEY CHECK (id = 1), v BIGINT NOT NULL);
+INSERT INTO ticket_version VALUES (1, 0);
+CREATE FUNCTION firepoint_tickets_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN UPDATE ticket_version SET v = v + 1; RETURN NULL; END $$;
+CREATE TRIGGER tickets_changed AFTER INSERT OR UPDATE OR DELETE ON tickets
+    FOR EACH ROW EXECUTE FUNCTION firepoint_tickets_changed();
+CREATE TABLE ticket_log (
+    seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    ticket_id TEXT NOT NULL REFERENCES tickets (id),
+    action TEXT NOT NULL,
+    from_status TEXT,
+    to_status TEXT NOT NULL,
+    by TEXT NOT NULL,
+    at TEXT NOT NULL,
+    detail TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX ticket_log_by_ticket ON ticket_log (ticket_id, seq);
+CREATE FUNCTION firepoint_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION 'ticket_log is append-only'; END $$;
+CREATE TRIGGER ticket_log_append_only BEFORE UPDATE OR DELETE ON ticket_log
+    FOR EACH ROW EXECUTE FUNCTION firepoint_append_only();
+CREATE TABLE outbox (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    log_seq BIGINT NOT NULL REFERENCES ticket_log (seq),
+    ticket_id TEXT NOT NULL,
+    channel TEXT NOT NULL CHECK (channel IN ('webhook', 'sms')),
+    target TEXT NOT NULL,
+    body TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'sent', 'failed', 'skipped')),
+    attempts BIGINT NOT NULL DEFAULT 0,
+    next_at TEXT NOT NULL,
+    last_error TEXT,
+    created_at TEXT NOT NULL,
+    sent_at TEXT
+);
+CREATE INDEX outbox_due ON outbox (state, next_at);
+CREATE TABLE tokens (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name TEXT NOT NULL,
+    township_code TEXT,
+    hash TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL,
+    revoked_at TEXT
+);
+"#;
+
+/// The store's schema version (`PRAGMA user_version`, or PostgreSQL's `firepoint_schema`; 0
+/// for a new store).
+pub(super) fn version(conn: &Conn) -> Result<i64, DbError> {
+    match conn {
+        Conn::Sqlite(c) => Ok(sqlite_version(c)?),
+        Conn::Postgres(_) => {
+            let exists = "SELECT count(*) FROM information_schema.tables
+                          WHERE table_name = 'firepoint_schema' AND table_schema = current_schema()";
+            if conn.one(exists, &[])?.int(0)? == 0 {
+                return Ok(0);
+            }
+            conn.row("SELECT version FROM firepoint_schema", &[])?.map_or(Ok(0), |r| r.int(0))
+        }
+    }
+}
+
+fn sqlite_version(conn: &Connection) -> rusqlite::Result<i64> {
     conn.query_row("PRAGMA user_version", [], |r| r.get(0))
 }
 
 /// The schema version this build writes; an older store is migrated on open, a newer refused.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
-/// Creates the tables (a new store) and runs every migration past the store's `user_version`,
-/// in one transaction.
-pub(super) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
-    if version(conn)? >= SCHEMA_VERSION {
+/// Brings the store to [`SCHEMA_VERSION`], in one transaction.
+pub(super) fn migrate(conn: &mut Conn) -> Result<(), DbError> {
+    match conn {
+        Conn::Sqlite(c) => Ok(migrate_sqlite(c)?),
+        Conn::Postgres(_) => conn.in_tx(true, |tx| {
+            // two workers starting on a new database create it one after the other
+            tx.batch("SELECT pg_advisory_xact_lock(7311001)")?;
+            let found = version(tx)?;
+            if found >= SCHEMA_VERSION {
+                return Ok(());
+            }
+            if found == 0 {
+                tx.batch(POSTGRES)?;
+                tx.batch(MIGRATE_6)?;
+                tx.batch("CREATE TABLE firepoint_schema (version BIGINT NOT NULL)")?;
+                tx.batch(&format!("INSERT INTO firepoint_schema VALUES ({SCHEMA_VERSION})"))?;
+            }
+            Ok(())
+        }),
+    }
+}
+
+/// Creates the tables (a new store) and runs every migration past the store's `user_version`.
+pub(super) fn migrate_sqlite(conn: &mut Connection) -> rusqlite::Result<()> {
+    if sqlite_version(conn)? >= SCHEMA_VERSION {
         return Ok(());
     }
     // version 5 rebuilds the tickets table that detections refer to: keys are checked after
@@ -219,7 +405,7 @@ pub(super) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
 fn migrate_in_one_transaction(conn: &mut Connection) -> rusqlite::Result<()> {
     // immediate: two processes opening a new store at once migrate it one after the other
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let version = version(&tx)?;
+    let version = sqlite_version(&tx)?;
     if version < 1 {
         tx.execute_batch(SCHEMA)?;
     }
@@ -241,6 +427,9 @@ fn migrate_in_one_transaction(conn: &mut Connection) -> rusqlite::Result<()> {
                 Some(format!("{broken} rows refer to missing rows after the version 5 migration")),
             ));
         }
+    }
+    if version < 6 {
+        tx.execute_batch(MIGRATE_6)?;
     }
     if version < SCHEMA_VERSION {
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
@@ -279,7 +468,7 @@ mod tests {
              VALUES ('s', 0, 'satellite', 'x', 'x', 0, 0, 0, 1, '{}', 'C');",
         )
         .unwrap();
-        migrate(&mut conn).unwrap();
+        migrate_sqlite(&mut conn).unwrap();
         let states: Vec<(String, String)> = conn
             .prepare("SELECT id, status FROM tickets ORDER BY id")
             .unwrap()
@@ -313,6 +502,6 @@ mod tests {
         let fk: i64 = conn.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| r.get(0)).unwrap();
         assert_eq!(fk, 0);
         assert!(conn.execute("DELETE FROM ticket_log WHERE ticket_id = 'A'", []).is_err());
-        assert_eq!(version(&conn).unwrap(), SCHEMA_VERSION);
+        assert_eq!(sqlite_version(&conn).unwrap(), SCHEMA_VERSION);
     }
 }

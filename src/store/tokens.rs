@@ -3,10 +3,10 @@
 //! random bits, so a plain hash is enough: nothing to guess from it).
 
 use chrono::Utc;
-use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use super::db::{vals, DbError};
 use super::{ts, Store, StoreError};
 
 /// Who a token speaks for.
@@ -53,61 +53,55 @@ fn new_token() -> std::io::Result<String> {
 }
 
 impl Store {
-    /// Makes a token for `name` (a township's when `township_code` is set, else the county's)
-    /// and returns it: the only time it is shown.
     pub fn add_token(&mut self, name: &str, township_code: Option<&str>) -> Result<(i64, String), StoreError> {
         let token = new_token().map_err(|e| StoreError::BadStep(format!("cannot read /dev/urandom: {e}")))?;
-        self.conn
-            .execute(
+        let id = self
+            .conn
+            .insert(
                 "INSERT INTO tokens (name, township_code, hash, created_at) VALUES (?1, ?2, ?3, ?4)",
-                params![name, township_code, hash(&token), ts(Utc::now())],
+                "id",
+                vals![name, township_code, hash(&token), ts(Utc::now())],
             )
             .map_err(self.sql())?;
-        Ok((self.conn.last_insert_rowid(), token))
+        Ok((id, token))
     }
 
-    /// The identity of a presented token, if it is known and not revoked.
     pub fn identity(&self, token: &str) -> Result<Option<Identity>, StoreError> {
-        self.conn
-            .prepare_cached("SELECT id, name, township_code FROM tokens WHERE hash = ?1 AND revoked_at IS NULL")
-            .and_then(|mut s| {
-                s.query_row([hash(token)], |r| {
-                    Ok(Identity { token_id: r.get(0)?, name: r.get(1)?, township_code: r.get(2)? })
+        let row = self
+            .conn
+            .row(
+                "SELECT id, name, township_code FROM tokens WHERE hash = ?1 AND revoked_at IS NULL",
+                vals![hash(token)],
+            )
+            .map_err(self.sql())?;
+        row.map(|r| Ok(Identity { token_id: r.int(0)?, name: r.text(1)?, township_code: r.opt_text(2)? }))
+            .transpose()
+            .map_err(|e: DbError| self.sql()(e))
+    }
+
+    pub fn tokens(&self) -> Result<Vec<TokenRow>, StoreError> {
+        let rows = self
+            .conn
+            .rows("SELECT id, name, township_code, created_at, revoked_at FROM tokens ORDER BY id", &[])
+            .map_err(self.sql())?;
+        rows.iter()
+            .map(|r| {
+                Ok(TokenRow {
+                    id: r.int(0)?,
+                    name: r.text(1)?,
+                    township_code: r.opt_text(2)?,
+                    created_at: r.text(3)?,
+                    revoked_at: r.opt_text(4)?,
                 })
-                .optional()
             })
+            .collect::<Result<_, DbError>>()
             .map_err(self.sql())
     }
 
-    /// Every token (never the secret).
-    pub fn tokens(&self) -> Result<Vec<TokenRow>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT id, name, township_code, created_at, revoked_at FROM tokens ORDER BY id")
-            .map_err(self.sql())?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok(TokenRow {
-                    id: r.get(0)?,
-                    name: r.get(1)?,
-                    township_code: r.get(2)?,
-                    created_at: r.get(3)?,
-                    revoked_at: r.get(4)?,
-                })
-            })
-            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
-            .map_err(self.sql())?;
-        Ok(rows)
-    }
-
-    /// Revokes token `id`; false when there is no such unrevoked token.
     pub fn revoke_token(&mut self, id: i64) -> Result<bool, StoreError> {
         let n = self
             .conn
-            .execute(
-                "UPDATE tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
-                params![id, ts(Utc::now())],
-            )
+            .exec("UPDATE tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL", vals![id, ts(Utc::now())])
             .map_err(self.sql())?;
         Ok(n == 1)
     }

@@ -162,3 +162,101 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// A fresh store for a test, of either backend: a SQLite file in a temp folder, or a new
+/// database on the throwaway PostgreSQL cluster `scripts/test.sh` starts (`FIREPOINT_TEST_PG`,
+/// see scripts/pg.sh). Tests of both run the same body (`both!`).
+pub enum Db {
+    Sqlite(tempfile::TempDir),
+    Postgres(String),
+}
+
+/// Why the PostgreSQL half of a store test is ignored in a bare `cargo test`.
+pub const NEEDS_PG: &str =
+    "needs PostgreSQL: scripts/test.sh starts a throwaway cluster (scripts/pg.sh) and runs these";
+
+impl Db {
+    pub fn sqlite() -> Db {
+        Db::Sqlite(tempfile::tempdir().unwrap())
+    }
+
+    /// A new, empty database on the test cluster.
+    pub fn postgres() -> Db {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let admin = std::env::var("FIREPOINT_TEST_PG").expect(
+            "FIREPOINT_TEST_PG is not set: run scripts/test.sh, which starts a throwaway PostgreSQL (scripts/pg.sh)",
+        );
+        let name = format!("fp_{}_{}_{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst), nanos());
+        let mut client = postgres::Client::connect(&admin, postgres::NoTls).expect("connect to FIREPOINT_TEST_PG");
+        client.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+        let base = admin.rsplit_once('/').expect("a URL naming a database").0;
+        Db::Postgres(format!("{base}/{name}"))
+    }
+
+    /// Another fresh store of the same backend.
+    pub fn fresh(&self) -> Db {
+        match self {
+            Db::Sqlite(_) => Db::sqlite(),
+            Db::Postgres(_) => Db::postgres(),
+        }
+    }
+
+    /// What `paths.store` says for it.
+    pub fn path(&self) -> PathBuf {
+        match self {
+            Db::Sqlite(dir) => dir.path().join("t.sqlite"),
+            Db::Postgres(url) => url.into(),
+        }
+    }
+
+    /// The first column of every row of `sql`, as text.
+    pub fn strings(&self, sql: &str) -> Vec<String> {
+        match self {
+            Db::Sqlite(_) => {
+                let conn = rusqlite::Connection::open(self.path()).unwrap();
+                let mut stmt = conn.prepare(sql).unwrap();
+                stmt.query_map([], |r| r.get::<_, String>(0)).unwrap().map(Result::unwrap).collect()
+            }
+            Db::Postgres(url) => {
+                let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap();
+                c.query(sql, &[]).unwrap().iter().map(|r| r.get::<_, String>(0)).collect()
+            }
+        }
+    }
+
+    /// Runs `sql` on its own connection; the database's refusal as text.
+    pub fn exec(&self, sql: &str) -> Result<(), String> {
+        match self {
+            Db::Sqlite(_) => {
+                rusqlite::Connection::open(self.path()).unwrap().execute_batch(sql).map_err(|e| e.to_string())
+            }
+            Db::Postgres(url) => {
+                let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap();
+                c.batch_execute(sql).map_err(|e| format!("{e:?}"))
+            }
+        }
+    }
+}
+
+fn nanos() -> u32 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos())
+}
+
+/// Runs store test `$name(&Db)` on SQLite, and on PostgreSQL where `scripts/test.sh` started one.
+#[macro_export]
+macro_rules! both {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn sqlite() {
+                super::$name(&super::common::Db::sqlite())
+            }
+            #[test]
+            #[ignore = "needs PostgreSQL: scripts/test.sh starts a throwaway cluster (scripts/pg.sh) and runs these"]
+            fn postgres() {
+                super::$name(&super::common::Db::postgres())
+            }
+        }
+    )*};
+}

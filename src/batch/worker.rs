@@ -1,0 +1,218 @@
+//! A batch on a shared PostgreSQL store: one of any number of workers, on any number of
+//! machines, over one inbox (a shared folder). Each worker registers what it finds in the
+//! store's queue, then claims a few inputs at a time and analyses them (decoding, the smoke
+//! model, hotspot tests: the costly part, done in parallel across workers) and stores the
+//! analysis; whichever worker holds the recorder lock records analysed inputs in queue order
+//! (locate, masks, persistence, the event rule, tickets: milliseconds an input). Recording in
+//! one order is what keeps ticket ids and merges those of one batch over the same inputs, whatever
+//! the number of workers and whoever finished first.
+//!
+//! A killed worker loses nothing: its claims run out after `batch.claim_s` and are taken over,
+//! its recorder lock goes with its connection, and an input is recorded (and leaves the queue)
+//! in one transaction. Workers leave when the queue is empty.
+
+use std::path::PathBuf;
+
+use chrono::Utc;
+
+use super::*;
+use crate::store::Queued;
+
+/// A worker's name in the queue: host and process.
+fn worker_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    format!("{}:{}", host.trim(), std::process::id())
+}
+
+/// An input's place in the recording order: inputs other than frames first, then frames, each
+/// by path (the order one batch records them in).
+fn order_key(kind: InputKind, path: &Path) -> String {
+    let rank = if kind == InputKind::Frame { 1 } else { 0 };
+    format!("{rank}/{}", path.display())
+}
+
+/// What a worker registers for an input it found: its checksum, or, for a file that cannot be
+/// hashed, a name the claiming worker will quarantine it under.
+fn registered(kind: InputKind, path: &Path) -> Found {
+    let unread = |what: &str| Found { kind, path: path.into(), sha: format!("{what}:{}", path.display()), stamp: None };
+    if crate::ingest::regular_file(path).is_err() {
+        return unread("unread");
+    }
+    let stamp = stamp_of(path);
+    if stamp.is_some_and(|(len, _)| len == 0) {
+        return unread("empty");
+    }
+    match sha256_file(path) {
+        Ok(sha) => Found { kind, path: path.into(), sha, stamp },
+        Err(_) => unread("unread"),
+    }
+}
+
+/// What the claiming worker finds when it opens an input again: the checks of a batch
+/// (regular, not empty, readable) and whether it is still what was registered.
+fn reopened(q: &Queued, kind: InputKind) -> Result<Found, InputError> {
+    let path = q.path.clone();
+    if let Err(what) = crate::ingest::regular_file(&path) {
+        return Err(InputError::NotRegular { path, what });
+    }
+    let stamp = stamp_of(&path);
+    if stamp.is_some_and(|(len, _)| len == 0) {
+        return Err(InputError::EmptyFile { path });
+    }
+    let sha = sha256_file(&path).map_err(|source| InputError::Unreadable { path: path.clone(), source })?;
+    if sha != q.sha256 {
+        return Err(InputError::StillWriting { path });
+    }
+    Ok(Found { kind, path, sha, stamp })
+}
+
+/// Runs one worker over `inputs` (the inbox as this worker found it).
+pub(super) fn run(
+    cfg: &Config,
+    aoi: &Aoi,
+    inputs: Vec<(InputKind, PathBuf)>,
+    mode: Quarantine,
+) -> anyhow::Result<BatchReport> {
+    let store = Store::open(&cfg.paths.store)?.with_notify(&cfg.notify);
+    let mut masks = aoi.view_masks.clone();
+    masks.extend(learned_masks(&store, cfg)?);
+    let report = BatchReport { inputs: inputs.len(), ..Default::default() };
+    let mut ctx = Ctx { cfg, aoi, masks, store, mode, report };
+    let worker = worker_name();
+    let mut queue = Vec::new();
+    for (kind, path) in inputs {
+        let f = registered(kind, &path);
+        if ctx.store.input_status(&f.sha)?.as_deref() == Some("done") {
+            tracing::info!(file = %path.display(), "already processed (same content seen before)");
+            ctx.report.skipped += 1;
+            continue;
+        }
+        queue.push(Queued { key: order_key(kind, &path), sha256: f.sha, path, kind: kind.as_str().into() });
+    }
+    let added = ctx.store.enqueue(&queue, Utc::now())?;
+    tracing::info!(worker, found = queue.len(), added, "inputs queued");
+    let mut detector = None;
+    let poll = std::time::Duration::from_millis(cfg.batch.poll_ms);
+    loop {
+        record_ready(&mut ctx)?;
+        let claimed = ctx.store.claim(&worker, cfg.camera.chunk.max(1), Utc::now(), cfg.batch.claim_s)?;
+        if claimed.is_empty() {
+            // the rest is being analysed by others (or held by a dead worker until its claim
+            // runs out): wait, record what they finish, take over what they leave
+            if ctx.store.queue_len()? == 0 {
+                break;
+            }
+            std::thread::sleep(poll);
+            continue;
+        }
+        analyse(&mut ctx, &worker, &claimed, &mut detector)?;
+    }
+    let tickets = ctx.store.tickets(&crate::store::TicketFilter::all())?;
+    match crate::feed::write(&cfg.paths.feed, &tickets) {
+        Ok(files) => ctx.report.feed = files,
+        Err(e) => ctx.report.feed_error = Some(crate::text::error_chain(&e)),
+    }
+    Ok(ctx.report)
+}
+
+/// Analyses the inputs `worker` claimed and stores each analysis in the queue; bad inputs are
+/// quarantined at once, inputs still being written leave the queue for the next batch.
+fn analyse<'a>(
+    ctx: &mut Ctx<'a>,
+    worker: &str,
+    claimed: &[Queued],
+    detector: &mut Option<FrameDetector<'a>>,
+) -> anyhow::Result<()> {
+    let mut frames = Vec::new();
+    for q in claimed {
+        let kind = InputKind::parse(&q.kind).unwrap_or(InputKind::Satellite);
+        let found = match reopened(q, kind) {
+            Ok(f) => f,
+            Err(e) => {
+                let f = Found { kind, path: q.path.clone(), sha: q.sha256.clone(), stamp: None };
+                settle(ctx, worker, &f, Err(e))?;
+                continue;
+            }
+        };
+        if kind == InputKind::Frame {
+            frames.push(found);
+            continue;
+        }
+        let companion_wait = std::time::Duration::from_secs(ctx.cfg.batch.companion_wait_min.max(0) as u64 * 60);
+        let settings = Settings { hotspot: &ctx.cfg.hotspot, limits: &ctx.cfg.limits, companion_wait };
+        let detected = crate::detect::detect_file(kind, &found.path, settings);
+        settle(ctx, worker, &found, detected)?;
+    }
+    if frames.is_empty() {
+        return Ok(());
+    }
+    if detector.is_none() {
+        let model = SmokeModel::load(&ctx.cfg.camera.model, ctx.cfg.camera.threshold)?;
+        let wait = std::time::Duration::from_secs(ctx.cfg.camera.sidecar_wait_min.max(0) as u64 * 60);
+        *detector = Some(FrameDetector::new(model, ctx.aoi, wait)?.with_max_pixels(ctx.cfg.limits.max_frame_pixels));
+    }
+    let detector = detector.as_ref().expect("loaded above");
+    let paths: Vec<&Path> = frames.iter().map(|f| f.path.as_path()).collect();
+    for (input, detected) in frames.iter().zip(detector.detect_all(&paths)) {
+        if let Ok(d) = &detected {
+            ctx.report.frames_scored += 1;
+            ctx.report.frames_with_smoke += d.detections.len();
+        }
+        if let Err(InputError::Smoke(e)) = &detected {
+            if e.is_fatal() {
+                anyhow::bail!("{}", crate::text::error_chain(e));
+            }
+        }
+        settle(ctx, worker, input, detected)?;
+    }
+    Ok(())
+}
+
+/// Stores one analysis for the recorder, or quarantines the input, or leaves it for later.
+fn settle(ctx: &mut Ctx, worker: &str, input: &Found, detected: Result<Detected, InputError>) -> anyhow::Result<()> {
+    match ctx.checked(input, detected) {
+        Ok(found) => {
+            let json = serde_json::to_string(&found)?;
+            if !ctx.store.analysed(&input.sha, worker, &json)? {
+                tracing::info!(file = %input.path.display(), "claim taken over by another worker; its analysis is kept");
+            }
+            Ok(())
+        }
+        Err(e) if e.is_retry() => {
+            tracing::warn!("{}", anyhow::Error::from(e));
+            ctx.report.retried.push(input.path.clone());
+            ctx.store.dequeue(&input.sha)?;
+            Ok(())
+        }
+        Err(e) => ctx.reject(input, &crate::text::error_chain(&e)),
+    }
+}
+
+/// Records the analysed inputs at the head of the queue, in order, if no other worker is
+/// recording; stops at the first one still being analysed.
+fn record_ready(ctx: &mut Ctx) -> anyhow::Result<()> {
+    if !ctx.store.try_recording()? {
+        return Ok(());
+    }
+    let done = (|| -> anyhow::Result<()> {
+        while let Some(head) = ctx.store.queue_head()? {
+            let Some(result) = head.result else {
+                return Ok(());
+            };
+            let q = head.input;
+            // recorded meanwhile under another name of the same content, or by an earlier run
+            if ctx.store.input_status(&q.sha256)?.as_deref() == Some("done") {
+                ctx.store.dequeue(&q.sha256)?;
+                continue;
+            }
+            let found: Detected = serde_json::from_str(&result)
+                .map_err(|e| anyhow::anyhow!("queued analysis of {} is unreadable: {e}", q.path.display()))?;
+            let kind = InputKind::parse(&q.kind).unwrap_or(InputKind::Satellite);
+            let input = Found { kind, path: q.path, sha: q.sha256, stamp: None };
+            ctx.record(&input, found)?;
+        }
+        Ok(())
+    })();
+    ctx.store.stop_recording()?;
+    done
+}

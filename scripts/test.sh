@@ -23,13 +23,25 @@ if [ "$(id -u)" != 0 ]; then
   echo "test: not root: r10_a_full_disk_stops_the_batch_cleanly_and_the_next_run_resumes is SKIPPED (it mounts a tmpfs)" >&2
   extra+=(--skip r10_a_full_disk_stops_the_batch_cleanly_and_the_next_run_resumes)
 fi
+# PostgreSQL: a throwaway cluster (scripts/pg.sh) for the store tests' second backend and the
+# many-workers test; when it cannot start, those are SKIPPED, said loudly, never counted as passed
 log="$(mktemp)"; trap 'rm -f "$log"' EXIT
+if pg_env="$(bash scripts/pg.sh start)"; then
+  eval "$pg_env"
+  trap 'bash scripts/pg.sh stop "$FIREPOINT_PG_DIR"; rm -f "$log"' EXIT
+  echo "test: PostgreSQL test cluster on ${FIREPOINT_TEST_PG#*@}: the PostgreSQL store tests run" >&2
+  pg_tests=(--test store --test r10_workers)
+else
+  echo "test: PostgreSQL could not be started: the PostgreSQL store tests and the many-workers test are SKIPPED" >&2
+  extra+=(--skip ::postgres --skip r10_four_workers)
+  pg_tests=()
+fi
 # the 5k-scene bench writes 600 MB of data: it runs from scripts/bench_hotspot.sh, not here
 cargo test --locked --lib --bins --tests --examples "$@" -- "${extra[@]}" 2>&1 | tee "$log"
 # tests that need only what setup.sh installed (xmllint and the CAP schema; Chromium and the
 # page's npm packages) are #[ignore]d for a bare `cargo test`; here they always run
 if [ "$real" = 0 ]; then
-  cargo test --locked --test cap --test r9_page --test r10_hardening -- --include-ignored "${extra[@]}" 2>&1 | tee -a "$log"
+  cargo test --locked --test cap --test r9_page --test r10_hardening "${pg_tests[@]}" -- --include-ignored "${extra[@]}" 2>&1 | tee -a "$log"
 fi
 # the per-stage criterion benches run once each, as a smoke test
 cargo test --locked --bench pipeline 2>&1 | tee -a "$log"

@@ -292,21 +292,26 @@ impl Ctx<'_> {
         Ok(())
     }
 
-    /// Quarantines a bad input with its reason (the message is bounded) and records it.
+    /// Quarantines a bad input with its reason (the message is bounded) and records it. The
+    /// store hears first: killed between the two, the input is still in the inbox and known bad,
+    /// and the next batch tries it again (a worker never finds an input gone unrecorded).
     fn reject(&mut self, input: &Found, msg: &str) -> anyhow::Result<()> {
-        let mut msg = crate::text::clip(msg, crate::text::MESSAGE_MAX);
-        match quarantine::quarantine(self.cfg, &input.path, input.kind, &msg, self.mode) {
+        let msg = crate::text::clip(msg, crate::text::MESSAGE_MAX);
+        self.store.record_quarantine(&input.path, &input.sha, input.kind.as_str(), &msg)?;
+        let msg = match quarantine::quarantine(self.cfg, &input.path, input.kind, &msg, self.mode) {
             Ok(to) => {
-                tracing::info!(file = %input.path.display(), quarantined = %to.display(), "bad input quarantined: {msg}")
+                tracing::info!(file = %input.path.display(), quarantined = %to.display(), "bad input quarantined: {msg}");
+                msg
             }
             // the input is still known bad (the store says so, so it is not retried every run)
             Err(e) => {
                 let why = crate::text::error_chain(e.as_ref());
                 tracing::error!("{}: could not be quarantined ({why}); it stays where it is", input.path.display());
-                msg = format!("{msg} (not quarantined: {why})");
+                let msg = format!("{msg} (not quarantined: {why})");
+                self.store.record_quarantine(&input.path, &input.sha, input.kind.as_str(), &msg)?;
+                msg
             }
-        }
-        self.store.record_quarantine(&input.path, &input.sha, input.kind.as_str(), &msg)?;
+        };
         self.report.failed.push((input.path.clone(), msg));
         Ok(())
     }

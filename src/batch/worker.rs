@@ -32,26 +32,38 @@ fn order_key(kind: InputKind, path: &Path) -> String {
 }
 
 /// What a worker registers for an input it found: its checksum, or, for a file that cannot be
-/// hashed, a name the claiming worker will quarantine it under.
-fn registered(kind: InputKind, path: &Path) -> Found {
+/// hashed, a name the claiming worker will quarantine it under; nothing for a file that is gone
+/// (another worker quarantined it since this one listed the inbox).
+fn registered(kind: InputKind, path: &Path) -> Option<Found> {
     let unread = |what: &str| Found { kind, path: path.into(), sha: format!("{what}:{}", path.display()), stamp: None };
+    if !path.exists() && path.symlink_metadata().is_err() {
+        return None;
+    }
     if crate::ingest::regular_file(path).is_err() {
-        return unread("unread");
+        return Some(unread("unread"));
     }
     let stamp = stamp_of(path);
     if stamp.is_some_and(|(len, _)| len == 0) {
-        return unread("empty");
+        return Some(unread("empty"));
     }
-    match sha256_file(path) {
+    Some(match sha256_file(path) {
         Ok(sha) => Found { kind, path: path.into(), sha, stamp },
         Err(_) => unread("unread"),
-    }
+    })
 }
 
 /// What the claiming worker finds when it opens an input again: the checks of a batch
-/// (regular, not empty, readable) and whether it is still what was registered.
-fn reopened(q: &Queued, kind: InputKind) -> Result<Found, InputError> {
+/// (regular, not empty, readable) and whether it is still what was registered. `None`: the file
+/// is gone (quarantined by a worker killed before it could say so in the queue, or removed).
+fn reopened(q: &Queued, kind: InputKind) -> Option<Result<Found, InputError>> {
     let path = q.path.clone();
+    if !path.exists() && path.symlink_metadata().is_err() {
+        return None;
+    }
+    Some(reopened_file(q, kind, path))
+}
+
+fn reopened_file(q: &Queued, kind: InputKind, path: PathBuf) -> Result<Found, InputError> {
     if let Err(what) = crate::ingest::regular_file(&path) {
         return Err(InputError::NotRegular { path, what });
     }
@@ -81,7 +93,9 @@ pub(super) fn run(
     let worker = worker_name();
     let mut queue = Vec::new();
     for (kind, path) in inputs {
-        let f = registered(kind, &path);
+        let Some(f) = registered(kind, &path) else {
+            continue;
+        };
         if ctx.store.input_status(&f.sha)?.as_deref() == Some("done") {
             tracing::info!(file = %path.display(), "already processed (same content seen before)");
             ctx.report.skipped += 1;
@@ -127,8 +141,13 @@ fn analyse<'a>(
     for q in claimed {
         let kind = InputKind::parse(&q.kind).unwrap_or(InputKind::Satellite);
         let found = match reopened(q, kind) {
-            Ok(f) => f,
-            Err(e) => {
+            None => {
+                tracing::warn!(file = %q.path.display(), "queued input is gone from the inbox; dropped from the queue");
+                ctx.store.dequeue(&q.sha256)?;
+                continue;
+            }
+            Some(Ok(f)) => f,
+            Some(Err(e)) => {
                 let f = Found { kind, path: q.path.clone(), sha: q.sha256.clone(), stamp: None };
                 settle(ctx, worker, &f, Err(e))?;
                 continue;

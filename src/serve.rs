@@ -609,13 +609,16 @@ pub fn serve(
     villages: serde_json::Value,
 ) -> anyhow::Result<()> {
     Store::open(store_path)?; // migrate once before the read-only connections open it
+                              // bound and built before the runtime starts: the store's connections (PostgreSQL's driver
+                              // blocks on a runtime of its own) are opened outside async code
+    let std_listener =
+        std::net::TcpListener::bind(listen).map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+    std_listener.set_nonblocking(true)?;
+    let addr = std_listener.local_addr()?;
+    let app = router(store_path, cfg, notify, villages, addr)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
-        let addr = listener.local_addr()?;
-        let app = router(store_path, cfg, notify, villages, addr)?;
+        let listener = tokio::net::TcpListener::from_std(std_listener)?;
         if cfg.notify_every_s > 0 {
             spawn_sender(store_path.into(), notify.clone(), Duration::from_secs(cfg.notify_every_s));
         }

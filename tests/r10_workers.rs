@@ -51,7 +51,8 @@ fn inbox(sb: &Sandbox) -> usize {
                 (lat, lon, t.format("%Y-%m-%d").to_string(), t.format("%H%M").to_string())
             })
             .collect();
-        let rows: Vec<(f64, f64, &str, &str)> = rows.iter().map(|(a, b, c, d)| (*a, *b, c.as_str(), d.as_str())).collect();
+        let rows: Vec<(f64, f64, &str, &str)> =
+            rows.iter().map(|(a, b, c, d)| (*a, *b, c.as_str(), d.as_str())).collect();
         std::fs::write(dir.join(format!("MODIS_{i:04}.csv")), common::firms_table(&rows)).unwrap();
     }
     std::fs::write(dir.join("MODIS_bad_rows.csv"), "latitude,longitude\nnot,a number\n").unwrap();
@@ -132,7 +133,11 @@ fn r10_four_workers_killed_at_random_make_the_tickets_of_one_uninterrupted_sqlit
     assert!(said.contains("0 processed"), "{said}");
 
     let got = comparable({
-        let out = sb.cmd().args(["--set", &format!("paths.store={url:?}"), "tickets", "list", "--format", "jsonl"]).output().unwrap();
+        let out = sb
+            .cmd()
+            .args(["--set", &format!("paths.store={url:?}"), "tickets", "list", "--format", "jsonl"])
+            .output()
+            .unwrap();
         String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
     });
     assert_eq!(got.len(), want.len(), "same number of tickets");
@@ -146,4 +151,43 @@ fn r10_four_workers_killed_at_random_make_the_tickets_of_one_uninterrupted_sqlit
     assert_eq!(queue, ["0"]);
     let log_opens = db.strings("SELECT CAST(count(*) AS TEXT) FROM ticket_log WHERE action = 'open'");
     assert_eq!(log_opens, [want.len().to_string()], "one audit row per ticket opened");
+}
+
+/// A bearer-token request to the feed; (status, body).
+fn call(port: u16, method: &str, path: &str, token: &str) -> (u16, String) {
+    let url = format!("http://127.0.0.1:{port}{path}");
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let auth = format!("Bearer {token}");
+    let res = match method {
+        "POST" => agent.post(&url).header("Authorization", &auth).header("Content-Type", "application/json").send("{}"),
+        _ => agent.get(&url).header("Authorization", &auth).call(),
+    };
+    let mut res = res.unwrap();
+    (res.status().as_u16(), res.body_mut().read_to_string().unwrap())
+}
+
+#[test]
+#[ignore = "needs PostgreSQL: scripts/test.sh starts a throwaway cluster (scripts/pg.sh) and runs these"]
+fn r10_the_feed_lists_and_takes_steps_on_a_postgresql_store() {
+    let db = Db::postgres();
+    let store = format!("paths.store={:?}", db.path().display().to_string());
+    let sb = Sandbox::new();
+    sb.simulate();
+    sb.cmd().args(["--set", &store, "run"]).assert().code(0);
+    let out = sb.cmd().args(["--set", &store, "token", "add", "--county"]).output().unwrap();
+    let said = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    let token = said.split_whitespace().find(|w| w.starts_with("fpt_")).expect("a token").to_string();
+    let server = common::serve(&sb, &[&store]);
+    let (status, body) = call(server.port, "GET", "/tickets", &token);
+    assert_eq!(status, 200, "{body}");
+    let list: Vec<serde_json::Value> = body.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(list.len(), 4, "the demo's four tickets");
+    let id = list[0]["id"].as_str().unwrap();
+    let (status, body) = call(server.port, "POST", &format!("/tickets/{id}/ack"), &token);
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"status\":\"acknowledged\""), "{body}");
+    let (status, _) = call(server.port, "POST", &format!("/tickets/{id}/ack"), &token);
+    assert_eq!(status, 409, "a second ack is refused");
+    let steps = db.strings(&format!("SELECT action FROM ticket_log WHERE ticket_id = '{id}' ORDER BY seq"));
+    assert_eq!(steps, ["open", "ack"]);
 }

@@ -316,17 +316,34 @@ fn to_dollars(sql: &str) -> String {
 }
 
 pub struct Pg {
-    client: postgres::Client,
+    /// Always there until dropped.
+    client: Option<postgres::Client>,
     /// Prepared statements by their SQL as written (`?N`): one round trip each, not two.
     statements: HashMap<String, postgres::Statement>,
 }
 
+impl Drop for Pg {
+    /// Inside async code (the feed) the driver's own runtime cannot be dropped in place: its
+    /// connection ends on a thread of its own.
+    fn drop(&mut self) {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            if let Some(client) = self.client.take() {
+                std::thread::spawn(move || drop(client));
+            }
+        }
+    }
+}
+
 impl Pg {
+    fn client(&mut self) -> &mut postgres::Client {
+        self.client.as_mut().expect("a connection until dropped")
+    }
+
     fn statement(&mut self, sql: &str) -> Result<postgres::Statement, DbError> {
         if let Some(s) = self.statements.get(sql) {
             return Ok(s.clone());
         }
-        let s = self.client.prepare(&to_dollars(sql))?;
+        let s = self.client().prepare(&to_dollars(sql))?;
         self.statements.insert(sql.to_string(), s.clone());
         Ok(s)
     }
@@ -345,8 +362,16 @@ fn pg_params(p: &[Val]) -> Vec<&(dyn postgres::types::ToSql + Sync)> {
 impl Conn {
     /// Connects to the PostgreSQL server `url` names (`postgres://user@host:port/db`; no TLS).
     pub fn postgres(url: &str) -> Result<Conn, DbError> {
-        let client = postgres::Client::connect(url, postgres::NoTls)?;
-        Ok(Conn::Postgres(Box::new(RefCell::new(Pg { client, statements: HashMap::new() }))))
+        // the driver blocks on a runtime of its own, which cannot start inside the feed's async
+        // code: there it connects from a thread of its own
+        let connect = || postgres::Client::connect(url, postgres::NoTls);
+        let client = if tokio::runtime::Handle::try_current().is_ok() {
+            std::thread::scope(|s| s.spawn(connect).join())
+                .map_err(|_| DbError::Value("connecting panicked".into()))??
+        } else {
+            connect()?
+        };
+        Ok(Conn::Postgres(Box::new(RefCell::new(Pg { client: Some(client), statements: HashMap::new() }))))
     }
 
     pub fn is_postgres(&self) -> bool {
@@ -360,7 +385,7 @@ impl Conn {
             Conn::Postgres(pg) => {
                 let mut pg = pg.borrow_mut();
                 let s = pg.statement(sql)?;
-                Ok(pg.client.execute(&s, &pg_params(p))? as usize)
+                Ok(pg.client().execute(&s, &pg_params(p))? as usize)
             }
         }
     }
@@ -377,7 +402,7 @@ impl Conn {
             Conn::Postgres(pg) => {
                 let mut pg = pg.borrow_mut();
                 let s = pg.statement(sql)?;
-                pg.client.query(&s, &pg_params(p))?.iter().map(from_postgres).collect()
+                pg.client().query(&s, &pg_params(p))?.iter().map(from_postgres).collect()
             }
         }
     }
@@ -408,7 +433,7 @@ impl Conn {
     pub fn batch(&self, sql: &str) -> Result<(), DbError> {
         match self {
             Conn::Sqlite(c) => Ok(c.execute_batch(sql)?),
-            Conn::Postgres(pg) => Ok(pg.borrow_mut().client.batch_execute(sql)?),
+            Conn::Postgres(pg) => Ok(pg.borrow_mut().client().batch_execute(sql)?),
         }
     }
 

@@ -1,4 +1,5 @@
-//! The ticket store: SQLite (WAL) holding every input seen, every detection, every ticket with
+//! The ticket store: SQLite (WAL; a county's default) or PostgreSQL (`postgres://…`, shared by
+//! many workers; [`db`] is the one SQL door to both) holding every input seen, every detection, every ticket with
 //! its life cycle (open → acknowledged → on_site → resolved / false_alarm / duplicate), the
 //! append-only audit log of every step, the notification outbox, the feed's access tokens and the
 //! persistence history.
@@ -9,7 +10,8 @@
 //! the commit leaves no trace, so the input is simply processed again; after it, the input's
 //! checksum makes a rerun skip it. Split by table group: [`schema`] (tables, migrations),
 //! `tickets` (ticket rows, candidates), `lifecycle` (team steps, audit log, escalation,
-//! outbox), `tokens` (feed access), `history` (the persistence mask's cells), `frames` (what each camera frame showed).
+//! outbox), `tokens` (feed access), `history` (the persistence mask's cells), `frames` (what each camera frame showed),
+//! `queue` (the inputs workers share on a PostgreSQL store).
 
 mod db;
 mod frames;

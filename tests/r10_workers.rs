@@ -190,4 +190,11 @@ fn r10_the_feed_lists_and_takes_steps_on_a_postgresql_store() {
     assert_eq!(status, 409, "a second ack is refused");
     let steps = db.strings(&format!("SELECT action FROM ticket_log WHERE ticket_id = '{id}' ORDER BY seq"));
     assert_eq!(steps, ["open", "ack"]);
+    // the sender claims and settles every queued message on this store too (no channel is
+    // configured here: each is skipped, none left pending)
+    let out = sb.cmd().args(["--set", &store, "notify"]).output().unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{said}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(said.contains("outbox: 0 pending, 0 sent, 0 failed"), "{said}");
+    assert_eq!(db.strings("SELECT DISTINCT state FROM outbox"), ["skipped"]);
 }

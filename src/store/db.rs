@@ -86,9 +86,11 @@ impl std::fmt::Display for DbError {
         match self {
             DbError::Sqlite(e) => e.fmt(f),
             // the server's own message (with its detail), not the driver's "db error"
-            DbError::Postgres(e) => match e.as_db_error() {
-                Some(db) => write!(f, "{}: {}", db.severity(), db.message()),
-                None => e.fmt(f),
+            DbError::Postgres(e) => match (e.as_db_error(), std::error::Error::source(e)) {
+                (Some(db), _) => write!(f, "{}: {}", db.severity(), db.message()),
+                // the driver says "error connecting to server"; its cause says why
+                (None, Some(cause)) => write!(f, "{e}: {cause}"),
+                (None, None) => e.fmt(f),
             },
             DbError::Value(why) => f.write_str(why),
         }

@@ -213,6 +213,20 @@ impl Ctx<'_> {
         }
     }
 
+    /// Counts a scored frame; a smoke session that cannot start mid-batch is the machine's
+    /// fault, not the frame's: fatal.
+    fn scored(&mut self, detected: &Result<Detected, InputError>) -> anyhow::Result<()> {
+        match detected {
+            Ok(d) => {
+                self.report.frames_scored += 1;
+                self.report.frames_with_smoke += d.detections.len();
+            }
+            Err(InputError::Smoke(e)) if e.is_fatal() => anyhow::bail!("{}", crate::text::error_chain(e)),
+            Err(_) => {}
+        }
+        Ok(())
+    }
+
     /// An input's detections as they may be recorded, or why not: a reader's error, an upload
     /// still in progress, an impossible value.
     fn checked(&self, input: &Found, detected: Result<Detected, InputError>) -> Result<Detected, InputError> {
@@ -409,16 +423,7 @@ fn score_frames(ctx: &mut Ctx, detector: &FrameDetector, frames: &[Found]) -> an
     for chunk in frames.chunks(ctx.cfg.camera.chunk.max(1)) {
         let paths: Vec<&Path> = chunk.iter().map(|f| f.path.as_path()).collect();
         for (input, detected) in chunk.iter().zip(detector.detect_all(&paths)) {
-            if let Ok(d) = &detected {
-                ctx.report.frames_scored += 1;
-                ctx.report.frames_with_smoke += d.detections.len();
-            }
-            // a session that cannot start mid-batch is the machine's fault, not the frame's
-            if let Err(InputError::Smoke(e)) = &detected {
-                if e.is_fatal() {
-                    anyhow::bail!("{}", crate::text::error_chain(e));
-                }
-            }
+            ctx.scored(&detected)?;
             ctx.finish(input, detected)?;
             bar.inc(1);
         }

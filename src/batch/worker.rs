@@ -173,15 +173,7 @@ fn analyse<'a>(
     let detector = detector.as_ref().expect("loaded above");
     let paths: Vec<&Path> = frames.iter().map(|f| f.path.as_path()).collect();
     for (input, detected) in frames.iter().zip(detector.detect_all(&paths)) {
-        if let Ok(d) = &detected {
-            ctx.report.frames_scored += 1;
-            ctx.report.frames_with_smoke += d.detections.len();
-        }
-        if let Err(InputError::Smoke(e)) = &detected {
-            if e.is_fatal() {
-                anyhow::bail!("{}", crate::text::error_chain(e));
-            }
-        }
+        ctx.scored(&detected)?;
         settle(ctx, worker, input, detected)?;
     }
     Ok(())

@@ -9,16 +9,18 @@
 mod checks;
 pub mod generate;
 mod layers;
+mod place;
 
 use std::path::{Path, PathBuf};
 
 use geo::{Contains, Distance, Euclidean, MultiPolygon, Point};
-use rstar::{primitives::GeomWithData, primitives::Rectangle, RTree, AABB};
+use rstar::{primitives::GeomWithData, primitives::Rectangle, RTree};
 use serde::{Deserialize, Serialize};
 
 use crate::grid::Projector;
 
 pub use layers::Dem;
+pub use place::PlaceIds;
 
 /// How the district's layers are read.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
@@ -166,6 +168,21 @@ pub struct Aoi {
     pub projector: Projector,
     village_index: RTree<GeomWithData<Rectangle<[f64; 2]>, usize>>,
     heat_m: Vec<MultiPolygon<f64>>,
+    placer: place::Placer,
+}
+
+/// The villages' bounding boxes; a point's candidates come out in this tree's order.
+fn village_rtree(villages: &[Village]) -> RTree<GeomWithData<Rectangle<[f64; 2]>, usize>> {
+    RTree::bulk_load(
+        villages
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| {
+                let r = geo::BoundingRect::bounding_rect(&v.area)?;
+                Some(GeomWithData::new(Rectangle::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]), i))
+            })
+            .collect(),
+    )
 }
 
 /// What the district says about one point.
@@ -245,17 +262,8 @@ impl Aoi {
             .ok_or_else(|| AoiError::Invalid { dir: dir.into(), what: "county polygon is empty".into() })?;
         let projector = Projector::new(c.x(), c.y());
         let heat_m = heat_sources.iter().map(|h| projector.project(&h.area)).collect();
-        let village_index = RTree::bulk_load(
-            villages
-                .iter()
-                .enumerate()
-                .filter_map(|(i, v)| {
-                    let r = geo::BoundingRect::bounding_rect(&v.area)?;
-                    Some(GeomWithData::new(Rectangle::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]), i))
-                })
-                .collect(),
-        );
-        Ok(Aoi {
+        let village_index = village_rtree(&villages);
+        let mut aoi = Aoi {
             dir: dir.into(),
             county,
             townships,
@@ -271,7 +279,10 @@ impl Aoi {
             projector,
             village_index,
             heat_m,
-        })
+            placer: place::Placer::empty(),
+        };
+        aoi.placer = place::Placer::new(&aoi);
+        Ok(aoi)
     }
 
     /// Gaps and overlaps between grid cells (warnings; `aoi check` runs it, a batch does not:
@@ -285,11 +296,7 @@ impl Aoi {
     }
 
     pub fn village_at(&self, lon: f64, lat: f64) -> Option<&Village> {
-        let p = Point::new(lon, lat);
-        self.village_index
-            .locate_in_envelope_intersecting(&AABB::from_point([lon, lat]))
-            .map(|g| &self.villages[g.data])
-            .find(|v| v.area.contains(&p))
+        self.village_id(lon, lat).map(|i| &self.villages[i])
     }
 
     pub fn township(&self, code: &str) -> Option<&Township> {
@@ -302,18 +309,7 @@ impl Aoi {
 
     /// Water wins over built-up, built-up over farmland (the default outside every polygon).
     pub fn landuse_at(&self, lon: f64, lat: f64) -> LandClass {
-        let p = Point::new(lon, lat);
-        let mut class = LandClass::Farmland;
-        for (c, area) in &self.landuse {
-            if area.contains(&p) {
-                match c {
-                    LandClass::Water => return LandClass::Water,
-                    LandClass::BuiltUp => class = LandClass::BuiltUp,
-                    LandClass::Farmland => {}
-                }
-            }
-        }
-        class
+        self.landuse_of(geo::Coord { x: lon, y: lat })
     }
 
     /// The heat source within its buffer (or `default_buffer_m`) plus `slack_m` of the point.
@@ -326,22 +322,10 @@ impl Aoi {
         })
     }
 
+    /// What the district says about one point, with copies of the village's and township's
+    /// records ([`Aoi::place_ids`] and [`Aoi::place_many`] answer the same without copying).
     pub fn place(&self, lon: f64, lat: f64) -> PlaceInfo {
-        let p = Point::new(lon, lat);
-        let village = self.village_at(lon, lat).cloned();
-        let township = village.as_ref().and_then(|v| self.township(&v.township)).cloned();
-        let station = self
-            .stations
-            .iter()
-            .map(|s| (s.name.clone(), self.projector.distance_m((lon, lat), (s.lon, s.lat))))
-            .min_by(|a, b| a.1.total_cmp(&b.1));
-        PlaceInfo {
-            village,
-            township,
-            landuse: self.landuse_at(lon, lat),
-            no_burn_zone: self.no_burn.iter().find(|z| z.area.contains(&p)).map(|z| z.name.clone()),
-            station,
-        }
+        self.place_info(&self.place_ids(lon, lat))
     }
 
     /// Ground elevation in metres (0 where the DEM is absent or does not cover the point).

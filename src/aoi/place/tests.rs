@@ -207,12 +207,17 @@ fn i10_prepared_place_answers_as_the_linear_scans() {
     for seed in 0..6 {
         let aoi = district(seed, [3, 7, 12][seed as usize % 3]);
         let pts = points(&aoi, &mut rng, 6000);
-        let many = aoi.place_many(&pts);
+        // three times over: a batch large enough to be placed in place order
+        let thrice: Vec<(f64, f64)> = pts.iter().chain(&pts).chain(&pts).copied().collect();
+        assert!(thrice.len() >= super::SORT_FROM);
+        let many = aoi.place_many(&thrice);
         for (i, &(lon, lat)) in pts.iter().enumerate() {
             let want = aoi.place_linear(lon, lat);
             let got = aoi.place_ids(lon, lat);
             assert_eq!(key(&got), key(&want), "seed {seed}, point {i} ({lon}, {lat})");
-            assert_eq!(key(&many[i]), key(&want), "place_many, seed {seed}, point {i}");
+            for k in [i, i + pts.len(), i + 2 * pts.len()] {
+                assert_eq!(key(&many[k]), key(&want), "place_many, seed {seed}, point {i}");
+            }
             assert_eq!(aoi.village_at(lon, lat).map(|v| &v.code), want.village.map(|v| &aoi.villages[v as usize].code));
             assert_eq!(aoi.landuse_at(lon, lat), want.landuse);
             // how often the hard cases came up, so that the test cannot pass without them

@@ -86,6 +86,25 @@ pub enum Command {
     Simulate {
         #[arg(long, default_value_t = 7)]
         seed: u64,
+        /// Instead of the sample inputs: one cron slice of a county day from this time (RFC 3339,
+        /// e.g. 2026-11-22T00:05:00Z): one frame a minute from every camera of the district.
+        #[arg(long)]
+        slice: Option<chrono::DateTime<chrono::Utc>>,
+        /// Minutes in the slice.
+        #[arg(long, default_value_t = 5, requires = "slice")]
+        minutes: u32,
+        /// Frame size of the slice's frames, WIDTHxHEIGHT.
+        #[arg(long, default_value = "1920x1080", requires = "slice", value_parser = parse_size)]
+        frame_size: (u32, u32),
+        /// Only the district's first N cameras.
+        #[arg(long, requires = "slice")]
+        cameras: Option<usize>,
+        /// Smoke events over the slice's day (a camera watching a fire for 20–45 minutes).
+        #[arg(long, default_value_t = 12, requires = "slice")]
+        fires: usize,
+        /// Also a satellite pass at the slice's start.
+        #[arg(long, requires = "slice")]
+        scene: bool,
     },
     /// Print the effective configuration as TOML (every key, with its value).
     Config,
@@ -307,5 +326,14 @@ mod tests {
         assert_eq!(parse_offset("230,1690"), Ok((230, 1690)));
         assert!(parse_offset("5").unwrap_err().contains("ROW,COL"));
         assert!(parse_offset("1,2,3").is_err() && parse_offset("a,2").is_err());
+    }
+}
+
+/// `WIDTHxHEIGHT`, e.g. `1920x1080`.
+fn parse_size(s: &str) -> Result<(u32, u32), String> {
+    let (w, h) = s.split_once('x').ok_or_else(|| format!("{s:?}: expected WIDTHxHEIGHT, e.g. 1920x1080"))?;
+    match (w.parse::<u32>(), h.parse::<u32>()) {
+        (Ok(w), Ok(h)) if (16..=8192).contains(&w) && (16..=8192).contains(&h) => Ok((w, h)),
+        _ => Err(format!("{s:?}: expected WIDTHxHEIGHT, each 16 to 8192")),
     }
 }

@@ -131,7 +131,21 @@ fn run(cli: Cli) -> Result<Exit> {
             println!("wrote the sample district into {}", out.display());
             Ok(Exit::Ok)
         }
-        Command::Simulate { seed } => {
+        Command::Simulate { seed, slice: Some(start), minutes, frame_size, cameras, fires, scene } => {
+            let aoi = firepoint::aoi::Aoi::load_with(&cfg.paths.aoi, &cfg.limits, &cfg.aoi)?;
+            let s =
+                firepoint::simulate::Slice { start, minutes, size: frame_size, cameras, fires_per_day: fires, scene };
+            let w = firepoint::simulate::slice(&aoi, &cfg.paths.inbox, seed, &s)?;
+            println!(
+                "wrote {} frames ({} with smoke) and {} scene(s) into {}",
+                w.frames,
+                w.frames_with_smoke,
+                w.scenes,
+                cfg.paths.inbox.display()
+            );
+            Ok(Exit::Ok)
+        }
+        Command::Simulate { seed, .. } => {
             let aoi = firepoint::aoi::Aoi::load_with(&cfg.paths.aoi, &cfg.limits, &cfg.aoi)?;
             let truth = firepoint::simulate::simulate(&aoi, &cfg.paths.inbox, seed)?;
             println!("wrote {} sample inputs into {}", truth.files.len(), cfg.paths.inbox.display());

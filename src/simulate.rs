@@ -50,7 +50,7 @@ pub fn pass_time() -> DateTime<Utc> {
 pub fn simulate(aoi: &Aoi, inbox: &Path, seed: u64) -> Result<Truth> {
     let mut rng = SplitMix::new(seed);
     let mut truth = Truth { satellite: Vec::new(), camera: Vec::new(), files: Vec::new() };
-    let sat = satellite(aoi, &inbox.join("satellite"), &mut rng, &mut truth)?;
+    let sat = satellite(aoi, &inbox.join("satellite"), pass_time(), &mut rng, &mut truth)?;
     truth.files.push(sat);
     frames(aoi, &inbox.join("frames"), &mut rng, &mut truth)?;
     let truth_path = inbox.parent().unwrap_or(Path::new(".")).join("truth.json");
@@ -59,7 +59,7 @@ pub fn simulate(aoi: &Aoi, inbox: &Path, seed: u64) -> Result<Truth> {
     Ok(truth)
 }
 
-fn satellite(aoi: &Aoi, dir: &Path, rng: &mut SplitMix, truth: &mut Truth) -> Result<PathBuf> {
+fn satellite(aoi: &Aoi, dir: &Path, at: DateTime<Utc>, rng: &mut SplitMix, truth: &mut Truth) -> Result<PathBuf> {
     use geo::BoundingRect;
     std::fs::create_dir_all(dir)?;
     let r = aoi.county.area.bounding_rect().context("empty county")?;
@@ -86,12 +86,12 @@ fn satellite(aoi: &Aoi, dir: &Path, rng: &mut SplitMix, truth: &mut Truth) -> Re
     plant("cement plant kiln", CEMENT_PLANT.0, CEMENT_PLANT.1, &[(0, 0, 35.0)], "suppressed: known heat source");
     plant("fire outside the county", 115.45, 37.45, &[(0, 0, 40.0)], "dropped: outside the AOI");
 
-    let path = dir.join(format!("SIM_AQUA_{}.tif", pass_time().format("%Y%m%dT%H%MZ")));
+    let path = dir.join(format!("SIM_AQUA_{}.tif", at.format("%Y%m%dT%H%MZ")));
     let driver = DriverManager::get_driver_by_name("GTiff")?;
     let mut ds = driver.create_with_band_type::<f32, _>(&path, w, h, 2)?;
     ds.set_geo_transform(&[x0, RES, 0.0, y0, 0.0, -RES])?;
     ds.set_spatial_ref(&gdal::spatial_ref::SpatialRef::from_epsg(4326)?)?;
-    ds.set_metadata_item("ACQUISITION_TIME", &pass_time().to_rfc3339_opts(chrono::SecondsFormat::Secs, true), "")?;
+    ds.set_metadata_item("ACQUISITION_TIME", &at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true), "")?;
     ds.set_metadata_item("SENSOR", "MODIS-Aqua-like (simulated)", "")?;
     for (n, (data, um, desc)) in [(t4, "3.96", "BT_3.9um"), (t11, "11.03", "BT_11um")].into_iter().enumerate() {
         let mut band = ds.rasterband(n + 1)?;
@@ -157,7 +157,7 @@ fn frames(aoi: &Aoi, dir: &Path, rng: &mut SplitMix, truth: &mut Truth) -> Resul
                 extra: Default::default(),
             };
             let aspect = FRAME_H as f64 / FRAME_W as f64;
-            let mut img = landscape(cam, &pose, rng);
+            let mut img = landscape(cam, &pose, (FRAME_W, FRAME_H), rng);
             if let Some((_, lon, lat, _)) = shot.target {
                 if let Some((fx, fy)) = camera::project(aoi, cam, &pose, aspect, lon, lat) {
                     draw_plume(&mut img, fx, fy, 1.0 + 0.35 * k as f64, rng);
@@ -190,13 +190,14 @@ fn village_edge(aoi: &Aoi, cam: &crate::aoi::Camera) -> Option<(f64, f64)> {
 }
 
 /// Sky, a hazy horizon and textured fields, with the horizon where the pose puts it.
-fn landscape(cam: &crate::aoi::Camera, pose: &Pose, rng: &mut SplitMix) -> RgbImage {
-    let aspect = FRAME_H as f64 / FRAME_W as f64;
+fn landscape(cam: &crate::aoi::Camera, pose: &Pose, (frame_w, frame_h): (u32, u32), rng: &mut SplitMix) -> RgbImage {
+    let aspect = frame_h as f64 / frame_w as f64;
     // the horizon: the row whose ray has elevation 0
-    let horizon = (0..FRAME_H)
-        .find(|&y| camera::ray(cam, pose, aspect, 0.5, y as f64 / FRAME_H as f64).1 < 0.0)
-        .unwrap_or(FRAME_H / 2);
-    let mut img = RgbImage::new(FRAME_W, FRAME_H);
+    let horizon = (0..frame_h)
+        .find(|&y| camera::ray(cam, pose, aspect, 0.5, y as f64 / frame_h as f64).1 < 0.0)
+        .unwrap_or(frame_h / 2);
+    let mid = (frame_w / 2) as f32;
+    let mut img = RgbImage::new(frame_w, frame_h);
     let stripe_phase = rng.range(0.0, std::f64::consts::TAU);
     for (x, y, px) in img.enumerate_pixels_mut() {
         let n = (rng.unit() * 10.0) as f32;
@@ -204,8 +205,8 @@ fn landscape(cam: &crate::aoi::Camera, pose: &Pose, rng: &mut SplitMix) -> RgbIm
             let f = y as f32 / horizon.max(1) as f32;
             [120.0 + 90.0 * f + n, 160.0 + 60.0 * f + n, 215.0 + 25.0 * f + n]
         } else {
-            let depth = (y - horizon) as f32 / (FRAME_H - horizon).max(1) as f32;
-            let stripe = (((x as f32 - 320.0) * (0.02 + depth * 0.1) + stripe_phase as f32).sin() * 0.5 + 0.5) * 25.0;
+            let depth = (y - horizon) as f32 / (frame_h - horizon).max(1) as f32;
+            let stripe = (((x as f32 - mid) * (0.02 + depth * 0.1) + stripe_phase as f32).sin() * 0.5 + 0.5) * 25.0;
             [95.0 + stripe + n - 20.0 * depth, 120.0 + stripe * 0.6 + n, 60.0 + n]
         };
         *px = Rgb(v.map(|c| c.clamp(0.0, 255.0) as u8));
@@ -214,15 +215,17 @@ fn landscape(cam: &crate::aoi::Camera, pose: &Pose, rng: &mut SplitMix) -> RgbIm
 }
 
 /// A grey-white plume rising from (fx, fy), leaning with the wind; `growth` scales its height.
+/// Drawn for a 640-pixel-wide frame and scaled with the frame's width.
 fn draw_plume(img: &mut RgbImage, fx: f64, fy: f64, growth: f64, rng: &mut SplitMix) {
     let (w, h) = (img.width() as f64, img.height() as f64);
     let (bx, by) = (fx * w, fy * h);
+    let scale = w / FRAME_W as f64;
     let puffs = (40.0 * growth) as usize;
     for i in 0..puffs {
         let t = i as f64 / puffs as f64;
-        let cx = bx + 70.0 * growth * t * t + rng.normal(3.0);
-        let cy = by - 120.0 * growth * t;
-        let r = 5.0 + 28.0 * t * growth.sqrt();
+        let cx = bx + 70.0 * scale * growth * t * t + rng.normal(3.0) * scale;
+        let cy = by - 120.0 * scale * growth * t;
+        let r = (5.0 + 28.0 * t * growth.sqrt()) * scale;
         let alpha = 0.55 * (1.0 - 0.6 * t);
         let shade = 205.0 + 30.0 * rng.unit();
         let (x0, x1) = ((cx - r).max(0.0) as u32, (cx + r).min(w - 1.0) as u32);
@@ -240,4 +243,122 @@ fn draw_plume(img: &mut RgbImage, fx: f64, fy: f64, growth: f64, rng: &mut Split
             }
         }
     }
+}
+
+/// One cron slice of a simulated county day (`firepoint simulate --slice`).
+#[derive(Debug, Clone)]
+pub struct Slice {
+    /// The first minute of the slice (UTC).
+    pub start: DateTime<Utc>,
+    /// One frame a minute from every camera, for this many minutes.
+    pub minutes: u32,
+    /// Frame width and height, pixels.
+    pub size: (u32, u32),
+    /// Only the district's first N cameras (all when None).
+    pub cameras: Option<usize>,
+    /// Smoke events over the slice's UTC day (the same events whatever the slice).
+    pub fires_per_day: usize,
+    /// Also a satellite pass at `start`, with the sample pass's planted fires.
+    pub scene: bool,
+}
+
+/// What a slice wrote.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct SliceWritten {
+    pub frames: usize,
+    pub frames_with_smoke: usize,
+    pub scenes: usize,
+}
+
+/// A smoke event of the day: one camera watches a fire for `minutes` from `start`.
+struct Fire {
+    camera: usize,
+    start: DateTime<Utc>,
+    minutes: i64,
+    lon: f64,
+    lat: f64,
+}
+
+/// The day's smoke events for `cameras`, from the seed and the UTC day alone.
+fn day_fires(aoi: &Aoi, cameras: &[&crate::aoi::Camera], seed: u64, day: DateTime<Utc>, n: usize) -> Vec<Fire> {
+    let mut rng = SplitMix::new(seed ^ day.timestamp() as u64);
+    (0..n)
+        .map(|_| {
+            let camera = (rng.next_u64() % cameras.len().max(1) as u64) as usize;
+            let start = day + Duration::minutes((rng.next_u64() % 1440) as i64);
+            let minutes = 20 + (rng.next_u64() % 26) as i64;
+            let (bearing, dist) = (rng.range(0.0, 360.0).to_radians(), rng.range(1500.0, 4000.0));
+            let (cx, cy) = aoi.projector.to_m(cameras[camera].lon, cameras[camera].lat);
+            let (lon, lat) = aoi.projector.to_deg(cx + dist * bearing.sin(), cy + dist * bearing.cos());
+            Fire { camera, start, minutes, lon, lat }
+        })
+        .collect()
+}
+
+/// Writes one slice of a county day under `inbox`: `frames/<camera>/` one frame a minute from
+/// each camera (sidecar beside it), most of them plain landscape at one of four presets that the
+/// tower patrols minute by minute, those of a camera watching one of the day's fires pointed at
+/// it with a growing plume; and, with `scene`, a satellite pass at the slice's start. Frames are
+/// drawn in parallel; the same seed and slice give the same files.
+pub fn slice(aoi: &Aoi, inbox: &Path, seed: u64, s: &Slice) -> Result<SliceWritten> {
+    use rayon::prelude::*;
+    let all: Vec<&crate::aoi::Camera> = aoi.cameras.iter().take(s.cameras.unwrap_or(usize::MAX)).collect();
+    let day = s.start.date_naive().and_hms_opt(0, 0, 0).context("bad day")?.and_utc();
+    let fires = if all.is_empty() { Vec::new() } else { day_fires(aoi, &all, seed, day, s.fires_per_day) };
+    let jobs: Vec<(usize, i64)> = (0..s.minutes as i64).flat_map(|m| (0..all.len()).map(move |c| (c, m))).collect();
+    let written = jobs
+        .par_iter()
+        .map(|&(c, m)| -> Result<bool> {
+            let cam = all[c];
+            let at = s.start + Duration::minutes(m);
+            let minute_of_day = (at - day).num_minutes();
+            let mut rng = SplitMix::new(seed ^ ((c as u64) << 32) ^ at.timestamp() as u64);
+            let fire =
+                fires.iter().find(|f| f.camera == c && at >= f.start && at < f.start + Duration::minutes(f.minutes));
+            let pan = match fire {
+                Some(f) => {
+                    let (tx, ty) = aoi.projector.to_m(f.lon, f.lat);
+                    let (cx, cy) = aoi.projector.to_m(cam.lon, cam.lat);
+                    (tx - cx).atan2(ty - cy).to_degrees() - cam.pan_zero_deg + 4.0
+                }
+                None => (c as f64 * 37.0 + (minute_of_day % 4) as f64 * 90.0).rem_euclid(360.0),
+            };
+            let pose = Pose {
+                camera_id: cam.id.clone(),
+                captured_at: at,
+                pan_deg: pan.rem_euclid(360.0),
+                tilt_deg: -1.5,
+                hfov_deg: 40.0,
+                extra: Default::default(),
+            };
+            let mut img = landscape(cam, &pose, s.size, &mut rng);
+            let mut smoke = false;
+            if let Some(f) = fire {
+                let aspect = s.size.1 as f64 / s.size.0 as f64;
+                if let Some((fx, fy)) = camera::project(aoi, cam, &pose, aspect, f.lon, f.lat) {
+                    let growth = (1.0 + 0.1 * (at - f.start).num_minutes() as f64).min(3.0);
+                    draw_plume(&mut img, fx, fy, growth, &mut rng);
+                    smoke = true;
+                }
+            }
+            let sub = inbox.join("frames").join(&cam.id);
+            std::fs::create_dir_all(&sub)?;
+            let stem = format!("{}_{}", cam.id, at.format("%Y%m%dT%H%M%SZ"));
+            let path = sub.join(format!("{stem}.jpg"));
+            let file = std::fs::File::create(&path).with_context(|| format!("cannot write {}", path.display()))?;
+            image::codecs::jpeg::JpegEncoder::new_with_quality(std::io::BufWriter::new(file), 90).encode_image(&img)?;
+            // the sidecar last, as a tower's upload ends
+            std::fs::write(sub.join(format!("{stem}.json")), serde_json::to_string_pretty(&pose)? + "\n")?;
+            Ok(smoke)
+        })
+        .collect::<Result<Vec<bool>>>()?;
+    let mut out =
+        SliceWritten { frames: written.len(), frames_with_smoke: written.iter().filter(|&&s| s).count(), scenes: 0 };
+    if s.scene {
+        let mut rng = SplitMix::new(seed ^ s.start.timestamp() as u64);
+        let mut truth = Truth { satellite: Vec::new(), camera: Vec::new(), files: Vec::new() };
+        satellite(aoi, &inbox.join("satellite"), s.start, &mut rng, &mut truth)?;
+        out.scenes = 1;
+    }
+    Ok(out)
 }

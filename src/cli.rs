@@ -317,6 +317,15 @@ fn parse_offset(s: &str) -> Result<(usize, usize), String> {
     }
 }
 
+/// `WIDTHxHEIGHT`, e.g. `1920x1080`.
+fn parse_size(s: &str) -> Result<(u32, u32), String> {
+    let (w, h) = s.split_once('x').ok_or_else(|| format!("{s:?}: expected WIDTHxHEIGHT, e.g. 1920x1080"))?;
+    match (w.parse::<u32>(), h.parse::<u32>()) {
+        (Ok(w), Ok(h)) if (16..=8192).contains(&w) && (16..=8192).contains(&h) => Ok((w, h)),
+        _ => Err(format!("{s:?}: expected WIDTHxHEIGHT, each 16 to 8192")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -326,14 +335,5 @@ mod tests {
         assert_eq!(parse_offset("230,1690"), Ok((230, 1690)));
         assert!(parse_offset("5").unwrap_err().contains("ROW,COL"));
         assert!(parse_offset("1,2,3").is_err() && parse_offset("a,2").is_err());
-    }
-}
-
-/// `WIDTHxHEIGHT`, e.g. `1920x1080`.
-fn parse_size(s: &str) -> Result<(u32, u32), String> {
-    let (w, h) = s.split_once('x').ok_or_else(|| format!("{s:?}: expected WIDTHxHEIGHT, e.g. 1920x1080"))?;
-    match (w.parse::<u32>(), h.parse::<u32>()) {
-        (Ok(w), Ok(h)) if (16..=8192).contains(&w) && (16..=8192).contains(&h) => Ok((w, h)),
-        _ => Err(format!("{s:?}: expected WIDTHxHEIGHT, each 16 to 8192")),
     }
 }

@@ -15,7 +15,7 @@ use super::*;
 const EXTENSIONS: [&str; 4] = ["geojson", "json", "gpkg", "shp"];
 
 /// The layers an AOI folder may hold.
-const LAYERS: [&str; 8] =
+pub(super) const LAYERS: [&str; 8] =
     ["county", "townships", "villages", "no_burn_zones", "stations", "heat_sources", "landuse", "cameras"];
 
 /// Where layer `layer` is: a file named after it (any case, any of [`EXTENSIONS`]), else a layer
@@ -49,6 +49,8 @@ fn find(dir: &Path, layer: &str) -> Result<(PathBuf, Option<String>), AoiError> 
 /// (`aoi check` names them all in one run) and a warning for each optional layer that is absent.
 pub(super) struct Reader<'a> {
     dir: &'a Path,
+    /// Set by [`Reader::file`]: every layer asked for is read from this one file.
+    file: Option<&'a Path>,
     fields: &'a std::collections::BTreeMap<String, String>,
     /// `aoi.fields` keys whose column some layer read has.
     used: std::collections::BTreeSet<String>,
@@ -93,7 +95,13 @@ impl<'a> Reader<'a> {
                 ));
             }
         }
-        Reader { dir, fields: &cfg.fields, used: Default::default(), problems, warnings: Vec::new() }
+        Reader { dir, file: None, fields: &cfg.fields, used: Default::default(), problems, warnings: Vec::new() }
+    }
+
+    /// A reader that reads whichever layer it is asked for from `path` (anything GDAL opens, e.g.
+    /// `/vsimem/…`) instead of finding it in a folder; the rest is as for a folder's layer.
+    pub fn file(path: &'a Path, cfg: &'a AoiConfig) -> Reader<'a> {
+        Reader { file: Some(path), ..Reader::new(path, cfg) }
     }
 
     /// After every layer: a mapping whose column no layer had is a problem (a typo would
@@ -168,7 +176,11 @@ impl<'a> Reader<'a> {
     /// must be picked by name, and how to name it in messages. `None` when absent or unreadable
     /// (said already).
     fn open(&mut self, name: &str, optional: Option<&str>) -> Option<(PathBuf, Dataset, Option<String>, String)> {
-        let (path, inner) = match find(self.dir, name) {
+        let found = match self.file {
+            Some(path) => Ok((path.to_path_buf(), None)),
+            None => find(self.dir, name),
+        };
+        let (path, inner) = match found {
             Ok(p) => p,
             Err(e) => {
                 match optional {
@@ -648,6 +660,64 @@ mod tests {
         for fine in ["王庄", "Wangzhuang", "Café", "999901002089", ""] {
             assert!(!garbled(fine), "{fine}");
         }
+    }
+
+    fn sample(layer: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("aoi").join(format!("{layer}.geojson"))
+    }
+
+    #[test]
+    fn r10_one_layer_file_reads_as_in_its_district() {
+        // the fuzzer's `aoi-layer` target reads one file as any layer: each sample layer on its
+        // own gives every feature and no problem, as in `Aoi::load`
+        for kind in LAYERS {
+            let text = std::fs::read_to_string(sample(kind)).unwrap();
+            let features =
+                serde_json::from_str::<serde_json::Value>(&text).unwrap()["features"].as_array().unwrap().len();
+            let check = super::super::check_layer(kind, &sample(kind), &AoiConfig::default());
+            assert_eq!((check.read, check.problems.len()), (features, 0), "{kind}: {:?}", check.problems);
+        }
+    }
+
+    #[test]
+    fn r10_one_layer_reads_from_gdal_memory_files() {
+        let mut bytes = std::fs::read(sample("stations")).unwrap();
+        let path = Path::new("/vsimem/r10/stations.geojson");
+        let _file = gdal::vsi::create_mem_file_from_ref(path, &mut bytes).unwrap();
+        let check = super::super::check_layer("stations", path, &AoiConfig::default());
+        assert_eq!((check.read, check.problems.len()), (3, 0), "{:?}", check.problems);
+    }
+
+    #[test]
+    fn r10_an_empty_or_wrong_layer_file_is_a_problem() {
+        let cfg = AoiConfig::default();
+        let empty = super::super::check_layer("villages", Path::new("/vsimem/r10/none.geojson"), &cfg);
+        assert_eq!(empty.read, 0);
+        assert!(
+            empty.problems[0].starts_with("cannot open AOI layer /vsimem/r10/none.geojson"),
+            "{:?}",
+            empty.problems
+        );
+        // an empty file in GDAL's memory (the harness's one crash: gdal 0.19's `create_mem_file`
+        // hands GDAL an empty Vec's dangling pointer to free; a borrowed buffer is safe)
+        let path = Path::new("/vsimem/r10/empty.geojson");
+        let _file = gdal::vsi::create_mem_file_from_ref(path, &mut []).unwrap();
+        let empty = super::super::check_layer("stations", path, &cfg);
+        assert_eq!(empty.read, 0);
+        assert!(
+            empty.problems[0].starts_with("cannot open AOI layer /vsimem/r10/empty.geojson"),
+            "{:?}",
+            empty.problems
+        );
+        let stations_as_villages = super::super::check_layer("villages", &sample("stations"), &cfg);
+        assert_eq!(stations_as_villages.read, 0);
+        assert!(
+            stations_as_villages.problems[0].contains("lacks field(s) `township`"),
+            "{:?}",
+            stations_as_villages.problems
+        );
+        let unknown = super::super::check_layer("roads", &sample("stations"), &cfg);
+        assert!(unknown.problems[0].starts_with("`roads` is not an AOI layer"), "{:?}", unknown.problems);
     }
 
     #[test]

@@ -185,6 +185,53 @@ fn village_rtree(villages: &[Village]) -> RTree<GeomWithData<Rectangle<[f64; 2]>
     )
 }
 
+/// What [`check_layer`] made of one layer file.
+#[doc(hidden)]
+#[derive(Debug, Default)]
+pub struct LayerCheck {
+    /// Features read (each passed the layer's field and geometry checks).
+    pub read: usize,
+    pub problems: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+/// The layers [`Aoi::load`] reads, by the names [`check_layer`] takes.
+#[doc(hidden)]
+pub const LAYER_KINDS: [&str; 8] = layers::LAYERS;
+
+/// Reads `path` as the district's layer `kind` (one of [`LAYER_KINDS`]) with the code
+/// [`Aoi::load`] reads that layer with (OGR open, field mapping, geometry checks) and the checks
+/// that need that layer alone (county extent, duplicate villages); the rest of the district is not
+/// read. `path` may be anything GDAL opens, e.g. `/vsimem/…`. For the fuzzer (`examples/fuzz.rs`,
+/// target `aoi-layer`) and tests, not for callers.
+#[doc(hidden)]
+pub fn check_layer(kind: &str, path: &Path, cfg: &AoiConfig) -> LayerCheck {
+    let mut r = layers::Reader::file(path, cfg);
+    let read = match kind {
+        "county" => r.county().map_or(0, |c| {
+            let extent = checks::county_extent(&c);
+            r.problems.extend(extent);
+            1
+        }),
+        "townships" => r.townships().len(),
+        "villages" => {
+            let villages = r.villages();
+            r.warnings.extend(checks::duplicate_villages(&villages));
+            villages.len()
+        }
+        "no_burn_zones" => r.no_burn_zones().len(),
+        "stations" => r.stations().len(),
+        "heat_sources" => r.heat_sources().len(),
+        "landuse" => r.landuse().len(),
+        "cameras" => r.cameras().len(),
+        other => {
+            r.problems.push(format!("`{other}` is not an AOI layer ({})", LAYER_KINDS.join(", ")));
+            0
+        }
+    };
+    LayerCheck { read, problems: r.problems, warnings: r.warnings }
+}
+
 /// What the district says about one point.
 #[derive(Debug, Clone, Serialize)]
 pub struct PlaceInfo {

@@ -4,9 +4,16 @@
 //! input saved under `fuzz/findings/`, and counted. GDAL-backed targets write each input to a file
 //! first, so an abort inside C code leaves the input behind (its path is printed at start).
 //!
+//! `aoi-layer` reads its inputs from GDAL's `/vsimem/` instead; a signal handler writes the input
+//! being read when the process dies of SIGABRT, SIGSEGV, SIGBUS, SIGFPE or SIGILL. Half its inputs
+//! are mutated as JSON (values replaced, removed, repeated, columns renamed), since nearly every
+//! byte mutation breaks GeoJSON's syntax before the layer's checks are reached.
+//!
 //! `cargo run --release --example fuzz -- TARGET EXECUTIONS [SEED]`, or `bash scripts/fuzz.sh`
 //! for all. Targets: pose, table, config, http (the feed's router, in process), geotiff, netcdf
-//! (through GDAL and the scene readers), aoi (a mutated layer of the sample district).
+//! (through GDAL and the scene readers), aoi (the sample district loaded whole, its `stations`
+//! layer mutated), aoi-layer (one mutated layer of any kind, read and checked as `Aoi::load` reads
+//! that layer).
 
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
@@ -57,7 +64,12 @@ const INTERESTING_TEXT: &[&str] = &[
 ];
 
 fn mutate(rng: &mut Rng, seeds: &[Vec<u8>]) -> Vec<u8> {
-    let mut data = seeds[rng.below(seeds.len())].clone();
+    let start = seeds[rng.below(seeds.len())].clone();
+    mutate_from(rng, start, seeds)
+}
+
+/// 1–8 mutations of `data`; `seeds` for splices.
+fn mutate_from(rng: &mut Rng, mut data: Vec<u8>, seeds: &[Vec<u8>]) -> Vec<u8> {
     for _ in 0..1 + rng.below(8) {
         let len = data.len().max(1);
         match rng.below(8) {
@@ -125,6 +137,266 @@ fn seeds(target: &str) -> Vec<Vec<u8>> {
     assert!(!out.is_empty(), "no seeds in {}", dir.display());
     out.sort();
     out
+}
+
+/// The seeds of `aoi-layer`: the sample district's layers (`aoi/*.geojson`) and
+/// `fuzz/corpus/aoi-layer/`, each with the layer its file name starts with (`villages-few.geojson`:
+/// villages).
+fn layer_seeds() -> Vec<LayerSeed> {
+    let mut out = Vec::new();
+    for dir in ["aoi", "fuzz/corpus/aoi-layer"] {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .unwrap_or_else(|e| panic!("no seeds in {dir}: {e}"))
+            .filter_map(|e| Some(e.ok()?.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "geojson"))
+            .collect();
+        files.sort();
+        for path in files {
+            let stem = path.file_stem().unwrap().to_string_lossy();
+            let name = stem.split('-').next().unwrap();
+            let kind = firepoint::aoi::LAYER_KINDS
+                .into_iter()
+                .find(|k| *k == name)
+                .unwrap_or_else(|| panic!("seed {} is named after no AOI layer", path.display()));
+            let bytes = std::fs::read(&path).unwrap();
+            out.push(LayerSeed { kind, json: serde_json::from_slice(&bytes).ok(), bytes });
+        }
+    }
+    out
+}
+
+/// A seed of `aoi-layer`: the layer its file is, its bytes, and its JSON (parsed once).
+struct LayerSeed {
+    kind: &'static str,
+    bytes: Vec<u8>,
+    json: Option<serde_json::Value>,
+}
+
+/// One `aoi-layer` execution's layer and input: layer `n` of the rotation, mutated from one of its
+/// own seeds (7 times in 8) or from any seed (a layer of another kind, wrong fields).
+fn layer_input(rng: &mut Rng, n: u64, seeds: &[LayerSeed], all: &[Vec<u8>]) -> (&'static str, Vec<u8>) {
+    let kinds = firepoint::aoi::LAYER_KINDS;
+    let kind = kinds[(n % kinds.len() as u64) as usize];
+    let own: Vec<&LayerSeed> = seeds.iter().filter(|s| s.kind == kind).collect();
+    let start =
+        if own.is_empty() || rng.below(8) == 0 { &seeds[rng.below(seeds.len())] } else { own[rng.below(own.len())] };
+    // nearly every byte mutation breaks GeoJSON's syntax (the driver refuses the file before our
+    // checks): half the inputs are mutated as JSON instead, a quarter of those then as bytes too
+    if let (0, Some(doc)) = (rng.below(2), &start.json) {
+        if let Some(json) = mutate_json(rng, doc.clone()) {
+            return (kind, if rng.below(4) == 0 { mutate_from(rng, json, all) } else { json });
+        }
+    }
+    (kind, mutate_from(rng, start.bytes.clone(), all))
+}
+
+/// Where a value sits in a JSON document.
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+/// How many values `v` holds, itself included.
+fn json_count(v: &serde_json::Value) -> usize {
+    1 + match v {
+        serde_json::Value::Object(m) => m.values().map(json_count).sum(),
+        serde_json::Value::Array(a) => a.iter().map(json_count).sum(),
+        _ => 0,
+    }
+}
+
+/// The place of the `k`-th value of `v` in depth-first order (0: `v` itself), appended to `at`.
+fn json_place(v: &serde_json::Value, k: usize, at: &mut Vec<Step>) {
+    let Some(mut k) = k.checked_sub(1) else { return };
+    let children: Box<dyn Iterator<Item = (Step, &serde_json::Value)>> = match v {
+        serde_json::Value::Object(m) => Box::new(m.iter().map(|(key, v)| (Step::Key(key.clone()), v))),
+        serde_json::Value::Array(a) => Box::new(a.iter().enumerate().map(|(i, v)| (Step::Index(i), v))),
+        _ => return,
+    };
+    for (step, child) in children {
+        let n = json_count(child);
+        if k < n {
+            at.push(step);
+            return json_place(child, k, at);
+        }
+        k -= n;
+    }
+}
+
+fn json_at<'v>(v: &'v mut serde_json::Value, place: &[Step]) -> Option<&'v mut serde_json::Value> {
+    place.iter().try_fold(v, |v, step| match step {
+        Step::Key(k) => v.get_mut(k.as_str()),
+        Step::Index(i) => v.get_mut(*i),
+    })
+}
+
+/// Values a layer's fields and geometries are tried with.
+fn interesting_json(rng: &mut Rng) -> serde_json::Value {
+    use serde_json::json;
+    let all = [
+        json!(null),
+        json!(0),
+        json!(-1),
+        json!(1e308),
+        json!(-1e308),
+        json!(5e-324),
+        json!(9223372036854775807i64),
+        json!(18446744073709551615u64),
+        json!(""),
+        json!("NaN"),
+        json!("999901001.000000000000000"),
+        json!("\u{FFFD}王庄"),
+        json!("\u{CD}\u{F5}\u{D7}\u{AF}"), // 王庄 in GBK read as Latin-1
+        json!(true),
+        json!([]),
+        json!({}),
+        json!([[]]),
+        json!("Point"),
+        json!("MultiPoint"),
+        json!("LineString"),
+        json!("Polygon"),
+        json!("MultiPolygon"),
+        json!("GeometryCollection"),
+        json!("farmland"),
+        json!("water"),
+        json!("urn:ogc:def:crs:EPSG::4547"),
+        json!("urn:ogc:def:crs:EPSG::3857"),
+        json!("urn:ogc:def:crs:EPSG::4326"),
+        json!("EPSG:999999"),
+        json!({"type": "Point", "coordinates": [115.6, 37.6]}),
+        json!({"type": "Polygon", "coordinates": [[[115.6, 37.6], [115.7, 37.6], [115.6, 37.6], [115.7, 37.6], [115.6, 37.6]]]}),
+    ];
+    all[rng.below(all.len())].clone()
+}
+
+/// Names a column is tried with: other fields', upper case, cut to 10 characters (Shapefile).
+const COLUMN_NAMES: &[&str] = &[
+    "code",
+    "CODE",
+    "Name",
+    "id",
+    "team",
+    "township",
+    "grid_membe",
+    "pan_zero_d",
+    "hfov_max_d",
+    "网格员",
+    "",
+    "class",
+];
+
+/// 1–4 mutations that keep `seed` JSON: a value replaced (an interesting one, another value of the
+/// document, a number scaled or shifted), removed or repeated, or an object's key renamed.
+fn mutate_json(rng: &mut Rng, mut doc: serde_json::Value) -> Option<Vec<u8>> {
+    use serde_json::Value;
+    for _ in 0..1 + rng.below(4) {
+        let count = json_count(&doc);
+        let (mut place, mut elsewhere) = (Vec::new(), Vec::new());
+        json_place(&doc, rng.below(count), &mut place);
+        json_place(&doc, rng.below(count), &mut elsewhere);
+        let place = &place;
+        let other = json_at(&mut doc, &elsewhere)?.clone();
+        let choice = rng.below(6);
+        let (parent, last) = (json_at(&mut doc, &place[..place.len().saturating_sub(1)])?, place.last());
+        match (choice, parent, last) {
+            (0, Value::Object(m), Some(Step::Key(k))) => {
+                m.remove(k);
+            }
+            (0, Value::Array(a), Some(Step::Index(i))) => {
+                a.remove(*i);
+            }
+            (1, Value::Array(a), Some(Step::Index(i))) => {
+                let copy = a[*i].clone();
+                a.insert(*i, copy);
+            }
+            (2, Value::Object(m), Some(Step::Key(k))) => {
+                if let Some(v) = m.remove(k) {
+                    m.insert(COLUMN_NAMES[rng.below(COLUMN_NAMES.len())].to_string(), v);
+                }
+            }
+            _ => {
+                let node = json_at(&mut doc, place)?;
+                *node = match (choice, node.as_f64()) {
+                    (3, Some(x)) => {
+                        let shifted = [x * 1e6, -x, x + 360.0, x + 1e-12, x * 0.5][rng.below(5)];
+                        serde_json::Number::from_f64(shifted).map_or(Value::Null, Value::Number)
+                    }
+                    (4, _) => other,
+                    _ => interesting_json(rng),
+                };
+            }
+        }
+    }
+    serde_json::to_vec(&doc).ok()
+}
+
+/// How the layer reads of `aoi-layer` ended, per layer: every feature read without a problem,
+/// some read, none read (refused).
+#[derive(Default, Debug)]
+struct LayerOutcomes(std::collections::BTreeMap<&'static str, [u64; 3]>);
+
+impl LayerOutcomes {
+    fn add(&mut self, kind: &'static str, check: &firepoint::aoi::LayerCheck) {
+        let i = match (check.read, check.problems.is_empty()) {
+            (0, _) => 2,
+            (_, true) => 0,
+            (_, false) => 1,
+        };
+        self.0.entry(kind).or_default()[i] += 1;
+    }
+}
+
+/// Writes the input being read when the process dies of a signal (an abort or a fault in GDAL's C
+/// code is no panic, and an input in `/vsimem/` dies with the process).
+mod crash {
+    use std::ffi::{c_char, c_int, CString};
+    use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+
+    static PATH: AtomicPtr<c_char> = AtomicPtr::new(std::ptr::null_mut());
+    static INPUT: AtomicPtr<u8> = AtomicPtr::new(std::ptr::null_mut());
+    static LEN: AtomicUsize = AtomicUsize::new(0);
+    const SAID: &[u8] = b"\nfuzz: killed by a signal; the input being read is saved in fuzz/findings/ (crash-*.bin)\n";
+
+    /// From now on a fatal signal writes the current input to `path`.
+    pub fn arm(path: &std::path::Path) {
+        let c = CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+        PATH.store(c.into_raw(), Ordering::SeqCst);
+        for sig in [libc::SIGABRT, libc::SIGSEGV, libc::SIGBUS, libc::SIGFPE, libc::SIGILL] {
+            // SAFETY: the handler only calls async-signal-safe functions (open, write, close,
+            // signal, raise) on memory set before it was installed; it runs on the alternate stack
+            // Rust's runtime gives the main thread, so a stack overflow in C code is caught too
+            unsafe {
+                let mut action: libc::sigaction = std::mem::zeroed();
+                action.sa_sigaction = on_signal as *const () as libc::sighandler_t;
+                action.sa_flags = libc::SA_ONSTACK;
+                libc::sigemptyset(&mut action.sa_mask);
+                libc::sigaction(sig, &action, std::ptr::null_mut());
+            }
+        }
+    }
+
+    /// `data` is the input being read until the next call (it must live that long).
+    pub fn reading(data: &[u8]) {
+        LEN.store(0, Ordering::SeqCst);
+        INPUT.store(data.as_ptr() as *mut u8, Ordering::SeqCst);
+        LEN.store(data.len(), Ordering::SeqCst);
+    }
+
+    extern "C" fn on_signal(sig: c_int) {
+        let (path, input, len) =
+            (PATH.load(Ordering::SeqCst), INPUT.load(Ordering::SeqCst), LEN.load(Ordering::SeqCst));
+        // SAFETY: `path` is a leaked CString, `input` lives until the next `reading`
+        unsafe {
+            let fd = libc::open(path, libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC, 0o644);
+            if fd >= 0 && !input.is_null() {
+                libc::write(fd, input as *const libc::c_void, len);
+                libc::close(fd);
+            }
+            libc::write(2, SAID.as_ptr() as *const libc::c_void, SAID.len());
+            libc::signal(sig, libc::SIG_DFL);
+            libc::raise(sig);
+        }
+    }
 }
 
 /// The feed's router over a store with tickets of the sample district and one county token.
@@ -200,19 +472,28 @@ impl Http {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let target = args.get(1).map(String::as_str).unwrap_or_else(|| {
-        eprintln!("usage: fuzz TARGET EXECUTIONS [SEED]   (pose, table, config, http, geotiff, netcdf, aoi)");
+        eprintln!(
+            "usage: fuzz TARGET EXECUTIONS [SEED]   (pose, table, config, http, geotiff, netcdf, aoi, aoi-layer)"
+        );
         std::process::exit(2)
     });
     let executions: u64 = args.get(2).and_then(|n| n.parse().ok()).unwrap_or(100_000);
     let seed: u64 = args.get(3).and_then(|n| n.parse().ok()).unwrap_or(1);
-    let corpus = seeds(target);
+    let layer_corpus = if target == "aoi-layer" { layer_seeds() } else { Vec::new() };
+    let corpus =
+        if target == "aoi-layer" { layer_corpus.iter().map(|s| s.bytes.clone()).collect() } else { seeds(target) };
     let findings = PathBuf::from("fuzz/findings");
     let scratch = tempfile::tempdir().unwrap();
     let file = |ext: &str| scratch.path().join(format!("input.{ext}"));
     eprintln!(
         "fuzz {target}: {} seeds, {executions} executions; GDAL inputs are written under {}",
         corpus.len(),
-        scratch.path().display()
+        if target == "aoi-layer" {
+            Path::new("/vsimem/fuzz (saved in fuzz/findings/ on a crash)")
+        } else {
+            scratch.path()
+        }
+        .display()
     );
     let last_panic: std::sync::Arc<std::sync::Mutex<String>> = Default::default();
     let lp = last_panic.clone();
@@ -236,12 +517,38 @@ fn main() {
         }
     }
 
+    // `aoi-layer`: the default field names, and the county's own (a global mapping applies only to
+    // layers that have its column, as in `Aoi::load`)
+    let mapped = firepoint::aoi::AoiConfig {
+        fields: [
+            ("code", "村代码"),
+            ("grid_member", "网格员"),
+            ("phone", "联系电话"),
+            ("pan_zero_deg", "pan_zero_d"),
+            ("hfov_min_deg", "hfov_min_d"),
+            ("hfov_max_deg", "hfov_max_d"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect(),
+    };
+    let layer_configs = [firepoint::aoi::AoiConfig::default(), mapped];
+    let mut outcomes = LayerOutcomes::default();
+    let mut buf = Vec::new();
+    if target == "aoi-layer" {
+        std::fs::create_dir_all(&findings).unwrap();
+        crash::arm(&findings.join(format!("crash-{target}-{seed}.bin")));
+    }
+
     let statuses: std::sync::Mutex<std::collections::BTreeMap<u16, u64>> = Default::default();
     let mut rng = Rng::new(seed);
     let mut panics: Vec<String> = Vec::new();
     let started = Instant::now();
     for n in 0..executions {
-        let data = mutate(&mut rng, &corpus);
+        let (kind, data) = match target {
+            "aoi-layer" => layer_input(&mut rng, n, &layer_corpus, &corpus),
+            _ => ("", mutate(&mut rng, &corpus)),
+        };
         let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| match target {
             "pose" => {
                 let _ = firepoint::ingest::frame::parse_pose(&String::from_utf8_lossy(&data), Path::new("fuzz.json"));
@@ -266,8 +573,22 @@ fn main() {
                 std::fs::write(aoi_dir.join("stations.geojson"), &data).unwrap();
                 let _ = firepoint::aoi::Aoi::load_with(&aoi_dir, &limits, &Default::default());
             }
+            "aoi-layer" => {
+                let path = PathBuf::from(format!("/vsimem/fuzz/{kind}.geojson"));
+                crash::reading(&data);
+                // borrowed, not handed over: `vsi::create_mem_file` gives GDAL an empty Vec's
+                // dangling pointer to free (gdal 0.19), a crash of the harness, not of firepoint
+                buf.clear();
+                buf.extend_from_slice(&data);
+                let file = gdal::vsi::create_mem_file_from_ref(&path, &mut buf).unwrap();
+                let cfg = &layer_configs[(n / firepoint::aoi::LAYER_KINDS.len() as u64 % 2) as usize];
+                let check = firepoint::aoi::check_layer(kind, &path, cfg);
+                drop(file);
+                outcomes.add(kind, &check);
+            }
             other => panic!("unknown target {other}"),
         }));
+        crash::reading(&[]);
         if outcome.is_err() {
             let message = last_panic.lock().unwrap().clone();
             let site = message.lines().next().unwrap_or("").to_string();
@@ -290,6 +611,9 @@ fn main() {
     let secs = started.elapsed().as_secs_f64();
     if target == "http" {
         eprintln!("answers by status (0: not a buildable request): {:?}", statuses.lock().unwrap());
+    }
+    if target == "aoi-layer" {
+        eprintln!("layer reads [every feature read, some read, none read]: {:?}", outcomes.0);
     }
     println!(
         "| {target} | {executions} | {} | {:.0} s | {:.0}/s | {} |",

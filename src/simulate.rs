@@ -139,23 +139,12 @@ fn frames(aoi: &Aoi, dir: &Path, rng: &mut SplitMix, truth: &mut Truth) -> Resul
         let sub = dir.join(shot.camera);
         std::fs::create_dir_all(&sub)?;
         let pan = match shot.target {
-            Some((_, lon, lat, _)) => {
-                let (tx, ty) = aoi.projector.to_m(lon, lat);
-                let (cx, cy) = aoi.projector.to_m(cam.lon, cam.lat);
-                (tx - cx).atan2(ty - cy).to_degrees() - cam.pan_zero_deg + 4.0
-            }
+            Some((_, lon, lat, _)) => aim_at(aoi, cam, lon, lat),
             None => shot.pan_deg,
         };
         for k in 0..shot.frames {
             let at = pass_time() + Duration::minutes(1 + k as i64);
-            let pose = Pose {
-                camera_id: cam.id.clone(),
-                captured_at: at,
-                pan_deg: pan.rem_euclid(360.0),
-                tilt_deg: -1.5,
-                hfov_deg: 40.0,
-                extra: Default::default(),
-            };
+            let pose = pose(cam, at, pan);
             let aspect = FRAME_H as f64 / FRAME_W as f64;
             let mut img = landscape(cam, &pose, (FRAME_W, FRAME_H), rng);
             if let Some((_, lon, lat, _)) = shot.target {
@@ -316,21 +305,10 @@ pub fn slice(aoi: &Aoi, inbox: &Path, seed: u64, s: &Slice) -> Result<SliceWritt
             let fire =
                 fires.iter().find(|f| f.camera == c && at >= f.start && at < f.start + Duration::minutes(f.minutes));
             let pan = match fire {
-                Some(f) => {
-                    let (tx, ty) = aoi.projector.to_m(f.lon, f.lat);
-                    let (cx, cy) = aoi.projector.to_m(cam.lon, cam.lat);
-                    (tx - cx).atan2(ty - cy).to_degrees() - cam.pan_zero_deg + 4.0
-                }
+                Some(f) => aim_at(aoi, cam, f.lon, f.lat),
                 None => (c as f64 * 37.0 + (minute_of_day % 4) as f64 * 90.0).rem_euclid(360.0),
             };
-            let pose = Pose {
-                camera_id: cam.id.clone(),
-                captured_at: at,
-                pan_deg: pan.rem_euclid(360.0),
-                tilt_deg: -1.5,
-                hfov_deg: 40.0,
-                extra: Default::default(),
-            };
+            let pose = pose(cam, at, pan);
             let mut img = landscape(cam, &pose, s.size, &mut rng);
             let mut smoke = false;
             if let Some(f) = fire {
@@ -361,4 +339,23 @@ pub fn slice(aoi: &Aoi, inbox: &Path, seed: u64, s: &Slice) -> Result<SliceWritt
         out.scenes = 1;
     }
     Ok(out)
+}
+
+/// The pan that puts a fire at (`lon`, `lat`) a little left of centre in `cam`'s view.
+fn aim_at(aoi: &Aoi, cam: &crate::aoi::Camera, lon: f64, lat: f64) -> f64 {
+    let (tx, ty) = aoi.projector.to_m(lon, lat);
+    let (cx, cy) = aoi.projector.to_m(cam.lon, cam.lat);
+    (tx - cx).atan2(ty - cy).to_degrees() - cam.pan_zero_deg + 4.0
+}
+
+/// A simulated frame's pose: level-ish tilt, a 40° lens.
+fn pose(cam: &crate::aoi::Camera, at: DateTime<Utc>, pan: f64) -> Pose {
+    Pose {
+        camera_id: cam.id.clone(),
+        captured_at: at,
+        pan_deg: pan.rem_euclid(360.0),
+        tilt_deg: -1.5,
+        hfov_deg: 40.0,
+        extra: Default::default(),
+    }
 }

@@ -92,7 +92,7 @@ pub fn alert_xml(t: &Ticket, sender: &str) -> String {
 
 /// The one `<info>` block, in Chinese.
 fn info(x: &mut Xml, t: &Ticket) {
-    let camera = t.sources.iter().any(|s| s == "camera") || !t.cameras.is_empty();
+    let camera = t.sources.iter().any(|s| s == "camera" || s == "drone") || !t.cameras.is_empty();
     x.open(1, "info");
     x.el(2, "language", "zh-CN");
     x.el(2, "category", "Fire");

@@ -78,14 +78,16 @@ pub fn dispatch(loc: &Located, station_alert_m: f64, sla: &Sla) -> Dispatch {
     let priority = if reasons.is_empty() { Priority::Normal } else { Priority::High };
     let seen = loc.detection.observed_at;
     let deadline = match loc.detection.source {
-        SourceKind::Camera if priority == Priority::High => seen + Duration::minutes(sla.on_site_high_min),
-        SourceKind::Camera => seen + Duration::minutes(sla.on_site_min),
+        SourceKind::Camera | SourceKind::Drone if priority == Priority::High => {
+            seen + Duration::minutes(sla.on_site_high_min)
+        }
+        SourceKind::Camera | SourceKind::Drone => seen + Duration::minutes(sla.on_site_min),
         SourceKind::Satellite => {
             let cutoff = sla.cutoff().unwrap_or(chrono::NaiveTime::from_hms_opt(17, 0, 0).expect("valid"));
             crate::time::next_cutoff(seen, cutoff)
         }
     };
-    let ack_deadline = (loc.detection.source == SourceKind::Camera).then(|| seen + Duration::minutes(sla.ack_min));
+    let ack_deadline = loc.detection.source.is_sighting().then(|| seen + Duration::minutes(sla.ack_min));
     Dispatch { kind, priority, deadline, ack_deadline, reasons }
 }
 

@@ -25,8 +25,18 @@ macro_rules! str_enum {
 pub enum SourceKind {
     Satellite,
     Camera,
+    /// A drone photo (无人机), placed from the drone's own position and attitude.
+    Drone,
 }
-str_enum!(SourceKind { Satellite => "satellite", Camera => "camera" });
+str_enum!(SourceKind { Satellite => "satellite", Camera => "camera", Drone => "drone" });
+
+impl SourceKind {
+    /// A sighting someone can act on at once (a camera or drone frame): acknowledge and on-site
+    /// deadlines in minutes, an SMS at once; satellite points are verified the same day.
+    pub fn is_sighting(self) -> bool {
+        matches!(self, SourceKind::Camera | SourceKind::Drone)
+    }
+}
 
 /// One sighting of one fire.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -223,6 +233,7 @@ pub fn source_chinese(source: &str) -> &str {
     match source {
         "satellite" => "卫星",
         "camera" => "摄像头",
+        "drone" => "无人机",
         other => other,
     }
 }

@@ -230,7 +230,7 @@ pub fn merge_target<'a>(anchors: &'a [Anchor], det: &Detection, cell: &str, cfg:
 
 /// [`merge_target`] among the same fire's tickets already found ([`same_fire`]).
 fn target_among<'a>(fire: &[(&'a Anchor, f64)], det: &Detection, cell: &str) -> Option<&'a Anchor> {
-    let camera = det.source == crate::domain::SourceKind::Camera;
+    let camera = det.source.is_sighting();
     fire.iter()
         .filter(|(a, _)| camera || a.cell == cell)
         .min_by(|x, y| (x.0.cell != cell).cmp(&(y.0.cell != cell)).then(x.1.total_cmp(&y.1)))

@@ -50,6 +50,7 @@ pub struct Config {
     pub batch: BatchConfig,
     pub notify: crate::notify::NotifyConfig,
     pub serve: crate::serve::ServeConfig,
+    pub drone: crate::ingest::drone::DroneConfig,
 }
 
 /// Where the district, inputs and outputs live (in a config file: relative to its folder; else
@@ -59,7 +60,8 @@ pub struct Config {
 pub struct Paths {
     /// The district: GeoJSON / GeoPackage / Shapefile layers and dem.tif (see aoi/README.md).
     pub aoi: PathBuf,
-    /// Inbox: `satellite/` (scenes, products, tables) and `frames/<camera>/` (frames + `.json` poses).
+    /// Inbox: `satellite/` (scenes, products, tables), `frames/<camera>/` (frames + `.json` poses)
+    /// and `drone/<drone>/` (drone photos, optional `.json` sidecars).
     pub inbox: PathBuf,
     /// Bad inputs are moved here (under their path in the inbox), each with a `.error.txt` beside it.
     pub quarantine: PathBuf,
@@ -187,7 +189,8 @@ impl Config {
             return Err("batch.claim_s and batch.poll_ms must be ≥ 1".into());
         }
         self.notify.check()?;
-        self.serve.check()
+        self.serve.check()?;
+        self.drone.check()
     }
 
     /// The configuration as TOML, every key present, without comments.

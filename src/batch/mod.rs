@@ -68,6 +68,10 @@ pub struct BatchReport {
     pub alarm_latency_s: Vec<i64>,
     /// Frames not scored, with the reason (night infrared frames the model was not trained on).
     pub frames_skipped: usize,
+    /// Drone photos scored (each flagged one is a sighting at once), flagged, and not scored.
+    pub drones_scored: usize,
+    pub drones_with_smoke: usize,
+    pub drones_skipped: usize,
     pub feed: Vec<PathBuf>,
     /// The feed files could not be written (every input was recorded before): why.
     pub feed_error: Option<String>,
@@ -99,6 +103,15 @@ impl fmt::Display for BatchReport {
             self.awaiting_confirmation,
             self.frames_skipped
         )?;
+        if self.drones_scored > 0 {
+            writeln!(
+                f,
+                "drone photos: {} scored, {} with smoke (each a sighting), {} not scored (night infrared)",
+                self.drones_scored - self.drones_skipped,
+                self.drones_with_smoke,
+                self.drones_skipped
+            )?;
+        }
         writeln!(
             f,
             "detections: {} in the county, {} suppressed on known heat sources, {} outside the county (dropped)",
@@ -213,10 +226,14 @@ impl Ctx<'_> {
         }
     }
 
-    /// Counts a scored frame; a smoke session that cannot start mid-batch is the machine's
-    /// fault, not the frame's: fatal.
-    fn scored(&mut self, detected: &Result<Detected, InputError>) -> anyhow::Result<()> {
+    /// Counts a scored frame or drone photo; a smoke session that cannot start mid-batch is the
+    /// machine's fault, not the input's: fatal.
+    fn scored(&mut self, kind: InputKind, detected: &Result<Detected, InputError>) -> anyhow::Result<()> {
         match detected {
+            Ok(d) if kind == InputKind::Drone => {
+                self.report.drones_scored += 1;
+                self.report.drones_with_smoke += d.detections.len();
+            }
             Ok(d) => {
                 self.report.frames_scored += 1;
                 self.report.frames_with_smoke += d.detections.len();
@@ -272,7 +289,10 @@ impl Ctx<'_> {
         }
         if let Some(note) = &found.note {
             tracing::info!("{}: {note}", input.path.display());
-            self.report.frames_skipped += 1;
+            match input.kind {
+                InputKind::Drone => self.report.drones_skipped += 1,
+                _ => self.report.frames_skipped += 1,
+            }
         }
         let at = InputRef {
             path: &input.path,
@@ -291,7 +311,7 @@ impl Ctx<'_> {
         self.report.duplicates += rec.duplicates;
         // the county's rule: a camera alarm reaches the grid member within sla.alarm_min
         // of the sighting; a backlog (or a slow camera upload) breaks it, so say so
-        if input.kind == InputKind::Frame && !rec.opened.is_empty() {
+        if matches!(input.kind, InputKind::Frame | InputKind::Drone) && !rec.opened.is_empty() {
             let seen = placed.inside.iter().map(|l| l.detection.observed_at).min();
             let written = chrono::Utc::now(); // the input's transaction has just committed
             if let Some(s) = seen {
@@ -388,10 +408,13 @@ pub fn run(cfg: &Config, inputs: Vec<(InputKind, PathBuf)>, mode: Quarantine) ->
             Ok(sha) => todo.push(Found { kind, path, sha, stamp }),
         }
     }
-    let (frames, others): (Vec<Found>, Vec<Found>) = todo.into_iter().partition(|f| f.kind == InputKind::Frame);
+    let (photos, others): (Vec<Found>, Vec<Found>) =
+        todo.into_iter().partition(|f| matches!(f.kind, InputKind::Frame | InputKind::Drone));
+    // frames first, then drone photos: the order a worker records them in (worker::order_key)
+    let (frames, drones): (Vec<Found>, Vec<Found>) = photos.into_iter().partition(|f| f.kind == InputKind::Frame);
     // the model is loaded and its first session started before anything is recorded: a
     // missing runtime or a model that cannot run is fatal (exit 2, nothing processed)
-    let detector = if frames.is_empty() {
+    let detector = if frames.is_empty() && drones.is_empty() {
         None
     } else {
         let model = SmokeModel::load(&cfg.camera.model, cfg.camera.threshold)?;
@@ -405,6 +428,7 @@ pub fn run(cfg: &Config, inputs: Vec<(InputKind, PathBuf)>, mode: Quarantine) ->
     }
     if let Some(detector) = detector {
         score_frames(&mut ctx, &detector, &frames)?;
+        score_frames(&mut ctx, &detector, &drones)?;
     }
     let tickets = ctx.store.tickets(&crate::store::TicketFilter::all())?;
     // every input is committed by now: a feed folder that cannot be written makes the batch
@@ -416,20 +440,26 @@ pub fn run(cfg: &Config, inputs: Vec<(InputKind, PathBuf)>, mode: Quarantine) ->
     Ok(ctx.report)
 }
 
-/// Scores the frames a chunk at a time (memory stays bounded whatever the inbox size), with one
-/// detector, and so one set of ONNX sessions, for the whole batch.
+/// Scores frames (or drone photos: `frames` are all of one kind) a chunk at a time (memory stays
+/// bounded whatever the inbox size), with one detector, and so one set of ONNX sessions, for
+/// the whole batch.
 fn score_frames(ctx: &mut Ctx, detector: &FrameDetector, frames: &[Found]) -> anyhow::Result<()> {
-    let bar = progress(frames.len(), "frames");
+    let Some(kind) = frames.first().map(|f| f.kind) else { return Ok(()) };
+    let bar = progress(frames.len(), if kind == InputKind::Drone { "drone photos" } else { "frames" });
     for chunk in frames.chunks(ctx.cfg.camera.chunk.max(1)) {
         let paths: Vec<&Path> = chunk.iter().map(|f| f.path.as_path()).collect();
-        for (input, detected) in chunk.iter().zip(detector.detect_all(&paths)) {
-            ctx.scored(&detected)?;
+        let results = match kind {
+            InputKind::Drone => detector.detect_drones(&paths, &ctx.cfg.drone),
+            _ => detector.detect_all(&paths),
+        };
+        for (input, detected) in chunk.iter().zip(results) {
+            ctx.scored(input.kind, &detected)?;
             ctx.finish(input, detected)?;
             bar.inc(1);
         }
     }
     bar.finish_and_clear();
-    tracing::info!(frames = frames.len(), sessions = detector.sessions(), "frames scored");
+    tracing::info!(inputs = frames.len(), kind = kind.as_str(), sessions = detector.sessions(), "frames scored");
     Ok(())
 }
 

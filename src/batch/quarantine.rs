@@ -1,4 +1,4 @@
-//! Quarantine: a bad input (and a frame's pose sidecar) leaves the inbox for
+//! Quarantine: a bad input (and a frame's or drone photo's sidecar) leaves the inbox for
 //! `quarantine/<Beijing day>/<its path under the inbox>` with `<name>.error.txt` beside it.
 //! Nothing is lost or overwritten: same-named files from different folders keep their folders,
 //! and a name already used that day gets `~2`, `~3` … before its extension.
@@ -49,7 +49,7 @@ pub(super) fn quarantine(
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create quarantine folder {}", dir.display()))?;
     let mut files = vec![(path.to_path_buf(), target.clone())];
     let sidecar = frame::sidecar_of(path);
-    if kind == InputKind::Frame && sidecar.exists() {
+    if matches!(kind, InputKind::Frame | InputKind::Drone) && sidecar.exists() {
         files.push((sidecar, frame::sidecar_of(&target)));
     }
     for (from, to) in &files {

@@ -24,10 +24,14 @@ fn worker_name() -> String {
     format!("{}:{}", host.trim(), std::process::id())
 }
 
-/// An input's place in the recording order: inputs other than frames first, then frames, each
-/// by path (the order one batch records them in).
+/// An input's place in the recording order: inputs other than frames first, then frames, then
+/// drone photos, each by path (the order one batch records them in).
 fn order_key(kind: InputKind, path: &Path) -> String {
-    let rank = if kind == InputKind::Frame { 1 } else { 0 };
+    let rank = match kind {
+        InputKind::Frame => 1,
+        InputKind::Drone => 2,
+        _ => 0,
+    };
     format!("{rank}/{}", path.display())
 }
 
@@ -153,7 +157,7 @@ fn analyse<'a>(
                 continue;
             }
         };
-        if kind == InputKind::Frame {
+        if matches!(kind, InputKind::Frame | InputKind::Drone) {
             frames.push(found);
             continue;
         }
@@ -171,9 +175,16 @@ fn analyse<'a>(
         *detector = Some(FrameDetector::new(model, ctx.aoi, wait)?.with_max_pixels(ctx.cfg.limits.max_frame_pixels));
     }
     let detector = detector.as_ref().expect("loaded above");
+    // tower frames and drone photos share the model's sessions
+    let (drones, frames): (Vec<Found>, Vec<Found>) = frames.into_iter().partition(|f| f.kind == InputKind::Drone);
     let paths: Vec<&Path> = frames.iter().map(|f| f.path.as_path()).collect();
     for (input, detected) in frames.iter().zip(detector.detect_all(&paths)) {
-        ctx.scored(&detected)?;
+        ctx.scored(input.kind, &detected)?;
+        settle(ctx, worker, input, detected)?;
+    }
+    let paths: Vec<&Path> = drones.iter().map(|f| f.path.as_path()).collect();
+    for (input, detected) in drones.iter().zip(detector.detect_drones(&paths, &ctx.cfg.drone)) {
+        ctx.scored(input.kind, &detected)?;
         settle(ctx, worker, input, detected)?;
     }
     Ok(())

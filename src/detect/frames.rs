@@ -20,14 +20,14 @@ use crate::locate::camera;
 
 /// Scores frames against one model and one district for a whole batch.
 pub struct FrameDetector<'a> {
-    model: SmokeModel,
+    pub(super) model: SmokeModel,
     /// The district, for placing sightings; `None` for scoring alone (`smoke eval`).
-    aoi: Option<&'a Aoi>,
-    sidecar_wait: std::time::Duration,
+    pub(super) aoi: Option<&'a Aoi>,
+    pub(super) sidecar_wait: std::time::Duration,
     idle: Mutex<Vec<SmokeWorker>>,
     sessions: std::sync::atomic::AtomicUsize,
     /// Largest frame decoded, pixels (`limits.max_frame_pixels`).
-    max_pixels: u64,
+    pub(super) max_pixels: u64,
 }
 
 impl<'a> FrameDetector<'a> {
@@ -79,7 +79,7 @@ impl<'a> FrameDetector<'a> {
     }
 
     /// Runs `f` with an idle worker (building one only when none is idle), then returns it.
-    fn with_worker<R>(&self, f: impl FnOnce(&mut SmokeWorker) -> R) -> Result<R, SmokeError> {
+    pub(super) fn with_worker<R>(&self, f: impl FnOnce(&mut SmokeWorker) -> R) -> Result<R, SmokeError> {
         let taken = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
         let mut worker = match taken {
             Some(w) => w,

@@ -1,12 +1,14 @@
 //! Detect: finds fires in one input at a time and says where they are in lon/lat.
 //!
 //! [`hotspot`] tests satellite pixels; [`glint`] rejects sun glint; [`smoke`] scores camera
-//! frames with the ONNX model and [`frames`] turns flagged frames into sightings on the ground.
+//! frames with the ONNX model and [`frames`] turns flagged frames into sightings on the ground;
+//! [`drone`] does the same for drone photos with the same model and sessions.
 //! This module reads an input through `ingest` and returns its [`Detection`]s: one fire point
 //! (火点) per fire pixel of a scene or product, each with its footprint (the pixels of one
 //! 8-connected cluster share `evidence.fire`), table rows one each. Bad inputs come back as a typed [`InputError`] naming the file. It
 //! knows nothing of villages, heat sources or tickets.
 
+pub mod drone;
 pub mod eval;
 pub mod frames;
 pub mod glint;
@@ -35,6 +37,21 @@ pub enum InputError {
     Frame(#[from] frame::FrameError),
     #[error(transparent)]
     Smoke(#[from] smoke::SmokeError),
+    #[error(transparent)]
+    Drone(#[from] crate::ingest::drone::DroneError),
+    #[error("drone photo {path}: smoke seen (score {score:.2}) but it cannot be placed on the ground")]
+    DronePlace {
+        path: PathBuf,
+        score: f32,
+        #[source]
+        source: crate::locate::drone::PlaceError,
+    },
+    #[error("drone photo {path} cannot be placed")]
+    DroneLens {
+        path: PathBuf,
+        #[source]
+        source: crate::locate::drone::PlaceError,
+    },
     #[error("camera frame {path}: camera `{camera}` is not in the AOI's cameras layer")]
     UnknownCamera { path: PathBuf, camera: String },
     #[error("{path}: not a GOES ABI product name (OR_ABI-L1b-Rad…C07… or OR_ABI-L2-FDC…)")]
@@ -106,7 +123,7 @@ pub fn detect_file(kind: InputKind, path: &Path, settings: Settings) -> Result<D
     match kind {
         InputKind::Table => detect_table(path),
         InputKind::Satellite => detect_scene(path, settings),
-        InputKind::Frame => Err(InputError::NoHistory { path: path.into() }),
+        InputKind::Frame | InputKind::Drone => Err(InputError::NoHistory { path: path.into() }),
     }
 }
 

@@ -4,6 +4,7 @@
 //! with `image` and reads their pose sidecars. [`discover`] lists an inbox. Every error names the
 //! file it came from, so the batch can report and quarantine it and go on.
 
+pub mod drone;
 pub mod frame;
 pub mod goes;
 pub mod raster;
@@ -90,6 +91,8 @@ pub enum InputKind {
     /// A fire-point table (FIRMS, Himawari WLF, MEE).
     Table,
     Frame,
+    /// A drone photo (`inbox/drone/`), placed from its own position and attitude.
+    Drone,
 }
 
 impl InputKind {
@@ -104,14 +107,22 @@ impl InputKind {
                 _ => Some(InputKind::Satellite),
             },
             "csv" | "txt" => Some(InputKind::Table),
-            "jpg" | "jpeg" | "png" => Some(InputKind::Frame),
+            "jpg" | "jpeg" => Some(if in_drone_folder(path) { InputKind::Drone } else { InputKind::Frame }),
+            "png" => Some(InputKind::Frame),
             _ => None,
         }
     }
 
+    /// The kind of a file under `inbox/drone/`: JPEG photos only (their `.json` sidecars travel
+    /// with them).
+    fn of_drone(path: &Path) -> Option<InputKind> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        matches!(ext.as_str(), "jpg" | "jpeg").then_some(InputKind::Drone)
+    }
+
     /// The kind [`InputKind::as_str`] names.
     pub fn parse(s: &str) -> Option<InputKind> {
-        [InputKind::Satellite, InputKind::Table, InputKind::Frame].into_iter().find(|k| k.as_str() == s)
+        [InputKind::Satellite, InputKind::Table, InputKind::Frame, InputKind::Drone].into_iter().find(|k| k.as_str() == s)
     }
 
     pub fn as_str(self) -> &'static str {
@@ -119,12 +130,21 @@ impl InputKind {
             InputKind::Satellite => "satellite",
             InputKind::Table => "table",
             InputKind::Frame => "frame",
+            InputKind::Drone => "drone",
         }
     }
 }
 
-/// Every input file under `inbox/satellite` and `inbox/frames` (recursively), sorted by path so
-/// a batch is reproducible. Pose sidecars (`.json`) travel with their frame and are not listed.
+/// Whether a JPEG named by hand (`firepoint pass`) is a drone photo: it sits in a folder named
+/// `drone` or in a subfolder of one (`…/drone/<drone>/photo.jpg`), as in the inbox.
+fn in_drone_folder(path: &Path) -> bool {
+    let mut up = path.ancestors().skip(1).take(2);
+    up.any(|p| p.file_name().is_some_and(|n| n == "drone"))
+}
+
+/// Every input file under `inbox/satellite`, `inbox/frames` and `inbox/drone` (recursively),
+/// sorted by path so a batch is reproducible. Pose sidecars (`.json`) travel with their frame or
+/// photo and are not listed.
 ///
 /// Only regular files are inputs: a FIFO or a link to a device would hang the batch, so such
 /// entries are named in a warning and left alone. Symbolic links to regular files are inputs
@@ -132,18 +152,23 @@ impl InputKind {
 /// walk never leaves the inbox.
 pub fn discover(inbox: &Path) -> std::io::Result<Vec<(InputKind, PathBuf)>> {
     let mut out = Vec::new();
-    for sub in ["satellite", "frames"] {
+    for (sub, kind_of) in [
+        ("satellite", InputKind::of as fn(&Path) -> Option<InputKind>),
+        // a camera whose folder is called `drone` still sends frames
+        ("frames", |p| InputKind::of(p).map(|k| if k == InputKind::Drone { InputKind::Frame } else { k })),
+        ("drone", InputKind::of_drone),
+    ] {
         let root = inbox.join(sub);
-        // the two roots may be links (a mounted share); below them no link to a folder is followed
+        // the roots may be links (a mounted share); below them no link to a folder is followed
         if root.is_dir() {
-            walk(&root, &mut out)?;
+            walk(&root, kind_of, &mut out)?;
         }
     }
     out.sort_by(|a, b| a.1.cmp(&b.1));
     Ok(out)
 }
 
-fn walk(dir: &Path, out: &mut Vec<(InputKind, PathBuf)>) -> std::io::Result<()> {
+fn walk(dir: &Path, kind_of: fn(&Path) -> Option<InputKind>, out: &mut Vec<(InputKind, PathBuf)>) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let Ok(entry) = entry else { continue };
         let path = entry.path();
@@ -151,7 +176,7 @@ fn walk(dir: &Path, out: &mut Vec<(InputKind, PathBuf)>) -> std::io::Result<()> 
         let Ok(kind) = entry.file_type() else { continue };
         if kind.is_dir() {
             // one unreadable subfolder must not stop the whole inbox
-            if let Err(e) = walk(&path, out) {
+            if let Err(e) = walk(&path, kind_of, out) {
                 tracing::warn!("{}: cannot list this folder ({e}); its files wait for the next batch", path.display());
             }
             continue;
@@ -163,7 +188,7 @@ fn walk(dir: &Path, out: &mut Vec<(InputKind, PathBuf)>) -> std::io::Result<()> 
             );
             continue;
         }
-        let Some(input) = InputKind::of(&path) else { continue };
+        let Some(input) = kind_of(&path) else { continue };
         match regular_file(&path) {
             Ok(()) => out.push((input, path)),
             Err(why) => tracing::warn!("{}: {why}; not an input, left where it is", path.display()),

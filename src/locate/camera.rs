@@ -7,10 +7,12 @@
 //! above its base on the DEM) and is marched over the DEM, with the Earth's curvature and standard atmospheric
 //! refraction (an effective radius of R / (1 − 0.13)): the ground falls away by d² / 2R_eff at
 //! distance d. The crossing is refined by bisection. The fix's uncertainty comes from the
-//! angular errors (pixel and pose): across the ray d·σ, along it d²·σ / (height above the
-//! ground at the fix) — it grows with range, fast for grazing rays. A ray that grazes (meets
-//! the ground at less than `MIN_GRAZING_DEG`) or misses is capped at the camera's range and
-//! flagged.
+//! angular errors (pixel and pose): across the ray s·σ (s the slant distance), along it
+//! (d² + h²)·σ / h (d the ground distance, h the lens' height above the fix) — it grows with
+//! range, fast for grazing rays. A ray that grazes (meets the ground at less than
+//! `MIN_GRAZING_DEG`) or misses is capped at the camera's range and flagged. [`march_from`] is
+//! the one marcher: a tower's ray starts at its mast ([`Lens::tower`]), a drone's wherever the
+//! drone flies (`locate::drone`).
 
 use crate::aoi::{Aoi, Camera};
 use crate::grid::Projector;
@@ -84,33 +86,71 @@ pub fn ground_fix(aoi: &Aoi, cam: &Camera, pose: &Pose, aspect: f64, fx: f64, fy
     march(aoi, cam, az, el, &AngleErrors::typical(pose.hfov_deg, 1920.0))
 }
 
+/// Where a ray starts: a lens at a known height above sea level, how far it may reach, and the
+/// smallest uncertainty a fix from it is given. A tower's lens is its mast on the DEM; a drone's
+/// is wherever it flies ([`crate::locate::drone`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Lens {
+    pub lon: f64,
+    pub lat: f64,
+    /// Height of the lens above sea level (the DEM's datum), metres.
+    pub alt_m: f64,
+    /// Farthest ground distance a ray is followed to, metres.
+    pub range_m: f64,
+    /// The smallest radius a fix is given, metres.
+    pub min_radius_m: f64,
+}
+
+impl Lens {
+    /// A tower's lens: its height above the DEM at its foot.
+    pub fn tower(aoi: &Aoi, cam: &Camera) -> Lens {
+        let alt_m = aoi.elevation(cam.lon, cam.lat) + cam.height_m;
+        Lens { lon: cam.lon, lat: cam.lat, alt_m, range_m: cam.range_m, min_radius_m: STEP_M }
+    }
+}
+
+/// A ray's angular errors, radians (1 σ): across it (azimuth) and along it (elevation).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RaySigma {
+    pub azimuth_rad: f64,
+    pub elevation_rad: f64,
+}
+
 /// The ground point along azimuth `az` and elevation `el` (degrees) from the camera's lens.
 pub fn march(aoi: &Aoi, cam: &Camera, az: f64, el: f64, errors: &AngleErrors) -> GroundFix {
-    let (sx, sy) = aoi.projector.to_m(cam.lon, cam.lat);
-    let lens = aoi.elevation(cam.lon, cam.lat) + cam.height_m;
+    let sigma = errors.total_rad();
+    march_from(aoi, &Lens::tower(aoi, cam), az, el, RaySigma { azimuth_rad: sigma, elevation_rad: sigma })
+}
+
+/// The ground point along azimuth `az` and elevation `el` (degrees) from `lens`: the one ray
+/// marcher of towers and drones. The fix's radius is the larger of the across-ray error
+/// (slant distance × σ_azimuth) and the along-ray one ((d² + h²) / h × σ_elevation, d the ground
+/// distance and h the lens' height above the fix: d²/h for a grazing tower ray, h straight
+/// down), between `lens.min_radius_m` and 0.3 × range.
+pub fn march_from(aoi: &Aoi, lens: &Lens, az: f64, el: f64, sigma: RaySigma) -> GroundFix {
+    let (sx, sy) = aoi.projector.to_m(lens.lon, lens.lat);
     let (ux, uy) = (az.to_radians().sin(), az.to_radians().cos());
     let slope = el.to_radians().tan();
     let at = |d: f64| aoi.projector.to_deg(sx + ux * d, sy + uy * d);
     // height of the ray above the ground at distance d (negative: below it)
     let above = |d: f64| {
         let (lon, lat) = at(d);
-        lens + slope * d + earth_drop_m(d) - aoi.elevation(lon, lat)
+        lens.alt_m + slope * d + earth_drop_m(d) - aoi.elevation(lon, lat)
     };
-    let sigma = errors.total_rad();
     let capped = |hit: bool| {
-        let (lon, lat) = at(cam.range_m);
+        let (lon, lat) = at(lens.range_m);
         GroundFix {
             lon,
             lat,
             azimuth_deg: az,
-            distance_m: cam.range_m,
-            radius_m: 0.3 * cam.range_m,
+            distance_m: lens.range_m,
+            radius_m: 0.3 * lens.range_m,
             hit_ground: hit,
             near_horizon: true,
         }
     };
     let (mut prev, mut d) = (0.0, STEP_M);
-    while d <= cam.range_m {
+    while d <= lens.range_m {
         if above(d) <= 0.0 {
             let (mut lo, mut hi) = (prev, d);
             for _ in 0..20 {
@@ -123,20 +163,20 @@ pub fn march(aoi: &Aoi, cam: &Camera, az: f64, el: f64, errors: &AngleErrors) ->
             }
             // the angle at which the ray meets the ground: its height over the last 100 m
             let back = hi.min(100.0);
-            let grazing = (above(hi - back) / back).atan().to_degrees();
+            let grazing = if back > 0.0 { (above(hi - back) / back).atan().to_degrees() } else { 90.0 };
             if grazing < MIN_GRAZING_DEG {
                 return capped(true);
             }
-            let height = (lens - aoi.elevation(at(hi).0, at(hi).1)).max(1.0) + earth_drop_m(hi);
-            let along = hi * hi * sigma / height;
-            let across = hi * sigma;
             let (lon, lat) = at(hi);
+            let height = (lens.alt_m - aoi.elevation(lon, lat)).max(1.0) + earth_drop_m(hi);
+            let along = (hi * hi + height * height) / height * sigma.elevation_rad;
+            let across = hi.hypot(height) * sigma.azimuth_rad;
             return GroundFix {
                 lon,
                 lat,
                 azimuth_deg: az,
                 distance_m: hi,
-                radius_m: along.max(across).max(STEP_M).min(0.3 * cam.range_m),
+                radius_m: along.max(across).max(lens.min_radius_m).min(0.3 * lens.range_m),
                 hit_ground: true,
                 near_horizon: false,
             };

@@ -2,10 +2,12 @@
 //! no-burn zone, nearest national station — and suppresses those on known heat sources.
 //!
 //! Detections outside the county are dropped here and counted, never silently lost. [`camera`]
-//! turns a frame position and the tower's pose into a ground point. It reads no files and
-//! writes nothing; the AOI is loaded once by the caller.
+//! turns a frame position and the tower's pose into a ground point; [`drone`] does the same for
+//! a drone photo with the same ray marcher. It reads no files and writes nothing; the AOI is
+//! loaded once by the caller.
 
 pub mod camera;
+pub mod drone;
 
 use serde::Serialize;
 

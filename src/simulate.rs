@@ -203,6 +203,38 @@ fn landscape(cam: &crate::aoi::Camera, pose: &Pose, (frame_w, frame_h): (u32, u3
     img
 }
 
+/// A drone photo (`size` pixels) of textured fields seen from `pose` (sky above the horizon
+/// where the pose shows it), with a plume rising from photo position `plume` when given.
+/// Deterministic for a seed; used by the drone tests, which write the photo's metadata
+/// themselves.
+pub fn drone_photo(
+    pose: &crate::ingest::drone::DronePose,
+    (w, h): (u32, u32),
+    plume: Option<(f64, f64)>,
+    seed: u64,
+) -> RgbImage {
+    let mut rng = SplitMix::new(seed);
+    let aspect = h as f64 / w as f64;
+    let phase = rng.range(0.0, std::f64::consts::TAU) as f32;
+    let mut img = RgbImage::new(w, h);
+    for (x, y, px) in img.enumerate_pixels_mut() {
+        let n = (rng.unit() * 10.0) as f32;
+        let (fx, fy) = (x as f64 / w as f64, y as f64 / h as f64);
+        let v = if crate::locate::drone::ray(pose, aspect, fx, fy).1 >= 0.0 {
+            [150.0 + n, 185.0 + n, 225.0 + n]
+        } else {
+            // strips of fields across the photo, some stubble-brown, some green
+            let stripe = ((x as f32 * 0.05 + y as f32 * 0.02 + phase).sin() * 0.5 + 0.5) * 30.0;
+            [100.0 + stripe + n, 115.0 + stripe * 0.5 + n, 60.0 + n]
+        };
+        *px = Rgb(v.map(|c| c.clamp(0.0, 255.0) as u8));
+    }
+    if let Some((fx, fy)) = plume {
+        draw_plume(&mut img, fx, fy, 1.6, &mut rng);
+    }
+    img
+}
+
 /// A grey-white plume rising from (fx, fy), leaning with the wind; `growth` scales its height.
 /// Drawn for a 640-pixel-wide frame and scaled with the frame's width.
 fn draw_plume(img: &mut RgbImage, fx: f64, fy: f64, growth: f64, rng: &mut SplitMix) {

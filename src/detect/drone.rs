@@ -54,6 +54,7 @@ impl FrameDetector<'_> {
         let aoi = self.aoi.expect("photos are placed only by a detector made with a district");
         let lens =
             geometry::lens(aoi, &pose, cfg).map_err(|source| InputError::DroneLens { path: path.into(), source })?;
+        drone::check_complete(path)?;
         let img = frame::decode(path, self.max_pixels)
             .map_err(|source| drone::DroneError::Pixels { path: path.into(), source })?;
         if !self.model.infrared && super::smoke::is_grayscale(&img) {
@@ -74,10 +75,8 @@ impl FrameDetector<'_> {
         // the base is known to a tile: a uniform error over the best tile's size
         let b = score.best_tile_box(w, h);
         let twelve = 12f64.sqrt();
-        let place = geometry::PlaceSigma {
-            x: (b[2] - b[0]) as f64 / wf / twelve,
-            y: (b[3] - b[1]) as f64 / hf / twelve,
-        };
+        let place =
+            geometry::PlaceSigma { x: (b[2] - b[0]) as f64 / wf / twelve, y: (b[3] - b[1]) as f64 / hf / twelve };
         let fix = geometry::ground_fix(aoi, &pose, &lens.lens, hf / wf, base, place, cfg)
             .map_err(|source| InputError::DronePlace { path: path.into(), score: score.score, source })?;
         let (_, elevation) = geometry::ray(&pose, hf / wf, base.0, base.1);

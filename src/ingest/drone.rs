@@ -116,6 +116,10 @@ pub enum DroneError {
     },
     #[error("drone sidecar {path} is {what}")]
     SidecarFile { path: PathBuf, what: String },
+    #[error(
+        "drone photo {path} cannot be decoded: it does not end with JPEG's end-of-image marker (a truncated upload?)"
+    )]
+    Truncated { path: PathBuf },
     #[error("drone photo {path}: the image cannot be decoded")]
     Pixels {
         path: PathBuf,
@@ -267,14 +271,11 @@ fn resolve(
     cfg: &DroneConfig,
 ) -> Result<DronePose, DroneError> {
     let (exif, xmp) = photo;
-    let missing =
-        |what, looked| DroneError::Missing { path: path.into(), what, looked, sidecar: state.clone() };
-    let (position, pos_from) =
-        first(&[(exif.position, "exif"), (xmp.position, "xmp"), (side.position, "sidecar")])
-            .ok_or_else(|| missing("position", "EXIF GPSLatitude/GPSLongitude, XMP drone-dji:GpsLatitude"))?;
-    let (yaw, yaw_from) =
-        first(&[(xmp.yaw, "xmp"), (side.yaw, "sidecar"), (xmp.flight_yaw, "xmp FlightYawDegree")])
-            .ok_or_else(|| missing("camera yaw", "XMP drone-dji:GimbalYawDegree or FlightYawDegree"))?;
+    let missing = |what, looked| DroneError::Missing { path: path.into(), what, looked, sidecar: state.clone() };
+    let (position, pos_from) = first(&[(exif.position, "exif"), (xmp.position, "xmp"), (side.position, "sidecar")])
+        .ok_or_else(|| missing("position", "EXIF GPSLatitude/GPSLongitude, XMP drone-dji:GpsLatitude"))?;
+    let (yaw, yaw_from) = first(&[(xmp.yaw, "xmp"), (side.yaw, "sidecar"), (xmp.flight_yaw, "xmp FlightYawDegree")])
+        .ok_or_else(|| missing("camera yaw", "XMP drone-dji:GimbalYawDegree or FlightYawDegree"))?;
     let (pitch, pitch_from) = first(&[(xmp.pitch, "xmp"), (side.pitch, "sidecar")])
         .ok_or_else(|| missing("camera pitch", "XMP drone-dji:GimbalPitchDegree"))?;
     let roll = first(&[(xmp.roll, "xmp"), (side.roll, "sidecar")]).map_or(0.0, |r| r.0);
@@ -286,15 +287,12 @@ fn resolve(
         takeoff_m,
     };
     if altitude.absolute_m.is_none() && altitude.relative_m.is_none() {
-        return Err(missing(
-            "altitude",
-            "XMP drone-dji:RelativeAltitude or AbsoluteAltitude, EXIF GPSAltitude",
-        ));
+        return Err(missing("altitude", "XMP drone-dji:RelativeAltitude or AbsoluteAltitude, EXIF GPSAltitude"));
     }
     let (captured_at, time_from) = first(&[(exif.time, "exif"), (side.time, "sidecar")])
         .ok_or_else(|| missing("capture time", "EXIF GPSDateStamp/GPSTimeStamp or DateTimeOriginal"))?;
-    let (hfov, hfov_from) = first(&[(exif.hfov, "exif"), (side.hfov, "sidecar")])
-        .unwrap_or((cfg.default_hfov_deg, "config"));
+    let (hfov, hfov_from) =
+        first(&[(exif.hfov, "exif"), (side.hfov, "sidecar")]).unwrap_or((cfg.default_hfov_deg, "config"));
     let folder = path
         .parent()
         .filter(|p| p.parent().and_then(|g| g.file_name()).is_some_and(|n| n == "drone"))
@@ -325,8 +323,34 @@ fn resolve(
         pitch_deg: pitch,
         roll_deg: roll,
         hfov_deg: hfov,
-        sources: Sources { id: id_from, time: time_from, position: pos_from, yaw: yaw_from, pitch: pitch_from, hfov: hfov_from },
+        sources: Sources {
+            id: id_from,
+            time: time_from,
+            position: pos_from,
+            yaw: yaw_from,
+            pitch: pitch_from,
+            hfov: hfov_from,
+        },
     })
+}
+
+/// Whether the photo ends with JPEG's end-of-image marker (trailing zero padding allowed): the
+/// JPEG decoder fills a cut-off photo with grey rather than fail, so a truncated upload is
+/// caught here. Reads the last 4 KiB only.
+pub fn check_complete(path: &Path) -> Result<(), DroneError> {
+    use std::io::{Read, Seek, SeekFrom};
+    let truncated = || DroneError::Truncated { path: path.into() };
+    let mut file = std::fs::File::open(path).map_err(|_| truncated())?;
+    let len = file.metadata().map(|m| m.len()).map_err(|_| truncated())?;
+    file.seek(SeekFrom::Start(len.saturating_sub(4096))).map_err(|_| truncated())?;
+    let mut tail = Vec::new();
+    file.read_to_end(&mut tail).map_err(|_| truncated())?;
+    let end = tail.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+    if end >= 2 && tail[end - 2..end] == [0xFF, 0xD9] {
+        Ok(())
+    } else {
+        Err(truncated())
+    }
 }
 
 /// The photo's EXIF and XMP, through GDAL.
@@ -354,7 +378,8 @@ fn number(
     value: f64,
     range: std::ops::RangeInclusive<f64>,
 ) -> Result<f64, DroneError> {
-    let bad = |why: &str| DroneError::BadValue { path: path.into(), field, from, value: value.to_string(), why: why.into() };
+    let bad =
+        |why: &str| DroneError::BadValue { path: path.into(), field, from, value: value.to_string(), why: why.into() };
     if !value.is_finite() {
         return Err(bad("not a number"));
     }
@@ -410,13 +435,16 @@ fn exif_said(path: &Path, item: &dyn Fn(&str) -> Option<String>) -> Result<Said,
     if let (Some(lat), Some(lon)) = (item("EXIF_GPSLatitude"), item("EXIF_GPSLongitude")) {
         let lat = dms(path, "latitude", &lat, item("EXIF_GPSLatitudeRef").as_deref())?;
         let lon = dms(path, "longitude", &lon, item("EXIF_GPSLongitudeRef").as_deref())?;
-        said.position =
-            Some((number(path, "latitude", "exif", lat, -90.0..=90.0)?, number(path, "longitude", "exif", lon, -180.0..=180.0)?));
+        said.position = Some((
+            number(path, "latitude", "exif", lat, -90.0..=90.0)?,
+            number(path, "longitude", "exif", lon, -180.0..=180.0)?,
+        ));
     }
     if let Some(alt) = item("EXIF_GPSAltitude") {
         let v = rationals(path, "altitude", &alt)?.first().copied().unwrap_or(f64::NAN);
         // GPSAltitudeRef 1: below sea level
-        let below = item("EXIF_GPSAltitudeRef").is_some_and(|r| r.trim_start_matches("0x").trim_start_matches('0') == "1");
+        let below =
+            item("EXIF_GPSAltitudeRef").is_some_and(|r| r.trim_start_matches("0x").trim_start_matches('0') == "1");
         said.absolute_m = Some(number(path, "GPSAltitude", "exif", if below { -v } else { v }, -500.0..=12_000.0)?);
     }
     if let Some(f35) = item("EXIF_FocalLengthIn35mmFilm") {
@@ -566,4 +594,76 @@ fn sidecar_said(s: &Sidecar, photo: &Path) -> Result<Said, DroneError> {
         hfov: check("hfov", s.hfov_deg, 1.0..=170.0)?,
         ..Default::default()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NS: &str = r#"xmlns:x="adobe:ns:meta/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns:drone-dji="http://www.dji.com/drone-dji/1.0/""#;
+
+    fn said(packet: &str) -> Result<Said, DroneError> {
+        xmp_said(Path::new("p.jpg"), packet)
+    }
+
+    #[test]
+    fn dji_tags_are_read_as_attributes_of_the_description() {
+        let packet = format!(
+            r#"<x:xmpmeta {NS}><rdf:RDF><rdf:Description drone-dji:GimbalYawDegree="+45.50" drone-dji:GimbalPitchDegree="-30.0" drone-dji:GimbalRollDegree="+0.00" drone-dji:RelativeAltitude="+120.10" drone-dji:AbsoluteAltitude="+180.2" drone-dji:GpsLatitude="37.1" drone-dji:GpsLongtitude="115.2"/></rdf:RDF></x:xmpmeta>"#
+        );
+        let s = said(&packet).unwrap();
+        assert_eq!((s.yaw, s.pitch, s.roll), (Some(45.5), Some(-30.0), Some(0.0)));
+        assert_eq!((s.relative_m, s.absolute_m), (Some(120.1), Some(180.2)));
+        assert_eq!(s.position, Some((37.1, 115.2)), "DJI's GpsLongtitude spelling too");
+    }
+
+    #[test]
+    fn dji_tags_are_read_as_elements_and_by_namespace_not_prefix() {
+        let packet = r#"<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description xmlns:dji="http://www.dji.com/drone-dji/1.0/"><dji:GimbalYawDegree> -12.5 </dji:GimbalYawDegree><dji:GimbalPitchDegree>-90.0</dji:GimbalPitchDegree><dji:FlightYawDegree>170</dji:FlightYawDegree></rdf:Description></rdf:RDF></x:xmpmeta>"#;
+        let s = said(packet).unwrap();
+        assert_eq!((s.yaw, s.pitch, s.flight_yaw), (Some(-12.5), Some(-90.0), Some(170.0)));
+        // another maker's tag of the same local name is not DJI's
+        let other = r#"<x:xmpmeta xmlns:x="adobe:ns:meta/" xmlns:o="http://example.com/other/"><o:GimbalYawDegree>3</o:GimbalYawDegree></x:xmpmeta>"#;
+        assert_eq!(said(other).unwrap().yaw, None);
+    }
+
+    #[test]
+    fn bad_xmp_is_named() {
+        let nan = format!(
+            r#"<x:xmpmeta {NS}><rdf:RDF><rdf:Description drone-dji:GimbalPitchDegree="NaN"/></rdf:RDF></x:xmpmeta>"#
+        );
+        let e = said(&nan).unwrap_err().to_string();
+        assert!(e.contains("p.jpg") && e.contains("GimbalPitchDegree") && e.contains("not a number"), "{e}");
+        let out = format!(
+            r#"<x:xmpmeta {NS}><rdf:RDF><rdf:Description drone-dji:GimbalPitchDegree="-120"/></rdf:RDF></x:xmpmeta>"#
+        );
+        assert!(said(&out).unwrap_err().to_string().contains("outside −90..90"));
+        assert!(matches!(said("<x:xmpmeta><broken"), Err(DroneError::Xmp { .. })));
+        // a prefix never declared is not XML with namespaces either
+        assert!(matches!(said(r#"<a drone-dji:GimbalYawDegree="1"/>"#), Err(DroneError::Xmp { .. })));
+    }
+
+    #[test]
+    fn exif_rationals_become_signed_degrees() {
+        let p = Path::new("p.jpg");
+        let lat = dms(p, "latitude", "(37) (38) (12.5)", Some("S")).unwrap();
+        assert!((lat + (37.0 + 38.0 / 60.0 + 12.5 / 3600.0)).abs() < 1e-12);
+        assert!(dms(p, "longitude", "(nan) (0) (0)", Some("E")).unwrap().is_nan(), "checked by number()");
+        assert!(rationals(p, "latitude", "(x)").is_err());
+    }
+
+    #[test]
+    fn the_capture_time_is_gps_utc_else_the_original_in_beijing_time() {
+        let item = |gps: bool| {
+            move |k: &str| match k {
+                "EXIF_GPSDateStamp" if gps => Some("2026:06:10".to_string()),
+                "EXIF_GPSTimeStamp" if gps => Some("(5) (31) (0)".to_string()),
+                "EXIF_DateTimeOriginal" => Some("2026:06:10 13:32:00".to_string()),
+                _ => None,
+            }
+        };
+        let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        assert_eq!(exif_time(&item(true)), Some(t("2026-06-10T05:31:00Z")));
+        assert_eq!(exif_time(&item(false)), Some(t("2026-06-10T05:32:00Z")));
+    }
 }

@@ -122,7 +122,9 @@ impl InputKind {
 
     /// The kind [`InputKind::as_str`] names.
     pub fn parse(s: &str) -> Option<InputKind> {
-        [InputKind::Satellite, InputKind::Table, InputKind::Frame, InputKind::Drone].into_iter().find(|k| k.as_str() == s)
+        [InputKind::Satellite, InputKind::Table, InputKind::Frame, InputKind::Drone]
+            .into_iter()
+            .find(|k| k.as_str() == s)
     }
 
     pub fn as_str(self) -> &'static str {
@@ -168,7 +170,11 @@ pub fn discover(inbox: &Path) -> std::io::Result<Vec<(InputKind, PathBuf)>> {
     Ok(out)
 }
 
-fn walk(dir: &Path, kind_of: fn(&Path) -> Option<InputKind>, out: &mut Vec<(InputKind, PathBuf)>) -> std::io::Result<()> {
+fn walk(
+    dir: &Path,
+    kind_of: fn(&Path) -> Option<InputKind>,
+    out: &mut Vec<(InputKind, PathBuf)>,
+) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let Ok(entry) = entry else { continue };
         let path = entry.path();

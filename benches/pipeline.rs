@@ -96,6 +96,7 @@ fn store(c: &mut Criterion) {
                     kind: "satellite",
                     frame: None,
                     note: None,
+                    forecasts: &[],
                 },
                 &located,
                 &rules,

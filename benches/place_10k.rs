@@ -243,7 +243,7 @@ fn write_points(path: &Path, pts: &[(f64, f64)]) -> std::io::Result<()> {
     std::fs::write(path, bytes)
 }
 
-/// Per point: village, land use (0 farmland, 1 built-up, 2 water), no-burn zone and station
+/// Per point: village, land use (0 farmland, 1 built-up, 2 water, 3 grassland, 4 tree belt), no-burn zone and station
 /// (indexes into the layers, -1 for none), as little-endian i32.
 fn write_answers(path: &Path, ids: &[PlaceIds]) -> std::io::Result<()> {
     let idx = |v: Option<u32>| v.map_or(-1, |i| i as i32);
@@ -251,6 +251,8 @@ fn write_answers(path: &Path, ids: &[PlaceIds]) -> std::io::Result<()> {
         LandClass::Farmland => 0,
         LandClass::BuiltUp => 1,
         LandClass::Water => 2,
+        LandClass::Grassland => 3,
+        LandClass::TreeBelt => 4,
     };
     let bytes: Vec<u8> = ids
         .iter()

@@ -427,8 +427,14 @@ impl Http {
             })
             .collect();
         let cfg = firepoint::config::Config::default();
-        let input =
-            firepoint::batch::InputRef { path: "f".as_ref(), sha256: "f", kind: "satellite", frame: None, note: None };
+        let input = firepoint::batch::InputRef {
+            path: "f".as_ref(),
+            sha256: "f",
+            kind: "satellite",
+            frame: None,
+            note: None,
+            forecasts: &[],
+        };
         let ids = firepoint::batch::record_input(&mut store, input, &located, &cfg.rules(), cfg.persistence.cell_deg)
             .unwrap()
             .opened;
@@ -473,7 +479,7 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let target = args.get(1).map(String::as_str).unwrap_or_else(|| {
         eprintln!(
-            "usage: fuzz TARGET EXECUTIONS [SEED]   (pose, table, config, http, geotiff, netcdf, aoi, aoi-layer)"
+            "usage: fuzz TARGET EXECUTIONS [SEED]   (pose, table, weather, config, http, geotiff, netcdf, aoi, aoi-layer)"
         );
         std::process::exit(2)
     });
@@ -555,6 +561,10 @@ fn main() {
             }
             "table" => {
                 let _ = firepoint::ingest::tables::parse_table(&data, Path::new("fuzz.csv"));
+            }
+            "weather" => {
+                let name = if n % 2 == 0 { "fuzz.csv" } else { "fuzz.json" };
+                let _ = firepoint::ingest::weather::parse_forecasts(&data, Path::new(name));
             }
             "config" => {
                 let text = String::from_utf8_lossy(&data);

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fuzzes every parser that reads outside data (issue 10), bounded, not run in CI:
-#   pose sidecars, fire tables (FIRMS / Himawari WLF / MEE), the configuration, the feed's HTTP
+#   pose sidecars, fire tables (FIRMS / Himawari WLF / MEE), rain forecasts, the configuration, the feed's HTTP
 #   router (in process), GeoTIFF and NetCDF through GDAL and the scene readers, and AOI layers
 #   (aoi-layer: one mutated layer of any kind, read and checked as `Aoi::load` reads it; aoi: the
 #   whole sample district loaded with its stations layer mutated).
@@ -21,7 +21,7 @@ export CPL_LOG=/dev/null  # GDAL's own warnings about broken files, by the thous
 echo "| target | executions | seeds | time | rate | distinct panics |"
 echo "|---|---:|---:|---:|---:|---:|"
 status=0
-for t in pose table config http geotiff netcdf aoi-layer; do
+for t in pose table weather config http geotiff netcdf aoi-layer; do
   "$fuzz" "$t" "$n" 2>>target/fuzz.log || status=1
 done
 "$fuzz" aoi "$aoi_n" 2>>target/fuzz.log || status=1

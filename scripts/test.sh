@@ -30,7 +30,7 @@ if pg_env="$(bash scripts/pg.sh start)"; then
   eval "$pg_env"
   trap 'bash scripts/pg.sh stop "$FIREPOINT_PG_DIR"; rm -f "$log"' EXIT
   echo "test: PostgreSQL test cluster on ${FIREPOINT_TEST_PG#*@}: the PostgreSQL store tests run" >&2
-  pg_tests=(--test store --test r10_workers --test r11_drone)
+  pg_tests=(--test store --test r10_workers --test r11_drone --test r11_burnings)
 else
   echo "test: PostgreSQL could not be started: the PostgreSQL store tests and the many-workers test are SKIPPED" >&2
   extra+=(--skip ::postgres --skip r10_four_workers)

@@ -55,6 +55,19 @@ pub enum Command {
         #[arg(long, value_name = "FILE.png")]
         map: Option<PathBuf>,
     },
+    /// The day's patrol plan (巡查计划): per township, villages ranked by burning risk, with the
+    /// risk windows and their times, as CSV (UTF-8 with BOM) and a PNG map.
+    Plan {
+        /// Beijing day, YYYY-MM-DD.
+        #[arg(long)]
+        day: chrono::NaiveDate,
+        /// The CSV (default: plan-DAY.csv in the working directory).
+        #[arg(long, value_name = "FILE.csv")]
+        csv: Option<PathBuf>,
+        /// The map (default: plan-DAY.png in the working directory).
+        #[arg(long, value_name = "FILE.png")]
+        map: Option<PathBuf>,
+    },
     /// Serve the ticket feed and the township page over HTTP (tokens from `firepoint token add`;
     /// no TLS of its own: put it behind the county's reverse proxy for that).
     Serve {

@@ -1,7 +1,7 @@
 //! The subcommands' work beyond a plain library call: printing batch summaries and ticket
 //! tables, the history and validation commands. `main` only dispatches to these.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use firepoint::batch::BatchReport;
@@ -91,9 +91,14 @@ pub fn report(
         "fire_points",
         "satellite",
         "camera",
+        "drone",
         "straw",
+        "weeds",
+        "leaves",
         "garbage",
+        "unknown",
         "high",
+        "window",
         "open",
         "working",
         "查实",
@@ -102,8 +107,9 @@ pub fn report(
         "on_time",
         "overdue",
     ];
-    let line = |cells: [String; 17]| {
-        let widths: [usize; 17] = [4, 11, 14, 7, 11, 9, 6, 5, 7, 4, 4, 7, 4, 4, 3, 7, 7];
+    const N: usize = 22;
+    let line = |cells: [String; N]| {
+        let widths: [usize; N] = [4, 11, 14, 7, 11, 9, 6, 5, 5, 5, 6, 7, 7, 4, 6, 4, 7, 4, 4, 3, 7, 7];
         let mut out = String::new();
         for (i, (c, w)) in cells.iter().zip(widths).enumerate() {
             let pad = w.saturating_sub(c.chars().map(|ch| if ch.is_ascii() { 1 } else { 2 }).sum::<usize>());
@@ -128,9 +134,14 @@ pub fn report(
                 n(r.fire_points),
                 n(r.satellite),
                 n(r.camera),
+                n(r.drone),
                 n(r.straw),
+                n(r.weeds),
+                n(r.leaves),
                 n(r.garbage),
+                n(r.unknown),
                 n(r.high_priority),
+                n(r.in_window),
                 n(r.open),
                 n(r.in_progress),
                 n(r.resolved),
@@ -141,6 +152,39 @@ pub fn report(
             ])
         );
     }
+    Ok(Exit::Ok)
+}
+
+/// `firepoint plan --day DAY`: the patrol plan's CSV and map.
+pub fn plan(cfg: &Config, day: chrono::NaiveDate, csv: Option<PathBuf>, map: Option<PathBuf>) -> Result<Exit> {
+    let csv = csv.unwrap_or_else(|| PathBuf::from(format!("plan-{day}.csv")));
+    let map = map.unwrap_or_else(|| PathBuf::from(format!("plan-{day}.png")));
+    if !map.extension().is_some_and(|e| e.eq_ignore_ascii_case("png")) {
+        anyhow::bail!("--map {}: the map is a PNG; name it FILE.png", map.display());
+    }
+    let store = Store::open_existing(&cfg.paths.store)?;
+    let aoi = firepoint::aoi::Aoi::load_with(&cfg.paths.aoi, &cfg.limits, &cfg.aoi)?;
+    // every forecast that can start that day (a day before it, to be safe with time zones)
+    let forecasts = store.forecasts(firepoint::time::beijing_midnight(day) - chrono::Duration::days(1))?;
+    let [week, year] = firepoint::plan::History::spans(day);
+    let history = firepoint::plan::History {
+        week: store.fire_points_by_village(week.0, week.1)?,
+        year: store.fire_points_by_village(year.0, year.1)?,
+    };
+    let plan = firepoint::plan::plan(&aoi, &cfg.burn, &cfg.windows, &forecasts, day, &history);
+    std::fs::write(&csv, firepoint::plan::to_csv(&plan))
+        .with_context(|| format!("cannot write plan {}", csv.display()))?;
+    let title = format!("{} 巡查计划 {day}", aoi.county.name);
+    firepoint::report_map::render_plan(&aoi, &plan, &title, &map)?;
+    println!("patrol plan for {day} (Beijing): {} villages in {} townships", plan.rows.len(), aoi.townships.len());
+    println!("risk windows: {}", plan.windows.join("; "));
+    for r in plan.rows.iter().filter(|r| r.rank == 1) {
+        println!(
+            "  {} {}: riskiest village {} {} ({:.1})",
+            r.township_code, r.township, r.village_code, r.village, r.risk
+        );
+    }
+    println!("csv: {}\nmap: {}", csv.display(), map.display());
     Ok(Exit::Ok)
 }
 

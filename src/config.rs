@@ -46,6 +46,10 @@ pub struct Config {
     pub confirm: crate::events::ConfirmConfig,
     pub persistence: crate::persistence::Persistence,
     pub sla: crate::dispatch::Sla,
+    /// The four burnings (四烧): the crop calendar and the rules that decide a ticket's kind.
+    pub burn: crate::burn::BurnConfig,
+    /// The risk windows (收工时, 上半夜, 播种前, 下雨前) and what they change.
+    pub windows: crate::burn::WindowsConfig,
     pub limits: crate::ingest::Limits,
     pub batch: BatchConfig,
     pub notify: crate::notify::NotifyConfig,
@@ -114,7 +118,14 @@ impl Default for Paths {
 impl Config {
     /// The rules a detection is judged by (merging, service levels).
     pub fn rules(&self) -> crate::events::Rules<'_> {
-        crate::events::Rules { events: &self.events, sla: &self.sla, confirm: &self.confirm }
+        crate::events::Rules {
+            events: &self.events,
+            sla: &self.sla,
+            confirm: &self.confirm,
+            burn: &self.burn,
+            windows: &self.windows,
+            forecasts: &[],
+        }
     }
 
     /// Reads `file` (when given) and applies `overrides` (`section.key=value`, value in TOML
@@ -170,6 +181,11 @@ impl Config {
         if !(self.events.station_alert_m.is_finite() && self.events.station_alert_m >= 0.0) {
             return Err(format!("events.station_alert_m must be a number ≥ 0, not {}", self.events.station_alert_m));
         }
+        if !(self.events.highway_alert_m.is_finite() && self.events.highway_alert_m >= 0.0) {
+            return Err(format!("events.highway_alert_m must be a number ≥ 0, not {}", self.events.highway_alert_m));
+        }
+        self.burn.check()?;
+        self.windows.check()?;
         if let Some(t) = self.camera.threshold.filter(|t| !(0.0..=1.0).contains(t)) {
             return Err(format!("camera.threshold must be between 0 and 1, not {t}"));
         }
@@ -205,9 +221,26 @@ impl Config {
         let docs = Docs { root: schema.as_value() };
         let mut out = String::from("# firepoint configuration: every key with its value. Override any key with\n# `--set section.key=value`; `firepoint config` prints this.\n\n");
         let mut section: Vec<String> = Vec::new();
+        let mut arrays_seen = std::collections::BTreeSet::new();
+        // keys of an array's later entries: described at its first
+        let mut repeat = false;
         for line in self.to_toml().lines() {
             let trimmed = line.trim();
+            // an entry of an array of tables (`[[burn.rules]]`): described at its first entry
+            if let Some(name) = trimmed.strip_prefix("[[").and_then(|s| s.strip_suffix("]]")) {
+                section = name.split('.').map(String::from).collect();
+                repeat = !arrays_seen.insert(name.to_string());
+                if repeat {
+                    out.push_str(&format!("# (the next entry of {name}: its keys as in the first)\n"));
+                } else {
+                    push_comment(&mut out, docs.describe(&section));
+                }
+                out.push_str(line);
+                out.push('\n');
+                continue;
+            }
             if let Some(name) = trimmed.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
+                repeat = false;
                 section = name.split('.').map(String::from).collect();
                 push_comment(&mut out, docs.describe(&section));
                 out.push_str(line);
@@ -219,7 +252,7 @@ impl Config {
                 }
                 continue;
             }
-            if let Some((key, _)) = trimmed.split_once(" = ") {
+            if let Some((key, _)) = trimmed.split_once(" = ").filter(|_| !repeat) {
                 let mut path = section.clone();
                 path.push(key.to_string());
                 push_comment(&mut out, docs.describe(&path));
@@ -251,7 +284,12 @@ impl Docs<'_> {
     fn describe(&self, path: &[String]) -> Option<&str> {
         let mut node = self.root;
         for part in path {
-            node = self.resolve(node).get("properties")?.get(part)?;
+            let mut parent = self.resolve(node);
+            // the entries of an array (of tables): their type's properties
+            if let Some(items) = parent.get("items") {
+                parent = self.resolve(items);
+            }
+            node = parent.get("properties")?.get(part)?;
         }
         let own = node.get("description").and_then(|d| d.as_str());
         own.or_else(|| self.resolve(node).get("description").and_then(|d| d.as_str()))
@@ -336,10 +374,15 @@ mod tests {
     fn every_section_and_key_is_documented_and_the_documented_file_parses() {
         let text = Config::default().to_documented_toml();
         let lines: Vec<&str> = text.lines().collect();
+        let mut repeat = false;
         for (i, line) in lines.iter().enumerate().skip(1) {
-            let is_item = line.starts_with('[') || line.contains(" = ") && !line.starts_with('#');
+            if line.starts_with('[') {
+                repeat = lines[i - 1].starts_with("# (the next entry of");
+            }
+            let is_item = line.starts_with('[') || line.contains(" = ") && !line.starts_with('#') && !repeat;
             assert!(!is_item || lines[i - 1].starts_with('#'), "undocumented: {line}");
         }
+        assert!(text.contains("[[burn.rules]]") && text.contains("[windows]"), "the arrays of tables are written");
         assert_eq!(toml::from_str::<Config>(&text).unwrap(), Config::default());
     }
 

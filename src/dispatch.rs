@@ -1,16 +1,29 @@
-//! Dispatch: what a ticket says for a located fire — straw or garbage burning, priority, the
-//! responsible township team and grid member, and the deadline from the county's service levels.
+//! Dispatch: what a ticket says for a located fire — which of the four burnings and why
+//! (`burn::classify`), priority and its reasons (no-burn zone, a national station's ring, a
+//! highway, a risk window), and the deadlines from the county's service levels.
 //!
-//! Straw vs garbage is decided from land use at the fire for now: farmland → straw (秸秆), built-up
-//! → garbage (垃圾), water → unknown (likely a false alarm). Camera sightings get acknowledge and
-//! on-site deadlines in minutes; satellite points must be verified by the cutoff of the Beijing day.
+//! Camera and drone sightings get acknowledge and on-site deadlines in minutes; satellite points
+//! must be verified by the cutoff of the Beijing day.
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::aoi::LandClass;
-use crate::domain::{BurnKind, Priority, SourceKind};
+use crate::burn::{active_windows, classify, BurnConfig, Forecast, WindowHit, WindowsConfig};
+use crate::domain::{BurnKind, KindWhy, Priority, SourceKind};
 use crate::locate::Located;
+
+/// What dispatching reads of the configuration (and the store's forecasts).
+#[derive(Debug, Clone, Copy)]
+pub struct DispatchRules<'a> {
+    /// A fire this close to a national monitoring station is high priority (`events.station_alert_m`).
+    pub station_alert_m: f64,
+    /// ... and this close to a highway (`events.highway_alert_m`).
+    pub highway_alert_m: f64,
+    pub sla: &'a Sla,
+    pub burn: &'a BurnConfig,
+    pub windows: &'a WindowsConfig,
+    pub forecasts: &'a [Forecast],
+}
 
 /// Service levels from the county's rules: each step of a ticket has a deadline, and a step
 /// past its deadline is escalated one level (grid member → township lead → county office).
@@ -48,6 +61,10 @@ impl Sla {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dispatch {
     pub kind: BurnKind,
+    /// The kind rule that held and its inputs.
+    pub kind_why: KindWhy,
+    /// The risk windows the fire was seen in.
+    pub windows: Vec<WindowHit>,
     pub priority: Priority,
     pub deadline: DateTime<Utc>,
     /// Camera sightings: acknowledge by then.
@@ -56,28 +73,37 @@ pub struct Dispatch {
     pub reasons: Vec<String>,
 }
 
-/// Kind, priority, reasons and deadline of a new ticket for `loc`; a fire within
-/// `station_alert_m` of a national monitoring station is high priority.
-pub fn dispatch(loc: &Located, station_alert_m: f64, sla: &Sla) -> Dispatch {
-    let kind = match loc.place.landuse {
-        LandClass::Farmland => BurnKind::Straw,
-        LandClass::BuiltUp => BurnKind::Garbage,
-        LandClass::Water => BurnKind::Unknown,
-    };
+/// Kind, priority, reasons and deadline of a new ticket for `loc`: high priority in a no-burn
+/// zone, within `events.station_alert_m` of a national monitoring station, within
+/// `events.highway_alert_m` of a highway, or (with `windows.high_priority`) in a risk window.
+pub fn dispatch(loc: &Located, rules: &DispatchRules) -> Dispatch {
+    let d = &loc.detection;
+    let landuse = serde_json::to_value(loc.place.landuse).expect("enum serialises");
+    let (kind, kind_why) = classify(rules.burn, d, landuse.as_str().unwrap_or(""), &loc.near);
+    let station_alert_m = rules.station_alert_m;
     let mut reasons = Vec::new();
     if let Some(zone) = &loc.place.no_burn_zone {
         reasons.push(format!("in no-burn zone {zone}"));
     }
-    if let Some((name, d)) = &loc.place.station {
-        if *d <= station_alert_m {
+    if let Some((name, m)) = &loc.place.station {
+        if *m <= station_alert_m {
             // the bureau's rings around a national station (国控点): 1 km, then the alert radius
-            let ring = if *d <= 1000.0 { 1.0 } else { station_alert_m / 1000.0 };
-            reasons.push(format!("inside the {ring:.0} km ring of national station {name} ({:.1} km)", d / 1000.0));
+            let ring = if *m <= 1000.0 { 1.0 } else { station_alert_m / 1000.0 };
+            reasons.push(format!("inside the {ring:.0} km ring of national station {name} ({:.1} km)", m / 1000.0));
         }
     }
+    if let Some((name, m)) = loc.near.highway.as_ref().filter(|(_, m)| *m <= rules.highway_alert_m) {
+        reasons.push(format!("{m:.0} m from highway {name}: smoke on the road is a traffic hazard"));
+    }
+    let township = loc.place.township.as_ref().map(|t| t.code.as_str()).unwrap_or("");
+    let windows = active_windows(rules.windows, rules.burn, rules.forecasts, d.observed_at, (d.lon, d.lat), township);
+    if rules.windows.high_priority {
+        reasons.extend(windows.iter().map(|w| format!("risk window {}", w.label())));
+    }
     let priority = if reasons.is_empty() { Priority::Normal } else { Priority::High };
-    let seen = loc.detection.observed_at;
-    let deadline = match loc.detection.source {
+    let sla = rules.sla;
+    let seen = d.observed_at;
+    let deadline = match d.source {
         SourceKind::Camera | SourceKind::Drone if priority == Priority::High => {
             seen + Duration::minutes(sla.on_site_high_min)
         }
@@ -87,14 +113,15 @@ pub fn dispatch(loc: &Located, station_alert_m: f64, sla: &Sla) -> Dispatch {
             crate::time::next_cutoff(seen, cutoff)
         }
     };
-    let ack_deadline = loc.detection.source.is_sighting().then(|| seen + Duration::minutes(sla.ack_min));
-    Dispatch { kind, priority, deadline, ack_deadline, reasons }
+    let ack_deadline = d.source.is_sighting().then(|| seen + Duration::minutes(sla.ack_min));
+    Dispatch { kind, kind_why, windows, priority, deadline, ack_deadline, reasons }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aoi::PlaceInfo;
+    use crate::aoi::{LandClass, PlaceInfo, Township};
+    use crate::burn::Near;
     use crate::domain::Detection;
     use chrono::TimeZone;
 
@@ -105,23 +132,48 @@ mod tests {
             station: Some(("S".into(), station_m)),
             ..PlaceInfo::bare(landuse)
         };
-        Located { detection: Detection::point(source, 115.6, 37.6, at, 100.0), place, suppressed_by: None }
+        Located {
+            detection: Detection::point(source, 115.6, 37.6, at, 100.0),
+            place,
+            near: Near::default(),
+            suppressed_by: None,
+        }
+    }
+
+    struct Cfg(Sla, BurnConfig, WindowsConfig);
+
+    impl Cfg {
+        fn new() -> Cfg {
+            Cfg(Sla::default(), BurnConfig::default(), WindowsConfig::default())
+        }
+        fn rules(&self) -> DispatchRules<'_> {
+            DispatchRules {
+                station_alert_m: 3000.0,
+                highway_alert_m: 500.0,
+                sla: &self.0,
+                burn: &self.1,
+                windows: &self.2,
+                forecasts: &[],
+            }
+        }
     }
 
     #[test]
     fn rings_zones_and_land_use_decide_kind_priority_and_deadline() {
-        let (ev, sla) = (3000.0, Sla::default());
-        let d = dispatch(&at(SourceKind::Camera, 800.0, None, LandClass::Farmland), ev, &sla);
+        let cfg = Cfg::new();
+        let rules = cfg.rules();
+        let d = dispatch(&at(SourceKind::Camera, 800.0, None, LandClass::Farmland), &rules);
         assert_eq!((d.kind, d.priority), (BurnKind::Straw, Priority::High));
         assert!(d.reasons[0].starts_with("inside the 1 km ring"), "{:?}", d.reasons);
         assert_eq!(d.deadline, Utc.with_ymd_and_hms(2026, 6, 10, 5, 40, 0).unwrap());
-        let d = dispatch(&at(SourceKind::Camera, 2500.0, None, LandClass::BuiltUp), ev, &sla);
+        let d = dispatch(&at(SourceKind::Camera, 2500.0, None, LandClass::BuiltUp), &rules);
         assert_eq!(d.kind, BurnKind::Garbage);
         assert!(d.reasons[0].starts_with("inside the 3 km ring"), "{:?}", d.reasons);
-        let d = dispatch(&at(SourceKind::Camera, 9000.0, None, LandClass::Farmland), ev, &sla);
+        let d = dispatch(&at(SourceKind::Camera, 9000.0, None, LandClass::Farmland), &rules);
         assert_eq!(d.priority, Priority::Normal);
+        assert!(d.windows.is_empty(), "13:30 Beijing on 10 June is in no risk window");
         assert_eq!(d.deadline, Utc.with_ymd_and_hms(2026, 6, 10, 5, 45, 0).unwrap());
-        let d = dispatch(&at(SourceKind::Satellite, 9000.0, Some("县城禁烧区"), LandClass::Water), ev, &sla);
+        let d = dispatch(&at(SourceKind::Satellite, 9000.0, Some("县城禁烧区"), LandClass::Water), &rules);
         assert_eq!((d.kind, d.priority), (BurnKind::Unknown, Priority::High));
         assert_eq!(
             d.deadline,
@@ -131,9 +183,64 @@ mod tests {
         assert_eq!(d.ack_deadline, None);
         let mut late = at(SourceKind::Satellite, 9000.0, None, LandClass::Farmland);
         late.detection.observed_at = Utc.with_ymd_and_hms(2026, 6, 10, 9, 30, 0).unwrap(); // 17:30 Beijing
-        let d = dispatch(&late, ev, &sla);
+        let d = dispatch(&late, &rules);
         assert_eq!(d.deadline, Utc.with_ymd_and_hms(2026, 6, 11, 9, 0, 0).unwrap(), "after the cutoff: the next day's");
-        let d = dispatch(&at(SourceKind::Camera, 9000.0, None, LandClass::Farmland), ev, &sla);
+        let d = dispatch(&at(SourceKind::Camera, 9000.0, None, LandClass::Farmland), &rules);
         assert_eq!(d.ack_deadline, Some(Utc.with_ymd_and_hms(2026, 6, 10, 5, 35, 0).unwrap()));
+        let d = dispatch(&at(SourceKind::Drone, 9000.0, None, LandClass::Farmland), &rules);
+        assert_eq!(
+            d.ack_deadline,
+            Some(Utc.with_ymd_and_hms(2026, 6, 10, 5, 35, 0).unwrap()),
+            "a drone sighting is acted on at once"
+        );
+    }
+
+    #[test]
+    fn r11_a_highway_and_a_risk_window_raise_the_priority_with_their_reason() {
+        let mut cfg = Cfg::new();
+        let mut loc = at(SourceKind::Satellite, 9000.0, None, LandClass::Farmland);
+        loc.near.highway = Some(("G4 京港澳高速".into(), 320.0));
+        let d = dispatch(&loc, &cfg.rules());
+        assert_eq!(d.priority, Priority::High);
+        assert_eq!(d.reasons, ["320 m from highway G4 京港澳高速: smoke on the road is a traffic hazard"]);
+        loc.near.highway = Some(("G4 京港澳高速".into(), 620.0));
+        assert_eq!(dispatch(&loc, &cfg.rules()).priority, Priority::Normal);
+        // 17:30 Beijing: 收工时
+        loc.detection.observed_at = Utc.with_ymd_and_hms(2026, 6, 10, 9, 30, 0).unwrap();
+        let d = dispatch(&loc, &cfg.rules());
+        assert_eq!(
+            (d.priority, d.reasons.as_slice()),
+            (Priority::High, ["risk window 收工时 16:30–19:00".to_string()].as_slice())
+        );
+        assert_eq!(d.windows.len(), 1);
+        cfg.2.high_priority = false;
+        let d = dispatch(&loc, &cfg.rules());
+        assert_eq!((d.priority, d.windows.len()), (Priority::Normal, 1), "the window is still named");
+        // a rain forecast for the township
+        let mut loc = at(SourceKind::Camera, 9000.0, None, LandClass::Grassland);
+        loc.place.township = Some(Township {
+            code: "T1".into(),
+            name: "一镇".into(),
+            team: String::new(),
+            leader: String::new(),
+            phone: String::new(),
+        });
+        let rain = crate::burn::Forecast {
+            valid_from: Utc.with_ymd_and_hms(2026, 6, 10, 10, 0, 0).unwrap(),
+            valid_to: Utc.with_ymd_and_hms(2026, 6, 10, 14, 0, 0).unwrap(),
+            probability: 0.8,
+            amount_mm: 12.0,
+            circle: None,
+            township: Some("T1".into()),
+        };
+        let cfg = Cfg::new();
+        let d = dispatch(&loc, &DispatchRules { forecasts: std::slice::from_ref(&rain), ..cfg.rules() });
+        assert_eq!(d.kind, BurnKind::Weeds);
+        assert_eq!(d.reasons, ["risk window 下雨前 rain 80 % 12.0 mm from 06-10 18:00"]);
+        assert_eq!(
+            d.deadline,
+            Utc.with_ymd_and_hms(2026, 6, 10, 5, 40, 0).unwrap(),
+            "high: the 10-minute on-site deadline"
+        );
     }
 }

@@ -211,21 +211,43 @@ pub struct FireCell {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BurnKind {
+    /// 秸秆: crop residue on farmland.
     Straw,
+    /// 荒草: grass and weeds on waste land, banks and verges.
+    Weeds,
+    /// 枯枝落叶: dead branches and leaves (tree belts, courtyards, prunings).
+    Leaves,
+    /// 垃圾: rubbish.
     Garbage,
     Unknown,
 }
-str_enum!(BurnKind { Straw => "straw", Garbage => "garbage", Unknown => "unknown" });
+str_enum!(BurnKind { Straw => "straw", Weeds => "weeds", Leaves => "leaves", Garbage => "garbage", Unknown => "unknown" });
 
 impl BurnKind {
+    /// The four burnings (四烧) and unknown, in the order reports list them.
+    pub const ALL: [BurnKind; 5] =
+        [BurnKind::Straw, BurnKind::Weeds, BurnKind::Leaves, BurnKind::Garbage, BurnKind::Unknown];
+
     /// The burning as an alert or an SMS names it (an unknown kind is 露天焚烧, open burning).
     pub fn event_chinese(self) -> &'static str {
         match self {
             BurnKind::Straw => "秸秆焚烧",
+            BurnKind::Weeds => "荒草焚烧",
+            BurnKind::Leaves => "枯枝落叶焚烧",
             BurnKind::Garbage => "垃圾焚烧",
             BurnKind::Unknown => "露天焚烧",
         }
     }
+}
+
+/// Why a ticket has its kind: the rule that held and what it was judged on (`burn::classify`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct KindWhy {
+    /// The rule's name; empty for tickets opened before kinds had rules.
+    pub rule: String,
+    /// The inputs: land use, local date, calendar stages, distances, source, FRP.
+    pub inputs: serde_json::Map<String, serde_json::Value>,
 }
 
 /// A ticket's source (`satellite`, `camera`) as the ledger and alerts say it.
@@ -323,6 +345,12 @@ pub struct Ticket {
     pub kind: BurnKind,
     pub priority: Priority,
     pub reasons: Vec<String>,
+    /// Why it is of its kind: the rule that held and its inputs (empty before kind rules).
+    #[serde(default)]
+    pub kind_why: KindWhy,
+    /// The risk windows it was first seen in (`收工时 16:30–19:00`, …); empty off-window.
+    #[serde(default)]
+    pub windows: Vec<String>,
     pub lon: f64,
     pub lat: f64,
     pub radius_m: f64,

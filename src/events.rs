@@ -28,6 +28,9 @@ pub struct EventConfig {
     pub heat_source_buffer_m: f64,
     /// A fire this close to a national monitoring station (国控点) is high priority.
     pub station_alert_m: f64,
+    /// A fire this close to a highway (the `roads` layer's `highway` class) is high priority:
+    /// smoke on the road is a traffic hazard.
+    pub highway_alert_m: f64,
 }
 
 impl Default for EventConfig {
@@ -37,6 +40,7 @@ impl Default for EventConfig {
             merge_window_min: 180,
             heat_source_buffer_m: 500.0,
             station_alert_m: 3000.0,
+            highway_alert_m: 500.0,
         }
     }
 }
@@ -90,12 +94,52 @@ impl Default for ConfirmConfig {
     }
 }
 
-/// The configuration a detection is judged by: merging, service levels, confirmation.
+/// The configuration a detection is judged by: merging, service levels, confirmation, the kind
+/// rules and the risk windows, and the rain forecasts the store holds.
 #[derive(Debug, Clone, Copy)]
 pub struct Rules<'a> {
     pub events: &'a EventConfig,
     pub sla: &'a Sla,
     pub confirm: &'a ConfirmConfig,
+    pub burn: &'a crate::burn::BurnConfig,
+    pub windows: &'a crate::burn::WindowsConfig,
+    /// Forecasts whose rain has not ended (`Store::forecasts`); none: no 下雨前 window.
+    pub forecasts: &'a [crate::burn::Forecast],
+}
+
+impl<'a> Rules<'a> {
+    /// These rules with `forecasts` for the 下雨前 window.
+    pub fn with_forecasts(self, forecasts: &'a [crate::burn::Forecast]) -> Rules<'a> {
+        Rules { forecasts, ..self }
+    }
+
+    /// What dispatching a new ticket reads.
+    pub fn dispatch_rules(&self) -> crate::dispatch::DispatchRules<'a> {
+        crate::dispatch::DispatchRules {
+            station_alert_m: self.events.station_alert_m,
+            highway_alert_m: self.events.highway_alert_m,
+            sla: self.sla,
+            burn: self.burn,
+            windows: self.windows,
+            forecasts: self.forecasts,
+        }
+    }
+
+    /// The confirmation rules for a camera sighting seen at `at` at (lon, lat) in `township`:
+    /// in a risk window `windows.confirm_frames` flagged frames suffice, when fewer.
+    pub fn confirm_at(
+        &self,
+        at: DateTime<Utc>,
+        (lon, lat): (f64, f64),
+        township: &str,
+    ) -> (ConfirmConfig, Vec<String>) {
+        let hits = crate::burn::active_windows(self.windows, self.burn, self.forecasts, at, (lon, lat), township);
+        let mut cfg = self.confirm.clone();
+        if !hits.is_empty() {
+            cfg.frames = cfg.frames.min(self.windows.confirm_frames);
+        }
+        (cfg, hits.iter().map(|w| w.label()).collect())
+    }
 }
 
 /// Whether a flagged frame is an alarm yet.
@@ -287,7 +331,7 @@ pub fn decide(
         })
         .max_by(|a, b| a.last_seen.cmp(&b.last_seen).then(b.id.cmp(&a.id)))
         .map(|a| a.id.clone());
-    let disp = dispatch(loc, rules.events.station_alert_m, rules.sla);
+    let disp = dispatch(loc, &rules.dispatch_rules());
     let landuse = serde_json::to_value(p.landuse).expect("enum serialises").as_str().unwrap_or("").to_string();
     Decision::Open(Box::new(Ticket {
         id: ticket_id(input_sha, idx, d.observed_at),
@@ -295,6 +339,8 @@ pub fn decide(
         kind: disp.kind,
         priority: disp.priority,
         reasons: disp.reasons,
+        kind_why: disp.kind_why,
+        windows: disp.windows.iter().map(|w| w.label()).collect(),
         lon: round_to(d.lon, 1e6),
         lat: round_to(d.lat, 1e6),
         radius_m: d.radius_m.round(),
@@ -389,7 +435,8 @@ mod tests {
     fn a_far_sighting_opens_a_dispatched_ticket_with_a_stable_id_and_a_near_one_joins() {
         let (ev, sla) = (EventConfig::default(), Sla::default());
         let confirm = ConfirmConfig::default();
-        let rules = Rules { events: &ev, sla: &sla, confirm: &confirm };
+        let (burn, windows) = (crate::burn::BurnConfig::default(), crate::burn::WindowsConfig::default());
+        let rules = Rules { events: &ev, sla: &sla, confirm: &confirm, burn: &burn, windows: &windows, forecasts: &[] };
         let now = Utc.with_ymd_and_hms(2026, 6, 10, 5, 12, 0).unwrap();
         let anchors = [anchor("FP-A", 115.60, 37.60)];
         let near = Located::on_farmland(det(115.601, 37.60, 10));
@@ -437,7 +484,8 @@ mod tests {
     #[test]
     fn r8_a_point_joining_its_cell_links_the_same_fire_in_the_next_cell() {
         let (ev, sla, confirm) = (EventConfig::default(), Sla::default(), ConfirmConfig::default());
-        let rules = Rules { events: &ev, sla: &sla, confirm: &confirm };
+        let (burn, windows) = (crate::burn::BurnConfig::default(), crate::burn::WindowsConfig::default());
+        let rules = Rules { events: &ev, sla: &sla, confirm: &confirm, burn: &burn, windows: &windows, forecasts: &[] };
         let now = Utc.with_ymd_and_hms(2026, 6, 10, 5, 12, 0).unwrap();
         let p = Projector::new(115.60, 37.60);
         let at = |x: f64| p.to_deg(x, 0.0).0;

@@ -30,7 +30,7 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FeedError> {
 
 /// Text a person typed (a note, a name) as a spreadsheet cell: one starting with `=`, `+`, `-` or
 /// `@` would run as a formula in Excel, so it gets a leading apostrophe (shown as text).
-fn cell(text: &str) -> String {
+pub(crate) fn cell(text: &str) -> String {
     match text.chars().next() {
         Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{text}"),
         _ => text.to_string(),
@@ -64,7 +64,9 @@ pub fn ledger_csv(tickets: &[Ticket], now: chrono::DateTime<chrono::Utc>) -> Str
         "摄像头",
         "火点数",
         "类型",
+        "类型依据",
         "优先级",
+        "风险时段",
         "处置时限",
         "状态",
         "签收人",
@@ -83,9 +85,8 @@ pub fn ledger_csv(tickets: &[Ticket], now: chrono::DateTime<chrono::Utc>) -> Str
     for t in tickets {
         let source = t.sources.iter().map(|s| crate::domain::source_chinese(s)).collect::<Vec<_>>().join("+");
         let kind = match t.kind {
-            BurnKind::Straw => "秸秆焚烧",
-            BurnKind::Garbage => "垃圾焚烧",
             BurnKind::Unknown => "未知",
+            k => k.event_chinese(),
         };
         let priority = match t.priority {
             Priority::High => "高",
@@ -117,7 +118,9 @@ pub fn ledger_csv(tickets: &[Ticket], now: chrono::DateTime<chrono::Utc>) -> Str
             &t.cameras.join(" "),
             &t.detections.to_string(),
             kind,
+            &t.kind_why.rule,
             priority,
+            &t.windows.join("; "),
             &when(Some(t.deadline)),
             t.status.chinese(),
             &cell(t.acked_by.as_deref().unwrap_or("")),

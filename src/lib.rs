@@ -12,6 +12,7 @@
 
 pub mod aoi;
 pub mod batch;
+pub mod burn;
 pub mod cap;
 pub mod config;
 pub mod detect;
@@ -25,6 +26,7 @@ pub mod lifecycle;
 pub mod locate;
 pub mod notify;
 pub mod persistence;
+pub mod plan;
 pub mod report;
 pub mod report_map;
 pub mod rng;

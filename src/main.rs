@@ -94,6 +94,7 @@ fn run(cli: Cli) -> Result<Exit> {
         }
         Command::Tickets(args) => tickets(&cfg, args.command),
         Command::Report { day, week, format, map } => commands::report(&cfg, day, week, format, map.as_deref()),
+        Command::Plan { day, csv, map } => commands::plan(&cfg, day, csv, map),
         Command::Serve { listen } => {
             let aoi = firepoint::aoi::Aoi::load_with(&cfg.paths.aoi, &cfg.limits, &cfg.aoi)?;
             let listen = listen.unwrap_or(cfg.serve.listen.clone());

@@ -35,8 +35,9 @@ pub struct NotifyConfig {
     /// Sent as `Authorization: Bearer …` to the SMS gateway when set.
     pub sms_token: String,
     /// The SMS of a new ticket to the grid member and the township team leader. Placeholders:
-    /// {township} {village} {grid} {member} {kind} {deadline} (Beijing HH:MM; with the date when
-    /// it is not the day of the sighting) {map} {id}. Unknown placeholders are refused.
+    /// {township} {village} {grid} {member} {kind} {window} (the risk windows it was seen in, as
+    /// `（收工时）`; empty off-window) {deadline} (Beijing HH:MM; with the date when it is not the
+    /// day of the sighting) {map} {id}. Unknown placeholders are refused.
     pub sms_template: String,
     /// The SMS of an overdue step to the next level (township lead, then county office); also
     /// {step} and {level}.
@@ -74,7 +75,8 @@ impl Default for NotifyConfig {
             webhook_secret: String::new(),
             sms_url: String::new(),
             sms_token: String::new(),
-            sms_template: "【火情】{township}{village}网格{grid}疑似{kind}，请{member}{deadline}前到场核查{map}".into(),
+            sms_template:
+                "【火情】{township}{village}网格{grid}疑似{kind}{window}，请{member}{deadline}前到场核查{map}".into(),
             escalation_template: "【超时】{township}{village}火情{step}超时，升级至{level}，请督办{map}".into(),
             map_url: String::new(),
             county_office_phone: String::new(),
@@ -149,7 +151,7 @@ fn check_url(key: &str, url: &str) -> Result<(), String> {
 
 /// Refuses a template with a placeholder `fill` does not know (it would go out literally).
 fn check_placeholders(name: &str, template: &str, extra: &[&str]) -> Result<(), String> {
-    let known = ["township", "village", "grid", "member", "kind", "deadline", "map", "id"];
+    let known = ["township", "village", "grid", "member", "kind", "window", "deadline", "map", "id"];
     let mut rest = template;
     while let Some(open) = rest.find('{') {
         let close =
@@ -195,12 +197,16 @@ pub fn fill(template: &str, t: &Ticket, cfg: &NotifyConfig, extra: &[(&str, &str
     } else {
         due.format("%m月%d日%H:%M").to_string()
     };
+    // window labels are `name span`: the SMS names them only
+    let names: Vec<&str> = t.windows.iter().filter_map(|w| w.split(' ').next()).collect();
+    let window = if names.is_empty() { String::new() } else { format!("（{}）", names.join("、")) };
     let mut text = template
         .replace("{township}", &t.township)
         .replace("{village}", &t.village)
         .replace("{grid}", &t.grid_id)
         .replace("{member}", if t.grid_member.is_empty() { "网格员" } else { &t.grid_member })
         .replace("{kind}", t.kind.event_chinese())
+        .replace("{window}", &window)
         .replace("{deadline}", &deadline)
         .replace("{map}", &map)
         .replace("{id}", &t.id);
@@ -424,6 +430,11 @@ mod tests {
         t.deadline = "2026-06-10T09:00:00Z".parse().unwrap();
         let text = fill(&cfg.sms_template, &t, &cfg, &[]);
         assert!(text.contains("王五17:00前") && sms_segments(&text) == 1, "{text}");
+        assert!(text.contains("疑似秸秆焚烧，"), "off-window: no window named: {text}");
+        t.kind = crate::domain::BurnKind::Leaves;
+        t.windows = vec!["收工时 16:30–19:00".into(), "下雨前 rain 80 % 12.0 mm from 06-10 20:00".into()];
+        let text = fill(&cfg.sms_template, &t, &cfg, &[]);
+        assert!(text.contains("疑似枯枝落叶焚烧（收工时、下雨前），"), "{text}");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The daily report a county bureau files: for one Beijing reporting day, the fires first seen
-//! that day per township — how many, from which source, straw or garbage, how the team closed
+//! that day per township — how many, from which source, of which of the four burnings (四烧), how
+//! many in a risk window, how the team closed
 //! them (查实 / 查否), whether on time, and how many steps went overdue. Satellite points must be
 //! verified and reported the same day. Fire points (火点数: satellite pixels and table rows) are
 //! counted beside fire events (tickets), as the district rankings count them.
@@ -24,9 +25,16 @@ pub struct ReportRow {
     pub fire_points: usize,
     pub satellite: usize,
     pub camera: usize,
+    pub drone: usize,
+    /// The four burnings (四烧) and unknown, by the ticket's kind.
     pub straw: usize,
+    pub weeds: usize,
+    pub leaves: usize,
     pub garbage: usize,
+    pub unknown: usize,
     pub high_priority: usize,
+    /// First seen in a risk window (收工时, 上半夜, 播种前, 下雨前).
+    pub in_window: usize,
     /// Still open (not acknowledged).
     pub open: usize,
     /// Acknowledged or on site, not closed yet.
@@ -101,9 +109,16 @@ fn count(r: &mut ReportRow, t: &Ticket, now: DateTime<Utc>) {
     r.tickets += 1;
     r.satellite += t.sources.iter().any(|s| s == "satellite") as usize;
     r.camera += t.sources.iter().any(|s| s == "camera") as usize;
-    r.straw += (t.kind == BurnKind::Straw) as usize;
-    r.garbage += (t.kind == BurnKind::Garbage) as usize;
+    r.drone += t.sources.iter().any(|s| s == "drone") as usize;
+    *match t.kind {
+        BurnKind::Straw => &mut r.straw,
+        BurnKind::Weeds => &mut r.weeds,
+        BurnKind::Leaves => &mut r.leaves,
+        BurnKind::Garbage => &mut r.garbage,
+        BurnKind::Unknown => &mut r.unknown,
+    } += 1;
     r.high_priority += (t.priority == Priority::High) as usize;
+    r.in_window += !t.windows.is_empty() as usize;
     match t.status {
         Status::Open => r.open += 1,
         Status::Acknowledged | Status::OnSite => r.in_progress += 1,

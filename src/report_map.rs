@@ -82,6 +82,8 @@ pub enum MapError {
 pub fn marker_colour(kind: BurnKind) -> RGBColor {
     match kind {
         BurnKind::Straw => RGBColor(226, 52, 16),
+        BurnKind::Weeds => RGBColor(46, 150, 60),
+        BurnKind::Leaves => RGBColor(150, 90, 30),
         BurnKind::Garbage => RGBColor(37, 99, 205),
         BurnKind::Unknown => RGBColor(140, 140, 140),
     }
@@ -320,7 +322,7 @@ fn draw_cells(root: &Area, y: i32, cells: &[String; 8]) -> Drawn {
 
 fn draw_legend(root: &Area, top: i32, tickets: &[Ticket], outside: usize) -> Drawn {
     let count = |k: BurnKind| tickets.iter().filter(|t| t.kind == k).count();
-    let kinds = [(BurnKind::Straw, "秸秆焚烧"), (BurnKind::Garbage, "垃圾焚烧"), (BurnKind::Unknown, "类型未明")];
+    let kinds = BurnKind::ALL.map(|k| (k, if k == BurnKind::Unknown { "类型未明" } else { k.event_chinese() }));
     let left = Pos::new(HPos::Left, VPos::Center);
     let mut y = top;
     for (kind, name) in kinds {
@@ -367,4 +369,79 @@ pub fn find_font(known: &[(&str, &str)]) -> Result<PathBuf, MapError> {
             .collect::<Vec<_>>()
             .join(", "),
     })
+}
+
+/// The fill of a village of `risk` (0–100): from the palest yellow to deep red.
+pub fn risk_colour(risk: f64) -> RGBColor {
+    let t = (risk / 100.0).clamp(0.0, 1.0);
+    let mix = |a: f64, b: f64| (a + (b - a) * t).round() as u8;
+    RGBColor(mix(255.0, 180.0), mix(247.0, 20.0), mix(214.0, 20.0))
+}
+
+/// Writes the patrol plan's map: villages filled by risk, township outlines and names, each
+/// township's three riskiest villages listed beside the map, the day's risk windows below them.
+pub fn render_plan(aoi: &Aoi, plan: &crate::plan::Plan, title: &str, out: &Path) -> Result<(), MapError> {
+    font()?;
+    let frame = Frame::new(aoi)?;
+    let mut buf = vec![0u8; WIDTH as usize * HEIGHT as usize * 3];
+    draw_plan(&mut buf, aoi, &frame, plan, title)
+        .map_err(|e| MapError::Draw { path: out.into(), what: e.to_string() })?;
+    let img = image::RgbImage::from_raw(WIDTH, HEIGHT, buf).expect("buffer is WIDTH × HEIGHT × 3");
+    img.save_with_format(out, image::ImageFormat::Png).map_err(|source| MapError::Write { path: out.into(), source })
+}
+
+fn draw_plan(buf: &mut [u8], aoi: &Aoi, frame: &Frame, plan: &crate::plan::Plan, title: &str) -> Drawn {
+    let root = BitMapBackend::with_buffer(buf, (WIDTH, HEIGHT)).into_drawing_area();
+    root.fill(&BACKGROUND)?;
+    root.draw(&Text::new(title, (MAP_PANEL.0, 24), text(34.0, INK)))?;
+    let risk: std::collections::HashMap<&str, f64> =
+        plan.rows.iter().map(|r| (r.village_code.as_str(), r.risk)).collect();
+    for v in &aoi.villages {
+        let fill = risk_colour(risk.get(v.code.as_str()).copied().unwrap_or(0.0));
+        for poly in &v.area {
+            root.draw(&Polygon::new(frame.ring(poly.exterior()), fill.filled()))?;
+            root.draw(&PathElement::new(frame.ring(poly.exterior()), VILLAGE_LINE.stroke_width(1)))?;
+        }
+    }
+    draw_townships(&root, aoi, frame)?;
+    for poly in &aoi.county.area {
+        root.draw(&PathElement::new(frame.ring(poly.exterior()), COUNTY_LINE.stroke_width(3)))?;
+    }
+    draw_scale_bar(&root, frame)?;
+    let left = Pos::new(HPos::Left, VPos::Center);
+    let mut y = MAP_PANEL.1 + 10;
+    root.draw(&Text::new("各乡镇风险最高的村 (风险分)", (TABLE_X, y), text(20.0, INK).pos(left)))?;
+    y += ROW_H;
+    let mut shown = 0;
+    for r in plan.rows.iter().filter(|r| r.rank <= 3) {
+        if y > HEIGHT as i32 - 8 * ROW_H {
+            break;
+        }
+        let line = format!("{} {}. {} {:.0}", r.township, r.rank, r.village, r.risk);
+        root.draw(&Circle::new((TABLE_X + 8, y), 6, risk_colour(r.risk).filled()))?;
+        root.draw(&Text::new(line, (TABLE_X + 22, y), text(17.0, INK).pos(left)))?;
+        y += 24;
+        shown += 1;
+    }
+    if shown == 0 {
+        root.draw(&Text::new("(无村)", (TABLE_X + 22, y), text(17.0, INK).pos(left)))?;
+        y += 24;
+    }
+    y += 12;
+    root.draw(&Text::new("风险时段", (TABLE_X, y), text(20.0, INK).pos(left)))?;
+    y += ROW_H;
+    for w in &plan.windows {
+        root.draw(&Text::new(w.as_str(), (TABLE_X + 8, y), text(17.0, INK).pos(left)))?;
+        y += 24;
+    }
+    // the ramp: 0 to 100
+    y += 16;
+    for k in 0..=10 {
+        let x = TABLE_X + 8 + k * 36;
+        root.draw(&Rectangle::new([(x, y - 8), (x + 36, y + 8)], risk_colour(f64::from(k) * 10.0).filled()))?;
+    }
+    root.draw(&Text::new("0", (TABLE_X + 8, y + 22), text(15.0, INK).pos(left)))?;
+    root.draw(&Text::new("风险分 100", (TABLE_X + 8 + 10 * 36 - 40, y + 22), text(15.0, INK).pos(left)))?;
+    root.present()?;
+    Ok(())
 }

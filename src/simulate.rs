@@ -46,13 +46,28 @@ pub fn pass_time() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 6, 10, 5, 30, 0).unwrap()
 }
 
-/// Writes sample inputs under `inbox` (satellite/ and frames/) and `truth.json` beside it.
+/// The county weather bureau's rain forecast for the evening after the sample day, for the first
+/// township (the 下雨前 window of the patrol plan; the pass's fires lie in other townships).
+fn forecast(aoi: &Aoi, dir: &Path) -> Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    let town = aoi.townships.first().context("sample AOI has no township")?;
+    let path = dir.join("county_forecast_20260611.csv");
+    let text = format!(
+        "\u{feff}valid_from,valid_to,probability,amount_mm,township\n2026-06-11 18:00,2026-06-12 02:00,80%,12,{}\n",
+        town.code
+    );
+    std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(path)
+}
+
+/// Writes sample inputs under `inbox` (satellite/, frames/, weather/) and `truth.json` beside it.
 pub fn simulate(aoi: &Aoi, inbox: &Path, seed: u64) -> Result<Truth> {
     let mut rng = SplitMix::new(seed);
     let mut truth = Truth { satellite: Vec::new(), camera: Vec::new(), files: Vec::new() };
     let sat = satellite(aoi, &inbox.join("satellite"), pass_time(), &mut rng, &mut truth)?;
     truth.files.push(sat);
     frames(aoi, &inbox.join("frames"), &mut rng, &mut truth)?;
+    truth.files.push(forecast(aoi, &inbox.join("weather"))?);
     let truth_path = inbox.parent().unwrap_or(Path::new(".")).join("truth.json");
     std::fs::write(&truth_path, serde_json::to_string_pretty(&truth)? + "\n")
         .with_context(|| format!("cannot write {}", truth_path.display()))?;

@@ -14,6 +14,15 @@ pub fn reporting_day(at: DateTime<Utc>) -> NaiveDate {
     at.with_timezone(&beijing()).date_naive()
 }
 
+/// The instant Beijing day `day` begins.
+pub fn beijing_midnight(day: NaiveDate) -> DateTime<Utc> {
+    beijing()
+        .from_local_datetime(&day.and_hms_opt(0, 0, 0).expect("midnight exists"))
+        .single()
+        .expect("fixed offsets are unambiguous")
+        .with_timezone(&Utc)
+}
+
 /// The first `cutoff` (Beijing time of day) at or after `at`: 17:00 the same Beijing day for a
 /// point seen before then, 17:00 the next day for one seen after.
 pub fn next_cutoff(at: DateTime<Utc>, cutoff: chrono::NaiveTime) -> DateTime<Utc> {

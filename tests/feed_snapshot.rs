@@ -37,8 +37,14 @@ fn worked_tickets() -> Vec<firepoint::domain::Ticket> {
         loc
     };
     let cfg = firepoint::config::Config::default();
-    let input =
-        firepoint::batch::InputRef { path: "p".as_ref(), sha256: "pass", kind: "satellite", frame: None, note: None };
+    let input = firepoint::batch::InputRef {
+        path: "p".as_ref(),
+        sha256: "pass",
+        kind: "satellite",
+        frame: None,
+        note: None,
+        forecasts: &[],
+    };
     let dets = [place(115.665, 37.645, 30), place(115.60, 37.70, 31), place(115.72, 37.60, 32)];
     let ids = firepoint::batch::record_input(&mut store, input, &dets, &cfg.rules(), cfg.persistence.cell_deg)
         .unwrap()

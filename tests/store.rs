@@ -14,7 +14,8 @@ use firepoint::store::{Store, TicketFilter};
 /// Records one satellite input (named after its checksum) with the default rules.
 fn record(store: &mut Store, sha: &str, located: &[Located]) -> Result<Recorded, firepoint::store::StoreError> {
     let cfg = Config::default();
-    let input = InputRef { path: sha.as_ref(), sha256: sha, kind: "satellite", frame: None, note: None };
+    let input =
+        InputRef { path: sha.as_ref(), sha256: sha, kind: "satellite", frame: None, note: None, forecasts: &[] };
     record_input(store, input, located, &cfg.rules(), cfg.persistence.cell_deg)
 }
 

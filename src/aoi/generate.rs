@@ -1,7 +1,9 @@
 //! Generates the synthetic sample district in `aoi/` (`firepoint aoi generate`): a made-up county
 //! in the North China Plain wheat–maize belt (around 115.7° E, 37.65° N, Hebei), clearly labelled
-//! synthetic, deterministic for a seed. Vector layers are GeoJSON (EPSG:4326); the DEM is a
-//! GeoTIFF written through GDAL. A real county replaces these files with its own (aoi/README.md).
+//! synthetic, deterministic for a seed: the lattice of villages is drawn from the seed, and
+//! everything else (roads, land use, dump sites, towers) is laid out from it and fixed places.
+//! Vector layers are GeoJSON (EPSG:4326); the DEM is a GeoTIFF written through GDAL. A real county
+//! replaces these files with its own (aoi/README.md).
 
 use std::path::Path;
 
@@ -94,6 +96,153 @@ fn township_code(t: usize) -> String {
     format!("{COUNTY_CODE}{:03}", t + 1)
 }
 
+/// The name of village `k` (row by row).
+fn village_name(k: usize) -> String {
+    format!("{}{}", SURNAMES[k % SURNAMES.len()], SUFFIXES[(k / SURNAMES.len() + k) % SUFFIXES.len()])
+}
+
+/// The centre of village (column `i`, row `j`): where its settlement lies.
+fn centre(l: &Lattice, i: usize, j: usize) -> (f64, f64) {
+    ((l[j][i].0 + l[j + 1][i + 1].0) / 2.0, (l[j][i].1 + l[j + 1][i + 1].1) / 2.0)
+}
+
+fn line(props: Value, pts: &[(f64, f64)]) -> Value {
+    let coords: Vec<[f64; 2]> = pts.iter().map(|&(x, y)| [round6(x), round6(y)]).collect();
+    json!({"type": "Feature", "properties": props, "geometry": {"type": "LineString", "coordinates": coords}})
+}
+
+/// A road of the sample district: its class, name and line (lon, lat).
+struct Road {
+    class: &'static str,
+    name: String,
+    pts: Vec<(f64, f64)>,
+}
+
+impl Road {
+    fn feature(&self) -> Value {
+        line(json!({"class": self.class, "name": self.name}), &self.pts)
+    }
+}
+
+/// The expressway (高速公路) running north–south through the county inside its no-burn strip
+/// (115.700–115.712° E), the national and provincial roads crossing at the county town, and
+/// county and township roads joining village centres along a few rows and columns.
+fn roads(l: &Lattice) -> Vec<Road> {
+    let (north, east) = (SOUTH + ROWS as f64 * DY, WEST + COLS as f64 * DX);
+    let steps = |n: usize, f: &dyn Fn(f64) -> (f64, f64)| (0..=n).map(|s| f(s as f64 / n as f64)).collect();
+    let mut out = vec![
+        Road {
+            class: "highway",
+            name: "示范高速 G95（示意）".into(),
+            pts: steps(12, &|f| (115.706 + 0.003 * (f * 9.0).sin(), SOUTH - 0.02 + f * (north - SOUTH + 0.04))),
+        },
+        Road {
+            class: "main",
+            name: "国道 G999（示意）".into(),
+            pts: steps(10, &|f| (WEST - 0.02 + f * (east - WEST + 0.04), COUNTY_TOWN.1 + 0.004 * (f * 5.0).sin())),
+        },
+        Road {
+            class: "main",
+            name: "省道 S901（示意）".into(),
+            pts: steps(8, &|f| (COUNTY_TOWN.0 + 0.003 * (f * 4.0).cos(), SOUTH - 0.02 + f * (north - SOUTH + 0.04))),
+        },
+        Road {
+            class: "main",
+            name: "省道 S902（示意）".into(),
+            pts: steps(8, &|f| (WEST - 0.02 + f * (east - WEST + 0.04), north - 0.03 - f * 0.12)),
+        },
+    ];
+    for (n, j) in [1, 4, 8].into_iter().enumerate() {
+        let pts = (0..COLS).map(|i| centre(l, i, j)).collect();
+        out.push(Road { class: "other", name: format!("县道 X{:03}（示意）", n + 1), pts });
+    }
+    for (n, i) in [3, 11, 17].into_iter().enumerate() {
+        let pts = (0..ROWS).map(|j| centre(l, i, j)).collect();
+        out.push(Road { class: "other", name: format!("乡道 Y{:03}（示意）", n + 1), pts });
+    }
+    out
+}
+
+/// A strip between `near` and `far` (degrees) to one side of a road that runs mostly north–south
+/// (`across_x`: the offset is in longitude) or east–west (in latitude).
+fn strip(pts: &[(f64, f64)], near: f64, far: f64, across_x: bool) -> Vec<[f64; 2]> {
+    let shift =
+        |&(x, y): &(f64, f64), d: f64| if across_x { [round6(x + d), round6(y)] } else { [round6(x), round6(y + d)] };
+    let mut ring: Vec<[f64; 2]> = pts.iter().map(|p| shift(p, near)).collect();
+    ring.extend(pts.iter().rev().map(|p| shift(p, far)));
+    ring.push(ring[0]);
+    ring
+}
+
+/// Tree belts (林带, 行道树) on both sides of the expressway and the main roads, ~25–65 m from
+/// the road's line.
+fn tree_belts(roads: &[Road]) -> Vec<Value> {
+    let mut out = Vec::new();
+    for road in roads.iter().filter(|r| r.class != "other") {
+        let (first, last) = (road.pts[0], road.pts[road.pts.len() - 1]);
+        let across_x = (last.1 - first.1).abs() > (last.0 - first.0).abs();
+        let (near, far) = if across_x { (0.0003, 0.00075) } else { (0.00023, 0.0006) };
+        for side in [1.0, -1.0] {
+            let name = format!("{}林带（示意）", road.name.trim_end_matches("（示意）"));
+            out.push(polygon(
+                json!({"class": "tree_belt", "name": name}),
+                strip(&road.pts, side * near, side * far, across_x),
+            ));
+        }
+    }
+    out
+}
+
+/// Grass on both banks of the river (河滩), ~120–330 m from its middle.
+fn river_banks(river: &[[f64; 2]]) -> Vec<Value> {
+    let pts: Vec<(f64, f64)> = river.iter().map(|&[x, y]| (x, y)).collect();
+    [1.0, -1.0]
+        .into_iter()
+        .map(|side| {
+            polygon(
+                json!({"class": "grassland", "name": "滏阳河河滩（示意）"}),
+                strip(&pts, side * 0.0011, side * 0.003, false),
+            )
+        })
+        .collect()
+}
+
+/// A few patches of waste land (荒地) beside villages, where weeds are burnt.
+fn waste_land(l: &Lattice) -> Vec<Value> {
+    [(2, 2), (8, 6), (13, 3), (18, 8), (6, 9)]
+        .into_iter()
+        .map(|(i, j)| {
+            let (x, y) = centre(l, i, j);
+            let (cx, cy) = (x + 0.0055, y - 0.006);
+            let ring: Vec<[f64; 2]> = (0..=8)
+                .map(|k| {
+                    let a = std::f64::consts::TAU * (k % 8) as f64 / 8.0;
+                    let r = if k % 2 == 0 { 0.0028 } else { 0.0021 };
+                    [round6(cx + r * a.cos()), round6(cy + r * a.sin() * 0.8)]
+                })
+                .collect();
+            polygon(json!({"class": "grassland", "name": format!("{}荒地（示意）", village_name(j * COLS + i))}), ring)
+        })
+        .collect()
+}
+
+/// Garbage dump sites (垃圾堆放点) a few hundred metres outside some villages' settlements, and
+/// the county's transfer station (垃圾中转站) east of the county town: points only, so that the
+/// layer converts to a Shapefile as it is (a county's layer may also hold polygons).
+fn dump_sites(l: &Lattice) -> Vec<Value> {
+    let mut out: Vec<Value> = [(4, 1), (10, 4), (15, 6), (1, 7), (12, 9)]
+        .into_iter()
+        .map(|(i, j)| {
+            let (x, y) = centre(l, i, j);
+            let name = format!("{}村外垃圾堆放点（示意）", village_name(j * COLS + i));
+            point(json!({"name": name, "kind": "垃圾堆放点"}), (x - 0.0045, y + 0.0035))
+        })
+        .collect();
+    let station = (COUNTY_TOWN.0 + 0.024, COUNTY_TOWN.1 - 0.008);
+    out.push(point(json!({"name": "县城垃圾中转站（示意）", "kind": "垃圾中转站"}), station));
+    out
+}
+
 /// Writes every layer and the DEM into `dir`.
 pub fn generate(dir: &Path, seed: u64) -> anyhow::Result<()> {
     use anyhow::Context;
@@ -129,8 +278,7 @@ pub fn generate(dir: &Path, seed: u64) -> anyhow::Result<()> {
         for i in 0..COLS {
             let t = (j / BLOCK) * (COLS / BLOCK) + i / BLOCK;
             let k = j * COLS + i;
-            let name =
-                format!("{}{}", SURNAMES[k % SURNAMES.len()], SUFFIXES[(k / SURNAMES.len() + k) % SUFFIXES.len()]);
+            let name = village_name(k);
             let code = format!("{}{:03}", township_code(t), k + 1);
             villages.push(polygon(
                 json!({"code": code, "name": name, "township": township_code(t), "grid_id": format!("G-{}-{:03}", t + 1, k + 1),
@@ -138,7 +286,7 @@ pub fn generate(dir: &Path, seed: u64) -> anyhow::Result<()> {
                 outline(&l, i, i + 1, j, j + 1),
             ));
             // the settlement: a built-up block at the cell's centre
-            let c = ((l[j][i].0 + l[j + 1][i + 1].0) / 2.0, (l[j][i].1 + l[j + 1][i + 1].1) / 2.0);
+            let c = centre(&l, i, j);
             built_up.push(polygon(json!({"class": "built_up", "name": name}), square(c, 0.0022)));
         }
     }
@@ -158,7 +306,13 @@ pub fn generate(dir: &Path, seed: u64) -> anyhow::Result<()> {
     ring.extend(river.iter().rev().map(|&[x, y]| [round6(x), round6(y - 0.0011)]));
     ring.push(ring[0]);
     built_up.push(polygon(json!({"class": "water", "name": "滏阳河（示意）"}), ring));
+    let roads = roads(&l);
+    built_up.extend(river_banks(&river));
+    built_up.extend(waste_land(&l));
+    built_up.extend(tree_belts(&roads));
     write_layer(dir, "landuse", built_up)?;
+    write_layer(dir, "roads", roads.iter().map(Road::feature).collect())?;
+    write_layer(dir, "dump_sites", dump_sites(&l))?;
 
     write_layer(
         dir,

@@ -8,15 +8,25 @@ use std::path::{Path, PathBuf};
 use gdal::spatial_ref::{AxisMappingStrategy, CoordTransform, SpatialRef};
 use gdal::vector::{Feature, Layer, LayerAccess};
 use gdal::Dataset;
-use geo::{Geometry, MultiPolygon};
+use geo::{Geometry, MultiLineString, MultiPolygon};
 
 use super::*;
 
 const EXTENSIONS: [&str; 4] = ["geojson", "json", "gpkg", "shp"];
 
 /// The layers an AOI folder may hold.
-pub(super) const LAYERS: [&str; 8] =
-    ["county", "townships", "villages", "no_burn_zones", "stations", "heat_sources", "landuse", "cameras"];
+pub(super) const LAYERS: [&str; 10] = [
+    "county",
+    "townships",
+    "villages",
+    "no_burn_zones",
+    "stations",
+    "heat_sources",
+    "landuse",
+    "cameras",
+    "roads",
+    "dump_sites",
+];
 
 /// Where layer `layer` is: a file named after it (any case, any of [`EXTENSIONS`]), else a layer
 /// of that name inside one of the folder's GeoPackages (a district in one .gpkg).
@@ -406,6 +416,15 @@ impl Row<'_> {
     fn bad(&self, what: impl Into<String>) -> AoiError {
         AoiError::BadGeometry { path: self.src.path.into(), fid: self.fid, what: what.into() }
     }
+    /// A value of `field` that firepoint cannot use (named by its column, as the layer has it).
+    fn bad_value(&self, field: &str, what: impl Into<String>) -> AoiError {
+        AoiError::BadValue {
+            path: self.src.path.into(),
+            fid: self.fid,
+            field: self.column(field).into(),
+            what: what.into(),
+        }
+    }
     fn geometry(&self) -> Result<Geometry<f64>, AoiError> {
         let g = self.feature.geometry().filter(|g| !g.is_empty()).ok_or_else(|| self.bad("no geometry"))?;
         let g = g.transform(&self.src.to_lonlat).map_err(|e| self.bad(format!("cannot transform to lon/lat: {e}")))?;
@@ -431,6 +450,30 @@ impl Row<'_> {
         }
         Ok(m)
     }
+    /// A line or multiline, each part at least two distinct points.
+    fn lines(&self) -> Result<MultiLineString<f64>, AoiError> {
+        let m = match self.geometry()? {
+            Geometry::LineString(l) => MultiLineString::new(vec![l]),
+            Geometry::MultiLineString(m) => m,
+            other => return Err(self.bad(format!("expected a line, found {}", shape_of(&other)))),
+        };
+        plausible_lonlat(m.0.iter().flat_map(|l| l.0.iter().map(|c| (c.x, c.y)))).map_err(|w| self.bad(w))?;
+        if m.0.is_empty() || m.0.iter().any(|l| l.0.windows(2).all(|w| w[0] == w[1])) {
+            return Err(self.bad("a line of zero length (fewer than two distinct points)"));
+        }
+        Ok(m)
+    }
+    /// A point or a polygon (a dump site drawn either way).
+    fn point_or_area(&self) -> Result<Site, AoiError> {
+        match self.geometry()? {
+            Geometry::Point(p) => {
+                plausible_lonlat([(p.x(), p.y())]).map_err(|w| self.bad(w))?;
+                Ok(Site::Point(p.x(), p.y()))
+            }
+            Geometry::Polygon(_) | Geometry::MultiPolygon(_) => self.area().map(Site::Area),
+            other => Err(self.bad(format!("expected a point or a polygon, found {}", shape_of(&other)))),
+        }
+    }
     fn point(&self) -> Result<(f64, f64), AoiError> {
         match self.geometry()? {
             Geometry::Point(p) => {
@@ -439,6 +482,19 @@ impl Row<'_> {
             }
             _ => Err(self.bad("expected a point")),
         }
+    }
+}
+
+/// What a geometry is, in words (for messages: its coordinates say nothing to the reader).
+fn shape_of(g: &Geometry<f64>) -> &'static str {
+    match g {
+        Geometry::Point(_) => "a point",
+        Geometry::MultiPoint(_) => "a multipoint",
+        Geometry::Line(_) | Geometry::LineString(_) => "a line",
+        Geometry::MultiLineString(_) => "a multiline",
+        Geometry::Polygon(_) | Geometry::Rect(_) | Geometry::Triangle(_) => "a polygon",
+        Geometry::MultiPolygon(_) => "a multipolygon",
+        Geometry::GeometryCollection(_) => "a geometry collection",
     }
 }
 
@@ -541,12 +597,17 @@ impl Reader<'_> {
     pub fn landuse(&mut self) -> Vec<(LandClass, MultiPolygon<f64>)> {
         let lost = "every fire is taken as on farmland (straw burning); garbage burning in villages is not told apart";
         self.layer("landuse", Some(lost), &["class"], |r| {
-            let class = match r.str("class")?.as_str() {
-                "farmland" => LandClass::Farmland,
-                "built_up" => LandClass::BuiltUp,
-                "water" => LandClass::Water,
-                other => return Err(r.bad(format!("unknown land-use class `{other}` (farmland, built_up, water)"))),
-            };
+            let value = r.str("class")?;
+            let class = LandClass::parse(&value).ok_or_else(|| {
+                r.bad_value(
+                    "class",
+                    format!(
+                        "unknown land-use class `{}` (farmland, grassland or waste, tree_belt, built_up, water; \
+                         or 耕地, 荒草地, 荒地, 林带, 行道树, 建设用地, 水域)",
+                        crate::text::clip(&value, 60)
+                    ),
+                )
+            })?;
             Ok((class, r.area()?))
         })
     }
@@ -566,6 +627,33 @@ impl Reader<'_> {
                 hfov_max_deg: r.f64("hfov_max_deg")?,
                 range_m: r.f64("range_m")?,
             })
+        })
+    }
+}
+
+impl Reader<'_> {
+    pub fn roads(&mut self) -> Vec<Road> {
+        let lost =
+            "no fire is raised to high priority for being near a highway, and no kind rule can use road distance";
+        self.layer("roads", Some(lost), &["class"], |r| {
+            let value = r.str("class")?;
+            let class = RoadClass::parse(&value).ok_or_else(|| {
+                r.bad_value(
+                    "class",
+                    format!(
+                        "unknown road class `{}` (highway, main, other; or 高速公路, 国道, 省道, 县道, 乡道, 村道, 其他)",
+                        crate::text::clip(&value, 60)
+                    ),
+                )
+            })?;
+            Ok(Road { class, name: r.opt_str("name").unwrap_or_default(), line: r.lines()? })
+        })
+    }
+
+    pub fn dump_sites(&mut self) -> Vec<DumpSite> {
+        let lost = "no kind rule can use the distance to a dump site (垃圾堆放点): garbage burning is told from land use alone";
+        self.layer("dump_sites", Some(lost), &["name"], |r| {
+            Ok(DumpSite { name: r.str("name")?, kind: r.opt_str("kind"), site: r.point_or_area()? })
         })
     }
 }
@@ -716,8 +804,8 @@ mod tests {
             "{:?}",
             stations_as_villages.problems
         );
-        let unknown = super::super::check_layer("roads", &sample("stations"), &cfg);
-        assert!(unknown.problems[0].starts_with("`roads` is not an AOI layer"), "{:?}", unknown.problems);
+        let unknown = super::super::check_layer("rivers", &sample("stations"), &cfg);
+        assert!(unknown.problems[0].starts_with("`rivers` is not an AOI layer"), "{:?}", unknown.problems);
     }
 
     #[test]

@@ -1,19 +1,21 @@
 //! The district (AOI): county → township → village grid cells, no-burn zones, national monitoring
-//! stations, known heat sources, land use, camera towers and a DEM, read through GDAL/OGR.
+//! stations, known heat sources, land use, roads, dump sites, camera towers and a DEM, read
+//! through GDAL/OGR.
 //!
 //! Owns loading and checking the layers and answering point questions about them (which village,
-//! which land use, how far to a station). It never reads satellite or camera inputs and never
+//! which land use, how far to a station, a road, a dump site or a village settlement). It never reads satellite or camera inputs and never
 //! touches the ticket store. Distances are in metres on a local projection ([`Projector`]).
 //! [`generate`] writes the synthetic sample district kept in `aoi/`.
 
 mod checks;
 pub mod generate;
 mod layers;
+mod near;
 mod place;
 
 use std::path::{Path, PathBuf};
 
-use geo::{Contains, Distance, Euclidean, MultiPolygon, Point};
+use geo::{Contains, Distance, Euclidean, MultiLineString, MultiPolygon, Point};
 use rstar::{primitives::GeomWithData, primitives::Rectangle, RTree};
 use serde::{Deserialize, Serialize};
 
@@ -63,6 +65,8 @@ pub enum AoiError {
     Problems { dir: PathBuf, problems: Vec<String> },
     #[error("AOI layer {path}: feature {fid}: {what}")]
     BadGeometry { path: PathBuf, fid: u64, what: String },
+    #[error("AOI layer {path}: feature {fid}, field `{field}`: {what}")]
+    BadValue { path: PathBuf, fid: u64, field: String, what: String },
     #[error("AOI DEM {path}: {what}")]
     Dem { path: PathBuf, what: String },
     #[error("AOI {dir}: {what}")]
@@ -123,12 +127,114 @@ pub struct HeatSource {
     pub area: MultiPolygon<f64>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// A land-use class of the `landuse` layer. Where polygons overlap, the higher class in
+/// [`LandClass::rank`] wins: water > built-up > tree belt > grassland > farmland, farmland being
+/// the default outside every polygon.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LandClass {
+    /// 耕地: cropland (layer value `farmland`, 耕地).
+    #[default]
     Farmland,
+    /// 荒草地/荒地: grass or waste land, river banks (`grassland`, also `waste`, 荒草地, 荒地, 草地).
+    Grassland,
+    /// 林带/行道树: tree belts along roads and fields (`tree_belt`, 林带, 行道树).
+    TreeBelt,
+    /// The village settlement, the county town (`built_up`, 建设用地, 居民点).
     BuiltUp,
+    /// Rivers, ponds (`water`, 水域).
     Water,
+}
+
+impl LandClass {
+    /// Every class, lowest precedence first.
+    pub const ALL: [LandClass; 5] =
+        [LandClass::Farmland, LandClass::Grassland, LandClass::TreeBelt, LandClass::BuiltUp, LandClass::Water];
+
+    /// Precedence where polygons overlap: the class of the highest rank among the polygons that
+    /// hold a point is the point's.
+    pub fn rank(self) -> u8 {
+        match self {
+            LandClass::Farmland => 0,
+            LandClass::Grassland => 1,
+            LandClass::TreeBelt => 2,
+            LandClass::BuiltUp => 3,
+            LandClass::Water => 4,
+        }
+    }
+
+    /// The class a layer's `class` value names (case and surrounding blanks ignored): the snake_case
+    /// name, or one of the Chinese terms in the variants' docs; `waste` is grassland.
+    pub fn parse(value: &str) -> Option<LandClass> {
+        Some(match value.trim().to_lowercase().as_str() {
+            "farmland" | "耕地" => LandClass::Farmland,
+            "grassland" | "waste" | "荒草地" | "荒地" | "草地" => LandClass::Grassland,
+            "tree_belt" | "林带" | "行道树" => LandClass::TreeBelt,
+            "built_up" | "建设用地" | "居民点" => LandClass::BuiltUp,
+            "water" | "水域" => LandClass::Water,
+            _ => return None,
+        })
+    }
+}
+
+/// A road's class in the `roads` layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RoadClass {
+    /// 高速公路: an expressway (layer value `highway`, 高速, 高速公路).
+    Highway,
+    /// 国道, 省道: a national or provincial road (`main`, 国道, 省道, 国道省道, 干线).
+    Main,
+    /// County, township and village roads (`other`, 县道, 乡道, 村道, 其他).
+    Other,
+}
+
+impl RoadClass {
+    pub const ALL: [RoadClass; 3] = [RoadClass::Highway, RoadClass::Main, RoadClass::Other];
+
+    /// The class a layer's `class` value names (case and surrounding blanks ignored).
+    pub fn parse(value: &str) -> Option<RoadClass> {
+        Some(match value.trim().to_lowercase().as_str() {
+            "highway" | "高速" | "高速公路" => RoadClass::Highway,
+            "main" | "国道" | "省道" | "国道省道" | "干线" => RoadClass::Main,
+            "other" | "县道" | "乡道" | "村道" | "其他" => RoadClass::Other,
+            _ => return None,
+        })
+    }
+}
+
+/// A road of the `roads` layer.
+#[derive(Debug, Clone)]
+pub struct Road {
+    pub class: RoadClass,
+    /// Empty when the layer gives none.
+    pub name: String,
+    pub line: MultiLineString<f64>,
+}
+
+/// The nearest road to a point ([`Aoi::nearest_road`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RoadNear {
+    pub class: RoadClass,
+    pub name: String,
+    /// To the nearest point of the road's line, metres on the district's projection.
+    pub distance_m: f64,
+}
+
+/// Where a dump site is: a point, or an area (lon/lat).
+#[derive(Debug, Clone)]
+pub enum Site {
+    Point(f64, f64),
+    Area(MultiPolygon<f64>),
+}
+
+/// A garbage dump site (垃圾堆放点) or transfer station (垃圾中转站) of the `dump_sites` layer.
+#[derive(Debug, Clone)]
+pub struct DumpSite {
+    pub name: String,
+    /// The layer's `kind`, as written (e.g. 垃圾堆放点, 垃圾中转站), when it has one.
+    pub kind: Option<String>,
+    pub site: Site,
 }
 
 /// A Blue Sky Guard camera tower.
@@ -159,6 +265,8 @@ pub struct Aoi {
     pub heat_sources: Vec<HeatSource>,
     pub landuse: Vec<(LandClass, MultiPolygon<f64>)>,
     pub cameras: Vec<Camera>,
+    pub roads: Vec<Road>,
+    pub dump_sites: Vec<DumpSite>,
     /// Drawn masks of camera views (`camera_masks.json`, optional).
     pub view_masks: Vec<crate::domain::ViewMask>,
     pub dem: Option<Dem>,
@@ -169,6 +277,7 @@ pub struct Aoi {
     village_index: RTree<GeomWithData<Rectangle<[f64; 2]>, usize>>,
     heat_m: Vec<MultiPolygon<f64>>,
     placer: place::Placer,
+    near: near::Indexes,
 }
 
 /// The villages' bounding boxes; a point's candidates come out in this tree's order.
@@ -197,7 +306,7 @@ pub struct LayerCheck {
 
 /// The layers [`Aoi::load`] reads, by the names [`check_layer`] takes.
 #[doc(hidden)]
-pub const LAYER_KINDS: [&str; 8] = layers::LAYERS;
+pub const LAYER_KINDS: [&str; 10] = layers::LAYERS;
 
 /// Reads `path` as the district's layer `kind` (one of [`LAYER_KINDS`]) with the code
 /// [`Aoi::load`] reads that layer with (OGR open, field mapping, geometry checks) and the checks
@@ -224,6 +333,8 @@ pub fn check_layer(kind: &str, path: &Path, cfg: &AoiConfig) -> LayerCheck {
         "heat_sources" => r.heat_sources().len(),
         "landuse" => r.landuse().len(),
         "cameras" => r.cameras().len(),
+        "roads" => r.roads().len(),
+        "dump_sites" => r.dump_sites().len(),
         other => {
             r.problems.push(format!("`{other}` is not an AOI layer ({})", LAYER_KINDS.join(", ")));
             0
@@ -268,6 +379,8 @@ impl Aoi {
         let heat_sources = r.heat_sources();
         let landuse = r.landuse();
         let cameras = r.cameras();
+        let roads = r.roads();
+        let dump_sites = r.dump_sites();
         r.finish();
         let (mut problems, mut warnings) = (r.problems, r.warnings);
         let mut more = |res: Result<(), AoiError>| {
@@ -279,6 +392,11 @@ impl Aoi {
         let dem = layers::read_dem(dir, limits).map_err(|e| more(Err(e))).unwrap_or_default();
         if dem.is_none() && !dir.join("dem.tif").exists() {
             warnings.push("optional DEM `dem.tif` not found: camera sightings are placed on flat ground at 0 m".into());
+        }
+        if !landuse.is_empty() && landuse.iter().all(|(c, _)| *c != LandClass::BuiltUp) {
+            warnings.push(
+                "land use has no built_up polygon: no kind rule can use the distance to a village settlement".into(),
+            );
         }
         problems.extend(checks::references(&townships, &villages));
         warnings.extend(checks::duplicate_villages(&villages));
@@ -320,6 +438,8 @@ impl Aoi {
             heat_sources,
             landuse,
             cameras,
+            roads,
+            dump_sites,
             view_masks,
             dem,
             warnings,
@@ -327,8 +447,10 @@ impl Aoi {
             village_index,
             heat_m,
             placer: place::Placer::empty(),
+            near: near::Indexes::empty(),
         };
         aoi.placer = place::Placer::new(&aoi);
+        aoi.near = near::Indexes::new(&aoi);
         Ok(aoi)
     }
 
@@ -354,7 +476,9 @@ impl Aoi {
         self.cameras.iter().find(|c| c.id == id)
     }
 
-    /// Water wins over built-up, built-up over farmland (the default outside every polygon).
+    /// The land use at a point: where polygons overlap, water wins over built-up, built-up over
+    /// tree belt, tree belt over grassland, grassland over farmland (the default outside every
+    /// polygon).
     pub fn landuse_at(&self, lon: f64, lat: f64) -> LandClass {
         self.landuse_of(geo::Coord { x: lon, y: lat })
     }

@@ -363,7 +363,7 @@ pub(super) struct Placer {
     villages: Layer,
     /// Each village's township (the first with its code), as [`Aoi::township`] finds it.
     village_township: Vec<Option<u32>>,
-    /// Water and built-up polygons only: farmland ones never change the answer.
+    /// Every class but farmland: farmland polygons never change the answer.
     landuse: Layer,
     no_burn: Layer,
     stations: Nearest,
@@ -466,7 +466,8 @@ impl Aoi {
         self.placer.villages.containing(Coord { x: lon, y: lat }).next()
     }
 
-    /// Water wins over built-up, built-up over farmland (the default outside every polygon).
+    /// The land use at `c`: the class of highest [`LandClass::rank`] among the polygons holding
+    /// it, farmland outside every polygon.
     pub(super) fn landuse_of(&self, c: Coord<f64>) -> LandClass {
         if !(c.x.is_finite() && c.y.is_finite()) {
             return self.place_linear(c.x, c.y).landuse;
@@ -475,8 +476,8 @@ impl Aoi {
         for i in self.placer.landuse.containing(c) {
             match self.landuse[i].0 {
                 LandClass::Water => return LandClass::Water,
-                LandClass::BuiltUp => class = LandClass::BuiltUp,
-                LandClass::Farmland => {}
+                other if other.rank() > class.rank() => class = other,
+                _ => {}
             }
         }
         class
@@ -549,19 +550,13 @@ impl Aoi {
             .enumerate()
             .map(|(i, s)| (i as u32, self.projector.distance_m((lon, lat), (s.lon, s.lat))))
             .min_by(|a, b| a.1.total_cmp(&b.1));
-        let mut landuse = LandClass::Farmland;
-        for (c, area) in &self.landuse {
-            if area.contains(&p) {
-                match c {
-                    LandClass::Water => {
-                        landuse = LandClass::Water;
-                        break;
-                    }
-                    LandClass::BuiltUp => landuse = LandClass::BuiltUp,
-                    LandClass::Farmland => {}
-                }
-            }
-        }
+        let landuse = self
+            .landuse
+            .iter()
+            .filter(|(_, area)| area.contains(&p))
+            .map(|(c, _)| *c)
+            .max_by_key(|c| c.rank())
+            .unwrap_or(LandClass::Farmland);
         PlaceIds {
             village: village.map(|i| i as u32),
             township: township.map(|i| i as u32),

@@ -72,6 +72,8 @@ pub struct BatchReport {
     pub drones_scored: usize,
     pub drones_with_smoke: usize,
     pub drones_skipped: usize,
+    /// Rain forecasts read (rows of `weather/` inputs).
+    pub forecasts: usize,
     pub feed: Vec<PathBuf>,
     /// The feed files could not be written (every input was recorded before): why.
     pub feed_error: Option<String>,
@@ -117,6 +119,9 @@ impl fmt::Display for BatchReport {
             "detections: {} in the county, {} suppressed on known heat sources, {} outside the county (dropped)",
             self.detections, self.suppressed, self.outside_aoi
         )?;
+        if self.forecasts > 0 {
+            writeln!(f, "weather: {} rain forecast(s) read (the 下雨前 risk window)", self.forecasts)?;
+        }
         write!(f, "tickets: {} new, {} sightings joined existing tickets", self.opened.len(), self.joined)?;
         if self.duplicates > 0 {
             write!(f, "; {} sighting(s) already recorded from another input (not counted again)", self.duplicates)?;
@@ -209,6 +214,17 @@ struct Ctx<'a> {
     store: Store,
     mode: Quarantine,
     report: BatchReport,
+    /// Rain forecasts whose rain has not ended (the 下雨前 window), read again after each
+    /// forecast input is recorded.
+    forecasts: Vec<crate::burn::Forecast>,
+}
+
+/// How far back forecasts are kept in memory: a late satellite table of yesterday still meets
+/// the forecasts it was seen under.
+const FORECASTS_BACK_DAYS: i64 = 2;
+
+fn current_forecasts(store: &Store) -> Result<Vec<crate::burn::Forecast>, crate::store::StoreError> {
+    store.forecasts(chrono::Utc::now() - chrono::Duration::days(FORECASTS_BACK_DAYS))
 }
 
 impl Ctx<'_> {
@@ -300,8 +316,14 @@ impl Ctx<'_> {
             kind: input.kind.as_str(),
             frame: found.frame.as_ref(),
             note: found.note.as_deref(),
+            forecasts: &found.forecasts,
         };
-        let rec = record_input(&mut self.store, at, &placed.inside, &self.cfg.rules(), self.cfg.persistence.cell_deg)?;
+        let rules = self.cfg.rules().with_forecasts(&self.forecasts);
+        let rec = record_input(&mut self.store, at, &placed.inside, &rules, self.cfg.persistence.cell_deg)?;
+        if !found.forecasts.is_empty() {
+            self.report.forecasts += found.forecasts.len();
+            self.forecasts = current_forecasts(&self.store)?;
+        }
         self.report.processed += 1;
         self.report.detections += placed.inside.len();
         self.report.outside_aoi += placed.outside;
@@ -377,7 +399,8 @@ pub fn run(cfg: &Config, inputs: Vec<(InputKind, PathBuf)>, mode: Quarantine) ->
     let mut masks = aoi.view_masks.clone();
     masks.extend(learned_masks(&store, cfg)?);
     let report = BatchReport { inputs: inputs.len(), ..Default::default() };
-    let mut ctx = Ctx { cfg, aoi: &aoi, masks, store, mode, report };
+    let forecasts = current_forecasts(&store)?;
+    let mut ctx = Ctx { cfg, aoi: &aoi, masks, store, mode, report, forecasts };
     let mut todo = Vec::new();
     let mut batch_shas = std::collections::HashSet::new();
     for (kind, path) in inputs {

@@ -17,12 +17,14 @@ use crate::store::{Store, StoreError};
 pub struct InputRef<'a> {
     pub path: &'a Path,
     pub sha256: &'a str,
-    /// `satellite`, `table` or `frame`.
+    /// `satellite`, `table`, `frame` or `weather`.
     pub kind: &'a str,
     /// What a camera frame showed (frames only).
     pub frame: Option<&'a FrameObservation>,
     /// Why the input gave nothing to look at, when it was processed but not scored.
     pub note: Option<&'a str>,
+    /// A rain forecast's rows (weather inputs only).
+    pub forecasts: &'a [crate::burn::Forecast],
 }
 
 /// What recording one input changed.
@@ -50,6 +52,7 @@ pub fn record_input(
     if let Some(f) = input.frame {
         tx.frame(f)?;
     }
+    tx.forecasts(input.forecasts)?;
     let mut out = Recorded::default();
     let now = Utc::now();
     for (idx, loc) in located.iter().enumerate() {
@@ -114,10 +117,19 @@ fn confirmed<'a>(
         return Ok(Cow::Borrowed(loc));
     };
     let mut loc = loc.clone();
-    let same_view = tx.same_view(f, rules.confirm)?;
-    let others = if rules.confirm.second_tower { tx.other_towers(f, rules.confirm)? } else { Vec::new() };
-    let verdict = confirm(f, &same_view, &others, rules.confirm);
+    // in a risk window fewer frames confirm a sighting
+    let township = loc.place.township.as_ref().map(|t| t.code.as_str()).unwrap_or("");
+    let (cfg, windows) = rules.confirm_at(f.captured_at, (loc.detection.lon, loc.detection.lat), township);
+    let same_view = tx.same_view(f, &cfg)?;
+    let others = if cfg.second_tower { tx.other_towers(f, &cfg)? } else { Vec::new() };
+    let verdict = confirm(f, &same_view, &others, &cfg);
     let evidence = &mut loc.detection.evidence;
+    if !windows.is_empty() && !evidence.is_object() {
+        *evidence = serde_json::json!({});
+    }
+    if cfg.frames < rules.confirm.frames {
+        evidence["confirm_frames_in_window"] = serde_json::json!({ "frames": cfg.frames, "windows": windows });
+    }
     match &verdict {
         Confirmation::Frames(n) => evidence["confirmed_by_frames"] = (*n).into(),
         Confirmation::SecondTower { camera, fix } => {

@@ -24,13 +24,15 @@ fn worker_name() -> String {
     format!("{}:{}", host.trim(), std::process::id())
 }
 
-/// An input's place in the recording order: inputs other than frames first, then frames, then
-/// drone photos, each by path (the order one batch records them in).
+/// An input's place in the recording order: rain forecasts first, then the other inputs but
+/// frames and drone photos, then frames, then drone photos, each by path (the order one batch
+/// records them in).
 fn order_key(kind: InputKind, path: &Path) -> String {
     let rank = match kind {
-        InputKind::Frame => 1,
-        InputKind::Drone => 2,
-        _ => 0,
+        InputKind::Weather => 0,
+        InputKind::Frame => 2,
+        InputKind::Drone => 3,
+        _ => 1,
     };
     format!("{rank}/{}", path.display())
 }
@@ -93,7 +95,8 @@ pub(super) fn run(
     let mut masks = aoi.view_masks.clone();
     masks.extend(learned_masks(&store, cfg)?);
     let report = BatchReport { inputs: inputs.len(), ..Default::default() };
-    let mut ctx = Ctx { cfg, aoi, masks, store, mode, report };
+    let forecasts = super::current_forecasts(&store)?;
+    let mut ctx = Ctx { cfg, aoi, masks, store, mode, report, forecasts };
     let worker = worker_name();
     let mut queue = Vec::new();
     for (kind, path) in inputs {

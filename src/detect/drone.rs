@@ -57,12 +57,8 @@ impl FrameDetector<'_> {
         drone::check_complete(path)?;
         let img = frame::decode(path, self.max_pixels)
             .map_err(|source| drone::DroneError::Pixels { path: path.into(), source })?;
-        if !self.model.infrared && super::smoke::is_grayscale(&img) {
-            let note = format!(
-                "night infrared (grayscale) photo: not scored; model {} was not trained on infrared",
-                self.model.version
-            );
-            return Ok(Detected { note: Some(note), ..Default::default() });
+        if let Some(unscored) = self.infrared_unscored(&img, "photo") {
+            return Ok(unscored);
         }
         let score = worker.score(&img)?;
         let threshold = self.model.threshold;

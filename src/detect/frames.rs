@@ -93,6 +93,18 @@ impl<'a> FrameDetector<'a> {
         Ok(out)
     }
 
+    /// A night infrared (grayscale) `what` (frame, photo) the model was not trained on: recorded
+    /// as not scored, with the reason; `None` for an image the model scores.
+    pub(super) fn infrared_unscored(&self, img: &image::RgbImage, what: &str) -> Option<Detected> {
+        (!self.model.infrared && super::smoke::is_grayscale(img)).then(|| {
+            let note = format!(
+                "night infrared (grayscale) {what}: not scored; model {} was not trained on infrared",
+                self.model.version
+            );
+            Detected { note: Some(note), ..Default::default() }
+        })
+    }
+
     /// The operational threshold: a frame scoring at or above it is a smoke sighting.
     pub fn threshold(&self) -> f32 {
         self.model.threshold
@@ -137,12 +149,8 @@ impl<'a> FrameDetector<'a> {
         let cam = aoi
             .camera(&pose.camera_id)
             .ok_or_else(|| InputError::UnknownCamera { path: path.into(), camera: pose.camera_id.clone() })?;
-        if !self.model.infrared && super::smoke::is_grayscale(&img) {
-            let note = format!(
-                "night infrared (grayscale) frame: not scored; model {} was not trained on infrared",
-                self.model.version
-            );
-            return Ok(Detected { note: Some(note), ..Default::default() });
+        if let Some(unscored) = self.infrared_unscored(&img, "frame") {
+            return Ok(unscored);
         }
         let score = worker.score(&img)?;
         let threshold = self.model.threshold;

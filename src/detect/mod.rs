@@ -34,6 +34,8 @@ pub enum InputError {
     #[error(transparent)]
     Table(#[from] tables::TableError),
     #[error(transparent)]
+    Weather(#[from] crate::ingest::weather::WeatherError),
+    #[error(transparent)]
     Frame(#[from] frame::FrameError),
     #[error(transparent)]
     Smoke(#[from] smoke::SmokeError),
@@ -100,6 +102,9 @@ pub struct Detected {
     pub frame: Option<crate::domain::FrameObservation>,
     /// Why an input that was read was not looked at (a night infrared frame), kept in the store.
     pub note: Option<String>,
+    /// For a rain forecast: its rows (it has no detections).
+    #[serde(default)]
+    pub forecasts: Vec<crate::burn::Forecast>,
 }
 
 impl From<Vec<Detection>> for Detected {
@@ -124,6 +129,9 @@ pub fn detect_file(kind: InputKind, path: &Path, settings: Settings) -> Result<D
         InputKind::Table => detect_table(path),
         InputKind::Satellite => detect_scene(path, settings),
         InputKind::Frame | InputKind::Drone => Err(InputError::NoHistory { path: path.into() }),
+        InputKind::Weather => {
+            Ok(Detected { forecasts: crate::ingest::weather::read_forecasts(path)?, ..Default::default() })
+        }
     }
 }
 

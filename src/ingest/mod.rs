@@ -9,6 +9,7 @@ pub mod frame;
 pub mod goes;
 pub mod raster;
 pub mod tables;
+pub mod weather;
 
 use std::path::{Path, PathBuf};
 
@@ -93,6 +94,8 @@ pub enum InputKind {
     Frame,
     /// A drone photo (`inbox/drone/`), placed from its own position and attitude.
     Drone,
+    /// A rain forecast (`inbox/weather/`, CSV or JSON): read before anything else of a batch.
+    Weather,
 }
 
 impl InputKind {
@@ -122,7 +125,7 @@ impl InputKind {
 
     /// The kind [`InputKind::as_str`] names.
     pub fn parse(s: &str) -> Option<InputKind> {
-        [InputKind::Satellite, InputKind::Table, InputKind::Frame, InputKind::Drone]
+        [InputKind::Satellite, InputKind::Table, InputKind::Frame, InputKind::Drone, InputKind::Weather]
             .into_iter()
             .find(|k| k.as_str() == s)
     }
@@ -133,7 +136,14 @@ impl InputKind {
             InputKind::Table => "table",
             InputKind::Frame => "frame",
             InputKind::Drone => "drone",
+            InputKind::Weather => "weather",
         }
+    }
+
+    /// The kind of a file under `inbox/weather/`: forecasts (`.csv`, `.json`) only.
+    fn of_weather(path: &Path) -> Option<InputKind> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        matches!(ext.as_str(), "csv" | "json").then_some(InputKind::Weather)
     }
 }
 
@@ -144,9 +154,10 @@ fn in_drone_folder(path: &Path) -> bool {
     up.any(|p| p.file_name().is_some_and(|n| n == "drone"))
 }
 
-/// Every input file under `inbox/satellite`, `inbox/frames` and `inbox/drone` (recursively),
-/// sorted by path so a batch is reproducible. Pose sidecars (`.json`) travel with their frame or
-/// photo and are not listed.
+/// Every input file under `inbox/weather`, `inbox/satellite`, `inbox/frames` and `inbox/drone`
+/// (recursively), forecasts first (a fire of the same batch is judged with them), then sorted by
+/// path so a batch is reproducible. Pose sidecars (`.json`) travel with their frame or photo and
+/// are not listed.
 ///
 /// Only regular files are inputs: a FIFO or a link to a device would hang the batch, so such
 /// entries are named in a warning and left alone. Symbolic links to regular files are inputs
@@ -155,7 +166,8 @@ fn in_drone_folder(path: &Path) -> bool {
 pub fn discover(inbox: &Path) -> std::io::Result<Vec<(InputKind, PathBuf)>> {
     let mut out = Vec::new();
     for (sub, kind_of) in [
-        ("satellite", InputKind::of as fn(&Path) -> Option<InputKind>),
+        ("weather", InputKind::of_weather as fn(&Path) -> Option<InputKind>),
+        ("satellite", InputKind::of),
         // a camera whose folder is called `drone` still sends frames
         ("frames", |p| InputKind::of(p).map(|k| if k == InputKind::Drone { InputKind::Frame } else { k })),
         ("drone", InputKind::of_drone),
@@ -166,7 +178,7 @@ pub fn discover(inbox: &Path) -> std::io::Result<Vec<(InputKind, PathBuf)>> {
             walk(&root, kind_of, &mut out)?;
         }
     }
-    out.sort_by(|a, b| a.1.cmp(&b.1));
+    out.sort_by(|a, b| (a.0 != InputKind::Weather, &a.1).cmp(&(b.0 != InputKind::Weather, &b.1)));
     Ok(out)
 }
 

@@ -19,6 +19,9 @@ use crate::domain::{Detection, SourceKind};
 pub struct Located {
     pub detection: Detection,
     pub place: PlaceInfo,
+    /// Distances to the village settlement, roads and dump sites, for the kind rules and the
+    /// highway priority.
+    pub near: crate::burn::Near,
     /// Why it is not ticketed (a known heat source), if so.
     pub suppressed_by: Option<String>,
 }
@@ -26,7 +29,12 @@ pub struct Located {
 impl Located {
     /// A detection on farmland outside every village, zone and ring, not suppressed.
     pub fn on_farmland(detection: Detection) -> Located {
-        Located { detection, place: PlaceInfo::bare(crate::aoi::LandClass::Farmland), suppressed_by: None }
+        Located {
+            detection,
+            place: PlaceInfo::bare(crate::aoi::LandClass::Farmland),
+            near: crate::burn::Near::default(),
+            suppressed_by: None,
+        }
     }
 }
 
@@ -50,7 +58,19 @@ pub fn locate(aoi: &Aoi, detections: Vec<Detection>, heat_buffer_m: f64) -> Plac
             .heat_source_near(d.lon, d.lat, heat_buffer_m, slack)
             .map(|h| format!("known heat source {} {} ({})", h.id, h.name, h.kind));
         let place = aoi.place(d.lon, d.lat);
-        inside.push(Located { detection: d, place, suppressed_by });
+        let near = near(aoi, d.lon, d.lat);
+        inside.push(Located { detection: d, place, near, suppressed_by });
     }
     Placed { inside, outside }
+}
+
+/// What the kind rules and the highway priority read of a fire's surroundings at (lon, lat).
+pub fn near(aoi: &Aoi, lon: f64, lat: f64) -> crate::burn::Near {
+    let class = |c: crate::aoi::RoadClass| serde_json::to_value(c).ok().and_then(|v| v.as_str().map(String::from));
+    crate::burn::Near {
+        village_m: aoi.distance_to_built_up(lon, lat),
+        road: aoi.nearest_road(lon, lat, None).map(|r| (class(r.class).unwrap_or_default(), r.name, r.distance_m)),
+        highway: aoi.nearest_road(lon, lat, Some(crate::aoi::RoadClass::Highway)).map(|r| (r.name, r.distance_m)),
+        dump: aoi.nearest_dump_site(lon, lat),
+    }
 }

@@ -14,6 +14,7 @@
 //! `queue` (the inputs workers share on a PostgreSQL store).
 
 mod db;
+mod forecasts;
 mod frames;
 mod history;
 mod lifecycle;

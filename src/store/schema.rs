@@ -215,6 +215,30 @@ CREATE TABLE IF NOT EXISTS queue (
 );
 "#;
 
+/// Version 7 (issue 11): why a ticket has its kind and the risk windows it was first seen in;
+/// the rain forecasts the county drops into the inbox (`weather/`). SQLite's REAL is PostgreSQL's
+/// DOUBLE PRECISION: `{REAL}` is replaced for each.
+const MIGRATE_7: &str = r#"
+ALTER TABLE tickets ADD COLUMN kind_why TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE tickets ADD COLUMN windows TEXT NOT NULL DEFAULT '[]';
+CREATE TABLE IF NOT EXISTS forecasts (
+    input_sha TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    valid_from TEXT NOT NULL,
+    valid_to TEXT NOT NULL,
+    probability {REAL} NOT NULL,
+    amount_mm {REAL} NOT NULL,
+    lon {REAL}, lat {REAL}, radius_m {REAL},
+    township TEXT,
+    PRIMARY KEY (input_sha, idx)
+);
+CREATE INDEX IF NOT EXISTS forecasts_from ON forecasts (valid_from);
+"#;
+
+fn migrate_7(real: &str) -> String {
+    MIGRATE_7.replace("{REAL}", real)
+}
+
 /// A new PostgreSQL store at version 6: SQLite's tables in PostgreSQL's types (`BIGINT` for
 /// INTEGER, `DOUBLE PRECISION` for REAL, identity columns for AUTOINCREMENT), the ticket index
 /// as a plain table with b-tree indexes instead of an R*Tree, and the same triggers in PL/pgSQL.
@@ -365,7 +389,7 @@ fn sqlite_version(conn: &Connection) -> rusqlite::Result<i64> {
 }
 
 /// The schema version this build writes; an older store is migrated on open, a newer refused.
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 /// Brings the store to [`SCHEMA_VERSION`], in one transaction.
 pub(super) fn migrate(conn: &mut Conn) -> Result<(), DbError> {
@@ -382,8 +406,12 @@ pub(super) fn migrate(conn: &mut Conn) -> Result<(), DbError> {
                 tx.batch(POSTGRES)?;
                 tx.batch(MIGRATE_6)?;
                 tx.batch("CREATE TABLE firepoint_schema (version BIGINT NOT NULL)")?;
-                tx.batch(&format!("INSERT INTO firepoint_schema VALUES ({SCHEMA_VERSION})"))?;
+                tx.batch("INSERT INTO firepoint_schema VALUES (6)")?;
             }
+            if found < 7 {
+                tx.batch(&migrate_7("DOUBLE PRECISION"))?;
+            }
+            tx.batch(&format!("UPDATE firepoint_schema SET version = {SCHEMA_VERSION}"))?;
             Ok(())
         }),
     }
@@ -430,6 +458,9 @@ fn migrate_in_one_transaction(conn: &mut Connection) -> rusqlite::Result<()> {
     }
     if version < 6 {
         tx.execute_batch(MIGRATE_6)?;
+    }
+    if version < 7 {
+        tx.execute_batch(&migrate_7("REAL"))?;
     }
     if version < SCHEMA_VERSION {
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;

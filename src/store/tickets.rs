@@ -85,7 +85,8 @@ pub(super) const TICKET_COLUMNS: &str =
     "id, status, kind, priority, reasons, lon, lat, radius_m, township_code, township, team, \
     team_phone, village_code, village, grid_id, grid_member, grid_phone, landuse, sources, detections, first_seen, \
     last_seen, deadline, created_at, updated_at, acked_by, acked_at, closed_at, close_note, cameras, related, \
-    ack_deadline, on_site_by, on_site_at, closed_by, false_alarm_cause, duplicate_of, follows, escalation, escalated";
+    ack_deadline, on_site_by, on_site_at, closed_by, false_alarm_cause, duplicate_of, follows, escalation, escalated, \
+    kind_why, windows";
 
 pub(super) fn ticket_from_row(r: &Row) -> Result<Ticket, DbError> {
     let parsed = |i: usize, what: &str, parse: &dyn Fn(&str) -> bool| -> Result<String, DbError> {
@@ -143,6 +144,11 @@ pub(super) fn ticket_from_row(r: &Row) -> Result<Ticket, DbError> {
         follows: r.opt_text(37)?,
         escalation: r.int(38)?,
         escalated: r.list(39)?,
+        kind_why: {
+            let text = r.text(40)?;
+            serde_json::from_str(&text).map_err(|e| DbError::Value(format!("kind_why `{text}`: {e}")))?
+        },
+        windows: r.list(41)?,
     })
 }
 
@@ -165,6 +171,25 @@ impl Store {
                 "SELECT ticket_id, count(*) FROM detections WHERE source = 'satellite' AND ticket_id IS NOT NULL
                  GROUP BY ticket_id",
                 &[],
+            )
+            .map_err(self.sql())?;
+        rows.iter().map(|r| Ok((r.text(0)?, r.int(1)? as usize))).collect::<Result<_, DbError>>().map_err(self.sql())
+    }
+
+    /// Satellite fire points (火点) observed in [`from`, `to`) per village code of the ticket that
+    /// holds them (the patrol plan's history).
+    pub fn fire_points_by_village(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<std::collections::HashMap<String, usize>, StoreError> {
+        let rows = self
+            .conn
+            .rows(
+                "SELECT t.village_code, count(*) FROM detections d JOIN tickets t ON t.id = d.ticket_id
+                 WHERE d.source = 'satellite' AND d.observed_at >= ?1 AND d.observed_at < ?2
+                 GROUP BY t.village_code",
+                vals![ts(from), ts(to)],
             )
             .map_err(self.sql())?;
         rows.iter().map(|r| Ok((r.text(0)?, r.int(1)? as usize))).collect::<Result<_, DbError>>().map_err(self.sql())
@@ -348,7 +373,7 @@ impl InputTx<'_> {
             self.conn.exec(
                 &format!(
                     "INSERT INTO tickets ({TICKET_COLUMNS}) VALUES ({})",
-                    (1..=40).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ")
+                    (1..=42).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ")
                 ),
                 vals![
                     &t.id,
@@ -390,7 +415,9 @@ impl InputTx<'_> {
                     &t.duplicate_of,
                     &t.follows,
                     t.escalation,
-                    json_list(&t.escalated)
+                    json_list(&t.escalated),
+                    serde_json::to_string(&t.kind_why).expect("kind_why serialises"),
+                    json_list(&t.windows)
                 ],
             )?;
             let [bw, be, bs, bn] = self.stored_box([w, e, s, n]);

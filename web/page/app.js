@@ -20,8 +20,8 @@
     false_alarm: { label: '查否', color: '#737373' },
     duplicate: { label: '重复', color: '#969696' },
   };
-  const KIND = { straw: '秸秆焚烧', garbage: '垃圾焚烧', unknown: '不明' };
-  const SOURCE = { satellite: '卫星', camera: '摄像头' };
+  const KIND = { straw: '秸秆焚烧', weeds: '荒草焚烧', leaves: '枯枝落叶焚烧', garbage: '垃圾焚烧', unknown: '不明' };
+  const SOURCE = { satellite: '卫星', camera: '摄像头', drone: '无人机' };
   const ESCALATION = ['网格员', '乡镇组长', '县办'];
   const CAUSES = [
     ['industrial_heat', '工业热源'],
@@ -400,6 +400,8 @@
     const rows = [
       ['网格', grid(t)],
       ['类型', `${KIND[t.kind] || t.kind || '—'} · ${(t.sources || []).map((s) => SOURCE[s] || s).join('+') || '—'}`],
+      ...(t.kind_why && t.kind_why.rule ? [['类型依据', kindWhy(t.kind_why)]] : []),
+      ...((t.windows || []).length ? [['风险时段', t.windows.join('；')]] : []),
       ['发现', beijing(t.first_seen) + (t.last_seen && t.last_seen !== t.first_seen ? `，最近 ${beijing(t.last_seen)}` : '')],
     ];
     if (t.ack_deadline && t.status === 'open') rows.push(['签收时限', due(t.ack_deadline, now, 'ack')]);
@@ -411,6 +413,15 @@
     if ((t.reasons || []).length) rows.push(['说明', t.reasons.join('；')]);
     rows.push(['编号', t.id]);
     return el('dl', { class: 't-facts' }, rows.map(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
+  }
+
+  /** The kind rule and the inputs it read, as one line: `farmland_in_harvest_or_sowing（耕地, 小麦收获…）`. */
+  function kindWhy(w) {
+    const i = w.inputs || {};
+    const parts = [i.landuse, ...(i.season || []), i.village_m != null ? `距村${i.village_m} m` : null,
+      i.road ? `距${i.road.name || '道路'}${i.road.m} m` : null, i.dump_site ? `距垃圾点${i.dump_site.m} m` : null,
+      i.frp_mw != null ? `FRP ${i.frp_mw} MW` : null].filter((p) => p != null && p !== '');
+    return parts.length ? `${w.rule}（${parts.join('，')}）` : w.rule;
   }
 
   function grid(t) {

@@ -1,7 +1,7 @@
 //! The prepared placement against the linear scans it replaced, on districts built to hit the
 //! hard cases: points on vertices and edges (exactly: every coordinate is a multiple of 1/1024),
-//! on the latitude of a vertex, in holes, in overlapping polygons, outside everything, equidistant
-//! from two stations, and not finite.
+//! on the latitude of a vertex, in holes, in overlapping polygons (of every land-use class),
+//! outside everything, equidistant from two stations, and not finite.
 
 use geo::coordinate_position::{CoordPos, CoordinatePosition};
 use geo::{Coord, LineString, MultiPolygon, Polygon};
@@ -96,12 +96,16 @@ fn district(seed: u64, cells: usize) -> Aoi {
     villages.push(village(n, two));
     let mut landuse: Vec<(LandClass, MultiPolygon<f64>)> = (0..60)
         .map(|k| {
-            let class = [LandClass::Farmland, LandClass::BuiltUp, LandClass::Water][k % 3];
+            let class = LandClass::ALL[k % LandClass::ALL.len()];
             let c = (snap(rng.range(-0.2, 4.2)), snap(rng.range(-0.2, 4.2)));
             (class, blob(&mut rng, c, 0.05, 0.6))
         })
         .collect();
     landuse.push((LandClass::BuiltUp, MultiPolygon::new(vec![Polygon::new(rect(0.5, 0.5, 3.5, 0.75), vec![])])));
+    // a tree belt across the built-up strip and a grass patch over both: built-up, then tree
+    // belt, win where they overlap, whatever the layer's order
+    landuse.push((LandClass::Grassland, MultiPolygon::new(vec![Polygon::new(rect(1.0, 0.25, 2.0, 1.0), vec![])])));
+    landuse.push((LandClass::TreeBelt, MultiPolygon::new(vec![Polygon::new(rect(1.5, 0.0, 1.625, 4.0), vec![])])));
     let no_burn: Vec<Zone> = (0..6)
         .map(|k| {
             let c = (snap(rng.range(0.5, 3.5)), snap(rng.range(0.5, 3.5)));
@@ -145,14 +149,18 @@ fn district(seed: u64, cells: usize) -> Aoi {
         heat_sources: Vec::new(),
         landuse,
         cameras: Vec::new(),
+        roads: Vec::new(),
+        dump_sites: Vec::new(),
         view_masks: Vec::new(),
         dem: None,
         warnings: Vec::new(),
         projector: Projector::new(2.0, 2.0),
         heat_m: Vec::new(),
         placer: super::Placer::empty(),
+        near: super::super::near::Indexes::empty(),
     };
     aoi.placer = super::Placer::new(&aoi);
+    aoi.near = super::super::near::Indexes::new(&aoi);
     aoi
 }
 
@@ -204,6 +212,8 @@ fn key(p: &PlaceIds) -> Key {
 fn i10_prepared_place_answers_as_the_linear_scans() {
     let mut rng = SplitMix::new(10);
     let (mut on_edge, mut in_hole, mut overlapping, mut outside) = (0, 0, 0, 0);
+    // per class: points placed in it, and points in it that lie in polygons of two classes or more
+    let (mut classes, mut contested) = ([0usize; 5], [0usize; 5]);
     for seed in 0..6 {
         let aoi = district(seed, [3, 7, 12][seed as usize % 3]);
         let pts = points(&aoi, &mut rng, 6000);
@@ -226,6 +236,14 @@ fn i10_prepared_place_answers_as_the_linear_scans() {
             on_edge += pos.contains(&CoordPos::OnBoundary) as usize;
             overlapping += (pos.iter().filter(|p| **p == CoordPos::Inside).count() > 1) as usize;
             outside += (want.village.is_none() && want.no_burn_zone.is_none()) as usize;
+            let class = want.landuse.rank() as usize;
+            classes[class] += 1;
+            let p = geo::Point::new(lon, lat);
+            let mut under: Vec<u8> =
+                aoi.landuse.iter().filter(|(_, a)| geo::Contains::contains(a, &p)).map(|(c, _)| c.rank()).collect();
+            under.sort_unstable();
+            under.dedup();
+            contested[class] += (under.len() > 1) as usize;
             let holed = aoi.landuse.iter().map(|(_, a)| a).chain(aoi.no_burn.iter().map(|z| &z.area));
             in_hole += holed.flat_map(|m| m.0.iter()).any(|p| {
                 p.interiors()
@@ -233,6 +251,12 @@ fn i10_prepared_place_answers_as_the_linear_scans() {
                     .any(|h| Polygon::new(h.clone(), vec![]).coordinate_position(&c) == CoordPos::Inside)
             }) as usize;
         }
+    }
+    for c in LandClass::ALL {
+        let k = c.rank() as usize;
+        assert!(classes[k] > 1000, "{c:?}: only {} points", classes[k]);
+        // farmland is never contested: any other class over it wins
+        assert!(c == LandClass::Farmland || contested[k] > 50, "{c:?}: only {} contested points", contested[k]);
     }
     assert!(
         on_edge > 1000 && in_hole > 300 && overlapping > 1000 && outside > 1000,

@@ -10,7 +10,7 @@
 //! | fire points, last 7 days | 20 × min(1, n / 3) | satellite fire points (火点) of the village's tickets, the 7 Beijing days before DATE |
 //! | fire points, last 365 days | 15 × min(1, n / 10) | the same, the 365 days before DATE |
 //! | highway | 10 × (1 within 0.5 km of a highway, falling linearly to 0 at 5 km) | the `roads` layer, nearest lattice point |
-//! | no-burn zone | 10 if any of the village lies in one | the `no_burn_zones` layer |
+//! | no-burn zone | 10 × (1 when any of the village lies in one, falling linearly to 0 at 2 km) | the `no_burn_zones` layer, nearest lattice point |
 //! | rain | 10 if a forecast qualifying for 下雨前 covers the village that day | `weather/` forecasts in the store |
 //!
 //! Deterministic: the same district, store, configuration and DATE give the same bytes (nothing
@@ -20,7 +20,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use geo::{BoundingRect, Contains, Point};
+use geo::{BoundingRect, Contains, Coord, Distance, Euclidean, MapCoords, MultiPolygon, Point};
 use serde::Serialize;
 
 use crate::aoi::{Aoi, LandClass, RoadClass};
@@ -50,8 +50,10 @@ pub struct PlanRow {
     pub fire_points_365d: usize,
     /// Kilometres from the village to the nearest highway (none without a roads layer).
     pub highway_km: Option<f64>,
-    /// The no-burn zone any of the village lies in.
+    /// The nearest no-burn zone within 2 km of the village (0 km: part of the village lies in it).
     pub no_burn_zone: Option<String>,
+    /// Kilometres from the village to that zone.
+    pub no_burn_km: Option<f64>,
     /// The rain forecast that makes the day a 下雨前 day for the village.
     pub rain: Option<String>,
 }
@@ -69,16 +71,57 @@ use crate::time::beijing_midnight as midnight;
 /// Land use, no-burn zone and highway distance over a village, from its lattice points.
 struct Sampled {
     farmland_share: f64,
-    no_burn_zone: Option<String>,
+    /// The nearest no-burn zone within [`ZONE_REACH_M`]: its index and metres.
+    zone: Option<(usize, f64)>,
     highway_m: Option<f64>,
 }
 
-fn sample(aoi: &Aoi, village: usize) -> Sampled {
+/// A no-burn zone counts for a village up to this far, metres.
+const ZONE_REACH_M: f64 = 2000.0;
+
+/// The no-burn zones in metres on the district's projection, with their boxes.
+struct ZonesM(Vec<(MultiPolygon<f64>, geo::Rect<f64>)>);
+
+impl ZonesM {
+    fn new(aoi: &Aoi) -> ZonesM {
+        let p = aoi.projector;
+        ZonesM(
+            aoi.no_burn
+                .iter()
+                .filter_map(|z| {
+                    let m = z.area.map_coords(|c| {
+                        let (x, y) = p.to_m(c.x, c.y);
+                        Coord { x, y }
+                    });
+                    m.bounding_rect().map(|r| (m, r))
+                })
+                .collect(),
+        )
+    }
+
+    /// The nearest zone within [`ZONE_REACH_M`] of (x, y) metres: its index and metres (0 inside).
+    fn nearest(&self, x: f64, y: f64) -> Option<(usize, f64)> {
+        let q = Point::new(x, y);
+        self.0
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, r))| {
+                let dx = (r.min().x - x).max(x - r.max().x).max(0.0);
+                let dy = (r.min().y - y).max(y - r.max().y).max(0.0);
+                dx.hypot(dy) <= ZONE_REACH_M
+            })
+            .map(|(i, (m, _))| (i, Euclidean.distance(&q, m)))
+            .filter(|(_, d)| *d <= ZONE_REACH_M)
+            .min_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)))
+    }
+}
+
+fn sample(aoi: &Aoi, zones: &ZonesM, village: usize) -> Sampled {
     let v = &aoi.villages[village];
     let Some(bbox) = v.area.bounding_rect() else {
-        return Sampled { farmland_share: 0.0, no_burn_zone: None, highway_m: None };
+        return Sampled { farmland_share: 0.0, zone: None, highway_m: None };
     };
-    let (mut inside, mut farmland, mut zone, mut highway) = (0usize, 0usize, None::<String>, None::<f64>);
+    let (mut inside, mut farmland, mut zone, mut highway) = (0usize, 0usize, None::<(usize, f64)>, None::<f64>);
     for j in 0..LATTICE {
         for i in 0..LATTICE {
             let lon = bbox.min().x + (i as f64 + 0.5) / LATTICE as f64 * bbox.width();
@@ -89,15 +132,21 @@ fn sample(aoi: &Aoi, village: usize) -> Sampled {
             inside += 1;
             let ids = aoi.place_ids(lon, lat);
             farmland += (ids.landuse == LandClass::Farmland) as usize;
-            if zone.is_none() {
-                zone = ids.no_burn_zone.map(|z| aoi.no_burn[z as usize].name.clone());
+            let (x, y) = aoi.projector.to_m(lon, lat);
+            let near = match ids.no_burn_zone {
+                // inside: the zone `place` names (the first in the layer's order), 0 m
+                Some(z) => Some((z as usize, 0.0)),
+                None => zones.nearest(x, y),
+            };
+            if let Some(n) = near.filter(|n| zone.is_none_or(|z| n.1 < z.1)) {
+                zone = Some(n);
             }
             if let Some(r) = aoi.nearest_road(lon, lat, Some(RoadClass::Highway)) {
                 highway = Some(highway.map_or(r.distance_m, |h| h.min(r.distance_m)));
             }
         }
     }
-    Sampled { farmland_share: farmland as f64 / inside.max(1) as f64, no_burn_zone: zone, highway_m: highway }
+    Sampled { farmland_share: farmland as f64 / inside.max(1) as f64, zone, highway_m: highway }
 }
 
 /// The crop stage factor of the plan's first part, and the stage names that day.
@@ -165,10 +214,11 @@ pub fn plan(
 ) -> Plan {
     let (factor, stage_names) = stage_factor(burn, windows, day);
     let (week, year) = (&history.week, &history.year);
+    let zones = ZonesM::new(aoi);
     let mut rows: Vec<PlanRow> = (0..aoi.villages.len())
         .map(|i| {
             let v = &aoi.villages[i];
-            let s = sample(aoi, i);
+            let s = sample(aoi, &zones, i);
             let centre = geo::Centroid::centroid(&v.area).map(|c| (c.x(), c.y())).unwrap_or((f64::NAN, f64::NAN));
             let rain = rain_on(forecasts, windows, day, centre, &v.township);
             let (n7, n365) = (week.get(&v.code).copied().unwrap_or(0), year.get(&v.code).copied().unwrap_or(0));
@@ -177,7 +227,7 @@ pub fn plan(
                 + 20.0 * (n7 as f64 / 3.0).min(1.0)
                 + 15.0 * (n365 as f64 / 10.0).min(1.0)
                 + 10.0 * highway
-                + if s.no_burn_zone.is_some() { 10.0 } else { 0.0 }
+                + 10.0 * s.zone.map_or(0.0, |(_, m)| (1.0 - m / ZONE_REACH_M).clamp(0.0, 1.0))
                 + if rain.is_some() { 10.0 } else { 0.0 };
             let town = aoi.townships.iter().find(|t| t.code == v.township);
             PlanRow {
@@ -194,7 +244,8 @@ pub fn plan(
                 fire_points_7d: n7,
                 fire_points_365d: n365,
                 highway_km: s.highway_m.map(|m| round(m / 1000.0, 10.0)),
-                no_burn_zone: s.no_burn_zone,
+                no_burn_zone: s.zone.map(|(z, _)| aoi.no_burn[z].name.clone()),
+                no_burn_km: s.zone.map(|(_, m)| round(m / 1000.0, 100.0)),
                 rain: rain.map(|f| {
                     let from = f.valid_from.with_timezone(&crate::time::beijing());
                     format!("{} {:.0}% {:.1} mm", from.format("%H:%M"), f.probability * 100.0, f.amount_mm)
@@ -244,6 +295,7 @@ pub fn to_csv(plan: &Plan) -> String {
         "近365天火点",
         "距高速(km)",
         "禁烧区",
+        "距禁烧区(km)",
         "降雨预报",
         "风险时段",
     ])
@@ -267,6 +319,7 @@ pub fn to_csv(plan: &Plan) -> String {
             r.fire_points_365d.to_string(),
             r.highway_km.map(|k| format!("{k:.1}")).unwrap_or_default(),
             cell(r.no_burn_zone.as_deref().unwrap_or("")),
+            r.no_burn_km.map(|k| format!("{k:.2}")).unwrap_or_default(),
             cell(r.rain.as_deref().unwrap_or("")),
             cell(&windows),
         ])

@@ -251,7 +251,11 @@ fn r11_tickets_reports_and_the_plan_show_kinds_windows_and_their_reasons() {
             + 20.0 * (num(r, "近7天火点") / 3.0).min(1.0)
             + 15.0 * (num(r, "近365天火点") / 10.0).min(1.0)
             + 10.0 * highway
-            + if get(r, "禁烧区").is_empty() { 0.0 } else { 10.0 }
+            + if get(r, "禁烧区").is_empty() {
+                0.0
+            } else {
+                10.0 * (1.0 - num(r, "距禁烧区(km)") / 2.0).clamp(0.0, 1.0)
+            }
             + if get(r, "降雨预报").is_empty() { 0.0 } else { 10.0 };
         assert!((num(r, "风险分") - want).abs() <= 0.5, "{r:?}: {want}");
     }

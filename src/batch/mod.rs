@@ -62,9 +62,9 @@ pub struct BatchReport {
     pub outside_aoi: usize,
     pub opened: Vec<String>,
     pub joined: usize,
-    /// New camera tickets pushed later than `sla.alarm_min` after their sighting.
+    /// New camera and drone tickets pushed later than `sla.alarm_min` after their sighting.
     pub late_alarms: usize,
-    /// Alarm latency of each new camera ticket (frame captured → ticket written), seconds.
+    /// Alarm latency of each new camera or drone ticket (frame captured → ticket written), seconds.
     pub alarm_latency_s: Vec<i64>,
     /// Frames not scored, with the reason (night infrared frames the model was not trained on).
     pub frames_skipped: usize,
@@ -140,7 +140,7 @@ impl fmt::Display for BatchReport {
         if self.late_alarms > 0 {
             write!(
                 f,
-                "\nalarms: {} new camera ticket(s) pushed later than sla.alarm_min after the sighting",
+                "\nalarms: {} new camera/drone ticket(s) pushed later than sla.alarm_min after the sighting",
                 self.late_alarms
             )?;
         }

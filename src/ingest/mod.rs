@@ -109,6 +109,7 @@ impl InputKind {
                 Some(n) if n.is_l1b() && n.channel != Some(7) => None,
                 _ => Some(InputKind::Satellite),
             },
+            "csv" | "json" if in_folder(path, "weather") => Some(InputKind::Weather),
             "csv" | "txt" => Some(InputKind::Table),
             "jpg" | "jpeg" => Some(if in_drone_folder(path) { InputKind::Drone } else { InputKind::Frame }),
             "png" => Some(InputKind::Frame),
@@ -150,8 +151,13 @@ impl InputKind {
 /// Whether a JPEG named by hand (`firepoint pass`) is a drone photo: it sits in a folder named
 /// `drone` or in a subfolder of one (`…/drone/<drone>/photo.jpg`), as in the inbox.
 fn in_drone_folder(path: &Path) -> bool {
+    in_folder(path, "drone")
+}
+
+/// Whether `path` sits in a folder named `name`, or in a subfolder of one.
+fn in_folder(path: &Path, name: &str) -> bool {
     let mut up = path.ancestors().skip(1).take(2);
-    up.any(|p| p.file_name().is_some_and(|n| n == "drone"))
+    up.any(|p| p.file_name().is_some_and(|n| n == name))
 }
 
 /// Every input file under `inbox/weather`, `inbox/satellite`, `inbox/frames` and `inbox/drone`
@@ -224,4 +230,20 @@ pub fn regular_file(path: &Path) -> Result<(), String> {
     let link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
     let what = if meta.is_dir() { "a folder" } else { "a FIFO, socket or device, not a regular file" };
     Err(if link { format!("a symbolic link to {what}") } else { what.to_string() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn r11_a_file_named_by_hand_is_known_by_its_folder() {
+        let of = |p: &str| InputKind::of(Path::new(p));
+        assert_eq!(of("/data/weather/county.csv"), Some(InputKind::Weather));
+        assert_eq!(of("/data/weather/2026/service.json"), Some(InputKind::Weather));
+        assert_eq!(of("/data/firms/MODIS_C6_1.csv"), Some(InputKind::Table));
+        assert_eq!(of("/data/frames/CAM01/f.json"), None, "a pose sidecar is no input");
+        assert_eq!(of("/data/drone/UAV-01/p.jpg"), Some(InputKind::Drone));
+        assert_eq!(of("/data/frames/CAM01/f.jpg"), Some(InputKind::Frame));
+    }
 }

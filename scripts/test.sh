@@ -36,16 +36,23 @@ else
   extra+=(--skip ::postgres --skip r10_four_workers)
   pg_tests=()
 fi
+# every test runs and every failure is reported in one run (--no-fail-fast, and each cargo call
+# below runs whatever the one before it said); the script fails at the end if any did
+failed=0
 # the 5k-scene bench writes 600 MB of data: it runs from scripts/bench_hotspot.sh, not here
-cargo test --locked --lib --bins --tests --examples "$@" -- "${extra[@]}" 2>&1 | tee "$log"
+cargo test --locked --no-fail-fast --lib --bins --tests --examples "$@" -- "${extra[@]}" 2>&1 | tee "$log" || failed=1
 # tests that need only what setup.sh installed (xmllint and the CAP schema; Chromium and the
 # page's npm packages) are #[ignore]d for a bare `cargo test`; here they always run
 if [ "$real" = 0 ]; then
-  cargo test --locked --test cap --test r9_page --test r10_hardening "${pg_tests[@]}" -- --include-ignored "${extra[@]}" 2>&1 | tee -a "$log"
+  cargo test --locked --no-fail-fast --test cap --test r9_page --test r10_hardening "${pg_tests[@]}" -- --include-ignored "${extra[@]}" 2>&1 | tee -a "$log" || failed=1
 fi
 # the per-stage criterion benches run once each, as a smoke test
-cargo test --locked --bench pipeline 2>&1 | tee -a "$log"
+cargo test --locked --bench pipeline 2>&1 | tee -a "$log" || failed=1
 if [ "$real" = 1 ] && grep -Eq '^test result: .* [1-9][0-9]* ignored' "$log"; then
   echo "test: FAILED: the real data is there but some tests were ignored (see above)" >&2
+  failed=1
+fi
+if [ "$failed" = 1 ]; then
+  echo "test: FAILED (every failing test is listed above: grep for 'FAILED' or 'panicked')" >&2
   exit 1
 fi

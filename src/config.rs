@@ -162,6 +162,7 @@ impl Config {
 
     /// Checks values that parse but make no sense.
     pub fn check(&self) -> Result<(), String> {
+        check_durations(&serde_json::to_value(self).expect("Config always serialises"), &mut Vec::new())?;
         self.sla.cutoff()?;
         if self.sla.ack_min < 0 || self.sla.on_site_min < 0 || self.sla.on_site_high_min < 0 {
             return Err("sla: minutes must not be negative".into());
@@ -315,12 +316,53 @@ fn push_comment(out: &mut String, doc: Option<&str>) {
     }
 }
 
+/// The unit a key's name ends in, and the most of it a duration may be: a year. A duration
+/// beyond it is a typo (`notify.claim_s = 1e14` once passed and then panicked the sender when added
+/// to a time), and none may be negative.
+const DURATION_UNITS: [(&str, f64); 6] = [
+    ("_ms", 366.0 * 86_400_000.0),
+    ("_s", 366.0 * 86_400.0),
+    ("_min", 366.0 * 1440.0),
+    ("_h", 366.0 * 24.0),
+    ("_hours", 366.0 * 24.0),
+    ("_days", 366.0),
+];
+
+/// Every number whose key names a time unit (`claim_s`, `stuck_after_min`, `lookback_days`, …),
+/// anywhere in the configuration: finite, ≥ 0 and at most a year.
+fn check_durations(node: &serde_json::Value, path: &mut Vec<String>) -> Result<(), String> {
+    match node {
+        serde_json::Value::Object(map) => map.iter().try_for_each(|(k, v)| {
+            path.push(k.clone());
+            let r = check_durations(v, path);
+            path.pop();
+            r
+        }),
+        serde_json::Value::Array(items) => items.iter().try_for_each(|v| check_durations(v, path)),
+        serde_json::Value::Number(n) => {
+            let key = path.last().map(String::as_str).unwrap_or("");
+            let Some((unit, max)) = DURATION_UNITS.iter().find(|(u, _)| key.ends_with(u)) else {
+                return Ok(());
+            };
+            let v = n.as_f64().unwrap_or(f64::NAN);
+            if v.is_finite() && (0.0..=*max).contains(&v) {
+                return Ok(());
+            }
+            let unit = unit.trim_start_matches('_');
+            Err(format!("{} must be between 0 and {max} {unit} (a year), not {v}", path.join(".")))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Relative paths written in a config file are relative to that file's folder (`paths.*`,
 /// `camera.model`), so that a county's firepoint.toml works from any working directory. Defaults
-/// and `--set` values stay relative to the working directory.
+/// and `--set` values stay relative to the working directory. A store named by a `postgres://`
+/// URL is no path and stays as written.
 fn resolve_paths(table: &mut toml::Table, base: &Path) {
     let fix = |v: &mut toml::Value| {
-        if let Some(p) = v.as_str().map(Path::new).filter(|p| p.is_relative()) {
+        let relative = |p: &&Path| p.is_relative() && !crate::store::is_postgres_url(p);
+        if let Some(p) = v.as_str().map(Path::new).filter(relative) {
             *v = toml::Value::String(base.join(p).to_string_lossy().into_owned());
         }
     };
@@ -362,6 +404,59 @@ mod tests {
         assert_eq!(cfg.sla.on_site_min, 12);
         assert_eq!(cfg.paths.store, PathBuf::from("/tmp/x.sqlite"));
         assert_eq!(cfg.sla.alarm_min, crate::dispatch::Sla::default().alarm_min);
+    }
+
+    /// Issue 18: `notify.claim_s = 1e14` passed the checks and then panicked the sender (exit
+    /// 101); a negative `batch.stuck_after_min` was accepted. Every key that names a time unit is
+    /// held to 0 ..= a year, and the message names the key.
+    #[test]
+    fn r18_every_duration_key_is_refused_out_of_range_with_its_name() {
+        let tree = serde_json::to_value(Config::default()).unwrap();
+        let mut keys = Vec::new();
+        fn walk(node: &serde_json::Value, path: &str, keys: &mut Vec<String>) {
+            match node {
+                serde_json::Value::Object(m) => m
+                    .iter()
+                    .for_each(|(k, v)| walk(v, &format!("{path}{}{k}", if path.is_empty() { "" } else { "." }), keys)),
+                serde_json::Value::Number(_) if DURATION_UNITS.iter().any(|(u, _)| path.ends_with(u)) => {
+                    keys.push(path.to_string())
+                }
+                _ => {}
+            }
+        }
+        walk(&tree, "", &mut keys);
+        for k in ["notify.claim_s", "batch.stuck_after_min", "batch.poll_ms", "persistence.lookback_days"] {
+            assert!(keys.iter().any(|x| x == k), "{k} is among the duration keys: {keys:?}");
+        }
+        for key in &keys {
+            for bad in ["100000000000000", "-1"] {
+                match Config::load(None, &[format!("{key}={bad}")]) {
+                    Ok(_) => panic!("{key} = {bad} was accepted"),
+                    Err(e) => {
+                        let said = crate::text::error_chain(&e);
+                        assert!(
+                            said.contains(key.as_str()) || said.contains(key.rsplit('.').next().unwrap()),
+                            "{key} = {bad}: {said}"
+                        );
+                    }
+                }
+            }
+        }
+        // a year is still a duration
+        Config::load(None, &["notify.claim_s=31536000".into(), "batch.stuck_after_min=0".into()]).unwrap();
+    }
+
+    /// Issue 18: a config file named by an absolute path (as a systemd unit names it) joined a
+    /// `postgres://` store to its folder, so every worker ran on a local SQLite file of its own.
+    #[test]
+    fn r18_a_postgres_store_in_a_config_file_stays_a_url() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("firepoint.toml");
+        std::fs::write(&file, "[paths]\nstore = \"postgres://fp@127.0.0.1:5432/fire\"\ninbox = \"in\"\n").unwrap();
+        let cfg = Config::load(Some(&file), &[]).unwrap();
+        assert_eq!(cfg.paths.store, PathBuf::from("postgres://fp@127.0.0.1:5432/fire"));
+        assert!(crate::store::is_postgres_url(&cfg.paths.store));
+        assert_eq!(cfg.paths.inbox, dir.path().join("in"), "a relative path is still the file's folder's");
     }
 
     #[test]

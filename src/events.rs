@@ -281,12 +281,27 @@ fn target_among<'a>(fire: &[(&'a Anchor, f64)], det: &Detection, cell: &str) -> 
         .map(|(a, _)| *a)
 }
 
-/// Ticket id: reporting day and a short hash of the input and detection that opened it.
+/// Ticket id: reporting day and a short hash of the input and detection that opened it (the
+/// first of [`ticket_ids`]).
 pub fn ticket_id(input_sha: &str, idx: usize, seen: DateTime<Utc>) -> String {
+    ticket_ids(input_sha, idx, seen).next().expect("at least one id")
+}
+
+/// The ids a ticket may take, shortest first: `FP-<day>-` and 6 hex digits of the hash of its
+/// input and detection, then 8, 10, … up to all 64. Six digits are 24 bits, so two tickets of one
+/// day share them now and then (≈ 3 % of days at 1,000 tickets a day); the store gives a ticket
+/// the first id not taken, so a collision costs two more digits, never a failed input, and a
+/// store rebuilt from the same inputs in the same order gives the same ids.
+pub fn ticket_ids(input_sha: &str, idx: usize, seen: DateTime<Utc>) -> impl Iterator<Item = String> {
     use sha2::{Digest, Sha256};
+    use std::fmt::Write;
     let h = Sha256::digest(format!("{input_sha}/{idx}").as_bytes());
-    let day = crate::time::reporting_day(seen).format("%Y%m%d");
-    format!("FP-{day}-{:02X}{:02X}{:02X}", h[0], h[1], h[2])
+    let hex = h.iter().fold(String::with_capacity(64), |mut s, b| {
+        let _ = write!(s, "{b:02X}");
+        s
+    });
+    let day = crate::time::reporting_day(seen).format("%Y%m%d").to_string();
+    (6..=64).step_by(2).map(move |n| format!("FP-{day}-{}", &hex[..n]))
 }
 
 /// Rounds to a step of 1/`per` (1e6 for coordinates: 0.1 m; the feed needs no more).

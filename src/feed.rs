@@ -3,7 +3,6 @@
 //! screens). Each file is written beside its final name and renamed over it, so a reader never
 //! sees half a file. The store stays the source of truth; the feed can always be rebuilt.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::domain::Ticket;
@@ -17,15 +16,7 @@ pub struct FeedError {
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FeedError> {
-    let err = |source| FeedError { path: path.into(), source };
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(err)?;
-    }
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::File::create(&tmp).map_err(err)?;
-    f.write_all(bytes).map_err(err)?;
-    f.sync_all().map_err(err)?;
-    std::fs::rename(&tmp, path).map_err(err)
+    crate::files::write_atomic(path, bytes).map_err(|source| FeedError { path: path.into(), source })
 }
 
 /// Text a person typed (a note, a name) as a spreadsheet cell: one starting with `=`, `+`, `-` or

@@ -20,6 +20,7 @@ pub mod dispatch;
 pub mod domain;
 pub mod events;
 pub mod feed;
+pub mod files;
 pub mod grid;
 pub mod ingest;
 pub mod lifecycle;

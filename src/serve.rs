@@ -26,7 +26,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::{Path as UrlPath, Query, Request, State};
@@ -148,6 +148,10 @@ impl From<StoreError> for ApiError {
             StoreError::NoTicket(_) => ApiError(StatusCode::NOT_FOUND, text),
             StoreError::BadTransition { .. } => ApiError(StatusCode::CONFLICT, text),
             StoreError::BadStep(_) => ApiError(StatusCode::BAD_REQUEST, text),
+            StoreError::TooLate => ApiError(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the ticket store was busy until the request's time ran out; nothing was changed, try again".into(),
+            ),
             ref e if e.is_busy() => ApiError(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "the ticket store is busy (a batch is writing); nothing was changed, try again".into(),
@@ -206,14 +210,23 @@ impl App {
         .map_err(|e| err(StatusCode::INTERNAL_SERVER_ERROR, format!("reader task failed: {e}")))?
     }
 
+    /// Runs `f` on the one writing connection, off the async threads, if it can start before
+    /// `deadline`: a write queued behind others (or behind a batch) past the request's own time
+    /// is never started, and waits for the store's lock only until then.
     async fn write<T: Send + 'static>(
         self: &Arc<Self>,
+        deadline: Instant,
         f: impl FnOnce(&mut Store) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
         let app = self.clone();
-        tokio::task::spawn_blocking(move || f(&mut app.writer.lock().expect("writer")))
-            .await
-            .map_err(|e| err(StatusCode::INTERNAL_SERVER_ERROR, format!("writer task failed: {e}")))?
+        tokio::task::spawn_blocking(move || {
+            let mut writer = app.writer.lock().expect("writer");
+            let left = deadline.checked_duration_since(Instant::now()).ok_or(StoreError::TooLate)?;
+            writer.set_busy_timeout(left)?;
+            f(&mut writer)
+        })
+        .await
+        .map_err(|e| err(StatusCode::INTERNAL_SERVER_ERROR, format!("writer task failed: {e}")))?
     }
 
     /// The identity of the request's bearer token; 401 without a valid one.
@@ -429,6 +442,7 @@ fn parse_step(action: &str, body: &[u8]) -> Result<Step, ApiError> {
 
 async fn take_step(
     State(app): State<Shared>,
+    axum::Extension(Deadline(deadline)): axum::Extension<Deadline>,
     headers: HeaderMap,
     UrlPath((id, action)): UrlPath<(String, String)>,
     body: axum::body::Bytes,
@@ -436,19 +450,27 @@ async fn take_step(
     let who = app.who(&headers).await?;
     let step = parse_step(&action, &body)?;
     let t = app
-        .write(move |s| {
+        .write(deadline, move |s| {
             visible(s, &who, &id)?;
             if let Step::Duplicate { of } = &step {
                 visible(s, &who, of)?;
             }
-            Ok(s.step(&id, &step, &who.by(), chrono::Utc::now())?)
+            Ok(s.step_until(&id, &step, &who.by(), chrono::Utc::now(), Some(deadline))?)
         })
         .await?;
     Ok(Json(t))
 }
 
+/// The last moment a request's write may commit: a second before `serve.request_timeout_s`
+/// answers 408, so that a 408 always means nothing was changed (the commit itself is
+/// milliseconds). Set by [`guard`], which runs inside the timeout layer.
+#[derive(Clone, Copy)]
+struct Deadline(Instant);
+
 /// Host allow-list for every request; for writes, JSON only and no foreign `Origin`.
-async fn guard(State((cfg, listen)): State<(Arc<ServeConfig>, SocketAddr)>, req: Request, next: Next) -> Response {
+async fn guard(State((cfg, listen)): State<(Arc<ServeConfig>, SocketAddr)>, mut req: Request, next: Next) -> Response {
+    let deadline = Instant::now() + Duration::from_secs(cfg.request_timeout_s) - Duration::from_secs(1);
+    req.extensions_mut().insert(Deadline(deadline));
     let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
     if !cfg.host_allowed(host, &listen) {
         return err(StatusCode::MISDIRECTED_REQUEST, format!("host `{host}` is not served here (serve.allowed_hosts)"))

@@ -329,6 +329,42 @@ fn r9_a_step_that_cannot_get_the_lock_in_time_says_503_and_changes_nothing() {
     assert_eq!(sb.tickets().iter().find(|t| t["id"] == id.as_str()).unwrap()["status"], "open");
 }
 
+/// Issue 18: steps queued behind one another while a batch held the lock each waited their own
+/// busy timeout in turn, so the later ones were written after their clients had been answered 408.
+/// A step is written only if its request's time has not run out: applied ⇔ answered 200.
+#[test]
+fn r18_a_step_answered_anything_but_200_is_never_applied_later() {
+    let sb = Sandbox::new();
+    sb.simulate();
+    sb.cmd().arg("run").assert().code(0);
+    let county = token(&sb, &["--county"]);
+    let ids: Vec<String> = sb.tickets().iter().map(|t| t["id"].as_str().unwrap().to_string()).collect();
+    assert!(ids.len() >= 3, "{ids:?}");
+    let server = serve(&sb, &["serve.request_timeout_s=2", "serve.connection_timeout_s=10"]);
+    let conn = rusqlite::Connection::open(sb.path("work/firepoint.sqlite")).unwrap();
+    conn.execute_batch("BEGIN IMMEDIATE;").unwrap();
+    let port = server.port;
+    let steps: Vec<_> = ids
+        .iter()
+        .map(|id| {
+            let (id, county) = (id.clone(), county.clone());
+            std::thread::spawn(move || post(port, &format!("/tickets/{id}/ack"), &county, "{}").0)
+        })
+        .collect();
+    // the batch commits after the first requests' time ran out, while later ones still queue
+    std::thread::sleep(Duration::from_millis(2500));
+    conn.execute_batch("COMMIT;").unwrap();
+    let answers: Vec<u16> = steps.into_iter().map(|s| s.join().unwrap()).collect();
+    // whatever was still queued has had every chance to be written by now
+    std::thread::sleep(Duration::from_secs(3));
+    let tickets = sb.tickets();
+    for (id, answer) in ids.iter().zip(&answers) {
+        let status = tickets.iter().find(|t| t["id"] == id.as_str()).unwrap()["status"].as_str().unwrap().to_string();
+        assert!([200, 408, 503].contains(answer), "{id}: {answer}");
+        assert_eq!(status == "acknowledged", *answer == 200, "{id} answered {answer} is {status}: {answers:?}");
+    }
+}
+
 #[test]
 fn r9_clients_that_never_read_give_their_slots_back_and_one_address_cannot_take_them_all() {
     let sb = Sandbox::new();

@@ -40,6 +40,33 @@ fn holder_of(text: &str) -> Option<(String, chrono::DateTime<chrono::Utc>)> {
     Some((pid.to_string(), since))
 }
 
+/// Opens (creating it) the lock file without following a link planted at its name (a link to a
+/// system file would otherwise be truncated and stamped) and refuses anything but a regular file
+/// (a FIFO would block the open).
+fn open_no_follow(path: &Path) -> anyhow::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .mode(0o644)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => anyhow::anyhow!(
+                "lock file {} is a symbolic link; firepoint does not follow it (remove the link)",
+                path.display()
+            ),
+            _ => anyhow::Error::new(e).context(format!("cannot open lock file {}", path.display())),
+        })?;
+    let meta = file.metadata().with_context(|| format!("cannot read lock file {}", path.display()))?;
+    if !meta.is_file() {
+        anyhow::bail!("lock file {} is not a regular file; firepoint does not use it (remove it)", path.display());
+    }
+    Ok(file)
+}
+
 /// One batch at a time per store: a cron run that overlaps a slow one stops at once ([`Busy`]),
 /// or loudly ([`Stuck`]) when the running one has held the lock longer than
 /// `batch.stuck_after_min`. The lock is an OS file lock, released when the returned file is
@@ -50,13 +77,7 @@ pub(super) fn lock(store: &Path, stuck_after_min: i64) -> anyhow::Result<std::fs
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .read(true)
-        .write(true)
-        .open(&path)
-        .with_context(|| format!("cannot open lock file {}", path.display()))?;
+    let mut file = open_no_follow(&path)?;
     match file.try_lock() {
         Ok(()) => {
             let stamp = format!("pid {} since {}\n", std::process::id(), crate::store::ts(chrono::Utc::now()));

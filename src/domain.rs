@@ -123,6 +123,58 @@ impl FrameObservation {
     }
 }
 
+/// Why a detection makes no ticket. Stored as its text (`detections.suppressed_by`), which
+/// [`std::fmt::Display`] writes exactly as counties have read it; the batch counts by variant.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Suppression {
+    /// Within the buffer of a known heat source (steel mill, kiln, power plant).
+    HeatSource { id: String, name: String, kind: String },
+    /// A place that burns day after day: the persistence mask.
+    Persistent { days: u32, night_days: u32, lookback_days: i64 },
+    /// A flagged frame whose smoke lies in a drawn or learned mask of its view.
+    Masked { camera: String, reason: String },
+    /// A camera sighting waiting for more frames of its view or a second tower.
+    Awaiting { flagged: usize, needed: usize },
+    /// The same sighting delivered again in another input (the input's checksum, shortened).
+    Duplicate { input: String },
+}
+
+impl Suppression {
+    /// Waiting for confirmation, not suppressed for good.
+    pub fn is_awaiting(&self) -> bool {
+        matches!(self, Suppression::Awaiting { .. })
+    }
+
+    pub fn is_duplicate(&self) -> bool {
+        matches!(self, Suppression::Duplicate { .. })
+    }
+}
+
+impl Serialize for Suppression {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl std::fmt::Display for Suppression {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Suppression::HeatSource { id, name, kind } => write!(f, "known heat source {id} {name} ({kind})"),
+            Suppression::Persistent { days, night_days, lookback_days } => write!(
+                f,
+                "persistent heat source: seen here on {days} days ({night_days} at night) in the last {lookback_days} days"
+            ),
+            Suppression::Masked { camera, reason } => write!(f, "masked view of {camera}: {reason}"),
+            Suppression::Awaiting { flagged, needed } => {
+                write!(f, "awaiting confirmation: {flagged} of {needed} frames of this view flag smoke")
+            }
+            Suppression::Duplicate { input } => {
+                write!(f, "duplicate: the same sighting is already recorded (input {input}…)")
+            }
+        }
+    }
+}
+
 /// A part of one camera preset's view where smoke-like things are not fires (a chimney, a road,
 /// a quarry): drawn by the county, or learned from tiles that flag day after day unconfirmed.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]

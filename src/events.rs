@@ -155,10 +155,10 @@ pub enum Confirmation {
 
 impl Confirmation {
     /// The reason a pending sighting is stored without a ticket.
-    pub fn pending_reason(&self) -> Option<String> {
+    pub fn pending_reason(&self) -> Option<crate::domain::Suppression> {
         match self {
             Confirmation::Pending { flagged, needed } => {
-                Some(format!("awaiting confirmation: {flagged} of {needed} frames of this view flag smoke"))
+                Some(crate::domain::Suppression::Awaiting { flagged: *flagged, needed: *needed })
             }
             _ => None,
         }
@@ -167,9 +167,9 @@ impl Confirmation {
 
 /// The mask, drawn or learned, that covers a flagged frame's smoke tile, as the reason the
 /// sighting is not an alarm.
-pub fn view_mask(f: &FrameObservation, masks: &[ViewMask], cfg: &ConfirmConfig) -> Option<String> {
+pub fn view_mask(f: &FrameObservation, masks: &[ViewMask], cfg: &ConfirmConfig) -> Option<crate::domain::Suppression> {
     let m = masks.iter().find(|m| m.covers(f, cfg.pan_tolerance_deg, cfg.tilt_tolerance_deg))?;
-    Some(format!("masked view of {}: {}", m.camera_id, m.reason))
+    Some(crate::domain::Suppression::Masked { camera: m.camera_id.clone(), reason: m.reason.clone() })
 }
 
 /// Masks learned from unconfirmed flagged frames (oldest first): places of one preset's view
@@ -553,7 +553,7 @@ mod tests {
         // alone: waits
         let pending = confirm(&now, &[], &[], &cfg);
         assert_eq!(pending, Confirmation::Pending { flagged: 1, needed: 2 });
-        assert!(pending.pending_reason().unwrap().contains("1 of 2"));
+        assert!(pending.pending_reason().unwrap().to_string().contains("1 of 2"));
         // an earlier frame of the view flagging the same place confirms; one elsewhere does not
         assert_eq!(confirm(&now, &[frame("CAM03", 11, 0.45, Some(61.0), here)], &[], &cfg), Confirmation::Frames(2));
         let elsewhere = frame("CAM03", 11, 0.90, Some(70.0), here);
@@ -598,7 +598,7 @@ mod tests {
         let masks = learn_masks(&seen, &cfg);
         assert_eq!(masks.len(), 1, "{masks:?}");
         assert!(masks[0].reason.contains("3 days (2026-06-01 .. 2026-06-04)"), "{}", masks[0].reason);
-        let why = view_mask(&on_day(5, 0.41), &masks, &cfg).expect("the chimney is masked");
+        let why = view_mask(&on_day(5, 0.41), &masks, &cfg).expect("the chimney is masked").to_string();
         assert!(why.starts_with("masked view of CAM03: learned"), "{why}");
         assert!(view_mask(&on_day(5, 0.80), &masks, &cfg).is_none(), "the field is not");
         let mut panned = on_day(5, 0.41);

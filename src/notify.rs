@@ -117,6 +117,11 @@ impl NotifyConfig {
         Ok(())
     }
 
+    /// The webhook URL a township's messages go to, if any.
+    pub fn webhook_url(&self, township: &str) -> Option<&str> {
+        self.webhook(township).map(|(url, _)| url)
+    }
+
     fn webhook(&self, township: &str) -> Option<(&str, &str)> {
         match self.townships.get(township).filter(|t| !t.webhook_url.is_empty()) {
             Some(t) => Some((&t.webhook_url, &t.webhook_secret)),
@@ -166,10 +171,40 @@ fn check_placeholders(name: &str, template: &str, extra: &[&str]) -> Result<(), 
     Ok(())
 }
 
+/// Where a message goes: a township's webhook (its JSON as is) or the SMS gateway (one phone
+/// each). The outbox's `channel` column holds [`Channel::as_str`] and its CHECK lists [`Channel::ALL`];
+/// a value that is neither is refused when read, never sent somewhere by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    Webhook,
+    Sms,
+}
+
+impl Channel {
+    pub const ALL: [Channel; 2] = [Channel::Webhook, Channel::Sms];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Webhook => "webhook",
+            Channel::Sms => "sms",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Channel> {
+        Channel::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for Channel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One message to deliver, before the store gives it its key.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outgoing {
-    pub channel: &'static str,
+    pub channel: Channel,
     /// The phone number (SMS); empty for a webhook (its township's URL when it is sent).
     pub target: String,
     /// The JSON body without its key.
@@ -231,7 +266,7 @@ pub fn sms_segments(text: &str) -> usize {
 
 fn sms(to: &str, text: String) -> Option<Outgoing> {
     (!to.trim().is_empty()).then(|| Outgoing {
-        channel: "sms",
+        channel: Channel::Sms,
         target: to.trim().to_string(),
         body: serde_json::json!({ "to": to.trim(), "segments": sms_segments(&text), "text": text }),
     })
@@ -254,7 +289,7 @@ pub fn messages(
 ) -> Vec<Outgoing> {
     let at = at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let mut out = vec![Outgoing {
-        channel: "webhook",
+        channel: Channel::Webhook,
         target: String::new(),
         body: serde_json::json!({
             "event": format!("ticket.{action}"), "by": by, "at": at, "detail": detail, "ticket": t,
@@ -299,7 +334,7 @@ pub struct Claimed {
     pub id: i64,
     pub key: String,
     pub ticket_id: String,
-    pub channel: String,
+    pub channel: Channel,
     pub target: String,
     pub body: String,
     pub attempts: i64,
@@ -321,10 +356,10 @@ pub enum Outcome {
 pub fn deliver(agent: &ureq::Agent, m: &Claimed, cfg: &NotifyConfig, township: &str) -> Outcome {
     // a webhook goes to its township's URL as configured now; an SMS's target is the phone, and
     // it goes to the gateway
-    let url = match m.channel.as_str() {
-        "sms" if cfg.sms_url.is_empty() => return Outcome::Skipped("no SMS gateway (notify.sms_url)".into()),
-        "sms" => cfg.sms_url.as_str(),
-        _ => match cfg.webhook(township) {
+    let url = match m.channel {
+        Channel::Sms if cfg.sms_url.is_empty() => return Outcome::Skipped("no SMS gateway (notify.sms_url)".into()),
+        Channel::Sms => cfg.sms_url.as_str(),
+        Channel::Webhook => match cfg.webhook(township) {
             Some((url, _)) => url,
             None => return Outcome::Skipped(format!("no webhook for township {township} (notify.webhook_url)")),
         },
@@ -334,8 +369,8 @@ pub fn deliver(agent: &ureq::Agent, m: &Claimed, cfg: &NotifyConfig, township: &
         .header("Content-Type", "application/json")
         .header("Idempotency-Key", &m.key)
         .header("User-Agent", concat!("firepoint/", env!("CARGO_PKG_VERSION")));
-    match m.channel.as_str() {
-        "webhook" => {
+    match m.channel {
+        Channel::Webhook => {
             let secret = cfg.webhook(township).map(|(_, s)| s).unwrap_or("");
             if !secret.is_empty() {
                 let stamp = Utc::now().timestamp().to_string();
@@ -343,8 +378,10 @@ pub fn deliver(agent: &ureq::Agent, m: &Claimed, cfg: &NotifyConfig, township: &
                 req = req.header("X-Firepoint-Timestamp", &stamp);
             }
         }
-        _ if !cfg.sms_token.is_empty() => req = req.header("Authorization", &format!("Bearer {}", cfg.sms_token)),
-        _ => {}
+        Channel::Sms if !cfg.sms_token.is_empty() => {
+            req = req.header("Authorization", &format!("Bearer {}", cfg.sms_token))
+        }
+        Channel::Sms => {}
     }
     match req.send(m.body.as_bytes()) {
         Ok(resp) => {

@@ -77,12 +77,11 @@ pub fn window(at: DateTime<Utc>, p: &Persistence) -> (NaiveDate, NaiveDate) {
 }
 
 /// Why a detection is suppressed, if its footprint is a persistent source.
-pub fn verdict(h: &CellHistory, p: &Persistence) -> Option<String> {
-    h.is_persistent(p).then(|| {
-        format!(
-            "persistent heat source: seen here on {} days ({} at night) in the last {} days",
-            h.days, h.night_days, p.lookback_days
-        )
+pub fn verdict(h: &CellHistory, p: &Persistence) -> Option<crate::domain::Suppression> {
+    h.is_persistent(p).then(|| crate::domain::Suppression::Persistent {
+        days: h.days,
+        night_days: h.night_days,
+        lookback_days: p.lookback_days,
     })
 }
 
@@ -108,7 +107,7 @@ mod tests {
         assert!(h(5, 3).is_persistent(&p));
         assert!(!h(4, 4).is_persistent(&p), "too few days");
         assert!(!h(12, 2).is_persistent(&p), "a field burned by day on many days is not a kiln");
-        assert!(verdict(&h(6, 6), &p).unwrap().contains("6 days (6 at night)"));
+        assert!(verdict(&h(6, 6), &p).unwrap().to_string().contains("6 days (6 at night)"));
         assert!(verdict(&h(2, 2), &p).is_none());
     }
 }

@@ -36,9 +36,18 @@ pub fn send_due(store: &mut Store, cfg: &NotifyConfig, max_messages: usize) -> R
         let Some((m, township)) = store.claim_message(Utc::now(), cfg.claim_s, &resting)? else { break };
         let outcome = deliver(&agent, &m, cfg, &township);
         if let Outcome::Retry(e) = &outcome {
-            match m.channel.as_str() {
-                "sms" => resting.sms = true,
-                _ => resting.townships.push(township.clone()),
+            match m.channel {
+                crate::notify::Channel::Sms => resting.sms = true,
+                // the URL rests, for every township whose messages go there (by default all
+                // townships share one webhook): one timeout for a dead receiver, not one a township
+                crate::notify::Channel::Webhook => {
+                    let url = cfg.webhook_url(&township).map(str::to_string);
+                    let same =
+                        store.pending_webhook_townships()?.into_iter().filter(|t| cfg.webhook_url(t) == url.as_deref());
+                    resting.townships.extend(same.chain([township.clone()]));
+                    resting.townships.sort();
+                    resting.townships.dedup();
+                }
             }
             if !report.retry_errors.contains(e) {
                 report.retry_errors.push(e.clone());
@@ -55,4 +64,19 @@ pub fn send_due(store: &mut Store, cfg: &NotifyConfig, max_messages: usize) -> R
         store.settle_message(&m, &outcome, Utc::now(), cfg)?;
     }
     Ok(report)
+}
+
+/// Runs [`send_due`] every `every` on a thread of its own, with its own store connection, for as
+/// long as the process lives (`firepoint serve` with `serve.notify_every_s`).
+pub fn spawn_loop(store_path: std::path::PathBuf, notify: NotifyConfig, every: std::time::Duration) {
+    std::thread::spawn(move || loop {
+        let sent =
+            Store::open(&store_path).map(|s| s.with_notify(&notify)).and_then(|mut s| send_due(&mut s, &notify, 1000));
+        match sent {
+            Ok(r) if r.delivered + r.escalated + r.failed.len() > 0 => tracing::info!(?r, "notifications"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!("notification sender: {}", crate::text::error_chain(&e)),
+        }
+        std::thread::sleep(every);
+    });
 }

@@ -119,13 +119,26 @@ fn satellite(aoi: &Aoi, dir: &Path, at: DateTime<Utc>, rng: &mut SplitMix, truth
     Ok(path)
 }
 
-/// A frame sequence: camera, first pose, target (if smoke), minutes.
+/// What a demo camera watches: a fire that starts after the view's history, or a cloud that
+/// drifts across its sky (no fire).
+enum Story {
+    Fire { label: &'static str, lon: f64, lat: f64, expect: &'static str },
+    Cloud,
+}
+
+/// A demo tower sequence: one frame a minute at one preset, `history` frames of the quiet view
+/// before anything happens, then `after` frames of the story.
 struct Shot {
     camera: &'static str,
-    target: Option<(&'static str, f64, f64, &'static str)>,
+    story: Story,
     pan_deg: f64,
-    frames: usize,
+    history: usize,
+    after: usize,
 }
+
+/// Frames of the view's own past before the story begins: more than a view model's warm-up,
+/// so that what comes after is judged against the view's memory.
+const HISTORY_FRAMES: usize = 6;
 
 fn frames(aoi: &Aoi, dir: &Path, rng: &mut SplitMix, truth: &mut Truth) -> Result<()> {
     let cam3 = aoi.camera("CAM03").context("sample AOI has no CAM03")?;
@@ -134,37 +147,53 @@ fn frames(aoi: &Aoi, dir: &Path, rng: &mut SplitMix, truth: &mut Truth) -> Resul
     let (sx, sy) = aoi.projector.to_m(cam3.lon, cam3.lat);
     let straw = aoi.projector.to_deg(sx + 2400.0 * 60f64.to_radians().sin(), sy + 2400.0 * 60f64.to_radians().cos());
     let garbage = village_edge(aoi, cam8).unwrap_or((BRICK_KILN.0 + 0.01, BRICK_KILN.1));
+    let (h, after) = (HISTORY_FRAMES, 6);
     let shots = [
         Shot {
             camera: "CAM03",
-            target: Some(("straw smoke", straw.0, straw.1, "ticket: straw, camera")),
+            story: Story::Fire { label: "straw smoke", lon: straw.0, lat: straw.1, expect: "ticket: straw, camera" },
             pan_deg: 0.0,
-            frames: 3,
+            history: h,
+            after,
         },
         Shot {
             camera: "CAM08",
-            target: Some(("garbage smoke at a village", garbage.0, garbage.1, "ticket: garbage, camera")),
+            story: Story::Fire {
+                label: "garbage smoke at a village",
+                lon: garbage.0,
+                lat: garbage.1,
+                expect: "ticket: garbage, camera",
+            },
             pan_deg: 0.0,
-            frames: 2,
+            history: h,
+            after,
         },
-        Shot { camera: "CAM05", target: None, pan_deg: 135.0, frames: 2 },
+        Shot { camera: "CAM05", story: Story::Cloud, pan_deg: 135.0, history: h, after },
     ];
     for shot in shots {
         let cam = aoi.camera(shot.camera).with_context(|| format!("sample AOI has no {}", shot.camera))?;
         let sub = dir.join(shot.camera);
         std::fs::create_dir_all(&sub)?;
-        let pan = match shot.target {
-            Some((_, lon, lat, _)) => aim_at(aoi, cam, lon, lat),
-            None => shot.pan_deg,
+        let pan = match shot.story {
+            Story::Fire { lon, lat, .. } => aim_at(aoi, cam, lon, lat),
+            Story::Cloud => shot.pan_deg,
         };
-        for k in 0..shot.frames {
-            let at = pass_time() + Duration::minutes(1 + k as i64);
+        let aspect = FRAME_H as f64 / FRAME_W as f64;
+        let plume = Plume::new(rng);
+        // the view's history ends at the pass; the story runs one frame a minute after it
+        for k in 0..shot.history + shot.after {
+            let minute = k as i64 - shot.history as i64 + 1;
+            let at = pass_time() + Duration::minutes(minute);
             let pose = pose(cam, at, pan);
-            let aspect = FRAME_H as f64 / FRAME_W as f64;
             let mut img = landscape(cam, &pose, (FRAME_W, FRAME_H), rng);
-            if let Some((_, lon, lat, _)) = shot.target {
-                if let Some((fx, fy)) = camera::project(aoi, cam, &pose, aspect, lon, lat) {
-                    draw_plume(&mut img, fx, fy, 1.0 + 0.35 * k as f64, rng);
+            if let Some(step) = k.checked_sub(shot.history) {
+                match shot.story {
+                    Story::Fire { lon, lat, .. } => {
+                        if let Some((fx, fy)) = camera::project(aoi, cam, &pose, aspect, lon, lat) {
+                            plume.draw(&mut img, fx, fy, 0.45 + 0.15 * step as f64);
+                        }
+                    }
+                    Story::Cloud => draw_cloud(&mut img, 0.15 + 0.09 * step as f64, 0.18, rng),
                 }
             }
             let stem = format!("{}_{}", cam.id, at.format("%Y%m%dT%H%M%SZ"));
@@ -174,11 +203,99 @@ fn frames(aoi: &Aoi, dir: &Path, rng: &mut SplitMix, truth: &mut Truth) -> Resul
             std::fs::write(sub.join(format!("{stem}.json")), serde_json::to_string_pretty(&pose)? + "\n")?;
             truth.files.push(path);
         }
-        if let Some((label, lon, lat, expect)) = shot.target {
-            truth.camera.push(Planted { label: label.into(), lon, lat, expect: expect.into() });
+        match shot.story {
+            Story::Fire { label, lon, lat, expect } => {
+                truth.camera.push(Planted { label: label.into(), lon, lat, expect: expect.into() })
+            }
+            Story::Cloud => {
+                let (lon, lat) = (cam.lon, cam.lat);
+                let (label, expect) = ("a cloud drifting across the sky", "no ticket (a moving cloud is no fire)");
+                truth.camera.push(Planted { label: label.into(), lon, lat, expect: expect.into() })
+            }
         }
     }
     Ok(())
+}
+
+/// A soft bright cloud drifting across the upper sky: centre at frame fractions (`fx`, `fy`).
+fn draw_cloud(img: &mut RgbImage, fx: f64, fy: f64, rng: &mut SplitMix) {
+    let (w, h) = (img.width() as f64, img.height() as f64);
+    let (cx, cy, rx, ry) = (fx * w, fy * h, 0.16 * w, 0.07 * h);
+    let bumps: Vec<(f64, f64, f64)> =
+        (0..6).map(|i| (cx + (i as f64 - 2.5) * rx * 0.32, cy + rng.normal(0.2) * ry, rx * 0.45)).collect();
+    for y in (cy - 2.0 * ry).max(0.0) as u32..((cy + 2.0 * ry).min(h - 1.0) as u32) {
+        for x in (cx - 2.0 * rx).max(0.0) as u32..((cx + 2.0 * rx).min(w - 1.0) as u32) {
+            let a = bumps.iter().fold(0.0f64, |a, &(bx, by, r)| {
+                let d = ((x as f64 - bx) / r).powi(2) + ((y as f64 - by) / (r * ry / rx)).powi(2);
+                a.max((1.0 - d).max(0.0))
+            }) * 0.75;
+            let px = img.get_pixel_mut(x, y);
+            for c in 0..3 {
+                px[c] = (px[c] as f64 * (1.0 - a) + 240.0 * a) as u8;
+            }
+        }
+    }
+}
+
+/// A plume of one fire: its shape (lean, width, turbulence, shade) drawn once and kept, so the
+/// frames of a sequence show the same plume rising and widening from the same base.
+struct Plume {
+    lean: f64,
+    width: f64,
+    shade: f64,
+    /// Turbulence: a coarse grid of random values, interpolated (value noise).
+    noise: Vec<f64>,
+}
+
+const NOISE: usize = 9;
+
+impl Plume {
+    fn new(rng: &mut SplitMix) -> Plume {
+        Plume {
+            lean: rng.range(0.2, 0.7),
+            width: rng.range(0.5, 0.8),
+            shade: rng.range(205.0, 235.0),
+            noise: (0..NOISE * NOISE).map(|_| rng.unit()).collect(),
+        }
+    }
+
+    /// Value noise at (u, v) in [0, 1]², bilinear between the grid's values.
+    fn turbulence(&self, u: f64, v: f64) -> f64 {
+        let (gx, gy) = (u.clamp(0.0, 1.0) * (NOISE - 1) as f64, v.clamp(0.0, 1.0) * (NOISE - 1) as f64);
+        let (x0, y0) = ((gx as usize).min(NOISE - 2), (gy as usize).min(NOISE - 2));
+        let (tx, ty) = (gx - x0 as f64, gy - y0 as f64);
+        let at = |x: usize, y: usize| self.noise[y * NOISE + x];
+        let top = at(x0, y0) * (1.0 - tx) + at(x0 + 1, y0) * tx;
+        let bottom = at(x0, y0 + 1) * (1.0 - tx) + at(x0 + 1, y0 + 1) * tx;
+        top * (1.0 - ty) + bottom * ty
+    }
+
+    /// Draws the plume rising from frame position (fx, fy) at `growth` (its height is
+    /// `growth` × 150 px of a 640-pixel-wide frame, scaled with the frame's width).
+    fn draw(&self, img: &mut RgbImage, fx: f64, fy: f64, growth: f64) {
+        let (w, h) = (img.width() as f64, img.height() as f64);
+        let scale = w / FRAME_W as f64;
+        let (bx, by) = (fx * w, fy * h);
+        let height = 150.0 * growth * scale;
+        let top_w = height * self.width;
+        let (x0, x1) = ((bx - top_w).max(0.0) as u32, ((bx + top_w * (1.0 + self.lean)).min(w - 1.0)) as u32);
+        let (y0, y1) = ((by - height).max(0.0) as u32, (by.min(h - 1.0)) as u32);
+        for y in y0..=y1 {
+            let t = (by - y as f64) / height; // 0 at the base, 1 at the top
+            let centre = bx + self.lean * top_w * t * t;
+            let half = (0.12 + 0.88 * t.powf(0.7)) * top_w / 2.0 + 1.0;
+            for x in x0..=x1 {
+                let d = (x as f64 - centre) / half;
+                let core = (-1.3 * d * d).exp();
+                let turb = 0.5 + self.turbulence((x as f64 - bx + top_w) / (2.5 * top_w), t);
+                let a = (core * turb * 0.8 * (1.0 - t.powi(3))).clamp(0.0, 0.9);
+                let px = img.get_pixel_mut(x, y);
+                for c in 0..3 {
+                    px[c] = (px[c] as f64 * (1.0 - a) + self.shade * a) as u8;
+                }
+            }
+        }
+    }
 }
 
 /// A point just outside the built-up block of the village nearest to `cam`'s 1.5–3 km ring.
@@ -193,27 +310,54 @@ fn village_edge(aoi: &Aoi, cam: &crate::aoi::Camera) -> Option<(f64, f64)> {
         .map(|((lon, lat), _)| (lon + 0.0012, lat + 0.0012))
 }
 
-/// Sky, a hazy horizon and textured fields, with the horizon where the pose puts it.
+/// A North China Plain view as a tower sees it: a hazy sky paling to the horizon, a tree line
+/// and village roofs along it, and fields in perspective (stubble, maize, bare soil, wheat) fading
+/// into the haze with distance, the horizon where the pose puts it. The scene is a function of
+/// the camera and its preset alone, so every frame of a view shows the same place; `rng` adds
+/// each frame's own sensor noise and a slight exposure change.
 fn landscape(cam: &crate::aoi::Camera, pose: &Pose, (frame_w, frame_h): (u32, u32), rng: &mut SplitMix) -> RgbImage {
     let aspect = frame_h as f64 / frame_w as f64;
     // the horizon: the row whose ray has elevation 0
     let horizon = (0..frame_h)
         .find(|&y| camera::ray(cam, pose, aspect, 0.5, y as f64 / frame_h as f64).1 < 0.0)
         .unwrap_or(frame_h / 2);
-    let mid = (frame_w / 2) as f32;
+    let view_seed = cam.id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3))
+        ^ (pose.pan_deg.round() as i64 as u64).wrapping_mul(0x9E37_79B9);
+    let hash = |a: i64, b: i64| -> f64 {
+        let mut r = SplitMix::new(view_seed ^ (a as u64).wrapping_mul(0xD6E8_FEB8_6659_FD93) ^ (b as u64) << 17);
+        r.unit()
+    };
+    let (w, h) = (frame_w as f64, frame_h as f64);
+    let scale = w / FRAME_W as f64;
+    let haze = [214.0, 220.0, 224.0];
+    let exposure = 1.0 + rng.normal(0.01);
+    let palette = [[168.0, 150.0, 112.0], [92.0, 118.0, 64.0], [128.0, 106.0, 82.0], [182.0, 168.0, 112.0]];
     let mut img = RgbImage::new(frame_w, frame_h);
-    let stripe_phase = rng.range(0.0, std::f64::consts::TAU);
     for (x, y, px) in img.enumerate_pixels_mut() {
-        let n = (rng.unit() * 10.0) as f32;
-        let v = if y < horizon {
-            let f = y as f32 / horizon.max(1) as f32;
-            [120.0 + 90.0 * f + n, 160.0 + 60.0 * f + n, 215.0 + 25.0 * f + n]
+        let n = rng.normal(3.0);
+        let hz = horizon as f64;
+        // the tree line: a ragged dark band just above the horizon, with a village block now and then
+        let column = (x as f64 / (6.0 * scale)) as i64;
+        let trees = (2.0 + 5.0 * hash(column, 7)) * scale;
+        let village = hash(column / 9, 11) < 0.18;
+        let v = if (y as f64) < hz - trees - if village { 3.0 * scale } else { 0.0 } {
+            let t = (y as f64 / hz.max(1.0)).powf(0.6);
+            [118.0 + (haze[0] - 118.0) * t, 152.0 + (haze[1] - 152.0) * t, 205.0 + (haze[2] - 205.0) * t]
+        } else if (y as f64) < hz {
+            let base = if village && hash(column, 13) < 0.5 { [150.0, 112.0, 104.0] } else { [82.0, 94.0, 84.0] };
+            base.map(|c| c * 0.55 + 0.45 * 210.0)
         } else {
-            let depth = (y - horizon) as f32 / (frame_h - horizon).max(1) as f32;
-            let stripe = (((x as f32 - mid) * (0.02 + depth * 0.1) + stripe_phase as f32).sin() * 0.5 + 0.5) * 25.0;
-            [95.0 + stripe + n - 20.0 * depth, 120.0 + stripe * 0.6 + n, 60.0 + n]
+            // fields: rows in depth, parcels across, each of one crop
+            let depth = ((y as f64 - hz) / (h - hz).max(1.0)).max(1e-3);
+            let dist = 1.0 / depth;
+            let across = (x as f64 - w / 2.0) / w * dist;
+            let (row, parcel) = ((dist * 2.2) as i64, (across * 3.0 + hash((dist * 2.2) as i64, 3) * 7.0) as i64);
+            let crop = palette[(hash(row, parcel) * palette.len() as f64) as usize % palette.len()];
+            let furrow = 1.0 + 0.06 * ((across * 160.0).sin());
+            let mist = (-depth * 5.0).exp() * 0.65;
+            [0, 1, 2].map(|c| (crop[c] * furrow) * (1.0 - mist) + haze[c] * mist)
         };
-        *px = Rgb(v.map(|c| c.clamp(0.0, 255.0) as u8));
+        *px = Rgb(v.map(|c| (c * exposure + n).clamp(0.0, 255.0) as u8));
     }
     img
 }

@@ -57,7 +57,7 @@ fn rerun_of_the_same_inbox_creates_no_duplicate_tickets() {
         .arg("run")
         .assert()
         .code(0)
-        .stdout(predicate::str::contains("9 already done")) // the scene, 7 frames and the rain forecast
+        .stdout(predicate::str::contains("38 already done")) // the scene, 3 towers × 12 frames, the forecast
         .stdout(predicate::str::contains("tickets: 0 new"));
     // simulate rewrites the same files byte for byte; a third run still adds nothing
     sb.simulate();
@@ -81,8 +81,9 @@ fn r2_corrupt_frame_and_truncated_geotiff_exit_partial_named_and_quarantined() {
     assert_eq!(out.status.code(), Some(1), "partial batch exits 1; stderr: {stderr}");
     assert!(stderr.contains("CAM05_20260610T053100Z.jpg"), "stderr names the frame: {stderr}");
     assert!(stderr.contains("SIM_AQUA_20260610T0700Z_truncated.tif"), "stderr names the scene: {stderr}");
-    // the good scene still produced its tickets (4: the two-pixel fire spans two grid cells)
-    assert_eq!(sb.tickets().len(), 4);
+    // the good scene still produced its tickets (4: the two-pixel fire spans two grid cells), and
+    // the towers watching the two fires theirs
+    assert_eq!(sb.tickets().len(), 6);
     // bad files left the inbox for the quarantine folder, each with its error beside it
     assert!(!frame.exists() && !truncated.exists());
     let q: Vec<_> = common::files_under(&sb.path("work/quarantine"));
@@ -101,24 +102,25 @@ fn r2_corrupt_frame_and_truncated_geotiff_exit_partial_named_and_quarantined() {
 
 #[test]
 fn camera_sightings_of_one_fire_merge_into_one_ticket() {
-    // threshold 0 flags every frame: this tests the camera plumbing (geolocation, merging,
-    // deadlines), not the model's judgement
+    // the spine's single-frame model at threshold 0 flags every frame: this tests the camera
+    // plumbing (geolocation, merging, deadlines), not a model's judgement
     let sb = Sandbox::new();
     sb.simulate();
+    let spine = format!("camera.model={:?}", common::repo_path("models/smoke-patch-v1.onnx"));
     sb.cmd()
-        .args(["--set", "camera.threshold=0.0", "run"])
+        .args(["--set", &spine, "--set", "camera.threshold=0.0", "run"])
         .assert()
         .code(0)
-        .stdout(predicate::str::contains("frames: 7 scored, 7 with smoke"))
+        .stdout(predicate::str::contains("frames: 36 scored, 36 with smoke"))
         // the sample frames are from June 2026: every camera alarm is late against the 2-minute rule
         .stdout(predicate::str::contains("pushed later than sla.alarm_min"));
-    let out = sb.cmd().args(["--set", "camera.threshold=0.0", "run"]).output().unwrap();
+    let out = sb.cmd().args(["--set", &spine, "--set", "camera.threshold=0.0", "run"]).output().unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("0 processed"), "a rerun adds nothing");
     let tickets = sb.tickets();
     let cam: Vec<_> = tickets.iter().filter(|t| t["sources"] == serde_json::json!(["camera"])).collect();
     let total: i64 = cam.iter().map(|t| t["detections"].as_i64().unwrap()).sum();
     // the first flagged frame of each view waits for a second one (confirmation: 2 of the last 3)
-    let awaiting = 7 - total;
+    let awaiting = 36 - total;
     assert!(awaiting >= 3, "the first frame of each of the three views waits: {cam:#?}");
     assert!(cam.len() >= 2, "CAM03's and CAM08's plumes are confirmed by their second frames: {cam:#?}");
     for t in cam {
@@ -198,7 +200,7 @@ fn r2_same_scene_delivered_twice_under_two_names_is_processed_once() {
     let scene = std::fs::read_dir(sb.path("work/inbox/satellite")).unwrap().next().unwrap().unwrap().path();
     std::fs::copy(&scene, sb.path("work/inbox/satellite/copy_of_the_pass.tif")).unwrap();
     sb.cmd().arg("run").assert().code(0).stdout(predicate::str::contains("1 already done"));
-    assert_eq!(sb.tickets().len(), 4);
+    assert_eq!(sb.tickets().len(), 6, "4 of the pass, 2 of the towers");
 }
 
 #[test]
@@ -273,7 +275,7 @@ fn overlapping_cron_run_stops_at_once_without_touching_the_inbox() {
     sb.cmd().arg("run").assert().code(0).stderr(predicate::str::contains("another firepoint batch is running"));
     assert!(!sb.path("work/feed/tickets.jsonl").exists(), "the second run did nothing");
     drop(held);
-    sb.cmd().arg("run").assert().code(0).stdout(predicate::str::contains("tickets: 4 new"));
+    sb.cmd().arg("run").assert().code(0).stdout(predicate::str::contains("tickets: 6 new"));
 }
 
 #[test]

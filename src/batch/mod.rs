@@ -205,6 +205,10 @@ fn implausible(d: &crate::domain::Detection) -> Option<String> {
     values.iter().find(|(_, v)| !v.is_finite()).map(|(name, v)| format!("{name} is {v}, not a number"))
 }
 
+/// How far above the horizon a change may begin and still be a plume's base (the base is found
+/// on a thumbnail: a row is a fraction of a degree).
+const SKY_MARGIN_DEG: f64 = 0.5;
+
 /// Everything a batch holds for its whole run.
 struct Ctx<'a> {
     cfg: &'a Config,
@@ -217,6 +221,9 @@ struct Ctx<'a> {
     /// Rain forecasts whose rain has not ended (the 下雨前 window), read again after each
     /// forecast input is recorded.
     forecasts: Vec<crate::burn::Forecast>,
+    /// A view model's rule and warm-up threshold, loaded when its first frame is recorded (a
+    /// worker may record frames another worker analysed).
+    view_model: Option<(std::sync::Arc<crate::detect::view::ViewModel>, f32)>,
 }
 
 /// How far back forecasts are kept in memory: a late satellite table of yesterday still meets
@@ -278,7 +285,73 @@ impl Ctx<'_> {
         detected
     }
 
-    fn record(&mut self, input: &Found, found: Detected) -> anyhow::Result<()> {
+    /// The view model's rule and warm-up threshold (the configured `camera.threshold`, else the
+    /// model's), loaded once.
+    fn view_model(&mut self) -> anyhow::Result<(std::sync::Arc<crate::detect::view::ViewModel>, f32)> {
+        if self.view_model.is_none() {
+            let model = SmokeModel::load(&self.cfg.camera.model, self.cfg.camera.threshold)?;
+            let view = model.view.clone().ok_or_else(|| {
+                anyhow::anyhow!("a frame was scored by a view model but {} is not one", model.path.display())
+            })?;
+            self.view_model = Some((view, model.threshold));
+        }
+        Ok(self.view_model.clone().expect("loaded above"))
+    }
+
+    /// Judges a frame a view model scored against its view's memory (`detect::view`): its
+    /// sighting, if it shows something new whose change begins on the ground, and the view's
+    /// memory after it.
+    fn judge_in_view(
+        &mut self,
+        scored: &crate::detect::frames::ScoredFrame,
+        observed: &mut crate::domain::FrameObservation,
+    ) -> anyhow::Result<(Vec<crate::domain::Detection>, crate::store::StoredView)> {
+        use crate::detect::view;
+        let (model, warm_threshold) = self.view_model()?;
+        let out = scored.score.view.as_ref().ok_or_else(|| anyhow::anyhow!("a view model's frame without keys"))?;
+        let tol = (self.cfg.confirm.pan_tolerance_deg, self.cfg.confirm.tilt_tolerance_deg);
+        let pose = (observed.pan_deg, observed.tilt_deg, observed.hfov_deg);
+        let (id, mut memory) = self.store.view(&observed.camera_id, pose, tol)?;
+        let verdict = view::judge(&memory, &scored.score.tiles, out, &model, warm_threshold);
+        let tile = verdict.tile.map(|i| scored.score.tiles[i]);
+        // where the change begins, against the view's background (the plume's base); without
+        // one, the bottom of the lowest hot tile under the chosen one
+        let from_background = match (&tile, &memory.background, &scored.thumb) {
+            (Some(t), Some(bg), Some(now)) => view::change_base(now, bg, t.bbox),
+            _ => None,
+        };
+        memory.remember(&scored.score.tiles, out, scored.thumb.as_ref(), observed.captured_at, &model);
+        observed.score = verdict.score;
+        observed.tile_box = scored.tile_fractions(tile.as_ref().or(scored.score.best()));
+        let (Some(t), Some(cam)) = (tile, self.aoi.camera(&observed.camera_id)) else {
+            return Ok((Vec::new(), (id, memory)));
+        };
+        let threshold = if verdict.warm_up { warm_threshold } else { t.prob };
+        let base = from_background.unwrap_or_else(|| scored.score.plume_base_of(Some(&t), threshold));
+        // a plume rises from the ground: a change that begins above the horizon (by more than
+        // half a degree, a thumbnail row or two) is a cloud
+        let aspect = scored.height as f64 / scored.width as f64;
+        if crate::locate::camera::ray(cam, &scored.pose, aspect, base.0, base.1).1 > SKY_MARGIN_DEG {
+            tracing::debug!(camera = %observed.camera_id, ?base, ?from_background, "{}; but its change begins above the horizon", verdict.why);
+            observed.score = observed.score.min(0.49);
+            return Ok((Vec::new(), (id, memory)));
+        }
+        let mut why = serde_json::json!({ "view": verdict.why, "warm_up": verdict.warm_up });
+        if from_background.is_some() {
+            why["base_from_background"] = true.into();
+        }
+        let detection = crate::detect::frames::sighting(self.aoi, cam, scored, Some(&t), base, observed, why);
+        Ok((vec![detection], (id, memory)))
+    }
+
+    fn record(&mut self, input: &Found, mut found: Detected) -> anyhow::Result<()> {
+        let mut view = None;
+        if let (Some(scored), Some(frame)) = (found.scored.take(), found.frame.as_mut()) {
+            let (detections, memory) = self.judge_in_view(&scored, frame)?;
+            self.report.frames_with_smoke += detections.len();
+            found.detections = detections;
+            view = Some(memory);
+        }
         // the summary names the first few bad rows; the log (-v) a few more, then counts
         for w in found.warnings.iter().take(WARNINGS_SHOWN) {
             tracing::info!("{w}");
@@ -317,6 +390,7 @@ impl Ctx<'_> {
             frame: found.frame.as_ref(),
             note: found.note.as_deref(),
             forecasts: &found.forecasts,
+            view: view.as_ref(),
         };
         let rules = self.cfg.rules().with_forecasts(&self.forecasts);
         let rec = record_input(&mut self.store, at, &placed.inside, &rules, self.cfg.persistence.cell_deg)?;
@@ -400,7 +474,7 @@ pub fn run(cfg: &Config, inputs: Vec<(InputKind, PathBuf)>, mode: Quarantine) ->
     masks.extend(learned_masks(&store, cfg)?);
     let report = BatchReport { inputs: inputs.len(), ..Default::default() };
     let forecasts = current_forecasts(&store)?;
-    let mut ctx = Ctx { cfg, aoi: &aoi, masks, store, mode, report, forecasts };
+    let mut ctx = Ctx { cfg, aoi: &aoi, masks, store, mode, report, forecasts, view_model: None };
     let mut todo = Vec::new();
     let mut batch_shas = std::collections::HashSet::new();
     for (kind, path) in inputs {
@@ -442,7 +516,9 @@ pub fn run(cfg: &Config, inputs: Vec<(InputKind, PathBuf)>, mode: Quarantine) ->
     } else {
         let model = SmokeModel::load(&cfg.camera.model, cfg.camera.threshold)?;
         let wait = std::time::Duration::from_secs(cfg.camera.sidecar_wait_min.max(0) as u64 * 60);
-        Some(FrameDetector::new(model, &aoi, wait)?.with_max_pixels(cfg.limits.max_frame_pixels))
+        Some(
+            FrameDetector::new(model, &aoi, wait)?.with_max_pixels(cfg.limits.max_frame_pixels).with_bands(&cfg.camera),
+        )
     };
     let companion_wait = std::time::Duration::from_secs(cfg.batch.companion_wait_min.max(0) as u64 * 60);
     let settings = Settings { hotspot: &cfg.hotspot, limits: &cfg.limits, companion_wait };

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use chrono::Utc;
 
-use crate::domain::{Decision, Detection, FrameObservation, SourceKind};
+use crate::domain::{Decision, Detection, FrameObservation, SourceKind, Suppression};
 use crate::events::{confirm, decide, ticket_ids, Confirmation, Rules};
 use crate::locate::Located;
 use crate::store::InputTx;
@@ -25,6 +25,8 @@ pub struct InputRef<'a> {
     pub note: Option<&'a str>,
     /// A rain forecast's rows (weather inputs only).
     pub forecasts: &'a [crate::burn::Forecast],
+    /// The memory of the frame's view after it (view models only), kept with the frame.
+    pub view: Option<&'a crate::store::StoredView>,
 }
 
 /// What recording one input changed.
@@ -52,6 +54,9 @@ pub fn record_input(
     if let Some(f) = input.frame {
         tx.frame(f)?;
     }
+    if let Some(v) = input.view {
+        tx.save_view(v)?;
+    }
     tx.forecasts(input.forecasts)?;
     let mut out = Recorded::default();
     let now = Utc::now();
@@ -61,16 +66,15 @@ pub fn record_input(
         let mut confirmed = confirmed(&mut tx, loc, input.frame, rules)?;
         if let Some(other) = tx.already_recorded(&confirmed.detection)? {
             let short = &other[..other.len().min(12)];
-            confirmed.to_mut().suppressed_by =
-                Some(format!("duplicate: the same sighting is already recorded (input {short}…)"));
+            confirmed.to_mut().suppressed_by = Some(Suppression::Duplicate { input: short.to_string() });
         }
         let loc = &confirmed;
         let d = &loc.detection;
         let ticket = match &loc.suppressed_by {
             Some(why) => {
-                if why.starts_with("awaiting confirmation") {
+                if why.is_awaiting() {
                     out.awaiting += 1;
-                } else if why.starts_with("duplicate") {
+                } else if why.is_duplicate() {
                     out.duplicates += 1;
                 } else {
                     out.suppressed += 1;
@@ -95,7 +99,7 @@ pub fn record_input(
                 }
             }
         };
-        tx.detection(idx, d, loc.suppressed_by.as_deref(), ticket.as_deref())?;
+        tx.detection(idx, d, loc.suppressed_by.as_ref().map(ToString::to_string).as_deref(), ticket.as_deref())?;
     }
     let satellite: Vec<Detection> =
         located.iter().filter(|l| l.detection.source == SourceKind::Satellite).map(|l| l.detection.clone()).collect();

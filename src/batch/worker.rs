@@ -96,7 +96,7 @@ pub(super) fn run(
     masks.extend(learned_masks(&store, cfg)?);
     let report = BatchReport { inputs: inputs.len(), ..Default::default() };
     let forecasts = super::current_forecasts(&store)?;
-    let mut ctx = Ctx { cfg, aoi, masks, store, mode, report, forecasts };
+    let mut ctx = Ctx { cfg, aoi, masks, store, mode, report, forecasts, view_model: None };
     let worker = worker_name();
     let mut queue = Vec::new();
     for (kind, path) in inputs {
@@ -175,7 +175,11 @@ fn analyse<'a>(
     if detector.is_none() {
         let model = SmokeModel::load(&ctx.cfg.camera.model, ctx.cfg.camera.threshold)?;
         let wait = std::time::Duration::from_secs(ctx.cfg.camera.sidecar_wait_min.max(0) as u64 * 60);
-        *detector = Some(FrameDetector::new(model, ctx.aoi, wait)?.with_max_pixels(ctx.cfg.limits.max_frame_pixels));
+        *detector = Some(
+            FrameDetector::new(model, ctx.aoi, wait)?
+                .with_max_pixels(ctx.cfg.limits.max_frame_pixels)
+                .with_bands(&ctx.cfg.camera),
+        );
     }
     let detector = detector.as_ref().expect("loaded above");
     // tower frames and drone photos share the model's sessions

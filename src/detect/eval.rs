@@ -20,6 +20,9 @@ pub struct FrameResult {
     pub flagged: bool,
     /// The most likely smoke tile, pixels of the frame: [x0, y0, x1, y1].
     pub tile_box: [u32; 4],
+    /// A view model's verdict: what its rule saw.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub view: Option<String>,
 }
 
 /// A frame that could not be scored (named, not counted).
@@ -44,6 +47,10 @@ pub struct Metrics {
     pub false_positive_rate: f64,
     /// Area under the ROC curve of the frame scores (ties count half).
     pub roc_auc: f64,
+    /// Smoke frames named as sequences and 5 minutes or more after ignition, and the share of
+    /// them flagged (an early plume is a few pixels: the recall target counts these).
+    pub smoke_after_5min: usize,
+    pub recall_after_5min: f64,
 }
 
 /// The frames of `dir/smoke` and `dir/no_smoke` (JPEG/PNG, recursively), sorted.
@@ -78,25 +85,73 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Scores every labelled frame through `detector` (in parallel, results in input order).
+/// Scores every labelled frame through `detector` (in parallel, results in input order). A
+/// single-frame model flags a frame at its threshold. A view model judges frames as the batch's
+/// recorder does: the frames of one sequence (FIgLib-style names, one camera preset) in capture
+/// order against that sequence's memory (`detect::view`), every other frame as a view of its own
+/// that is warming up (the single-frame path at the strict threshold).
 pub fn score_all(detector: &FrameDetector, frames: &[(PathBuf, bool)]) -> (Vec<FrameResult>, Vec<Unscored>) {
     use rayon::prelude::*;
     let threshold = detector.threshold();
     let scored: Vec<_> = frames.par_iter().map(|(p, _)| detector.score(p)).collect();
-    let (mut ok, mut bad) = (Vec::new(), Vec::new());
+    let (mut ok, mut bad, mut scores) = (Vec::new(), Vec::new(), Vec::new());
     for ((file, smoke), result) in frames.iter().zip(scored) {
         match result {
-            Ok((s, (w, h))) => ok.push(FrameResult {
-                file: file.clone(),
-                smoke: *smoke,
-                score: s.score,
-                flagged: s.score >= threshold,
-                tile_box: s.best_tile_box(w, h),
-            }),
+            Ok((s, (w, h))) => {
+                ok.push(FrameResult {
+                    file: file.clone(),
+                    smoke: *smoke,
+                    score: s.score,
+                    flagged: s.score >= threshold,
+                    tile_box: s.best_tile_box(w, h),
+                    view: None,
+                });
+                scores.push((s, (w, h)));
+            }
             Err(e) => bad.push(Unscored { file: file.clone(), error: crate::text::error_chain(&e) }),
         }
     }
+    if let Some(model) = detector.view_model() {
+        judge_views(&mut ok, &scores, model, threshold);
+    }
     (ok, bad)
+}
+
+/// The view path over scored frames: each sequence folded through one view's memory in capture
+/// order, the rest judged alone.
+fn judge_views(
+    results: &mut [FrameResult],
+    scores: &[(super::smoke::SmokeScore, (u32, u32))],
+    model: &super::view::ViewModel,
+    warm_threshold: f32,
+) {
+    use super::view::{judge, ViewMemory};
+    let mut order: Vec<(String, chrono::DateTime<chrono::Utc>, usize)> = results
+        .iter()
+        .enumerate()
+        .map(|(i, r)| match super::sequences::parse_name(&r.file) {
+            Some((seq, at, _)) => (seq, at, i),
+            None => (format!("\u{0}{}", r.file.display()), chrono::DateTime::UNIX_EPOCH, i), // a view of its own
+        })
+        .collect();
+    order.sort();
+    let mut memory: Option<(String, ViewMemory)> = None;
+    for (view, at, i) in order {
+        let (score, (w, h)) = &scores[i];
+        let Some(out) = score.view.as_ref() else { continue };
+        if memory.as_ref().is_none_or(|(v, _)| *v != view) {
+            memory = Some((view.clone(), ViewMemory::new(&view, 0.0, 0.0, 0.0)));
+        }
+        let mem = &mut memory.as_mut().expect("set above").1;
+        let verdict = judge(mem, &score.tiles, out, model, warm_threshold);
+        mem.remember(&score.tiles, out, None, at, model);
+        let r = &mut results[i];
+        r.score = verdict.score;
+        r.flagged = verdict.tile.is_some();
+        let tile = verdict.tile.map(|t| &score.tiles[t]).or(score.best());
+        r.tile_box = score.tile_box(tile, *w, *h);
+        r.view = Some(verdict.why);
+    }
 }
 
 /// Precision, recall, F1, FPR at `threshold` and ROC-AUC over the scores.
@@ -106,6 +161,10 @@ pub fn metrics(results: &[FrameResult], threshold: f32) -> Metrics {
     let tp = results.iter().filter(|r| r.smoke && r.flagged).count();
     let fp = results.iter().filter(|r| !r.smoke && r.flagged).count();
     let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+    let late: Vec<&FrameResult> = results
+        .iter()
+        .filter(|r| r.smoke && super::sequences::parse_name(&r.file).is_some_and(|(_, _, offset)| offset >= 300))
+        .collect();
     let (precision, recall) = (ratio(tp, tp + fp), ratio(tp, smoke));
     let f1 = if precision + recall > 0.0 { 2.0 * precision * recall / (precision + recall) } else { 0.0 };
     Metrics {
@@ -120,6 +179,8 @@ pub fn metrics(results: &[FrameResult], threshold: f32) -> Metrics {
         f1,
         false_positive_rate: ratio(fp, no_smoke),
         roc_auc: roc_auc(results),
+        smoke_after_5min: late.len(),
+        recall_after_5min: ratio(late.iter().filter(|r| r.flagged).count(), late.len()),
     }
 }
 
@@ -151,7 +212,7 @@ mod tests {
     use super::*;
 
     fn r(smoke: bool, score: f32, threshold: f32) -> FrameResult {
-        FrameResult { file: "x".into(), smoke, score, flagged: score >= threshold, tile_box: [0; 4] }
+        FrameResult { file: "x".into(), smoke, score, flagged: score >= threshold, tile_box: [0; 4], view: None }
     }
 
     #[test]

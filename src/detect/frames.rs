@@ -11,7 +11,7 @@ use std::sync::Mutex;
 
 use rayon::prelude::*;
 
-use super::smoke::{SmokeError, SmokeModel, SmokeScore, SmokeWorker};
+use super::smoke::{SmokeError, SmokeModel, SmokeScore, SmokeWorker, TileScore};
 use super::{Detected, InputError};
 use crate::aoi::Aoi;
 use crate::domain::{Detection, FrameObservation, SourceKind};
@@ -28,6 +28,8 @@ pub struct FrameDetector<'a> {
     sessions: std::sync::atomic::AtomicUsize,
     /// Largest frame decoded, pixels (`limits.max_frame_pixels`).
     pub(super) max_pixels: u64,
+    /// The border bands blanked before scoring (`camera.blank_*_pct`, `camera.bands`).
+    bands: super::smoke::CameraConfig,
 }
 
 impl<'a> FrameDetector<'a> {
@@ -49,6 +51,7 @@ impl<'a> FrameDetector<'a> {
             idle: Mutex::new(vec![first]),
             sessions: 1.into(),
             max_pixels,
+            bands: Default::default(),
         })
     }
 
@@ -64,7 +67,14 @@ impl<'a> FrameDetector<'a> {
             idle: Mutex::new(vec![first]),
             sessions: 1.into(),
             max_pixels,
+            bands: Default::default(),
         })
+    }
+
+    /// The border bands (captions, logos) blanked in every frame before it is scored.
+    pub fn with_bands(mut self, camera: &super::smoke::CameraConfig) -> Self {
+        self.bands = camera.clone();
+        self
     }
 
     /// Frames over `max_pixels` pixels are refused before they are decoded.
@@ -105,15 +115,22 @@ impl<'a> FrameDetector<'a> {
         })
     }
 
-    /// The operational threshold: a frame scoring at or above it is a smoke sighting.
+    /// The operational threshold: a frame scoring at or above it is a smoke sighting (for a
+    /// view model, a frame of a view that is warming up).
     pub fn threshold(&self) -> f32 {
         self.model.threshold
+    }
+
+    /// A view model's change head and rule.
+    pub fn view_model(&self) -> Option<&super::view::ViewModel> {
+        self.model.view.as_deref()
     }
 
     /// The production scoring of one frame file, no pose needed: decode, score. Returns the
     /// score and the frame's size (width, height).
     pub fn score(&self, path: &Path) -> Result<(SmokeScore, (u32, u32)), InputError> {
-        let img = frame::decode(path, self.max_pixels)?;
+        let mut img = frame::decode(path, self.max_pixels)?;
+        super::smoke::blank_bands(&mut img, self.bands.bands_of(""));
         let score = self.with_worker(|w| w.score(&img))??;
         Ok((score, img.dimensions()))
     }
@@ -144,7 +161,8 @@ impl<'a> FrameDetector<'a> {
             }
             other => other?,
         };
-        let img = frame::decode(path, self.max_pixels)?;
+        let mut img = frame::decode(path, self.max_pixels)?;
+        super::smoke::blank_bands(&mut img, self.bands.bands_of(&pose.camera_id));
         let aoi = self.aoi.expect("frames are placed only by a detector made with a district");
         let cam = aoi
             .camera(&pose.camera_id)
@@ -155,9 +173,7 @@ impl<'a> FrameDetector<'a> {
         let score = worker.score(&img)?;
         let threshold = self.model.threshold;
         let (w, h) = img.dimensions();
-        let b = score.best_tile_box(w, h);
-        let (wf, hf) = (w as f64, h as f64);
-        let errors = camera::AngleErrors::typical(pose.hfov_deg, wf);
+        let errors = camera::AngleErrors::typical(pose.hfov_deg, w as f64);
         let mut observed = FrameObservation {
             camera_id: cam.id.clone(),
             camera_lon: cam.lon,
@@ -167,33 +183,99 @@ impl<'a> FrameDetector<'a> {
             tilt_deg: pose.tilt_deg,
             hfov_deg: pose.hfov_deg,
             score: score.score,
-            flagged: score.score >= threshold,
-            tile_box: [b[0] as f64 / wf, b[1] as f64 / hf, b[2] as f64 / wf, b[3] as f64 / hf],
+            flagged: false,
+            tile_box: [0.0, 0.0, 1.0, 1.0],
             azimuth_deg: None,
             sigma_deg: errors.pose_deg.hypot(errors.pixel_deg),
         };
-        if !observed.flagged {
+        let view = self.model.view.is_some();
+        let scored = ScoredFrame {
+            pose,
+            width: w,
+            height: h,
+            name: path.file_name().map(|n| n.to_string_lossy().into_owned()),
+            model: self.model.version.clone(),
+            score,
+            thumb: view.then(|| super::view::Thumb::of(&img)),
+        };
+        // a view model's frame is judged by the recorder, against its view's memory
+        if view {
+            return Ok(Detected { frame: Some(observed), scored: Some(scored), ..Default::default() });
+        }
+        let best = scored.score.best().copied();
+        if scored.score.score < threshold {
+            observed.tile_box = scored.tile_fractions(best.as_ref());
             return Ok(Detected { frame: Some(observed), ..Default::default() });
         }
-        let (fx, fy) = score.plume_base(threshold);
-        let fix = camera::ground_fix(aoi, cam, &pose, hf / wf, fx, fy);
-        observed.azimuth_deg = Some(fix.azimuth_deg);
-        let detection = Detection {
-            source: SourceKind::Camera,
-            sensor: cam.id.clone(),
-            observed_at: pose.captured_at,
-            lon: fix.lon,
-            lat: fix.lat,
-            radius_m: fix.radius_m,
-            footprint: None,
-            confidence: score.score,
-            evidence: serde_json::json!({
-                "frame": path.file_name().map(|n| n.to_string_lossy().into_owned()),
-                "model": self.model.version, "score": score.score, "threshold": threshold,
-                "azimuth_deg": (fix.azimuth_deg * 10.0).round() / 10.0, "distance_m": fix.distance_m.round(),
-                "hit_ground": fix.hit_ground, "near_horizon": fix.near_horizon,
-            }),
-        };
+        let why = serde_json::json!({ "threshold": threshold });
+        let base = scored.score.plume_base_of(best.as_ref(), threshold);
+        let detection = sighting(aoi, cam, &scored, best.as_ref(), base, &mut observed, why);
         Ok(Detected { detections: vec![detection], frame: Some(observed), ..Default::default() })
+    }
+}
+
+/// A frame scored by the model and not yet judged: a view model's frames wait for the recorder,
+/// which judges them against their view's memory (`detect::view`) and places a sighting with
+/// [`sighting`]. Kept whole in the workers' queue between the two.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct ScoredFrame {
+    pub pose: frame::Pose,
+    pub width: u32,
+    pub height: u32,
+    /// The frame's file name (evidence).
+    pub name: Option<String>,
+    /// The model version that scored it (evidence).
+    pub model: String,
+    pub score: SmokeScore,
+    /// A small grey copy of the frame (view models), to compare with the view's background.
+    #[serde(default)]
+    pub thumb: Option<super::view::Thumb>,
+}
+
+impl ScoredFrame {
+    /// Tile `t`'s box as fractions of the frame.
+    pub fn tile_fractions(&self, t: Option<&TileScore>) -> [f64; 4] {
+        let b = self.score.tile_box(t, self.width, self.height);
+        let (wf, hf) = (self.width as f64, self.height as f64);
+        [b[0] as f64 / wf, b[1] as f64 / hf, b[2] as f64 / wf, b[3] as f64 / hf]
+    }
+}
+
+/// The sighting of `scored` at `tile` (the best one for a single-frame model, the one a view's
+/// rule chose for a view model) with its plume base at frame position `(fx, fy)`, placed on the
+/// ground by a ray over the DEM. Fills in the observation's tile and azimuth and marks it
+/// flagged; `why` is merged into the evidence.
+pub fn sighting(
+    aoi: &Aoi,
+    cam: &crate::aoi::Camera,
+    scored: &ScoredFrame,
+    tile: Option<&TileScore>,
+    (fx, fy): (f64, f64),
+    observed: &mut FrameObservation,
+    why: serde_json::Value,
+) -> Detection {
+    let (wf, hf) = (scored.width as f64, scored.height as f64);
+    let fix = camera::ground_fix(aoi, cam, &scored.pose, hf / wf, fx, fy);
+    observed.flagged = true;
+    observed.tile_box = scored.tile_fractions(tile);
+    observed.azimuth_deg = Some(fix.azimuth_deg);
+    let mut evidence = serde_json::json!({
+        "frame": scored.name, "model": scored.model, "score": observed.score,
+        "azimuth_deg": (fix.azimuth_deg * 10.0).round() / 10.0, "distance_m": fix.distance_m.round(),
+        "hit_ground": fix.hit_ground, "near_horizon": fix.near_horizon,
+    });
+    if let (Some(e), serde_json::Value::Object(w)) = (evidence.as_object_mut(), why) {
+        e.extend(w);
+    }
+    Detection {
+        source: SourceKind::Camera,
+        sensor: cam.id.clone(),
+        observed_at: scored.pose.captured_at,
+        lon: fix.lon,
+        lat: fix.lat,
+        radius_m: fix.radius_m,
+        footprint: None,
+        confidence: observed.score,
+        evidence,
     }
 }

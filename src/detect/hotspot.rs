@@ -66,7 +66,8 @@ pub struct HotspotConfig {
     /// VIIRS 375 m I-bands (VNP14IMG, Schroeder et al. 2014): I4 saturates near 367 K, so the
     /// prefilter is higher by day.
     pub viirs_i: HotspotParams,
-    /// GOES-R ABI 2 km: the MODIS values, which meet the targets on the GOES-17 validation scene.
+    /// The geostationary 2 km imagers: GOES-R ABI, Himawari AHI and FY-4 AGRI (`SensorFamily`).
+    /// The MODIS values, which meet the targets on the GOES-17 validation scene.
     pub abi: HotspotParams,
 }
 
@@ -93,17 +94,73 @@ impl Default for HotspotConfig {
     }
 }
 
-impl HotspotConfig {
-    /// The preset for a scene's sensor name (`ABI-G17`, `VIIRS-NPP`, anything else → MODIS).
-    pub fn for_sensor(&self, sensor: &str) -> &HotspotParams {
+/// The imager a scene comes from, named by its sensor name or SENSOR tag: the one classifier
+/// behind both the test's thresholds ([`HotspotConfig::preset`]) and the FRP channel
+/// ([`SensorFamily::band`]), so the two never disagree about a scene.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SensorFamily {
+    /// GOES-R ABI (2 km).
+    Abi,
+    /// Himawari AHI (2 km, band 7 as ABI's).
+    Ahi,
+    /// FY-4A/B AGRI (2 km at 3.72 µm).
+    Agri,
+    /// FY-3 MERSI-II (1 km).
+    Mersi,
+    /// Suomi-NPP / NOAA-20/21 VIIRS (375 m I-bands).
+    Viirs,
+    /// Terra / Aqua MODIS (1 km).
+    Modis,
+    /// A GeoTIFF of an unnamed sensor.
+    Generic,
+}
+
+impl SensorFamily {
+    /// The family of `sensor` (`ABI-G17`, `GOES-16 ABI`, `AHI-H9`, `FY-4A AGRI`, `FY-3D MERSI`,
+    /// `Terra MODIS`, `MOD14`, `VIIRS`, `NOAA-20`, `SNPP`, …).
+    pub fn of(sensor: &str) -> SensorFamily {
         let s = sensor.to_ascii_uppercase();
-        if s.contains("ABI") {
-            &self.abi
-        } else if s.contains("VIIRS") {
-            &self.viirs_i
-        } else {
-            &self.modis
+        let any = |names: &[&str]| names.iter().any(|n| s.contains(n));
+        match () {
+            _ if any(&["ABI", "GOES"]) => SensorFamily::Abi,
+            _ if any(&["AHI", "HIMAWARI"]) => SensorFamily::Ahi,
+            _ if any(&["AGRI", "FY-4", "FY4"]) => SensorFamily::Agri,
+            _ if any(&["MERSI", "FY-3", "FY3"]) => SensorFamily::Mersi,
+            _ if any(&["VIIRS", "NOAA-20", "NOAA-21", "SNPP", "NPP", "JPSS"]) => SensorFamily::Viirs,
+            _ if any(&["MODIS", "MOD14", "MYD14", "TERRA", "AQUA"]) => SensorFamily::Modis,
+            _ => SensorFamily::Generic,
         }
+    }
+
+    /// Its MIR fire channel, for FRP.
+    pub fn band(self) -> MirBand {
+        match self {
+            SensorFamily::Abi => MirBand::ABI,
+            SensorFamily::Ahi => MirBand::AHI,
+            SensorFamily::Agri => MirBand::AGRI,
+            SensorFamily::Mersi => MirBand::MERSI,
+            SensorFamily::Viirs => MirBand::VIIRS,
+            SensorFamily::Modis => MirBand::MODIS,
+            SensorFamily::Generic => MirBand::GENERIC,
+        }
+    }
+}
+
+impl HotspotConfig {
+    /// The thresholds of a sensor family: the geostationary 2 km imagers (ABI, and AHI and AGRI,
+    /// whose fire channels and pixels are ABI's kind) the `abi` preset; VIIRS its I-band preset;
+    /// MODIS, MERSI (1 km) and unnamed sensors the MODIS preset.
+    pub fn preset(&self, family: SensorFamily) -> &HotspotParams {
+        match family {
+            SensorFamily::Abi | SensorFamily::Ahi | SensorFamily::Agri => &self.abi,
+            SensorFamily::Viirs => &self.viirs_i,
+            SensorFamily::Modis | SensorFamily::Mersi | SensorFamily::Generic => &self.modis,
+        }
+    }
+
+    /// The preset for a scene's sensor name ([`SensorFamily::of`]).
+    pub fn for_sensor(&self, sensor: &str) -> &HotspotParams {
+        self.preset(SensorFamily::of(sensor))
     }
 }
 
@@ -336,20 +393,9 @@ impl MirBand {
     /// A generic 3.9 µm channel (GeoTIFF scenes of an unnamed sensor).
     pub const GENERIC: MirBand = MirBand { um: 3.9, a: 3.016e-9 };
 
-    /// The band of a scene's `sensor` name or SENSOR tag (`ABI-G17`, `GOES-16 ABI`, `AHI-H9`,
-    /// `FY-4A AGRI`, `FY-3D MERSI`, `Terra MODIS`, `MOD14`, `VIIRS`, `NOAA-20`, `SNPP`, …).
+    /// The band of a scene's `sensor` name or SENSOR tag ([`SensorFamily::of`]).
     pub fn of(sensor: &str) -> MirBand {
-        let s = sensor.to_ascii_uppercase();
-        let any = |names: &[&str]| names.iter().any(|n| s.contains(n));
-        match () {
-            _ if any(&["ABI", "GOES"]) => MirBand::ABI,
-            _ if any(&["AHI", "HIMAWARI"]) => MirBand::AHI,
-            _ if any(&["AGRI", "FY-4", "FY4"]) => MirBand::AGRI,
-            _ if any(&["MERSI", "FY-3", "FY3"]) => MirBand::MERSI,
-            _ if any(&["VIIRS", "NOAA-20", "NOAA-21", "SNPP", "NPP", "JPSS"]) => MirBand::VIIRS,
-            _ if any(&["MODIS", "MOD14", "MYD14", "TERRA", "AQUA"]) => MirBand::MODIS,
-            _ => MirBand::GENERIC,
-        }
+        SensorFamily::of(sensor).band()
     }
 }
 
@@ -493,5 +539,43 @@ mod tests {
         assert_eq!(MirBand::of("MOD14"), MirBand::MODIS);
         assert_eq!(MirBand::of("Terra MODIS"), MirBand::MODIS);
         assert_eq!(MirBand::of("test"), MirBand::GENERIC);
+    }
+
+    /// Issue 18: the thresholds and the FRP band were chosen by two classifiers that disagreed:
+    /// a Himawari scene got the MODIS preset with AHI's band, a VIIRS scene named `NOAA-20` the
+    /// MODIS preset with VIIRS's band. One family decides both.
+    #[test]
+    fn r18_one_sensor_family_picks_both_the_preset_and_the_band() {
+        let cfg = HotspotConfig::default();
+        for (name, preset, band) in [
+            ("AHI-H9", &cfg.abi, MirBand::AHI),
+            ("Himawari-9", &cfg.abi, MirBand::AHI),
+            ("FY-4B AGRI", &cfg.abi, MirBand::AGRI),
+            ("ABI-G17", &cfg.abi, MirBand::ABI),
+            ("NOAA-20", &cfg.viirs_i, MirBand::VIIRS),
+            ("VIIRS-NPP", &cfg.viirs_i, MirBand::VIIRS),
+            ("FY-3D MERSI", &cfg.modis, MirBand::MERSI),
+            ("Terra MODIS", &cfg.modis, MirBand::MODIS),
+            ("scene", &cfg.modis, MirBand::GENERIC),
+        ] {
+            assert!(std::ptr::eq(cfg.for_sensor(name), preset), "{name}");
+            assert_eq!(MirBand::of(name), band, "{name}");
+        }
+    }
+
+    /// A Himawari-like scene is tested with the geostationary preset: a fire the MODIS preset
+    /// would find is missed once the ABI preset's prefilter is raised past it, and found again
+    /// when the scene is named as MODIS.
+    #[test]
+    fn r18_a_himawari_like_scene_is_tested_with_the_geostationary_preset() {
+        let (t4, t11) = scene(&[(15, 15, 340.0, 292.0)]);
+        let bands = Bands::new(&t4, &t11, 31, 31);
+        let mut cfg = HotspotConfig::default();
+        cfg.abi.day.potential_t4 = 345.0;
+        cfg.abi.day.absolute_t4 = 400.0;
+        let ahi = detect(&bands, true, cfg.for_sensor("AHI-H9"));
+        let modis = detect(&bands, true, cfg.for_sensor("Terra MODIS"));
+        assert!(ahi.is_empty(), "the ABI preset's raised prefilter applies to AHI");
+        assert_eq!(modis.len(), 1, "the same pixel under the MODIS preset is a fire");
     }
 }

@@ -15,6 +15,7 @@ pub mod glint;
 pub mod hotspot;
 pub mod sequences;
 pub mod smoke;
+pub mod view;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -105,6 +106,9 @@ pub struct Detected {
     /// For a rain forecast: its rows (it has no detections).
     #[serde(default)]
     pub forecasts: Vec<crate::burn::Forecast>,
+    /// For a frame a view model scored: what the recorder judges against the view's memory.
+    #[serde(default)]
+    pub scored: Option<frames::ScoredFrame>,
 }
 
 impl From<Vec<Detection>> for Detected {

@@ -170,6 +170,7 @@ mod tests {
             score: if flagged { 0.9 } else { 0.1 },
             flagged,
             tile_box: [x, 100, x + 100, 200],
+            view: None,
         }
     }
 

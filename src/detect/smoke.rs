@@ -76,11 +76,68 @@ pub struct CameraConfig {
     /// A frame whose pose sidecar has not arrived (uploads are not atomic) is left in the inbox
     /// for later batches for this many minutes after it was written, then quarantined.
     pub sidecar_wait_min: i64,
+    /// A border band at the top of every frame that the model never sees (a burned-in caption,
+    /// timestamp or logo): percent of the frame's height, filled with the picture's nearest row
+    /// before scoring. 0: none. A camera listed in `bands` uses its own.
+    pub blank_top_pct: f64,
+    /// The same at the bottom of every frame, percent of its height.
+    pub blank_bottom_pct: f64,
+    /// Per camera id, `CAM07 = [6.0, 0.0]`: its [top, bottom] bands in percent, for cameras
+    /// whose captions differ from the rest.
+    pub bands: std::collections::BTreeMap<String, [f64; 2]>,
 }
 
 impl Default for CameraConfig {
     fn default() -> Self {
-        CameraConfig { model: "models/smoke-tile-v2.onnx".into(), threshold: None, chunk: 64, sidecar_wait_min: 10 }
+        CameraConfig {
+            model: "models/smoke-view-v3.onnx".into(),
+            threshold: None,
+            chunk: 64,
+            sidecar_wait_min: 10,
+            blank_top_pct: 0.0,
+            blank_bottom_pct: 0.0,
+            bands: Default::default(),
+        }
+    }
+}
+
+impl CameraConfig {
+    /// The bands of `camera` (top, bottom) as fractions of the frame's height.
+    pub fn bands_of(&self, camera: &str) -> (f64, f64) {
+        let [t, b] = self.bands.get(camera).copied().unwrap_or([self.blank_top_pct, self.blank_bottom_pct]);
+        (t / 100.0, b / 100.0)
+    }
+
+    /// Band percents between 0 and 40 each.
+    pub fn check(&self) -> Result<(), String> {
+        let ok = |v: f64| (0.0..=40.0).contains(&v);
+        let all = [("blank_top_pct", self.blank_top_pct), ("blank_bottom_pct", self.blank_bottom_pct)];
+        if let Some((k, v)) = all.iter().find(|(_, v)| !ok(*v)) {
+            return Err(format!("camera.{k} must be between 0 and 40 (percent of the frame's height), not {v}"));
+        }
+        match self.bands.iter().find(|(_, b)| !b.iter().all(|v| ok(*v))) {
+            Some((cam, b)) => Err(format!("camera.bands.{cam}: each band 0..40 percent, not {b:?}")),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Fills the top `top` and bottom `bottom` fractions of `frame`'s rows with the nearest row
+/// outside them: a burned-in caption becomes plain picture, the same in every frame of a view.
+pub fn blank_bands(frame: &mut image::RgbImage, (top, bottom): (f64, f64)) {
+    let (w, h) = frame.dimensions();
+    let rows = |f: f64| ((f.clamp(0.0, 0.4) * h as f64).round() as u32).min(h / 2);
+    let (t, b) = (rows(top), rows(bottom));
+    let stride = w as usize * 3;
+    let raw: &mut [u8] = frame;
+    for (band, source) in [(0..t, t), (h - b..h, (h - b).saturating_sub(1))] {
+        if band.is_empty() || source >= h {
+            continue;
+        }
+        let src = raw[source as usize * stride..(source as usize + 1) * stride].to_vec();
+        for y in band {
+            raw[y as usize * stride..(y as usize + 1) * stride].copy_from_slice(&src);
+        }
     }
 }
 
@@ -157,6 +214,8 @@ struct Metrics {
     /// Whether the model was trained and checked on night infrared (grayscale) frames.
     #[serde(default)]
     infrared: bool,
+    /// A view model (issue 19): its change head and per-view rule.
+    view: Option<super::view::ViewModel>,
 }
 
 #[derive(Debug, Clone)]
@@ -166,13 +225,16 @@ pub struct SmokeModel {
     pub threshold: f32,
     /// Scores night infrared (grayscale) frames; when false they are skipped with the reason.
     pub infrared: bool,
+    /// A view model sees what is new in a camera's view: its change head and rule (the frame's
+    /// tiles then also give keys, `SmokeScore::view`).
+    pub view: Option<std::sync::Arc<super::view::ViewModel>>,
     bytes: std::sync::Arc<Vec<u8>>,
     layout: Layout,
 }
 
 /// One scored part of a frame: where (fractions of the frame, [x0, y0, x1, y1]) and how likely
 /// smoke.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct TileScore {
     pub bbox: [f64; 4],
     pub prob: f32,
@@ -180,27 +242,34 @@ pub struct TileScore {
     pub whole: bool,
 }
 
-/// The score of one frame: its largest tile probability and every tile.
-#[derive(Debug, Clone, PartialEq)]
+/// The score of one frame: its largest tile probability and every tile; from a view model,
+/// also each tile's key and change-head input.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SmokeScore {
     pub score: f32,
     pub tiles: Vec<TileScore>,
+    pub view: Option<super::view::ViewOutputs>,
 }
 
 impl SmokeScore {
-    fn from_tiles(tiles: Vec<TileScore>) -> SmokeScore {
-        SmokeScore { score: tiles.iter().map(|t| t.prob).fold(0.0, f32::max), tiles }
+    pub fn from_tiles(tiles: Vec<TileScore>) -> SmokeScore {
+        SmokeScore { score: tiles.iter().map(|t| t.prob).fold(0.0, f32::max), tiles, view: None }
     }
 
     /// The most likely place of smoke (the whole-frame view only when there is no other).
-    fn best(&self) -> Option<&TileScore> {
+    pub fn best(&self) -> Option<&TileScore> {
         let placed = self.tiles.iter().filter(|t| !t.whole);
         placed.max_by(|a, b| a.prob.total_cmp(&b.prob)).or_else(|| self.tiles.first())
     }
 
     /// The most likely smoke tile in the pixels of a `width` × `height` frame: [x0, y0, x1, y1].
     pub fn best_tile_box(&self, width: u32, height: u32) -> [u32; 4] {
-        let b = self.best().map_or([0.0, 0.0, 1.0, 1.0], |t| t.bbox);
+        self.tile_box(self.best(), width, height)
+    }
+
+    /// Tile `t`'s box (the whole frame for none) in the pixels of a `width` × `height` frame.
+    pub fn tile_box(&self, t: Option<&TileScore>, width: u32, height: u32) -> [u32; 4] {
+        let b = t.map_or([0.0, 0.0, 1.0, 1.0], |t| t.bbox);
         let (w, h) = (width as f64, height as f64);
         [(b[0] * w).round() as u32, (b[1] * h).round() as u32, (b[2] * w).round() as u32, (b[3] * h).round() as u32]
     }
@@ -209,7 +278,12 @@ impl SmokeScore {
     /// of the most likely tile, and the bottom of the lowest tile at or above `threshold` that
     /// spans that column (where a plume meets the ground).
     pub fn plume_base(&self, threshold: f32) -> (f64, f64) {
-        let Some(best) = self.best() else { return (0.5, 0.5) };
+        self.plume_base_of(self.best(), threshold)
+    }
+
+    /// [`SmokeScore::plume_base`] under tile `best` (the one a view's rule chose).
+    pub fn plume_base_of(&self, best: Option<&TileScore>, threshold: f32) -> (f64, f64) {
+        let Some(best) = best else { return (0.5, 0.5) };
         let x = 0.5 * (best.bbox[0] + best.bbox[2]);
         let bottom = self
             .tiles
@@ -278,12 +352,19 @@ impl SmokeModel {
                 })
             }
         };
+        if let Some(v) = &metrics.view {
+            let tiles = matches!(layout, Layout::Tiles(_));
+            v.check()
+                .and_then(|_| tiles.then_some(()).ok_or_else(|| "a view model must be a tile model".into()))
+                .map_err(|what| SmokeError::Output { path: metrics_path.clone(), what })?;
+        }
         environment()?;
         Ok(SmokeModel {
             path: path.into(),
             version: metrics.model,
             threshold: threshold.unwrap_or(metrics.threshold),
             infrared: metrics.infrared,
+            view: metrics.view.map(std::sync::Arc::new),
             bytes: std::sync::Arc::new(bytes),
             layout,
         })
@@ -390,6 +471,23 @@ impl SmokeWorker {
                 what: format!("prob has {} values for {n} tiles", probs.len()),
             });
         }
+        let view = match &self.model.view {
+            Some(v) => {
+                let take = |name: &str| -> Result<Vec<f32>, SmokeError> {
+                    let values: Vec<f32> =
+                        outputs[name].try_extract_array::<f32>().map_err(&fail)?.iter().copied().collect();
+                    if values.len() != n * v.key_width {
+                        return Err(SmokeError::Output {
+                            path: self.model.path.clone(),
+                            what: format!("{name} has {} values for {n} tiles of {}", values.len(), v.key_width),
+                        });
+                    }
+                    Ok(values)
+                };
+                Some(super::view::ViewOutputs { k: v.key_width, key: take("key")?, now: take("now")? })
+            }
+            None => None,
+        };
         let (sw, sh) = (rw as f64, rh as f64);
         let mut tiles: Vec<TileScore> = corners
             .iter()
@@ -406,7 +504,7 @@ impl SmokeWorker {
         if t.whole_frame_tile {
             tiles.push(TileScore { bbox: [0.0, 0.0, 1.0, 1.0], prob: probs[n - 1], whole: true });
         }
-        Ok(SmokeScore::from_tiles(tiles))
+        Ok(SmokeScore { view, ..SmokeScore::from_tiles(tiles) })
     }
 
     /// The frame resized (bilinear, like the training script's PIL) to `w` × `h`, RGB bytes.
@@ -423,18 +521,26 @@ impl SmokeWorker {
     }
 }
 
-/// Whether a frame is a night infrared (grayscale) picture: on a sample of its pixels the colour
-/// channels agree within 3 levels almost everywhere.
+/// Whether a frame is a night infrared (grayscale) picture: on a sample of its pixels (a 64 × 64
+/// grid) the colour channels agree within 3 levels in at least 90 % of them. Burned-in colour
+/// (a red logo, yellow caption text) covers a corner or a band, not a tenth of the picture, so an
+/// infrared frame that carries one is still infrared (issue 19: one with a red logo was scored).
+/// A daylight frame, even a hazy or foggy one, keeps some colour over most of its pixels.
 pub fn is_grayscale(frame: &image::RgbImage) -> bool {
-    let px = frame.as_raw().chunks_exact(3);
-    let step = (px.len() / 4096).max(1);
+    let (w, h) = frame.dimensions();
     let (mut grey, mut n) = (0usize, 0usize);
-    for p in px.step_by(step) {
-        let (r, g, b) = (p[0] as i16, p[1] as i16, p[2] as i16);
-        grey += ((r - g).abs() <= 3 && (g - b).abs() <= 3) as usize;
-        n += 1;
+    for j in 0..64u32 {
+        for i in 0..64u32 {
+            let (x, y) = ((i * w) / 64 + w / 128, (j * h) / 64 + h / 128);
+            let Some(p) = frame.get_pixel_checked(x.min(w.saturating_sub(1)), y.min(h.saturating_sub(1))) else {
+                continue;
+            };
+            let (r, g, b) = (p[0] as i16, p[1] as i16, p[2] as i16);
+            grey += ((r - g).abs() <= 3 && (g - b).abs() <= 3) as usize;
+            n += 1;
+        }
     }
-    n > 0 && grey * 100 >= n * 98
+    n > 0 && grey * 100 >= n * 90
 }
 
 /// Copies the `side`² tile at `(x0, y0)` of an RGB image `width` pixels wide into `out` as
@@ -490,6 +596,41 @@ mod tests {
         // a frame narrower than a tile is one tile; a flat one is padded up to a tile high
         let small = Tiling { tile: 224, resize_width: 224, stride: 192, whole_frame_tile: false };
         assert_eq!(small.corners(100, 20), [(0, 0)]);
+    }
+
+    /// Issue 19: a night infrared frame with a red logo in a corner and a yellow caption band was
+    /// scored as a colour frame; a hazy daylight frame must stay colour.
+    #[test]
+    fn r19_an_infrared_frame_with_a_colour_logo_is_still_infrared() {
+        let mut ir = image::RgbImage::from_fn(640, 360, |x, y| {
+            let v = ((x * 7 + y * 3) % 200) as u8 + 20;
+            image::Rgb([v, v, v])
+        });
+        for (x, y, p) in ir.enumerate_pixels_mut() {
+            if x > 560 && y < 60 {
+                *p = image::Rgb([220, 30, 30]); // a logo
+            } else if y < 18 && x < 400 && (x / 4) % 2 == 0 {
+                *p = image::Rgb([255, 255, 0]); // caption text
+            }
+        }
+        assert!(is_grayscale(&ir));
+        let hazy = image::RgbImage::from_fn(640, 360, |x, y| {
+            let v = ((x + y) % 60) as u8 + 150;
+            image::Rgb([v, v.saturating_add(4), v.saturating_add(9)])
+        });
+        assert!(!is_grayscale(&hazy), "a hazy blue-grey day is colour");
+        assert!(!is_grayscale(&image::RgbImage::new(0, 0)));
+    }
+
+    #[test]
+    fn r19_border_bands_become_the_nearest_picture_row() {
+        let mut f = image::RgbImage::from_fn(4, 10, |_, y| image::Rgb([y as u8, 0, 0]));
+        blank_bands(&mut f, (0.2, 0.1));
+        let rows: Vec<u8> = (0..10).map(|y| f.get_pixel(0, y)[0]).collect();
+        assert_eq!(rows, [2, 2, 2, 3, 4, 5, 6, 7, 8, 8]);
+        blank_bands(&mut f, (0.0, 0.0));
+        let mut tiny = image::RgbImage::new(1, 1);
+        blank_bands(&mut tiny, (0.4, 0.4)); // nothing to fill from, nothing breaks
     }
 
     #[test]

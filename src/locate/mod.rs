@@ -23,7 +23,7 @@ pub struct Located {
     /// highway priority.
     pub near: crate::burn::Near,
     /// Why it is not ticketed (a known heat source), if so.
-    pub suppressed_by: Option<String>,
+    pub suppressed_by: Option<crate::domain::Suppression>,
 }
 
 impl Located {
@@ -54,9 +54,9 @@ pub fn locate(aoi: &Aoi, detections: Vec<Detection>, heat_buffer_m: f64) -> Plac
         }
         // a satellite pixel's centre can sit half a pixel from the source it sees
         let slack = if d.source == SourceKind::Satellite { d.radius_m } else { 0.0 };
-        let suppressed_by = aoi
-            .heat_source_near(d.lon, d.lat, heat_buffer_m, slack)
-            .map(|h| format!("known heat source {} {} ({})", h.id, h.name, h.kind));
+        let suppressed_by = aoi.heat_source_near(d.lon, d.lat, heat_buffer_m, slack).map(|h| {
+            crate::domain::Suppression::HeatSource { id: h.id.clone(), name: h.name.clone(), kind: h.kind.to_string() }
+        });
         let place = aoi.place(d.lon, d.lat);
         let near = near(aoi, d.lon, d.lat);
         inside.push(Located { detection: d, place, near, suppressed_by });

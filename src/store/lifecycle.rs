@@ -11,7 +11,7 @@ use super::tickets::{read_ticket, tickets_from};
 use super::{ts, Store, StoreError};
 use crate::domain::{Status, Ticket};
 use crate::lifecycle::{to_escalate, Step};
-use crate::notify::{Claimed, NotifyConfig, Outcome};
+use crate::notify::{Channel, Claimed, NotifyConfig, Outcome};
 
 /// Destinations a sender leaves alone for the rest of its run (they just failed).
 #[derive(Debug, Clone, Default)]
@@ -61,7 +61,7 @@ pub(super) fn log_change(
         tx.exec(
             "INSERT INTO outbox (key, log_seq, ticket_id, channel, target, body, next_at, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
-            vals![key, seq, &t.id, m.channel, &m.target, body.to_string(), ts(at)],
+            vals![key, seq, &t.id, m.channel.as_str(), &m.target, body.to_string(), ts(at)],
         )?;
     }
     Ok(seq)
@@ -224,6 +224,20 @@ impl Store {
         })
     }
 
+    /// The townships of the webhook messages still pending (to rest every township that shares
+    /// a dead receiver's URL).
+    pub fn pending_webhook_townships(&self) -> Result<Vec<String>, StoreError> {
+        let rows = self
+            .conn
+            .rows(
+                "SELECT DISTINCT t.township_code FROM outbox o JOIN tickets t ON t.id = o.ticket_id
+                 WHERE o.state = 'pending' AND o.channel = 'webhook'",
+                &[],
+            )
+            .map_err(super::sql_at(&self.path))?;
+        rows.iter().map(|r| r.text(0)).collect::<Result<_, DbError>>().map_err(super::sql_at(&self.path))
+    }
+
     /// Claims the next message due at `now` for `claim_s` seconds (a conditional update, so two
     /// senders never take the same one at once), not to a `resting` destination; with the
     /// township of its ticket.
@@ -261,7 +275,11 @@ impl Store {
                         id: r.int(0)?,
                         key: r.text(1)?,
                         ticket_id: r.text(2)?,
-                        channel: r.text(3)?,
+                        channel: {
+                            let c = r.text(3)?;
+                            Channel::parse(&c)
+                                .ok_or_else(|| DbError::Value(format!("outbox channel `{c}` is unknown")))?
+                        },
                         target: r.text(4)?,
                         body: r.text(5)?,
                         attempts: r.int(6)?,

@@ -22,6 +22,7 @@ mod queue;
 mod schema;
 mod tickets;
 mod tokens;
+mod views;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -37,6 +38,7 @@ pub use queue::{Claim, Queued};
 pub use schema::SCHEMA_VERSION;
 pub use tickets::TicketFilter;
 pub use tokens::Identity;
+pub use views::StoredView;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

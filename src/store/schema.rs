@@ -239,6 +239,25 @@ fn migrate_7(real: &str) -> String {
     MIGRATE_7.replace("{REAL}", real)
 }
 
+/// Version 8 (issue 19): each camera view's memory (one row per preset, rewritten per frame).
+/// `{ID}` is SQLite's `INTEGER PRIMARY KEY AUTOINCREMENT` or PostgreSQL's identity column.
+const MIGRATE_8: &str = r#"
+CREATE TABLE IF NOT EXISTS views (
+    id {ID},
+    camera_id TEXT NOT NULL,
+    pan {REAL} NOT NULL, tilt {REAL} NOT NULL, hfov {REAL} NOT NULL,
+    frames BIGINT NOT NULL,
+    last_at TEXT,
+    memory TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS views_by_camera ON views (camera_id);
+"#;
+
+fn migrate_8(real: &str, id: &str) -> String {
+    MIGRATE_8.replace("{REAL}", real).replace("{ID}", id)
+}
+
 /// A new PostgreSQL store at version 6: SQLite's tables in PostgreSQL's types (`BIGINT` for
 /// INTEGER, `DOUBLE PRECISION` for REAL, identity columns for AUTOINCREMENT), the ticket index
 /// as a plain table with b-tree indexes instead of an R*Tree, and the same triggers in PL/pgSQL.
@@ -389,7 +408,7 @@ fn sqlite_version(conn: &Connection) -> rusqlite::Result<i64> {
 }
 
 /// The schema version this build writes; an older store is migrated on open, a newer refused.
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 8;
 
 /// Brings the store to [`SCHEMA_VERSION`], in one transaction.
 pub(super) fn migrate(conn: &mut Conn) -> Result<(), DbError> {
@@ -410,6 +429,9 @@ pub(super) fn migrate(conn: &mut Conn) -> Result<(), DbError> {
             }
             if found < 7 {
                 tx.batch(&migrate_7("DOUBLE PRECISION"))?;
+            }
+            if found < 8 {
+                tx.batch(&migrate_8("DOUBLE PRECISION", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"))?;
             }
             tx.batch(&format!("UPDATE firepoint_schema SET version = {SCHEMA_VERSION}"))?;
             Ok(())
@@ -461,6 +483,9 @@ fn migrate_in_one_transaction(conn: &mut Connection) -> rusqlite::Result<()> {
     }
     if version < 7 {
         tx.execute_batch(&migrate_7("REAL"))?;
+    }
+    if version < 8 {
+        tx.execute_batch(&migrate_8("REAL", "INTEGER PRIMARY KEY AUTOINCREMENT"))?;
     }
     if version < SCHEMA_VERSION {
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;

@@ -18,8 +18,16 @@ impl Sandbox {
     pub fn path(&self, rel: &str) -> PathBuf {
         self.dir.path().join(rel)
     }
+}
 
-    /// `firepoint` with every path pointed into the sandbox (and the repo's aoi/).
+/// A file of the repository (a model, the sample district).
+pub fn repo_path(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+impl Sandbox {
+    /// `firepoint` with every path pointed into the sandbox, the repo's aoi/ and the shipped
+    /// smoke model (models/smoke-view-v3.onnx).
     pub fn cmd(&self) -> Command {
         Command::from_std(self.std_cmd())
     }
@@ -34,7 +42,7 @@ impl Sandbox {
             .env_remove("FIREPOINT_CONFIG")
             .env_remove("RUST_LOG")
             .args(["--set", &format!("paths.aoi={}", quoted(repo.join("aoi")))])
-            .args(["--set", &format!("camera.model={}", quoted(repo.join("models/smoke-patch-v1.onnx")))])
+            .args(["--set", &format!("camera.model={}", quoted(repo.join("models/smoke-view-v3.onnx")))])
             .args(["--set", "paths.inbox=\"work/inbox\"", "--set", "paths.store=\"work/firepoint.sqlite\""])
             .args(["--set", "paths.feed=\"work/feed\"", "--set", "paths.quarantine=\"work/quarantine\""]);
         cmd

@@ -1,0 +1,73 @@
+//! The township page (embedded by build.rs: `web/page/`, Leaflet from `web/node_modules`), the
+//! token's own identity and the village layer its map draws.
+
+use axum::extract::State;
+use axum::http::{header, HeaderValue};
+use axum::response::Response;
+use axum::Json;
+
+use super::auth::Who;
+use super::error::ApiError;
+use super::state::Shared;
+use super::tickets::typed;
+
+pub(super) mod assets {
+    pub const INDEX: &str = include_str!(concat!(env!("OUT_DIR"), "/index.html"));
+    pub const APP_JS: &str = include_str!(concat!(env!("OUT_DIR"), "/app.js"));
+    pub const APP_CSS: &str = include_str!(concat!(env!("OUT_DIR"), "/app.css"));
+    pub const LEAFLET_JS: &str = include_str!(concat!(env!("OUT_DIR"), "/leaflet.js"));
+    pub const LEAFLET_CSS: &str = include_str!(concat!(env!("OUT_DIR"), "/leaflet.css"));
+}
+
+pub(super) fn asset(content_type: &'static str, text: &'static str) -> Response {
+    let mut r = typed(content_type, text);
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    r
+}
+
+/// The village layer for the page's map: polygons with code, name and township, and the
+/// township names by code.
+pub fn villages_geojson(aoi: &crate::aoi::Aoi) -> serde_json::Value {
+    let ring = |r: &geo::LineString<f64>| r.0.iter().map(|c| [c.x, c.y]).collect::<Vec<_>>();
+    let features: Vec<serde_json::Value> = aoi
+        .villages
+        .iter()
+        .map(|v| {
+            let polys: Vec<Vec<Vec<[f64; 2]>>> = v
+                .area
+                .0
+                .iter()
+                .map(|p| std::iter::once(ring(p.exterior())).chain(p.interiors().iter().map(ring)).collect())
+                .collect();
+            let township = aoi.township(&v.township).map(|t| t.name.clone()).unwrap_or_default();
+            serde_json::json!({
+                "type": "Feature",
+                "geometry": { "type": "MultiPolygon", "coordinates": polys },
+                "properties": { "code": v.code, "name": v.name, "township_code": v.township, "township": township,
+                                "grid_id": v.grid_id },
+            })
+        })
+        .collect();
+    let townships: serde_json::Map<String, serde_json::Value> =
+        aoi.townships.iter().map(|t| (t.code.clone(), t.name.clone().into())).collect();
+    serde_json::json!({ "type": "FeatureCollection", "features": features, "townships": townships })
+}
+
+/// `GET /me`: who the token speaks for.
+pub(super) async fn me(State(app): State<Shared>, Who(who): Who) -> Result<Json<serde_json::Value>, ApiError> {
+    let township = who
+        .township_code
+        .as_ref()
+        .and_then(|code| app.villages["townships"].get(code).and_then(|n| n.as_str()).map(String::from));
+    Ok(Json(serde_json::json!({ "name": who.name, "township_code": who.township_code, "township": township })))
+}
+
+/// `GET /villages.geojson`: the villages the token may see.
+pub(super) async fn village_layer(State(app): State<Shared>, Who(who): Who) -> Result<Response, ApiError> {
+    let features: Vec<&serde_json::Value> = app.villages["features"]
+        .as_array()
+        .map(|f| f.iter().filter(|v| who.sees(v["properties"]["township_code"].as_str().unwrap_or(""))).collect())
+        .unwrap_or_default();
+    let body = serde_json::json!({ "type": "FeatureCollection", "features": features });
+    Ok(typed("application/geo+json", body.to_string()))
+}

@@ -1,0 +1,74 @@
+//! What every handler shares: the store's connections (read-only ones pooled, one writer), the
+//! district's villages for the page, and the lists already built. Reads and writes run off the
+//! async threads.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::http::StatusCode;
+
+use super::error::{err, ApiError};
+use crate::store::{Store, StoreError};
+
+/// Read-only store connections, reused.
+pub(super) struct Readers {
+    pub(super) path: PathBuf,
+    pub(super) idle: Mutex<Vec<Store>>,
+}
+
+pub(super) struct App {
+    pub(super) readers: Readers,
+    /// The one writing connection (steps are short transactions; batches write meanwhile).
+    pub(super) writer: Mutex<Store>,
+    pub(super) villages: serde_json::Value,
+    /// Township codes of the district (a county token's `?township=` must name one).
+    pub(super) townships: Vec<String>,
+    /// Lists already built, by filter and format, with the tickets' version they were built at:
+    /// a list is rebuilt only after a ticket changed.
+    pub(super) lists: Mutex<std::collections::HashMap<String, (i64, axum::body::Bytes)>>,
+    pub(super) cap_sender: String,
+}
+
+pub(super) type Shared = Arc<App>;
+
+impl App {
+    /// Runs `f` on a read-only connection, off the async threads.
+    pub(super) async fn read<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&Store) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let app = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let taken = app.readers.idle.lock().expect("reader pool").pop();
+            let store = match taken {
+                Some(s) => s,
+                None => Store::open_read_only(&app.readers.path)?,
+            };
+            let out = f(&store);
+            app.readers.idle.lock().expect("reader pool").push(store);
+            out
+        })
+        .await
+        .map_err(|e| err(StatusCode::INTERNAL_SERVER_ERROR, format!("reader task failed: {e}")))?
+    }
+
+    /// Runs `f` on the one writing connection, off the async threads, if it can start before
+    /// `deadline`: a write queued behind others (or behind a batch) past the request's own time
+    /// is never started, and waits for the store's lock only until then.
+    pub(super) async fn write<T: Send + 'static>(
+        self: &Arc<Self>,
+        deadline: Instant,
+        f: impl FnOnce(&mut Store) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let app = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut writer = app.writer.lock().expect("writer");
+            let left = deadline.checked_duration_since(Instant::now()).ok_or(StoreError::TooLate)?;
+            writer.set_busy_timeout(left)?;
+            f(&mut writer)
+        })
+        .await
+        .map_err(|e| err(StatusCode::INTERNAL_SERVER_ERROR, format!("writer task failed: {e}")))?
+    }
+}

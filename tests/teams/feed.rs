@@ -1,0 +1,76 @@
+//! The ticket feed is read by other systems (dispatch apps, GIS screens): its shape is pinned.
+
+use crate::common;
+
+#[test]
+fn demo_ticket_feed_shape_is_pinned() {
+    let sb = common::Sandbox::new();
+    sb.simulate();
+    sb.cmd().arg("run").assert().code(0);
+    let tickets = sb.tickets();
+    insta::assert_json_snapshot!("demo_tickets", tickets, {
+        "[].created_at" => "[wall clock]",
+        "[].updated_at" => "[wall clock]",
+    });
+}
+
+/// Three tickets of the sample district at fixed times, taken through the steps a township team
+/// takes (so every ledger column has a value somewhere): open, acknowledged + on site + resolved,
+/// false alarm; and the GeoJSON and ledger exports of them.
+fn worked_tickets() -> Vec<firepoint::domain::Ticket> {
+    use chrono::TimeZone;
+    use firepoint::domain::{Detection, FalseAlarmCause, SourceKind};
+    use firepoint::lifecycle::Step;
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = firepoint::store::Store::open(&dir.path().join("t.sqlite")).unwrap();
+    let aoi = firepoint::aoi::Aoi::load(std::path::Path::new("aoi")).unwrap();
+    let at = |h, m| chrono::Utc.with_ymd_and_hms(2026, 6, 10, h, m, 0).unwrap();
+    let place = |lon: f64, lat: f64, min| {
+        let mut loc = firepoint::locate::Located::on_farmland(Detection::point(
+            SourceKind::Satellite,
+            lon,
+            lat,
+            at(5, min),
+            700.0,
+        ));
+        loc.place = aoi.place(lon, lat);
+        loc
+    };
+    let cfg = firepoint::config::Config::default();
+    let input = firepoint::batch::InputRef {
+        path: "p".as_ref(),
+        sha256: "pass",
+        kind: "satellite",
+        frame: None,
+        note: None,
+        forecasts: &[],
+        view: None,
+    };
+    let dets = [place(115.665, 37.645, 30), place(115.60, 37.70, 31), place(115.72, 37.60, 32)];
+    let ids = firepoint::batch::record_input(&mut store, input, &dets, &cfg.rules(), cfg.persistence.cell_deg)
+        .unwrap()
+        .opened;
+    assert_eq!(ids.len(), 3);
+    store.step(&ids[1], &Step::Ack, "网格员甲", at(6, 0)).unwrap();
+    store.step(&ids[1], &Step::OnSite { note: None }, "网格员甲", at(6, 20)).unwrap();
+    store.step(&ids[1], &Step::Resolve { action: "已扑灭，秸秆清运".into() }, "网格员甲", at(6, 40)).unwrap();
+    let cause = Step::FalseAlarm { cause: FalseAlarmCause::IndustrialHeat, note: Some("砖厂烟囱".into()) };
+    store.step(&ids[2], &cause, "网格员乙", at(10, 0)).unwrap();
+    store.escalate_overdue(at(12, 0)).unwrap();
+    store.tickets(&firepoint::store::TicketFilter::all()).unwrap()
+}
+
+#[test]
+fn r9_the_ledger_csv_and_the_geojson_export_are_pinned() {
+    let tickets = worked_tickets();
+    let now = chrono::DateTime::parse_from_rfc3339("2026-06-10T12:00:00Z").unwrap().to_utc();
+    insta::assert_snapshot!("ledger_csv", firepoint::feed::ledger_csv(&tickets, now));
+    let geojson = firepoint::feed::geojson(&tickets);
+    insta::assert_json_snapshot!("tickets_geojson", geojson, {
+        ".features[].properties.created_at" => "[wall clock]",
+        ".features[].properties.updated_at" => insta::dynamic_redaction(move |value, _| {
+            // steps were taken at fixed times; a ticket nobody touched was updated when it opened
+            if value.as_str().is_some_and(|v| v.starts_with("2026-06-10")) { value } else { "[wall clock]".into() }
+        }),
+    });
+}

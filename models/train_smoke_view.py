@@ -64,6 +64,7 @@ NAME = "smoke-view-v3"
 SEED = 20261206
 K = 128           # key width
 REF_FRAMES = 5    # earlier frames whose keys make the reference
+HEAD_STEPS = 6000  # stage B's steps
 log = ts.log
 
 
@@ -312,7 +313,7 @@ def mil_real(model, seq_pre, seq_post, rng):
     return np.stack(now), np.stack(ref), np.ones(len(now))
 
 
-def train_head(model, data, minutes, rng):
+def train_head(model, data, rng):
     import torch
     now, ref, lab = (torch.tensor(np.asarray(a), dtype=torch.float32) for a in data)
     params = list(model.now.parameters()) + list(model.h1.parameters()) + list(model.h2.parameters())
@@ -322,7 +323,8 @@ def train_head(model, data, minutes, rng):
     t0, step = time.time(), 0
     n = len(lab)
     g = torch.Generator().manual_seed(SEED)
-    while time.time() - t0 < minutes * 60 and step < 6000:
+    # a fixed number of steps, whatever the machine's speed: the same checkpoint gives the same head
+    while step < HEAD_STEPS:
         idx = torch.randint(0, n, (256,), generator=g)
         e, r = now[idx], ref[idx]
         e = e + 0.02 * torch.randn(e.shape, generator=g) * e.std()
@@ -516,7 +518,6 @@ def main():
     ap.add_argument("--out", default="models")
     ap.add_argument("--steps", type=int, default=1200)
     ap.add_argument("--minutes", type=float, default=45.0, help="cap on stage A's training loop")
-    ap.add_argument("--head-minutes", type=float, default=4.0)
     ap.add_argument("--synth", type=int, default=6000, help="synthetic mini-sequences for stage B")
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--quick", action="store_true", help="pipeline check: few steps, few samples")
@@ -532,7 +533,7 @@ def main():
     ts.build_cache(args.data, recs)
     split_names = {s: sorted(set(r["event"] for r in recs if r["split"] == s)) for s in ("train", "val", "test", "extra")}
     if args.quick:
-        args.steps, args.minutes, args.synth, args.head_minutes = 6, 2, 60, 0.2
+        args.steps, args.minutes, args.synth = 6, 2, 60
     if args.reuse:
         # thresholds and evaluation of an exported model again (its ONNX and head as they are)
         model, info_a, info_b = None, {"reused": args.reuse}, {"reused": args.reuse}
@@ -575,7 +576,7 @@ def main():
     now.append(a); ref.append(b); lab.append(c)
     data = (np.concatenate(now), np.concatenate(ref), np.concatenate(lab))
     log("stage B data: %d pairs (%d positive) in %.0f s" % (len(data[2]), int(data[2].sum()), time.time() - t_b))
-    info_b = train_head(model, data, args.head_minutes, rng)
+    info_b = train_head(model, data, rng)
     info_b["data_seconds"] = round(time.time() - t_b, 1)
     model.eval()
     os.makedirs(args.out, exist_ok=True)

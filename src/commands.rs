@@ -62,12 +62,14 @@ pub fn pass(cfg: &Config, files: Vec<PathBuf>) -> Result<Exit> {
         if std::fs::symlink_metadata(&f).is_err() {
             bail!("cannot read {}: no such file", f.display());
         }
-        let companion = firepoint::ingest::goes::AbiName::parse(&f).is_some_and(|n| n.is_l1b() && n.channel != Some(7));
-        match firepoint::ingest::InputKind::of(&f) {
-            Some(kind) => inputs.push((kind, f)),
+        let product = firepoint::ingest::Product::of(&f);
+        match product.as_ref().map(|p| (p, p.kind())) {
+            Some((_, Some(kind))) => inputs.push((kind, f)),
             // channels other than 7 are read with their scene's channel-7 file
-            None if companion => tracing::info!(file = %f.display(), "read with its scene's channel-7 file"),
-            None => bail!(
+            Some((firepoint::ingest::Product::AbiCompanion(_), None)) => {
+                tracing::info!(file = %f.display(), "read with its scene's channel-7 file")
+            }
+            _ => bail!(
                 "{}: not a satellite scene (.tif, .nc), fire-point table (.csv) or camera frame (.jpg, .png)",
                 f.display()
             ),
@@ -437,6 +439,13 @@ fn table(list: &[firepoint::domain::Ticket]) -> String {
 }
 
 pub fn validate_goes(cfg: &Config, l1b: &Path, fdc: &Path, offset: (usize, usize), json: bool) -> Result<Exit> {
+    use firepoint::ingest::Product;
+    if !matches!(Product::of(l1b), Some(Product::AbiScene(_))) {
+        bail!("{}: --l1b takes a GOES ABI L1b channel-7 file (OR_ABI-L1b-Rad…C07…nc)", l1b.display());
+    }
+    if !matches!(Product::of(fdc), Some(Product::AbiFireProduct(_))) {
+        bail!("{}: --fdc takes a GOES ABI fire product (OR_ABI-L2-FDC…nc)", fdc.display());
+    }
     let scene = firepoint::ingest::goes::read_abi_scene(l1b, &cfg.limits)?;
     let fdc = firepoint::ingest::goes::read_fdc(fdc, &cfg.limits)?;
     let day = scene.is_daytime();

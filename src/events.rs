@@ -210,6 +210,12 @@ pub fn learn_masks(unconfirmed: &[FrameObservation], cfg: &ConfirmConfig) -> Vec
         .collect()
 }
 
+/// Where a camera sighting confirmed by a second tower is placed: where the two bearings cross
+/// when that is better known than the one ray over the DEM (lon, lat, radius), else `None`.
+pub fn better_fix(d: &Detection, fix: &crate::locate::camera::Triangulated) -> Option<(f64, f64, f64)> {
+    (fix.radius_m < d.radius_m).then_some((fix.lon, fix.lat, fix.radius_m))
+}
+
 /// Confirms a flagged frame `current` against `same_view` (earlier frames of its camera and
 /// preset in the window, newest first) and `other_towers` (other cameras' flagged frames in the
 /// window).
@@ -582,6 +588,23 @@ mod tests {
         assert!(matches!(confirm(&now, &[], &[same], &cfg), Confirmation::Pending { .. }));
         let off = ConfirmConfig { second_tower: false, ..ConfirmConfig::default() };
         assert!(matches!(confirm(&now, &[], &[seen], &off), Confirmation::Pending { .. }));
+    }
+
+    /// Issue 18: the better fix is decided here, without a store: two towers' crossing replaces
+    /// the one ray over the DEM only when it is better known.
+    #[test]
+    fn r18_a_crossing_replaces_the_ray_only_when_it_is_better_known() {
+        let at = chrono::Utc.with_ymd_and_hms(2026, 6, 10, 5, 30, 0).unwrap();
+        let d = Detection::point(crate::domain::SourceKind::Camera, 115.6, 37.6, at, 400.0);
+        let fix = |r| crate::locate::camera::Triangulated {
+            lon: 115.61,
+            lat: 37.61,
+            ellipse_m: (r, r / 2.0),
+            ellipse_azimuth_deg: 0.0,
+            radius_m: r,
+        };
+        assert_eq!(better_fix(&d, &fix(120.0)), Some((115.61, 37.61, 120.0)));
+        assert_eq!(better_fix(&d, &fix(900.0)), None);
     }
 
     #[test]

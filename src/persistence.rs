@@ -78,7 +78,7 @@ pub fn window(at: DateTime<Utc>, p: &Persistence) -> (NaiveDate, NaiveDate) {
 
 /// Why a detection is suppressed, if its footprint is a persistent source.
 pub fn verdict(h: &CellHistory, p: &Persistence) -> Option<crate::domain::Suppression> {
-    h.is_persistent(p).then(|| crate::domain::Suppression::Persistent {
+    h.is_persistent(p).then_some(crate::domain::Suppression::Persistent {
         days: h.days,
         night_days: h.night_days,
         lookback_days: p.lookback_days,

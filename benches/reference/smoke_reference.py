@@ -5,9 +5,10 @@ For every frame in a folder: decode (PIL) -> tile per the contract in models/smo
 (resize bilinear to width W keeping aspect, h = floor(H*W/w + 0.5) >= 224; 224x224 tiles at
 0, S, 2S, ... while x+224 < W plus one at W-224, same for y, row-major; then the whole frame
 squashed to 224x224, last) -> onnxruntime (intra-op threads = 2, tiles batched) -> frame score =
-max tile prob. A view model (smoke-view-v3: outputs prob, key, now) also runs its change head per
-frame against the mean key of the previous frames (one view: the folder), as firepoint's recorder
-does. Prints frames/s end to end and the bare onnxruntime tiles/s on the same tiles.
+max tile prob. A view model (smoke-view-v3) judges the folder as one view, as firepoint's recorder
+does: the first frame alone at the strict threshold, then each tile's logit against its own
+percentile over the earlier frames. Prints frames/s end to end and the bare onnxruntime tiles/s
+on the same tiles.
 
 Usage: /tmp/venv-train/bin/python benches/reference/smoke_reference.py DIR [--model models/smoke-tile-v2.onnx]
 """
@@ -53,31 +54,31 @@ def main():
     paths = sorted(os.path.join(r, f) for r, _, fs in os.walk(a.dir) for f in fs
                    if f.lower().endswith((".jpg", ".jpeg", ".png")))
     view = meta.get("view")
-    outputs = ["prob", "key", "now"] if view else ["prob"]
-    run = lambda x: [np.concatenate(o) for o in zip(*[sess.run(outputs, {"tiles": x[i:i + a.batch]})
-                                                       for i in range(0, len(x), a.batch)])]
+    run = lambda x: np.concatenate([sess.run(["prob"], {"tiles": x[i:i + a.batch]})[0]
+                                    for i in range(0, len(x), a.batch)])
     run(tile_frame(paths[0], W, S))  # warm-up
-    t0, all_tiles, flagged, keys = time.perf_counter(), [], 0, []
+    t0, all_tiles, flagged, history = time.perf_counter(), [], 0, []
     for p in paths:
         x = tile_frame(p, W, S)
-        out = run(x)
-        score = float(out[0].max())
-        if view and keys:  # the change head against the view's previous frames (numpy, as in Rust)
-            h = view["head"]
-            z = np.maximum(0.0, out[2] + np.mean(keys[-view["ref_frames"]:], 0))
-            hid = np.maximum(0.0, z @ np.asarray(h["w1"], np.float32).T + np.asarray(h["b1"], np.float32))
-            new = 1 / (1 + np.exp(-(hid @ np.asarray(h["w2"], np.float32) + h["b2"][0])))
-            score = float(new[:-1].max())
-            thr = view["new_threshold"]
-        if view:
-            keys.append(out[1])
+        prob = run(x)
+        score = float(prob.max())
+        if view:  # one view (the folder): its first frame alone, then each tile against its own past
+            q = np.clip(prob.astype(np.float32), np.float32(1e-7), np.float32(1 - 1e-7))
+            lg = np.log(q) - np.log1p(-q)
+            if not history:
+                score, thr = float(prob[:-1].max()), view["warm_threshold"]
+            else:
+                base = np.percentile(np.stack(history[-view["baseline_frames"]:]), view["baseline_percentile"], axis=0)
+                margin = np.minimum(lg - base - view["rise"], lg - view["min_logit"])[:-1]
+                score, thr = float(1 / (1 + np.exp(-margin.max()))), 0.5
+            history.append(lg)
         flagged += score >= thr
         all_tiles.append(x)
     dt = time.perf_counter() - t0
     x = np.concatenate(all_tiles)
     t1 = time.perf_counter()
     run(x)
-    dt_ort = time.perf_counter() - t1  # (includes the key and now outputs of a view model)
+    dt_ort = time.perf_counter() - t1
     print(f"{len(paths)} frames, {len(x)} tiles, {flagged} flagged at threshold {thr:.4f}")
     print(f"end to end (decode+tile+ort): {len(paths) / dt:.2f} frames/s")
     print(f"bare onnxruntime: {len(x) / dt_ort:.1f} tiles/s (batch {a.batch}, 2 intra-op threads)")

@@ -234,7 +234,30 @@ fn current_forecasts(store: &Store) -> Result<Vec<crate::burn::Forecast>, crate:
     store.forecasts(chrono::Utc::now() - chrono::Duration::days(FORECASTS_BACK_DAYS))
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
+    /// A batch's or a worker's context over `store`: the district's drawn view masks and those
+    /// learned from the store, the forecasts in force.
+    fn new(cfg: &'a Config, aoi: &'a Aoi, mode: Quarantine, inputs: usize) -> anyhow::Result<Ctx<'a>> {
+        let store = Store::open(&cfg.paths.store)?.with_notify(&cfg.notify);
+        let mut masks = aoi.view_masks.clone();
+        masks.extend(learned_masks(&store, cfg)?);
+        let report = BatchReport { inputs, ..Default::default() };
+        let forecasts = current_forecasts(&store)?;
+        Ok(Ctx { cfg, aoi, masks, store, mode, report, forecasts, view_model: None })
+    }
+
+    /// Writes the feed of every ticket and hands the report back. Every input is committed by
+    /// now: a feed folder that cannot be written makes the batch partial (said, exit 1), not a
+    /// failure that hides what was recorded.
+    fn write_feed(mut self) -> anyhow::Result<BatchReport> {
+        let tickets = self.store.tickets(&crate::store::TicketFilter::all())?;
+        match crate::feed::write(&self.cfg.paths.feed, &tickets) {
+            Ok(files) => self.report.feed = files,
+            Err(e) => self.report.feed_error = Some(crate::text::error_chain(&e)),
+        }
+        Ok(self.report)
+    }
+
     /// Locates and records one input's detections, or quarantines it, or (a file still being
     /// written) leaves it for the next batch.
     fn finish(&mut self, input: &Found, detected: Result<Detected, InputError>) -> anyhow::Result<()> {
@@ -469,40 +492,22 @@ pub fn run(cfg: &Config, inputs: Vec<(InputKind, PathBuf)>, mode: Quarantine) ->
         return worker::run(cfg, &aoi, inputs, mode);
     }
     let _lock = lock::lock(&cfg.paths.store, cfg.batch.stuck_after_min)?;
-    let store = Store::open(&cfg.paths.store)?.with_notify(&cfg.notify);
-    let mut masks = aoi.view_masks.clone();
-    masks.extend(learned_masks(&store, cfg)?);
-    let report = BatchReport { inputs: inputs.len(), ..Default::default() };
-    let forecasts = current_forecasts(&store)?;
-    let mut ctx = Ctx { cfg, aoi: &aoi, masks, store, mode, report, forecasts, view_model: None };
+    let mut ctx = Ctx::new(cfg, &aoi, mode, inputs.len())?;
     let mut todo = Vec::new();
     let mut batch_shas = std::collections::HashSet::new();
     for (kind, path) in inputs {
-        // only regular files are read: a FIFO named by hand would hang the batch
-        let unread = |sha: String| Found { kind, path: path.clone(), sha, stamp: None };
-        if let Err(what) = crate::ingest::regular_file(&path) {
-            let err = InputError::NotRegular { path: path.clone(), what };
-            ctx.finish(&unread(format!("unread:{}", path.display())), Err(err))?;
-            continue;
-        }
-        let stamp = stamp_of(&path);
-        if stamp.is_some_and(|(len, _)| len == 0) {
-            let err = InputError::EmptyFile { path: path.clone() };
-            ctx.finish(&unread(format!("empty:{}", path.display())), Err(err))?;
-            continue;
-        }
-        match sha256_file(&path) {
-            Err(source) => {
-                let err = InputError::Unreadable { path: path.clone(), source };
-                ctx.finish(&unread(format!("unread:{}", path.display())), Err(err))?
+        match examine(kind, &path) {
+            Err(bad) => {
+                let (unread, err) = *bad;
+                ctx.finish(&unread, Err(err))?
             }
             // the same content under a second name (a delivery repeated) is done once; a
             // quarantined input delivered again (its sidecar fixed, say) is tried again
-            Ok(sha) if ctx.store.input_status(&sha)?.as_deref() == Some("done") || !batch_shas.insert(sha.clone()) => {
+            Ok(f) if ctx.store.input_status(&f.sha)?.as_deref() == Some("done") || !batch_shas.insert(f.sha.clone()) => {
                 tracing::info!(file = %path.display(), "already processed (same content seen before)");
                 ctx.report.skipped += 1
             }
-            Ok(sha) => todo.push(Found { kind, path, sha, stamp }),
+            Ok(f) => todo.push(f),
         }
     }
     let (photos, others): (Vec<Found>, Vec<Found>) =
@@ -511,32 +516,54 @@ pub fn run(cfg: &Config, inputs: Vec<(InputKind, PathBuf)>, mode: Quarantine) ->
     let (frames, drones): (Vec<Found>, Vec<Found>) = photos.into_iter().partition(|f| f.kind == InputKind::Frame);
     // the model is loaded and its first session started before anything is recorded: a
     // missing runtime or a model that cannot run is fatal (exit 2, nothing processed)
-    let detector = if frames.is_empty() && drones.is_empty() {
-        None
-    } else {
-        let model = SmokeModel::load(&cfg.camera.model, cfg.camera.threshold)?;
-        let wait = std::time::Duration::from_secs(cfg.camera.sidecar_wait_min.max(0) as u64 * 60);
-        Some(
-            FrameDetector::new(model, &aoi, wait)?.with_max_pixels(cfg.limits.max_frame_pixels).with_bands(&cfg.camera),
-        )
-    };
+    let detector = if frames.is_empty() && drones.is_empty() { None } else { Some(detector(cfg, &aoi)?) };
     let companion_wait = std::time::Duration::from_secs(cfg.batch.companion_wait_min.max(0) as u64 * 60);
     let settings = Settings { hotspot: &cfg.hotspot, limits: &cfg.limits, companion_wait };
     for input in &others {
-        ctx.finish(input, crate::detect::detect_file(input.kind, &input.path, settings))?;
+        ctx.finish(input, analyse_file(input.kind, &input.path, settings))?;
     }
     if let Some(detector) = detector {
         score_frames(&mut ctx, &detector, &frames)?;
         score_frames(&mut ctx, &detector, &drones)?;
     }
-    let tickets = ctx.store.tickets(&crate::store::TicketFilter::all())?;
-    // every input is committed by now: a feed folder that cannot be written makes the batch
-    // partial (said, exit 1), not a failure that hides what was recorded
-    match crate::feed::write(&cfg.paths.feed, &tickets) {
-        Ok(files) => ctx.report.feed = files,
-        Err(e) => ctx.report.feed_error = Some(crate::text::error_chain(&e)),
+    ctx.write_feed()
+}
+
+/// The camera detector of a batch or a worker: the model loaded and its first session started
+/// (a missing runtime or a model that cannot run is fatal before anything is recorded).
+fn detector<'a>(cfg: &Config, aoi: &'a Aoi) -> anyhow::Result<FrameDetector<'a>> {
+    let model = SmokeModel::load(&cfg.camera.model, cfg.camera.threshold)?;
+    let wait = std::time::Duration::from_secs(cfg.camera.sidecar_wait_min.max(0) as u64 * 60);
+    Ok(FrameDetector::new(model, aoi, wait)?.with_max_pixels(cfg.limits.max_frame_pixels).with_bands(&cfg.camera))
+}
+
+/// An input as a batch or a worker first meets it: a regular, non-empty, readable file and its
+/// checksum; or why it cannot be used, with a stand-in checksum that names the file (so the bad
+/// input is recorded once). Only regular files are read: a FIFO named by hand would hang the batch.
+fn examine(kind: InputKind, path: &Path) -> Result<Found, Box<(Found, InputError)>> {
+    let unread = |what: &str| Found { kind, path: path.into(), sha: format!("{what}:{}", path.display()), stamp: None };
+    if let Err(what) = crate::ingest::regular_file(path) {
+        return Err(Box::new((unread("unread"), InputError::NotRegular { path: path.into(), what })));
     }
-    Ok(ctx.report)
+    let stamp = stamp_of(path);
+    if stamp.is_some_and(|(len, _)| len == 0) {
+        return Err(Box::new((unread("empty"), InputError::EmptyFile { path: path.into() })));
+    }
+    match sha256_file(path) {
+        Ok(sha) => Ok(Found { kind, path: path.into(), sha, stamp }),
+        Err(source) => Err(Box::new((unread("unread"), InputError::Unreadable { path: path.into(), source }))),
+    }
+}
+
+/// What an input other than a frame or photo gives: a forecast is read (it has no fires), the
+/// rest go through the fire tests.
+fn analyse_file(kind: InputKind, path: &Path, settings: Settings) -> Result<Detected, InputError> {
+    match kind {
+        InputKind::Weather => {
+            Ok(Detected { forecasts: crate::ingest::weather::read_forecasts(path)?, ..Default::default() })
+        }
+        _ => crate::detect::detect_file(kind, path, settings),
+    }
 }
 
 /// Scores frames (or drone photos: `frames` are all of one kind) a chunk at a time (memory stays

@@ -144,9 +144,8 @@ fn confirmed<'a>(
                 "ellipse_azimuth_deg": fix.ellipse_azimuth_deg.round(),
                 "single_tower_fix": [loc.detection.lon, loc.detection.lat],
             });
-            // the better fix: two bearings beat one ray over the DEM
-            if fix.radius_m < loc.detection.radius_m {
-                (loc.detection.lon, loc.detection.lat, loc.detection.radius_m) = (fix.lon, fix.lat, fix.radius_m);
+            if let Some(place) = crate::events::better_fix(&loc.detection, fix) {
+                (loc.detection.lon, loc.detection.lat, loc.detection.radius_m) = place;
             }
         }
         Confirmation::Pending { .. } => loc.suppressed_by = verdict.pending_reason(),

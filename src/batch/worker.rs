@@ -41,21 +41,10 @@ fn order_key(kind: InputKind, path: &Path) -> String {
 /// hashed, a name the claiming worker will quarantine it under; nothing for a file that is gone
 /// (another worker quarantined it since this one listed the inbox).
 fn registered(kind: InputKind, path: &Path) -> Option<Found> {
-    let unread = |what: &str| Found { kind, path: path.into(), sha: format!("{what}:{}", path.display()), stamp: None };
     if !path.exists() && path.symlink_metadata().is_err() {
         return None;
     }
-    if crate::ingest::regular_file(path).is_err() {
-        return Some(unread("unread"));
-    }
-    let stamp = stamp_of(path);
-    if stamp.is_some_and(|(len, _)| len == 0) {
-        return Some(unread("empty"));
-    }
-    Some(match sha256_file(path) {
-        Ok(sha) => Found { kind, path: path.into(), sha, stamp },
-        Err(_) => unread("unread"),
-    })
+    Some(examine(kind, path).unwrap_or_else(|bad| bad.0))
 }
 
 /// What the claiming worker finds when it opens an input again: the checks of a batch
@@ -70,18 +59,11 @@ fn reopened(q: &Queued, kind: InputKind) -> Option<Result<Found, InputError>> {
 }
 
 fn reopened_file(q: &Queued, kind: InputKind, path: PathBuf) -> Result<Found, InputError> {
-    if let Err(what) = crate::ingest::regular_file(&path) {
-        return Err(InputError::NotRegular { path, what });
-    }
-    let stamp = stamp_of(&path);
-    if stamp.is_some_and(|(len, _)| len == 0) {
-        return Err(InputError::EmptyFile { path });
-    }
-    let sha = sha256_file(&path).map_err(|source| InputError::Unreadable { path: path.clone(), source })?;
-    if sha != q.sha256 {
+    let found = examine(kind, &path).map_err(|bad| bad.1)?;
+    if found.sha != q.sha256 {
         return Err(InputError::StillWriting { path });
     }
-    Ok(Found { kind, path, sha, stamp })
+    Ok(found)
 }
 
 /// Runs one worker over `inputs` (the inbox as this worker found it).
@@ -91,12 +73,7 @@ pub(super) fn run(
     inputs: Vec<(InputKind, PathBuf)>,
     mode: Quarantine,
 ) -> anyhow::Result<BatchReport> {
-    let store = Store::open(&cfg.paths.store)?.with_notify(&cfg.notify);
-    let mut masks = aoi.view_masks.clone();
-    masks.extend(learned_masks(&store, cfg)?);
-    let report = BatchReport { inputs: inputs.len(), ..Default::default() };
-    let forecasts = super::current_forecasts(&store)?;
-    let mut ctx = Ctx { cfg, aoi, masks, store, mode, report, forecasts, view_model: None };
+    let mut ctx = Ctx::new(cfg, aoi, mode, inputs.len())?;
     let worker = worker_name();
     let mut queue = Vec::new();
     for (kind, path) in inputs {
@@ -128,12 +105,7 @@ pub(super) fn run(
         }
         analyse(&mut ctx, &worker, &claimed, &mut detector)?;
     }
-    let tickets = ctx.store.tickets(&crate::store::TicketFilter::all())?;
-    match crate::feed::write(&cfg.paths.feed, &tickets) {
-        Ok(files) => ctx.report.feed = files,
-        Err(e) => ctx.report.feed_error = Some(crate::text::error_chain(&e)),
-    }
-    Ok(ctx.report)
+    ctx.write_feed()
 }
 
 /// Analyses the inputs `worker` claimed and stores each analysis in the queue; bad inputs are
@@ -166,20 +138,14 @@ fn analyse<'a>(
         }
         let companion_wait = std::time::Duration::from_secs(ctx.cfg.batch.companion_wait_min.max(0) as u64 * 60);
         let settings = Settings { hotspot: &ctx.cfg.hotspot, limits: &ctx.cfg.limits, companion_wait };
-        let detected = crate::detect::detect_file(kind, &found.path, settings);
+        let detected = super::analyse_file(kind, &found.path, settings);
         settle(ctx, worker, &found, detected)?;
     }
     if frames.is_empty() {
         return Ok(());
     }
     if detector.is_none() {
-        let model = SmokeModel::load(&ctx.cfg.camera.model, ctx.cfg.camera.threshold)?;
-        let wait = std::time::Duration::from_secs(ctx.cfg.camera.sidecar_wait_min.max(0) as u64 * 60);
-        *detector = Some(
-            FrameDetector::new(model, ctx.aoi, wait)?
-                .with_max_pixels(ctx.cfg.limits.max_frame_pixels)
-                .with_bands(&ctx.cfg.camera),
-        );
+        *detector = Some(super::detector(ctx.cfg, ctx.aoi)?);
     }
     let detector = detector.as_ref().expect("loaded above");
     // tower frames and drone photos share the model's sessions

@@ -79,8 +79,8 @@ pub enum InputError {
     EmptyFile { path: PathBuf },
     #[error("GOES scene {path}: a channel of the same scan has not arrived yet; it is tried again next batch")]
     CompanionPending { path: PathBuf },
-    #[error("{path}: camera frames carry no satellite history")]
-    NoHistory { path: PathBuf },
+    #[error("{path}: not a satellite scene, fire product or fire-point table")]
+    NotSatellite { path: PathBuf },
 }
 
 impl InputError {
@@ -132,10 +132,8 @@ pub fn detect_file(kind: InputKind, path: &Path, settings: Settings) -> Result<D
     match kind {
         InputKind::Table => detect_table(path),
         InputKind::Satellite => detect_scene(path, settings),
-        InputKind::Frame | InputKind::Drone => Err(InputError::NoHistory { path: path.into() }),
-        InputKind::Weather => {
-            Ok(Detected { forecasts: crate::ingest::weather::read_forecasts(path)?, ..Default::default() })
-        }
+        // frames and photos go through `frames::FrameDetector`; forecasts are read, not detected
+        InputKind::Frame | InputKind::Drone | InputKind::Weather => Err(InputError::NotSatellite { path: path.into() }),
     }
 }
 
@@ -150,28 +148,26 @@ fn detect_table(path: &Path) -> Result<Detected, InputError> {
 }
 
 fn detect_scene(path: &Path, settings: Settings) -> Result<Detected, InputError> {
-    let abi = goes::AbiName::parse(path);
+    use crate::ingest::Product;
     let max = settings.limits.max_fire_pixels;
     let too_many = |count| InputError::TooManyFires { path: path.into(), count, max };
-    if abi.as_ref().is_some_and(|n| n.is_fdc()) {
-        let fdc = goes::read_fdc(path, settings.limits)?;
-        let count = fdc.mask.data.iter().filter(|&&c| goes::is_fire_code(c)).count();
-        if count > max {
-            return Err(too_many(count));
+    let scene = match Product::of(path) {
+        Some(Product::AbiFireProduct(_)) => {
+            let fdc = goes::read_fdc(path, settings.limits)?;
+            let count = fdc.mask.data.iter().filter(|&&c| goes::is_fire_code(c)).count();
+            if count > max {
+                return Err(too_many(count));
+            }
+            return Ok(fdc_detections(&fdc).into());
         }
-        return Ok(fdc_detections(&fdc).into());
-    }
-    let scene = match abi {
-        Some(_) => match goes::read_abi_scene(path, settings.limits) {
+        Some(Product::AbiScene(_) | Product::AbiCompanion(_)) => match goes::read_abi_scene(path, settings.limits) {
             Err(goes::GoesError::MissingBand { .. }) if young(path, settings.companion_wait) => {
                 return Err(InputError::CompanionPending { path: path.into() })
             }
             other => other?,
         },
-        None if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("nc")) => {
-            return Err(InputError::NotAbi { path: path.into() })
-        }
-        None => match raster::read_geotiff(path, settings.limits)? {
+        Some(Product::OtherNetcdf) => return Err(InputError::NotAbi { path: path.into() }),
+        _ => match raster::read_geotiff(path, settings.limits)? {
             raster::GeoTiff::FireMask(grid) => return Ok(fire_grid_detections(&grid).into()),
             raster::GeoTiff::Scene(scene) => scene,
         },

@@ -83,6 +83,66 @@ pub(crate) fn read_band<T: Copy + gdal::raster::GdalType + Default>(
     Ok(out)
 }
 
+/// What a file is, named once, by where it sits and what it is called: every part of firepoint
+/// that must know (the inbox walk, `firepoint pass`, the satellite readers, `validate goes`) asks
+/// [`Product::of`]. A new product is a variant here, one line in `of`, and its reader.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Product {
+    /// A GeoTIFF: brightness temperatures, or a fire mask (its content says which).
+    GeoTiff,
+    /// A GOES ABI L1b channel-7 file: a scene, read with its channel-14 companion.
+    AbiScene(goes::AbiName),
+    /// A GOES ABI L1b file of another channel: read as its scene's companion, not an input.
+    AbiCompanion(goes::AbiName),
+    /// A GOES ABI fire product (FDC mask and power).
+    AbiFireProduct(goes::AbiName),
+    /// A NetCDF file whose name is not a GOES ABI product's: refused, naming what is expected.
+    OtherNetcdf,
+    /// A fire-point table (FIRMS, Himawari WLF, MEE).
+    Table,
+    /// A tower camera frame.
+    Frame,
+    /// A drone photo (a JPEG under a `drone` folder).
+    DronePhoto,
+    /// A rain forecast (CSV or JSON under a `weather` folder).
+    Forecast,
+}
+
+impl Product {
+    /// What `path` is; `None` for what is no input (a pose sidecar, an unknown extension).
+    pub fn of(path: &Path) -> Option<Product> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        Some(match ext.as_str() {
+            "tif" | "tiff" => Product::GeoTiff,
+            "nc" => match goes::AbiName::parse(path) {
+                Some(n) if n.is_fdc() => Product::AbiFireProduct(n),
+                Some(n) if n.is_l1b() && n.channel != Some(7) => Product::AbiCompanion(n),
+                Some(n) => Product::AbiScene(n),
+                None => Product::OtherNetcdf,
+            },
+            "csv" | "json" if in_folder(path, "weather") => Product::Forecast,
+            "csv" | "txt" => Product::Table,
+            "jpg" | "jpeg" if in_drone_folder(path) => Product::DronePhoto,
+            "jpg" | "jpeg" | "png" => Product::Frame,
+            _ => return None,
+        })
+    }
+
+    /// The kind of input the product is; `None` for a companion file.
+    pub fn kind(&self) -> Option<InputKind> {
+        Some(match self {
+            Product::GeoTiff | Product::AbiScene(_) | Product::AbiFireProduct(_) | Product::OtherNetcdf => {
+                InputKind::Satellite
+            }
+            Product::AbiCompanion(_) => return None,
+            Product::Table => InputKind::Table,
+            Product::Frame => InputKind::Frame,
+            Product::DronePhoto => InputKind::Drone,
+            Product::Forecast => InputKind::Weather,
+        })
+    }
+}
+
 /// What kind of input a file is, by where it sits in the inbox and its extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -102,19 +162,7 @@ impl InputKind {
     /// The kind of input a file is; `None` for files that are not inputs by themselves (pose
     /// sidecars, and ABI L1b files of channels other than 7, read as companions of their scene).
     pub fn of(path: &Path) -> Option<InputKind> {
-        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
-        match ext.as_str() {
-            "tif" | "tiff" => Some(InputKind::Satellite),
-            "nc" => match goes::AbiName::parse(path) {
-                Some(n) if n.is_l1b() && n.channel != Some(7) => None,
-                _ => Some(InputKind::Satellite),
-            },
-            "csv" | "json" if in_folder(path, "weather") => Some(InputKind::Weather),
-            "csv" | "txt" => Some(InputKind::Table),
-            "jpg" | "jpeg" => Some(if in_drone_folder(path) { InputKind::Drone } else { InputKind::Frame }),
-            "png" => Some(InputKind::Frame),
-            _ => None,
-        }
+        Product::of(path)?.kind()
     }
 
     /// The kind of a file under `inbox/drone/`: JPEG photos only (their `.json` sidecars travel
@@ -245,5 +293,29 @@ mod tests {
         assert_eq!(of("/data/frames/CAM01/f.json"), None, "a pose sidecar is no input");
         assert_eq!(of("/data/drone/UAV-01/p.jpg"), Some(InputKind::Drone));
         assert_eq!(of("/data/frames/CAM01/f.jpg"), Some(InputKind::Frame));
+    }
+
+    /// Issue 18: what a file is is decided in one place; the GOES names too (the inbox walk,
+    /// `pass`, the scene reader and `validate goes` used to decide each on their own).
+    #[test]
+    fn r18_one_place_names_every_product() {
+        let of = |p: &str| Product::of(Path::new(p));
+        let c07 = "OR_ABI-L1b-RadM1-M6C07_G17_s20193002000276_e20193002000334_c20193002000375.nc";
+        let c14 = "OR_ABI-L1b-RadM1-M6C14_G17_s20193002000276_e20193002000334_c20193002000393.nc";
+        let fdc = "OR_ABI-L2-FDCM1-M6_G17_s20193002000276_e20193002000334_c20193002000562.nc";
+        assert!(matches!(of(c07), Some(Product::AbiScene(_))));
+        assert!(matches!(of(c14), Some(Product::AbiCompanion(_))));
+        assert!(matches!(of(fdc), Some(Product::AbiFireProduct(_))));
+        assert_eq!(of("granule.nc"), Some(Product::OtherNetcdf));
+        assert_eq!(of("pass.TIF"), Some(Product::GeoTiff));
+        assert_eq!(of("/in/weather/f.csv"), Some(Product::Forecast));
+        assert_eq!(of("/in/satellite/f.csv"), Some(Product::Table));
+        assert_eq!(of("/in/drone/UAV/p.JPG"), Some(Product::DronePhoto));
+        assert_eq!(of("/in/frames/CAM/f.png"), Some(Product::Frame));
+        assert_eq!(of("notes.docx"), None);
+        // the kind of input each is, a companion none
+        assert_eq!(of(c14).unwrap().kind(), None);
+        assert_eq!(of(fdc).unwrap().kind(), Some(InputKind::Satellite));
+        assert_eq!(of("/in/weather/f.json").unwrap().kind(), Some(InputKind::Weather));
     }
 }

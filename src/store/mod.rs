@@ -38,7 +38,7 @@ pub use queue::{Claim, Queued};
 pub use schema::SCHEMA_VERSION;
 pub use tickets::TicketFilter;
 pub use tokens::Identity;
-pub use views::StoredView;
+pub use views::{StoredView, ViewRow};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

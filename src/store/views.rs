@@ -12,6 +12,19 @@ use crate::detect::view::ViewMemory;
 /// A view's row: its id (none for a view not yet stored) and memory.
 pub type StoredView = (Option<i64>, ViewMemory);
 
+/// A stored view as it is listed: camera, pose, frames remembered, the newest frame's time and
+/// the memory's size in bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ViewRow {
+    pub camera_id: String,
+    pub pan_deg: f64,
+    pub tilt_deg: f64,
+    pub hfov_deg: f64,
+    pub frames: i64,
+    pub last_at: Option<String>,
+    pub bytes: usize,
+}
+
 impl super::Store {
     /// The stored view of `camera` nearest to (pan, tilt) within the tolerances, at the same
     /// field of view (within 5 %, a zoom step is another view), or a new, empty one. A memory
@@ -53,9 +66,8 @@ impl super::Store {
         Ok(best.map(|(_, v)| v).unwrap_or_else(|| (None, ViewMemory::new(camera, pan, tilt, hfov))))
     }
 
-    /// Every stored view: camera, pan, tilt, field of view, frames remembered, the newest
-    /// frame's time and the memory's size in bytes (`firepoint cameras`, the card's size figure).
-    pub fn views(&self) -> Result<Vec<(String, f64, f64, f64, i64, Option<String>, usize)>, StoreError> {
+    /// Every stored view (the card's size figure).
+    pub fn views(&self) -> Result<Vec<ViewRow>, StoreError> {
         let rows = self
             .conn
             .rows(
@@ -65,15 +77,15 @@ impl super::Store {
             .map_err(self.sql())?;
         rows.iter()
             .map(|r| {
-                Ok((
-                    r.text(0)?,
-                    r.real(1)?,
-                    r.real(2)?,
-                    r.real(3)?,
-                    r.int(4)?,
-                    r.opt_text(5)?,
-                    r.int(6)?.max(0) as usize,
-                ))
+                Ok(ViewRow {
+                    camera_id: r.text(0)?,
+                    pan_deg: r.real(1)?,
+                    tilt_deg: r.real(2)?,
+                    hfov_deg: r.real(3)?,
+                    frames: r.int(4)?,
+                    last_at: r.opt_text(5)?,
+                    bytes: r.int(6)?.max(0) as usize,
+                })
             })
             .collect::<Result<_, super::DbError>>()
             .map_err(self.sql())

@@ -337,7 +337,7 @@ fn r19_a_view_memory_is_one_row_per_preset_written_with_its_frame(db: &Db) {
     assert_eq!((now.frames, now.to_text()), (2, next.to_text()));
     let rows = store.views().unwrap();
     assert_eq!(rows.len(), 1, "one row per view: {rows:?}");
-    assert!(rows[0].6 > 0 && rows[0].6 < 200, "a small memory: {} bytes", rows[0].6);
+    assert!(rows[0].bytes > 0 && rows[0].bytes < 200, "a small memory: {} bytes", rows[0].bytes);
     assert_eq!(now.background, Some(thumb), "the background is kept with the memory");
 }
 

@@ -181,7 +181,7 @@ fn r10_the_feed_lists_and_takes_steps_on_a_postgresql_store() {
     let (status, body) = call(server.port, "GET", "/tickets", &token);
     assert_eq!(status, 200, "{body}");
     let list: Vec<serde_json::Value> = body.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert_eq!(list.len(), 4, "the demo's four tickets");
+    assert_eq!(list.len(), 6, "the demo's six tickets (4 of the pass, 2 of the towers)");
     let id = list[0]["id"].as_str().unwrap();
     let (status, body) = call(server.port, "POST", &format!("/tickets/{id}/ack"), &token);
     assert_eq!(status, 200, "{body}");

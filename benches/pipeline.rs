@@ -102,6 +102,7 @@ fn store(c: &mut Criterion) {
                 &located,
                 &rules,
                 cfg.persistence.cell_deg,
+                &firepoint::notify::NotifyConfig::default(),
             )
             .unwrap()
         })

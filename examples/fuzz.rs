@@ -436,9 +436,16 @@ impl Http {
             forecasts: &[],
             view: None,
         };
-        let ids = firepoint::batch::record_input(&mut store, input, &located, &cfg.rules(), cfg.persistence.cell_deg)
-            .unwrap()
-            .opened;
+        let ids = firepoint::batch::record_input(
+            &mut store,
+            input,
+            &located,
+            &cfg.rules(),
+            cfg.persistence.cell_deg,
+            &firepoint::notify::NotifyConfig::default(),
+        )
+        .unwrap()
+        .opened;
         let (_, token) = store.add_token("fuzz", None).unwrap();
         let villages = firepoint::serve::villages_geojson(&aoi);
         let router =

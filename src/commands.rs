@@ -286,7 +286,7 @@ pub fn plan(cfg: &Config, day: chrono::NaiveDate, csv: Option<PathBuf>, map: Opt
 
 pub fn tickets(cfg: &Config, command: Option<TicketsCommand>) -> Result<Exit> {
     let command = command.unwrap_or(TicketsCommand::List { status: None, township: None, format: ListFormat::Table });
-    let mut store = Store::open_existing(&cfg.paths.store)?.with_notify(&cfg.notify);
+    let mut store = Store::open_existing(&cfg.paths.store)?;
     let now = chrono::Utc::now();
     let (id, by, step) = match command {
         TicketsCommand::List { status, township, format } => {
@@ -329,14 +329,14 @@ pub fn tickets(cfg: &Config, command: Option<TicketsCommand>) -> Result<Exit> {
         TicketsCommand::FalseAlarm { id, by, cause, note } => (id, by, Step::FalseAlarm { cause, note }),
         TicketsCommand::Duplicate { id, by, of } => (id, by, Step::Duplicate { of }),
     };
-    let t = store.step(&id, &step, &by, now)?;
+    let t = store.step(&id, &step, &by, now, &cfg.notify)?;
     println!("{} {} by {by}", t.id, t.status.as_str());
     Ok(Exit::Ok)
 }
 
 /// `firepoint notify`: escalate, then deliver the outbox; partial when messages failed for good.
 pub fn notify(cfg: &Config, max: usize, retry_failed: bool) -> Result<Exit> {
-    let mut store = Store::open_existing(&cfg.paths.store)?.with_notify(&cfg.notify);
+    let mut store = Store::open_existing(&cfg.paths.store)?;
     if retry_failed {
         eprintln!("notify: {} failed message(s) queued again", store.requeue_failed(chrono::Utc::now())?);
     }

@@ -13,6 +13,8 @@ use crate::grid::{Daylight, Georef};
 macro_rules! str_enum {
     ($t:ty { $($v:ident => $s:literal),+ }) => {
         impl $t {
+            /// Every value as written (JSON, SQL, the CLI): the store's CHECK lists are made of these.
+            pub const NAMES: &'static [&'static str] = &[$($s),+];
             pub fn as_str(self) -> &'static str { match self { $(Self::$v => $s),+ } }
             pub fn parse(s: &str) -> Option<Self> { match s { $($s => Some(Self::$v),)+ _ => None } }
         }

@@ -1,13 +1,16 @@
 //! The township team's steps on a ticket and their deadlines, as pure rules: which state a step
 //! may start from and leads to, which steps are overdue at a given time, and who hears of an
 //! overdue step (one escalation level per overdue step: grid member → township lead → county
-//! office). The store applies a step as one conditional update plus an audit row and its
-//! notifications (`store::lifecycle`); nothing here touches the store.
+//! office), and what each change says to whom ([`Announce`], [`messages`]). The store applies a
+//! step as one conditional update plus an audit row and appends the messages decided here
+//! (`store::lifecycle`); nothing here touches the store, and the store holds no notification
+//! settings.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{FalseAlarmCause, Status, Ticket};
+use crate::notify::{fill, sms, Channel, NotifyConfig, Outgoing};
 
 /// A step a township team takes on a ticket.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -206,4 +209,66 @@ mod tests {
         assert!(Step::Duplicate { of: "FP-1".into() }.check("FP-1").is_err());
         assert!(Step::Duplicate { of: "FP-2".into() }.check("FP-1").is_ok());
     }
+}
+
+/// One change to a ticket as its audit row records it (the ticket as it is after the change).
+#[derive(Debug, Clone, Copy)]
+pub struct Change<'a> {
+    /// `open`, a step's name ([`Step::action`]) or `escalate`.
+    pub action: &'a str,
+    pub ticket: &'a Ticket,
+    pub by: &'a str,
+    pub at: DateTime<Utc>,
+    pub detail: &'a serde_json::Value,
+}
+
+/// What a change says, and to whom. The store asks it inside the change's transaction and
+/// appends what it returns to the outbox; the notification settings implement it ([`messages`]).
+pub trait Announce {
+    fn messages(&self, change: &Change) -> Vec<Outgoing>;
+}
+
+impl Announce for NotifyConfig {
+    fn messages(&self, change: &Change) -> Vec<Outgoing> {
+        messages(change, self)
+    }
+}
+
+/// What audit entry `action` of ticket `t` (after the change) sends, to whom: every change to the
+/// township's webhook; a new ticket by SMS to its grid member and team leader; an escalation by
+/// SMS to the new level (1: the township lead, 2: the county office). Messages are queued
+/// whatever is configured now: where they go is decided when they are sent (the webhook URL of
+/// the ticket's township, the SMS gateway), so a batch run without the `[notify]` settings loses
+/// nothing, and a changed URL applies to what is still pending. A channel not configured when
+/// the sender runs marks its messages `skipped`.
+pub fn messages(change: &Change, cfg: &NotifyConfig) -> Vec<Outgoing> {
+    let Change { action, ticket: t, by, at, detail } = *change;
+    let at = at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let mut out = vec![Outgoing {
+        channel: Channel::Webhook,
+        target: String::new(),
+        body: serde_json::json!({
+            "event": format!("ticket.{action}"), "by": by, "at": at, "detail": detail, "ticket": t,
+        }),
+    }];
+    match action {
+        "open" => {
+            let text = fill(&cfg.sms_template, t, cfg, &[]);
+            let mut phones = vec![t.grid_phone.as_str()];
+            if t.team_phone != t.grid_phone {
+                phones.push(&t.team_phone);
+            }
+            out.extend(phones.into_iter().filter_map(|p| sms(p, text.clone())));
+        }
+        "escalate" => {
+            let level = detail["level"].as_i64().unwrap_or(1);
+            let step = step_chinese(detail["step"].as_str().unwrap_or(""));
+            let who = if level >= 2 { "县办" } else { "乡镇负责人" };
+            let text = fill(&cfg.escalation_template, t, cfg, &[("step", step), ("level", who)]);
+            let phone = if level >= 2 { &cfg.county_office_phone } else { &t.team_phone };
+            out.extend(sms(phone, text));
+        }
+        _ => {}
+    }
+    out
 }

@@ -16,7 +16,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::Ticket;
@@ -264,57 +264,13 @@ pub fn sms_segments(text: &str) -> usize {
     }
 }
 
-fn sms(to: &str, text: String) -> Option<Outgoing> {
+/// An SMS of `text` to `to`; none to an empty number.
+pub fn sms(to: &str, text: String) -> Option<Outgoing> {
     (!to.trim().is_empty()).then(|| Outgoing {
         channel: Channel::Sms,
         target: to.trim().to_string(),
         body: serde_json::json!({ "to": to.trim(), "segments": sms_segments(&text), "text": text }),
     })
-}
-
-/// What audit entry `action` of ticket `t` (after the change) sends, to whom: every change to the
-/// township's webhook; a new ticket by SMS to its grid member and team leader; an escalation by
-/// SMS to the new level (1: the township lead, 2: the county office). Messages are queued
-/// whatever is configured now: where they go is decided when they are sent (the webhook URL of
-/// the ticket's township, the SMS gateway), so a batch run without the `[notify]` settings loses
-/// nothing, and a changed URL applies to what is still pending. A channel not configured when
-/// the sender runs marks its messages `skipped`.
-pub fn messages(
-    action: &str,
-    t: &Ticket,
-    by: &str,
-    at: DateTime<Utc>,
-    detail: &serde_json::Value,
-    cfg: &NotifyConfig,
-) -> Vec<Outgoing> {
-    let at = at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let mut out = vec![Outgoing {
-        channel: Channel::Webhook,
-        target: String::new(),
-        body: serde_json::json!({
-            "event": format!("ticket.{action}"), "by": by, "at": at, "detail": detail, "ticket": t,
-        }),
-    }];
-    match action {
-        "open" => {
-            let text = fill(&cfg.sms_template, t, cfg, &[]);
-            let mut phones = vec![t.grid_phone.as_str()];
-            if t.team_phone != t.grid_phone {
-                phones.push(&t.team_phone);
-            }
-            out.extend(phones.into_iter().filter_map(|p| sms(p, text.clone())));
-        }
-        "escalate" => {
-            let level = detail["level"].as_i64().unwrap_or(1);
-            let step = crate::lifecycle::step_chinese(detail["step"].as_str().unwrap_or(""));
-            let who = if level >= 2 { "县办" } else { "乡镇负责人" };
-            let text = fill(&cfg.escalation_template, t, cfg, &[("step", step), ("level", who)]);
-            let phone = if level >= 2 { &cfg.county_office_phone } else { &t.team_phone };
-            out.extend(sms(phone, text));
-        }
-        _ => {}
-    }
-    out
 }
 
 /// `sha256=<hex>` of HMAC-SHA256(`secret`, `timestamp.body`).

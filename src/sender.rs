@@ -29,7 +29,7 @@ pub struct SendReport {
 /// rest of the run, so one dead township webhook costs one timeout, not one per message, and
 /// never holds up the SMS behind it.
 pub fn send_due(store: &mut Store, cfg: &NotifyConfig, max_messages: usize) -> Result<SendReport, StoreError> {
-    let mut report = SendReport { escalated: store.escalate_overdue(Utc::now())?, ..Default::default() };
+    let mut report = SendReport { escalated: store.escalate_overdue(Utc::now(), cfg)?, ..Default::default() };
     let agent = agent(cfg);
     let mut resting = crate::store::Resting::default();
     for _ in 0..max_messages {
@@ -70,8 +70,7 @@ pub fn send_due(store: &mut Store, cfg: &NotifyConfig, max_messages: usize) -> R
 /// long as the process lives (`firepoint serve` with `serve.notify_every_s`).
 pub fn spawn_loop(store_path: std::path::PathBuf, notify: NotifyConfig, every: std::time::Duration) {
     std::thread::spawn(move || loop {
-        let sent =
-            Store::open(&store_path).map(|s| s.with_notify(&notify)).and_then(|mut s| send_due(&mut s, &notify, 1000));
+        let sent = Store::open(&store_path).and_then(|mut s| send_due(&mut s, &notify, 1000));
         match sent {
             Ok(r) if r.delivered + r.escalated + r.failed.len() > 0 => tracing::info!(?r, "notifications"),
             Ok(_) => {}

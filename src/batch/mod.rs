@@ -238,7 +238,7 @@ impl<'a> Ctx<'a> {
     /// A batch's or a worker's context over `store`: the district's drawn view masks and those
     /// learned from the store, the forecasts in force.
     fn new(cfg: &'a Config, aoi: &'a Aoi, mode: Quarantine, inputs: usize) -> anyhow::Result<Ctx<'a>> {
-        let store = Store::open(&cfg.paths.store)?.with_notify(&cfg.notify);
+        let store = Store::open(&cfg.paths.store)?;
         let mut masks = aoi.view_masks.clone();
         masks.extend(learned_masks(&store, cfg)?);
         let report = BatchReport { inputs, ..Default::default() };
@@ -416,7 +416,8 @@ impl<'a> Ctx<'a> {
             view: view.as_ref(),
         };
         let rules = self.cfg.rules().with_forecasts(&self.forecasts);
-        let rec = record_input(&mut self.store, at, &placed.inside, &rules, self.cfg.persistence.cell_deg)?;
+        let rec =
+            record_input(&mut self.store, at, &placed.inside, &rules, self.cfg.persistence.cell_deg, &self.cfg.notify)?;
         if !found.forecasts.is_empty() {
             self.report.forecasts += found.forecasts.len();
             self.forecasts = current_forecasts(&self.store)?;
@@ -503,7 +504,9 @@ pub fn run(cfg: &Config, inputs: Vec<(InputKind, PathBuf)>, mode: Quarantine) ->
             }
             // the same content under a second name (a delivery repeated) is done once; a
             // quarantined input delivered again (its sidecar fixed, say) is tried again
-            Ok(f) if ctx.store.input_status(&f.sha)?.as_deref() == Some("done") || !batch_shas.insert(f.sha.clone()) => {
+            Ok(f)
+                if ctx.store.input_status(&f.sha)?.as_deref() == Some("done") || !batch_shas.insert(f.sha.clone()) =>
+            {
                 tracing::info!(file = %path.display(), "already processed (same content seen before)");
                 ctx.report.skipped += 1
             }

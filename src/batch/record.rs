@@ -42,15 +42,17 @@ pub struct Recorded {
 }
 
 /// Records `input` and its located detections in one transaction; satellite detections also
-/// enter the persistence history (cells of `cell_deg`).
+/// enter the persistence history (cells of `cell_deg`); the tickets it opens queue what
+/// `announce` says of them (the notification settings).
 pub fn record_input(
     store: &mut Store,
     input: InputRef,
     located: &[Located],
     rules: &Rules,
     cell_deg: f64,
+    announce: &dyn crate::lifecycle::Announce,
 ) -> Result<Recorded, StoreError> {
-    let mut tx = store.begin_input(input.path, input.sha256, input.kind, located.len(), input.note)?;
+    let mut tx = store.begin_input(input.path, input.sha256, input.kind, located.len(), input.note, announce)?;
     if let Some(f) = input.frame {
         tx.frame(f)?;
     }

@@ -65,7 +65,7 @@ pub fn router(
     villages: serde_json::Value,
     listen: SocketAddr,
 ) -> anyhow::Result<Router> {
-    let mut writer = Store::open(store_path)?.with_notify(notify);
+    let mut writer = Store::open(store_path)?;
     // a step gives up waiting for a batch's lock before the request's own time runs out, so an
     // answer of 408 never hides a step that was written after all (it says 503, nothing changed)
     writer.set_busy_timeout(Duration::from_secs(cfg.request_timeout_s.saturating_sub(1).max(1)))?;
@@ -77,6 +77,7 @@ pub fn router(
         townships,
         lists: Mutex::default(),
         cap_sender: cfg.cap_sender.clone(),
+        notify: notify.clone(),
     });
     let serve = Arc::new(cfg.clone());
     Ok(Router::new()

@@ -28,6 +28,8 @@ pub(super) struct App {
     /// a list is rebuilt only after a ticket changed.
     pub(super) lists: Mutex<std::collections::HashMap<String, (i64, axum::body::Bytes)>>,
     pub(super) cap_sender: String,
+    /// What a team's step says to whom (the notification settings).
+    pub(super) notify: crate::notify::NotifyConfig,
 }
 
 pub(super) type Shared = Arc<App>;

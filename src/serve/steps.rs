@@ -47,13 +47,14 @@ fn need(v: Option<String>, step: &str, what: &str) -> Result<String, ApiError> {
 /// Takes `step` on ticket `id` for `who`, before `deadline`.
 async fn take(app: Shared, deadline: Deadline, who: Who, id: String, step: Step) -> Result<Json<Ticket>, ApiError> {
     let (Deadline(deadline), Who(who)) = (deadline, who);
+    let settings = app.clone();
     let t = app
         .write(deadline, move |s| {
             visible(s, &who, &id)?;
             if let Step::Duplicate { of } = &step {
                 visible(s, &who, of)?;
             }
-            Ok(s.step_until(&id, &step, &who.by(), chrono::Utc::now(), Some(deadline))?)
+            Ok(s.step_until(&id, &step, &who.by(), chrono::Utc::now(), Some(deadline), &settings.notify)?)
         })
         .await?;
     Ok(Json(t))

@@ -10,7 +10,7 @@ use super::db::{vals, Conn, DbError, Val};
 use super::tickets::{read_ticket, tickets_from};
 use super::{ts, Store, StoreError};
 use crate::domain::{Status, Ticket};
-use crate::lifecycle::{to_escalate, Step};
+use crate::lifecycle::{to_escalate, Announce, Change, Step};
 use crate::notify::{Channel, Claimed, NotifyConfig, Outcome};
 
 /// Destinations a sender leaves alone for the rest of its run (they just failed).
@@ -35,26 +35,22 @@ pub struct LogEntry {
     pub detail: serde_json::Value,
 }
 
-/// Appends the audit row of a change to ticket `t` (as it is after the change) and queues its
-/// notifications, in the caller's transaction.
-#[allow(clippy::too_many_arguments)]
+/// Appends the audit row of `change` (from state `from`) and the messages `announce` makes of
+/// it, in the caller's transaction.
 pub(super) fn log_change(
     tx: &Conn,
-    t: &Ticket,
-    action: &str,
+    change: &Change,
     from: Option<Status>,
-    by: &str,
-    at: DateTime<Utc>,
-    detail: &serde_json::Value,
-    notify: &NotifyConfig,
+    announce: &dyn Announce,
 ) -> Result<i64, DbError> {
+    let Change { action, ticket: t, by, at, detail } = *change;
     let seq = tx.insert(
         "INSERT INTO ticket_log (ticket_id, action, from_status, to_status, by, at, detail)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         "seq",
         vals![&t.id, action, from.map(|s| s.as_str()), t.status.as_str(), by, ts(at), detail.to_string()],
     )?;
-    for (i, m) in crate::notify::messages(action, t, by, at, detail, notify).into_iter().enumerate() {
+    for (i, m) in announce.messages(change).into_iter().enumerate() {
         let key = format!("{}/{seq}/{}/{i}", t.id, m.channel);
         let mut body = m.body;
         body["key"] = serde_json::Value::String(key.clone());
@@ -74,9 +70,17 @@ fn sql_list(states: &[Status]) -> String {
 impl Store {
     /// Takes `step` on ticket `id` for `by` at `at`: one conditional update from the step's
     /// states, its audit row and its notifications, committed together. A ticket in another state
-    /// (a lost race included) is refused and nothing is written.
-    pub fn step(&mut self, id: &str, step: &Step, by: &str, at: DateTime<Utc>) -> Result<Ticket, StoreError> {
-        self.step_until(id, step, by, at, None)
+    /// (a lost race included) is refused and nothing is written. `announce` says what the
+    /// change sends (the notification settings: [`crate::lifecycle::messages`]).
+    pub fn step(
+        &mut self,
+        id: &str,
+        step: &Step,
+        by: &str,
+        at: DateTime<Utc>,
+        announce: &dyn Announce,
+    ) -> Result<Ticket, StoreError> {
+        self.step_until(id, step, by, at, None, announce)
     }
 
     /// [`Store::step`] that gives up ([`StoreError::TooLate`], nothing written) when `deadline`
@@ -89,13 +93,13 @@ impl Store {
         by: &str,
         at: DateTime<Utc>,
         deadline: Option<std::time::Instant>,
+        announce: &dyn Announce,
     ) -> Result<Ticket, StoreError> {
         step.check(id).map_err(StoreError::BadStep)?;
         let too_late = move || deadline.is_some_and(|d| std::time::Instant::now() >= d);
         if too_late() {
             return Err(StoreError::TooLate);
         }
-        let notify = self.notify.clone();
         let sql = super::sql_at(&self.path);
         self.conn.in_tx_or(true, sql, |tx| {
             let before = read_ticket(tx, id).map_err(sql)?.ok_or_else(|| StoreError::NoTicket(id.into()))?;
@@ -147,7 +151,8 @@ impl Store {
                 });
             }
             let after = read_ticket(tx, id).map_err(sql)?.expect("updated just now");
-            log_change(tx, &after, step.action(), Some(before.status), by, at, &detail, &notify).map_err(sql)?;
+            let change = Change { action: step.action(), ticket: &after, by, at, detail: &detail };
+            log_change(tx, &change, Some(before.status), announce).map_err(sql)?;
             if too_late() {
                 return Err(StoreError::TooLate); // rolled back
             }
@@ -185,8 +190,7 @@ impl Store {
     /// Escalates every active ticket's steps that went past their deadline by `now` and were not
     /// escalated yet: one level per step (grid member → township lead → county office), with its
     /// audit row and notifications. Returns how many steps were escalated.
-    pub fn escalate_overdue(&mut self, now: DateTime<Utc>) -> Result<usize, StoreError> {
-        let notify = self.notify.clone();
+    pub fn escalate_overdue(&mut self, now: DateTime<Utc>, announce: &dyn Announce) -> Result<usize, StoreError> {
         let sql = super::sql_at(&self.path);
         self.conn.in_tx_or(true, sql, |tx| {
             let due = tx
@@ -216,7 +220,8 @@ impl Store {
                         "step": o.step, "due": ts(o.due), "level": t.escalation,
                         "to": crate::lifecycle::level_name(t.escalation),
                     });
-                    log_change(tx, &t, "escalate", Some(from), "firepoint", now, &detail, &notify).map_err(sql)?;
+                    let change = Change { action: "escalate", ticket: &t, by: "firepoint", at: now, detail: &detail };
+                    log_change(tx, &change, Some(from), announce).map_err(sql)?;
                     n += 1;
                 }
             }

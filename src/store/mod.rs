@@ -114,8 +114,6 @@ pub struct Store {
     /// The SQLite file, or the PostgreSQL URL without its password (for messages).
     path: PathBuf,
     conn: Conn,
-    /// Where the notifications of ticket changes go (no channel: audit rows only).
-    notify: std::sync::Arc<crate::notify::NotifyConfig>,
 }
 
 /// The error of a database call on the store at `path`.
@@ -128,11 +126,29 @@ pub fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-/// Whether `paths.store` names a PostgreSQL database (`postgres://…` or `postgresql://…`)
-/// rather than a SQLite file.
+/// Where a store lives, decided once from what `paths.store` says: a SQLite file, or a
+/// PostgreSQL database (`postgres://…` or `postgresql://…`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl Location {
+    /// The location `paths.store` names.
+    pub fn of(path: &Path) -> Location {
+        let s = path.to_string_lossy();
+        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            Location::Postgres(s.into_owned())
+        } else {
+            Location::Sqlite(path.into())
+        }
+    }
+}
+
+/// Whether `paths.store` names a PostgreSQL database rather than a SQLite file.
 pub fn is_postgres_url(path: &Path) -> bool {
-    let s = path.to_string_lossy();
-    s.starts_with("postgres://") || s.starts_with("postgresql://")
+    matches!(Location::of(path), Location::Postgres(_))
 }
 
 /// A PostgreSQL URL as messages show it: without its password.
@@ -152,31 +168,31 @@ impl Store {
     /// `report`, `smoke masks`): a store that is not there is an error, not an empty new one
     /// (a mistyped path would otherwise read as "no fires").
     pub fn open_existing(path: &Path) -> Result<Store, StoreError> {
-        if is_postgres_url(path) {
-            let store = Store::connect(path)?;
-            if schema::version(&store.conn).map_err(store.sql())? == 0 {
-                return Err(StoreError::Missing { path: store.path.clone() });
+        match Location::of(path) {
+            Location::Postgres(url) => {
+                let store = Store::connect(&url)?;
+                if schema::version(&store.conn).map_err(store.sql())? == 0 {
+                    return Err(StoreError::Missing { path: store.path.clone() });
+                }
             }
-            return Store::open(path);
-        }
-        if !path.exists() {
-            return Err(StoreError::Missing { path: path.into() });
+            Location::Sqlite(file) if !file.exists() => return Err(StoreError::Missing { path: file }),
+            Location::Sqlite(_) => {}
         }
         Store::open(path)
     }
 
     /// Connects to a PostgreSQL store (nothing created or migrated yet).
-    fn connect(url: &Path) -> Result<Store, StoreError> {
-        let shown = redacted(&url.to_string_lossy());
-        let conn = Conn::postgres(&url.to_string_lossy()).map_err(sql_at(&shown))?;
-        Ok(Store { path: shown, conn, notify: Default::default() })
+    fn connect(url: &str) -> Result<Store, StoreError> {
+        let shown = redacted(url);
+        let conn = Conn::postgres(url).map_err(sql_at(&shown))?;
+        Ok(Store { path: shown, conn })
     }
 
     /// Opens (creating it and its folder when new) the store at `path` and migrates its schema;
     /// a `postgres://` URL connects to that database and creates or migrates the schema there.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        let mut store = if is_postgres_url(path) {
-            let store = Store::connect(path)?;
+        let mut store = if let Location::Postgres(url) = Location::of(path) {
+            let store = Store::connect(&url)?;
             store.conn.batch("SET lock_timeout = '30s'").map_err(store.sql())?;
             store
         } else {
@@ -189,7 +205,7 @@ impl Store {
             conn.pragma_update(None, "synchronous", "FULL").map_err(sql)?;
             conn.pragma_update(None, "foreign_keys", "ON").map_err(sql)?;
             conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(sql)?;
-            Store { path: path.into(), conn: Conn::Sqlite(conn), notify: Default::default() }
+            Store { path: path.into(), conn: Conn::Sqlite(conn) }
         };
         let found = schema::version(&store.conn).map_err(store.sql())?;
         if found > SCHEMA_VERSION {
@@ -204,8 +220,8 @@ impl Store {
     /// waits behind a batch (WAL readers and PostgreSQL readers see the last commit). The feed's
     /// reads use these.
     pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
-        let store = if is_postgres_url(path) {
-            let store = Store::connect(path)?;
+        let store = if let Location::Postgres(url) = Location::of(path) {
+            let store = Store::connect(&url)?;
             store.conn.batch("SET default_transaction_read_only = on").map_err(store.sql())?;
             store
         } else {
@@ -217,7 +233,7 @@ impl Store {
             let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
             let conn = rusqlite::Connection::open_with_flags(path, flags).map_err(sql)?;
             conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(sql)?;
-            Store { path: path.into(), conn: Conn::Sqlite(conn), notify: Default::default() }
+            Store { path: path.into(), conn: Conn::Sqlite(conn) }
         };
         let found = schema::version(&store.conn).map_err(store.sql())?;
         if found == 0 && store.conn.is_postgres() {
@@ -230,12 +246,6 @@ impl Store {
             return Err(StoreError::ReadOnly { path: store.path, what: "migrating it to this firepoint's schema" });
         }
         Ok(store)
-    }
-
-    /// Sends notifications of ticket changes by `cfg` from now on (written to the outbox).
-    pub fn with_notify(mut self, cfg: &crate::notify::NotifyConfig) -> Store {
-        self.notify = std::sync::Arc::new(cfg.clone());
-        self
     }
 
     /// The SQLite file, or the PostgreSQL URL without its password.
@@ -286,15 +296,16 @@ impl Store {
 
     /// Starts recording input `sha256` (at `path`, of `kind`, with `detections` detections):
     /// everything written through the returned transaction lands with [`InputTx::commit`] or
-    /// not at all.
-    pub fn begin_input(
-        &mut self,
+    /// not at all. The tickets it opens append the messages `announce` makes of them.
+    pub fn begin_input<'s>(
+        &'s mut self,
         path: &Path,
         sha256: &str,
         kind: &str,
         detections: usize,
         note: Option<&str>,
-    ) -> Result<InputTx<'_>, StoreError> {
+        announce: &'s dyn crate::lifecycle::Announce,
+    ) -> Result<InputTx<'s>, StoreError> {
         let sql = sql_at(&self.path);
         self.conn.begin(false).map_err(sql)?;
         let tx = InputTx {
@@ -302,7 +313,7 @@ impl Store {
             store: self.path.clone(),
             sha256: sha256.into(),
             extents: HashMap::new(),
-            notify: self.notify.clone(),
+            announce,
             open: true,
         };
         // an input quarantined before and delivered again (fixed) is recorded afresh; a queued
@@ -342,7 +353,8 @@ pub struct InputTx<'s> {
     /// Spatial-index entries of the candidate tickets seen so far (ticket id → index row id and
     /// the box it holds: west, east, south, north).
     extents: HashMap<String, (i64, [f64; 4])>,
-    notify: std::sync::Arc<crate::notify::NotifyConfig>,
+    /// What a ticket's opening says (the notification settings).
+    announce: &'s dyn crate::lifecycle::Announce,
     open: bool,
 }
 
@@ -414,6 +426,15 @@ mod tests {
     use super::*;
     use crate::domain::SourceKind;
     use crate::locate::Located;
+
+    #[test]
+    fn r18_a_store_location_is_decided_once_from_what_paths_store_says() {
+        let pg = |s: &str| matches!(Location::of(s.as_ref()), Location::Postgres(u) if u == s);
+        assert!(pg("postgres://fp@127.0.0.1:5432/fp") && pg("postgresql://fp@db/fp"));
+        for file in ["work/fp.sqlite", "/var/lib/firepoint/postgres:/fp.sqlite", "postgres.sqlite"] {
+            assert_eq!(Location::of(file.as_ref()), Location::Sqlite(file.into()), "{file}");
+        }
+    }
     use chrono::TimeZone;
     use rusqlite::Connection;
     use tickets::TICKET_COLUMNS;
@@ -438,7 +459,8 @@ mod tests {
         let at = Utc.with_ymd_and_hms(2026, 6, 10, 6, 0, 0).unwrap();
         let near = Located::on_farmland(Detection::point(SourceKind::Satellite, 115.601, 37.6, at, 500.0));
         let ev = crate::events::EventConfig::default();
-        let mut tx = store.begin_input("x".as_ref(), "sha-new", "satellite", 1, None).unwrap();
+        let quiet = crate::notify::NotifyConfig::default();
+        let mut tx = store.begin_input("x".as_ref(), "sha-new", "satellite", 1, None, &quiet).unwrap();
         let anchors = tx.candidates(&near.detection, &ev).unwrap();
         assert_eq!(
             anchors.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(),

@@ -1,13 +1,17 @@
-//! The store's schema and its migrations. SQLite: keyed by `user_version`; a new store gets
-//! every table, an older one the migrations past its version, a newer one is refused.
-//! PostgreSQL: the same tables and columns in PostgreSQL's types ([`POSTGRES`]), version in
-//! `firepoint_schema`; PostgreSQL stores began at version 6, so later migrations are written
-//! for both.
+//! The store's schema and its migrations. One description of the current tables ([`TABLES`])
+//! makes a new store of either database, its CHECK lists written from the enums; an older store
+//! is brought to the same tables by the migrations past its version (SQLite: `user_version`;
+//! PostgreSQL: `firepoint_schema`, whose stores began at version 6, so later migrations are
+//! written for both); a newer one is refused. The migrations are history: never edited, and a
+//! test checks that a store migrated from version 1 has the tables of a new one.
 
 use rusqlite::Connection;
 
 use super::db::{Conn, DbError};
 
+/// Version 1 (history, as every `MIGRATE_*` below: a new store is made from [`TABLES`]).
+// kept as written: the tests make a version 1 store of it (a new store is made from TABLES)
+#[cfg_attr(not(test), allow(dead_code))]
 pub(super) const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS inputs (
     sha256 TEXT PRIMARY KEY,
@@ -258,32 +262,35 @@ fn migrate_8(real: &str, id: &str) -> String {
     MIGRATE_8.replace("{REAL}", real).replace("{ID}", id)
 }
 
-/// A new PostgreSQL store at version 6: SQLite's tables in PostgreSQL's types (`BIGINT` for
-/// INTEGER, `DOUBLE PRECISION` for REAL, identity columns for AUTOINCREMENT), the ticket index
-/// as a plain table with b-tree indexes instead of an R*Tree, and the same triggers in PL/pgSQL.
-const POSTGRES: &str = r#"
+/// The store's tables as of [`SCHEMA_VERSION`], described once for both databases: a new store
+/// of either kind is made from this (an older one reaches the same tables through the migrations
+/// above, which are history and never edited; a test compares the two). Placeholders, filled by
+/// [`tables`] for each database: `{INT}` (SQLite's INTEGER, PostgreSQL's BIGINT), `{REAL}`
+/// (REAL, DOUBLE PRECISION), `{ID}` (an AUTOINCREMENT key, an identity column), and the CHECK lists
+/// `{STATUS}`, `{CAUSE}`, `{CHANNEL}`, written from the enums the code reads the columns into.
+const TABLES: &str = r#"
 CREATE TABLE inputs (
     sha256 TEXT PRIMARY KEY,
     path TEXT NOT NULL,
     kind TEXT NOT NULL,
     status TEXT NOT NULL CHECK (status IN ('done', 'quarantined')),
     error TEXT,
-    detections BIGINT NOT NULL DEFAULT 0,
+    detections {INT} NOT NULL DEFAULT 0,
     processed_at TEXT NOT NULL,
     note TEXT
 );
 CREATE TABLE tickets (
     id TEXT PRIMARY KEY,
-    status TEXT NOT NULL CHECK (status IN ('open', 'acknowledged', 'on_site', 'resolved', 'false_alarm', 'duplicate')),
+    status TEXT NOT NULL CHECK (status IN ({STATUS})),
     kind TEXT NOT NULL,
     priority TEXT NOT NULL,
     reasons TEXT NOT NULL,
-    lon DOUBLE PRECISION NOT NULL, lat DOUBLE PRECISION NOT NULL, radius_m DOUBLE PRECISION NOT NULL,
+    lon {REAL} NOT NULL, lat {REAL} NOT NULL, radius_m {REAL} NOT NULL,
     township_code TEXT NOT NULL, township TEXT NOT NULL, team TEXT NOT NULL, team_phone TEXT NOT NULL,
     village_code TEXT NOT NULL, village TEXT NOT NULL, grid_id TEXT NOT NULL,
     grid_member TEXT NOT NULL, grid_phone TEXT NOT NULL, landuse TEXT NOT NULL,
     sources TEXT NOT NULL,
-    detections BIGINT NOT NULL,
+    detections {INT} NOT NULL,
     first_seen TEXT NOT NULL, last_seen TEXT NOT NULL, deadline TEXT NOT NULL,
     created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
     acked_by TEXT, acked_at TEXT, closed_at TEXT, close_note TEXT,
@@ -291,19 +298,20 @@ CREATE TABLE tickets (
     related TEXT NOT NULL DEFAULT '[]',
     ack_deadline TEXT,
     on_site_by TEXT, on_site_at TEXT, closed_by TEXT,
-    false_alarm_cause TEXT CHECK (false_alarm_cause IN ('industrial_heat', 'cooking_smoke', 'cloud_fog', 'dust', 'other')),
+    false_alarm_cause TEXT CHECK (false_alarm_cause IN ({CAUSE})),
     duplicate_of TEXT, follows TEXT,
-    escalation BIGINT NOT NULL DEFAULT 0,
-    escalated TEXT NOT NULL DEFAULT '[]'
+    escalation {INT} NOT NULL DEFAULT 0,
+    escalated TEXT NOT NULL DEFAULT '[]',
+    kind_why TEXT NOT NULL DEFAULT '{}',
+    windows TEXT NOT NULL DEFAULT '[]'
 );
 CREATE INDEX tickets_open ON tickets (status, last_seen);
 CREATE INDEX tickets_township ON tickets (township_code, status);
 CREATE TABLE detections (
     input_sha256 TEXT NOT NULL REFERENCES inputs (sha256),
-    idx BIGINT NOT NULL,
+    idx {INT} NOT NULL,
     source TEXT NOT NULL, sensor TEXT NOT NULL, observed_at TEXT NOT NULL,
-    lon DOUBLE PRECISION NOT NULL, lat DOUBLE PRECISION NOT NULL, radius_m DOUBLE PRECISION NOT NULL,
-    confidence DOUBLE PRECISION NOT NULL,
+    lon {REAL} NOT NULL, lat {REAL} NOT NULL, radius_m {REAL} NOT NULL, confidence {REAL} NOT NULL,
     evidence TEXT NOT NULL,
     footprint TEXT,
     suppressed_by TEXT,
@@ -311,43 +319,30 @@ CREATE TABLE detections (
     PRIMARY KEY (input_sha256, idx)
 );
 CREATE INDEX detections_by_time ON detections (observed_at, sensor);
-CREATE INDEX detections_by_ticket ON detections (ticket_id);
 CREATE TABLE heat_cells (
-    cx BIGINT NOT NULL,
-    cy BIGINT NOT NULL,
+    cx {INT} NOT NULL,
+    cy {INT} NOT NULL,
     day TEXT NOT NULL,
-    night BIGINT NOT NULL,
+    night {INT} NOT NULL,
     PRIMARY KEY (cx, cy, day)
 );
--- SQLite's R*Tree: a ticket's box and first..last sighting (epoch seconds), values rounded
--- outward to 32-bit floats as the R*Tree does (tickets::down32/up32), found by b-tree ranges
-CREATE TABLE ticket_extent (
-    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    min_lon DOUBLE PRECISION NOT NULL, max_lon DOUBLE PRECISION NOT NULL,
-    min_lat DOUBLE PRECISION NOT NULL, max_lat DOUBLE PRECISION NOT NULL,
-    min_t DOUBLE PRECISION NOT NULL, max_t DOUBLE PRECISION NOT NULL,
-    ticket_id TEXT NOT NULL
-);
-CREATE INDEX ticket_extent_time ON ticket_extent (max_t, min_t);
-CREATE INDEX ticket_extent_ticket ON ticket_extent (ticket_id);
 CREATE TABLE frames (
     input_sha256 TEXT PRIMARY KEY REFERENCES inputs (sha256),
-    camera_id TEXT NOT NULL, camera_lon DOUBLE PRECISION NOT NULL, camera_lat DOUBLE PRECISION NOT NULL,
+    camera_id TEXT NOT NULL, camera_lon {REAL} NOT NULL, camera_lat {REAL} NOT NULL,
     captured_at TEXT NOT NULL,
-    pan DOUBLE PRECISION NOT NULL, tilt DOUBLE PRECISION NOT NULL, hfov DOUBLE PRECISION NOT NULL,
-    score DOUBLE PRECISION NOT NULL, flagged BIGINT NOT NULL,
-    x0 DOUBLE PRECISION NOT NULL, y0 DOUBLE PRECISION NOT NULL, x1 DOUBLE PRECISION NOT NULL, y1 DOUBLE PRECISION NOT NULL,
-    azimuth DOUBLE PRECISION, sigma DOUBLE PRECISION NOT NULL
+    pan {REAL} NOT NULL, tilt {REAL} NOT NULL, hfov {REAL} NOT NULL,
+    score {REAL} NOT NULL, flagged {INT} NOT NULL,
+    x0 {REAL} NOT NULL, y0 {REAL} NOT NULL, x1 {REAL} NOT NULL, y1 {REAL} NOT NULL,
+    azimuth {REAL}, sigma {REAL} NOT NULL
 );
 CREATE INDEX frames_by_time ON frames (captured_at, camera_id);
-CREATE TABLE ticket_version (id INTEGER PRIMARY KEY CHECK (id = 1), v BIGINT NOT NULL);
+-- a counter bumped by every change to a ticket (triggers below), so that readers (the feed) can
+-- tell in one row read whether anything changed since they last built a list
+CREATE TABLE ticket_version (id INTEGER PRIMARY KEY CHECK (id = 1), v {INT} NOT NULL);
 INSERT INTO ticket_version VALUES (1, 0);
-CREATE FUNCTION firepoint_tickets_changed() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN UPDATE ticket_version SET v = v + 1; RETURN NULL; END $$;
-CREATE TRIGGER tickets_changed AFTER INSERT OR UPDATE OR DELETE ON tickets
-    FOR EACH ROW EXECUTE FUNCTION firepoint_tickets_changed();
+-- append-only (triggers below)
 CREATE TABLE ticket_log (
-    seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    seq {ID},
     ticket_id TEXT NOT NULL REFERENCES tickets (id),
     action TEXT NOT NULL,
     from_status TEXT,
@@ -357,20 +352,16 @@ CREATE TABLE ticket_log (
     detail TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX ticket_log_by_ticket ON ticket_log (ticket_id, seq);
-CREATE FUNCTION firepoint_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN RAISE EXCEPTION 'ticket_log is append-only'; END $$;
-CREATE TRIGGER ticket_log_append_only BEFORE UPDATE OR DELETE ON ticket_log
-    FOR EACH ROW EXECUTE FUNCTION firepoint_append_only();
 CREATE TABLE outbox (
-    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id {ID},
     key TEXT NOT NULL UNIQUE,
-    log_seq BIGINT NOT NULL REFERENCES ticket_log (seq),
+    log_seq {INT} NOT NULL REFERENCES ticket_log (seq),
     ticket_id TEXT NOT NULL,
-    channel TEXT NOT NULL CHECK (channel IN ('webhook', 'sms')),
+    channel TEXT NOT NULL CHECK (channel IN ({CHANNEL})),
     target TEXT NOT NULL,
     body TEXT NOT NULL,
     state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'sent', 'failed', 'skipped')),
-    attempts BIGINT NOT NULL DEFAULT 0,
+    attempts {INT} NOT NULL DEFAULT 0,
     next_at TEXT NOT NULL,
     last_error TEXT,
     created_at TEXT NOT NULL,
@@ -378,14 +369,117 @@ CREATE TABLE outbox (
 );
 CREATE INDEX outbox_due ON outbox (state, next_at);
 CREATE TABLE tokens (
-    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id {ID},
     name TEXT NOT NULL,
     township_code TEXT,
     hash TEXT NOT NULL UNIQUE,
     created_at TEXT NOT NULL,
     revoked_at TEXT
 );
+CREATE TABLE queue (
+    sha256 TEXT PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    path TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('waiting', 'claimed', 'analysed')),
+    worker TEXT,
+    claim_until TEXT,
+    result TEXT,
+    queued_at TEXT NOT NULL
+);
+CREATE TABLE forecasts (
+    input_sha TEXT NOT NULL,
+    idx {INT} NOT NULL,
+    valid_from TEXT NOT NULL,
+    valid_to TEXT NOT NULL,
+    probability {REAL} NOT NULL,
+    amount_mm {REAL} NOT NULL,
+    lon {REAL}, lat {REAL}, radius_m {REAL},
+    township TEXT,
+    PRIMARY KEY (input_sha, idx)
+);
+CREATE INDEX forecasts_from ON forecasts (valid_from);
+CREATE TABLE views (
+    id {ID},
+    camera_id TEXT NOT NULL,
+    pan {REAL} NOT NULL, tilt {REAL} NOT NULL, hfov {REAL} NOT NULL,
+    frames BIGINT NOT NULL,
+    last_at TEXT,
+    memory TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX views_by_camera ON views (camera_id);
 "#;
+
+/// What only SQLite has: the open tickets' space-time index as an R*Tree (`ticket_extent`: a
+/// ticket's point and first..last sighting, epoch seconds) and the triggers in SQLite's form.
+const SQLITE_ONLY: &str = r#"
+CREATE VIRTUAL TABLE ticket_extent USING rtree(
+    id, min_lon, max_lon, min_lat, max_lat, min_t, max_t, +ticket_id TEXT
+);
+CREATE TRIGGER tickets_changed_i AFTER INSERT ON tickets BEGIN UPDATE ticket_version SET v = v + 1; END;
+CREATE TRIGGER tickets_changed_u AFTER UPDATE ON tickets BEGIN UPDATE ticket_version SET v = v + 1; END;
+CREATE TRIGGER tickets_changed_d AFTER DELETE ON tickets BEGIN UPDATE ticket_version SET v = v + 1; END;
+CREATE TRIGGER ticket_log_no_update BEFORE UPDATE ON ticket_log BEGIN SELECT RAISE(ABORT, 'ticket_log is append-only'); END;
+CREATE TRIGGER ticket_log_no_delete BEFORE DELETE ON ticket_log BEGIN SELECT RAISE(ABORT, 'ticket_log is append-only'); END;
+"#;
+
+/// What only PostgreSQL has: the R*Tree as a plain table found by b-tree ranges (values rounded
+/// outward to 32-bit floats as the R*Tree does: tickets::down32/up32), an index of detections by
+/// ticket, and the triggers in PL/pgSQL.
+const POSTGRES_ONLY: &str = r#"
+CREATE TABLE ticket_extent (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    min_lon DOUBLE PRECISION NOT NULL, max_lon DOUBLE PRECISION NOT NULL,
+    min_lat DOUBLE PRECISION NOT NULL, max_lat DOUBLE PRECISION NOT NULL,
+    min_t DOUBLE PRECISION NOT NULL, max_t DOUBLE PRECISION NOT NULL,
+    ticket_id TEXT NOT NULL
+);
+CREATE INDEX ticket_extent_time ON ticket_extent (max_t, min_t);
+CREATE INDEX ticket_extent_ticket ON ticket_extent (ticket_id);
+CREATE INDEX detections_by_ticket ON detections (ticket_id);
+CREATE FUNCTION firepoint_tickets_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN UPDATE ticket_version SET v = v + 1; RETURN NULL; END $$;
+CREATE TRIGGER tickets_changed AFTER INSERT OR UPDATE OR DELETE ON tickets
+    FOR EACH ROW EXECUTE FUNCTION firepoint_tickets_changed();
+CREATE FUNCTION firepoint_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION 'ticket_log is append-only'; END $$;
+CREATE TRIGGER ticket_log_append_only BEFORE UPDATE OR DELETE ON ticket_log
+    FOR EACH ROW EXECUTE FUNCTION firepoint_append_only();
+"#;
+
+/// Which database a schema is written for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// `'a', 'b', …`: a CHECK list of the names an enum is written as.
+fn check_list<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
+    names.into_iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(", ")
+}
+
+/// The store's tables at [`SCHEMA_VERSION`] in `dialect` (see [`TABLES`]).
+pub(super) fn tables(dialect: Dialect) -> String {
+    let (int, real, id, only) = match dialect {
+        Dialect::Sqlite => ("INTEGER", "REAL", "INTEGER PRIMARY KEY AUTOINCREMENT", SQLITE_ONLY),
+        Dialect::Postgres => {
+            ("BIGINT", "DOUBLE PRECISION", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", POSTGRES_ONLY)
+        }
+    };
+    let status = check_list(crate::domain::Status::NAMES.iter().copied());
+    let cause = check_list(crate::domain::FalseAlarmCause::NAMES.iter().copied());
+    let channel = check_list(crate::notify::Channel::ALL.map(|c| c.as_str()));
+    TABLES
+        .replace("{INT}", int)
+        .replace("{REAL}", real)
+        .replace("{ID}", id)
+        .replace("{STATUS}", &status)
+        .replace("{CAUSE}", &cause)
+        .replace("{CHANNEL}", &channel)
+        + only
+}
 
 /// The store's schema version (`PRAGMA user_version`, or PostgreSQL's `firepoint_schema`; 0
 /// for a new store).
@@ -422,11 +516,12 @@ pub(super) fn migrate(conn: &mut Conn) -> Result<(), DbError> {
                 return Ok(());
             }
             if found == 0 {
-                tx.batch(POSTGRES)?;
-                tx.batch(MIGRATE_6)?;
+                tx.batch(&tables(Dialect::Postgres))?;
                 tx.batch("CREATE TABLE firepoint_schema (version BIGINT NOT NULL)")?;
-                tx.batch("INSERT INTO firepoint_schema VALUES (6)")?;
+                tx.batch(&format!("INSERT INTO firepoint_schema VALUES ({SCHEMA_VERSION})"))?;
+                return Ok(());
             }
+            // PostgreSQL stores began at version 6
             if found < 7 {
                 tx.batch(&migrate_7("DOUBLE PRECISION"))?;
             }
@@ -456,9 +551,12 @@ fn migrate_in_one_transaction(conn: &mut Connection) -> rusqlite::Result<()> {
     // immediate: two processes opening a new store at once migrate it one after the other
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let version = sqlite_version(&tx)?;
-    if version < 1 {
-        tx.execute_batch(SCHEMA)?;
+    if version == 0 {
+        tx.execute_batch(&tables(Dialect::Sqlite))?;
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        return tx.commit();
     }
+    // an older store: the migrations past its version, as they were written (history)
     if version < 2 {
         tx.execute_batch(MIGRATE_2)?;
     }
@@ -496,6 +594,94 @@ fn migrate_in_one_transaction(conn: &mut Connection) -> rusqlite::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
+
+    /// Each CHECK (…) of a CREATE statement, whitespace collapsed.
+    fn checks(sql: &str) -> Vec<String> {
+        let mut out = vec![];
+        let mut rest = sql;
+        while let Some(i) = rest.find("CHECK (") {
+            let body = &rest[i + 7..];
+            let mut depth = 1;
+            let end = body
+                .char_indices()
+                .find(|&(_, c)| {
+                    depth += match c {
+                        '(' => 1,
+                        ')' => -1,
+                        _ => 0,
+                    };
+                    depth == 0
+                })
+                .map_or(body.len(), |(j, _)| j);
+            out.push(body[..end].split_whitespace().collect::<Vec<_>>().join(" "));
+            rest = &body[end..];
+        }
+        out.sort();
+        out
+    }
+
+    /// A SQLite store's schema as something to compare: per table its columns (name, type, not
+    /// null, default, key) and CHECKs, its indexes with their columns, and the triggers.
+    fn shape(conn: &Connection) -> BTreeMap<String, Vec<String>> {
+        let rows = |sql: &str| -> Vec<(String, String, String)> {
+            let mut st = conn.prepare(sql).unwrap();
+            let r =
+                st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, Option<String>>(2)?.unwrap_or_default())));
+            r.unwrap().map(Result::unwrap).collect()
+        };
+        let mut out = BTreeMap::new();
+        let objects = "SELECT type, name, sql FROM sqlite_master
+                       WHERE name NOT LIKE 'sqlite_%' AND name NOT LIKE 'ticket_extent_%' ORDER BY name";
+        for (kind, name, sql) in rows(objects) {
+            let what = match kind.as_str() {
+                "table" => {
+                    let cols = rows(&format!(
+                        "SELECT name, type || ' ' || \"notnull\" || ' ' || pk, dflt_value FROM pragma_table_info('{name}')"
+                    ));
+                    let mut v: Vec<String> = cols.into_iter().map(|(n, t, d)| format!("{n} {t} {d}")).collect();
+                    v.extend(checks(&sql));
+                    v
+                }
+                "index" => rows(&format!("SELECT name, '', '' FROM pragma_index_info('{name}')"))
+                    .into_iter()
+                    .map(|r| r.0)
+                    .collect(),
+                _ => vec![],
+            };
+            out.insert(format!("{kind} {name}"), what);
+        }
+        out
+    }
+
+    #[test]
+    fn r18_a_store_migrated_from_version_1_has_the_tables_of_a_new_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut new = Connection::open(dir.path().join("new.sqlite")).unwrap();
+        migrate_sqlite(&mut new).unwrap();
+        let mut old = Connection::open(dir.path().join("v1.sqlite")).unwrap();
+        old.execute_batch(&format!("{SCHEMA}PRAGMA user_version = 1;")).unwrap();
+        migrate_sqlite(&mut old).unwrap();
+        let (new, old) = (shape(&new), shape(&old));
+        assert!(new.len() > 20, "{new:?}");
+        for (k, v) in &new {
+            assert_eq!(old.get(k), Some(v), "{k} differs between a new store and a migrated one");
+        }
+        assert_eq!(new.keys().collect::<Vec<_>>(), old.keys().collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn r18_the_check_lists_are_the_enums() {
+        let sql = tables(Dialect::Postgres);
+        let all = checks(&sql);
+        let status = crate::domain::Status::NAMES.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(", ");
+        assert!(all.contains(&format!("status IN ({status})")), "{all:?}");
+        assert!(all.iter().any(|c| c.contains("'false_alarm', 'duplicate'")), "{all:?}");
+        assert!(all.contains(&"channel IN ('webhook', 'sms')".to_string()), "{all:?}");
+        for p in ["{INT}", "{REAL}", "{ID}", "{STATUS}", "{CAUSE}", "{CHANNEL}"] {
+            assert!(!sql.contains(p) && !tables(Dialect::Sqlite).contains(p), "{p} left unfilled");
+        }
+    }
 
     #[test]
     fn r9_a_version_4_store_keeps_its_tickets_states_and_steps_as_the_new_life_cycle() {

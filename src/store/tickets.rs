@@ -446,7 +446,14 @@ impl InputTx<'_> {
                 Some(old) => serde_json::json!({ "follows": old }),
                 None => serde_json::json!({}),
             };
-            super::lifecycle::log_change(self.conn, t, "open", None, "firepoint", t.created_at, &detail, &self.notify)?;
+            let change = crate::lifecycle::Change {
+                action: "open",
+                ticket: t,
+                by: "firepoint",
+                at: t.created_at,
+                detail: &detail,
+            };
+            super::lifecycle::log_change(self.conn, &change, None, self.announce)?;
             Ok(())
         })()
         .map_err(self.sql())?;

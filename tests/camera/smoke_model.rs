@@ -115,9 +115,10 @@ const VIEW_MODEL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models/smoke-view
 #[ignore = "needs the real data in ../shared/data (or FIREPOINT_DATA); scripts/test.sh runs it with --include-ignored when the data is there"]
 fn r19_the_view_model_matches_the_training_script_on_real_frames() {
     let smoke = common::shared_data("smoke");
-    let metrics: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(std::path::Path::new(VIEW_MODEL).with_extension("json")).unwrap())
-            .unwrap();
+    let metrics: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(std::path::Path::new(VIEW_MODEL).with_extension("json")).unwrap(),
+    )
+    .unwrap();
     let model = SmokeModel::load(VIEW_MODEL.as_ref(), None).unwrap();
     let view = model.view.clone().expect("a view model");
     let mut w = model.worker().unwrap();
@@ -130,7 +131,8 @@ fn r19_the_view_model_matches_the_training_script_on_real_frames() {
         let want: Vec<f64> = c["tile_probs"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
         assert_eq!(got.tiles.len(), want.len(), "{}: tile count", path.display());
         let diffs: Vec<f64> = got.tiles.iter().zip(&want).map(|(t, w)| (t.prob as f64 - w).abs()).collect();
-        let (worst, mean) = (diffs.iter().fold(0.0f64, |a, b| a.max(*b)), diffs.iter().sum::<f64>() / diffs.len() as f64);
+        let (worst, mean) =
+            (diffs.iter().fold(0.0f64, |a, b| a.max(*b)), diffs.iter().sum::<f64>() / diffs.len() as f64);
         eprintln!("{}: largest tile difference {worst:.4}, mean {mean:.4}", path.display());
         assert!(mean < 0.02 && worst < 0.08, "{}: tile differences mean {mean:.4}, largest {worst:.4}", path.display());
         let out = got.view.as_ref().expect("keys");

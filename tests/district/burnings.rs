@@ -49,7 +49,15 @@ fn record_frame(store: &mut Store, sha: &str, at: chrono::DateTime<Utc>) -> Reco
         forecasts: &[],
         view: None,
     };
-    record_input(store, input, &[loc], &cfg.rules(), cfg.persistence.cell_deg).unwrap()
+    record_input(
+        store,
+        input,
+        &[loc],
+        &cfg.rules(),
+        cfg.persistence.cell_deg,
+        &firepoint::notify::NotifyConfig::default(),
+    )
+    .unwrap()
 }
 
 /// One flagged frame is an alarm at 17:30 Beijing (收工时), and waits for a second one at 13:30.
@@ -94,7 +102,15 @@ fn r11_forecasts_are_kept_and_read_back(db: &Db) {
         forecasts: &both,
         view: None,
     };
-    record_input(&mut store, input, &[], &cfg.rules(), cfg.persistence.cell_deg).unwrap();
+    record_input(
+        &mut store,
+        input,
+        &[],
+        &cfg.rules(),
+        cfg.persistence.cell_deg,
+        &firepoint::notify::NotifyConfig::default(),
+    )
+    .unwrap();
     drop(store);
     let store = Store::open(&db.path()).unwrap();
     assert_eq!(store.forecasts(Utc.with_ymd_and_hms(2026, 6, 10, 0, 0, 0).unwrap()).unwrap(), both);

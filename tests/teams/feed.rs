@@ -47,16 +47,19 @@ fn worked_tickets() -> Vec<firepoint::domain::Ticket> {
         view: None,
     };
     let dets = [place(115.665, 37.645, 30), place(115.60, 37.70, 31), place(115.72, 37.60, 32)];
-    let ids = firepoint::batch::record_input(&mut store, input, &dets, &cfg.rules(), cfg.persistence.cell_deg)
-        .unwrap()
-        .opened;
+    let ids =
+        firepoint::batch::record_input(&mut store, input, &dets, &cfg.rules(), cfg.persistence.cell_deg, &cfg.notify)
+            .unwrap()
+            .opened;
     assert_eq!(ids.len(), 3);
-    store.step(&ids[1], &Step::Ack, "网格员甲", at(6, 0)).unwrap();
-    store.step(&ids[1], &Step::OnSite { note: None }, "网格员甲", at(6, 20)).unwrap();
-    store.step(&ids[1], &Step::Resolve { action: "已扑灭，秸秆清运".into() }, "网格员甲", at(6, 40)).unwrap();
+    store.step(&ids[1], &Step::Ack, "网格员甲", at(6, 0), &cfg.notify).unwrap();
+    store.step(&ids[1], &Step::OnSite { note: None }, "网格员甲", at(6, 20), &cfg.notify).unwrap();
+    store
+        .step(&ids[1], &Step::Resolve { action: "已扑灭，秸秆清运".into() }, "网格员甲", at(6, 40), &cfg.notify)
+        .unwrap();
     let cause = Step::FalseAlarm { cause: FalseAlarmCause::IndustrialHeat, note: Some("砖厂烟囱".into()) };
-    store.step(&ids[2], &cause, "网格员乙", at(10, 0)).unwrap();
-    store.escalate_overdue(at(12, 0)).unwrap();
+    store.step(&ids[2], &cause, "网格员乙", at(10, 0), &cfg.notify).unwrap();
+    store.escalate_overdue(at(12, 0), &cfg.notify).unwrap();
     store.tickets(&firepoint::store::TicketFilter::all()).unwrap()
 }
 

@@ -453,7 +453,15 @@ fn r18_handlers_answer_through_the_router_without_a_socket() {
             forecasts: &[],
             view: None,
         };
-        let rec = firepoint::batch::record_input(&mut store, input, &located, &cfg.rules(), 0.004).unwrap();
+        let rec = firepoint::batch::record_input(
+            &mut store,
+            input,
+            &located,
+            &cfg.rules(),
+            0.004,
+            &firepoint::notify::NotifyConfig::default(),
+        )
+        .unwrap();
         (rec.opened[0].clone(), store.add_token("县值班", None).unwrap().1)
     };
     let aoi = firepoint::aoi::Aoi::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("aoi")).unwrap();

@@ -52,6 +52,7 @@ pub struct Config {
     pub windows: crate::burn::WindowsConfig,
     pub limits: crate::ingest::Limits,
     pub batch: BatchConfig,
+    pub retention: RetentionConfig,
     pub notify: crate::notify::NotifyConfig,
     pub serve: crate::serve::ServeConfig,
     pub drone: crate::ingest::drone::DroneConfig,
@@ -95,6 +96,21 @@ pub struct BatchConfig {
     /// Workers on a PostgreSQL store: how often a worker with nothing to claim looks again for
     /// analyses to record (milliseconds).
     pub poll_ms: u64,
+}
+
+/// How long the store keeps what grows with every sighting.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// A ticket's evidence pictures (the frame, its crop, the view's earlier frame; at most
+    /// 200 KB each) are deleted this many days after they were made; the ticket stays.
+    pub evidence_days: i64,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        RetentionConfig { evidence_days: 180 }
+    }
 }
 
 impl Default for BatchConfig {

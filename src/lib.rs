@@ -19,6 +19,7 @@ pub mod detect;
 pub mod dispatch;
 pub mod domain;
 pub mod events;
+pub mod evidence;
 pub mod feed;
 pub mod files;
 pub mod grid;

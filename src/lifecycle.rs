@@ -211,6 +211,11 @@ mod tests {
     }
 }
 
+/// A ticket opened by a camera or drone sighting (it has pictures).
+fn is_sighting(t: &Ticket) -> bool {
+    t.sources.iter().any(|s| crate::domain::SourceKind::parse(s).is_some_and(|k| k.is_sighting()))
+}
+
 /// One change to a ticket as its audit row records it (the ticket as it is after the change).
 #[derive(Debug, Clone, Copy)]
 pub struct Change<'a> {
@@ -253,7 +258,19 @@ pub fn messages(change: &Change, cfg: &NotifyConfig) -> Vec<Outgoing> {
     }];
     match action {
         "open" => {
-            let text = fill(&cfg.sms_template, t, cfg, &[]);
+            let mut text = fill(&cfg.sms_template, t, cfg, &[]);
+            if is_sighting(t) {
+                // the pictures come with the alarm: links in the webhook, a short one in the SMS
+                let base = cfg.public_url.trim_end_matches('/');
+                let at = |name: &str| format!("{base}/tickets/{}/evidence/{name}", t.id);
+                out[0].body["evidence"] = serde_json::json!({
+                    "list": at("").trim_end_matches('/'), "frame": at("frame.jpg"), "crop": at("crop.jpg"),
+                    "before": at("before.jpg"),
+                });
+                if !base.is_empty() {
+                    text.push_str(&format!(" 图像{base}/e/{}", t.id));
+                }
+            }
             let mut phones = vec![t.grid_phone.as_str()];
             if t.team_phone != t.grid_phone {
                 phones.push(&t.team_phone);

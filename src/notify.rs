@@ -44,6 +44,11 @@ pub struct NotifyConfig {
     pub escalation_template: String,
     /// The map link in messages; {lon} {lat} {id} are replaced (empty: `lon,lat`).
     pub map_url: String,
+    /// The bureau's address of `firepoint serve` as the teams reach it (e.g.
+    /// `https://fire.example.gov.cn`): a camera or drone ticket's webhook JSON links its evidence
+    /// pictures there, and its SMS ends with a short link (`/e/ID`) to them. Empty: the webhook
+    /// carries the paths alone and the SMS no link.
+    pub public_url: String,
     /// Escalation level 2: the county office's duty phone (SMS).
     pub county_office_phone: String,
     /// Per township code: its own webhook.
@@ -79,6 +84,7 @@ impl Default for NotifyConfig {
                 "【火情】{township}{village}网格{grid}疑似{kind}{window}，请{member}{deadline}前到场核查{map}".into(),
             escalation_template: "【超时】{township}{village}火情{step}超时，升级至{level}，请督办{map}".into(),
             map_url: String::new(),
+            public_url: String::new(),
             county_office_phone: String::new(),
             townships: BTreeMap::new(),
             timeout_s: 10,

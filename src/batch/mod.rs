@@ -250,6 +250,11 @@ impl<'a> Ctx<'a> {
     /// now: a feed folder that cannot be written makes the batch partial (said, exit 1), not a
     /// failure that hides what was recorded.
     fn write_feed(mut self) -> anyhow::Result<BatchReport> {
+        let keep = chrono::Duration::days(self.cfg.retention.evidence_days);
+        let pruned = self.store.prune_evidence(chrono::Utc::now() - keep)?;
+        if pruned > 0 {
+            tracing::info!("{pruned} evidence picture(s) older than retention.evidence_days deleted");
+        }
         let tickets = self.store.tickets(&crate::store::TicketFilter::all())?;
         match crate::feed::write(&self.cfg.paths.feed, &tickets) {
             Ok(files) => self.report.feed = files,
@@ -442,7 +447,59 @@ impl<'a> Ctx<'a> {
                 self.report.late_alarms += rec.opened.len();
             }
         }
+        if matches!(input.kind, InputKind::Frame | InputKind::Drone) && !rec.opened.is_empty() {
+            self.keep_evidence(input, found.frame.as_ref(), &placed.inside, &rec.opened)?;
+        }
         self.report.opened.extend(rec.opened);
+        Ok(())
+    }
+
+    /// The pictures of the tickets a frame or drone photo just opened (`crate::evidence`),
+    /// kept by the store after the tickets committed: a ticket whose pictures cannot be made is
+    /// still a ticket, and its evidence says why. Only the store failing stops the batch.
+    fn keep_evidence(
+        &mut self,
+        input: &Found,
+        frame: Option<&crate::domain::FrameObservation>,
+        placed: &[crate::locate::Located],
+        opened: &[String],
+    ) -> anyhow::Result<()> {
+        let region = match frame {
+            Some(f) => Some(f.tile_box),
+            None => placed.iter().find_map(|l| {
+                let t = l.detection.evidence.get("tile")?.as_array()?;
+                let v: Vec<f64> = t.iter().filter_map(|x| x.as_f64()).collect();
+                <[f64; 4]>::try_from(v).ok()
+            }),
+        };
+        let earlier = match frame {
+            Some(f) => {
+                let tol = (self.cfg.confirm.pan_tolerance_deg, self.cfg.confirm.tilt_tolerance_deg);
+                self.store.earlier_frame(&f.camera_id, (f.pan_deg, f.tilt_deg, f.hfov_deg), tol, f.captured_at)?
+            }
+            None => None,
+        };
+        let made = crate::evidence::pictures(
+            &input.path,
+            region.unwrap_or([0.0, 0.0, 1.0, 1.0]),
+            earlier.as_deref().filter(|p| p.exists()),
+            self.cfg.limits.max_frame_pixels,
+        );
+        let (pictures, note) = match made {
+            Ok((pics, mut note)) => {
+                if earlier.as_ref().is_some_and(|p| !p.exists()) {
+                    note = Some("the view's earlier frame is no longer in the inbox".into());
+                }
+                (pics.into_iter().map(|p| (p.name, p.jpeg)).collect::<Vec<_>>(), note)
+            }
+            Err(why) => {
+                tracing::warn!("{}: no evidence pictures: {why}", input.path.display());
+                (Vec::new(), Some(format!("no pictures could be made: {why}")))
+            }
+        };
+        for id in opened {
+            self.store.put_evidence(id, &input.sha, &pictures, note.as_deref(), chrono::Utc::now())?;
+        }
         Ok(())
     }
 

@@ -77,6 +77,9 @@ impl FrameDetector<'_> {
             .map_err(|source| InputError::DronePlace { path: path.into(), score: score.score, source })?;
         let (_, elevation) = geometry::ray(&pose, hf / wf, base.0, base.1);
         let height = lens.lens.alt_m - aoi.elevation(fix.lon, fix.lat);
+        // the flagged tile as fractions of the photo (its evidence picture draws it)
+        let tile = [b[0] as f64 / wf, b[1] as f64 / hf, b[2] as f64 / wf, b[3] as f64 / hf]
+            .map(|v| (v * 1000.0).round() / 1000.0);
         let detection = Detection {
             source: SourceKind::Drone,
             sensor: pose.drone_id.clone(),
@@ -96,6 +99,7 @@ impl FrameDetector<'_> {
                 "gimbal": { "yaw_deg": r1(pose.yaw_deg), "pitch_deg": r1(pose.pitch_deg), "roll_deg": r1(pose.roll_deg) },
                 "hfov_deg": r1(pose.hfov_deg),
                 "plume_base": [(base.0 * 1000.0).round() / 1000.0, (base.1 * 1000.0).round() / 1000.0],
+                "tile": tile,
                 "azimuth_deg": r1(fix.azimuth_deg), "elevation_deg": r1(elevation),
                 "distance_m": fix.distance_m.round(), "slant_m": fix.distance_m.hypot(height).round(),
                 "sources": pose.sources,

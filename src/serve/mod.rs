@@ -42,6 +42,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Body;
+use axum::extract::Path as UrlPath;
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware;
 use axum::response::Response;
@@ -94,6 +95,10 @@ pub fn router(
         .route("/tickets/{id}", get(tickets::one))
         .route("/tickets/{id}/log", get(tickets::log))
         .route("/tickets/{id}/cap", get(tickets::cap))
+        // the SMS's short link to a ticket's pictures: the page, which asks for the token
+        .route("/e/{id}", get(|UrlPath(id): UrlPath<String>| async move { page::to_ticket(&id) }))
+        .route("/tickets/{id}/evidence", get(tickets::evidence_list))
+        .route("/tickets/{id}/evidence/{name}", get(tickets::evidence_one))
         .route("/tickets/{id}/ack", post(steps::ack))
         .route("/tickets/{id}/on_site", post(steps::on_site))
         .route("/tickets/{id}/resolve", post(steps::resolve))

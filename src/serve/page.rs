@@ -71,3 +71,14 @@ pub(super) async fn village_layer(State(app): State<Shared>, Who(who): Who) -> R
     let body = serde_json::json!({ "type": "FeatureCollection", "features": features });
     Ok(typed("application/geo+json", body.to_string()))
 }
+
+/// `GET /e/{id}`: the SMS's short link to a ticket's pictures, a redirect to the page opened at
+/// that ticket (the page asks for the token; an id that is not a ticket id goes to the page).
+pub(super) fn to_ticket(id: &str) -> Response {
+    let safe = id.len() <= 80 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    let to = if safe { format!("/#ticket={id}") } else { "/".into() };
+    let mut r = Response::new(axum::body::Body::empty());
+    *r.status_mut() = axum::http::StatusCode::FOUND;
+    r.headers_mut().insert(header::LOCATION, HeaderValue::from_str(&to).expect("ASCII"));
+    r
+}

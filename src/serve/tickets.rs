@@ -161,3 +161,78 @@ pub(super) async fn cap(
     let t = app.read(move |s| visible(s, &who, &id)).await?;
     Ok(typed("application/cap+xml", crate::cap::alert_xml(&t, &sender)))
 }
+
+/// `GET /tickets/{id}/evidence`: what evidence the ticket has, each piece with its address
+/// (pictures of a camera or drone sighting, or why there are none; the satellite footprints).
+pub(super) async fn evidence_list(
+    State(app): State<Shared>,
+    Who(who): Who,
+    UrlPath(id): UrlPath<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let list = app
+        .read(move |s| {
+            let t = visible(s, &who, &id)?;
+            let mut items: Vec<serde_json::Value> = s
+                .evidence_list(&id)?
+                .into_iter()
+                .map(|e| {
+                    let mut v = serde_json::to_value(&e).expect("evidence serialises");
+                    v["url"] = format!("/tickets/{id}/evidence/{}", e.name).into();
+                    v
+                })
+                .collect();
+            let footprints = s.footprints(&id)?;
+            if !footprints.is_empty() {
+                items.push(serde_json::json!({
+                    "name": "footprints.geojson", "content_type": "application/geo+json",
+                    "count": footprints.len(), "url": format!("/tickets/{id}/evidence/footprints.geojson"),
+                }));
+            }
+            Ok(serde_json::json!({ "ticket": t.id, "evidence": items }))
+        })
+        .await?;
+    Ok(Json(list))
+}
+
+/// `GET /tickets/{id}/evidence/{name}`: one picture (JPEG), the note of a ticket without one,
+/// or the satellite footprints as GeoJSON (sensor, pass time, FRP and confidence per pixel).
+pub(super) async fn evidence_one(
+    State(app): State<Shared>,
+    Who(who): Who,
+    UrlPath((id, name)): UrlPath<(String, String)>,
+) -> Result<Response, ApiError> {
+    let found = app
+        .read(move |s| {
+            visible(s, &who, &id)?;
+            if name == "footprints.geojson" {
+                let features: Vec<serde_json::Value> = s
+                    .footprints(&id)?
+                    .into_iter()
+                    .map(|f| {
+                        let point = serde_json::json!({ "type": "Point", "coordinates": f.point });
+                        serde_json::json!({
+                            "type": "Feature",
+                            "geometry": f.geometry.unwrap_or(point),
+                            "properties": {
+                                "sensor": f.sensor,
+                                "observed_at": f.observed_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                                "confidence": f.confidence,
+                                "frp_mw": f.evidence.get("frp_mw").cloned().unwrap_or(serde_json::Value::Null),
+                                "evidence": f.evidence,
+                            },
+                        })
+                    })
+                    .collect();
+                let body = serde_json::json!({ "type": "FeatureCollection", "features": features });
+                return Ok(Some(("application/geo+json".to_string(), body.to_string().into_bytes())));
+            }
+            Ok(s.evidence(&id, &name)?)
+        })
+        .await?;
+    let (content_type, bytes) = found.ok_or_else(|| err(StatusCode::NOT_FOUND, "no such evidence for this ticket"))?;
+    let mut r = Response::new(Body::from(bytes));
+    let ct = HeaderValue::from_str(&content_type).unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    r.headers_mut().insert(header::CONTENT_TYPE, ct);
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=3600"));
+    Ok(r)
+}

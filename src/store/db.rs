@@ -19,6 +19,8 @@ pub enum Val {
     Int(i64),
     Real(f64),
     Text(String),
+    /// A BLOB (SQLite) or BYTEA (PostgreSQL): evidence pictures.
+    Bytes(Vec<u8>),
 }
 
 impl From<i64> for Val {
@@ -59,6 +61,11 @@ impl From<&String> for Val {
 impl<T: Into<Val>> From<Option<T>> for Val {
     fn from(v: Option<T>) -> Val {
         v.map_or(Val::Null, Into::into)
+    }
+}
+impl From<Vec<u8>> for Val {
+    fn from(v: Vec<u8>) -> Val {
+        Val::Bytes(v)
     }
 }
 impl From<&Option<String>> for Val {
@@ -155,6 +162,7 @@ impl rusqlite::ToSql for Val {
             Val::Int(v) => ValueRef::Integer(*v),
             Val::Real(v) => ValueRef::Real(*v),
             Val::Text(v) => ValueRef::Text(v.as_bytes()),
+            Val::Bytes(v) => ValueRef::Blob(v),
         }))
     }
 }
@@ -183,6 +191,7 @@ impl postgres::types::ToSql for Val {
             (Val::Real(v), &Type::FLOAT4) => (*v as f32).to_sql(ty, out),
             (Val::Real(v), &Type::TEXT | &Type::VARCHAR) => v.to_string().to_sql(ty, out),
             (Val::Text(v), _) if <&str as ToSql>::accepts(ty) => v.as_str().to_sql(ty, out),
+            (Val::Bytes(v), &Type::BYTEA) => v.as_slice().to_sql(ty, out),
             _ => Err(mismatch()),
         }
     }
@@ -223,6 +232,12 @@ impl Row {
         match self.at(i)? {
             Val::Text(v) => Ok(v.clone()),
             other => Err(bad(i, "text", other)),
+        }
+    }
+    pub fn bytes(&self, i: usize) -> Result<Vec<u8>, DbError> {
+        match self.at(i)? {
+            Val::Bytes(v) => Ok(v.clone()),
+            other => Err(bad(i, "bytes", other)),
         }
     }
     pub fn flag(&self, i: usize) -> Result<bool, DbError> {
@@ -267,7 +282,8 @@ fn from_sqlite(r: &rusqlite::Row, n: usize) -> rusqlite::Result<Row> {
                 ValueRef::Null => Val::Null,
                 ValueRef::Integer(v) => Val::Int(v),
                 ValueRef::Real(v) => Val::Real(v),
-                ValueRef::Text(t) | ValueRef::Blob(t) => Val::Text(String::from_utf8_lossy(t).into_owned()),
+                ValueRef::Text(t) => Val::Text(String::from_utf8_lossy(t).into_owned()),
+                ValueRef::Blob(b) => Val::Bytes(b.to_vec()),
             })
         })
         .collect::<rusqlite::Result<Vec<_>>>()
@@ -286,6 +302,7 @@ fn from_postgres(r: &postgres::Row) -> Result<Row, DbError> {
             Type::FLOAT8 => r.try_get::<_, Option<f64>>(i)?.map(Val::Real),
             Type::FLOAT4 => r.try_get::<_, Option<f32>>(i)?.map(|v| Val::Real(v.into())),
             Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => r.try_get::<_, Option<String>>(i)?.map(Val::Text),
+            Type::BYTEA => r.try_get::<_, Option<Vec<u8>>>(i)?.map(Val::Bytes),
             ref other => {
                 return Err(DbError::Value(format!(
                     "column {} has type {other}, which the store never writes",

@@ -14,6 +14,7 @@
 //! `queue` (the inputs workers share on a PostgreSQL store).
 
 mod db;
+mod evidence;
 mod forecasts;
 mod frames;
 mod history;
@@ -33,6 +34,7 @@ use crate::domain::Detection;
 use db::{vals, Conn};
 
 pub use db::DbError;
+pub use evidence::{EvidenceItem, Footprint, MISSING};
 pub use lifecycle::{LogEntry, Resting};
 pub use queue::{Claim, Queued};
 pub use schema::SCHEMA_VERSION;
@@ -482,8 +484,8 @@ mod tests {
     #[test]
     fn r6_a_store_from_a_newer_firepoint_is_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("v9.sqlite");
-        Connection::open(&path).unwrap().pragma_update(None, "user_version", 9).unwrap();
+        let path = dir.path().join("newer.sqlite");
+        Connection::open(&path).unwrap().pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
         let err = format!("{:#}", anyhow::Error::from(Store::open(&path).err().unwrap()));
         assert!(err.contains("newer than this firepoint"), "{err}");
     }

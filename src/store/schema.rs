@@ -262,11 +262,33 @@ fn migrate_8(real: &str, id: &str) -> String {
     MIGRATE_8.replace("{REAL}", real).replace("{ID}", id)
 }
 
+/// Version 9 (issue 20): the pictures and notes that come with a ticket (`evidence`: a frame with
+/// its flagged region drawn, the region's crop, the view's earlier frame), pruned after
+/// `retention.evidence_days`. `{BLOB}` is SQLite's BLOB or PostgreSQL's BYTEA.
+const MIGRATE_9: &str = r#"
+CREATE TABLE IF NOT EXISTS evidence (
+    ticket_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    content_type TEXT NOT NULL,
+    body {BLOB} NOT NULL,
+    input_sha256 TEXT,
+    note TEXT,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (ticket_id, name)
+);
+CREATE INDEX IF NOT EXISTS evidence_by_time ON evidence (created_at);
+"#;
+
+fn migrate_9(blob: &str) -> String {
+    MIGRATE_9.replace("{BLOB}", blob)
+}
+
 /// The store's tables as of [`SCHEMA_VERSION`], described once for both databases: a new store
 /// of either kind is made from this (an older one reaches the same tables through the migrations
 /// above, which are history and never edited; a test compares the two). Placeholders, filled by
 /// [`tables`] for each database: `{INT}` (SQLite's INTEGER, PostgreSQL's BIGINT), `{REAL}`
-/// (REAL, DOUBLE PRECISION), `{ID}` (an AUTOINCREMENT key, an identity column), and the CHECK lists
+/// (REAL, DOUBLE PRECISION), `{ID}` (an AUTOINCREMENT key, an identity column), `{BLOB}` (BLOB,
+/// BYTEA), and the CHECK lists
 /// `{STATUS}`, `{CAUSE}`, `{CHANNEL}`, written from the enums the code reads the columns into.
 const TABLES: &str = r#"
 CREATE TABLE inputs (
@@ -409,6 +431,17 @@ CREATE TABLE views (
     updated_at TEXT NOT NULL
 );
 CREATE INDEX views_by_camera ON views (camera_id);
+CREATE TABLE evidence (
+    ticket_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    content_type TEXT NOT NULL,
+    body {BLOB} NOT NULL,
+    input_sha256 TEXT,
+    note TEXT,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (ticket_id, name)
+);
+CREATE INDEX evidence_by_time ON evidence (created_at);
 "#;
 
 /// What only SQLite has: the open tickets' space-time index as an R*Tree (`ticket_extent`: a
@@ -462,10 +495,10 @@ fn check_list<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
 
 /// The store's tables at [`SCHEMA_VERSION`] in `dialect` (see [`TABLES`]).
 pub(super) fn tables(dialect: Dialect) -> String {
-    let (int, real, id, only) = match dialect {
-        Dialect::Sqlite => ("INTEGER", "REAL", "INTEGER PRIMARY KEY AUTOINCREMENT", SQLITE_ONLY),
+    let (int, real, id, blob, only) = match dialect {
+        Dialect::Sqlite => ("INTEGER", "REAL", "INTEGER PRIMARY KEY AUTOINCREMENT", "BLOB", SQLITE_ONLY),
         Dialect::Postgres => {
-            ("BIGINT", "DOUBLE PRECISION", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", POSTGRES_ONLY)
+            ("BIGINT", "DOUBLE PRECISION", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", "BYTEA", POSTGRES_ONLY)
         }
     };
     let status = check_list(crate::domain::Status::NAMES.iter().copied());
@@ -475,6 +508,7 @@ pub(super) fn tables(dialect: Dialect) -> String {
         .replace("{INT}", int)
         .replace("{REAL}", real)
         .replace("{ID}", id)
+        .replace("{BLOB}", blob)
         .replace("{STATUS}", &status)
         .replace("{CAUSE}", &cause)
         .replace("{CHANNEL}", &channel)
@@ -502,7 +536,7 @@ fn sqlite_version(conn: &Connection) -> rusqlite::Result<i64> {
 }
 
 /// The schema version this build writes; an older store is migrated on open, a newer refused.
-pub const SCHEMA_VERSION: i64 = 8;
+pub const SCHEMA_VERSION: i64 = 9;
 
 /// Brings the store to [`SCHEMA_VERSION`], in one transaction.
 pub(super) fn migrate(conn: &mut Conn) -> Result<(), DbError> {
@@ -527,6 +561,9 @@ pub(super) fn migrate(conn: &mut Conn) -> Result<(), DbError> {
             }
             if found < 8 {
                 tx.batch(&migrate_8("DOUBLE PRECISION", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"))?;
+            }
+            if found < 9 {
+                tx.batch(&migrate_9("BYTEA"))?;
             }
             tx.batch(&format!("UPDATE firepoint_schema SET version = {SCHEMA_VERSION}"))?;
             Ok(())
@@ -584,6 +621,9 @@ fn migrate_in_one_transaction(conn: &mut Connection) -> rusqlite::Result<()> {
     }
     if version < 8 {
         tx.execute_batch(&migrate_8("REAL", "INTEGER PRIMARY KEY AUTOINCREMENT"))?;
+    }
+    if version < 9 {
+        tx.execute_batch(&migrate_9("BLOB"))?;
     }
     if version < SCHEMA_VERSION {
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
@@ -678,7 +718,7 @@ mod tests {
         assert!(all.contains(&format!("status IN ({status})")), "{all:?}");
         assert!(all.iter().any(|c| c.contains("'false_alarm', 'duplicate'")), "{all:?}");
         assert!(all.contains(&"channel IN ('webhook', 'sms')".to_string()), "{all:?}");
-        for p in ["{INT}", "{REAL}", "{ID}", "{STATUS}", "{CAUSE}", "{CHANNEL}"] {
+        for p in ["{INT}", "{REAL}", "{ID}", "{BLOB}", "{STATUS}", "{CAUSE}", "{CHANNEL}"] {
             assert!(!sql.contains(p) && !tables(Dialect::Sqlite).contains(p), "{p} left unfilled");
         }
     }

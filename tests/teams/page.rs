@@ -24,7 +24,12 @@ fn r9_a_township_team_acknowledges_and_closes_a_ticket_on_the_page() {
     let sb = Sandbox::new();
     sb.simulate();
     sb.cmd().arg("run").assert().code(0);
-    let ticket = sb.tickets().into_iter().next().expect("the demo opens tickets");
+    // the demo's camera ticket: its pictures must show on the page (issue 20)
+    let ticket = sb
+        .tickets()
+        .into_iter()
+        .find(|t| t["sources"].as_array().unwrap().iter().any(|s| s == "camera"))
+        .expect("the demo opens a camera ticket");
     let (id, township) =
         (ticket["id"].as_str().unwrap().to_string(), ticket["township_code"].as_str().unwrap().to_string());
     let out = sb.cmd().args(["token", "add", "--township", &township, "--name", "网格员页面测试"]).output().unwrap();
@@ -46,6 +51,7 @@ fn r9_a_township_team_acknowledges_and_closes_a_ticket_on_the_page() {
     println!("{stdout}\n{}", String::from_utf8_lossy(&run.stderr));
     assert!(run.status.success(), "the page test failed:\n{stdout}");
     assert!(shot.is_file(), "no screenshot at {}", shot.display());
+    assert!(stdout.contains("\"evidence-frame\""), "the camera ticket's pictures were not checked:\n{stdout}");
     println!("screenshot: {}", shot.display());
 
     let t = sb.tickets().into_iter().find(|t| t["id"] == id.as_str()).unwrap();

@@ -506,3 +506,90 @@ fn r18_handlers_answer_through_the_router_without_a_socket() {
     assert_eq!(status, 404);
     assert!(serde_json::from_str::<serde_json::Value>(&body).unwrap()["error"].is_string(), "{body}");
 }
+
+/// Issue 20: a camera ticket's pictures (the frame with its region drawn, the crop, the view's
+/// earlier frame) are served under the ticket with the ticket's own scoping, linked from the
+/// webhook and the SMS; a satellite ticket's evidence is its footprints with sensor, pass time,
+/// FRP and confidence.
+#[test]
+fn r20_evidence_comes_with_every_ticket_scoped_as_the_ticket() {
+    let sb = Sandbox::new();
+    sb.simulate();
+    sb.cmd().args(["--set", "notify.public_url=\"https://fire.example.gov.cn/\"", "run"]).assert().code(0);
+    let all = sb.tickets();
+    let cam = all.iter().find(|t| t["sources"][0] == "camera").expect("the demo's camera ticket");
+    let sat = all.iter().find(|t| t["sources"][0] == "satellite").expect("a satellite ticket");
+    let (cam_id, cam_town) = (cam["id"].as_str().unwrap(), cam["township_code"].as_str().unwrap());
+    let other = all.iter().find(|t| t["township_code"] != cam_town).unwrap()["township_code"].as_str().unwrap();
+    let county = token(&sb, &["--county"]);
+    let mine = token(&sb, &["--township", cam_town]);
+    let theirs = token(&sb, &["--township", other]);
+    let server = serve(&sb, &[]);
+    let port = server.port;
+
+    let (status, body) = get(port, &format!("/tickets/{cam_id}/evidence"), &mine);
+    assert_eq!(status, 200, "{body}");
+    let list: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let names: Vec<&str> = list["evidence"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["before.jpg", "crop.jpg", "frame.jpg"], "{body}");
+    for e in list["evidence"].as_array().unwrap() {
+        let auth = format!("Bearer {mine}");
+        let (status, head, _) =
+            exchange(port, &request_bytes("GET", e["url"].as_str().unwrap(), &[("Authorization", &auth)], ""));
+        assert_eq!(status, 200, "{head}");
+        assert!(head.contains("content-type: image/jpeg"), "{head}");
+        let len: usize = head.split("content-length: ").nth(1).unwrap().lines().next().unwrap().trim().parse().unwrap();
+        assert!(len > 1000 && len <= 200 * 1024, "{}: {len} bytes", e["name"]);
+        assert_eq!(e["bytes"].as_u64(), Some(len as u64));
+    }
+    // another township's evidence is "no ticket", as its ticket is; an unknown piece is 404
+    for path in [format!("/tickets/{cam_id}/evidence"), format!("/tickets/{cam_id}/evidence/frame.jpg")] {
+        let (status, body) = get(port, &path, &theirs);
+        assert_eq!(status, 404, "{path}: {body}");
+        assert!(body.contains(cam_id) && !body.contains("JFIF"), "{body}");
+        assert_eq!(request(port, "GET", &path, &[], "").0, 401, "{path} needs a token");
+    }
+    assert_eq!(get(port, &format!("/tickets/{cam_id}/evidence/secret.jpg"), &county).0, 404);
+
+    // a satellite ticket: its pixels' footprints with sensor, pass time, FRP and confidence
+    let sat_id = sat["id"].as_str().unwrap();
+    let (status, body) = get(port, &format!("/tickets/{sat_id}/evidence/footprints.geojson"), &county);
+    assert_eq!(status, 200, "{body}");
+    let fc: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let f = &fc["features"][0];
+    assert_eq!(f["geometry"]["type"], "Polygon", "{body}");
+    assert!(f["properties"]["sensor"].is_string() && f["properties"]["confidence"].is_number(), "{body}");
+    assert!(f["properties"]["frp_mw"].as_f64().is_some_and(|v| v > 0.0), "{body}");
+    assert!(f["properties"]["observed_at"].as_str().unwrap().ends_with('Z'), "{body}");
+
+    // the SMS's short link goes to the page opened at the ticket
+    let (status, head, _) = exchange(port, &request_bytes("GET", &format!("/e/{cam_id}"), &[], ""));
+    assert_eq!(status, 302, "{head}");
+    assert!(head.contains(&format!("location: /#ticket={}", cam_id.to_ascii_lowercase())), "{head}");
+
+    // the webhook JSON links the pictures on the bureau's host; the SMS carries the short link
+    let db = rusqlite::Connection::open(sb.path("work/firepoint.sqlite")).unwrap();
+    let bodies: Vec<(String, String)> = db
+        .prepare("SELECT channel, body FROM outbox WHERE ticket_id = ?1 ORDER BY id")
+        .unwrap()
+        .query_map([cam_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let hook: serde_json::Value = serde_json::from_str(&bodies.iter().find(|b| b.0 == "webhook").unwrap().1).unwrap();
+    assert_eq!(
+        hook["evidence"]["frame"],
+        format!("https://fire.example.gov.cn/tickets/{cam_id}/evidence/frame.jpg").as_str(),
+        "{hook}"
+    );
+    let sms: serde_json::Value = serde_json::from_str(&bodies.iter().find(|b| b.0 == "sms").unwrap().1).unwrap();
+    assert!(sms["text"].as_str().unwrap().ends_with(&format!("https://fire.example.gov.cn/e/{cam_id}")), "{sms}");
+    let sat_hook: serde_json::Value = serde_json::from_str(
+        &db.query_row("SELECT body FROM outbox WHERE ticket_id = ?1 AND channel = 'webhook'", [sat_id], |r| {
+            r.get::<_, String>(0)
+        })
+        .unwrap(),
+    )
+    .unwrap();
+    assert!(sat_hook.get("evidence").is_none(), "a satellite ticket has no pictures: {sat_hook}");
+}

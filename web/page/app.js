@@ -56,7 +56,10 @@
     writes: 0, // bumped after every write, so a list fetched before it is not shown
     loadedAt: 0,
     noticeTimer: null,
+    evidence: new Map(), // ticket id -> the evidence box (loaded once)
+    focus: null, // a ticket to show first (`#ticket=ID`, from the SMS's short link)
   };
+  const EVIDENCE_LABEL = { 'frame.jpg': '告警画面', 'crop.jpg': '局部放大', 'before.jpg': '此前画面' };
 
   class ApiError extends Error {
     constructor(status, message) {
@@ -159,6 +162,7 @@
   function tokenFromUrl() {
     const params = new URLSearchParams(location.hash.replace(/^#/, ''));
     const token = (params.get('token') || '').trim();
+    state.focus = (params.get('ticket') || '').trim() || state.focus;
     if (!token) return false;
     const current = localStorage.getItem(TOKEN_KEY);
     if (current && current !== token && !window.confirm('用链接中的新令牌替换当前登录？ Replace the token in use with the one in this link?')) {
@@ -348,6 +352,12 @@
       else list.insertBefore(row, cursor); // only rows out of place move
     }
     if (focused && focused.isConnected && document.activeElement !== focused) focused.focus({ preventScroll: true });
+    if (state.focus && rowOf(state.focus)) {
+      const row = rowOf(state.focus);
+      row.classList.add('focus');
+      row.scrollIntoView({ block: 'start' });
+      state.focus = null;
+    }
     const active = wanted.filter((t) => ACTIONS[t.status]).length;
     $('count').textContent = `${active} 条`;
     $('empty').hidden = wanted.length > 0;
@@ -366,7 +376,7 @@
     row.dataset.status = t.status;
     row.dataset.overdue = String(isOverdue(t, now));
     row.classList.toggle('closed', !ACTIONS[t.status]);
-    const fresh = [head(t), facts(t, now), actions(t, allowed)];
+    const fresh = [head(t), facts(t, now), evidence(t), actions(t, allowed)].filter(Boolean);
     const error = el('p', { class: 't-error', role: 'alert', hidden: true });
     if (form && allowed.includes(form.dataset.form)) {
       for (const child of [...row.children]) if (child !== form) child.remove(); // the form keeps focus
@@ -374,6 +384,47 @@
       form.after(error);
     } else {
       row.replaceChildren(...fresh, error);
+    }
+  }
+
+  // ---- evidence: the pictures of a camera or drone sighting --------------------------------
+
+  /** The ticket's evidence box (camera and drone tickets), loaded once and kept across redraws. */
+  function evidence(t) {
+    if (!(t.sources || []).some((s) => s === 'camera' || s === 'drone')) return null;
+    let box = state.evidence.get(t.id);
+    if (!box) {
+      box = el('div', { class: 't-evidence', 'data-test': 'evidence' }, el('small', {}, '图像加载中… Loading pictures'));
+      state.evidence.set(t.id, box);
+      loadEvidence(t.id, box);
+    }
+    return box;
+  }
+
+  /** Fetches the list, then each picture with the token (an <img> cannot send it) as a blob. */
+  async function loadEvidence(id, box) {
+    try {
+      const list = await api(`tickets/${encodeURIComponent(id)}/evidence`);
+      const parts = [];
+      const notes = new Set();
+      for (const e of list.evidence || []) {
+        if (e.note) notes.add(e.note);
+        if (!String(e.content_type).startsWith('image/')) continue;
+        const res = await fetch(String(e.url).replace(/^\//, ''), {
+          headers: { Authorization: `Bearer ${state.token}` }, cache: 'no-store',
+        });
+        if (!res.ok) continue;
+        const src = URL.createObjectURL(await res.blob());
+        const label = EVIDENCE_LABEL[e.name] || e.name;
+        parts.push(el('figure', {},
+          el('img', { src, alt: label, 'data-test': `evidence-${String(e.name).replace(/\.\w+$/, '')}` }),
+          el('figcaption', {}, label)));
+      }
+      for (const n of notes) parts.push(el('small', { class: 't-evidence-note' }, n));
+      box.replaceChildren(...(parts.length ? parts : [el('small', {}, '无图像 No pictures')]));
+    } catch (err) {
+      state.evidence.delete(id); // tried again at the next redraw
+      box.replaceChildren(el('small', {}, `图像无法加载：${err.message}`));
     }
   }
 

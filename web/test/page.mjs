@@ -3,7 +3,7 @@
 //
 //   BASE=http://127.0.0.1:8787 TOKEN=... TICKET=FP-... SHOT=/tmp/page.png node web/test/page.mjs
 //
-// TICKET must be an open ticket that TOKEN can see; the test moves it open → acknowledged →
+// TICKET must be an open ticket that TOKEN can see (a camera or drone ticket's pictures must show); the test moves it open → acknowledged →
 // on_site → resolved, so it is used up (give it a fresh store each run). It opens the page at a
 // phone viewport with the token in the URL fragment, clicks 签收, 到场, 查实 (filling the inline
 // form), reloads to see the ticket gone from the active list, and fails on any console error,
@@ -21,7 +21,7 @@ const TOTAL_MS = 120_000;
 const RESOLVE_TEXT = '已扑灭，秸秆清运';
 
 const checks = [];
-const summary = { ok: false, ticket: null, steps: [], console_errors: [], offsite_requests: [], http_errors: [], writes: [], requests: 0, screenshot: null };
+const summary = { ok: false, ticket: null, evidence: null, steps: [], console_errors: [], offsite_requests: [], http_errors: [], writes: [], requests: 0, screenshot: null };
 
 function usage() {
   const missing = ['BASE', 'TOKEN', 'TICKET', 'SHOT'].filter((k) => !process.env[k]);
@@ -129,6 +129,20 @@ async function run(browser, env) {
   const markers = await page.locator('#map path.ticket-marker').count();
   check('map shows village polygons', villages > 0, villages);
   check('map shows ticket markers', markers > 0, markers);
+  if ((before.sources || []).some((x) => x === 'camera' || x === 'drone')) {
+    // a camera or drone ticket comes with its pictures: the frame, its crop, the earlier frame
+    await step('evidence', async () => {
+      await page.waitForFunction((tid) => {
+        const r = [...document.querySelectorAll('li[data-ticket]')].find((x) => x.dataset.ticket === tid);
+        const imgs = r ? [...r.querySelectorAll('.t-evidence img')] : [];
+        return imgs.length >= 2 && imgs.every((i) => i.complete && i.naturalWidth > 0);
+      }, id);
+    });
+    const shown = await row.locator('.t-evidence img').evaluateAll((imgs) => imgs.map((i) => [i.dataset.test, i.naturalWidth]));
+    summary.evidence = shown;
+    const names = shown.map(([n]) => n);
+    check('evidence pictures shown (frame and crop)', names.includes('evidence-frame') && names.includes('evidence-crop'), shown);
+  }
   const rowText = await row.textContent();
   check('first seen shown in Beijing time', rowText.includes(beijing(before.first_seen)), { want: beijing(before.first_seen), row: rowText });
 

@@ -85,6 +85,8 @@ pub enum Command {
         #[arg(long)]
         retry_failed: bool,
     },
+    /// The district's towers: last frame and health (ok, offline, frozen, never heard from).
+    Cameras,
     /// Access tokens of the ticket feed.
     Token {
         #[command(subcommand)]

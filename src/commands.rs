@@ -248,6 +248,90 @@ pub fn report(
             ])
         );
     }
+    towers_section(cfg, &store, first, last)?;
+    Ok(Exit::Ok)
+}
+
+/// The report's towers: each tower's online rate (在线率) and blind hours over the period (in
+/// 10-minute slots, while the network was heard from), per township too, and the health notices
+/// open in it. Nothing when no tower sent a frame in the period.
+fn towers_section(cfg: &Config, store: &Store, first: chrono::NaiveDate, last: chrono::NaiveDate) -> Result<()> {
+    let (from, to) =
+        (firepoint::time::beijing_midnight(first), firepoint::time::beijing_midnight(last + chrono::Duration::days(1)));
+    let frames = store.tower_frames(from - chrono::Duration::hours(1))?;
+    if !frames.values().flatten().any(|f| f.at >= from && f.at < to) {
+        return Ok(());
+    }
+    let aoi = firepoint::aoi::Aoi::load_with(&cfg.paths.aoi, &cfg.limits, &cfg.aoi)?;
+    let towers: Vec<String> = aoi.cameras.iter().map(|c| c.id.clone()).collect();
+    let rates = firepoint::health::rates(&frames, &towers, (from, to), chrono::Duration::minutes(10));
+    let notices = store.notices_between(from, to)?;
+    println!("\ntowers (在线率: 10-minute slots with a live frame, while the network was heard from)");
+    println!("{:<8} {:<12} {:>8} {:>10}  notices", "tower", "township", "online", "blind_h");
+    let mut by_town: std::collections::BTreeMap<String, (i64, i64)> = Default::default();
+    for r in &rates {
+        let cam = aoi.camera(&r.camera_id).expect("a district camera");
+        let town = aoi.place(cam.lon, cam.lat).township.map_or("—".to_string(), |t| t.name);
+        let e = by_town.entry(town.clone()).or_default();
+        (e.0, e.1) = (e.0 + r.online_slots, e.1 + r.slots);
+        let said: Vec<String> = notices
+            .iter()
+            .filter(|n| n.camera_id == r.camera_id)
+            .map(|n| {
+                format!(
+                    "{} since {}",
+                    n.kind.chinese(),
+                    n.since.with_timezone(&firepoint::time::beijing()).format("%m-%d %H:%M")
+                )
+            })
+            .collect();
+        println!(
+            "{:<8} {:<12} {:>7.1}% {:>10.1}  {}",
+            r.camera_id,
+            town,
+            r.rate() * 100.0,
+            r.blind_hours,
+            said.join("; ")
+        );
+    }
+    for (town, (on, all)) in by_town {
+        let rate = if all == 0 { 100.0 } else { on as f64 * 100.0 / all as f64 };
+        println!("township {town}: online {rate:.1}%");
+    }
+    Ok(())
+}
+
+/// `firepoint cameras`: every tower of the district with its last frame and its state
+/// (ok, offline or frozen since when, or never heard from).
+pub fn cameras(cfg: &Config) -> Result<Exit> {
+    let store = Store::open_existing(&cfg.paths.store)?;
+    let aoi = firepoint::aoi::Aoi::load_with(&cfg.paths.aoi, &cfg.limits, &cfg.aoi)?;
+    let clock = store.newest_frame()?.map(|t| t.min(chrono::Utc::now()));
+    let frames = match clock {
+        Some(c) => store.tower_frames(c - chrono::Duration::days(7))?,
+        None => Default::default(),
+    };
+    let open = store.open_notices()?;
+    let bj = firepoint::time::beijing();
+    println!("{:<8} {:<10} {:<12} {:<12} state", "tower", "name", "township", "last frame");
+    for cam in &aoi.cameras {
+        let seen = frames.get(&cam.id);
+        let last = seen
+            .and_then(|f| f.last())
+            .map_or("—".into(), |f| f.at.with_timezone(&bj).format("%m-%d %H:%M").to_string());
+        let state = match open.iter().find(|n| n.camera_id == cam.id) {
+            Some(n) => format!(
+                "{} ({}) since {}",
+                n.kind.as_str(),
+                n.kind.chinese(),
+                n.since.with_timezone(&bj).format("%m-%d %H:%M")
+            ),
+            None if seen.is_none() => "never heard from (in the last 7 days)".into(),
+            None => "ok".into(),
+        };
+        let town = aoi.place(cam.lon, cam.lat).township.map_or("—".to_string(), |t| t.name);
+        println!("{:<8} {:<10} {:<12} {:<12} {state}", cam.id, cam.name, town, last);
+    }
     Ok(Exit::Ok)
 }
 

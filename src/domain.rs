@@ -110,6 +110,10 @@ pub struct FrameObservation {
     pub azimuth_deg: Option<f64>,
     /// The bearing's angular error, degrees (1 σ).
     pub sigma_deg: f64,
+    /// A hash of the middle of the picture, pixel for pixel (`health::picture_hash`): the same
+    /// hash frame after frame is a frozen feed.
+    #[serde(default)]
+    pub picture: Option<String>,
 }
 
 impl FrameObservation {

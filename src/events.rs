@@ -548,6 +548,7 @@ mod tests {
             tile_box: [x, 0.4, x + 0.1, 0.5],
             azimuth_deg: azimuth,
             sigma_deg: 0.2,
+            picture: None,
         }
     }
 

@@ -23,6 +23,7 @@ pub mod evidence;
 pub mod feed;
 pub mod files;
 pub mod grid;
+pub mod health;
 pub mod ingest;
 pub mod lifecycle;
 pub mod locate;

@@ -63,7 +63,82 @@ pub fn send_due(store: &mut Store, cfg: &NotifyConfig, max_messages: usize) -> R
         }
         store.settle_message(&m, &outcome, Utc::now(), cfg)?;
     }
+    tell_towers(store, cfg, &agent, &mut report)?;
     Ok(report)
+}
+
+/// Tells the county office of each tower notice opened or closed and not told yet: an SMS to
+/// `notify.county_office_phone` and the webhook (`tower.offline`, `tower.frozen`,
+/// `tower.recovered`), each with a stable idempotency key. A retryable failure leaves it for
+/// the next run (the receiver keys on the key: what already arrived is not acted on twice).
+fn tell_towers(
+    store: &mut Store,
+    cfg: &NotifyConfig,
+    agent: &ureq::Agent,
+    report: &mut SendReport,
+) -> Result<(), StoreError> {
+    use crate::notify::{Channel, Claimed};
+    let bj = crate::time::beijing();
+    for n in store.notices_to_tell()? {
+        for closing in [false, true] {
+            let pending = if closing { n.told_close.as_deref() == Some("pending") } else { n.told == "pending" };
+            if !pending {
+                continue;
+            }
+            let since = n.since.with_timezone(&bj).format("%m-%d %H:%M");
+            let (event, text) = if closing {
+                let back = n.closed_at.unwrap_or(n.since).with_timezone(&bj).format("%m-%d %H:%M");
+                (
+                    "tower.recovered".to_string(),
+                    format!("【塔台恢复】摄像头{}已恢复（{}自{since}，{back}恢复）", n.camera_id, n.kind.chinese()),
+                )
+            } else {
+                let what = match n.kind {
+                    crate::health::Trouble::Offline => format!("离线，自{since}（北京时间）无画面"),
+                    crate::health::Trouble::Frozen => format!("画面冻结，自{since}（北京时间）画面不变"),
+                };
+                (format!("tower.{}", n.kind.as_str()), format!("【塔台告警】摄像头{}{what}，请县办核查。", n.camera_id))
+            };
+            let key = format!("tower/{}/{}", n.id, if closing { "close" } else { "open" });
+            let body = serde_json::json!({ "event": event, "key": key, "notice": n, "text": text });
+            let mut sends = vec![Claimed {
+                id: 0,
+                key: format!("{key}/webhook"),
+                ticket_id: String::new(),
+                channel: Channel::Webhook,
+                target: String::new(),
+                body: body.to_string(),
+                attempts: 0,
+            }];
+            if let Some(sms) = crate::notify::sms(&cfg.county_office_phone, text) {
+                let mut b = sms.body;
+                b["key"] = format!("{key}/sms").into();
+                sends.push(Claimed {
+                    key: format!("{key}/sms"),
+                    channel: Channel::Sms,
+                    target: sms.target,
+                    body: b.to_string(),
+                    ..sends[0].clone()
+                });
+            }
+            let outcomes: Vec<Outcome> = sends.iter().map(|m| deliver(agent, m, cfg, "")).collect();
+            let state = if outcomes.iter().any(|o| matches!(o, Outcome::Retry(_))) {
+                report.retrying += 1;
+                continue;
+            } else if outcomes.iter().any(|o| matches!(o, Outcome::Delivered)) {
+                report.delivered += 1;
+                "sent"
+            } else if let Some(Outcome::Permanent(e)) = outcomes.iter().find(|o| matches!(o, Outcome::Permanent(_))) {
+                report.failed.push(format!("{key} (tower notice): {e}"));
+                "failed"
+            } else {
+                report.skipped += 1;
+                "skipped"
+            };
+            store.told(n.id, closing, state)?;
+        }
+    }
+    Ok(())
 }
 
 /// Runs [`send_due`] every `every` on a thread of its own, with its own store connection, for as

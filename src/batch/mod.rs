@@ -70,6 +70,8 @@ pub struct BatchReport {
     pub frames_skipped: usize,
     /// Drone photos scored (each flagged one is a sighting at once), flagged, and not scored.
     pub drones_scored: usize,
+    /// Towers found offline or frozen by this batch (a notice each for the county office).
+    pub tower_notices: Vec<String>,
     pub drones_with_smoke: usize,
     pub drones_skipped: usize,
     /// Rain forecasts read (rows of `weather/` inputs).
@@ -113,6 +115,9 @@ impl fmt::Display for BatchReport {
                 self.drones_with_smoke,
                 self.drones_skipped
             )?;
+        }
+        for n in &self.tower_notices {
+            writeln!(f, "tower notice for the county office: {n}")?;
         }
         writeln!(
             f,
@@ -250,6 +255,7 @@ impl<'a> Ctx<'a> {
     /// now: a feed folder that cannot be written makes the batch partial (said, exit 1), not a
     /// failure that hides what was recorded.
     fn write_feed(mut self) -> anyhow::Result<BatchReport> {
+        self.review_towers()?;
         let keep = chrono::Duration::days(self.cfg.retention.evidence_days);
         let pruned = self.store.prune_evidence(chrono::Utc::now() - keep)?;
         if pruned > 0 {
@@ -451,6 +457,33 @@ impl<'a> Ctx<'a> {
             self.keep_evidence(input, found.frame.as_ref(), &placed.inside, &rec.opened)?;
         }
         self.report.opened.extend(rec.opened);
+        Ok(())
+    }
+
+    /// Tower health (`crate::health`): a tower in trouble gets a notice for the county office, a
+    /// recovered one's notice is closed. The clock is the newest frame any tower sent (capped at
+    /// now), so a replayed day is judged as it happened.
+    fn review_towers(&mut self) -> anyhow::Result<()> {
+        let Some(newest) = self.store.newest_frame()? else { return Ok(()) };
+        let (now, cam) = (chrono::Utc::now(), &self.cfg.camera);
+        let clock = newest.min(now);
+        let frames = self.store.tower_frames(clock - chrono::Duration::days(7))?;
+        let stale = chrono::Duration::minutes(cam.stale_after_min);
+        let open = self.store.open_notices()?;
+        for (camera, seen) in &frames {
+            let verdict = crate::health::judge(seen, clock, stale, cam.frozen_frames);
+            let mine: Vec<_> = open.iter().filter(|n| &n.camera_id == camera).collect();
+            for n in mine.iter().filter(|n| verdict.is_none_or(|(kind, _)| kind != n.kind)) {
+                tracing::info!(camera, "tower {}: recovered", n.kind.as_str());
+                let back = seen.last().map_or(clock, |f| f.at);
+                self.store.close_notice(n.id, back)?;
+            }
+            if let Some((kind, since)) = verdict.filter(|(kind, _)| !mine.iter().any(|n| n.kind == *kind)) {
+                tracing::warn!(camera, %since, "tower {} ({})", kind.as_str(), kind.chinese());
+                self.store.open_notice(camera, kind, since, now)?;
+                self.report.tower_notices.push(format!("{camera} {} since {since}", kind.as_str()));
+            }
+        }
         Ok(())
     }
 

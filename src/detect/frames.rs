@@ -187,6 +187,7 @@ impl<'a> FrameDetector<'a> {
             tile_box: [0.0, 0.0, 1.0, 1.0],
             azimuth_deg: None,
             sigma_deg: errors.pose_deg.hypot(errors.pixel_deg),
+            picture: Some(crate::health::picture_hash(&img)),
         };
         let view = self.model.view.is_some();
         let scored = ScoredFrame {

@@ -87,6 +87,7 @@ pub fn replay(sequence: &str, frames: &[SeqFrame], rule: &ConfirmConfig) -> Sequ
         tile_box: r.tile_box.map(f64::from),
         azimuth_deg: None,
         sigma_deg: 0.0,
+        picture: None,
     };
     let seen: Vec<FrameObservation> = frames.iter().map(|(at, _, r)| observe(*at, r)).collect();
     let window = chrono::Duration::minutes(rule.window_min);

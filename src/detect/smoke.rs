@@ -85,6 +85,13 @@ pub struct CameraConfig {
     /// Per camera id, `CAM07 = [6.0, 0.0]`: its [top, bottom] bands in percent, for cameras
     /// whose captions differ from the rest.
     pub bands: std::collections::BTreeMap<String, [f64; 2]>,
+    /// Tower health: a tower that has sent no frame for this many minutes while the others
+    /// have (the newest frame of any tower is the clock) is offline; the county office is told.
+    pub stale_after_min: i64,
+    /// Tower health: this many frames in a row with the same picture (the middle of the frame,
+    /// pixel for pixel: a live sensor never repeats itself; captions may change) is a frozen
+    /// feed.
+    pub frozen_frames: usize,
 }
 
 impl Default for CameraConfig {
@@ -97,6 +104,8 @@ impl Default for CameraConfig {
             blank_top_pct: 0.0,
             blank_bottom_pct: 0.0,
             bands: Default::default(),
+            stale_after_min: 15,
+            frozen_frames: 3,
         }
     }
 }

@@ -8,8 +8,7 @@ use crate::domain::FrameObservation;
 use crate::events::ConfirmConfig;
 use chrono::{DateTime, Duration, Utc};
 
-const COLUMNS: &str =
-    "camera_id, camera_lon, camera_lat, captured_at, pan, tilt, hfov, score, flagged, x0, y0, x1, y1, azimuth, sigma";
+const COLUMNS: &str = "camera_id, camera_lon, camera_lat, captured_at, pan, tilt, hfov, score, flagged, x0, y0, x1, y1, azimuth, sigma, picture";
 
 fn from_row(r: &Row) -> Result<FrameObservation, DbError> {
     Ok(FrameObservation {
@@ -25,6 +24,7 @@ fn from_row(r: &Row) -> Result<FrameObservation, DbError> {
         tile_box: [r.real(9)?, r.real(10)?, r.real(11)?, r.real(12)?],
         azimuth_deg: r.opt_real(13)?,
         sigma_deg: r.real(14)?,
+        picture: r.opt_text(15)?,
     })
 }
 
@@ -56,9 +56,9 @@ impl InputTx<'_> {
         let b = f.tile_box;
         self.conn
             .exec(
-                &format!("INSERT INTO frames (input_sha256, {COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"),
+                &format!("INSERT INTO frames (input_sha256, {COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"),
                 vals![&self.sha256, &f.camera_id, f.camera_lon, f.camera_lat, ts(f.captured_at), f.pan_deg, f.tilt_deg,
-                        f.hfov_deg, f.score as f64, f.flagged, b[0], b[1], b[2], b[3], f.azimuth_deg, f.sigma_deg],
+                        f.hfov_deg, f.score as f64, f.flagged, b[0], b[1], b[2], b[3], f.azimuth_deg, f.sigma_deg, &f.picture],
             )
             .map(|_| ())
             .map_err(self.sql())

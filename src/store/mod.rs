@@ -17,6 +17,7 @@ mod db;
 mod evidence;
 mod forecasts;
 mod frames;
+mod health;
 mod history;
 mod lifecycle;
 mod queue;
@@ -35,6 +36,7 @@ use db::{vals, Conn};
 
 pub use db::DbError;
 pub use evidence::{EvidenceItem, Footprint, MISSING};
+pub use health::Notice;
 pub use lifecycle::{LogEntry, Resting};
 pub use queue::{Claim, Queued};
 pub use schema::SCHEMA_VERSION;

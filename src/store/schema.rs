@@ -264,7 +264,9 @@ fn migrate_8(real: &str, id: &str) -> String {
 
 /// Version 9 (issue 20): the pictures and notes that come with a ticket (`evidence`: a frame with
 /// its flagged region drawn, the region's crop, the view's earlier frame), pruned after
-/// `retention.evidence_days`. `{BLOB}` is SQLite's BLOB or PostgreSQL's BYTEA.
+/// `retention.evidence_days`; each frame's picture hash and the towers' health notices
+/// (`tower_notices`: offline or frozen, since when, closed on recovery, told to the county
+/// office). `{BLOB}` is SQLite's BLOB or PostgreSQL's BYTEA.
 const MIGRATE_9: &str = r#"
 CREATE TABLE IF NOT EXISTS evidence (
     ticket_id TEXT NOT NULL,
@@ -277,10 +279,24 @@ CREATE TABLE IF NOT EXISTS evidence (
     PRIMARY KEY (ticket_id, name)
 );
 CREATE INDEX IF NOT EXISTS evidence_by_time ON evidence (created_at);
+ALTER TABLE frames ADD COLUMN picture TEXT;
+CREATE TABLE IF NOT EXISTS tower_notices (
+    id {ID},
+    camera_id TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ({TOWER})),
+    since TEXT NOT NULL,
+    opened_at TEXT NOT NULL,
+    closed_at TEXT,
+    detail TEXT NOT NULL DEFAULT '{}',
+    told TEXT NOT NULL DEFAULT 'pending' CHECK (told IN ('pending', 'sent', 'failed', 'skipped')),
+    told_close TEXT CHECK (told_close IN ('pending', 'sent', 'failed', 'skipped'))
+);
+CREATE INDEX IF NOT EXISTS tower_notices_by_camera ON tower_notices (camera_id, closed_at);
 "#;
 
-fn migrate_9(blob: &str) -> String {
-    MIGRATE_9.replace("{BLOB}", blob)
+fn migrate_9(blob: &str, id: &str) -> String {
+    let tower = check_list(crate::health::Trouble::NAMES.iter().copied());
+    MIGRATE_9.replace("{BLOB}", blob).replace("{ID}", id).replace("{TOWER}", &tower)
 }
 
 /// The store's tables as of [`SCHEMA_VERSION`], described once for both databases: a new store
@@ -289,7 +305,7 @@ fn migrate_9(blob: &str) -> String {
 /// [`tables`] for each database: `{INT}` (SQLite's INTEGER, PostgreSQL's BIGINT), `{REAL}`
 /// (REAL, DOUBLE PRECISION), `{ID}` (an AUTOINCREMENT key, an identity column), `{BLOB}` (BLOB,
 /// BYTEA), and the CHECK lists
-/// `{STATUS}`, `{CAUSE}`, `{CHANNEL}`, written from the enums the code reads the columns into.
+/// `{STATUS}`, `{CAUSE}`, `{CHANNEL}`, `{TOWER}`, written from the enums the code reads the columns into.
 const TABLES: &str = r#"
 CREATE TABLE inputs (
     sha256 TEXT PRIMARY KEY,
@@ -355,7 +371,8 @@ CREATE TABLE frames (
     pan {REAL} NOT NULL, tilt {REAL} NOT NULL, hfov {REAL} NOT NULL,
     score {REAL} NOT NULL, flagged {INT} NOT NULL,
     x0 {REAL} NOT NULL, y0 {REAL} NOT NULL, x1 {REAL} NOT NULL, y1 {REAL} NOT NULL,
-    azimuth {REAL}, sigma {REAL} NOT NULL
+    azimuth {REAL}, sigma {REAL} NOT NULL,
+    picture TEXT
 );
 CREATE INDEX frames_by_time ON frames (captured_at, camera_id);
 -- a counter bumped by every change to a ticket (triggers below), so that readers (the feed) can
@@ -442,6 +459,18 @@ CREATE TABLE evidence (
     PRIMARY KEY (ticket_id, name)
 );
 CREATE INDEX evidence_by_time ON evidence (created_at);
+CREATE TABLE tower_notices (
+    id {ID},
+    camera_id TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ({TOWER})),
+    since TEXT NOT NULL,
+    opened_at TEXT NOT NULL,
+    closed_at TEXT,
+    detail TEXT NOT NULL DEFAULT '{}',
+    told TEXT NOT NULL DEFAULT 'pending' CHECK (told IN ('pending', 'sent', 'failed', 'skipped')),
+    told_close TEXT CHECK (told_close IN ('pending', 'sent', 'failed', 'skipped'))
+);
+CREATE INDEX tower_notices_by_camera ON tower_notices (camera_id, closed_at);
 "#;
 
 /// What only SQLite has: the open tickets' space-time index as an R*Tree (`ticket_extent`: a
@@ -504,6 +533,7 @@ pub(super) fn tables(dialect: Dialect) -> String {
     let status = check_list(crate::domain::Status::NAMES.iter().copied());
     let cause = check_list(crate::domain::FalseAlarmCause::NAMES.iter().copied());
     let channel = check_list(crate::notify::Channel::ALL.map(|c| c.as_str()));
+    let tower = check_list(crate::health::Trouble::NAMES.iter().copied());
     TABLES
         .replace("{INT}", int)
         .replace("{REAL}", real)
@@ -512,6 +542,7 @@ pub(super) fn tables(dialect: Dialect) -> String {
         .replace("{STATUS}", &status)
         .replace("{CAUSE}", &cause)
         .replace("{CHANNEL}", &channel)
+        .replace("{TOWER}", &tower)
         + only
 }
 
@@ -563,7 +594,7 @@ pub(super) fn migrate(conn: &mut Conn) -> Result<(), DbError> {
                 tx.batch(&migrate_8("DOUBLE PRECISION", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"))?;
             }
             if found < 9 {
-                tx.batch(&migrate_9("BYTEA"))?;
+                tx.batch(&migrate_9("BYTEA", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"))?;
             }
             tx.batch(&format!("UPDATE firepoint_schema SET version = {SCHEMA_VERSION}"))?;
             Ok(())
@@ -623,7 +654,7 @@ fn migrate_in_one_transaction(conn: &mut Connection) -> rusqlite::Result<()> {
         tx.execute_batch(&migrate_8("REAL", "INTEGER PRIMARY KEY AUTOINCREMENT"))?;
     }
     if version < 9 {
-        tx.execute_batch(&migrate_9("BLOB"))?;
+        tx.execute_batch(&migrate_9("BLOB", "INTEGER PRIMARY KEY AUTOINCREMENT"))?;
     }
     if version < SCHEMA_VERSION {
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
@@ -718,7 +749,7 @@ mod tests {
         assert!(all.contains(&format!("status IN ({status})")), "{all:?}");
         assert!(all.iter().any(|c| c.contains("'false_alarm', 'duplicate'")), "{all:?}");
         assert!(all.contains(&"channel IN ('webhook', 'sms')".to_string()), "{all:?}");
-        for p in ["{INT}", "{REAL}", "{ID}", "{BLOB}", "{STATUS}", "{CAUSE}", "{CHANNEL}"] {
+        for p in ["{INT}", "{REAL}", "{ID}", "{BLOB}", "{STATUS}", "{CAUSE}", "{CHANNEL}", "{TOWER}"] {
             assert!(!sql.contains(p) && !tables(Dialect::Sqlite).contains(p), "{p} left unfilled");
         }
     }

@@ -7,5 +7,6 @@ mod common;
 
 mod drone;
 mod frames;
+mod health;
 mod smoke_model;
 mod view;

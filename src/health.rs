@@ -1,0 +1,200 @@
+//! Tower health (issue 20), as pure rules over the frames a tower sent: a tower that stopped
+//! sending while the others go on is offline; one that sends the same picture frame after frame
+//! (a frozen encoder or recorder: the middle of the frame identical pixel for pixel, which a live
+//! sensor never is) is frozen. Also each tower's online rate (在线率) over a window: the share of
+//! its slots with a live frame. The batch applies the verdicts (`store::health` keeps the
+//! notices, the sender tells the county office); nothing here touches the store.
+
+use chrono::{DateTime, Duration, Utc};
+use sha2::{Digest, Sha256};
+
+/// What is wrong with a tower.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trouble {
+    /// No frame for `camera.stale_after_min` while other towers sent theirs.
+    Offline,
+    /// `camera.frozen_frames` frames in a row with the same picture.
+    Frozen,
+}
+
+impl Trouble {
+    /// Every value as the store writes it (its CHECK list).
+    pub const NAMES: &'static [&'static str] = &["offline", "frozen"];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trouble::Offline => "offline",
+            Trouble::Frozen => "frozen",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Trouble> {
+        match s {
+            "offline" => Some(Trouble::Offline),
+            "frozen" => Some(Trouble::Frozen),
+            _ => None,
+        }
+    }
+
+    /// As the county office reads it.
+    pub fn chinese(self) -> &'static str {
+        match self {
+            Trouble::Offline => "离线",
+            Trouble::Frozen => "画面冻结",
+        }
+    }
+}
+
+/// One frame a tower sent: when, and its picture hash ([`picture_hash`]; none for a frame that
+/// was not decoded).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Seen {
+    pub at: DateTime<Utc>,
+    pub picture: Option<String>,
+}
+
+/// A hash of the middle half of the frame's rows, pixel for pixel. Captions and timestamps
+/// burned into the top or bottom change every frame of a frozen feed; the middle does not. A
+/// live sensor's noise changes it every frame.
+pub fn picture_hash(img: &image::RgbImage) -> String {
+    let (w, h) = img.dimensions();
+    let (from, to) = ((h / 4) as usize, (h - h / 4) as usize);
+    let row = w as usize * 3;
+    let bytes = &img.as_raw()[from * row..to * row];
+    Sha256::digest(bytes).iter().take(12).map(|b| format!("{b:02x}")).collect()
+}
+
+/// What is wrong with a tower whose frames (oldest first) are `frames`, at `clock` (the newest
+/// frame any tower sent): the trouble and since when; `None` for a healthy tower or one that
+/// never sent a frame.
+pub fn judge(
+    frames: &[Seen],
+    clock: DateTime<Utc>,
+    stale_after: Duration,
+    frozen_frames: usize,
+) -> Option<(Trouble, DateTime<Utc>)> {
+    let last = frames.last()?;
+    if clock - last.at > stale_after {
+        return Some((Trouble::Offline, last.at));
+    }
+    let picture = last.picture.as_ref()?;
+    let run: Vec<&Seen> = frames.iter().rev().take_while(|f| f.picture.as_ref() == Some(picture)).collect();
+    let first = run.last().expect("the last frame is in its own run");
+    (run.len() >= frozen_frames.max(2) && first.at < last.at).then_some((Trouble::Frozen, first.at))
+}
+
+/// A tower's online slots and all slots of `slot` between `from` and `to`: a slot is online when
+/// the tower sent a live frame in it (one whose picture differs from the frame before it).
+pub fn online(frames: &[Seen], from: DateTime<Utc>, to: DateTime<Utc>, slot: Duration) -> (i64, i64) {
+    let secs = slot.num_seconds().max(1);
+    let slots = ((to - from).num_seconds() + secs - 1).max(0) / secs;
+    let mut live = std::collections::BTreeSet::new();
+    let mut before: Option<&Option<String>> = None;
+    for f in frames {
+        let repeat = before.is_some_and(|p| p.is_some() && *p == f.picture);
+        before = Some(&f.picture);
+        if !repeat && f.at >= from && f.at < to {
+            live.insert((f.at - from).num_seconds() / secs);
+        }
+    }
+    (live.len() as i64, slots)
+}
+
+/// One tower's online rate over a report's window.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Rate {
+    pub camera_id: String,
+    pub online_slots: i64,
+    pub slots: i64,
+    /// Hours of the window without a live frame (blind hours, 盲区时长).
+    pub blind_hours: f64,
+}
+
+impl Rate {
+    /// The online rate (在线率), 0..1 (1 for an empty window).
+    pub fn rate(&self) -> f64 {
+        if self.slots == 0 {
+            1.0
+        } else {
+            self.online_slots as f64 / self.slots as f64
+        }
+    }
+}
+
+/// The online rate of every tower in `towers` over [from, to), clipped to when the network was
+/// heard from at all in it (the first to the last frame of any tower: a report of a day still
+/// going, or of a replayed day, does not count hours nobody could have sent a frame in).
+pub fn rates(
+    frames: &std::collections::BTreeMap<String, Vec<Seen>>,
+    towers: &[String],
+    (from, to): (DateTime<Utc>, DateTime<Utc>),
+    slot: Duration,
+) -> Vec<Rate> {
+    let heard = frames.values().flatten().map(|f| f.at).filter(|t| *t >= from && *t < to);
+    let (first, last) = heard.fold((None, None), |(a, b): (Option<DateTime<Utc>>, Option<DateTime<Utc>>), t| {
+        (Some(a.map_or(t, |a| a.min(t))), Some(b.map_or(t, |b| b.max(t))))
+    });
+    let window = match (first, last) {
+        (Some(a), Some(b)) => (a, b + slot),
+        _ => (from, from),
+    };
+    towers
+        .iter()
+        .map(|camera| {
+            let seen = frames.get(camera).map_or(&[][..], Vec::as_slice);
+            let (online_slots, slots) = online(seen, window.0, window.1, slot);
+            let blind_hours = ((slots - online_slots) * slot.num_minutes()) as f64 / 60.0;
+            Rate { camera_id: camera.clone(), online_slots, slots, blind_hours }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(min: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 6, 10, 0, 0, 0).unwrap() + Duration::minutes(min)
+    }
+
+    fn seen(min: i64, p: &str) -> Seen {
+        Seen { at: at(min), picture: Some(p.into()) }
+    }
+
+    #[test]
+    fn r20_a_silent_tower_is_offline_since_its_last_frame_and_a_repeating_one_frozen() {
+        let stale = Duration::minutes(15);
+        let live: Vec<Seen> = (0..10).map(|m| seen(m * 10, &format!("p{m}"))).collect();
+        assert_eq!(judge(&live, at(90), stale, 3), None);
+        assert_eq!(judge(&live, at(105), stale, 3), None, "not late at the limit itself");
+        assert_eq!(judge(&live, at(106), stale, 3), Some((Trouble::Offline, at(90))));
+        let mut frozen = live[..5].to_vec();
+        frozen.extend((5..8).map(|m| seen(m * 10, "same")));
+        assert_eq!(judge(&frozen, at(70), stale, 3), Some((Trouble::Frozen, at(50))));
+        assert_eq!(judge(&frozen[..7], at(60), stale, 3), None, "two repeats are not yet frozen");
+        assert_eq!(judge(&[], at(0), stale, 3), None, "a tower never heard from has no verdict");
+    }
+
+    #[test]
+    fn r20_the_online_rate_counts_slots_with_a_live_frame() {
+        let mut frames: Vec<Seen> = (0..6).map(|m| seen(m * 10, &format!("p{m}"))).collect(); // 0..50
+        frames.extend((6..12).map(|m| seen(m * 10, "stuck"))); // 60 live, 70..110 repeats
+        assert_eq!(online(&frames, at(0), at(120), Duration::minutes(10)), (7, 12));
+        assert_eq!(online(&frames, at(0), at(240), Duration::minutes(10)), (7, 24));
+        assert_eq!(online(&[], at(0), at(60), Duration::minutes(10)), (0, 6));
+    }
+
+    #[test]
+    fn r20_a_caption_does_not_change_the_picture_hash_but_sensor_noise_does() {
+        let mut a = image::RgbImage::from_fn(64, 48, |x, y| image::Rgb([(x * 3) as u8, (y * 5) as u8, 90]));
+        let base = picture_hash(&a);
+        for x in 0..64 {
+            a.put_pixel(x, 2, image::Rgb([255, 255, 255])); // a timestamp in the top band
+        }
+        assert_eq!(picture_hash(&a), base);
+        a.put_pixel(30, 24, image::Rgb([1, 2, 3])); // one pixel of the middle
+        assert_ne!(picture_hash(&a), base);
+    }
+}

@@ -1,0 +1,130 @@
+//! Tower health as the store keeps it (issue 20): the frames each tower sent (when, and their
+//! picture hash), and the health notices (`tower_notices`: a tower offline or frozen, since
+//! when, closed when it recovers, told to the county office once on opening and once on
+//! closing). Never a ticket: notices are not in the fire lists or rankings.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+
+use super::db::{vals, DbError};
+use super::{ts, Store, StoreError};
+use crate::health::{Seen, Trouble};
+
+/// A health notice.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Notice {
+    pub id: i64,
+    pub camera_id: String,
+    pub kind: Trouble,
+    pub since: DateTime<Utc>,
+    pub opened_at: DateTime<Utc>,
+    pub closed_at: Option<DateTime<Utc>>,
+    /// Whether the county office was told of the opening (pending, sent, failed, skipped).
+    pub told: String,
+    /// … and of the closing.
+    pub told_close: Option<String>,
+}
+
+fn notices_from(rows: Vec<super::db::Row>) -> Result<Vec<Notice>, DbError> {
+    rows.iter()
+        .map(|r| {
+            let kind = r.text(2)?;
+            Ok(Notice {
+                id: r.int(0)?,
+                camera_id: r.text(1)?,
+                kind: Trouble::parse(&kind).ok_or_else(|| DbError::Value(format!("tower notice kind `{kind}`")))?,
+                since: r.time(3)?,
+                opened_at: r.time(4)?,
+                closed_at: r.opt_time(5)?,
+                told: r.text(6)?,
+                told_close: r.opt_text(7)?,
+            })
+        })
+        .collect()
+}
+
+const NOTICE: &str = "SELECT id, camera_id, kind, since, opened_at, closed_at, told, told_close FROM tower_notices";
+
+impl Store {
+    /// Every tower's frames taken at or after `since`, oldest first.
+    pub fn tower_frames(&self, since: DateTime<Utc>) -> Result<BTreeMap<String, Vec<Seen>>, StoreError> {
+        let rows = self
+            .conn
+            .rows(
+                "SELECT camera_id, captured_at, picture FROM frames WHERE captured_at >= ?1
+                 ORDER BY camera_id, captured_at, input_sha256",
+                vals![ts(since)],
+            )
+            .map_err(self.sql())?;
+        let mut out: BTreeMap<String, Vec<Seen>> = BTreeMap::new();
+        for r in &rows {
+            let (camera, at, picture) =
+                (|| Ok::<_, DbError>((r.text(0)?, r.time(1)?, r.opt_text(2)?)))().map_err(self.sql())?;
+            out.entry(camera).or_default().push(Seen { at, picture });
+        }
+        Ok(out)
+    }
+
+    /// The newest frame any tower sent.
+    pub fn newest_frame(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let r = self.conn.one("SELECT max(captured_at) FROM frames", &[]).map_err(self.sql())?;
+        r.opt_time(0).map_err(self.sql())
+    }
+
+    /// The notices still open (towers still in trouble).
+    pub fn open_notices(&self) -> Result<Vec<Notice>, StoreError> {
+        let sql = format!("{NOTICE} WHERE closed_at IS NULL ORDER BY camera_id, id");
+        self.conn.rows(&sql, &[]).and_then(notices_from).map_err(self.sql())
+    }
+
+    /// Notices open at any time in [from, to): for the report.
+    pub fn notices_between(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<Notice>, StoreError> {
+        let sql =
+            format!("{NOTICE} WHERE since < ?2 AND (closed_at IS NULL OR closed_at >= ?1) ORDER BY camera_id, id");
+        self.conn.rows(&sql, vals![ts(from), ts(to)]).and_then(notices_from).map_err(self.sql())
+    }
+
+    /// Opens a notice of `kind` for `camera` (in trouble since `since`).
+    pub fn open_notice(
+        &mut self,
+        camera: &str,
+        kind: Trouble,
+        since: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .exec(
+                "INSERT INTO tower_notices (camera_id, kind, since, opened_at) VALUES (?1, ?2, ?3, ?4)",
+                vals![camera, kind.as_str(), ts(since), ts(now)],
+            )
+            .map(|_| ())
+            .map_err(self.sql())
+    }
+
+    /// Closes notice `id` (the tower recovered at `at`); the county office is told.
+    pub fn close_notice(&mut self, id: i64, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.conn
+            .exec(
+                "UPDATE tower_notices SET closed_at = ?2, told_close = 'pending' WHERE id = ?1 AND closed_at IS NULL",
+                vals![id, ts(at)],
+            )
+            .map(|_| ())
+            .map_err(self.sql())
+    }
+
+    /// Notices whose opening or closing the county office has not been told of yet.
+    pub fn notices_to_tell(&self) -> Result<Vec<Notice>, StoreError> {
+        let sql = format!("{NOTICE} WHERE told = 'pending' OR told_close = 'pending' ORDER BY id");
+        self.conn.rows(&sql, &[]).and_then(notices_from).map_err(self.sql())
+    }
+
+    /// Records how telling of notice `id`'s opening (or `closing`) ended.
+    pub fn told(&mut self, id: i64, closing: bool, state: &str) -> Result<(), StoreError> {
+        let col = if closing { "told_close" } else { "told" };
+        self.conn
+            .exec(&format!("UPDATE tower_notices SET {col} = ?2 WHERE id = ?1 AND {col} = 'pending'"), vals![id, state])
+            .map(|_| ())
+            .map_err(self.sql())
+    }
+}

@@ -1,0 +1,114 @@
+//! Issue 20: tower health from the frames that arrive (and those that do not). A simulated
+//! morning of three towers: one live, one that goes silent, one whose picture freezes (its
+//! burned-in clock still ticking): exactly two notices for the county office, the online rates
+//! in the report, and both notices closed when the towers come back.
+
+use crate::common;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use common::Sandbox;
+
+/// A frame of `camera` at `at`: noise from `seed` (a live sensor never repeats), with a caption
+/// row at the top that changes with the time (as a tower's clock does).
+fn frame(sb: &Sandbox, camera: &str, at: DateTime<Utc>, seed: u64) {
+    let dir = sb.path(&format!("work/inbox/frames/{camera}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut img = image::RgbImage::from_fn(320, 240, |_, y| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let v = (x % 40) as u8;
+        if y < 120 {
+            image::Rgb([150 + v, 170 + v, 200 + v])
+        } else {
+            image::Rgb([90 + v, 110 + v, 60 + v])
+        }
+    });
+    for px in 0..320 {
+        let on = (at.timestamp() / 60) >> (px / 8 % 32) & 1 == 1; // the minute in binary
+        img.put_pixel(px, 4, if on { image::Rgb([255, 255, 255]) } else { image::Rgb([0, 0, 0]) });
+    }
+    let name = format!("{camera}_{}", at.format("%Y%m%dT%H%M%SZ"));
+    img.save(dir.join(format!("{name}.png"))).unwrap();
+    let pose = serde_json::json!({
+        "camera_id": camera, "captured_at": at.to_rfc3339(), "pan_deg": 0.0, "tilt_deg": -1.5, "hfov_deg": 40.0,
+    });
+    std::fs::write(dir.join(format!("{name}.json")), pose.to_string()).unwrap();
+}
+
+fn notices(sb: &Sandbox) -> Vec<(String, String, String, Option<String>, String)> {
+    let db = rusqlite::Connection::open(sb.path("work/firepoint.sqlite")).unwrap();
+    let mut st =
+        db.prepare("SELECT camera_id, kind, since, closed_at, told FROM tower_notices ORDER BY camera_id").unwrap();
+    st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+#[test]
+fn r20_a_tower_gone_silent_and_one_frozen_make_exactly_two_notices_and_the_online_rates() {
+    let sb = Sandbox::new();
+    let t0 = Utc.with_ymd_and_hms(2026, 6, 10, 0, 0, 0).unwrap(); // 08:00 Beijing
+    let at = |i: i64| t0 + Duration::minutes(10 * i);
+    for i in 0..=24 {
+        frame(&sb, "CAM01", at(i), 1000 + i as u64);
+        if i <= 12 {
+            frame(&sb, "CAM02", at(i), 2000 + i as u64); // silent after 10:00 Beijing
+        }
+        // frozen from 10:00: the same picture, the caption still ticking
+        frame(&sb, "CAM04", at(i), if i < 12 { 4000 + i as u64 } else { 4012 });
+    }
+    let out = sb.cmd().arg("run").output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(stderr.matches("tower notice for the county office").count(), 2, "{stderr}");
+    let want = |cam: &str, kind: &str, since: DateTime<Utc>| {
+        (cam.to_string(), kind.to_string(), since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+    };
+    let got: Vec<_> = notices(&sb).into_iter().map(|n| (n.0, n.1, n.2)).collect();
+    assert_eq!(got, [want("CAM02", "offline", at(12)), want("CAM04", "frozen", at(12))]);
+    // a second batch with nothing new adds nothing; notices are never tickets
+    sb.cmd().arg("run").assert().code(0);
+    assert_eq!(notices(&sb).len(), 2);
+    assert!(sb.tickets().iter().all(|t| t["sources"][0] != "tower"));
+
+    let cams = String::from_utf8(sb.cmd().arg("cameras").output().unwrap().stdout).unwrap();
+    let line = |id: &str| cams.lines().find(|l| l.starts_with(id)).unwrap_or_default().to_string();
+    assert!(line("CAM01").ends_with(" ok"), "{cams}");
+    assert!(line("CAM02").contains("offline (离线) since 06-10 10:00"), "{cams}");
+    assert!(line("CAM04").contains("frozen (画面冻结) since 06-10 10:00"), "{cams}");
+    assert!(line("CAM07").contains("never heard from"), "{cams}");
+
+    // the report: 25 ten-minute slots heard from; CAM02 and CAM04 live in 13 of them
+    let report = String::from_utf8(sb.cmd().args(["report", "--day", "2026-06-10"]).output().unwrap().stdout).unwrap();
+    let row = |id: &str| report.lines().find(|l| l.starts_with(id)).unwrap_or_default().to_string();
+    assert!(row("CAM01").contains("100.0%") && row("CAM01").contains(" 0.0"), "{report}");
+    for cam in ["CAM02", "CAM04"] {
+        assert!(row(cam).contains("52.0%") && row(cam).contains(" 2.0"), "{cam}: {report}");
+    }
+    assert!(row("CAM04").contains("画面冻结 since 06-10 10:00"), "{report}");
+    assert!(row("CAM07").contains("0.0%"), "a tower never heard from is offline all day: {report}");
+
+    // the sender tells the county office (here no channel is configured: skipped, said)
+    sb.cmd().arg("notify").assert().success();
+    assert!(notices(&sb).iter().all(|n| n.4 == "skipped"), "{:?}", notices(&sb));
+
+    // both come back: their notices close, and no new one opens
+    for i in 25..=27 {
+        for (cam, seed) in [("CAM01", 1000), ("CAM02", 2000), ("CAM04", 4000)] {
+            frame(&sb, cam, at(i), seed + i as u64);
+        }
+    }
+    sb.cmd().arg("run").assert().code(0);
+    let after = notices(&sb);
+    assert_eq!(after.len(), 2, "{after:?}");
+    assert!(after.iter().all(|n| n.3.is_some()), "closed on recovery: {after:?}");
+    let cams = String::from_utf8(sb.cmd().arg("cameras").output().unwrap().stdout).unwrap();
+    assert!(["CAM01", "CAM02", "CAM04"].iter().all(|c| line_of(&cams, c).ends_with(" ok")), "{cams}");
+}
+
+fn line_of(text: &str, id: &str) -> String {
+    text.lines().find(|l| l.starts_with(id)).unwrap_or_default().to_string()
+}

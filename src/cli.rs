@@ -265,6 +265,14 @@ pub enum TicketsCommand {
         #[arg(long, value_parser = not_blank)]
         of: String,
     },
+    /// 督办: the county office raises a ticket one level at once (township lead, then county office).
+    Escalate {
+        id: String,
+        #[arg(long, value_parser = not_blank)]
+        by: String,
+        #[arg(long)]
+        note: Option<String>,
+    },
     /// The audit log of a ticket: every step, who and when.
     Log { id: String },
     /// A ticket as an OASIS CAP 1.2 alert (XML), sent as serve.cap_sender.

@@ -412,6 +412,7 @@ pub fn tickets(cfg: &Config, command: Option<TicketsCommand>) -> Result<Exit> {
         TicketsCommand::Resolve { id, by, action } => (id, by, Step::Resolve { action }),
         TicketsCommand::FalseAlarm { id, by, cause, note } => (id, by, Step::FalseAlarm { cause, note }),
         TicketsCommand::Duplicate { id, by, of } => (id, by, Step::Duplicate { of }),
+        TicketsCommand::Escalate { id, by, note } => (id, by, Step::Escalate { note }),
     };
     let t = store.step(&id, &step, &by, now, &cfg.notify)?;
     println!("{} {} by {by}", t.id, t.status.as_str());

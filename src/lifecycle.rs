@@ -26,6 +26,9 @@ pub enum Step {
     FalseAlarm { cause: FalseAlarmCause, note: Option<String> },
     /// The same fire as another ticket.
     Duplicate { of: String },
+    /// 督办: the county office raises the ticket one level (township lead, then county office)
+    /// at once, without waiting for a deadline; the state stays.
+    Escalate { note: Option<String> },
 }
 
 impl Step {
@@ -37,6 +40,7 @@ impl Step {
             Step::Resolve { .. } => "resolve",
             Step::FalseAlarm { .. } => "false_alarm",
             Step::Duplicate { .. } => "duplicate",
+            Step::Escalate { .. } => "escalate",
         }
     }
 
@@ -49,13 +53,15 @@ impl Step {
         }
     }
 
-    pub fn to(&self) -> Status {
+    /// The state it leads to; `None`: the state stays (an escalation).
+    pub fn to(&self) -> Option<Status> {
         match self {
-            Step::Ack => Status::Acknowledged,
-            Step::OnSite { .. } => Status::OnSite,
-            Step::Resolve { .. } => Status::Resolved,
-            Step::FalseAlarm { .. } => Status::FalseAlarm,
-            Step::Duplicate { .. } => Status::Duplicate,
+            Step::Ack => Some(Status::Acknowledged),
+            Step::OnSite { .. } => Some(Status::OnSite),
+            Step::Resolve { .. } => Some(Status::Resolved),
+            Step::FalseAlarm { .. } => Some(Status::FalseAlarm),
+            Step::Duplicate { .. } => Some(Status::Duplicate),
+            Step::Escalate { .. } => None,
         }
     }
 
@@ -126,6 +132,7 @@ pub fn step_chinese(step: &str) -> &'static str {
     match step {
         "ack" => "签收",
         "on_site" => "到场",
+        "county" => "县办督办",
         _ => "核查",
     }
 }

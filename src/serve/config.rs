@@ -28,6 +28,8 @@ pub struct ServeConfig {
     /// Seconds a connection may stay open, keep-alive included (a client that never reads its
     /// answers gives its slot back then).
     pub connection_timeout_s: u64,
+    /// The page asks for new tickets every this many seconds (a new alarm shows within it).
+    pub page_refresh_s: u64,
     /// Run the notification sender every this many seconds inside `serve` (0: leave it to
     /// `firepoint notify` from cron).
     pub notify_every_s: u64,
@@ -49,6 +51,7 @@ impl Default for ServeConfig {
             max_connections_per_ip: 128,
             connection_timeout_s: 120,
             notify_every_s: 30,
+            page_refresh_s: 30,
             cap_sender: "firepoint@localhost".into(),
         }
     }
@@ -67,6 +70,9 @@ impl ServeConfig {
         }
         if self.cap_sender.is_empty() || self.cap_sender.contains([' ', ',', '<', '&']) {
             return Err("serve.cap_sender must be non-empty, without spaces, commas, < or &".into());
+        }
+        if self.page_refresh_s == 0 {
+            return Err("serve.page_refresh_s must be ≥ 1".into());
         }
         if self.max_connections_per_ip == 0 || self.connection_timeout_s < self.request_timeout_s {
             return Err("serve: max_connections_per_ip ≥ 1 and connection_timeout_s ≥ request_timeout_s".into());

@@ -79,6 +79,7 @@ pub fn router(
         lists: Mutex::default(),
         cap_sender: cfg.cap_sender.clone(),
         notify: notify.clone(),
+        refresh_s: cfg.page_refresh_s,
     });
     let serve = Arc::new(cfg.clone());
     Ok(Router::new()
@@ -90,6 +91,8 @@ pub fn router(
         .route("/vendor/leaflet.css", get(|| async { asset("text/css; charset=utf-8", assets::LEAFLET_CSS) }))
         .route("/me", get(page::me))
         .route("/villages.geojson", get(page::village_layer))
+        .route("/towers", get(page::towers))
+        .route("/passes", get(page::passes))
         .route("/tickets", get(tickets::list))
         .route("/tickets.geojson", get(tickets::list_geojson))
         .route("/tickets/{id}", get(tickets::one))
@@ -104,6 +107,7 @@ pub fn router(
         .route("/tickets/{id}/resolve", post(steps::resolve))
         .route("/tickets/{id}/false_alarm", post(steps::false_alarm))
         .route("/tickets/{id}/duplicate", post(steps::duplicate))
+        .route("/tickets/{id}/escalate", post(steps::escalate))
         .route("/tickets/{id}/{action}", post(steps::unknown))
         .fallback(|| async { err(StatusCode::NOT_FOUND, "no such resource") })
         .method_not_allowed_fallback(|| async { err(StatusCode::METHOD_NOT_ALLOWED, "method not allowed here") })

@@ -50,7 +50,20 @@ pub fn villages_geojson(aoi: &crate::aoi::Aoi) -> serde_json::Value {
         .collect();
     let townships: serde_json::Map<String, serde_json::Value> =
         aoi.townships.iter().map(|t| (t.code.clone(), t.name.clone().into())).collect();
-    serde_json::json!({ "type": "FeatureCollection", "features": features, "townships": townships })
+    // the towers, for the county duty page's map (their state comes from the store: /towers)
+    let cameras: Vec<serde_json::Value> = aoi
+        .cameras
+        .iter()
+        .map(|c| {
+            let place = aoi.place(c.lon, c.lat);
+            serde_json::json!({
+                "id": c.id, "name": c.name, "lon": c.lon, "lat": c.lat,
+                "township_code": place.township.as_ref().map(|t| t.code.clone()),
+                "township": place.township.map(|t| t.name),
+            })
+        })
+        .collect();
+    serde_json::json!({ "type": "FeatureCollection", "features": features, "townships": townships, "cameras": cameras })
 }
 
 /// `GET /me`: who the token speaks for.
@@ -59,7 +72,9 @@ pub(super) async fn me(State(app): State<Shared>, Who(who): Who) -> Result<Json<
         .township_code
         .as_ref()
         .and_then(|code| app.villages["townships"].get(code).and_then(|n| n.as_str()).map(String::from));
-    Ok(Json(serde_json::json!({ "name": who.name, "township_code": who.township_code, "township": township })))
+    Ok(Json(serde_json::json!({
+        "name": who.name, "township_code": who.township_code, "township": township, "refresh_s": app.refresh_s,
+    })))
 }
 
 /// `GET /villages.geojson`: the villages the token may see.
@@ -81,4 +96,53 @@ pub(super) fn to_ticket(id: &str) -> Response {
     *r.status_mut() = axum::http::StatusCode::FOUND;
     r.headers_mut().insert(header::LOCATION, HeaderValue::from_str(&to).expect("ASCII"));
     r
+}
+
+/// `GET /towers`: the towers the token may see (the county: all) with their health: `ok`,
+/// `offline` or `frozen` since when (an open notice), or `unknown` (no frame in 7 days), and
+/// their last frame.
+pub(super) async fn towers(State(app): State<Shared>, Who(who): Who) -> Result<Response, ApiError> {
+    let cameras = app.villages["cameras"].as_array().cloned().unwrap_or_default();
+    let body = app
+        .read(move |s| {
+            let clock = s.newest_frame()?.map(|t| t.min(chrono::Utc::now()));
+            let frames = match clock {
+                Some(c) => s.tower_frames(c - chrono::Duration::days(7))?,
+                None => Default::default(),
+            };
+            let open = s.open_notices()?;
+            let features: Vec<serde_json::Value> = cameras
+                .iter()
+                .filter(|c| who.sees(c["township_code"].as_str().unwrap_or("")))
+                .map(|c| {
+                    let id = c["id"].as_str().unwrap_or_default();
+                    let last = frames.get(id).and_then(|f| f.last()).map(|f| f.at);
+                    let notice = open.iter().find(|n| n.camera_id == id);
+                    let state = match (notice, last) {
+                        (Some(n), _) => n.kind.as_str(),
+                        (None, Some(_)) => "ok",
+                        (None, None) => "unknown",
+                    };
+                    serde_json::json!({
+                        "type": "Feature",
+                        "geometry": { "type": "Point", "coordinates": [c["lon"], c["lat"]] },
+                        "properties": {
+                            "id": id, "name": c["name"], "township": c["township"], "state": state,
+                            "since": notice.map(|n| crate::store::ts(n.since)), "last_frame": last.map(crate::store::ts),
+                        },
+                    })
+                })
+                .collect();
+            Ok(serde_json::json!({ "type": "FeatureCollection", "features": features }).to_string())
+        })
+        .await?;
+    Ok(typed("application/geo+json", body))
+}
+
+/// `GET /passes`: the satellite inputs (scenes, fire products, tables) received in the last
+/// 24 hours, newest first, with their detections: the duty officer sees which passes came in.
+pub(super) async fn passes(State(app): State<Shared>, Who(_): Who) -> Result<Json<serde_json::Value>, ApiError> {
+    let since = chrono::Utc::now() - chrono::Duration::hours(24);
+    let list = app.read(move |s| Ok(s.satellite_inputs(since)?)).await?;
+    Ok(Json(serde_json::json!({ "since": crate::store::ts(since), "inputs": list })))
 }

@@ -30,6 +30,8 @@ pub(super) struct App {
     pub(super) cap_sender: String,
     /// What a team's step says to whom (the notification settings).
     pub(super) notify: crate::notify::NotifyConfig,
+    /// How often the page asks for new tickets, seconds.
+    pub(super) refresh_s: u64,
 }
 
 pub(super) type Shared = Arc<App>;

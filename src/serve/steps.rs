@@ -109,7 +109,18 @@ pub(super) async fn duplicate(
     take(app, d, who, id, Step::Duplicate { of }).await
 }
 
+/// `POST /tickets/{id}/escalate` (督办): the county office only.
+pub(super) async fn escalate(
+    (State(app), Extension(d), who, UrlPath(id)): Steps,
+    f: Fields,
+) -> Result<Json<Ticket>, ApiError> {
+    if who.0.township_code.is_some() {
+        return Err(err(StatusCode::FORBIDDEN, "escalating (督办) is for the county office's token"));
+    }
+    take(app, d, who, id, Step::Escalate { note: f.note }).await
+}
+
 /// `POST /tickets/{id}/{anything else}`: says which steps there are.
 pub(super) async fn unknown(_: Who, UrlPath((_, action)): UrlPath<(String, String)>) -> ApiError {
-    err(StatusCode::NOT_FOUND, format!("no step `{action}` (ack, on_site, resolve, false_alarm, duplicate)"))
+    err(StatusCode::NOT_FOUND, format!("no step `{action}` (ack, on_site, resolve, false_alarm, duplicate, escalate)"))
 }

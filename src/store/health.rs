@@ -47,6 +47,30 @@ fn notices_from(rows: Vec<super::db::Row>) -> Result<Vec<Notice>, DbError> {
 const NOTICE: &str = "SELECT id, camera_id, kind, since, opened_at, closed_at, told, told_close FROM tower_notices";
 
 impl Store {
+    /// The satellite inputs (scenes, fire products, tables) recorded since `since`, newest
+    /// first: file name, kind, when, detections, and the note or error.
+    pub fn satellite_inputs(&self, since: DateTime<Utc>) -> Result<Vec<serde_json::Value>, StoreError> {
+        let rows = self
+            .conn
+            .rows(
+                "SELECT path, kind, status, detections, processed_at, coalesce(note, error) FROM inputs
+                 WHERE kind IN ('satellite', 'table') AND processed_at >= ?1 ORDER BY processed_at DESC, path LIMIT 200",
+                vals![ts(since)],
+            )
+            .map_err(self.sql())?;
+        rows.iter()
+            .map(|r| {
+                let path = r.text(0)?;
+                let name = std::path::Path::new(&path).file_name().map_or(path.clone(), |n| n.to_string_lossy().into());
+                Ok(serde_json::json!({
+                    "name": name, "kind": r.text(1)?, "status": r.text(2)?, "detections": r.int(3)?,
+                    "processed_at": r.text(4)?, "note": r.opt_text(5)?,
+                }))
+            })
+            .collect::<Result<_, DbError>>()
+            .map_err(self.sql())
+    }
+
     /// Every tower's frames taken at or after `since`, oldest first.
     pub fn tower_frames(&self, since: DateTime<Utc>) -> Result<BTreeMap<String, Vec<Seen>>, StoreError> {
         let rows = self

@@ -116,7 +116,7 @@ impl Store {
                     )));
                 }
             }
-            let (set, detail, values): (&str, serde_json::Value, Vec<Option<String>>) = match step {
+            let (set, detail, values): (&str, serde_json::Value, Vec<Val>) = match step {
                 Step::Ack => ("acked_by = ?3, acked_at = ?4", serde_json::json!({}), vec![]),
                 Step::OnSite { note } => {
                     ("on_site_by = ?3, on_site_at = ?4", serde_json::json!({ "note": note }), vec![])
@@ -124,25 +124,49 @@ impl Store {
                 Step::Resolve { action } => (
                     "closed_by = ?3, closed_at = ?4, close_note = ?5",
                     serde_json::json!({ "action": action }),
-                    vec![Some(action.trim().to_string())],
+                    vec![Val::from(action.trim())],
                 ),
                 Step::FalseAlarm { cause, note } => (
                     "closed_by = ?3, closed_at = ?4, close_note = ?5, false_alarm_cause = ?6",
                     serde_json::json!({ "cause": cause, "note": note }),
-                    vec![note.clone(), Some(cause.as_str().into())],
+                    vec![Val::from(note), Val::from(cause.as_str())],
                 ),
                 Step::Duplicate { of } => (
                     "closed_by = ?3, closed_at = ?4, duplicate_of = ?5",
                     serde_json::json!({ "of": of }),
-                    vec![Some(of.clone())],
+                    vec![Val::from(of)],
                 ),
+                // one level up at once (the lead, then the county office), said to that level; a
+                // compare-and-set on the level too, so two officers at once raise it once
+                Step::Escalate { note } => {
+                    if before.escalation >= 2 {
+                        return Err(StoreError::BadStep(format!("{id} is already escalated to the county office")));
+                    }
+                    let level = before.escalation + 1;
+                    (
+                        "escalation = ?5",
+                        serde_json::json!({
+                            "step": "county", "level": level, "to": crate::lifecycle::level_name(level),
+                            "note": note, "by": by,
+                        }),
+                        vec![Val::from(level), Val::from(before.escalation)],
+                    )
+                }
+            };
+            // every statement binds the same first four values; an escalation has no column for
+            // its actor (?3: it is in the audit row), so it is named in the condition, typed
+            let cond = if matches!(step, Step::Escalate { .. }) {
+                "escalation = ?6 AND CAST(?3 AS TEXT) IS NOT NULL AND "
+            } else {
+                ""
             };
             let update = format!(
-                "UPDATE tickets SET status = ?2, {set}, updated_at = ?4 WHERE id = ?1 AND status IN ({})",
+                "UPDATE tickets SET status = ?2, {set}, updated_at = ?4 WHERE {cond}id = ?1 AND status IN ({})",
                 sql_list(step.from())
             );
-            let mut args: Vec<Val> = vals![id, step.to().as_str(), by, ts(at)].to_vec();
-            args.extend(values.into_iter().map(Val::from));
+            let to = step.to().unwrap_or(before.status);
+            let mut args: Vec<Val> = vals![id, to.as_str(), by, ts(at)].to_vec();
+            args.extend(values);
             if tx.exec(&update, &args).map_err(sql)? == 0 {
                 return Err(StoreError::BadTransition {
                     id: id.into(),

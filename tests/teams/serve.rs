@@ -562,6 +562,23 @@ fn r20_evidence_comes_with_every_ticket_scoped_as_the_ticket() {
     assert!(f["properties"]["frp_mw"].as_f64().is_some_and(|v| v > 0.0), "{body}");
     assert!(f["properties"]["observed_at"].as_str().unwrap().ends_with('Z'), "{body}");
 
+    // the duty page's towers (the county: every one; a township: its own) and satellite inputs
+    let (_, body) = get(port, "/towers", &county);
+    let all_towers: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(all_towers["features"].as_array().unwrap().len(), 10, "{body}");
+    let states: Vec<&str> =
+        all_towers["features"].as_array().unwrap().iter().map(|f| f["properties"]["state"].as_str().unwrap()).collect();
+    assert!(
+        states.contains(&"ok") && states.contains(&"unknown"),
+        "towers that sent frames and those that did not: {states:?}"
+    );
+    let (_, body) = get(port, "/towers", &mine);
+    let own: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let n = own["features"].as_array().unwrap().len();
+    assert!(n < 10, "a township sees its own towers only ({n})");
+    let (_, body) = get(port, "/passes", &county);
+    assert!(body.contains("SIM_AQUA") && body.contains("\"detections\""), "{body}");
+
     // the SMS's short link goes to the page opened at the ticket
     let (status, head, _) = exchange(port, &request_bytes("GET", &format!("/e/{cam_id}"), &[], ""));
     assert_eq!(status, 302, "{head}");

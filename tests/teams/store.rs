@@ -222,6 +222,38 @@ fn r9_overdue_camera_steps_escalate_to_the_lead_then_the_county_office_once_each
     assert!(db.exec("DELETE FROM ticket_log").is_err(), "append-only");
 }
 
+fn r20_the_county_escalates_a_ticket_one_level_at_a_time_and_says_so(db: &Db) {
+    let notify = firepoint::notify::NotifyConfig { county_office_phone: "0311-12345".into(), ..Default::default() };
+    let mut store = Store::open(&db.path()).unwrap();
+    let mut loc = located(115.6, 37.6, 0);
+    loc.place = firepoint::aoi::Aoi::load(std::path::Path::new("aoi")).unwrap().place(115.6, 37.6);
+    let id = record(&mut store, "esc", &[loc]).unwrap().opened.remove(0);
+    let now = chrono::Utc::now();
+    let esc = Step::Escalate { note: Some("火情较大".into()) };
+    let t = store.step(&id, &esc, "县办值班", now, &notify).unwrap();
+    assert_eq!((t.status, t.escalation), (Status::Open, 1), "the state stays, one level up");
+    assert!(!t.team_phone.is_empty());
+    let t = store.step(&id, &esc, "县办值班", now, &notify).unwrap();
+    assert_eq!(t.escalation, 2);
+    let err = store.step(&id, &esc, "县办值班", now, &notify).unwrap_err().to_string();
+    assert!(err.contains("already escalated"), "{err}");
+    let log: Vec<(String, String)> = store.log(&id).unwrap().into_iter().map(|e| (e.action, e.by)).collect();
+    let want = [("open", "firepoint"), ("escalate", "县办值班"), ("escalate", "县办值班")]
+        .map(|(a, b)| (a.to_string(), b.to_string()));
+    assert_eq!(log, want);
+    // each level hears of it: the township lead, then the county office
+    let to = db.strings(&format!(
+        "SELECT o.target FROM outbox o JOIN ticket_log l ON l.seq = o.log_seq
+         WHERE o.ticket_id = '{id}' AND o.channel = 'sms' AND l.action = 'escalate' ORDER BY o.id"
+    ));
+    assert_eq!(to, [t.team_phone.clone(), "0311-12345".to_string()]);
+    // a closed ticket is not escalated
+    store.step(&id, &Step::Resolve { action: "扑灭".into() }, "网格员", now, &notify).unwrap();
+    let other = record(&mut store, "esc2", &[located(115.3, 37.4, 0)]).unwrap().opened.remove(0);
+    store.step(&other, &Step::Resolve { action: "扑灭".into() }, "网格员", now, &notify).unwrap();
+    assert!(store.step(&other, &esc, "县办值班", now, &notify).is_err());
+}
+
 fn r9_racing_steps_on_one_ticket_leave_one_consistent_row_each(db: &Db) {
     // ack and resolve race on 200 tickets from two connections: each row ends in one state with
     // exactly the fields of the steps that won, and the log holds exactly those steps
@@ -366,6 +398,7 @@ both!(
     r9_racing_steps_on_one_ticket_leave_one_consistent_row_each,
     r9_a_duplicate_names_the_ticket_that_carries_the_fire_never_another_duplicate,
     r9_a_batch_adds_sightings_but_never_touches_what_the_team_set,
+    r20_the_county_escalates_a_ticket_one_level_at_a_time_and_says_so,
 );
 
 /// Issue 18: the two databases' tables come from one description: the same tables and columns

@@ -10,7 +10,7 @@
 
 (function () {
   const TOKEN_KEY = 'firepoint.token';
-  const REFRESH_MS = 60 * 1000;
+  const REFRESH_MS = 60 * 1000; // until the server says (`/me`: serve.page_refresh_s)
 
   const STATUS = {
     open: { label: '待签收', color: '#d7301f' },
@@ -42,6 +42,13 @@
     resolve: ['查实', 'Confirmed, fire dealt with'],
     false_alarm: ['查否', 'False alarm'],
     duplicate: ['重复', 'Duplicate of another ticket'],
+    escalate: ['督办', 'Escalate one level (county office)'],
+  };
+  const TOWER = {
+    ok: { label: '在线', color: '#238b45' },
+    offline: { label: '离线', color: '#d7301f' },
+    frozen: { label: '画面冻结', color: '#ec7014' },
+    unknown: { label: '无画面', color: '#969696' },
   };
   const FORMS = { resolve: resolveForm, false_alarm: falseAlarmForm, duplicate: duplicateForm };
 
@@ -57,6 +64,8 @@
     loadedAt: 0,
     noticeTimer: null,
     evidence: new Map(), // ticket id -> the evidence box (loaded once)
+    refreshMs: REFRESH_MS,
+    towers: null, // the county's tower layer
     focus: null, // a ticket to show first (`#ticket=ID`, from the SMS's short link)
   };
   const EVIDENCE_LABEL = { 'frame.jpg': '告警画面', 'crop.jpg': '局部放大', 'before.jpg': '此前画面' };
@@ -192,6 +201,9 @@
     if (state.villages) state.villages.remove();
     state.villages = null;
     if (state.markers) state.markers.clearLayers();
+    if (state.towers) state.towers.remove();
+    state.towers = null;
+    state.evidence.clear();
     notice('', 'info');
   }
 
@@ -218,7 +230,18 @@
     initMap();
     await loadVillages().catch(failed);
     await loadTickets().catch(failed);
-    if (state.token) state.timer = setInterval(() => loadTickets().catch(failed), REFRESH_MS);
+    if (isCounty()) await loadDuty().catch(failed);
+    if (state.token) state.timer = setInterval(() => refresh().catch(failed), state.refreshMs);
+  }
+
+  /** One poll: the tickets, and for the county office its towers and passes too. */
+  async function refresh() {
+    await loadTickets();
+    if (isCounty()) await loadDuty();
+  }
+
+  function isCounty() {
+    return document.body.dataset.scope === 'county';
   }
 
   function showMe(me) {
@@ -226,6 +249,8 @@
     $('me-township').textContent = me.township || '全县 (county)';
     $('me-township').dataset.code = me.township_code || '';
     document.body.dataset.scope = me.township_code ? 'township' : 'county';
+    if (Number(me.refresh_s) > 0) state.refreshMs = Number(me.refresh_s) * 1000;
+    $('duty').hidden = !!me.township_code;
     $('who').hidden = false;
   }
 
@@ -297,6 +322,41 @@
     }
   }
 
+  // ---- the county duty page: towers and satellite passes ---------------------------------
+
+  async function loadDuty() {
+    const [towers, passes] = await Promise.all([api('towers'), api('passes')]);
+    drawTowers(towers);
+    const list = $('passes');
+    const items = (passes.inputs || []).map((p) => el('li', { 'data-test': 'pass' },
+      `${beijing(p.processed_at)} ${p.name}`,
+      el('small', {}, ` ${p.status === 'done' ? `${p.detections} 个火点` : '损坏，已隔离'}`)));
+    list.replaceChildren(...(items.length ? items : [el('li', {}, '近 24 小时未收到卫星数据 No satellite data in 24 h')]));
+    const bad = (towers.features || []).filter((f) => ['offline', 'frozen'].includes(f.properties.state));
+    $('tower-summary').replaceChildren(
+      `塔台 ${(towers.features || []).length} 座，异常 ${bad.length} 座`
+        + (bad.length ? `：${bad.map((f) => `${f.properties.id}${TOWER[f.properties.state].label}`).join('、')}` : ''),
+      el('br'),
+      Object.entries(TOWER).map(([k, s]) => el('span', { class: 'legend-item' },
+        el('i', { class: `swatch tower-${k}` }), s.label, ' ')));
+  }
+
+  function drawTowers(fc) {
+    if (!state.map) return;
+    if (state.towers) state.towers.remove();
+    state.towers = L.layerGroup().addTo(state.map);
+    for (const f of fc.features || []) {
+      const p = f.properties || {};
+      const [lon, lat] = (f.geometry && f.geometry.coordinates) || [];
+      if (!Number.isFinite(lat) || !Number.isFinite(lon)) continue;
+      const s = TOWER[p.state] || TOWER.unknown;
+      L.circleMarker([lat, lon], {
+        radius: 6, color: '#333', weight: 1, fillColor: s.color, fillOpacity: 0.9, className: `tower tower-${p.state}`,
+      }).bindTooltip(el('span', {}, `${p.id} ${p.name || ''} ${s.label}${p.since ? ` 自 ${beijing(p.since)}` : ''}`))
+        .addTo(state.towers);
+    }
+  }
+
   function focusRow(id) {
     const row = rowOf(id);
     if (!row) return;
@@ -328,7 +388,7 @@
     renderList();
     drawMarkers();
     state.loadedAt = Date.now();
-    $('updated').textContent = `更新于 ${beijing(new Date().toISOString())}（北京时间）· 每 60 秒自动刷新`;
+    $('updated').textContent = `更新于 ${beijing(new Date().toISOString())}（北京时间）· 每 ${Math.round(state.refreshMs / 1000)} 秒自动刷新`;
     $('tickets').dataset.loadedAt = String(state.loadedAt);
   }
 
@@ -339,8 +399,14 @@
 
   function renderList() {
     const list = $('tickets');
+    // the county office sees camera and drone alarms first, then by priority, the oldest first;
+    // a township its next deadline first
+    const order = isCounty()
+      ? (a, b) => isSighting(b) - isSighting(a) || (b.priority === 'high') - (a.priority === 'high')
+        || (Date.parse(a.first_seen) || 0) - (Date.parse(b.first_seen) || 0)
+      : (a, b) => nextDue(a) - nextDue(b);
     const wanted = [...state.tickets.values()].map((e) => e.t)
-      .sort((a, b) => nextDue(a) - nextDue(b) || String(a.id).localeCompare(String(b.id)));
+      .sort((a, b) => order(a, b) || String(a.id).localeCompare(String(b.id)));
     const focused = document.activeElement;
     const keep = new Set(wanted.map((t) => t.id));
     for (const row of [...list.children]) if (!keep.has(row.dataset.ticket)) row.remove();
@@ -363,6 +429,10 @@
     $('empty').hidden = wanted.length > 0;
   }
 
+  function isSighting(t) {
+    return (t.sources || []).some((s) => s === 'camera' || s === 'drone') ? 1 : 0;
+  }
+
   function rowOf(id) {
     for (const row of $('tickets').children) if (row.dataset.ticket === id) return row;
     return null;
@@ -372,8 +442,10 @@
   function fillRow(row, t) {
     const now = Date.now();
     const form = row.querySelector('form[data-form]');
-    const allowed = ACTIONS[t.status] || [];
+    const allowed = [...(ACTIONS[t.status] || [])];
+    if (isCounty() && ACTIONS[t.status] && (t.escalation || 0) < 2) allowed.push('escalate');
     row.dataset.status = t.status;
+    row.dataset.source = isSighting(t) ? 'sighting' : 'satellite';
     row.dataset.overdue = String(isOverdue(t, now));
     row.classList.toggle('closed', !ACTIONS[t.status]);
     const fresh = [head(t), facts(t, now), evidence(t), actions(t, allowed)].filter(Boolean);
@@ -407,7 +479,8 @@
       const list = await api(`tickets/${encodeURIComponent(id)}/evidence`);
       const parts = [];
       const notes = new Set();
-      for (const e of list.evidence || []) {
+      const rank = (e) => { const i = Object.keys(EVIDENCE_LABEL).indexOf(e.name); return i < 0 ? 99 : i; };
+      for (const e of [...(list.evidence || [])].sort((a, b) => rank(a) - rank(b))) {
         if (e.note) notes.add(e.note);
         if (!String(e.content_type).startsWith('image/')) continue;
         const res = await fetch(String(e.url).replace(/^\//, ''), {
@@ -459,8 +532,8 @@
     const dueLabel = t.ack_deadline ? '到场时限' : '核查时限';
     if (ACTIONS[t.status]) rows.push([dueLabel, due(t.deadline, now, 'deadline')]);
     if (t.acked_at) rows.push(['签收', `${t.acked_by || ''} ${beijing(t.acked_at)}`.trim()]);
-    if (t.on_site_at) rows.push(['到场', beijing(t.on_site_at)]);
-    if (t.closed_at) rows.push(['办结', closing(t)]);
+    if (t.on_site_at) rows.push(['到场', `${t.on_site_by || ''} ${beijing(t.on_site_at)}`.trim()]);
+    if (t.closed_at) rows.push(['办结', `${t.closed_by ? `${t.closed_by} ` : ''}${closing(t)}`]);
     if ((t.reasons || []).length) rows.push(['说明', t.reasons.join('；')]);
     rows.push(['编号', t.id]);
     return el('dl', { class: 't-facts' }, rows.map(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
@@ -610,7 +683,7 @@
     if (action === 'cancel') button.closest('form').remove();
     else if (action === 'locate') locate(row.dataset.ticket);
     else if (FORMS[action]) toggleForm(row, action);
-    else if (action === 'ack' || action === 'on_site') write(row, action, {});
+    else if (action === 'ack' || action === 'on_site' || action === 'escalate') write(row, action, {});
   }
 
   function onListSubmit(event) {
@@ -635,7 +708,7 @@
     $('tickets').addEventListener('submit', onListSubmit);
     $('login').addEventListener('submit', onLogin);
     $('logout').addEventListener('click', () => logout());
-    $('refresh').addEventListener('click', () => loadTickets().catch(failed));
+    $('refresh').addEventListener('click', () => refresh().catch(failed));
     $('notice').addEventListener('click', () => { $('notice').hidden = true; });
     window.addEventListener('hashchange', () => {
       if (!tokenFromUrl()) return; // a new link opened in this tab: start over with its token
@@ -643,8 +716,8 @@
       start();
     });
     document.addEventListener('visibilitychange', () => {
-      if (!document.hidden && state.token && state.timer && Date.now() - state.loadedAt > REFRESH_MS) {
-        loadTickets().catch(failed);
+      if (!document.hidden && state.token && state.timer && Date.now() - state.loadedAt > state.refreshMs) {
+        refresh().catch(failed);
       }
     });
   }

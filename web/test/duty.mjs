@@ -1,0 +1,152 @@
+// End-to-end test of the county duty page (值班) in headless Chromium (Debian's /usr/bin/chromium,
+// driven by playwright-core), against a running `firepoint serve`.
+//
+//   BASE=http://127.0.0.1:8787 TOKEN=<county token> READY=/tmp/ready REFRESH_S=2 node web/test/duty.mjs
+//
+// It opens the page with the county token at a phone viewport and checks the duty view: the
+// towers on the map coloured by health, the satellite inputs received, camera and drone alarms
+// first. Then it writes the file READY and waits: the caller runs a batch that opens a new
+// camera alarm. The alarm must appear on the page without a reload within one refresh interval
+// (REFRESH_S) of the API having it, with its pictures; the officer escalates it (督办) and marks
+// one satellite ticket a duplicate of another. Fails on any console error, any failed or
+// 4xx/5xx request, and any request that leaves BASE's origin (those are aborted). Prints one
+// JSON summary line, then 'checks: N passed, N failed'; exit 0 only when all passed.
+import { writeFileSync } from 'node:fs';
+import { chromium } from 'playwright-core';
+
+const CHROMIUM_ARGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+];
+const STEP_MS = 15_000;
+const TOTAL_MS = 240_000;
+const checks = [];
+const summary = { ok: false, alarm: null, alarm_lag_ms: null, console_errors: [], offsite_requests: [], http_errors: [], requests: 0 };
+
+function check(name, ok, detail) {
+  checks.push({ name, ok: Boolean(ok), ...(detail === undefined ? {} : { detail }) });
+  if (!ok) throw new Error(`${name}${detail === undefined ? '' : `: ${JSON.stringify(detail)}`}`);
+}
+
+async function active(base, token) {
+  const res = await fetch(new URL('tickets.geojson?status=active', base), { headers: { Authorization: `Bearer ${token}` } });
+  if (!res.ok) throw new Error(`GET tickets.geojson answered ${res.status}`);
+  return ((await res.json()).features || []).map((f) => f.properties);
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function run(browser, env) {
+  const base = env.BASE.endsWith('/') ? env.BASE : `${env.BASE}/`;
+  const origin = new URL(base).origin;
+  const refreshMs = Number(env.REFRESH_S || 30) * 1000;
+  const context = await browser.newContext({
+    viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, locale: 'zh-CN', timezoneId: 'UTC',
+  });
+  const page = await context.newPage();
+  page.setDefaultTimeout(STEP_MS);
+  const offsite = (url) => !url.startsWith('data:') && !url.startsWith('blob:') && new URL(url).origin !== origin;
+  await context.route('**/*', (route) => {
+    const url = route.request().url();
+    if (offsite(url)) { summary.offsite_requests.push(url); return route.abort('blockedbyclient'); }
+    return route.continue();
+  });
+  page.on('request', () => { summary.requests += 1; });
+  page.on('response', (res) => { if (res.status() >= 400) summary.http_errors.push(`${res.request().method()} ${res.url()} → ${res.status()}`); });
+  page.on('requestfailed', (req) => { if (!offsite(req.url())) summary.http_errors.push(`${req.method()} ${req.url()} failed`); });
+  page.on('console', (msg) => { if (msg.type() === 'error') summary.console_errors.push(msg.text()); });
+  page.on('pageerror', (err) => summary.console_errors.push(`uncaught: ${err.message}`));
+
+  await page.goto(`${base}#token=${encodeURIComponent(env.TOKEN)}`);
+  await page.locator('#tickets[data-loaded-at]').waitFor({ state: 'attached' });
+  await page.locator('#duty').waitFor();
+  await page.locator('#passes li[data-test="pass"]').first().waitFor();
+  const towers = await page.locator('#map path.tower').count();
+  check('the towers are on the map', towers >= 10, towers);
+  check('the satellite inputs received are listed', (await page.locator('#passes li[data-test="pass"]').count()) > 0);
+  const sources = await page.locator('#tickets li[data-ticket]').evaluateAll((rows) => rows.map((r) => r.dataset.source));
+  const firstSatellite = sources.indexOf('satellite');
+  check('camera and drone alarms come first', sources.includes('sighting') && !sources.slice(firstSatellite).includes('sighting'), sources);
+  const before = new Set((await active(base, env.TOKEN)).map((t) => t.id));
+
+  // the caller now opens a new camera alarm; it must show without a reload within one refresh
+  writeFileSync(env.READY, 'ready\n');
+  let alarm = null;
+  const give = Date.now() + 150_000;
+  while (!alarm && Date.now() < give) {
+    alarm = (await active(base, env.TOKEN)).find((t) => !before.has(t.id) && (t.sources || []).includes('camera'));
+    if (!alarm) await sleep(200);
+  }
+  check('a new camera alarm reached the API', alarm);
+  const inApi = Date.now();
+  summary.alarm = alarm.id;
+  const row = page.locator(`li[data-ticket=${JSON.stringify(alarm.id)}]`);
+  await row.waitFor({ timeout: refreshMs + 10_000 });
+  summary.alarm_lag_ms = Date.now() - inApi;
+  check('the alarm appeared without a reload within one refresh interval', summary.alarm_lag_ms <= refreshMs + 2_000, summary.alarm_lag_ms);
+  await page.waitForFunction((tid) => {
+    const r = [...document.querySelectorAll('li[data-ticket]')].find((x) => x.dataset.ticket === tid);
+    const imgs = r ? [...r.querySelectorAll('.t-evidence img')] : [];
+    return imgs.length >= 2 && imgs.every((i) => i.complete && i.naturalWidth > 0);
+  }, alarm.id);
+  check('its pictures loaded', true);
+
+  // 督办: one level up
+  const esc = page.waitForResponse((res) => res.request().method() === 'POST' && res.url().endsWith('/escalate'));
+  await row.locator('[data-action="escalate"]').click();
+  check('escalate answered 200', (await esc).status() === 200);
+  await row.locator('.tag.esc').waitFor();
+  check('the row says escalated', (await row.locator('.tag.esc').textContent()).includes('乡镇组长'));
+
+  // a duplicate: one satellite ticket of another
+  const sats = (await active(base, env.TOKEN)).filter((t) => (t.sources || []).includes('satellite'));
+  check('two satellite tickets to join', sats.length >= 2, sats.length);
+  const [keep, dup] = sats;
+  const dupRow = page.locator(`li[data-ticket=${JSON.stringify(dup.id)}]`);
+  await dupRow.locator('[data-action="duplicate"]').click();
+  await dupRow.locator('form[data-form="duplicate"] input[name="of"]').fill(keep.id);
+  const dupped = page.waitForResponse((res) => res.request().method() === 'POST' && res.url().endsWith('/duplicate'));
+  await dupRow.locator('[data-action="duplicate-submit"]').click();
+  check('duplicate answered 200', (await dupped).status() === 200);
+  check('the API no longer lists the duplicate as active', !(await active(base, env.TOKEN)).some((t) => t.id === dup.id));
+  summary.duplicate = { of: keep.id, id: dup.id };
+  if (env.SHOT) await page.screenshot({ path: env.SHOT, fullPage: true });
+  await context.close();
+}
+
+async function main() {
+  const env = process.env;
+  if (!env.BASE || !env.TOKEN || !env.READY) {
+    console.error('duty.mjs: set BASE, TOKEN (a county token) and READY (a file to write when ready)');
+    return 2;
+  }
+  const timer = setTimeout(() => { summary.error = 'timed out'; finish(1); }, TOTAL_MS);
+  let browser;
+  try {
+    browser = await chromium.launch({ executablePath: env.CHROMIUM || '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
+    await run(browser, env);
+    const clean = [
+      ['no request left the origin', summary.offsite_requests.length === 0, summary.offsite_requests],
+      ['no console errors', summary.console_errors.length === 0, summary.console_errors],
+      ['no failed or 4xx/5xx requests', summary.http_errors.length === 0, summary.http_errors],
+    ];
+    for (const [n, ok, d] of clean) checks.push({ name: n, ok, detail: d });
+    summary.ok = checks.every((c) => c.ok);
+  } catch (err) {
+    summary.error = String(err && err.message ? err.message : err).split('\n')[0];
+  } finally {
+    clearTimeout(timer);
+    if (browser) await browser.close().catch(() => {});
+  }
+  return summary.ok ? 0 : 1;
+}
+
+function finish(code) {
+  summary.checks = checks;
+  console.log(JSON.stringify(summary));
+  const failed = checks.filter((c) => !c.ok).length + (summary.ok ? 0 : 1);
+  console.log(`checks: ${checks.length - checks.filter((c) => !c.ok).length} passed, ${failed} failed`);
+  process.exit(code);
+}
+
+main().then((code) => (code === 2 ? process.exit(2) : finish(code)));

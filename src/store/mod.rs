@@ -432,6 +432,26 @@ mod tests {
     use crate::locate::Located;
 
     #[test]
+    fn r20_a_ticket_without_pictures_says_why_and_its_first_evidence_stays() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("e.sqlite")).unwrap();
+        let now = Utc::now();
+        store.put_evidence("FP-A", "sha1", &[], Some("no pictures could be made: cut.jpg: truncated"), now).unwrap();
+        let list = store.evidence_list("FP-A").unwrap();
+        assert_eq!(list.len(), 1);
+        assert_eq!(
+            (list[0].name.as_str(), list[0].note.as_deref()),
+            (MISSING, Some("no pictures could be made: cut.jpg: truncated"))
+        );
+        let pics = [("frame.jpg", vec![1u8, 2, 3])];
+        store.put_evidence("FP-B", "sha2", &pics, None, now).unwrap();
+        store.put_evidence("FP-B", "sha3", &[("frame.jpg", vec![9u8])], None, now).unwrap();
+        assert_eq!(store.evidence("FP-B", "frame.jpg").unwrap(), Some(("image/jpeg".into(), vec![1, 2, 3])));
+        assert_eq!(store.prune_evidence(now + chrono::Duration::seconds(1)).unwrap(), 2);
+        assert!(store.evidence_list("FP-B").unwrap().is_empty());
+    }
+
+    #[test]
     fn r18_a_store_location_is_decided_once_from_what_paths_store_says() {
         let pg = |s: &str| matches!(Location::of(s.as_ref()), Location::Postgres(u) if u == s);
         assert!(pg("postgres://fp@127.0.0.1:5432/fp") && pg("postgresql://fp@db/fp"));

@@ -5,8 +5,46 @@
 
 use crate::common;
 
+use std::io::{BufRead, BufReader, Read, Write};
+use std::sync::{Arc, Mutex};
+
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use common::Sandbox;
+
+/// A real local HTTP receiver that answers 200 and keeps (path, idempotency key, body).
+fn receiver() -> (u16, Arc<Mutex<Vec<(String, String, serde_json::Value)>>>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let keep = got.clone();
+    std::thread::spawn(move || {
+        for mut s in listener.incoming().flatten() {
+            let mut r = BufReader::new(s.try_clone().unwrap());
+            let mut line = String::new();
+            r.read_line(&mut line).unwrap();
+            let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
+            let (mut len, mut key) = (0usize, String::new());
+            loop {
+                let mut h = String::new();
+                r.read_line(&mut h).unwrap();
+                if h.trim().is_empty() {
+                    break;
+                }
+                let (k, v) = h.split_once(':').unwrap();
+                match k.trim().to_ascii_lowercase().as_str() {
+                    "content-length" => len = v.trim().parse().unwrap(),
+                    "idempotency-key" => key = v.trim().to_string(),
+                    _ => {}
+                }
+            }
+            let mut body = vec![0; len];
+            r.read_exact(&mut body).unwrap();
+            keep.lock().unwrap().push((path, key, serde_json::from_slice(&body).unwrap()));
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        }
+    });
+    (port, got)
+}
 
 /// A frame of `camera` at `at`: noise from `seed` (a live sensor never repeats), with a caption
 /// row at the top that changes with the time (as a tower's clock does).
@@ -91,9 +129,44 @@ fn r20_a_tower_gone_silent_and_one_frozen_make_exactly_two_notices_and_the_onlin
     assert!(row("CAM04").contains("画面冻结 since 06-10 10:00"), "{report}");
     assert!(row("CAM07").contains("0.0%"), "a tower never heard from is offline all day: {report}");
 
-    // the sender tells the county office (here no channel is configured: skipped, said)
-    sb.cmd().arg("notify").assert().success();
-    assert!(notices(&sb).iter().all(|n| n.4 == "skipped"), "{:?}", notices(&sb));
+    // the sender tells the county office, by SMS and webhook, once
+    let (port, got) = receiver();
+    let (hook, sms) = (
+        format!("notify.webhook_url=\"http://127.0.0.1:{port}/hook\""),
+        format!("notify.sms_url=\"http://127.0.0.1:{port}/sms\""),
+    );
+    let notify = || {
+        let mut c = sb.cmd();
+        c.args(["--set", &hook, "--set", &sms, "--set", "notify.county_office_phone=\"0311-12345\"", "notify"]);
+        c.assert().success();
+    };
+    notify();
+    assert!(notices(&sb).iter().all(|n| n.4 == "sent"), "{:?}", notices(&sb));
+    let told = |event: &str| -> Vec<String> {
+        let got = got.lock().unwrap();
+        let notes: Vec<String> = got
+            .iter()
+            .filter(|(p, _, b)| p == "/hook" && b["event"] == event)
+            .map(|(_, _, b)| b["notice"]["camera_id"].as_str().unwrap().to_string())
+            .collect();
+        notes
+    };
+    assert_eq!(told("tower.offline"), ["CAM02"]);
+    assert_eq!(told("tower.frozen"), ["CAM04"]);
+    let texts: Vec<String> = got
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(p, _, b)| p == "/sms" && b["to"] == "0311-12345")
+        .map(|(_, _, b)| b["text"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        texts.iter().any(|t| t.contains("CAM02离线")) && texts.iter().any(|t| t.contains("CAM04画面冻结")),
+        "{texts:?}"
+    );
+    let before_rerun = got.lock().unwrap().len();
+    notify();
+    assert_eq!(got.lock().unwrap().len(), before_rerun, "told once");
 
     // both come back: their notices close, and no new one opens
     for i in 25..=27 {
@@ -105,6 +178,10 @@ fn r20_a_tower_gone_silent_and_one_frozen_make_exactly_two_notices_and_the_onlin
     let after = notices(&sb);
     assert_eq!(after.len(), 2, "{after:?}");
     assert!(after.iter().all(|n| n.3.is_some()), "closed on recovery: {after:?}");
+    notify();
+    let mut back = told("tower.recovered");
+    back.sort();
+    assert_eq!(back, ["CAM02", "CAM04"]);
     let cams = String::from_utf8(sb.cmd().arg("cameras").output().unwrap().stdout).unwrap();
     assert!(["CAM01", "CAM02", "CAM04"].iter().all(|c| line_of(&cams, c).ends_with(" ok")), "{cams}");
 }

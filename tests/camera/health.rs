@@ -11,8 +11,11 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use common::Sandbox;
 
-/// A real local HTTP receiver that answers 200 and keeps (path, idempotency key, body).
-fn receiver() -> (u16, Arc<Mutex<Vec<(String, String, serde_json::Value)>>>) {
+/// What a receiver got: (path, idempotency key, body) per request.
+type Got = Arc<Mutex<Vec<(String, String, serde_json::Value)>>>;
+
+/// A real local HTTP receiver that answers 200 and keeps what it got.
+fn receiver() -> (u16, Got) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let got = Arc::new(Mutex::new(Vec::new()));

@@ -114,6 +114,10 @@ pub struct FrameObservation {
     /// hash frame after frame is a frozen feed.
     #[serde(default)]
     pub picture: Option<String>,
+    /// The view differs from its own history as a whole (`moved`, `blocked`, `blurred`:
+    /// `detect::view::view_off`), judged once the view is known.
+    #[serde(default)]
+    pub view_off: Option<String>,
 }
 
 impl FrameObservation {

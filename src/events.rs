@@ -549,6 +549,7 @@ mod tests {
             azimuth_deg: azimuth,
             sigma_deg: 0.2,
             picture: None,
+            view_off: None,
         }
     }
 

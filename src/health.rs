@@ -16,16 +16,20 @@ pub enum Trouble {
     Offline,
     /// `camera.frozen_frames` frames in a row with the same picture.
     Frozen,
+    /// `camera.frozen_frames` frames in a row whose view differs from its own history as a
+    /// whole: turned off its preset, covered, or out of focus (`detect::view::view_off`).
+    ViewChanged,
 }
 
 impl Trouble {
     /// Every value as the store writes it (its CHECK list).
-    pub const NAMES: &'static [&'static str] = &["offline", "frozen"];
+    pub const NAMES: &'static [&'static str] = &["offline", "frozen", "view_changed"];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Trouble::Offline => "offline",
             Trouble::Frozen => "frozen",
+            Trouble::ViewChanged => "view_changed",
         }
     }
 
@@ -33,6 +37,7 @@ impl Trouble {
         match s {
             "offline" => Some(Trouble::Offline),
             "frozen" => Some(Trouble::Frozen),
+            "view_changed" => Some(Trouble::ViewChanged),
             _ => None,
         }
     }
@@ -42,6 +47,7 @@ impl Trouble {
         match self {
             Trouble::Offline => "离线",
             Trouble::Frozen => "画面冻结",
+            Trouble::ViewChanged => "画面异常（移位、遮挡或失焦）",
         }
     }
 }
@@ -52,6 +58,8 @@ impl Trouble {
 pub struct Seen {
     pub at: DateTime<Utc>,
     pub picture: Option<String>,
+    /// How its view differed from the view's history as a whole, if it did.
+    pub view_off: Option<String>,
 }
 
 /// A hash of the middle half of the frame's rows, pixel for pixel. Captions and timestamps
@@ -78,10 +86,16 @@ pub fn judge(
     if clock - last.at > stale_after {
         return Some((Trouble::Offline, last.at));
     }
-    let picture = last.picture.as_ref()?;
-    let run: Vec<&Seen> = frames.iter().rev().take_while(|f| f.picture.as_ref() == Some(picture)).collect();
-    let first = run.last().expect("the last frame is in its own run");
-    (run.len() >= frozen_frames.max(2) && first.at < last.at).then_some((Trouble::Frozen, first.at))
+    let need = frozen_frames.max(2);
+    if let Some(picture) = &last.picture {
+        let run: Vec<&Seen> = frames.iter().rev().take_while(|f| f.picture.as_ref() == Some(picture)).collect();
+        let first = run.last().expect("the last frame is in its own run");
+        if run.len() >= need && first.at < last.at {
+            return Some((Trouble::Frozen, first.at));
+        }
+    }
+    let off: Vec<&Seen> = frames.iter().rev().take_while(|f| f.view_off.is_some()).collect();
+    (off.len() >= need).then(|| (Trouble::ViewChanged, off.last().expect("a run of at least two").at))
 }
 
 /// A tower's online slots and all slots of `slot` between `from` and `to`: a slot is online when
@@ -160,7 +174,7 @@ mod tests {
     }
 
     fn seen(min: i64, p: &str) -> Seen {
-        Seen { at: at(min), picture: Some(p.into()) }
+        Seen { at: at(min), picture: Some(p.into()), view_off: None }
     }
 
     #[test]
@@ -175,6 +189,12 @@ mod tests {
         assert_eq!(judge(&frozen, at(70), stale, 3), Some((Trouble::Frozen, at(50))));
         assert_eq!(judge(&frozen[..7], at(60), stale, 3), None, "two repeats are not yet frozen");
         assert_eq!(judge(&[], at(0), stale, 3), None, "a tower never heard from has no verdict");
+        let mut moved = live.clone();
+        for f in &mut moved[7..] {
+            f.view_off = Some("moved".into());
+        }
+        assert_eq!(judge(&moved, at(90), stale, 3), Some((Trouble::ViewChanged, at(70))));
+        assert_eq!(judge(&moved[..9], at(80), stale, 3), None, "two frames off are not yet a changed view");
     }
 
     #[test]

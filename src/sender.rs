@@ -96,6 +96,9 @@ fn tell_towers(
                 let what = match n.kind {
                     crate::health::Trouble::Offline => format!("离线，自{since}（北京时间）无画面"),
                     crate::health::Trouble::Frozen => format!("画面冻结，自{since}（北京时间）画面不变"),
+                    crate::health::Trouble::ViewChanged => {
+                        format!("画面异常，自{since}（北京时间）与预置位历史画面不符（移位、遮挡或失焦）")
+                    }
                 };
                 (format!("tower.{}", n.kind.as_str()), format!("【塔台告警】摄像头{}{what}，请县办核查。", n.camera_id))
             };

@@ -354,6 +354,13 @@ impl<'a> Ctx<'a> {
             (Some(t), Some(bg), Some(now)) => view::change_base(now, bg, t.bbox),
             _ => None,
         };
+        // the view as a whole against its own history (tower health): judged before this frame
+        // moves the background, once the background has seen enough frames
+        if let (Some(bg), Some(now)) = (&memory.background, &scored.thumb) {
+            if memory.frames >= view::VIEW_OFF_AFTER {
+                observed.view_off = view::view_off(now, bg).map(|v| v.as_str().to_string());
+            }
+        }
         memory.remember(&scored.score.tiles, out, scored.thumb.as_ref(), observed.captured_at, &model);
         observed.score = verdict.score;
         observed.tile_box = scored.tile_fractions(tile.as_ref().or(scored.score.best()));

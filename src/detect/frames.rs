@@ -188,6 +188,7 @@ impl<'a> FrameDetector<'a> {
             azimuth_deg: None,
             sigma_deg: errors.pose_deg.hypot(errors.pixel_deg),
             picture: Some(crate::health::picture_hash(&img)),
+            view_off: None,
         };
         let view = self.model.view.is_some();
         let scored = ScoredFrame {

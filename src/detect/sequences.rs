@@ -88,6 +88,7 @@ pub fn replay(sequence: &str, frames: &[SeqFrame], rule: &ConfirmConfig) -> Sequ
         azimuth_deg: None,
         sigma_deg: 0.0,
         picture: None,
+        view_off: None,
     };
     let seen: Vec<FrameObservation> = frames.iter().map(|(at, _, r)| observe(*at, r)).collect();
     let window = chrono::Duration::minutes(rule.window_min);

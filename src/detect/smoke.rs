@@ -90,7 +90,8 @@ pub struct CameraConfig {
     pub stale_after_min: i64,
     /// Tower health: this many frames in a row with the same picture (the middle of the frame,
     /// pixel for pixel: a live sensor never repeats itself; captions may change) is a frozen
-    /// feed.
+    /// feed; this many frames in a row whose view differs from its own history as a whole
+    /// (turned off its preset, covered, out of focus) is a changed view.
     pub frozen_frames: usize,
 }
 

@@ -215,6 +215,69 @@ pub fn change_base(now: &Thumb, background: &Thumb, bbox: [f64; 4]) -> Option<(f
     Some((cx / w as f64, (last as f64 + 1.0) / h as f64))
 }
 
+/// How a frame's view differs from its own history as a whole (not a plume in a part of it):
+/// the tower was turned off its preset, its lens was covered, or it lost its focus (or a dirty
+/// lens or dense fog took the detail away).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ViewOff {
+    Moved,
+    Blocked,
+    Blurred,
+}
+
+impl ViewOff {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ViewOff::Moved => "moved",
+            ViewOff::Blocked => "blocked",
+            ViewOff::Blurred => "blurred",
+        }
+    }
+}
+
+/// Frames a view must have been seen in before its background is trusted for [`view_off`].
+pub const VIEW_OFF_AFTER: u64 = 10;
+
+/// Whether `now` shows another view than `background` (the view's running median): covered
+/// (almost no structure where the background has plenty), out of focus (a quarter of the
+/// background's edge strength or less), or moved (more than half of the picture differs by more
+/// than 40 levels once the frame's overall brightness change is taken out: light changes through
+/// the day move the whole picture together, a turned camera does not).
+pub fn view_off(now: &Thumb, background: &Thumb) -> Option<ViewOff> {
+    if (now.width, now.height) != (background.width, background.height) || now.luma.len() < 64 {
+        return None;
+    }
+    let spread = |t: &Thumb| {
+        let n = t.luma.len() as f64;
+        let mean = t.luma.iter().map(|&v| v as f64).sum::<f64>() / n;
+        (t.luma.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n).sqrt()
+    };
+    let edges = |t: &Thumb| {
+        let (w, h) = (t.width as usize, t.height as usize);
+        let mut sum = 0u64;
+        for y in 0..h - 1 {
+            for x in 0..w - 1 {
+                let v = t.luma[y * w + x] as i32;
+                sum += (v - t.luma[y * w + x + 1] as i32).unsigned_abs() as u64;
+                sum += (v - t.luma[(y + 1) * w + x] as i32).unsigned_abs() as u64;
+            }
+        }
+        sum as f64 / ((w - 1) * (h - 1)) as f64
+    };
+    let (bg_spread, bg_edges) = (spread(background), edges(background));
+    if spread(now) < 6.0 && bg_spread > 15.0 {
+        return Some(ViewOff::Blocked);
+    }
+    if bg_edges > 4.0 && edges(now) < 0.25 * bg_edges {
+        return Some(ViewOff::Blurred);
+    }
+    let mut diffs: Vec<i16> = now.luma.iter().zip(&background.luma).map(|(a, b)| *a as i16 - *b as i16).collect();
+    let mid = diffs.len() / 2;
+    let shift = *diffs.select_nth_unstable(mid).1;
+    let off = diffs.iter().filter(|d| (**d - shift).abs() > 40).count();
+    (off * 2 > diffs.len()).then_some(ViewOff::Moved)
+}
+
 /// One camera preset's memory.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ViewMemory {
@@ -465,6 +528,47 @@ fn warm_up(tiles: &[TileScore], history: usize, warm: usize, threshold: f32) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A scene of fields (laid out by `fields`) and a horizon, structured as a tower's view is,
+    /// with sensor noise of `noise` levels drawn from `seed`.
+    fn scene(fields: u32, seed: u32, noise: u32) -> Thumb {
+        let (w, h) = (THUMB_W, 144);
+        let mut luma = Vec::with_capacity((w * h) as usize);
+        for y in 0..h {
+            for x in 0..w {
+                let field = (x / 23 * 7 + y / 17 * 13 + fields * 3) % 5;
+                let base = if y < 60 { 190 - y } else { 60 + field * 30 };
+                let n = (x.wrapping_mul(2654435761) ^ y.wrapping_mul(40503) ^ seed.wrapping_mul(97)) % (noise + 1);
+                luma.push((base + n).min(255) as u8);
+            }
+        }
+        Thumb { width: w, height: h, luma }
+    }
+
+    #[test]
+    fn r20_a_view_turned_covered_or_blurred_differs_from_its_history_but_light_and_noise_do_not() {
+        let bg = scene(1, 0, 0);
+        assert_eq!(view_off(&scene(1, 2, 4), &bg), None, "sensor noise");
+        let mut brighter = scene(1, 3, 4);
+        brighter.luma.iter_mut().for_each(|v| *v = v.saturating_add(45));
+        assert_eq!(view_off(&brighter, &bg), None, "the day's light moves the whole picture together");
+        let mut plume = scene(1, 4, 4);
+        for y in 40..90 {
+            for x in 100..140 {
+                plume.luma[(y * THUMB_W + x) as usize] = 230;
+            }
+        }
+        assert_eq!(view_off(&plume, &bg), None, "a plume is a part of the view");
+        assert_eq!(view_off(&scene(2, 5, 4), &bg), Some(ViewOff::Moved), "other fields: turned off its preset");
+        let covered = Thumb { luma: vec![30; bg.luma.len()], ..bg.clone() };
+        assert_eq!(view_off(&covered, &bg), Some(ViewOff::Blocked));
+        let blurred = {
+            let img = image::GrayImage::from_raw(bg.width, bg.height, bg.luma.clone()).unwrap();
+            let b = image::imageops::blur(&img, 12.0);
+            Thumb { luma: b.into_raw(), ..bg.clone() }
+        };
+        assert_eq!(view_off(&blurred, &bg), Some(ViewOff::Blurred));
+    }
 
     fn model(k: usize) -> ViewModel {
         ViewModel {

@@ -8,7 +8,7 @@ use crate::domain::FrameObservation;
 use crate::events::ConfirmConfig;
 use chrono::{DateTime, Duration, Utc};
 
-const COLUMNS: &str = "camera_id, camera_lon, camera_lat, captured_at, pan, tilt, hfov, score, flagged, x0, y0, x1, y1, azimuth, sigma, picture";
+const COLUMNS: &str = "camera_id, camera_lon, camera_lat, captured_at, pan, tilt, hfov, score, flagged, x0, y0, x1, y1, azimuth, sigma, picture, view_off";
 
 fn from_row(r: &Row) -> Result<FrameObservation, DbError> {
     Ok(FrameObservation {
@@ -25,6 +25,7 @@ fn from_row(r: &Row) -> Result<FrameObservation, DbError> {
         azimuth_deg: r.opt_real(13)?,
         sigma_deg: r.real(14)?,
         picture: r.opt_text(15)?,
+        view_off: r.opt_text(16)?,
     })
 }
 
@@ -56,9 +57,9 @@ impl InputTx<'_> {
         let b = f.tile_box;
         self.conn
             .exec(
-                &format!("INSERT INTO frames (input_sha256, {COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"),
+                &format!("INSERT INTO frames (input_sha256, {COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"),
                 vals![&self.sha256, &f.camera_id, f.camera_lon, f.camera_lat, ts(f.captured_at), f.pan_deg, f.tilt_deg,
-                        f.hfov_deg, f.score as f64, f.flagged, b[0], b[1], b[2], b[3], f.azimuth_deg, f.sigma_deg, &f.picture],
+                        f.hfov_deg, f.score as f64, f.flagged, b[0], b[1], b[2], b[3], f.azimuth_deg, f.sigma_deg, &f.picture, &f.view_off],
             )
             .map(|_| ())
             .map_err(self.sql())

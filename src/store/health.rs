@@ -76,16 +76,17 @@ impl Store {
         let rows = self
             .conn
             .rows(
-                "SELECT camera_id, captured_at, picture FROM frames WHERE captured_at >= ?1
+                "SELECT camera_id, captured_at, picture, view_off FROM frames WHERE captured_at >= ?1
                  ORDER BY camera_id, captured_at, input_sha256",
                 vals![ts(since)],
             )
             .map_err(self.sql())?;
         let mut out: BTreeMap<String, Vec<Seen>> = BTreeMap::new();
         for r in &rows {
-            let (camera, at, picture) =
-                (|| Ok::<_, DbError>((r.text(0)?, r.time(1)?, r.opt_text(2)?)))().map_err(self.sql())?;
-            out.entry(camera).or_default().push(Seen { at, picture });
+            let (camera, at, picture, view_off) =
+                (|| Ok::<_, DbError>((r.text(0)?, r.time(1)?, r.opt_text(2)?, r.opt_text(3)?)))()
+                    .map_err(self.sql())?;
+            out.entry(camera).or_default().push(Seen { at, picture, view_off });
         }
         Ok(out)
     }

@@ -280,6 +280,7 @@ CREATE TABLE IF NOT EXISTS evidence (
 );
 CREATE INDEX IF NOT EXISTS evidence_by_time ON evidence (created_at);
 ALTER TABLE frames ADD COLUMN picture TEXT;
+ALTER TABLE frames ADD COLUMN view_off TEXT;
 CREATE TABLE IF NOT EXISTS tower_notices (
     id {ID},
     camera_id TEXT NOT NULL,
@@ -372,7 +373,8 @@ CREATE TABLE frames (
     score {REAL} NOT NULL, flagged {INT} NOT NULL,
     x0 {REAL} NOT NULL, y0 {REAL} NOT NULL, x1 {REAL} NOT NULL, y1 {REAL} NOT NULL,
     azimuth {REAL}, sigma {REAL} NOT NULL,
-    picture TEXT
+    picture TEXT,
+    view_off TEXT
 );
 CREATE INDEX frames_by_time ON frames (captured_at, camera_id);
 -- a counter bumped by every change to a ticket (triggers below), so that readers (the feed) can

@@ -192,3 +192,49 @@ fn r20_a_tower_gone_silent_and_one_frozen_make_exactly_two_notices_and_the_onlin
 fn line_of(text: &str, id: &str) -> String {
     text.lines().find(|l| l.starts_with(id)).unwrap_or_default().to_string()
 }
+
+/// A frame of a structured view (fields laid out by `fields`) with a little sensor noise.
+fn view_frame(sb: &Sandbox, camera: &str, at: DateTime<Utc>, fields: u32, seed: u32) {
+    let dir = sb.path(&format!("work/inbox/frames/{camera}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let img = image::RgbImage::from_fn(320, 240, |x, y| {
+        let n = ((x.wrapping_mul(2654435761) ^ y.wrapping_mul(40503) ^ seed.wrapping_mul(97)) % 5) as u8;
+        if y < 100 {
+            image::Rgb([150 + n, 175 + n, 215 + n])
+        } else {
+            let f = ((x / 29 * 7 + y / 19 * 13 + fields * 3) % 5) as u8;
+            image::Rgb([60 + f * 35 + n, 70 + f * 28 + n, 40 + f * 20 + n])
+        }
+    });
+    let name = format!("{camera}_{}", at.format("%Y%m%dT%H%M%SZ"));
+    img.save(dir.join(format!("{name}.png"))).unwrap();
+    let pose = serde_json::json!({
+        "camera_id": camera, "captured_at": at.to_rfc3339(), "pan_deg": 0.0, "tilt_deg": -1.5, "hfov_deg": 40.0,
+    });
+    std::fs::write(dir.join(format!("{name}.json")), pose.to_string()).unwrap();
+}
+
+#[test]
+fn r20_a_tower_turned_off_its_preset_is_a_changed_view_and_a_steady_one_is_not() {
+    let sb = Sandbox::new();
+    let t0 = Utc.with_ymd_and_hms(2026, 6, 10, 0, 0, 0).unwrap();
+    for i in 0..15u32 {
+        let at = t0 + Duration::minutes(10 * i as i64);
+        view_frame(&sb, "CAM06", at, if i < 12 { 1 } else { 2 }, 100 + i); // turned at 10:00
+        view_frame(&sb, "CAM01", at, 1, 200 + i); // steady all morning
+    }
+    sb.cmd().arg("run").assert().code(0);
+    let got: Vec<_> = notices(&sb).into_iter().map(|n| (n.0, n.1, n.2)).collect();
+    let since = (t0 + Duration::minutes(120)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    assert_eq!(got, [("CAM06".to_string(), "view_changed".to_string(), since)]);
+    let db = rusqlite::Connection::open(sb.path("work/firepoint.sqlite")).unwrap();
+    let why: Vec<Option<String>> = db
+        .prepare("SELECT view_off FROM frames WHERE camera_id = 'CAM06' ORDER BY captured_at")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(why[..12], vec![None; 12], "the view's own frames");
+    assert_eq!(why[12..], vec![Some("moved".to_string()); 3]);
+}

@@ -31,6 +31,7 @@ fn flagged(at: chrono::DateTime<Utc>) -> (FrameObservation, Located) {
         azimuth_deg: Some(40.0),
         sigma_deg: 0.3,
         picture: None,
+        view_off: None,
     };
     let mut d = Detection::point(SourceKind::Camera, 115.6, 37.6, at, 300.0);
     d.sensor = "CAM01".into();

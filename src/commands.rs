@@ -263,18 +263,21 @@ fn towers_section(cfg: &Config, store: &Store, first: chrono::NaiveDate, last: c
         return Ok(());
     }
     let aoi = firepoint::aoi::Aoi::load_with(&cfg.paths.aoi, &cfg.limits, &cfg.aoi)?;
-    let towers: Vec<String> = aoi.cameras.iter().map(|c| c.id.clone()).collect();
+    let towers: Vec<(String, f64, f64)> = aoi.cameras.iter().map(|c| (c.id.clone(), c.lon, c.lat)).collect();
     let rates = firepoint::health::rates(&frames, &towers, (from, to), chrono::Duration::minutes(10));
     let notices = store.notices_between(from, to)?;
     println!("\ntowers (在线率: 10-minute slots with a live frame, while the network was heard from)");
-    println!("{:<8} {:<12} {:>8} {:>10}  notices", "tower", "township", "online", "blind_h");
+    println!(
+        "{:<8} {:<12} {:>8} {:>10} {:>8} {:>8}  notices",
+        "tower", "township", "online", "blind_h", "day", "night"
+    );
     let mut by_town: std::collections::BTreeMap<String, (i64, i64)> = Default::default();
     for r in &rates {
         let cam = aoi.camera(&r.camera_id).expect("a district camera");
         let town = aoi.place(cam.lon, cam.lat).township.map_or("—".to_string(), |t| t.name);
         let e = by_town.entry(town.clone()).or_default();
         (e.0, e.1) = (e.0 + r.online_slots, e.1 + r.slots);
-        let said: Vec<String> = notices
+        let mut said: Vec<String> = notices
             .iter()
             .filter(|n| n.camera_id == r.camera_id)
             .map(|n| {
@@ -285,12 +288,19 @@ fn towers_section(cfg: &Config, store: &Store, first: chrono::NaiveDate, last: c
                 )
             })
             .collect();
+        if r.night_only() {
+            said.push("夜间掉线 (fails at night only)".into());
+        }
+        let (day, night) = r.day_night();
+        let night = if r.night.1 == 0 { "—".to_string() } else { format!("{:.1}%", night * 100.0) };
         println!(
-            "{:<8} {:<12} {:>7.1}% {:>10.1}  {}",
+            "{:<8} {:<12} {:>7.1}% {:>10.1} {:>7.1}% {:>8}  {}",
             r.camera_id,
             town,
             r.rate() * 100.0,
             r.blind_hours,
+            day * 100.0,
+            night,
             said.join("; ")
         );
     }

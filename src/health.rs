@@ -101,6 +101,17 @@ pub fn judge(
 /// A tower's online slots and all slots of `slot` between `from` and `to`: a slot is online when
 /// the tower sent a live frame in it (one whose picture differs from the frame before it).
 pub fn online(frames: &[Seen], from: DateTime<Utc>, to: DateTime<Utc>, slot: Duration) -> (i64, i64) {
+    let (live, slots) = live_slots(frames, from, to, slot);
+    (live.len() as i64, slots)
+}
+
+/// The slots (numbered from `from`) with a live frame, and how many slots there are.
+fn live_slots(
+    frames: &[Seen],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    slot: Duration,
+) -> (std::collections::BTreeSet<i64>, i64) {
     let secs = slot.num_seconds().max(1);
     let slots = ((to - from).num_seconds() + secs - 1).max(0) / secs;
     let mut live = std::collections::BTreeSet::new();
@@ -112,7 +123,7 @@ pub fn online(frames: &[Seen], from: DateTime<Utc>, to: DateTime<Utc>, slot: Dur
             live.insert((f.at - from).num_seconds() / secs);
         }
     }
-    (live.len() as i64, slots)
+    (live, slots)
 }
 
 /// One tower's online rate over a report's window.
@@ -123,16 +134,33 @@ pub struct Rate {
     pub slots: i64,
     /// Hours of the window without a live frame (blind hours, 盲区时长).
     pub blind_hours: f64,
+    /// The same by night (the sun below the horizon at the tower): online and all night slots.
+    pub night: (i64, i64),
 }
 
 impl Rate {
     /// The online rate (在线率), 0..1 (1 for an empty window).
     pub fn rate(&self) -> f64 {
-        if self.slots == 0 {
-            1.0
-        } else {
-            self.online_slots as f64 / self.slots as f64
-        }
+        share(self.online_slots, self.slots)
+    }
+
+    /// The online rates by day and by night.
+    pub fn day_night(&self) -> (f64, f64) {
+        (share(self.online_slots - self.night.0, self.slots - self.night.1), share(self.night.0, self.night.1))
+    }
+
+    /// Fails at night only: online by day (90 % or more) but 30 points less by night.
+    pub fn night_only(&self) -> bool {
+        let (day, night) = self.day_night();
+        self.night.1 > 0 && self.slots > self.night.1 && day >= 0.9 && night <= day - 0.3
+    }
+}
+
+fn share(a: i64, n: i64) -> f64 {
+    if n <= 0 {
+        1.0
+    } else {
+        a as f64 / n as f64
     }
 }
 
@@ -141,7 +169,7 @@ impl Rate {
 /// going, or of a replayed day, does not count hours nobody could have sent a frame in).
 pub fn rates(
     frames: &std::collections::BTreeMap<String, Vec<Seen>>,
-    towers: &[String],
+    towers: &[(String, f64, f64)],
     (from, to): (DateTime<Utc>, DateTime<Utc>),
     slot: Duration,
 ) -> Vec<Rate> {
@@ -155,11 +183,17 @@ pub fn rates(
     };
     towers
         .iter()
-        .map(|camera| {
+        .map(|(camera, lon, lat)| {
             let seen = frames.get(camera).map_or(&[][..], Vec::as_slice);
-            let (online_slots, slots) = online(seen, window.0, window.1, slot);
+            let (live, slots) = live_slots(seen, window.0, window.1, slot);
+            let online_slots = live.len() as i64;
             let blind_hours = ((slots - online_slots) * slot.num_minutes()) as f64 / 60.0;
-            Rate { camera_id: camera.clone(), online_slots, slots, blind_hours }
+            // a slot is night when the sun is below the horizon at its middle, at the tower
+            let night_slot =
+                |i: i64| crate::time::solar_zenith_deg(window.0 + slot * i as i32 + slot / 2, *lon, *lat) > 90.0;
+            let nights: Vec<i64> = (0..slots).filter(|&i| night_slot(i)).collect();
+            let night = (nights.iter().filter(|i| live.contains(i)).count() as i64, nights.len() as i64);
+            Rate { camera_id: camera.clone(), online_slots, slots, blind_hours, night }
         })
         .collect()
 }
@@ -204,6 +238,28 @@ mod tests {
         assert_eq!(online(&frames, at(0), at(120), Duration::minutes(10)), (7, 12));
         assert_eq!(online(&frames, at(0), at(240), Duration::minutes(10)), (7, 24));
         assert_eq!(online(&[], at(0), at(60), Duration::minutes(10)), (0, 6));
+    }
+
+    #[test]
+    fn r20_a_tower_that_fails_only_at_night_is_told_apart() {
+        // a day at a tower near Beijing (UTC 00:00 is 08:00 there): frames every 10 minutes,
+        // none while the sun is down
+        let (lon, lat) = (116.4, 39.9);
+        let frames: Vec<Seen> = (0..144)
+            .map(|i| at(i * 10))
+            .filter(|t| crate::time::solar_zenith_deg(*t + Duration::minutes(5), lon, lat) <= 90.0)
+            .enumerate()
+            .map(|(i, t)| Seen { at: t, picture: Some(format!("p{i}")), view_off: None })
+            .collect();
+        let mut all = std::collections::BTreeMap::new();
+        all.insert("T".to_string(), frames);
+        // the network was heard all day (another tower sent the first and last slots)
+        all.insert("U".to_string(), vec![seen(0, "a"), seen(1430, "b")]);
+        let towers = [("T".to_string(), lon, lat)];
+        let r = &rates(&all, &towers, (at(0), at(1440)), Duration::minutes(10))[0];
+        let (day, night) = r.day_night();
+        assert!(day > 0.99 && night == 0.0, "{r:?}");
+        assert!(r.night.1 > 40 && r.night_only(), "{r:?}");
     }
 
     #[test]

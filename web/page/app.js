@@ -66,6 +66,7 @@
     evidence: new Map(), // ticket id -> the evidence box (loaded once)
     refreshMs: REFRESH_MS,
     towers: null, // the county's tower layer
+    footprints: null, // satellite tickets' pixel footprints
     focus: null, // a ticket to show first (`#ticket=ID`, from the SMS's short link)
   };
   const EVIDENCE_LABEL = { 'frame.jpg': '告警画面', 'crop.jpg': '局部放大', 'before.jpg': '此前画面' };
@@ -203,6 +204,7 @@
     if (state.markers) state.markers.clearLayers();
     if (state.towers) state.towers.remove();
     state.towers = null;
+    if (state.footprints) state.footprints.clearLayers();
     state.evidence.clear();
     notice('', 'info');
   }
@@ -269,6 +271,7 @@
     state.map = L.map('map', { zoomSnap: 0.25, minZoom: 6 });
     state.map.attributionControl.setPrefix(false);
     state.markers = L.layerGroup().addTo(state.map);
+    state.footprints = L.layerGroup().addTo(state.map);
     legend().addTo(state.map);
   }
 
@@ -463,12 +466,37 @@
 
   /** The ticket's evidence box (camera and drone tickets), loaded once and kept across redraws. */
   function evidence(t) {
-    if (!(t.sources || []).some((s) => s === 'camera' || s === 'drone')) return null;
+    if (!(t.sources || []).some((s) => s === 'camera' || s === 'drone')) return satellite(t);
     let box = state.evidence.get(t.id);
     if (!box) {
       box = el('div', { class: 't-evidence', 'data-test': 'evidence' }, el('small', {}, '图像加载中… Loading pictures'));
       state.evidence.set(t.id, box);
       loadEvidence(t.id, box);
+    }
+    return box;
+  }
+
+  /** A satellite ticket's pixels: sensor, pass time, FRP and confidence in the row, the
+   *  footprints on the map (fetched once per ticket). */
+  function satellite(t) {
+    if (!(t.sources || []).includes('satellite')) return null;
+    let box = state.evidence.get(t.id);
+    if (!box) {
+      box = el('div', { class: 't-pixels', 'data-test': 'pixels' });
+      state.evidence.set(t.id, box);
+      api(`tickets/${encodeURIComponent(t.id)}/evidence/footprints.geojson`).then((fc) => {
+        const lines = (fc.features || []).slice(0, 6).map((f) => {
+          const p = f.properties || {};
+          const frp = p.frp_mw != null ? ` · FRP ${p.frp_mw} MW` : '';
+          return el('li', {}, `${p.sensor} ${beijing(p.observed_at)}${frp} · 置信度 ${Math.round((p.confidence || 0) * 100)}%`);
+        });
+        const more = (fc.features || []).length > 6 ? el('li', {}, `… 共 ${fc.features.length} 个像元`) : null;
+        box.replaceChildren(el('small', {}, '卫星像元 Satellite pixels'), el('ul', {}, lines, more));
+        if (state.map && state.footprints) {
+          L.geoJSON(fc, { style: () => ({ className: 'footprint', color: '#b30000', weight: 1, fillOpacity: 0.1 }), interactive: false })
+            .addTo(state.footprints);
+        }
+      }).catch(() => { state.evidence.delete(t.id); });
     }
     return box;
   }

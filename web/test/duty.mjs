@@ -67,6 +67,12 @@ async function run(browser, env) {
   const sources = await page.locator('#tickets li[data-ticket]').evaluateAll((rows) => rows.map((r) => r.dataset.source));
   const firstSatellite = sources.indexOf('satellite');
   check('camera and drone alarms come first', sources.includes('sighting') && !sources.slice(firstSatellite).includes('sighting'), sources);
+  // a satellite ticket shows its pixels (sensor, pass time, FRP) and their footprints on the map
+  const satRow = page.locator('li[data-ticket][data-source="satellite"]').first();
+  await satRow.locator('[data-test="pixels"] li').first().waitFor();
+  check('a satellite ticket lists its pixels with FRP', /FRP [0-9.]+ MW/.test(await satRow.locator('[data-test="pixels"]').textContent()));
+  await page.locator('#map path.footprint').first().waitFor({ state: 'attached' });
+  check('its footprints are on the map', (await page.locator('#map path.footprint').count()) > 0);
   const before = new Set((await active(base, env.TOKEN)).map((t) => t.id));
 
   // the caller now opens a new camera alarm; it must show without a reload within one refresh

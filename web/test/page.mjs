@@ -143,6 +143,13 @@ async function run(browser, env) {
     const names = shown.map(([n]) => n);
     check('evidence pictures shown (frame and crop)', names.includes('evidence-frame') && names.includes('evidence-crop'), shown);
   }
+  // a satellite ticket shows its pixels (sensor, pass time, FRP) and their footprints on the map
+  const satRow = page.locator('li[data-ticket][data-source="satellite"]').first();
+  if (await satRow.count()) {
+    await satRow.locator('[data-test="pixels"] li').first().waitFor();
+    check('a satellite ticket lists its pixels with FRP', /FRP [0-9.]+ MW/.test(await satRow.locator('[data-test="pixels"]').textContent()));
+    await page.locator('#map path.footprint').first().waitFor({ state: 'attached' });
+  }
   const rowText = await row.textContent();
   check('first seen shown in Beijing time', rowText.includes(beijing(before.first_seen)), { want: beijing(before.first_seen), row: rowText });
 

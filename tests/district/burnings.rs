@@ -125,8 +125,10 @@ fn r11_a_version_6_store_is_migrated(db: &Db) {
     let mut store = Store::open(&db.path()).unwrap();
     let on = record_frame(&mut store, "sha-on", Utc.with_ymd_and_hms(2026, 3, 3, 9, 30, 0).unwrap());
     drop(store);
-    let back_to_6 =
-        "ALTER TABLE tickets DROP COLUMN kind_why; ALTER TABLE tickets DROP COLUMN windows; DROP TABLE forecasts;";
+    // what versions 7, 8 and 9 added, taken away again
+    let back_to_6 = "ALTER TABLE tickets DROP COLUMN kind_why; ALTER TABLE tickets DROP COLUMN windows; DROP TABLE forecasts;
+        DROP TABLE views; DROP TABLE evidence; DROP TABLE tower_notices;
+        ALTER TABLE frames DROP COLUMN picture; ALTER TABLE frames DROP COLUMN view_off;";
     match db {
         Db::Sqlite(_) => db.exec(&format!("{back_to_6} PRAGMA user_version = 6;")),
         Db::Postgres(_) => db.exec(&format!("{back_to_6} UPDATE firepoint_schema SET version = 6;")),
@@ -137,6 +139,7 @@ fn r11_a_version_6_store_is_migrated(db: &Db) {
     assert_eq!((t.kind_why.rule.as_str(), t.windows.len()), ("", 0));
     assert!(store.forecasts(Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()).unwrap().is_empty());
     assert_eq!(store.tickets(&TicketFilter::all()).unwrap().len(), 1);
+    assert!(store.evidence_list(&on.opened[0]).unwrap().is_empty() && store.open_notices().unwrap().is_empty());
 }
 
 both!(

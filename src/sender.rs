@@ -82,7 +82,8 @@ fn tell_towers(
     for n in store.notices_to_tell()? {
         for closing in [false, true] {
             let pending = if closing { n.told_close.as_deref() == Some("pending") } else { n.told == "pending" };
-            if !pending {
+            // the closing waits for its opening: "recovered" never arrives before the alarm
+            if !pending || (closing && n.told == "pending") {
                 continue;
             }
             let since = n.since.with_timezone(&bj).format("%m-%d %H:%M");
@@ -124,7 +125,16 @@ fn tell_towers(
                     ..sends[0].clone()
                 });
             }
-            let outcomes: Vec<Outcome> = sends.iter().map(|m| deliver(agent, m, cfg, "")).collect();
+            // a channel already delivered is not sent again while another one is retried
+            let done = store.notice_delivered(n.id)?;
+            let mut outcomes = Vec::new();
+            for m in &sends {
+                let outcome = if done.contains(&m.key) { Outcome::Delivered } else { deliver(agent, m, cfg, "") };
+                if outcome == Outcome::Delivered && !done.contains(&m.key) {
+                    store.notice_channel_delivered(n.id, &m.key)?;
+                }
+                outcomes.push(outcome);
+            }
             let state = if outcomes.iter().any(|o| matches!(o, Outcome::Retry(_))) {
                 report.retrying += 1;
                 continue;

@@ -483,7 +483,8 @@ impl<'a> Ctx<'a> {
             for n in mine.iter().filter(|n| verdict.is_none_or(|(kind, _)| kind != n.kind)) {
                 tracing::info!(camera, "tower {}: recovered", n.kind.as_str());
                 let back = seen.last().map_or(clock, |f| f.at);
-                self.store.close_notice(n.id, back)?;
+                // another trouble is no recovery: closed quietly, the new notice says it
+                self.store.close_notice(n.id, back, verdict.is_none())?;
             }
             if let Some((kind, since)) = verdict.filter(|(kind, _)| !mine.iter().any(|n| n.kind == *kind)) {
                 tracing::warn!(camera, %since, "tower {} ({})", kind.as_str(), kind.chinese());

@@ -140,8 +140,13 @@ pub(super) async fn towers(State(app): State<Shared>, Who(who): Who) -> Result<R
 }
 
 /// `GET /passes`: the satellite inputs (scenes, fire products, tables) received in the last
-/// 24 hours, newest first, with their detections: the duty officer sees which passes came in.
-pub(super) async fn passes(State(app): State<Shared>, Who(_): Who) -> Result<Json<serde_json::Value>, ApiError> {
+/// 24 hours, newest first, with their detections: the duty officer sees which passes came in
+/// (the county's token only: the list names every input of the county).
+pub(super) async fn passes(State(app): State<Shared>, Who(who): Who) -> Result<Json<serde_json::Value>, ApiError> {
+    if who.township_code.is_some() {
+        let why = "the satellite inputs received are for the county office's token";
+        return Err(super::error::err(axum::http::StatusCode::FORBIDDEN, why));
+    }
     let since = chrono::Utc::now() - chrono::Duration::hours(24);
     let list = app.read(move |s| Ok(s.satellite_inputs(since)?)).await?;
     Ok(Json(serde_json::json!({ "since": crate::store::ts(since), "inputs": list })))

@@ -120,19 +120,21 @@ impl Store {
     ) -> Result<(), StoreError> {
         self.conn
             .exec(
-                "INSERT INTO tower_notices (camera_id, kind, since, opened_at) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO tower_notices (camera_id, kind, since, opened_at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
                 vals![camera, kind.as_str(), ts(since), ts(now)],
             )
             .map(|_| ())
             .map_err(self.sql())
     }
 
-    /// Closes notice `id` (the tower recovered at `at`); the county office is told.
-    pub fn close_notice(&mut self, id: i64, at: DateTime<Utc>) -> Result<(), StoreError> {
+    /// Closes notice `id` at `at`: the tower recovered (`tell`: the county office is told), or
+    /// its trouble became another (a frozen tower that went silent: not a recovery, not told).
+    pub fn close_notice(&mut self, id: i64, at: DateTime<Utc>, tell: bool) -> Result<(), StoreError> {
+        let told = if tell { "pending" } else { "skipped" };
         self.conn
             .exec(
-                "UPDATE tower_notices SET closed_at = ?2, told_close = 'pending' WHERE id = ?1 AND closed_at IS NULL",
-                vals![id, ts(at)],
+                "UPDATE tower_notices SET closed_at = ?2, told_close = ?3 WHERE id = ?1 AND closed_at IS NULL",
+                vals![id, ts(at), told],
             )
             .map(|_| ())
             .map_err(self.sql())
@@ -142,6 +144,29 @@ impl Store {
     pub fn notices_to_tell(&self) -> Result<Vec<Notice>, StoreError> {
         let sql = format!("{NOTICE} WHERE told = 'pending' OR told_close = 'pending' ORDER BY id");
         self.conn.rows(&sql, &[]).and_then(notices_from).map_err(self.sql())
+    }
+
+    /// The channels (message keys) of notice `id` already delivered: not sent again while
+    /// another channel of the same notice is still being retried.
+    pub fn notice_delivered(&self, id: i64) -> Result<Vec<String>, StoreError> {
+        let r = self.conn.one("SELECT detail FROM tower_notices WHERE id = ?1", vals![id]).map_err(self.sql())?;
+        let detail: serde_json::Value = serde_json::from_str(&r.text(0).map_err(self.sql())?).unwrap_or_default();
+        Ok(detail["delivered"]
+            .as_array()
+            .map_or(Vec::new(), |a| a.iter().filter_map(|k| k.as_str().map(String::from)).collect()))
+    }
+
+    /// Notes that message `key` of notice `id` was delivered.
+    pub fn notice_channel_delivered(&mut self, id: i64, key: &str) -> Result<(), StoreError> {
+        let mut keys = self.notice_delivered(id)?;
+        if !keys.iter().any(|k| k == key) {
+            keys.push(key.to_string());
+        }
+        let detail = serde_json::json!({ "delivered": keys }).to_string();
+        self.conn
+            .exec("UPDATE tower_notices SET detail = ?2 WHERE id = ?1", vals![id, detail])
+            .map(|_| ())
+            .map_err(self.sql())
     }
 
     /// Records how telling of notice `id`'s opening (or `closing`) ended.

@@ -155,8 +155,9 @@ impl Store {
             };
             // every statement binds the same first four values; an escalation has no column for
             // its actor (?3: it is in the audit row), so it is named in the condition, typed
+            // an escalation keeps the state it read: a step taken meanwhile makes it match nothing
             let cond = if matches!(step, Step::Escalate { .. }) {
-                "escalation = ?6 AND CAST(?3 AS TEXT) IS NOT NULL AND "
+                "escalation = ?6 AND status = ?2 AND CAST(?3 AS TEXT) IS NOT NULL AND "
             } else {
                 ""
             };
@@ -229,17 +230,33 @@ impl Store {
                 .and_then(tickets_from)
                 .map_err(sql)?;
             let mut n = 0;
-            for mut t in due {
+            'tickets: for mut t in due {
                 for o in to_escalate(&t, now) {
                     let from = t.status;
+                    let (was, listed) = (t.escalation, serde_json::to_string(&t.escalated).expect("strings"));
                     t.escalated.push(o.step.to_string());
                     t.escalation = (t.escalation + 1).min(2);
                     t.updated_at = now;
-                    tx.exec(
-                        "UPDATE tickets SET escalated = ?2, escalation = ?3, updated_at = ?4 WHERE id = ?1",
-                        vals![&t.id, serde_json::to_string(&t.escalated).expect("strings"), t.escalation, ts(now)],
-                    )
-                    .map_err(sql)?;
+                    // compare-and-set on what was read: a step, a county escalation or another
+                    // sender that changed the ticket meanwhile wins, and this one leaves it
+                    let changed = tx
+                        .exec(
+                            "UPDATE tickets SET escalated = ?2, escalation = ?3, updated_at = ?4
+                             WHERE id = ?1 AND escalation = ?5 AND escalated = ?6 AND status = ?7",
+                            vals![
+                                &t.id,
+                                serde_json::to_string(&t.escalated).expect("strings"),
+                                t.escalation,
+                                ts(now),
+                                was,
+                                listed,
+                                from.as_str()
+                            ],
+                        )
+                        .map_err(sql)?;
+                    if changed == 0 {
+                        continue 'tickets;
+                    }
                     let detail = serde_json::json!({
                         "step": o.step, "due": ts(o.due), "level": t.escalation,
                         "to": crate::lifecycle::level_name(t.escalation),

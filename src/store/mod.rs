@@ -452,6 +452,26 @@ mod tests {
     }
 
     #[test]
+    fn r20_a_tower_has_one_open_notice_of_a_kind_whoever_opens_it() {
+        use crate::health::Trouble;
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("n.sqlite")).unwrap();
+        let now = Utc::now();
+        store.open_notice("CAM02", Trouble::Offline, now, now).unwrap();
+        store.open_notice("CAM02", Trouble::Offline, now, now).unwrap(); // a second worker
+        store.open_notice("CAM02", Trouble::Frozen, now, now).unwrap();
+        let open = store.open_notices().unwrap();
+        assert_eq!(open.iter().map(|n| n.kind).collect::<Vec<_>>(), [Trouble::Offline, Trouble::Frozen]);
+        // another trouble is no recovery: closed without telling; a recovery is told
+        store.close_notice(open[0].id, now, false).unwrap();
+        store.close_notice(open[1].id, now, true).unwrap();
+        let told: Vec<Option<String>> = store.notices_to_tell().unwrap().into_iter().map(|n| n.told_close).collect();
+        assert_eq!(told, [Some("skipped".to_string()), Some("pending".to_string())]);
+        store.open_notice("CAM02", Trouble::Offline, now, now).unwrap(); // once closed, it may open again
+        assert_eq!(store.open_notices().unwrap().len(), 1);
+    }
+
+    #[test]
     fn r18_a_store_location_is_decided_once_from_what_paths_store_says() {
         let pg = |s: &str| matches!(Location::of(s.as_ref()), Location::Postgres(u) if u == s);
         assert!(pg("postgres://fp@127.0.0.1:5432/fp") && pg("postgresql://fp@db/fp"));

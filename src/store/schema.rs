@@ -284,7 +284,7 @@ ALTER TABLE frames ADD COLUMN view_off TEXT;
 CREATE TABLE IF NOT EXISTS tower_notices (
     id {ID},
     camera_id TEXT NOT NULL,
-    kind TEXT NOT NULL CHECK (kind IN ({TOWER})),
+    kind TEXT NOT NULL CHECK (kind IN ('offline', 'frozen', 'view_changed')),
     since TEXT NOT NULL,
     opened_at TEXT NOT NULL,
     closed_at TEXT,
@@ -293,11 +293,11 @@ CREATE TABLE IF NOT EXISTS tower_notices (
     told_close TEXT CHECK (told_close IN ('pending', 'sent', 'failed', 'skipped'))
 );
 CREATE INDEX IF NOT EXISTS tower_notices_by_camera ON tower_notices (camera_id, closed_at);
+CREATE UNIQUE INDEX IF NOT EXISTS tower_notices_open ON tower_notices (camera_id, kind) WHERE closed_at IS NULL;
 "#;
 
 fn migrate_9(blob: &str, id: &str) -> String {
-    let tower = check_list(crate::health::Trouble::NAMES.iter().copied());
-    MIGRATE_9.replace("{BLOB}", blob).replace("{ID}", id).replace("{TOWER}", &tower)
+    MIGRATE_9.replace("{BLOB}", blob).replace("{ID}", id)
 }
 
 /// The store's tables as of [`SCHEMA_VERSION`], described once for both databases: a new store
@@ -473,6 +473,8 @@ CREATE TABLE tower_notices (
     told_close TEXT CHECK (told_close IN ('pending', 'sent', 'failed', 'skipped'))
 );
 CREATE INDEX tower_notices_by_camera ON tower_notices (camera_id, closed_at);
+-- one open notice of a kind per tower, whichever worker finds it first
+CREATE UNIQUE INDEX tower_notices_open ON tower_notices (camera_id, kind) WHERE closed_at IS NULL;
 "#;
 
 /// What only SQLite has: the open tickets' space-time index as an R*Tree (`ticket_extent`: a

@@ -126,7 +126,8 @@ fn r11_a_version_6_store_is_migrated(db: &Db) {
     let on = record_frame(&mut store, "sha-on", Utc.with_ymd_and_hms(2026, 3, 3, 9, 30, 0).unwrap());
     drop(store);
     // what versions 7, 8 and 9 added, taken away again
-    let back_to_6 = "ALTER TABLE tickets DROP COLUMN kind_why; ALTER TABLE tickets DROP COLUMN windows; DROP TABLE forecasts;
+    let back_to_6 =
+        "ALTER TABLE tickets DROP COLUMN kind_why; ALTER TABLE tickets DROP COLUMN windows; DROP TABLE forecasts;
         DROP TABLE views; DROP TABLE evidence; DROP TABLE tower_notices;
         ALTER TABLE frames DROP COLUMN picture; ALTER TABLE frames DROP COLUMN view_off;";
     match db {

@@ -576,6 +576,7 @@ fn r20_evidence_comes_with_every_ticket_scoped_as_the_ticket() {
     let own: serde_json::Value = serde_json::from_str(&body).unwrap();
     let n = own["features"].as_array().unwrap().len();
     assert!(n < 10, "a township sees its own towers only ({n})");
+    assert_eq!(get(port, "/passes", &mine).0, 403, "the county's inputs are for the county office");
     let (_, body) = get(port, "/passes", &county);
     assert!(body.contains("SIM_AQUA") && body.contains("\"detections\""), "{body}");
 

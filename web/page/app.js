@@ -48,6 +48,7 @@
     ok: { label: '在线', color: '#238b45' },
     offline: { label: '离线', color: '#d7301f' },
     frozen: { label: '画面冻结', color: '#ec7014' },
+    view_changed: { label: '画面异常', color: '#7a0177' },
     unknown: { label: '无画面', color: '#969696' },
   };
   const FORMS = { resolve: resolveForm, false_alarm: falseAlarmForm, duplicate: duplicateForm };
@@ -335,7 +336,7 @@
       `${beijing(p.processed_at)} ${p.name}`,
       el('small', {}, ` ${p.status === 'done' ? `${p.detections} 个火点` : '损坏，已隔离'}`)));
     list.replaceChildren(...(items.length ? items : [el('li', {}, '近 24 小时未收到卫星数据 No satellite data in 24 h')]));
-    const bad = (towers.features || []).filter((f) => ['offline', 'frozen'].includes(f.properties.state));
+    const bad = (towers.features || []).filter((f) => TOWER[f.properties.state] && !['ok', 'unknown'].includes(f.properties.state));
     $('tower-summary').replaceChildren(
       `塔台 ${(towers.features || []).length} 座，异常 ${bad.length} 座`
         + (bad.length ? `：${bad.map((f) => `${f.properties.id}${TOWER[f.properties.state].label}`).join('、')}` : ''),
@@ -393,6 +394,7 @@
     state.loadedAt = Date.now();
     $('updated').textContent = `更新于 ${beijing(new Date().toISOString())}（北京时间）· 每 ${Math.round(state.refreshMs / 1000)} 秒自动刷新`;
     $('tickets').dataset.loadedAt = String(state.loadedAt);
+    $('tickets').dataset.loads = String(Number($('tickets').dataset.loads || 0) + 1); // polls done
   }
 
   /** When a ticket is due next: its ack deadline while open, else its deadline. */
@@ -413,6 +415,7 @@
     const focused = document.activeElement;
     const keep = new Set(wanted.map((t) => t.id));
     for (const row of [...list.children]) if (!keep.has(row.dataset.ticket)) row.remove();
+    for (const id of [...state.evidence.keys()]) if (!keep.has(id)) state.evidence.delete(id); // closed: forgotten
     let cursor = list.firstElementChild;
     for (const t of wanted) {
       const row = rowOf(t.id) || el('li', { class: 'ticket', data: { ticket: t.id } });
@@ -493,7 +496,12 @@
         const more = (fc.features || []).length > 6 ? el('li', {}, `… 共 ${fc.features.length} 个像元`) : null;
         box.replaceChildren(el('small', {}, '卫星像元 Satellite pixels'), el('ul', {}, lines, more));
         if (state.map && state.footprints) {
-          L.geoJSON(fc, { style: () => ({ className: 'footprint', color: '#b30000', weight: 1, fillOpacity: 0.1 }), interactive: false })
+          L.geoJSON(fc, {
+            style: () => ({ className: 'footprint', color: '#b30000', weight: 1, fillOpacity: 0.1 }),
+            // a table row has no footprint, only its point: a small circle, never Leaflet's icon image
+            pointToLayer: (f, latlng) => L.circleMarker(latlng, { radius: 4, className: 'footprint', color: '#b30000', weight: 1 }),
+            interactive: false,
+          })
             .addTo(state.footprints);
         }
       }).catch(() => { state.evidence.delete(t.id); });
@@ -516,9 +524,10 @@
         });
         if (!res.ok) continue;
         const src = URL.createObjectURL(await res.blob());
+        const release = () => URL.revokeObjectURL(src); // the decoded picture stays on the page
         const label = EVIDENCE_LABEL[e.name] || e.name;
         parts.push(el('figure', {},
-          el('img', { src, alt: label, 'data-test': `evidence-${String(e.name).replace(/\.\w+$/, '')}` }),
+          withRelease(el('img', { src, alt: label, 'data-test': `evidence-${String(e.name).replace(/\.\w+$/, '')}` }), release),
           el('figcaption', {}, label)));
       }
       for (const n of notes) parts.push(el('small', { class: 't-evidence-note' }, n));
@@ -527,6 +536,12 @@
       state.evidence.delete(id); // tried again at the next redraw
       box.replaceChildren(el('small', {}, `图像无法加载：${err.message}`));
     }
+  }
+
+  function withRelease(img, release) {
+    img.addEventListener('load', release, { once: true });
+    img.addEventListener('error', release, { once: true });
+    return img;
   }
 
   function isOverdue(t, now) {

@@ -85,11 +85,16 @@ async function run(browser, env) {
   }
   check('a new camera alarm reached the API', alarm);
   const inApi = Date.now();
+  const polls = async () => Number(await page.locator('#tickets').getAttribute('data-loads'));
+  const pollsBefore = await polls();
   summary.alarm = alarm.id;
   const row = page.locator(`li[data-ticket=${JSON.stringify(alarm.id)}]`);
-  await row.waitFor({ timeout: refreshMs + 10_000 });
+  // counted in the page's polls, not in seconds (a busy machine is slow, never wrong): a poll
+  // under way when the API got the alarm may miss it, the next one must show it
+  await row.waitFor({ timeout: refreshMs * 3 + 60_000 });
   summary.alarm_lag_ms = Date.now() - inApi;
-  check('the alarm appeared without a reload within one refresh interval', summary.alarm_lag_ms <= refreshMs + 2_000, summary.alarm_lag_ms);
+  summary.alarm_polls = (await polls()) - pollsBefore;
+  check('the alarm appeared without a reload within one refresh interval (at most the poll after the one under way)', summary.alarm_polls <= 2, summary.alarm_polls);
   await page.waitForFunction((tid) => {
     const r = [...document.querySelectorAll('li[data-ticket]')].find((x) => x.dataset.ticket === tid);
     const imgs = r ? [...r.querySelectorAll('.t-evidence img')] : [];

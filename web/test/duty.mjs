@@ -12,27 +12,12 @@
 // 4xx/5xx request, and any request that leaves BASE's origin (those are aborted). Prints one
 // JSON summary line, then 'checks: N passed, N failed'; exit 0 only when all passed.
 import { writeFileSync } from 'node:fs';
-import { chromium } from 'playwright-core';
+import { activeTickets as active, main, phonePage, testRun } from './harness.mjs';
 
-const CHROMIUM_ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-];
 const STEP_MS = 15_000;
 const TOTAL_MS = 240_000;
-const checks = [];
-const summary = { ok: false, alarm: null, alarm_lag_ms: null, console_errors: [], offsite_requests: [], http_errors: [], requests: 0 };
-
-function check(name, ok, detail) {
-  checks.push({ name, ok: Boolean(ok), ...(detail === undefined ? {} : { detail }) });
-  if (!ok) throw new Error(`${name}${detail === undefined ? '' : `: ${JSON.stringify(detail)}`}`);
-}
-
-async function active(base, token) {
-  const res = await fetch(new URL('tickets.geojson?status=active', base), { headers: { Authorization: `Bearer ${token}` } });
-  if (!res.ok) throw new Error(`GET tickets.geojson answered ${res.status}`);
-  return ((await res.json()).features || []).map((f) => f.properties);
-}
+const t = testRun({ ok: false, alarm: null, alarm_lag_ms: null, console_errors: [], offsite_requests: [], http_errors: [], requests: 0 });
+const { summary, check } = t;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -40,22 +25,7 @@ async function run(browser, env) {
   const base = env.BASE.endsWith('/') ? env.BASE : `${env.BASE}/`;
   const origin = new URL(base).origin;
   const refreshMs = Number(env.REFRESH_S || 30) * 1000;
-  const context = await browser.newContext({
-    viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, locale: 'zh-CN', timezoneId: 'UTC',
-  });
-  const page = await context.newPage();
-  page.setDefaultTimeout(STEP_MS);
-  const offsite = (url) => !url.startsWith('data:') && !url.startsWith('blob:') && new URL(url).origin !== origin;
-  await context.route('**/*', (route) => {
-    const url = route.request().url();
-    if (offsite(url)) { summary.offsite_requests.push(url); return route.abort('blockedbyclient'); }
-    return route.continue();
-  });
-  page.on('request', () => { summary.requests += 1; });
-  page.on('response', (res) => { if (res.status() >= 400) summary.http_errors.push(`${res.request().method()} ${res.url()} → ${res.status()}`); });
-  page.on('requestfailed', (req) => { if (!offsite(req.url())) summary.http_errors.push(`${req.method()} ${req.url()} failed`); });
-  page.on('console', (msg) => { if (msg.type() === 'error') summary.console_errors.push(msg.text()); });
-  page.on('pageerror', (err) => summary.console_errors.push(`uncaught: ${err.message}`));
+  const { context, page } = await phonePage(browser, origin, summary, STEP_MS);
 
   await page.goto(`${base}#token=${encodeURIComponent(env.TOKEN)}`);
   await page.locator('#tickets[data-loaded-at]').waitFor({ state: 'attached' });
@@ -125,39 +95,6 @@ async function run(browser, env) {
   await context.close();
 }
 
-async function main() {
-  const env = process.env;
-  if (!env.BASE || !env.TOKEN || !env.READY) {
-    console.error('duty.mjs: set BASE, TOKEN (a county token) and READY (a file to write when ready)');
-    return 2;
-  }
-  const timer = setTimeout(() => { summary.error = 'timed out'; finish(1); }, TOTAL_MS);
-  let browser;
-  try {
-    browser = await chromium.launch({ executablePath: env.CHROMIUM || '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
-    await run(browser, env);
-    const clean = [
-      ['no request left the origin', summary.offsite_requests.length === 0, summary.offsite_requests],
-      ['no console errors', summary.console_errors.length === 0, summary.console_errors],
-      ['no failed or 4xx/5xx requests', summary.http_errors.length === 0, summary.http_errors],
-    ];
-    for (const [n, ok, d] of clean) checks.push({ name: n, ok, detail: d });
-    summary.ok = checks.every((c) => c.ok);
-  } catch (err) {
-    summary.error = String(err && err.message ? err.message : err).split('\n')[0];
-  } finally {
-    clearTimeout(timer);
-    if (browser) await browser.close().catch(() => {});
-  }
-  return summary.ok ? 0 : 1;
-}
-
-function finish(code) {
-  summary.checks = checks;
-  console.log(JSON.stringify(summary));
-  const failed = checks.filter((c) => !c.ok).length + (summary.ok ? 0 : 1);
-  console.log(`checks: ${checks.length - checks.filter((c) => !c.ok).length} passed, ${failed} failed`);
-  process.exit(code);
-}
-
-main().then((code) => (code === 2 ? process.exit(2) : finish(code)));
+const need = ['BASE', 'TOKEN', 'READY'].filter((k) => !process.env[k]);
+const problem = need.length ? `missing ${need.join(', ')}: set BASE, TOKEN (a county token) and READY (a file to write when ready)` : null;
+main(t, { name: 'duty.mjs', problem, totalMs: TOTAL_MS, run });

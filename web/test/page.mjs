@@ -10,33 +10,19 @@
 // any failed or 4xx/5xx request, and any request that leaves BASE's origin (those are aborted).
 // Prints one JSON summary line, then 'checks: N passed, N failed'; exit 0 only when all passed,
 // 1 on a failed check, 2 on bad usage.
-import { chromium } from 'playwright-core';
+import { activeTickets, main, phonePage, testRun } from './harness.mjs';
 
-const CHROMIUM_ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-];
 const STEP_MS = 15_000;
 const TOTAL_MS = 120_000;
 const RESOLVE_TEXT = '已扑灭，秸秆清运';
 
-const checks = [];
-const summary = { ok: false, ticket: null, evidence: null, steps: [], console_errors: [], offsite_requests: [], http_errors: [], writes: [], requests: 0, screenshot: null };
+const t = testRun({ ok: false, ticket: null, evidence: null, steps: [], console_errors: [], offsite_requests: [], http_errors: [], writes: [], requests: 0, screenshot: null });
+const { summary, check } = t;
 
 function usage() {
   const missing = ['BASE', 'TOKEN', 'TICKET', 'SHOT'].filter((k) => !process.env[k]);
   if (!missing.length) return null;
   return `missing ${missing.join(', ')}: set BASE (http://127.0.0.1:PORT), TOKEN, TICKET (an open ticket id TOKEN sees) and SHOT (screenshot path)`;
-}
-
-/** Records a check; a failed one stops the run (the steps after it depend on it). */
-function check(name, ok, detail) {
-  if (!record(name, ok, detail)) throw new Error(`${name}${detail === undefined ? '' : `: ${JSON.stringify(detail)}`}`);
-}
-
-function record(name, ok, detail) {
-  checks.push({ name, ok: Boolean(ok), ...(detail === undefined ? {} : { detail }) });
-  return Boolean(ok);
 }
 
 /** Same Beijing-time text as the page ("MM-DD HH:mm"), computed here independently. */
@@ -48,42 +34,13 @@ function beijing(iso) {
 
 /** The ticket as the API gives it (from Node, not the browser), or null when not active. */
 async function activeTicket(base, token, id) {
-  const res = await fetch(new URL('tickets.geojson?status=active', base), { headers: { Authorization: `Bearer ${token}` } });
-  if (!res.ok) throw new Error(`GET tickets.geojson?status=active answered ${res.status}: ${await res.text()}`);
-  const fc = await res.json();
-  const f = (fc.features || []).find((x) => (x.id ?? x.properties?.id) === id);
-  return f ? f.properties : null;
+  return (await activeTickets(base, token)).find((x) => x.id === id) || null;
 }
 
 async function step(name, fn) {
   const t0 = Date.now();
   await fn();
   summary.steps.push({ step: name, ms: Date.now() - t0 });
-}
-
-/** Records every request; aborts and records any that leaves the page's origin. */
-async function guard(context, page, origin) {
-  const offsite = (url) => !url.startsWith('data:') && !url.startsWith('blob:') && new URL(url).origin !== origin;
-  await context.route('**/*', (route) => {
-    const url = route.request().url();
-    if (offsite(url)) {
-      if (!summary.offsite_requests.includes(url)) summary.offsite_requests.push(url);
-      return route.abort('blockedbyclient');
-    }
-    return route.continue();
-  });
-  page.on('request', (req) => {
-    summary.requests += 1;
-    if (offsite(req.url()) && !summary.offsite_requests.includes(req.url())) summary.offsite_requests.push(req.url());
-  });
-  page.on('response', (res) => {
-    if (res.status() >= 400) summary.http_errors.push(`${res.request().method()} ${res.url()} → ${res.status()}`);
-  });
-  page.on('requestfailed', (req) => {
-    if (!offsite(req.url())) summary.http_errors.push(`${req.method()} ${req.url()} failed: ${req.failure()?.errorText}`);
-  });
-  page.on('console', (msg) => { if (msg.type() === 'error') summary.console_errors.push(msg.text()); });
-  page.on('pageerror', (err) => summary.console_errors.push(`uncaught: ${err.message}`));
 }
 
 /** Waits for the write the click sends and records its request and answer. */
@@ -107,13 +64,7 @@ async function run(browser, env) {
   const before = await activeTicket(base, env.TOKEN, id);
   check('TICKET is active and open for TOKEN', before?.status === 'open', before ? before.status : 'not in the active list');
 
-  const context = await browser.newContext({
-    viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true,
-    locale: 'zh-CN', timezoneId: 'UTC', // the page must show Beijing time whatever the device's zone
-  });
-  const page = await context.newPage();
-  page.setDefaultTimeout(STEP_MS);
-  await guard(context, page, origin);
+  const { context, page } = await phonePage(browser, origin, summary, STEP_MS);
 
   const row = page.locator(`li[data-ticket=${JSON.stringify(id)}]`);
   const rowIn = (status) => page.locator(`li[data-ticket=${JSON.stringify(id)}][data-status="${status}"]`);
@@ -188,42 +139,4 @@ async function run(browser, env) {
   await context.close();
 }
 
-async function main() {
-  const problem = usage();
-  if (problem) {
-    console.error(`page.mjs: ${problem}`);
-    return 2;
-  }
-  const env = process.env;
-  const timer = setTimeout(() => {
-    summary.error = `timed out after ${TOTAL_MS / 1000} s`;
-    finish(1);
-  }, TOTAL_MS);
-  let browser;
-  try {
-    browser = await chromium.launch({ executablePath: env.CHROMIUM || '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
-    await run(browser, env);
-    summary.ok = [
-      record('no request left the origin', summary.offsite_requests.length === 0, summary.offsite_requests),
-      record('no console errors', summary.console_errors.length === 0, summary.console_errors),
-      record('no failed or 4xx/5xx requests', summary.http_errors.length === 0, summary.http_errors),
-    ].every(Boolean);
-    if (!summary.ok) summary.error = checks.filter((c) => !c.ok).map((c) => c.name).join('; ');
-  } catch (err) {
-    summary.error = String(err && err.message ? err.message : err).split('\n')[0];
-  } finally {
-    clearTimeout(timer);
-    if (browser) await browser.close().catch(() => {});
-  }
-  return summary.ok ? 0 : 1;
-}
-
-function finish(code) {
-  const failed = checks.filter((c) => !c.ok).length + (summary.ok ? 0 : checks.every((c) => c.ok) ? 1 : 0);
-  summary.checks = checks;
-  console.log(JSON.stringify(summary));
-  console.log(`checks: ${checks.length - checks.filter((c) => !c.ok).length} passed, ${failed} failed`);
-  process.exit(code);
-}
-
-main().then((code) => (code === 2 ? process.exit(2) : finish(code)));
+main(t, { name: 'page.mjs', problem: usage(), totalMs: TOTAL_MS, run });

@@ -1,7 +1,7 @@
 //! The ONNX smoke model through `ort`: checksum, output shape, and agreement with the training
 //! script's own numbers on a real frame (when the shared data is present).
 
-use firepoint::detect::smoke::{SmokeError, SmokeModel};
+use firepoint::detect::smoke::{SmokeError, SmokeModel, SmokeScore};
 
 use crate::common;
 
@@ -73,29 +73,10 @@ fn r7_tile_model_scores_a_frame_as_overlapping_tiles_and_a_whole_view() {
 #[test]
 #[ignore = "needs the real data in ../shared/data (or FIREPOINT_DATA); scripts/test.sh runs it with --include-ignored when the data is there"]
 fn r7_rust_tiling_matches_the_training_script_tile_by_tile_on_real_frames() {
-    let smoke = common::shared_data("smoke");
-    let metrics: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(std::path::Path::new(TILE_MODEL).with_extension("json")).unwrap(),
-    )
-    .unwrap();
-    let model = SmokeModel::load(TILE_MODEL.as_ref(), None).unwrap();
-    let mut w = model.worker().unwrap();
-    let checks = metrics["onnx_check"].as_array().unwrap();
+    let (_, checks) = card_checks(TILE_MODEL);
     assert!(checks.len() >= 3);
-    for c in checks {
-        let path = smoke.join(c["path"].as_str().unwrap());
-        let img = firepoint::ingest::frame::decode(&path, u64::MAX).unwrap();
-        let got = w.score(&img).unwrap();
-        let want: Vec<f64> = c["tile_probs"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
-        assert_eq!(got.tiles.len(), want.len(), "{}: tile count", path.display());
-        let worst = got.tiles.iter().zip(&want).map(|(t, w)| (t.prob as f64 - w).abs()).fold(0.0, f64::max);
-        // PIL's and fast_image_resize's bilinear filters and libjpeg's and zune-jpeg's decoders
-        // differ by a level or two (measured: mean 0.08 levels on the 640×480 frame); through the
-        // fp32 model that is at most 0.047 on one tile, mean ≤ 0.007 (an int8 model with dynamic
-        // quantisation moved tiles by 0.25: its scale depends on the batch, so it is not shipped)
-        let mean = got.tiles.iter().zip(&want).map(|(t, w)| (t.prob as f64 - w).abs()).sum::<f64>() / want.len() as f64;
-        eprintln!("{}: largest tile difference {worst:.4}, mean {mean:.4}", path.display());
-        assert!(mean < 0.02 && worst < 0.08, "{}: tile differences mean {mean:.4}, largest {worst:.4}", path.display());
+    for (path, got, c) in &checks {
+        tiles_match(path, got, c);
         let score = c["frame_score"].as_f64().unwrap();
         assert!(
             (got.score as f64 - score).abs() < 0.2,
@@ -106,6 +87,42 @@ fn r7_rust_tiling_matches_the_training_script_tile_by_tile_on_real_frames() {
     }
 }
 
+/// The model's check frames from its card (`onnx_check` in its JSON: a real frame of ../shared
+/// and the training script's numbers for it), each decoded and scored by firepoint.
+fn card_checks(model: &str) -> (SmokeModel, Vec<(std::path::PathBuf, SmokeScore, serde_json::Value)>) {
+    let smoke = common::shared_data("smoke");
+    let metrics: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(std::path::Path::new(model).with_extension("json")).unwrap())
+            .unwrap();
+    let loaded = SmokeModel::load(model.as_ref(), None).unwrap();
+    let mut w = loaded.worker().unwrap();
+    let checks = metrics["onnx_check"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let path = smoke.join(c["path"].as_str().unwrap());
+            let img = firepoint::ingest::frame::decode(&path, u64::MAX).unwrap();
+            (path, w.score(&img).unwrap(), c.clone())
+        })
+        .collect();
+    (loaded, checks)
+}
+
+/// firepoint's tile probabilities against the training script's for frame `path`. PIL's and
+/// fast_image_resize's bilinear filters and libjpeg's and zune-jpeg's decoders differ by a level
+/// or two (measured: mean 0.08 levels on the 640×480 frame); through the fp32 model that is at
+/// most 0.047 on one tile, mean ≤ 0.007 (an int8 model with dynamic quantisation moved tiles by
+/// 0.25: its scale depends on the batch, so it is not shipped).
+fn tiles_match(path: &std::path::Path, got: &SmokeScore, c: &serde_json::Value) {
+    let want: Vec<f64> = c["tile_probs"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    assert_eq!(got.tiles.len(), want.len(), "{}: tile count", path.display());
+    let diffs: Vec<f64> = got.tiles.iter().zip(&want).map(|(t, w)| (t.prob as f64 - w).abs()).collect();
+    let (worst, mean) = (diffs.iter().fold(0.0f64, |a, b| a.max(*b)), diffs.iter().sum::<f64>() / diffs.len() as f64);
+    eprintln!("{}: largest tile difference {worst:.4}, mean {mean:.4}", path.display());
+    assert!(mean < 0.02 && worst < 0.08, "{}: tile differences mean {mean:.4}, largest {worst:.4}", path.display());
+}
+
 const VIEW_MODEL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models/smoke-view-v3.onnx");
 
 /// Issue 19: the shipped view model through firepoint's own tiling and ONNX Runtime gives the
@@ -114,27 +131,11 @@ const VIEW_MODEL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models/smoke-view
 #[test]
 #[ignore = "needs the real data in ../shared/data (or FIREPOINT_DATA); scripts/test.sh runs it with --include-ignored when the data is there"]
 fn r19_the_view_model_matches_the_training_script_on_real_frames() {
-    let smoke = common::shared_data("smoke");
-    let metrics: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(std::path::Path::new(VIEW_MODEL).with_extension("json")).unwrap(),
-    )
-    .unwrap();
-    let model = SmokeModel::load(VIEW_MODEL.as_ref(), None).unwrap();
+    let (model, checks) = card_checks(VIEW_MODEL);
     let view = model.view.clone().expect("a view model");
-    let mut w = model.worker().unwrap();
-    let checks = metrics["onnx_check"].as_array().unwrap();
     assert_eq!(checks.len(), 3);
-    for c in checks {
-        let path = smoke.join(c["path"].as_str().unwrap());
-        let img = firepoint::ingest::frame::decode(&path, u64::MAX).unwrap();
-        let got = w.score(&img).unwrap();
-        let want: Vec<f64> = c["tile_probs"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
-        assert_eq!(got.tiles.len(), want.len(), "{}: tile count", path.display());
-        let diffs: Vec<f64> = got.tiles.iter().zip(&want).map(|(t, w)| (t.prob as f64 - w).abs()).collect();
-        let (worst, mean) =
-            (diffs.iter().fold(0.0f64, |a, b| a.max(*b)), diffs.iter().sum::<f64>() / diffs.len() as f64);
-        eprintln!("{}: largest tile difference {worst:.4}, mean {mean:.4}", path.display());
-        assert!(mean < 0.02 && worst < 0.08, "{}: tile differences mean {mean:.4}, largest {worst:.4}", path.display());
+    for (path, got, c) in &checks {
+        tiles_match(path, got, c);
         let out = got.view.as_ref().expect("keys");
         assert_eq!(out.key.len(), got.tiles.len() * view.key_width);
         // keys are a linear map of the 1280-d embedding: they carry the decoders' and resamplers'

@@ -20,6 +20,7 @@ macro_rules! str_enum {
         }
     };
 }
+pub(crate) use str_enum;
 
 /// Where a detection came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -21,27 +21,9 @@ pub enum Trouble {
     ViewChanged,
 }
 
+crate::domain::str_enum!(Trouble { Offline => "offline", Frozen => "frozen", ViewChanged => "view_changed" });
+
 impl Trouble {
-    /// Every value as the store writes it (its CHECK list).
-    pub const NAMES: &'static [&'static str] = &["offline", "frozen", "view_changed"];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Trouble::Offline => "offline",
-            Trouble::Frozen => "frozen",
-            Trouble::ViewChanged => "view_changed",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Trouble> {
-        match s {
-            "offline" => Some(Trouble::Offline),
-            "frozen" => Some(Trouble::Frozen),
-            "view_changed" => Some(Trouble::ViewChanged),
-            _ => None,
-        }
-    }
-
     /// As the county office reads it.
     pub fn chinese(self) -> &'static str {
         match self {

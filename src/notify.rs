@@ -178,7 +178,7 @@ fn check_placeholders(name: &str, template: &str, extra: &[&str]) -> Result<(), 
 }
 
 /// Where a message goes: a township's webhook (its JSON as is) or the SMS gateway (one phone
-/// each). The outbox's `channel` column holds [`Channel::as_str`] and its CHECK lists [`Channel::ALL`];
+/// each). The outbox's `channel` column holds [`Channel::as_str`] and its CHECK lists [`Channel::NAMES`];
 /// a value that is neither is refused when read, never sent somewhere by default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Channel {
@@ -186,20 +186,7 @@ pub enum Channel {
     Sms,
 }
 
-impl Channel {
-    pub const ALL: [Channel; 2] = [Channel::Webhook, Channel::Sms];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Channel::Webhook => "webhook",
-            Channel::Sms => "sms",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Channel> {
-        Channel::ALL.into_iter().find(|c| c.as_str() == s)
-    }
-}
+crate::domain::str_enum!(Channel { Webhook => "webhook", Sms => "sms" });
 
 impl std::fmt::Display for Channel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -536,7 +536,7 @@ pub(super) fn tables(dialect: Dialect) -> String {
     };
     let status = check_list(crate::domain::Status::NAMES.iter().copied());
     let cause = check_list(crate::domain::FalseAlarmCause::NAMES.iter().copied());
-    let channel = check_list(crate::notify::Channel::ALL.map(|c| c.as_str()));
+    let channel = check_list(crate::notify::Channel::NAMES.iter().copied());
     let tower = check_list(crate::health::Trouble::NAMES.iter().copied());
     TABLES
         .replace("{INT}", int)

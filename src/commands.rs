@@ -316,27 +316,18 @@ fn towers_section(cfg: &Config, store: &Store, first: chrono::NaiveDate, last: c
 pub fn cameras(cfg: &Config) -> Result<Exit> {
     let store = Store::open_existing(&cfg.paths.store)?;
     let aoi = firepoint::aoi::Aoi::load_with(&cfg.paths.aoi, &cfg.limits, &cfg.aoi)?;
-    let clock = store.newest_frame()?.map(|t| t.min(chrono::Utc::now()));
-    let frames = match clock {
-        Some(c) => store.tower_frames(c - chrono::Duration::days(7))?,
-        None => Default::default(),
-    };
-    let open = store.open_notices()?;
+    let status = store.tower_status(chrono::Utc::now())?;
     let bj = firepoint::time::beijing();
     println!("{:<8} {:<10} {:<12} {:<12} state", "tower", "name", "township", "last frame");
     for cam in &aoi.cameras {
-        let seen = frames.get(&cam.id);
-        let last = seen
-            .and_then(|f| f.last())
-            .map_or("—".into(), |f| f.at.with_timezone(&bj).format("%m-%d %H:%M").to_string());
-        let state = match open.iter().find(|n| n.camera_id == cam.id) {
-            Some(n) => format!(
-                "{} ({}) since {}",
-                n.kind.as_str(),
-                n.kind.chinese(),
-                n.since.with_timezone(&bj).format("%m-%d %H:%M")
-            ),
-            None if seen.is_none() => "never heard from (in the last 7 days)".into(),
+        let tower = status.get(&cam.id).cloned().unwrap_or_default();
+        let when = |t: chrono::DateTime<chrono::Utc>| t.with_timezone(&bj).format("%m-%d %H:%M").to_string();
+        let last = tower.last_frame.map_or("—".into(), when);
+        let state = match &tower.notice {
+            Some(n) => format!("{} ({}) since {}", n.kind.as_str(), n.kind.chinese(), when(n.since)),
+            None if tower.last_frame.is_none() => {
+                format!("never heard from (in the last {} days)", firepoint::store::HEALTH_DAYS)
+            }
             None => "ok".into(),
         };
         let town = aoi.place(cam.lon, cam.lat).township.map_or("—".to_string(), |t| t.name);

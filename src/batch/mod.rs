@@ -471,10 +471,9 @@ impl<'a> Ctx<'a> {
     /// recovered one's notice is closed. The clock is the newest frame any tower sent (capped at
     /// now), so a replayed day is judged as it happened.
     fn review_towers(&mut self) -> anyhow::Result<()> {
-        let Some(newest) = self.store.newest_frame()? else { return Ok(()) };
         let (now, cam) = (chrono::Utc::now(), &self.cfg.camera);
-        let clock = newest.min(now);
-        let frames = self.store.tower_frames(clock - chrono::Duration::days(7))?;
+        let Some(clock) = self.store.health_clock(now)? else { return Ok(()) };
+        let frames = self.store.tower_frames(clock - chrono::Duration::days(crate::store::HEALTH_DAYS))?;
         let stale = chrono::Duration::minutes(cam.stale_after_min);
         let open = self.store.open_notices()?;
         for (camera, seen) in &frames {
@@ -520,15 +519,18 @@ impl<'a> Ctx<'a> {
             }
             None => None,
         };
+        // the earlier frame's file is looked for once: gone from the inbox, it is said so
+        let kept = earlier.as_deref().filter(|p| p.exists());
+        let gone = earlier.is_some() && kept.is_none();
         let made = crate::evidence::pictures(
             &input.path,
             region.unwrap_or([0.0, 0.0, 1.0, 1.0]),
-            earlier.as_deref().filter(|p| p.exists()),
+            kept,
             self.cfg.limits.max_frame_pixels,
         );
         let (pictures, note) = match made {
             Ok((pics, mut note)) => {
-                if earlier.as_ref().is_some_and(|p| !p.exists()) {
+                if gone {
                     note = Some("the view's earlier frame is no longer in the inbox".into());
                 }
                 (pics.into_iter().map(|p| (p.name, p.jpeg)).collect::<Vec<_>>(), note)

@@ -105,30 +105,20 @@ pub(super) async fn towers(State(app): State<Shared>, Who(who): Who) -> Result<R
     let cameras = app.villages["cameras"].as_array().cloned().unwrap_or_default();
     let body = app
         .read(move |s| {
-            let clock = s.newest_frame()?.map(|t| t.min(chrono::Utc::now()));
-            let frames = match clock {
-                Some(c) => s.tower_frames(c - chrono::Duration::days(7))?,
-                None => Default::default(),
-            };
-            let open = s.open_notices()?;
+            let status = s.tower_status(chrono::Utc::now())?;
             let features: Vec<serde_json::Value> = cameras
                 .iter()
                 .filter(|c| who.sees(c["township_code"].as_str().unwrap_or("")))
                 .map(|c| {
                     let id = c["id"].as_str().unwrap_or_default();
-                    let last = frames.get(id).and_then(|f| f.last()).map(|f| f.at);
-                    let notice = open.iter().find(|n| n.camera_id == id);
-                    let state = match (notice, last) {
-                        (Some(n), _) => n.kind.as_str(),
-                        (None, Some(_)) => "ok",
-                        (None, None) => "unknown",
-                    };
+                    let tower = status.get(id).cloned().unwrap_or_default();
+                    let (state, notice, last) = (tower.state(), &tower.notice, tower.last_frame);
                     serde_json::json!({
                         "type": "Feature",
                         "geometry": { "type": "Point", "coordinates": [c["lon"], c["lat"]] },
                         "properties": {
                             "id": id, "name": c["name"], "township": c["township"], "state": state,
-                            "since": notice.map(|n| crate::store::ts(n.since)), "last_frame": last.map(crate::store::ts),
+                            "since": notice.as_ref().map(|n| crate::store::ts(n.since)), "last_frame": last.map(crate::store::ts),
                         },
                     })
                 })

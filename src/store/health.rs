@@ -44,6 +44,28 @@ fn notices_from(rows: Vec<super::db::Row>) -> Result<Vec<Notice>, DbError> {
         .collect()
 }
 
+/// How far back a tower's frames are read for its health: one silent longer is "never heard from".
+pub const HEALTH_DAYS: i64 = 7;
+
+/// A tower as its health is shown: its last frame (in the last [`HEALTH_DAYS`]) and its open
+/// notice.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TowerStatus {
+    pub last_frame: Option<DateTime<Utc>>,
+    pub notice: Option<Notice>,
+}
+
+impl TowerStatus {
+    /// `ok`, the open notice's kind, or `unknown` (no frame in the last [`HEALTH_DAYS`]).
+    pub fn state(&self) -> &'static str {
+        match (&self.notice, self.last_frame) {
+            (Some(n), _) => n.kind.as_str(),
+            (None, Some(_)) => "ok",
+            (None, None) => "unknown",
+        }
+    }
+}
+
 const NOTICE: &str = "SELECT id, camera_id, kind, since, opened_at, closed_at, told, told_close FROM tower_notices";
 
 impl Store {
@@ -91,10 +113,35 @@ impl Store {
         Ok(out)
     }
 
-    /// The newest frame any tower sent.
-    pub fn newest_frame(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+    /// The clock tower health is judged by: the newest frame any tower sent, never later than
+    /// `now` (so a replayed day is judged as it happened, and a clock set ahead changes nothing).
+    pub fn health_clock(&self, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, StoreError> {
         let r = self.conn.one("SELECT max(captured_at) FROM frames", &[]).map_err(self.sql())?;
-        r.opt_time(0).map_err(self.sql())
+        Ok(r.opt_time(0).map_err(self.sql())?.map(|t| t.min(now)))
+    }
+
+    /// Every tower heard from in the [`HEALTH_DAYS`] before the health clock or with an open
+    /// notice, by id: what `firepoint cameras` and the duty page's map show.
+    pub fn tower_status(&self, now: DateTime<Utc>) -> Result<BTreeMap<String, TowerStatus>, StoreError> {
+        let mut out: BTreeMap<String, TowerStatus> = BTreeMap::new();
+        if let Some(clock) = self.health_clock(now)? {
+            let rows = self
+                .conn
+                .rows(
+                    "SELECT camera_id, max(captured_at) FROM frames WHERE captured_at >= ?1 GROUP BY camera_id",
+                    vals![ts(clock - chrono::Duration::days(HEALTH_DAYS))],
+                )
+                .map_err(self.sql())?;
+            for r in &rows {
+                let (camera, last) = (|| Ok::<_, DbError>((r.text(0)?, r.time(1)?)))().map_err(self.sql())?;
+                out.entry(camera).or_default().last_frame = Some(last);
+            }
+        }
+        for n in self.open_notices()? {
+            let camera = n.camera_id.clone();
+            out.entry(camera).or_default().notice = Some(n);
+        }
+        Ok(out)
     }
 
     /// The notices still open (towers still in trouble).

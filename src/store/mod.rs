@@ -36,7 +36,7 @@ use db::{vals, Conn};
 
 pub use db::DbError;
 pub use evidence::{EvidenceItem, Footprint, MISSING};
-pub use health::Notice;
+pub use health::{Notice, TowerStatus, HEALTH_DAYS};
 pub use lifecycle::{LogEntry, Resting};
 pub use queue::{Claim, Queued};
 pub use schema::SCHEMA_VERSION;

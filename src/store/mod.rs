@@ -15,12 +15,15 @@
 
 mod db;
 mod evidence;
+mod files;
 mod forecasts;
 mod frames;
+mod gc;
 mod health;
 mod history;
 mod lifecycle;
 mod queue;
+mod runs;
 mod schema;
 mod tickets;
 mod tokens;
@@ -36,9 +39,12 @@ use db::{vals, Conn};
 
 pub use db::DbError;
 pub use evidence::{EvidenceItem, Footprint, MISSING};
+pub use files::SeenFile;
+pub use gc::{Pruned, DELETED};
 pub use health::{Notice, TowerStatus, HEALTH_DAYS};
 pub use lifecycle::{LogEntry, Resting};
 pub use queue::{Claim, Queued};
+pub use runs::BatchRun;
 pub use schema::SCHEMA_VERSION;
 pub use tickets::TicketFilter;
 pub use tokens::Identity;

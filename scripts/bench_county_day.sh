@@ -3,11 +3,12 @@
 # towers added to a copy of its cameras layer) sending one 1920×1080 frame a minute, and 8
 # satellite passes, run as cron would: a `firepoint run` per SLICE_MIN minutes of data, on one
 # store. Each slice is generated (`firepoint simulate --slice`), run and timed (wall, CPU, peak
-# RSS by /usr/bin/time), then its inputs are removed: `run` leaves processed inputs in the inbox
-# (it skips them by checksum) and a county rotates them away; KEEP_INBOX=1 leaves them to measure
-# what that costs. After each batch a second `run` over the emptied inbox measures the batch's
-# fixed cost at the store's current size (start, district, store, learned masks, feed): the
-# non-camera floor; the camera stage is the batch's wall less that floor.
+# RSS by /usr/bin/time); `run` moves processed inputs to the archive (retention.inputs, issue 21),
+# which is then emptied (the bench keeps no day of frames on disk); KEEP_INBOX=1 runs with
+# `retention.inputs = "keep"` to measure what a county that leaves its inputs in the inbox pays
+# (each kept file is a stat: issue 21). After each batch a second `run` over the emptied inbox
+# measures the batch's fixed cost at the store's current size (start, district, store, learned
+# masks, feed): the non-camera floor; the camera stage is the batch's wall less that floor.
 #
 # Usage: bash scripts/bench_county_day.sh
 #   HOURS=24         hours of the day simulated (from 00:00 UTC of DAY)
@@ -71,7 +72,8 @@ print(f"district: {len(have)} cameras ({len(have) - n} added to the sample distr
 EOF
 set -- --set "paths.aoi=\"$work/aoi\"" --set "camera.model=\"$PWD/${MODEL:-models/smoke-tile-v2.onnx}\"" \
        --set "paths.inbox=\"$work/inbox\"" --set "paths.store=\"$work/firepoint.sqlite\"" \
-       --set "paths.feed=\"$work/feed\"" --set "paths.quarantine=\"$work/quarantine\""
+       --set "paths.feed=\"$work/feed\"" --set "paths.quarantine=\"$work/quarantine\"" \
+       --set "paths.archive=\"$work/archive\"" --set "retention.inputs=\"$([ "$keep" = 1 ] && echo keep || echo archive)\""
 "$bin" "$@" aoi check >/dev/null 2>"$work/log/aoi-check.txt" || { cat "$work/log/aoi-check.txt" >&2; exit 1; }
 
 slices=$(( hours * 60 / slice_min ))
@@ -98,7 +100,7 @@ for i in $(seq 0 $((slices - 1))); do
   read -r wall user sys rss <"$work/log/time-$i"
   frames=$(sed -n 's/^frames: \([0-9]*\) scored.*/\1/p' "$work/log/run-$i.txt")
   opened=$(sed -n 's/^tickets: \([0-9]*\) new.*/\1/p' "$work/log/run-$i.txt")
-  [ "$keep" = 1 ] || find "$work/inbox" -type f -delete
+  rm -rf "$work/archive"
   /usr/bin/time -f '%e %M %U %S' -o "$work/log/floor-$i" "$bin" "$@" run >"$work/log/floor-$i.txt" 2>&1 || true
   read -r fwall frss fuser fsys <"$work/log/floor-$i"
   store=$(du -cm "$work"/firepoint.sqlite* | tail -1 | cut -f1)

@@ -52,7 +52,7 @@ pub struct Config {
     pub windows: crate::burn::WindowsConfig,
     pub limits: crate::ingest::Limits,
     pub batch: BatchConfig,
-    pub retention: RetentionConfig,
+    pub retention: crate::store::RetentionConfig,
     pub feed: crate::feed::FeedConfig,
     pub notify: crate::notify::NotifyConfig,
     pub serve: crate::serve::ServeConfig,
@@ -100,59 +100,6 @@ pub struct BatchConfig {
     /// Workers on a PostgreSQL store: how often a worker with nothing to claim looks again for
     /// analyses to record (milliseconds).
     pub poll_ms: u64,
-}
-
-/// What happens to an inbox input once its results are committed.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum InputsPolicy {
-    /// Moved to `paths.archive/<Beijing day>/<its path under the inbox>` (with a frame's pose
-    /// sidecar), kept `retention.archive_days`.
-    Archive,
-    /// Deleted (with its sidecar): the store and the evidence pictures are all that is kept.
-    Delete,
-    /// Left in the inbox (the county rotates it away); a batch skips it unread while its size and
-    /// modification time are those it had when it was processed.
-    Keep,
-}
-
-/// How long the inbox, the archive and the store keep what grows with every input and sighting
-/// (`firepoint gc`; every batch also prunes, cheaply). Tickets, sightings, the audit log and the
-/// persistence history are never pruned: they are the county's record.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
-#[serde(default, deny_unknown_fields)]
-pub struct RetentionConfig {
-    /// A ticket's evidence pictures (the frame, its crop, the view's earlier frame; at most
-    /// 200 KB each) are deleted this many days after they were made; the ticket stays.
-    pub evidence_days: i64,
-    /// What a batch does with an inbox input once its results are committed: `archive`,
-    /// `delete` or `keep` (inputs named by hand to `firepoint pass` are never moved).
-    pub inputs: InputsPolicy,
-    /// Archive day folders older than this many days are deleted (0: never).
-    pub archive_days: i64,
-    /// Per-frame results (what each frame showed, and the input rows of frames and drone photos
-    /// that gave no sighting) are deleted after this many days; at least 7 (tower health reads
-    /// a week) and at least `confirm.mask_lookback_days`. Rows of files still in the inbox
-    /// (`inputs = "keep"`) stay, so a kept file is never processed twice.
-    pub frames_days: i64,
-    /// Work-queue rows (PostgreSQL workers) never recorded (their file vanished) are deleted
-    /// after this many days.
-    pub queue_days: i64,
-    /// The record of each batch (`/metrics`, the health endpoint) is kept this many days.
-    pub runs_days: i64,
-}
-
-impl Default for RetentionConfig {
-    fn default() -> Self {
-        RetentionConfig {
-            evidence_days: 180,
-            inputs: InputsPolicy::Archive,
-            archive_days: 30,
-            frames_days: 30,
-            queue_days: 7,
-            runs_days: 90,
-        }
-    }
 }
 
 impl Default for BatchConfig {

@@ -13,9 +13,9 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use super::{Ctx, Quarantine};
-use crate::config::{Config, InputsPolicy};
+use crate::config::Config;
 use crate::ingest::{frame, InputKind};
-use crate::store::{SeenFile, Store, DELETED};
+use crate::store::{InputsPolicy, SeenFile, Store, DELETED};
 
 /// Nanoseconds since 1970 of a modification time (0 before it: never a real file's).
 pub(super) fn nanos(t: SystemTime) -> i64 {

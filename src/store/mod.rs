@@ -40,7 +40,7 @@ use db::{vals, Conn};
 pub use db::DbError;
 pub use evidence::{EvidenceItem, Footprint, MISSING};
 pub use files::SeenFile;
-pub use gc::{Pruned, DELETED};
+pub use gc::{InputsPolicy, Pruned, RetentionConfig, DELETED};
 pub use health::{Notice, TowerStatus, HEALTH_DAYS};
 pub use lifecycle::{LogEntry, Resting};
 pub use queue::{Claim, Queued};

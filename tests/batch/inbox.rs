@@ -11,10 +11,10 @@ use std::path::{Path, PathBuf};
 use chrono::{Duration, TimeZone, Utc};
 use common::{files_under, firms_table, Db, Sandbox};
 use firepoint::batch::{record_input, InputRef};
-use firepoint::config::{Config, RetentionConfig};
+use firepoint::config::Config;
 use firepoint::domain::{Detection, FrameObservation, SourceKind};
 use firepoint::locate::Located;
-use firepoint::store::{Store, DELETED};
+use firepoint::store::{RetentionConfig, Store, DELETED};
 
 /// `n` FIRMS tables, one fire each, 3.5 km apart on one day, in the sandbox's inbox.
 fn tables(sb: &Sandbox, n: usize) -> Vec<PathBuf> {
@@ -206,7 +206,7 @@ fn record_frame(store: &mut Store, sha: &str, at: chrono::DateTime<Utc>, sightin
 }
 
 /// Pruning keeps what the county's record and the inbox check need: per-frame results go after
-/// `frames_days`; a frame's input row goes with them only once its file has left the inbox and
+/// `frames_days` (on the towers' clock); a frame's input row goes with them only once its file has left the inbox and
 /// when no sighting refers to it; batch records after `runs_days`. Recent rows stay.
 fn r21_pruning_keeps_the_record_and_the_inbox_check(db: &Db) {
     let mut store = Store::open(&db.path()).unwrap();
@@ -234,13 +234,18 @@ fn r21_pruning_keeps_the_record_and_the_inbox_check(db: &Db) {
     store.record_batch_run(&run(Utc::now() - Duration::days(200))).unwrap();
     store.record_batch_run(&run(Utc::now())).unwrap();
     // input rows are stamped with the time they were recorded (now): prune as of a day after
-    // `frames_days` from now, when every frame above is old
+    // `frames_days` from now. Frames age on the towers' clock (the newest frame: now), so the
+    // January frames go and the recent one stays, with its input row
     let policy = RetentionConfig::default();
     let pruned = store.prune(&policy, Utc::now() + Duration::days(policy.frames_days + 1)).unwrap();
-    assert_eq!(pruned.frames, 4, "every frame result is older than frames_days by then");
+    assert_eq!(pruned.frames, 3, "the three frames of January");
     let inputs = db.strings("SELECT sha256 FROM inputs ORDER BY sha256");
-    assert_eq!(inputs, ["old-in-inbox", "old-sighting"], "still in the inbox, or a sighting's: kept ({pruned})");
-    assert_eq!((pruned.inputs, pruned.batch_runs), (2, 1), "the 200-day-old record goes, the new one stays");
+    assert_eq!(
+        inputs,
+        ["old-in-inbox", "old-sighting", "recent"],
+        "in the inbox, a sighting's, a frame's: kept ({pruned})"
+    );
+    assert_eq!((pruned.inputs, pruned.batch_runs), (1, 1), "the 200-day-old record goes, the new one stays");
     assert_eq!(store.prune(&policy, Utc::now() + Duration::days(policy.frames_days + 1)).unwrap().total(), 0);
 }
 

@@ -383,15 +383,21 @@ fn r11_a_photo_without_metadata_is_placed_from_its_sidecar_and_a_rerun_adds_noth
     assert!(aoi.projector.distance_m((found[0].2, found[0].3), FIRE) <= one_tile_bound(&aoi, &pose, base));
     let first = sb.tickets();
     assert_eq!(first.len(), 1);
-    // the same photo again, and delivered a second time under another name: nothing new
+    // the photo and its sidecar left the inbox for the archive (issue 21); a rerun finds nothing
+    assert!(!photo.exists() && !photo.with_extension("json").exists());
+    let archived = common::files_under(&sb.path("work/archive"));
+    let kept = archived.iter().find(|p| p.ends_with("drone/patrol/P0001.jpg")).expect("archived");
+    assert!(kept.with_extension("json").exists(), "with its sidecar: {archived:?}");
     let out = run(&sb, &[]);
     assert_eq!(out.status.code(), Some(0));
+    // delivered a second time under another name: nothing new
     let again = sb.path("work/inbox/drone/patrol/P0001-copy.jpg");
-    std::fs::copy(&photo, &again).unwrap();
+    std::fs::copy(kept, &again).unwrap();
     let out = run(&sb, &[]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0));
-    assert!(stdout.contains("2 already done") && stdout.contains("tickets: 0 new"), "{stdout}");
+    assert!(stdout.contains("1 already done") && stdout.contains("tickets: 0 new"), "{stdout}");
+    assert!(!again.exists(), "the second copy leaves the inbox too");
     assert_eq!(sb.tickets().len(), 1, "no duplicate ticket");
     assert_eq!(detections(&sb.path("work/firepoint.sqlite")).len(), 1);
 }

@@ -44,16 +44,16 @@ impl Cache {
             return None;
         }
         let folder = folder(dir, cfg)?;
-        let key = match key(dir, limits, cfg) {
+        let canonical = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+        let name = format!("aoi-{}.bin", hex(&Sha256::digest(canonical.as_os_str().as_encoded_bytes())[..8]));
+        let key = match key(dir, &name, limits, cfg) {
             Ok(k) => k,
             Err(e) => {
                 tracing::debug!("AOI cache not used: cannot list {}: {e}", dir.display());
                 return None;
             }
         };
-        let canonical = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
-        let name = hex(&Sha256::digest(canonical.as_os_str().as_encoded_bytes())[..8]);
-        Some(Cache { path: folder.join(format!("aoi-{name}.bin")), key })
+        Some(Cache { path: folder.join(name), key })
     }
 
     /// The district kept under this key, if the file holds it whole.
@@ -92,8 +92,9 @@ fn folder(dir: &Path, cfg: &AoiConfig) -> Option<PathBuf> {
     env("XDG_CACHE_HOME").or_else(|| env("HOME").map(|h| h.join(".cache"))).map(|c| c.join("firepoint"))
 }
 
-/// The key described in the module's header.
-fn key(dir: &Path, limits: &crate::ingest::Limits, cfg: &AoiConfig) -> std::io::Result<[u8; 32]> {
+/// The key described in the module's header (`cache_file`, the cache's own name, is left out
+/// should `cache_dir` be the AOI folder itself).
+fn key(dir: &Path, cache_file: &str, limits: &crate::ingest::Limits, cfg: &AoiConfig) -> std::io::Result<[u8; 32]> {
     let mut h = Sha256::new();
     let mut field = |bytes: &[u8]| {
         h.update((bytes.len() as u64).to_le_bytes());
@@ -109,7 +110,7 @@ fn key(dir: &Path, limits: &crate::ingest::Limits, cfg: &AoiConfig) -> std::io::
     field(dir.canonicalize()?.as_os_str().as_encoded_bytes());
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file())
+        .filter(|p| p.is_file() && p.file_name().is_some_and(|n| n != cache_file))
         .collect();
     files.sort();
     for path in files {

@@ -133,6 +133,25 @@ fn r21_a_cache_folder_that_cannot_be_written_costs_only_time() {
     assert!(!aoi.villages.is_empty());
 }
 
+#[test]
+fn r21_a_cache_kept_in_the_aoi_folder_itself_is_used() {
+    // a relative cache_dir is taken from the AOI folder; "." puts the file among the layers,
+    // where it must not count as one of them
+    let sb = Sandbox::new();
+    let dir = sb.copy_aoi(false);
+    let cfg = AoiConfig { cache_dir: ".".into(), ..AoiConfig::default() };
+    load(&dir, &cfg);
+    let file = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "bin"))
+        .expect("the cache file in the AOI folder");
+    let old = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000);
+    std::fs::File::options().write(true).open(&file).unwrap().set_modified(old).unwrap();
+    load(&dir, &cfg);
+    assert_eq!(std::fs::metadata(&file).unwrap().modified().unwrap(), old, "the cache was used, not rewritten");
+}
+
 /// A square village of `n` vertices along its edges around the sample county's first village,
 /// as a GeoJSON layer file holding that one feature.
 fn big_village(dir: &Path, n: usize, broken: bool) -> PathBuf {

@@ -39,6 +39,7 @@ if [ ! -d "$OUT/before-src" ]; then
 fi
 ( cd "$OUT/before-src" && "${build[@]}" --target-dir "$OLDPWD/target" --quiet )
 cp "$bin_dir/firepoint" "$OUT/firepoint-before"
+git worktree remove --force "$OUT/before-src"  # the build stays in target/; no worktree left registered
 "${build[@]}" --quiet
 cp "$bin_dir/firepoint" "$OUT/firepoint-after"
 

@@ -545,6 +545,7 @@ fn main() {
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect(),
+        ..Default::default()
     };
     let layer_configs = [firepoint::aoi::AoiConfig::default(), mapped];
     let mut outcomes = LayerOutcomes::default();
@@ -589,7 +590,9 @@ fn main() {
             }
             "aoi" => {
                 std::fs::write(aoi_dir.join("stations.geojson"), &data).unwrap();
-                let _ = firepoint::aoi::Aoi::load_with(&aoi_dir, &limits, &Default::default());
+                // every input read through GDAL, none from the district's cache (issue 21)
+                let fresh = firepoint::aoi::AoiConfig { cache: false, ..Default::default() };
+                let _ = firepoint::aoi::Aoi::load_with(&aoi_dir, &limits, &fresh);
             }
             "aoi-layer" => {
                 let path = PathBuf::from(format!("/vsimem/fuzz/{kind}.geojson"));

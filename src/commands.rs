@@ -93,7 +93,8 @@ pub fn serve(cfg: &Config, listen: Option<String>) -> Result<Exit> {
 /// `firepoint aoi check [DIR]`: loads the district as a batch would and says what it holds.
 pub fn aoi_check(cfg: &Config, dir: Option<PathBuf>) -> Result<Exit> {
     let dir = dir.unwrap_or(cfg.paths.aoi.clone());
-    let aoi = firepoint::aoi::Aoi::load_with(&dir, &cfg.limits, &cfg.aoi)?;
+    // every layer read and checked, never the cache (which this refreshes)
+    let aoi = firepoint::aoi::Aoi::reload(&dir, &cfg.limits, &cfg.aoi)?;
     println!(
         "AOI {}: county {} ({}), {} townships, {} villages/grid cells, {} no-burn zones, {} stations, {} heat sources, {} land-use polygons, {} cameras, DEM {}",
         dir.display(), aoi.county.name, aoi.county.code, aoi.townships.len(), aoi.villages.len(), aoi.no_burn.len(),
@@ -106,7 +107,11 @@ pub fn aoi_check(cfg: &Config, dir: Option<PathBuf>) -> Result<Exit> {
     for w in aoi.warnings.iter().chain(&aoi.topology_warnings()) {
         eprintln!("warning: {w}");
     }
-    Ok(Exit::Ok)
+    // a wrong phone is an error here (exit 1); a batch logs it and goes on without that phone
+    for p in &aoi.bad_phones {
+        eprintln!("error: {p}");
+    }
+    Ok(if aoi.bad_phones.is_empty() { Exit::Ok } else { Exit::Partial })
 }
 
 /// `firepoint aoi generate`: writes the sample district.

@@ -66,6 +66,8 @@ pub(super) struct Reader<'a> {
     used: std::collections::BTreeSet<String>,
     pub problems: Vec<String>,
     pub warnings: Vec<String>,
+    /// Phone numbers that are not numbers of their kind ([`super::phone`]), one message each.
+    pub bad_phones: Vec<String>,
 }
 
 /// Every field firepoint reads from any layer.
@@ -105,7 +107,15 @@ impl<'a> Reader<'a> {
                 ));
             }
         }
-        Reader { dir, file: None, fields: &cfg.fields, used: Default::default(), problems, warnings: Vec::new() }
+        Reader {
+            dir,
+            file: None,
+            fields: &cfg.fields,
+            used: Default::default(),
+            problems,
+            warnings: Vec::new(),
+            bad_phones: Vec::new(),
+        }
     }
 
     /// A reader that reads whichever layer it is asked for from `path` (anything GDAL opens, e.g.
@@ -397,6 +407,16 @@ impl Row<'_> {
         let idx = self.feature.field_index(self.column(field)).ok()?;
         self.feature.field_as_double(idx).ok().flatten()
     }
+    /// The `phone` field written one way by `rule`; empty when absent. A wrong number leaves the
+    /// feature without a phone and is said in `bad` (file, feature, field, and `lost`): one
+    /// mistyped number must not keep a county's other alarms from going out.
+    fn phone(&self, rule: fn(&str) -> Result<String, String>, lost: &str, bad: &mut Vec<String>) -> String {
+        let Some(raw) = self.opt_str("phone") else { return String::new() };
+        rule(&raw).unwrap_or_else(|why| {
+            bad.push(format!("{}; kept without it: {lost}", self.bad_value("phone", why)));
+            String::new()
+        })
+    }
     fn f64(&self, field: &str) -> Result<f64, AoiError> {
         self.opt_f64(field).ok_or_else(|| self.missing(field))
     }
@@ -442,7 +462,7 @@ impl Row<'_> {
         };
         plausible_lonlat(m.0.iter().flat_map(|p| p.exterior().0.iter().map(|c| (c.x, c.y))))
             .map_err(|w| self.bad(w))?;
-        if let Err(e) = geo::Validation::check_validation(&m) {
+        if let Some(e) = super::valid::first_problem(&m) {
             return Err(self.bad(format!("invalid polygon: {e}").chars().take(200).collect::<String>()));
         }
         if geo::Area::unsigned_area(&m) <= 0.0 {
@@ -543,29 +563,45 @@ impl Reader<'_> {
     }
 
     pub fn townships(&mut self) -> Vec<Township> {
-        self.layer("townships", None, &["code", "name", "team"], |r| {
+        let mut bad = Vec::new();
+        let out = self.layer("townships", None, &["code", "name", "team"], |r| {
             Ok(Township {
                 code: r.str("code")?,
                 name: r.str("name")?,
                 team: r.str("team")?,
                 leader: r.opt_str("leader").unwrap_or_default(),
-                phone: r.opt_str("phone").unwrap_or_default(),
+                phone: r.phone(super::phone::mobile_or_landline, "the team is reached through the feed alone", &mut bad),
             })
-        })
+        });
+        self.said_phones("townships", bad);
+        out
     }
 
     pub fn villages(&mut self) -> Vec<Village> {
-        self.layer("villages", None, &["code", "name", "township", "grid_id", "grid_member"], |r| {
+        let mut bad = Vec::new();
+        let out = self.layer("villages", None, &["code", "name", "township", "grid_id", "grid_member"], |r| {
             Ok(Village {
                 code: r.str("code")?,
                 name: r.str("name")?,
                 township: r.str("township")?,
                 grid_id: r.str("grid_id")?,
                 grid_member: r.str("grid_member")?,
-                phone: r.opt_str("phone").unwrap_or_default(),
+                phone: r.phone(super::phone::mobile, "no SMS reaches the grid member", &mut bad),
                 area: r.area()?,
             })
-        })
+        });
+        self.said_phones("villages", bad);
+        out
+    }
+
+    /// The wrong phone numbers of one layer, each named (at most [`PROBLEMS_PER_LAYER`], the
+    /// rest counted).
+    fn said_phones(&mut self, layer: &str, bad: Vec<String>) {
+        let more = bad.len().saturating_sub(PROBLEMS_PER_LAYER);
+        self.bad_phones.extend(bad.into_iter().take(PROBLEMS_PER_LAYER));
+        if more > 0 {
+            self.bad_phones.push(format!("AOI layer `{layer}`: {more} more wrong phone number(s) not listed"));
+        }
     }
 
     pub fn no_burn_zones(&mut self) -> Vec<Zone> {
@@ -683,7 +719,7 @@ pub(super) fn read_view_masks(dir: &Path) -> Result<Vec<crate::domain::ViewMask>
 }
 
 /// A north-up elevation grid, read whole (a county DEM is small).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Dem {
     gt: [f64; 6],
     width: usize,

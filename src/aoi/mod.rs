@@ -6,12 +6,19 @@
 //! which land use, how far to a station, a road, a dump site or a village settlement). It never reads satellite or camera inputs and never
 //! touches the ticket store. Distances are in metres on a local projection ([`Projector`]).
 //! [`generate`] writes the synthetic sample district kept in `aoi/`.
+//!
+//! A load reads and checks the layers (`Layers`: polygon validity in O(n log n), `valid`; phone
+//! numbers, [`phone`]) and then indexes them (`Aoi::prepare`); what was read is kept between
+//! batches by `cache` and used while the layers and the configuration are unchanged.
 
+mod cache;
 mod checks;
 pub mod generate;
 mod layers;
 mod near;
+pub mod phone;
 mod place;
+mod valid;
 
 use std::path::{Path, PathBuf};
 
@@ -25,7 +32,7 @@ pub use layers::Dem;
 pub use place::PlaceIds;
 
 /// How the district's layers are read.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct AoiConfig {
     /// The county's own column names for firepoint's fields, so that its data is used as it is:
@@ -33,6 +40,21 @@ pub struct AoiConfig {
     /// Shapefile cuts names to 10 characters: `grid_member = "grid_membe"`,
     /// `pan_zero_deg = "pan_zero_d"`, `hfov_min_deg = "hfov_min_d"`, `hfov_max_deg = "hfov_max_d"`.
     pub fields: std::collections::BTreeMap<String, String>,
+    /// Keep the district read from the layers between batches (in `cache_dir`) and use it while
+    /// the layer files (names, sizes, times, contents), `[aoi]`, `[limits]` and the firepoint
+    /// binary are unchanged: a batch then skips reading and checking the layers. `false`: read
+    /// them every time. `firepoint aoi check` always reads them and refreshes the cache.
+    pub cache: bool,
+    /// Folder of that cache, one file per AOI folder. Empty: `$XDG_CACHE_HOME/firepoint`, else
+    /// `~/.cache/firepoint` (no cache when neither is set). A relative path is taken from the AOI
+    /// folder (`paths.aoi`).
+    pub cache_dir: PathBuf,
+}
+
+impl Default for AoiConfig {
+    fn default() -> Self {
+        AoiConfig { fields: Default::default(), cache: true, cache_dir: PathBuf::new() }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -81,7 +103,7 @@ pub struct County {
     pub area: MultiPolygon<f64>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Township {
     pub code: String,
     pub name: String,
@@ -238,7 +260,7 @@ pub struct DumpSite {
 }
 
 /// A Blue Sky Guard camera tower.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Camera {
     pub id: String,
     pub name: String,
@@ -273,6 +295,11 @@ pub struct Aoi {
     /// What was read but deserves a look: absent optional layers (and what is lost without
     /// them), gaps and overlaps between grid cells.
     pub warnings: Vec<String>,
+    /// Phone numbers that are not numbers of their kind (a grid member's must be a mobile
+    /// number, a township's a mobile or a landline; [`phone`]): each names the file, the feature
+    /// and the field. The feature is kept without the phone; a batch logs them and goes on,
+    /// `firepoint aoi check` reports them as errors.
+    pub bad_phones: Vec<String>,
     pub projector: Projector,
     village_index: RTree<GeomWithData<Rectangle<[f64; 2]>, usize>>,
     heat_m: Vec<MultiPolygon<f64>>,
@@ -340,36 +367,32 @@ pub fn check_layer(kind: &str, path: &Path, cfg: &AoiConfig) -> LayerCheck {
             0
         }
     };
+    r.warnings.append(&mut r.bad_phones);
     LayerCheck { read, problems: r.problems, warnings: r.warnings }
 }
 
-/// What the district says about one point.
-#[derive(Debug, Clone, Serialize)]
-pub struct PlaceInfo {
-    pub village: Option<Village>,
-    pub township: Option<Township>,
-    pub landuse: LandClass,
-    pub no_burn_zone: Option<String>,
-    /// Nearest national station and its distance, metres.
-    pub station: Option<(String, f64)>,
+/// What [`Aoi::load_with`] reads from the layers and checks, before anything is indexed: what
+/// [`cache`] keeps between batches.
+struct Layers {
+    county: County,
+    townships: Vec<Township>,
+    villages: Vec<Village>,
+    no_burn: Vec<Zone>,
+    stations: Vec<Station>,
+    heat_sources: Vec<HeatSource>,
+    landuse: Vec<(LandClass, MultiPolygon<f64>)>,
+    cameras: Vec<Camera>,
+    roads: Vec<Road>,
+    dump_sites: Vec<DumpSite>,
+    view_masks: Vec<crate::domain::ViewMask>,
+    dem: Option<Dem>,
+    warnings: Vec<String>,
+    bad_phones: Vec<String>,
 }
 
-impl PlaceInfo {
-    /// A place outside every village, zone and station ring, with the given land use.
-    pub fn bare(landuse: LandClass) -> PlaceInfo {
-        PlaceInfo { village: None, township: None, landuse, no_burn_zone: None, station: None }
-    }
-}
-
-impl Aoi {
-    /// Loads every layer from `dir`. Layers may be GeoJSON, GeoPackage or Shapefile.
-    pub fn load(dir: &Path) -> Result<Aoi, AoiError> {
-        Aoi::load_with(dir, &crate::ingest::Limits::default(), &AoiConfig::default())
-    }
-
-    /// [`Aoi::load`] with the configured size limits (the DEM is checked before it is read) and
-    /// field names. Every layer is read and every problem collected: the error names them all.
-    pub fn load_with(dir: &Path, limits: &crate::ingest::Limits, cfg: &AoiConfig) -> Result<Aoi, AoiError> {
+impl Layers {
+    /// Every layer of `dir` through GDAL, and the whole-district checks.
+    fn read(dir: &Path, limits: &crate::ingest::Limits, cfg: &AoiConfig) -> Result<Layers, AoiError> {
         let mut r = layers::Reader::new(dir, cfg);
         let county = r.county();
         let townships = r.townships();
@@ -382,7 +405,7 @@ impl Aoi {
         let roads = r.roads();
         let dump_sites = r.dump_sites();
         r.finish();
-        let (mut problems, mut warnings) = (r.problems, r.warnings);
+        let (mut problems, mut warnings, bad_phones) = (r.problems, r.warnings, r.bad_phones);
         let mut more = |res: Result<(), AoiError>| {
             if let Err(e) = res {
                 problems.push(crate::text::error_chain(&e));
@@ -423,6 +446,101 @@ impl Aoi {
             Some(c) if problems.is_empty() => c,
             _ => return Err(AoiError::Problems { dir: dir.into(), problems }),
         };
+        Ok(Layers {
+            county,
+            townships,
+            villages,
+            no_burn,
+            stations,
+            heat_sources,
+            landuse,
+            cameras,
+            roads,
+            dump_sites,
+            view_masks,
+            dem,
+            warnings,
+            bad_phones,
+        })
+    }
+}
+
+/// What the district says about one point.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlaceInfo {
+    pub village: Option<Village>,
+    pub township: Option<Township>,
+    pub landuse: LandClass,
+    pub no_burn_zone: Option<String>,
+    /// Nearest national station and its distance, metres.
+    pub station: Option<(String, f64)>,
+}
+
+impl PlaceInfo {
+    /// A place outside every village, zone and station ring, with the given land use.
+    pub fn bare(landuse: LandClass) -> PlaceInfo {
+        PlaceInfo { village: None, township: None, landuse, no_burn_zone: None, station: None }
+    }
+}
+
+impl Aoi {
+    /// Loads every layer from `dir`. Layers may be GeoJSON, GeoPackage or Shapefile.
+    pub fn load(dir: &Path) -> Result<Aoi, AoiError> {
+        Aoi::load_with(dir, &crate::ingest::Limits::default(), &AoiConfig::default())
+    }
+
+    /// [`Aoi::load`] with the configured size limits (the DEM is checked before it is read) and
+    /// field names. Every layer is read and every problem collected: the error names them all.
+    /// The district read is kept in the cache folder (`aoi.cache_dir`) and used instead of the
+    /// layers while they, the configuration and firepoint are unchanged (see `aoi.cache`).
+    pub fn load_with(dir: &Path, limits: &crate::ingest::Limits, cfg: &AoiConfig) -> Result<Aoi, AoiError> {
+        let cache = cache::Cache::of(dir, limits, cfg);
+        if let Some(layers) = cache.as_ref().and_then(cache::Cache::read) {
+            return Aoi::prepare(dir, layers);
+        }
+        Aoi::load_fresh(dir, limits, cfg, cache)
+    }
+
+    /// Reads and checks every layer, never the cache, and keeps what was read in the cache for
+    /// the next batch (`firepoint aoi check`: a forced reload).
+    pub fn reload(dir: &Path, limits: &crate::ingest::Limits, cfg: &AoiConfig) -> Result<Aoi, AoiError> {
+        Aoi::load_fresh(dir, limits, cfg, cache::Cache::of(dir, limits, cfg))
+    }
+
+    fn load_fresh(
+        dir: &Path,
+        limits: &crate::ingest::Limits,
+        cfg: &AoiConfig,
+        cache: Option<cache::Cache>,
+    ) -> Result<Aoi, AoiError> {
+        let layers = Layers::read(dir, limits, cfg)?;
+        for p in &layers.bad_phones {
+            tracing::warn!("{p}");
+        }
+        if let Some(cache) = cache {
+            cache.write(&layers);
+        }
+        Aoi::prepare(dir, layers)
+    }
+
+    /// The district from its checked layers: the projection and the indexes.
+    fn prepare(dir: &Path, layers: Layers) -> Result<Aoi, AoiError> {
+        let Layers {
+            county,
+            townships,
+            villages,
+            no_burn,
+            stations,
+            heat_sources,
+            landuse,
+            cameras,
+            roads,
+            dump_sites,
+            view_masks,
+            dem,
+            warnings,
+            bad_phones,
+        } = layers;
         let c = geo::Centroid::centroid(&county.area)
             .ok_or_else(|| AoiError::Invalid { dir: dir.into(), what: "county polygon is empty".into() })?;
         let projector = Projector::new(c.x(), c.y());
@@ -443,6 +561,7 @@ impl Aoi {
             view_masks,
             dem,
             warnings,
+            bad_phones,
             projector,
             village_index,
             heat_m,

@@ -41,6 +41,8 @@ impl Sandbox {
             .env("ORT_DYLIB_PATH", repo.join(".deps/onnxruntime/libonnxruntime.so"))
             .env_remove("FIREPOINT_CONFIG")
             .env_remove("RUST_LOG")
+            // the prepared district's cache (issue 21) stays in the sandbox
+            .env("XDG_CACHE_HOME", self.dir.path().join("cache"))
             .args(["--set", &format!("paths.aoi={}", quoted(repo.join("aoi")))])
             .args(["--set", &format!("camera.model={}", quoted(repo.join("models/smoke-view-v3.onnx")))])
             .args(["--set", "paths.inbox=\"work/inbox\"", "--set", "paths.store=\"work/firepoint.sqlite\""])

@@ -6,6 +6,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod aoi_load;
 mod burnings;
 mod formats;
 mod locate;

@@ -154,6 +154,7 @@ fn district(seed: u64, cells: usize) -> Aoi {
         view_masks: Vec::new(),
         dem: None,
         warnings: Vec::new(),
+        bad_phones: Vec::new(),
         projector: Projector::new(2.0, 2.0),
         heat_m: Vec::new(),
         placer: super::Placer::empty(),

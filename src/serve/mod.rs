@@ -12,6 +12,7 @@
 //! | `GET /tickets/{id}` · `/tickets/{id}/log` · `/tickets/{id}/cap` | a ticket · its audit log · CAP 1.2 XML |
 //! | `GET /villages.geojson` | the villages the token may see (for the page's map) |
 //! | `POST /tickets/{id}/{ack,on_site,resolve,false_alarm,duplicate}` | the ticket after the step |
+//! | `GET /metrics` | Prometheus text format (county token) |
 //!
 //! Every request but `/health` and the page needs `Authorization: Bearer TOKEN` (`firepoint
 //! token add`); a township token sees, lists and changes only its township's tickets (another
@@ -25,12 +26,13 @@
 //!
 //! Layout: [`config`] (the `[serve]` section), [`error`] (every error answer is JSON), [`state`]
 //! (the store's connections), [`auth`] (the token extractor and the guard), [`tickets`], [`steps`]
-//! and [`page`] (the resources); the sender loop that `serve` runs beside the feed is
+//! and [`page`] (the resources), [`metrics`] (`/metrics`); the sender loop that `serve` runs beside the feed is
 //! `sender::spawn_loop`. This file builds the router and runs the accept loop.
 
 mod auth;
 mod config;
 mod error;
+mod metrics;
 mod page;
 mod state;
 mod steps;
@@ -109,6 +111,7 @@ pub fn router(
         .route("/tickets/{id}/duplicate", post(steps::duplicate))
         .route("/tickets/{id}/escalate", post(steps::escalate))
         .route("/tickets/{id}/{action}", post(steps::unknown))
+        .route("/metrics", get(metrics::metrics))
         .fallback(|| async { err(StatusCode::NOT_FOUND, "no such resource") })
         .method_not_allowed_fallback(|| async { err(StatusCode::METHOD_NOT_ALLOWED, "method not allowed here") })
         .with_state(app)

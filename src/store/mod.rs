@@ -11,7 +11,7 @@
 //! checksum makes a rerun skip it. Split by table group: [`schema`] (tables, migrations),
 //! `tickets` (ticket rows, candidates), `lifecycle` (team steps, audit log, escalation,
 //! outbox), `tokens` (feed access), `history` (the persistence mask's cells), `frames` (what each camera frame showed),
-//! `queue` (the inputs workers share on a PostgreSQL store).
+//! `queue` (the inputs workers share on a PostgreSQL store), `metrics` (read-only counts for `/metrics`).
 
 mod db;
 mod evidence;
@@ -20,6 +20,7 @@ mod frames;
 mod health;
 mod history;
 mod lifecycle;
+mod metrics;
 mod queue;
 mod schema;
 mod tickets;
@@ -38,6 +39,7 @@ pub use db::DbError;
 pub use evidence::{EvidenceItem, Footprint, MISSING};
 pub use health::{Notice, TowerStatus, HEALTH_DAYS};
 pub use lifecycle::{LogEntry, Resting};
+pub use metrics::{Counted, Counts};
 pub use queue::{Claim, Queued};
 pub use schema::SCHEMA_VERSION;
 pub use tickets::TicketFilter;

@@ -90,6 +90,15 @@ pub enum Command {
     },
     /// The district's towers: last frame and health (ok, offline, frozen, never heard from).
     Cameras,
+    /// Prune what `[retention]` no longer keeps: per-frame results, old evidence pictures, queue
+    /// rows never recorded, old batch records (store) and old archive day folders. Every batch
+    /// does the same; this is for a county that wants it at a quiet hour, or the space back.
+    Gc {
+        /// Then give the freed space back to the file system (SQLite VACUUM: rewrites the
+        /// store, so run it when no batch runs; PostgreSQL: VACUUM of the pruned tables).
+        #[arg(long)]
+        vacuum: bool,
+    },
     /// Access tokens of the ticket feed.
     Token {
         #[command(subcommand)]

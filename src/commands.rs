@@ -41,10 +41,9 @@ pub fn finish_batch(report: &BatchReport) -> Exit {
             ),
         );
     }
-    if report.failed.is_empty() && report.warned.is_empty() && report.feed_error.is_none() {
-        Exit::Ok
-    } else {
-        Exit::Partial
+    match report.outcome() {
+        "ok" => Exit::Ok,
+        _ => Exit::Partial,
     }
 }
 
@@ -318,6 +317,22 @@ fn towers_section(cfg: &Config, store: &Store, first: chrono::NaiveDate, last: c
 
 /// `firepoint cameras`: every tower of the district with its last frame and its state
 /// (ok, offline or frozen since when, or never heard from).
+/// `firepoint gc`: prunes the store and the archive by `[retention]`, says what went.
+pub fn gc(cfg: &Config, vacuum: bool) -> Result<Exit> {
+    let mut store = Store::open_existing(&cfg.paths.store)?;
+    let now = chrono::Utc::now();
+    let pruned = store.prune(&cfg.retention, now)?;
+    println!("store: deleted {pruned}");
+    let folders = firepoint::batch::prune_archive(cfg, now)
+        .with_context(|| format!("cannot prune the archive {}", cfg.paths.archive.display()))?;
+    println!("archive: deleted {folders} day folder(s) older than {} days", cfg.retention.archive_days);
+    if vacuum {
+        store.vacuum()?;
+        println!("store: vacuumed");
+    }
+    Ok(Exit::Ok)
+}
+
 pub fn cameras(cfg: &Config) -> Result<Exit> {
     let store = Store::open_existing(&cfg.paths.store)?;
     let aoi = firepoint::aoi::Aoi::load_with(&cfg.paths.aoi, &cfg.limits, &cfg.aoi)?;

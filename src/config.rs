@@ -53,6 +53,7 @@ pub struct Config {
     pub limits: crate::ingest::Limits,
     pub batch: BatchConfig,
     pub retention: RetentionConfig,
+    pub feed: crate::feed::FeedConfig,
     pub notify: crate::notify::NotifyConfig,
     pub serve: crate::serve::ServeConfig,
     pub drone: crate::ingest::drone::DroneConfig,
@@ -76,6 +77,9 @@ pub struct Paths {
     pub store: PathBuf,
     /// Feed files written after each batch: tickets.jsonl and tickets.geojson.
     pub feed: PathBuf,
+    /// Processed inbox inputs are moved here (`retention.inputs = "archive"`), under
+    /// `<Beijing day>/<their path under the inbox>`.
+    pub archive: PathBuf,
 }
 
 // The batch orchestrator's own settings live with the collector: `batch` reads the whole
@@ -98,18 +102,56 @@ pub struct BatchConfig {
     pub poll_ms: u64,
 }
 
-/// How long the store keeps what grows with every sighting.
+/// What happens to an inbox input once its results are committed.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum InputsPolicy {
+    /// Moved to `paths.archive/<Beijing day>/<its path under the inbox>` (with a frame's pose
+    /// sidecar), kept `retention.archive_days`.
+    Archive,
+    /// Deleted (with its sidecar): the store and the evidence pictures are all that is kept.
+    Delete,
+    /// Left in the inbox (the county rotates it away); a batch skips it unread while its size and
+    /// modification time are those it had when it was processed.
+    Keep,
+}
+
+/// How long the inbox, the archive and the store keep what grows with every input and sighting
+/// (`firepoint gc`; every batch also prunes, cheaply). Tickets, sightings, the audit log and the
+/// persistence history are never pruned: they are the county's record.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct RetentionConfig {
     /// A ticket's evidence pictures (the frame, its crop, the view's earlier frame; at most
     /// 200 KB each) are deleted this many days after they were made; the ticket stays.
     pub evidence_days: i64,
+    /// What a batch does with an inbox input once its results are committed: `archive`,
+    /// `delete` or `keep` (inputs named by hand to `firepoint pass` are never moved).
+    pub inputs: InputsPolicy,
+    /// Archive day folders older than this many days are deleted (0: never).
+    pub archive_days: i64,
+    /// Per-frame results (what each frame showed, and the input rows of frames and drone photos
+    /// that gave no sighting) are deleted after this many days; at least 7 (tower health reads
+    /// a week) and at least `confirm.mask_lookback_days`. Rows of files still in the inbox
+    /// (`inputs = "keep"`) stay, so a kept file is never processed twice.
+    pub frames_days: i64,
+    /// Work-queue rows (PostgreSQL workers) never recorded (their file vanished) are deleted
+    /// after this many days.
+    pub queue_days: i64,
+    /// The record of each batch (`/metrics`, the health endpoint) is kept this many days.
+    pub runs_days: i64,
 }
 
 impl Default for RetentionConfig {
     fn default() -> Self {
-        RetentionConfig { evidence_days: 180 }
+        RetentionConfig {
+            evidence_days: 180,
+            inputs: InputsPolicy::Archive,
+            archive_days: 30,
+            frames_days: 30,
+            queue_days: 7,
+            runs_days: 90,
+        }
     }
 }
 
@@ -127,6 +169,7 @@ impl Default for Paths {
             quarantine: "work/quarantine".into(),
             store: "work/firepoint.sqlite".into(),
             feed: "work/feed".into(),
+            archive: "work/archive".into(),
         }
     }
 }
@@ -221,6 +264,20 @@ impl Config {
         }
         if self.batch.claim_s < 1 || self.batch.poll_ms < 1 {
             return Err("batch.claim_s and batch.poll_ms must be ≥ 1".into());
+        }
+        let r = &self.retention;
+        let frames_floor = crate::store::HEALTH_DAYS.max(self.confirm.mask_lookback_days);
+        if r.frames_days < frames_floor {
+            return Err(format!(
+                "retention.frames_days ({}) must be at least {frames_floor}: tower health reads {} days of frames and \
+                 the learned view masks confirm.mask_lookback_days ({})",
+                r.frames_days,
+                crate::store::HEALTH_DAYS,
+                self.confirm.mask_lookback_days
+            ));
+        }
+        if self.feed.window_days < 1 {
+            return Err("feed.window_days must be ≥ 1".into());
         }
         self.notify.check()?;
         self.serve.check()?;

@@ -1,9 +1,15 @@
-//! The ticket feed: after every batch the store's tickets are written as JSON Lines
-//! (`tickets.jsonl`, one ticket per line) and GeoJSON (`tickets.geojson`, for GIS and map
-//! screens). Each file is written beside its final name and renamed over it, so a reader never
-//! sees half a file. The store stays the source of truth; the feed can always be rebuilt.
+//! The ticket feed: after a batch that changed tickets, the tickets of the last
+//! `feed.window_days` (every active one, and the rest changed within the window) are written as
+//! JSON Lines (`tickets.jsonl`, one ticket per line) and GeoJSON (`tickets.geojson`, for GIS and
+//! map screens). Each file is written beside its final name and renamed over it, so a reader never
+//! sees half a file. A batch that changed nothing (the store's ticket counter and the window's
+//! first day are those of the last write, `.feed-state`) writes nothing. The store stays the
+//! source of truth and keeps the whole history (`firepoint tickets list`, the ledger); the feed
+//! can always be rebuilt.
 
 use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
 
 use crate::domain::Ticket;
 
@@ -150,11 +156,51 @@ pub fn geojson(tickets: &[Ticket]) -> serde_json::Value {
     serde_json::json!({"type": "FeatureCollection", "features": features})
 }
 
-/// Writes both feed files into `dir`; returns their paths.
-pub fn write(dir: &Path, tickets: &[Ticket]) -> Result<Vec<PathBuf>, FeedError> {
-    let jl = dir.join("tickets.jsonl");
-    let gj = dir.join("tickets.geojson");
+/// The feed's window, from the `[feed]` section.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct FeedConfig {
+    /// The feed files hold every active ticket and the others changed within this many days
+    /// (older ones are in the store: `firepoint tickets list`, `firepoint report`, the ledger).
+    pub window_days: i64,
+}
+
+impl Default for FeedConfig {
+    fn default() -> Self {
+        FeedConfig { window_days: 7 }
+    }
+}
+
+/// What the feed files were last written from: the store's ticket counter and ticket count (a
+/// store made anew counts from zero again) and the window's first day.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeedState {
+    pub version: i64,
+    pub tickets: i64,
+    pub from_day: String,
+}
+
+const STATE: &str = ".feed-state";
+
+/// The feed files of `dir`.
+pub fn files(dir: &Path) -> Vec<PathBuf> {
+    vec![dir.join("tickets.jsonl"), dir.join("tickets.geojson")]
+}
+
+/// Whether the feed files in `dir` were written from `state` and are all there.
+pub fn is_current(dir: &Path, state: &FeedState) -> bool {
+    let written = std::fs::read(dir.join(STATE)).ok().and_then(|b| serde_json::from_slice::<FeedState>(&b).ok());
+    written.as_ref() == Some(state) && files(dir).iter().all(|f| f.is_file())
+}
+
+/// Writes both feed files into `dir`, then the state they were written from (last: killed
+/// before it, the next batch writes them again); returns their paths.
+pub fn write(dir: &Path, tickets: &[Ticket], state: Option<&FeedState>) -> Result<Vec<PathBuf>, FeedError> {
+    let [jl, gj]: [PathBuf; 2] = files(dir).try_into().expect("two files");
     write_atomic(&jl, jsonl(tickets).as_bytes())?;
     write_atomic(&gj, (serde_json::to_string_pretty(&geojson(tickets)).expect("json serialises") + "\n").as_bytes())?;
+    if let Some(state) = state {
+        write_atomic(&dir.join(STATE), &serde_json::to_vec(state).expect("state serialises"))?;
+    }
     Ok(vec![jl, gj])
 }

@@ -95,6 +95,7 @@ fn run(cli: Cli) -> Result<Exit> {
         Command::Notify { max, retry_failed } => commands::notify(&cfg, max, retry_failed),
         Command::Token { command } => commands::token(&cfg, command),
         Command::Cameras => commands::cameras(&cfg),
+        Command::Gc { vacuum } => commands::gc(&cfg, vacuum),
         Command::Aoi { command: AoiCommand::Check { dir } } => commands::aoi_check(&cfg, dir),
         Command::Aoi { command: AoiCommand::Generate { out, seed } } => commands::aoi_generate(&out, seed),
         Command::Simulate { seed, slice: Some(start), minutes, frame_size, cameras, fires, scene } => {

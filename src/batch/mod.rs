@@ -8,6 +8,7 @@
 //! record in one store transaction ([`record_input`]). The feed is rewritten at the end.
 //! [`lock`] keeps batches one at a time per store; [`quarantine`] keeps bad inputs.
 
+mod inbox;
 mod lock;
 mod quarantine;
 mod record;
@@ -29,6 +30,7 @@ use crate::ingest::InputKind;
 use crate::locate::locate;
 use crate::store::Store;
 
+pub use inbox::prune_archive;
 pub use lock::{Busy, Stuck};
 pub use record::{record_input, InputRef, Recorded};
 
@@ -79,6 +81,30 @@ pub struct BatchReport {
     pub feed: Vec<PathBuf>,
     /// The feed files could not be written (every input was recorded before): why.
     pub feed_error: Option<String>,
+    /// Input kind → outcome (`done`, `quarantined`, `retried`, `skipped`) → count (the store's
+    /// record of the batch, `/metrics`).
+    pub by_kind: std::collections::BTreeMap<String, std::collections::BTreeMap<String, i64>>,
+    /// Processed inputs moved to the archive or deleted (`retention.inputs`).
+    pub archived: usize,
+    /// Processed inputs that could not leave the inbox, with why (they are skipped unread by the
+    /// next batch and moved again then).
+    pub not_archived: Vec<(PathBuf, String)>,
+}
+
+impl BatchReport {
+    /// `ok`, or `partial` when inputs were bad or partly unreadable or the feed was not written
+    /// (the exit status says the same).
+    pub fn outcome(&self) -> &'static str {
+        if self.failed.is_empty() && self.warned.is_empty() && self.feed_error.is_none() {
+            "ok"
+        } else {
+            "partial"
+        }
+    }
+
+    fn count(&mut self, kind: InputKind, outcome: &str) {
+        *self.by_kind.entry(kind.as_str().into()).or_default().entry(outcome.into()).or_default() += 1;
+    }
 }
 
 impl fmt::Display for BatchReport {
@@ -251,22 +277,47 @@ impl<'a> Ctx<'a> {
         Ok(Ctx { cfg, aoi, masks, store, mode, report, forecasts, view_model: None })
     }
 
-    /// Writes the feed of every ticket and hands the report back. Every input is committed by
-    /// now: a feed folder that cannot be written makes the batch partial (said, exit 1), not a
-    /// failure that hides what was recorded.
+    /// Reviews the towers, prunes what `[retention]` no longer keeps, writes the feed if tickets
+    /// changed, and hands the report back. Every input is committed by now: a feed folder that
+    /// cannot be written makes the batch partial (said, exit 1), not a failure that hides what
+    /// was recorded.
     fn write_feed(mut self) -> anyhow::Result<BatchReport> {
         self.review_towers()?;
-        let keep = chrono::Duration::days(self.cfg.retention.evidence_days);
-        let pruned = self.store.prune_evidence(chrono::Utc::now() - keep)?;
-        if pruned > 0 {
-            tracing::info!("{pruned} evidence picture(s) older than retention.evidence_days deleted");
+        let now = chrono::Utc::now();
+        let pruned = self.store.prune(&self.cfg.retention, now)?;
+        if pruned.total() > 0 {
+            tracing::info!("pruned by [retention]: {pruned}");
         }
-        let tickets = self.store.tickets(&crate::store::TicketFilter::all())?;
-        match crate::feed::write(&self.cfg.paths.feed, &tickets) {
+        if self.mode == Quarantine::Move {
+            match prune_archive(self.cfg, now) {
+                Ok(0) => {}
+                Ok(n) => tracing::info!("{n} archive day folder(s) older than retention.archive_days deleted"),
+                Err(e) => tracing::warn!("cannot prune the archive {}: {e}", self.cfg.paths.archive.display()),
+            }
+        }
+        match self.feed(now) {
             Ok(files) => self.report.feed = files,
-            Err(e) => self.report.feed_error = Some(crate::text::error_chain(&e)),
+            Err(e) => self.report.feed_error = Some(crate::text::error_chain(e.as_ref())),
         }
         Ok(self.report)
+    }
+
+    /// The feed files, written again only when tickets changed or the window moved on a day.
+    fn feed(&self, now: chrono::DateTime<chrono::Utc>) -> anyhow::Result<Vec<PathBuf>> {
+        let dir = &self.cfg.paths.feed;
+        let since = now - chrono::Duration::days(self.cfg.feed.window_days);
+        let (_, _, _, tickets) = self.store.counts()?;
+        let state = crate::feed::FeedState {
+            version: self.store.tickets_version()?,
+            tickets,
+            from_day: since.with_timezone(&crate::time::beijing()).format("%Y-%m-%d").to_string(),
+        };
+        if crate::feed::is_current(dir, &state) {
+            tracing::debug!("no ticket changed since the feed was written: not written again");
+            return Ok(crate::feed::files(dir));
+        }
+        let tickets = self.store.tickets_for_feed(since)?;
+        Ok(crate::feed::write(dir, &tickets, Some(&state))?)
     }
 
     /// Locates and records one input's detections, or quarantines it, or (a file still being
@@ -277,6 +328,7 @@ impl<'a> Ctx<'a> {
             Err(e) if e.is_retry() => {
                 tracing::warn!("{}", anyhow::Error::from(e));
                 self.report.retried.push(input.path.clone());
+                self.report.count(input.kind, "retried");
                 Ok(())
             }
             Err(e) => self.reject(input, &crate::text::error_chain(&e)),
@@ -441,6 +493,7 @@ impl<'a> Ctx<'a> {
             self.forecasts = current_forecasts(&self.store)?;
         }
         self.report.processed += 1;
+        self.report.count(input.kind, "done");
         self.report.detections += placed.inside.len();
         self.report.outside_aoi += placed.outside;
         self.report.suppressed += rec.suppressed;
@@ -464,7 +517,20 @@ impl<'a> Ctx<'a> {
             self.keep_evidence(input, found.frame.as_ref(), &placed.inside, &rec.opened)?;
         }
         self.report.opened.extend(rec.opened);
-        Ok(())
+        // committed: the input may leave the inbox now
+        self.leave_inbox(input.kind, &input.path, &input.sha, input.stamp.map(inbox::stamp), None, true)
+    }
+
+    /// An input whose content the store holds as processed: skipped, and sent on (a second file
+    /// of content recorded under another name leaves too, without taking over the record).
+    fn skip_done(&mut self, f: &Found) -> anyhow::Result<()> {
+        tracing::info!(file = %f.path.display(), "already processed (same content seen before)");
+        self.report.skipped += 1;
+        self.report.count(f.kind, "skipped");
+        let recorded = self.store.input_file(&f.sha)?;
+        let own = recorded.as_ref().is_some_and(|(p, _)| Path::new(p) == f.path);
+        let planned = recorded.and_then(|(_, to)| to).filter(|_| own);
+        self.leave_inbox(f.kind, &f.path, &f.sha, f.stamp.map(inbox::stamp), planned.as_deref(), own)
     }
 
     /// Tower health (`crate::health`): a tower in trouble gets a notice for the county office, a
@@ -519,8 +585,9 @@ impl<'a> Ctx<'a> {
             }
             None => None,
         };
-        // the earlier frame's file is looked for once: gone from the inbox, it is said so
-        let kept = earlier.as_deref().filter(|p| p.exists());
+        // the earlier frame's file is looked for once (in the archive, then the inbox): gone, it
+        // is said so
+        let kept = earlier.as_ref().and_then(|c| c.iter().find(|p| p.exists())).map(PathBuf::as_path);
         let gone = earlier.is_some() && kept.is_none();
         let made = crate::evidence::pictures(
             &input.path,
@@ -531,7 +598,9 @@ impl<'a> Ctx<'a> {
         let (pictures, note) = match made {
             Ok((pics, mut note)) => {
                 if gone {
-                    note = Some("the view's earlier frame is no longer in the inbox".into());
+                    note = Some(
+                        "the view's earlier frame is no longer kept (retention.inputs, retention.archive_days)".into(),
+                    );
                 }
                 (pics.into_iter().map(|p| (p.name, p.jpeg)).collect::<Vec<_>>(), note)
             }
@@ -567,6 +636,7 @@ impl<'a> Ctx<'a> {
             }
         };
         self.report.failed.push((input.path.clone(), msg));
+        self.report.count(input.kind, "quarantined");
         Ok(())
     }
 }
@@ -583,9 +653,56 @@ fn progress(len: usize, what: &'static str) -> indicatif::ProgressBar {
     bar
 }
 
-/// Runs a batch over `inputs`. Errors returned here are fatal (AOI, store, model); bad inputs are
-/// in the report instead.
+/// Runs a batch over `inputs`, and keeps its record in the store (`batch_runs`). Errors
+/// returned here are fatal (AOI, store, model); bad inputs are in the report instead.
 pub fn run(cfg: &Config, inputs: Vec<(InputKind, PathBuf)>, mode: Quarantine) -> anyhow::Result<BatchReport> {
+    let started = chrono::Utc::now();
+    let done = run_batch(cfg, inputs, mode);
+    keep_record(cfg, started, &done);
+    done
+}
+
+/// The record of a batch that ran (not one that found another running, nor one whose store does
+/// not exist): best effort, a store that cannot take it is said in the log only.
+fn keep_record(cfg: &Config, started: chrono::DateTime<chrono::Utc>, done: &anyhow::Result<BatchReport>) {
+    let n = |v: usize| v as i64;
+    let run = match done {
+        Err(e) if e.is::<Busy>() || e.is::<Stuck>() => return,
+        Err(_) => crate::store::BatchRun {
+            worker: worker::worker_name(),
+            started_at: started,
+            finished_at: chrono::Utc::now(),
+            outcome: "failed".into(),
+            inputs: 0,
+            processed: 0,
+            skipped: 0,
+            failed: 0,
+            retried: 0,
+            opened: 0,
+            by_kind: Default::default(),
+        },
+        Ok(r) => crate::store::BatchRun {
+            worker: worker::worker_name(),
+            started_at: started,
+            finished_at: chrono::Utc::now(),
+            outcome: r.outcome().into(),
+            inputs: n(r.inputs),
+            processed: n(r.processed),
+            skipped: n(r.skipped),
+            failed: n(r.failed.len()),
+            retried: n(r.retried.len()),
+            opened: n(r.opened.len()),
+            by_kind: r.by_kind.clone(),
+        },
+    };
+    let kept = crate::store::Store::open_existing(&cfg.paths.store).and_then(|mut s| s.record_batch_run(&run));
+    match kept {
+        Ok(()) | Err(crate::store::StoreError::Missing { .. }) => {}
+        Err(e) => tracing::warn!("the batch's record was not kept: {}", crate::text::error_chain(&e)),
+    }
+}
+
+fn run_batch(cfg: &Config, inputs: Vec<(InputKind, PathBuf)>, mode: Quarantine) -> anyhow::Result<BatchReport> {
     // the district first: a run that cannot start creates nothing (no store folder, no lock)
     let aoi = Aoi::load_with(&cfg.paths.aoi, &cfg.limits, &cfg.aoi)?;
     // a shared PostgreSQL store: one of many workers, no lock of one batch at a time
@@ -596,6 +713,8 @@ pub fn run(cfg: &Config, inputs: Vec<(InputKind, PathBuf)>, mode: Quarantine) ->
     let mut ctx = Ctx::new(cfg, &aoi, mode, inputs.len())?;
     let mut todo = Vec::new();
     let mut batch_shas = std::collections::HashSet::new();
+    let (seen, inputs) = inbox::unchanged(&ctx.store, inputs)?;
+    ctx.skip_seen(seen)?;
     for (kind, path) in inputs {
         match examine(kind, &path) {
             Err(bad) => {
@@ -604,11 +723,11 @@ pub fn run(cfg: &Config, inputs: Vec<(InputKind, PathBuf)>, mode: Quarantine) ->
             }
             // the same content under a second name (a delivery repeated) is done once; a
             // quarantined input delivered again (its sidecar fixed, say) is tried again
-            Ok(f)
-                if ctx.store.input_status(&f.sha)?.as_deref() == Some("done") || !batch_shas.insert(f.sha.clone()) =>
-            {
-                tracing::info!(file = %path.display(), "already processed (same content seen before)");
-                ctx.report.skipped += 1
+            Ok(f) if ctx.store.input_status(&f.sha)?.as_deref() == Some("done") => ctx.skip_done(&f)?,
+            Ok(f) if !batch_shas.insert(f.sha.clone()) => {
+                tracing::info!(file = %path.display(), "the same content as another input of this batch: left for the next");
+                ctx.report.skipped += 1;
+                ctx.report.count(kind, "skipped");
             }
             Ok(f) => todo.push(f),
         }

@@ -19,7 +19,7 @@ use super::*;
 use crate::store::Queued;
 
 /// A worker's name in the queue: host and process.
-fn worker_name() -> String {
+pub(super) fn worker_name() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
     format!("{}:{}", host.trim(), std::process::id())
 }
@@ -76,13 +76,14 @@ pub(super) fn run(
     let mut ctx = Ctx::new(cfg, aoi, mode, inputs.len())?;
     let worker = worker_name();
     let mut queue = Vec::new();
+    let (seen, inputs) = inbox::unchanged(&ctx.store, inputs)?;
+    ctx.skip_seen(seen)?;
     for (kind, path) in inputs {
         let Some(f) = registered(kind, &path) else {
             continue;
         };
         if ctx.store.input_status(&f.sha)?.as_deref() == Some("done") {
-            tracing::info!(file = %path.display(), "already processed (same content seen before)");
-            ctx.report.skipped += 1;
+            ctx.skip_done(&f)?;
             continue;
         }
         queue.push(Queued { key: order_key(kind, &path), sha256: f.sha, path, kind: kind.as_str().into() });

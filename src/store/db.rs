@@ -249,6 +249,12 @@ impl Row {
             _ => self.text(i).map(Some),
         }
     }
+    pub fn opt_int(&self, i: usize) -> Result<Option<i64>, DbError> {
+        match self.at(i)? {
+            Val::Null => Ok(None),
+            _ => self.int(i).map(Some),
+        }
+    }
     pub fn opt_real(&self, i: usize) -> Result<Option<f64>, DbError> {
         match self.at(i)? {
             Val::Null => Ok(None),

@@ -85,26 +85,33 @@ impl Store {
         self.conn.exec("DELETE FROM evidence WHERE created_at < ?1", vals![ts(before)]).map_err(self.sql())
     }
 
-    /// The file of the newest frame of `camera`'s view at (pan, tilt, hfov) taken before `at`
-    /// (within the view tolerances, the same field of view within 5 %).
+    /// Where the file of the newest frame of `camera`'s view at (pan, tilt, hfov) taken before
+    /// `at` (within the view tolerances, the same field of view within 5 %) may be: its archive
+    /// path first, then its inbox path (an input deleted after processing has neither).
     pub fn earlier_frame(
         &self,
         camera: &str,
         (pan, tilt, hfov): (f64, f64, f64),
         (pan_tol, tilt_tol): (f64, f64),
         at: DateTime<Utc>,
-    ) -> Result<Option<std::path::PathBuf>, StoreError> {
+    ) -> Result<Option<Vec<std::path::PathBuf>>, StoreError> {
         let row = self
             .conn
             .row(
-                "SELECT i.path FROM frames f JOIN inputs i ON i.sha256 = f.input_sha256
+                "SELECT i.path, i.archived_to FROM frames f JOIN inputs i ON i.sha256 = f.input_sha256
                  WHERE f.camera_id = ?1 AND f.captured_at < ?2 AND abs(f.pan - ?3) <= ?4 AND abs(f.tilt - ?5) <= ?6
                    AND abs(f.hfov - ?7) <= ?7 * 0.05
                  ORDER BY f.captured_at DESC LIMIT 1",
                 vals![camera, ts(at), pan, pan_tol, tilt, tilt_tol, hfov],
             )
             .map_err(self.sql())?;
-        row.map(|r| r.text(0).map(Into::into)).transpose().map_err(self.sql())
+        let Some(r) = row else { return Ok(None) };
+        let (path, archived) = (r.text(0).map_err(self.sql())?, r.opt_text(1).map_err(self.sql())?);
+        Ok(Some(match archived.as_deref() {
+            Some(super::DELETED) => Vec::new(),
+            Some(to) => vec![to.into(), path.into()],
+            None => vec![path.into()],
+        }))
     }
 
     /// The satellite sightings of `ticket`, oldest first.

@@ -15,13 +15,16 @@
 
 mod db;
 mod evidence;
+mod files;
 mod forecasts;
 mod frames;
+mod gc;
 mod health;
 mod history;
 mod lifecycle;
 mod metrics;
 mod queue;
+mod runs;
 mod schema;
 mod tickets;
 mod tokens;
@@ -37,10 +40,13 @@ use db::{vals, Conn};
 
 pub use db::DbError;
 pub use evidence::{EvidenceItem, Footprint, MISSING};
+pub use files::SeenFile;
+pub use gc::{Pruned, DELETED};
 pub use health::{Notice, TowerStatus, HEALTH_DAYS};
 pub use lifecycle::{LogEntry, Resting};
 pub use metrics::{Counted, Counts};
 pub use queue::{Claim, Queued};
+pub use runs::BatchRun;
 pub use schema::SCHEMA_VERSION;
 pub use tickets::TicketFilter;
 pub use tokens::Identity;

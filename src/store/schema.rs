@@ -300,6 +300,38 @@ fn migrate_9(blob: &str, id: &str) -> String {
     MIGRATE_9.replace("{BLOB}", blob).replace("{ID}", id)
 }
 
+/// Version 10 (issue 21): what a year of running needs. Each input's size and modification time
+/// when it was hashed (a batch skips a file it has seen unchanged without reading it again) and
+/// where it was archived (`retention.inputs`; the evidence's earlier frame is read from there);
+/// indexes for the inbox check and for pruning by age; and `batch_runs`, one row per batch or
+/// worker run (how long, what it found, how it ended) for `/metrics` and the health endpoint.
+const MIGRATE_10: &str = r#"
+ALTER TABLE inputs ADD COLUMN size {INT};
+ALTER TABLE inputs ADD COLUMN mtime_ns {INT};
+ALTER TABLE inputs ADD COLUMN archived_to TEXT;
+CREATE INDEX IF NOT EXISTS inputs_by_path ON inputs (path);
+CREATE INDEX IF NOT EXISTS inputs_by_time ON inputs (processed_at);
+CREATE TABLE IF NOT EXISTS batch_runs (
+    id {ID},
+    worker TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT NOT NULL,
+    outcome TEXT NOT NULL CHECK (outcome IN ('ok', 'partial', 'failed')),
+    inputs {INT} NOT NULL,
+    processed {INT} NOT NULL,
+    skipped {INT} NOT NULL,
+    failed {INT} NOT NULL,
+    retried {INT} NOT NULL,
+    opened {INT} NOT NULL,
+    by_kind TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS batch_runs_by_time ON batch_runs (finished_at);
+"#;
+
+fn migrate_10(int: &str, id: &str) -> String {
+    MIGRATE_10.replace("{INT}", int).replace("{ID}", id)
+}
+
 /// The store's tables as of [`SCHEMA_VERSION`], described once for both databases: a new store
 /// of either kind is made from this (an older one reaches the same tables through the migrations
 /// above, which are history and never edited; a test compares the two). Placeholders, filled by
@@ -316,8 +348,14 @@ CREATE TABLE inputs (
     error TEXT,
     detections {INT} NOT NULL DEFAULT 0,
     processed_at TEXT NOT NULL,
-    note TEXT
+    note TEXT,
+    -- the file as it was hashed (a batch skips it unread while it is unchanged) and where it went
+    size {INT},
+    mtime_ns {INT},
+    archived_to TEXT
 );
+CREATE INDEX inputs_by_path ON inputs (path);
+CREATE INDEX inputs_by_time ON inputs (processed_at);
 CREATE TABLE tickets (
     id TEXT PRIMARY KEY,
     status TEXT NOT NULL CHECK (status IN ({STATUS})),
@@ -475,6 +513,21 @@ CREATE TABLE tower_notices (
 CREATE INDEX tower_notices_by_camera ON tower_notices (camera_id, closed_at);
 -- one open notice of a kind per tower, whichever worker finds it first
 CREATE UNIQUE INDEX tower_notices_open ON tower_notices (camera_id, kind) WHERE closed_at IS NULL;
+CREATE TABLE batch_runs (
+    id {ID},
+    worker TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT NOT NULL,
+    outcome TEXT NOT NULL CHECK (outcome IN ('ok', 'partial', 'failed')),
+    inputs {INT} NOT NULL,
+    processed {INT} NOT NULL,
+    skipped {INT} NOT NULL,
+    failed {INT} NOT NULL,
+    retried {INT} NOT NULL,
+    opened {INT} NOT NULL,
+    by_kind TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX batch_runs_by_time ON batch_runs (finished_at);
 "#;
 
 /// What only SQLite has: the open tickets' space-time index as an R*Tree (`ticket_extent`: a
@@ -571,7 +624,7 @@ fn sqlite_version(conn: &Connection) -> rusqlite::Result<i64> {
 }
 
 /// The schema version this build writes; an older store is migrated on open, a newer refused.
-pub const SCHEMA_VERSION: i64 = 9;
+pub const SCHEMA_VERSION: i64 = 10;
 
 /// Brings the store to [`SCHEMA_VERSION`], in one transaction.
 pub(super) fn migrate(conn: &mut Conn) -> Result<(), DbError> {
@@ -599,6 +652,9 @@ pub(super) fn migrate(conn: &mut Conn) -> Result<(), DbError> {
             }
             if found < 9 {
                 tx.batch(&migrate_9("BYTEA", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"))?;
+            }
+            if found < 10 {
+                tx.batch(&migrate_10("BIGINT", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"))?;
             }
             tx.batch(&format!("UPDATE firepoint_schema SET version = {SCHEMA_VERSION}"))?;
             Ok(())
@@ -659,6 +715,9 @@ fn migrate_in_one_transaction(conn: &mut Connection) -> rusqlite::Result<()> {
     }
     if version < 9 {
         tx.execute_batch(&migrate_9("BLOB", "INTEGER PRIMARY KEY AUTOINCREMENT"))?;
+    }
+    if version < 10 {
+        tx.execute_batch(&migrate_10("INTEGER", "INTEGER PRIMARY KEY AUTOINCREMENT"))?;
     }
     if version < SCHEMA_VERSION {
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;

@@ -214,6 +214,18 @@ impl Store {
         Ok(list)
     }
 
+    /// The tickets a feed of the last days shows: every active one (open, acknowledged, on site),
+    /// and the rest changed at or after `since`; oldest sighting first.
+    pub fn tickets_for_feed(&self, since: DateTime<Utc>) -> Result<Vec<Ticket>, StoreError> {
+        let sql = format!(
+            "SELECT {TICKET_COLUMNS} FROM tickets
+             WHERE status IN ('open', 'acknowledged', 'on_site') OR updated_at >= ?1
+             ORDER BY first_seen, id"
+        );
+        let rows = self.conn.rows(&sql, vals![ts(since)]).map_err(self.sql())?;
+        tickets_from(rows).map_err(self.sql())
+    }
+
     /// A number that changes whenever any ticket changes (a trigger-kept counter): equal numbers,
     /// equal tickets.
     pub fn tickets_version(&self) -> Result<i64, StoreError> {

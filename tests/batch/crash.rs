@@ -76,6 +76,17 @@ fn batch_killed_midway_then_rerun_has_every_ticket_exactly_once() {
         assert_eq!(ticket_ids(&sb), want, "after a kill at {stored} stored tickets and a rerun");
         let detections: i64 = sb.tickets().iter().map(|t| t["detections"].as_i64().unwrap()).sum();
         assert_eq!(detections as usize, want.len(), "no sighting counted twice");
+        // issue 21: every input left the inbox once, whole, into the archive (a kill between a
+        // commit and its move leaves the file for the rerun to move, never a second copy)
+        let left = common::files_under(&sb.path("work/inbox/satellite"));
+        assert!(left.is_empty(), "after the rerun nothing is left in the inbox: {left:?}");
+        let mut names: Vec<String> = common::files_under(&sb.path("work/archive"))
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        let all: Vec<String> = (0..400).map(|i| format!("MODIS_{i:03}.csv")).collect();
+        assert_eq!(names, all, "each input archived exactly once");
     }
     // a batch that outran its reader between two looks would make a kill land after the end:
     // with 400 inputs recorded one transaction each, that needs a reader starved for the whole

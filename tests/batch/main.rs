@@ -10,4 +10,5 @@ mod crash;
 mod cron;
 mod defects;
 mod hardening;
+mod inbox;
 mod workers;

@@ -44,7 +44,8 @@ impl Sandbox {
             .args(["--set", &format!("paths.aoi={}", quoted(repo.join("aoi")))])
             .args(["--set", &format!("camera.model={}", quoted(repo.join("models/smoke-view-v3.onnx")))])
             .args(["--set", "paths.inbox=\"work/inbox\"", "--set", "paths.store=\"work/firepoint.sqlite\""])
-            .args(["--set", "paths.feed=\"work/feed\"", "--set", "paths.quarantine=\"work/quarantine\""]);
+            .args(["--set", "paths.feed=\"work/feed\"", "--set", "paths.quarantine=\"work/quarantine\""])
+            .args(["--set", "paths.archive=\"work/archive\""]);
         cmd
     }
 

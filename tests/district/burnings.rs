@@ -125,11 +125,14 @@ fn r11_a_version_6_store_is_migrated(db: &Db) {
     let mut store = Store::open(&db.path()).unwrap();
     let on = record_frame(&mut store, "sha-on", Utc.with_ymd_and_hms(2026, 3, 3, 9, 30, 0).unwrap());
     drop(store);
-    // what versions 7, 8 and 9 added, taken away again
+    // what versions 7 to 10 added, taken away again
     let back_to_6 =
         "ALTER TABLE tickets DROP COLUMN kind_why; ALTER TABLE tickets DROP COLUMN windows; DROP TABLE forecasts;
         DROP TABLE views; DROP TABLE evidence; DROP TABLE tower_notices;
-        ALTER TABLE frames DROP COLUMN picture; ALTER TABLE frames DROP COLUMN view_off;";
+        ALTER TABLE frames DROP COLUMN picture; ALTER TABLE frames DROP COLUMN view_off;
+        DROP INDEX inputs_by_path; DROP INDEX inputs_by_time; DROP TABLE batch_runs;
+        ALTER TABLE inputs DROP COLUMN size; ALTER TABLE inputs DROP COLUMN mtime_ns;
+        ALTER TABLE inputs DROP COLUMN archived_to;";
     match db {
         Db::Sqlite(_) => db.exec(&format!("{back_to_6} PRAGMA user_version = 6;")),
         Db::Postgres(_) => db.exec(&format!("{back_to_6} UPDATE firepoint_schema SET version = 6;")),

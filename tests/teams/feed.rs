@@ -77,3 +77,49 @@ fn r9_the_ledger_csv_and_the_geojson_export_are_pinned() {
         }),
     });
 }
+
+/// Issue 21: the feed files hold the last `feed.window_days` (every active ticket, the others
+/// changed within the window) and are written again only when a ticket changed; the store keeps
+/// every ticket.
+#[test]
+fn r21_the_feed_is_bounded_by_its_window_and_written_only_when_tickets_change() {
+    use chrono::{Duration, Utc};
+    use firepoint::domain::FalseAlarmCause;
+    use firepoint::lifecycle::Step;
+    let sb = common::Sandbox::new();
+    let dir = sb.path("work/inbox/satellite");
+    std::fs::create_dir_all(&dir).unwrap();
+    for (i, lon) in [115.55, 115.65, 115.75].iter().enumerate() {
+        std::fs::write(dir.join(format!("t{i}.csv")), common::firms_table(&[(37.6, *lon, "2026-06-01", "0530")]))
+            .unwrap();
+    }
+    sb.cmd().arg("run").assert().code(0);
+    let feed = sb.path("work/feed/tickets.jsonl");
+    let lines = |p: &std::path::Path| std::fs::read_to_string(p).unwrap().lines().count();
+    assert_eq!(lines(&feed), 3);
+    // an empty batch writes nothing: the files are the very ones written before
+    let inode = |p: &std::path::Path| std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(p).unwrap());
+    let first = (inode(&feed), inode(&sb.path("work/feed/tickets.geojson")));
+    sb.cmd().arg("run").assert().code(0);
+    assert_eq!((inode(&feed), inode(&sb.path("work/feed/tickets.geojson"))), first, "not written again");
+    // one ticket closed 30 days ago (as a replayed ledger would): out of the 7-day window, in the store
+    let cfg = firepoint::config::Config::default();
+    let mut store = firepoint::store::Store::open_existing(&sb.path("work/firepoint.sqlite")).unwrap();
+    let id = sb.tickets()[0]["id"].as_str().unwrap().to_string();
+    let step = Step::FalseAlarm { cause: FalseAlarmCause::IndustrialHeat, note: None };
+    store.step(&id, &step, "网格员", Utc::now() - Duration::days(30), &cfg.notify).unwrap();
+    drop(store);
+    sb.cmd().arg("run").assert().code(0);
+    assert_ne!(inode(&feed), first.0, "a ticket changed: written again");
+    let ids: Vec<String> = std::fs::read_to_string(&feed)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids.len(), 2, "the ticket closed 30 days ago left the feed");
+    assert!(!ids.contains(&id));
+    assert_eq!(sb.tickets().len(), 3, "the store keeps it");
+    // a wider window shows it again
+    sb.cmd().args(["--set", "feed.window_days=60", "run"]).assert().code(0);
+    assert_eq!(lines(&feed), 3);
+}

@@ -91,7 +91,7 @@ pub fn serve(cfg: &Config, listen: Option<String>) -> Result<Exit> {
     let aoi = firepoint::aoi::Aoi::load_with(&cfg.paths.aoi, &cfg.limits, &cfg.aoi)?;
     let listen = listen.unwrap_or(cfg.serve.listen.clone());
     let villages = firepoint::serve::villages_geojson(&aoi);
-    firepoint::serve::serve(&listen, &cfg.paths.store, &cfg.serve, &cfg.notify, villages)?;
+    firepoint::serve::serve(&listen, &cfg.paths.store, &cfg.serve, &cfg.notify, cfg.batch.stale_after_min, villages)?;
     Ok(Exit::Ok)
 }
 

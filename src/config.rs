@@ -100,6 +100,10 @@ pub struct BatchConfig {
     /// Workers on a PostgreSQL store: how often a worker with nothing to claim looks again for
     /// analyses to record (milliseconds).
     pub poll_ms: u64,
+    /// `serve`'s `GET /health/batch` answers 503 `stale` when no batch (or worker's batch) has
+    /// finished within this many minutes: five missed runs of a 3-minute timer, or one batch
+    /// running that long.
+    pub stale_after_min: i64,
 }
 
 /// What happens to an inbox input once its results are committed.
@@ -157,7 +161,7 @@ impl Default for RetentionConfig {
 
 impl Default for BatchConfig {
     fn default() -> Self {
-        BatchConfig { stuck_after_min: 30, companion_wait_min: 10, claim_s: 600, poll_ms: 200 }
+        BatchConfig { stuck_after_min: 30, companion_wait_min: 10, claim_s: 600, poll_ms: 200, stale_after_min: 15 }
     }
 }
 

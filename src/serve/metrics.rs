@@ -1,13 +1,18 @@
 //! `GET /metrics`: what the county's monitoring scrapes, in Prometheus' text exposition format
-//! 0.0.4 (`# HELP`, `# TYPE`, escaped label values). Every number is read from the store when
-//! scraped — the batches and workers that do the work are other processes, so there is nothing
-//! to count in this one. The county's token only (a township token is refused): the numbers
-//! are the whole county's.
+//! 0.0.4 (`# HELP`, `# TYPE`, escaped label values), and `GET /health/batch`. The numbers are
+//! read from the store when scraped — batches, workers and senders are other processes, and the
+//! store is what they share. Counters of what the store keeps for good (tickets, the outbox) are
+//! its rows; counters of batch work (inputs, runs, durations) are summed here from the batch
+//! runs read so far ([`RunTotals`]: since this server started, which Prometheus reads as a counter
+//! reset), because `gc` prunes old runs and input rows. The county's token only (a township token
+//! is refused): the numbers are the whole county's.
 //!
 //! [`Exposition`] writes the format; [`metrics`] reads the store and names the families.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
+
+use chrono::{DateTime, Duration, Utc};
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -17,7 +22,7 @@ use super::auth::Who;
 use super::error::{err, ApiError};
 use super::state::Shared;
 use super::tickets::typed;
-use crate::store::Counts;
+use crate::store::{BatchRun, Counts};
 
 /// The content type of format 0.0.4.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -102,13 +107,6 @@ pub fn tables(page: &mut Exposition, counts: &Counts, towers: &BTreeMap<&'static
         }
     };
     page.family(
-        "firepoint_inputs_total",
-        "counter",
-        "Inputs recorded in the store, by kind and outcome (done, quarantined).",
-    );
-    labelled(page, "firepoint_inputs_total", &["kind", "outcome"], &counts.inputs);
-
-    page.family(
         "firepoint_queue",
         "gauge",
         "Inputs in the workers' queue by state (waiting, claimed, analysed; a PostgreSQL store's workers).",
@@ -177,17 +175,166 @@ fn tower_states(
     out
 }
 
+/// Upper bounds of the batch duration histogram, seconds (a 3-minute timer's batch is seconds;
+/// a morning backlog, minutes).
+const DURATION_BUCKETS: [f64; 10] = [1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0];
+
+/// How late a batch run may be written after another one that finished later (workers' clocks,
+/// the time between a run's end and its row): runs are read again this far back, each counted once.
+const LATE: Duration = Duration::minutes(10);
+
+/// The batch runs summed so far: counters since this server started.
+#[derive(Debug, Default)]
+pub struct RunTotals {
+    /// The runs of the last [`LATE`] already counted: (finished, worker, started).
+    counted: BTreeSet<(DateTime<Utc>, String, DateTime<Utc>)>,
+    newest: Option<DateTime<Utc>>,
+    /// Runs by outcome.
+    runs: BTreeMap<String, i64>,
+    /// Inputs by (kind, outcome).
+    inputs: BTreeMap<(String, String), i64>,
+    /// Runs within each of [`DURATION_BUCKETS`] (not cumulative), and their sum and count.
+    buckets: [i64; DURATION_BUCKETS.len()],
+    seconds: f64,
+    count: i64,
+}
+
+impl RunTotals {
+    /// From when to read runs next.
+    pub fn since(&self) -> DateTime<Utc> {
+        self.newest.map(|n| n - LATE).unwrap_or(DateTime::UNIX_EPOCH)
+    }
+
+    /// Adds the runs not counted yet.
+    pub fn add(&mut self, runs: &[BatchRun]) {
+        for r in runs {
+            if !self.counted.insert((r.finished_at, r.worker.clone(), r.started_at)) {
+                continue;
+            }
+            self.newest = self.newest.max(Some(r.finished_at));
+            *self.runs.entry(r.outcome.clone()).or_default() += 1;
+            for (kind, outcomes) in &r.by_kind {
+                for (outcome, n) in outcomes {
+                    *self.inputs.entry((kind.clone(), outcome.clone())).or_default() += n;
+                }
+            }
+            let s = (r.finished_at - r.started_at).num_milliseconds().max(0) as f64 / 1000.0;
+            if let Some(i) = DURATION_BUCKETS.iter().position(|b| s <= *b) {
+                self.buckets[i] += 1;
+            }
+            self.seconds += s;
+            self.count += 1;
+        }
+        let keep = self.since();
+        self.counted.retain(|(finished, ..)| *finished >= keep);
+    }
+
+    /// The batch families: inputs by kind and outcome, runs by outcome, the duration histogram.
+    pub fn write(&self, page: &mut Exposition) {
+        page.family(
+            "firepoint_inputs_total",
+            "counter",
+            "Inputs the batches handled, by kind and outcome (done, quarantined, retried, skipped), since this server started.",
+        );
+        for ((kind, outcome), n) in &self.inputs {
+            page.sample("firepoint_inputs_total", &[("kind", kind), ("outcome", outcome)], *n as f64);
+        }
+        page.family(
+            "firepoint_batch_runs_total",
+            "counter",
+            "Batches (and workers' batches) that ended, by outcome (ok, partial, failed), since this server started.",
+        );
+        for outcome in ["ok", "partial", "failed"] {
+            page.sample(
+                "firepoint_batch_runs_total",
+                &[("outcome", outcome)],
+                *self.runs.get(outcome).unwrap_or(&0) as f64,
+            );
+        }
+        page.family(
+            "firepoint_batch_duration_seconds",
+            "histogram",
+            "How long batches took, start to end, since this server started.",
+        );
+        let mut below = 0;
+        for (le, n) in DURATION_BUCKETS.iter().zip(self.buckets) {
+            below += n;
+            page.sample("firepoint_batch_duration_seconds_bucket", &[("le", &number(*le))], below as f64);
+        }
+        page.sample("firepoint_batch_duration_seconds_bucket", &[("le", "+Inf")], self.count as f64);
+        page.sample("firepoint_batch_duration_seconds_sum", &[], self.seconds);
+        page.sample("firepoint_batch_duration_seconds_count", &[], self.count as f64);
+    }
+}
+
+/// The last batch's gauges: when it ended, how long it took, whether it is stale.
+fn last_run(page: &mut Exposition, last: Option<&BatchRun>, stale: bool) {
+    page.family(
+        "firepoint_last_batch_finished_timestamp_seconds",
+        "gauge",
+        "When the last batch ended (Unix time; absent before the first).",
+    );
+    if let Some(r) = last {
+        page.sample("firepoint_last_batch_finished_timestamp_seconds", &[], r.finished_at.timestamp() as f64);
+        page.family("firepoint_last_batch_duration_seconds", "gauge", "How long the last batch took.");
+        page.sample(
+            "firepoint_last_batch_duration_seconds",
+            &[],
+            (r.finished_at - r.started_at).num_milliseconds() as f64 / 1000.0,
+        );
+    }
+    page.family(
+        "firepoint_batch_stale",
+        "gauge",
+        "1 when no batch ended within batch.stale_after_min (what /health/batch answers 503 for).",
+    );
+    page.sample("firepoint_batch_stale", &[], if stale { 1.0 } else { 0.0 });
+}
+
+/// Whether `last` is too old at `now`.
+fn is_stale(last: Option<&BatchRun>, now: DateTime<Utc>, stale_after: Duration) -> bool {
+    last.is_none_or(|r| now - r.finished_at > stale_after)
+}
+
+/// `GET /health/batch` (no token): 200 `{"status": "ok", …}` with the last batch's end, or 503
+/// `{"status": "stale", …}` when no batch ended within `batch.stale_after_min` (or none ever did).
+pub(super) async fn batch_health(State(app): State<Shared>) -> Result<Response, ApiError> {
+    let last = app.read(|s| Ok(s.last_batch_run()?)).await?;
+    let stale = is_stale(last.as_ref(), Utc::now(), app.stale_after);
+    let body = serde_json::json!({
+        "status": if stale { "stale" } else { "ok" },
+        "last_batch_finished": last.as_ref().map(|r| crate::store::ts(r.finished_at)),
+        "last_batch_outcome": last.as_ref().map(|r| r.outcome.clone()),
+        "stale_after_min": app.stale_after.num_minutes(),
+    });
+    let mut r = typed("application/json", body.to_string());
+    if stale {
+        *r.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    }
+    Ok(r)
+}
+
 /// `GET /metrics`: the county's token only.
 pub(super) async fn metrics(State(app): State<Shared>, Who(who): Who) -> Result<Response, ApiError> {
     if who.township_code.is_some() {
         return Err(err(StatusCode::FORBIDDEN, "/metrics is the whole county's: use the county office's token"));
     }
     let cameras = app.villages["cameras"].as_array().cloned().unwrap_or_default();
+    let shared = app.clone();
     let body = app
         .read(move |s| {
+            let now = Utc::now();
             let counts = s.metric_counts()?;
-            let towers = tower_states(&cameras, &s.tower_status(chrono::Utc::now())?);
+            let towers = tower_states(&cameras, &s.tower_status(now)?);
+            let last = s.last_batch_run()?;
             let mut page = Exposition::default();
+            {
+                let mut totals = shared.runs.lock().expect("run totals");
+                let runs = s.batch_runs_since(totals.since())?;
+                totals.add(&runs);
+                totals.write(&mut page);
+            }
+            last_run(&mut page, last.as_ref(), is_stale(last.as_ref(), now, shared.stale_after));
             tables(&mut page, &counts, &towers);
             Ok(page.into_string())
         })

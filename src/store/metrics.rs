@@ -1,7 +1,8 @@
-//! Read-only counts for the feed's `/metrics` (`serve::metrics`): inputs by kind and outcome,
-//! the workers' queue by state, the outbox by channel and state, tickets by the source that
-//! opened them and by status. One `GROUP BY` a table, the same SQL on both databases; the
-//! exposition format and the batch runs (`runs`) are not here.
+//! Read-only counts for the feed's `/metrics` (`serve::metrics`): the workers' queue by state,
+//! the outbox by channel and state, tickets by the source that opened them and by status. One
+//! `GROUP BY` a table, the same SQL on both databases. Tables that `gc` prunes (inputs, frames)
+//! are not counted here: the inputs are counted from the batch runs (`runs`), by `serve`; the
+//! exposition format is `serve`'s too.
 
 use std::collections::BTreeMap;
 
@@ -14,8 +15,6 @@ pub type Counted = BTreeMap<Vec<String>, i64>;
 /// What `/metrics` reads of the store's tables, at one moment.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Counts {
-    /// Inputs recorded: [kind, status (`done` / `quarantined`)] → count.
-    pub inputs: Counted,
     /// The workers' queue (a PostgreSQL store; empty in a SQLite one): [state] → count.
     pub queue: Counted,
     /// The notification outbox: [channel, state (pending / sent / failed / skipped)] → count.
@@ -34,7 +33,7 @@ fn counted(rows: Vec<Row>, labels: usize) -> Result<Counted, DbError> {
 }
 
 impl Store {
-    /// The counts `/metrics` reports (four small aggregate queries; the tickets' are grouped by
+    /// The counts `/metrics` reports (three small aggregate queries; the tickets' are grouped by
     /// their list of sources, a handful of distinct values, and then by the first of each).
     pub fn metric_counts(&self) -> Result<Counts, StoreError> {
         let q = |sql: &str, labels: usize| self.conn.rows(sql, &[]).and_then(|rows| counted(rows, labels));
@@ -47,7 +46,6 @@ impl Store {
                 *tickets.entry(vec![first, key[1].clone()]).or_default() += n;
             }
             Ok(Counts {
-                inputs: q("SELECT kind, status, count(*) FROM inputs GROUP BY kind, status", 2)?,
                 queue: q("SELECT state, count(*) FROM queue GROUP BY state", 1)?,
                 outbox: q("SELECT channel, state, count(*) FROM outbox GROUP BY channel, state", 2)?,
                 tickets,

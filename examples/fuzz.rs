@@ -448,9 +448,15 @@ impl Http {
         .opened;
         let (_, token) = store.add_token("fuzz", None).unwrap();
         let villages = firepoint::serve::villages_geojson(&aoi);
-        let router =
-            firepoint::serve::router(&path, &cfg.serve, &cfg.notify, villages, "127.0.0.1:8787".parse().unwrap())
-                .unwrap();
+        let router = firepoint::serve::router(
+            &path,
+            &cfg.serve,
+            &cfg.notify,
+            cfg.batch.stale_after_min,
+            villages,
+            "127.0.0.1:8787".parse().unwrap(),
+        )
+        .unwrap();
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         Http { runtime, router, token, ids, _dir: dir }
     }

@@ -42,12 +42,12 @@ failed=0
 # the 5k-scene bench writes 600 MB of data: it runs from scripts/bench_hotspot.sh, not here
 cargo test --locked --no-fail-fast --lib --bins --tests --examples "$@" -- "${extra[@]}" 2>&1 | tee "$log" || failed=1
 # tests that need only what setup.sh installed (xmllint and the CAP schema; Chromium and the
-# page's npm packages; root for a tmpfs; the PostgreSQL cluster above) are #[ignore]d for a bare
+# page's npm packages; root for a tmpfs; the PostgreSQL cluster above; systemd-analyze) are #[ignore]d for a bare
 # `cargo test`; here they always run (picked by name: the test binaries group tests by what
 # they test, so these sit among others)
 if [ "$real" = 0 ]; then
   cargo test --locked --no-fail-fast --test teams --test batch --test camera --test district -- --include-ignored \
-    cap:: page:: hardening:: "${pg_tests[@]}" "${extra[@]}" 2>&1 | tee -a "$log" || failed=1
+    cap:: page:: hardening:: r21_systemd_analyze "${pg_tests[@]}" "${extra[@]}" 2>&1 | tee -a "$log" || failed=1
 fi
 # the per-stage criterion benches run once each, as a smoke test
 cargo test --locked --bench pipeline 2>&1 | tee -a "$log" || failed=1

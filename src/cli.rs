@@ -22,6 +22,9 @@ pub struct Cli {
     /// More log output on stderr (-v info, -vv debug). RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Log lines on stderr as plain text, or as one JSON object a line (for a log shipper).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "FIREPOINT_LOG_FORMAT")]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -309,6 +312,15 @@ pub enum AoiCommand {
         #[arg(long, default_value_t = 20261123)]
         seed: u64,
     },
+}
+
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// `2026-06-10T05:30:00.000000Z  WARN message key=value` (colour on a terminal).
+    Text,
+    /// `{"timestamp":…,"level":"WARN","fields":{"message":…},"span":…}`, one object a line.
+    Json,
 }
 
 /// `firepoint report --format`.

@@ -9,19 +9,21 @@ use firepoint::config::Config;
 use firepoint::store::{Store, TicketFilter};
 
 use crate::cli::{HistoryCommand, ListFormat, ReportFormat, TicketsCommand, TokenCommand};
-use crate::Exit;
+use crate::{say, Exit, Said};
 use firepoint::lifecycle::Step;
 
 /// Prints a batch's summary and returns its exit status (ok, or partial when inputs were bad).
 pub fn finish_batch(report: &BatchReport) -> Exit {
     for (path, msg) in &report.failed {
-        eprintln!("error: bad input {} (quarantined): {msg}", path.display());
+        say(Said::Error, &format!("bad input {} (quarantined): {msg}", path.display()));
     }
     for (path, warnings) in &report.warned {
-        eprintln!("warning: {} had {} unreadable row(s); the rest was processed:", path.display(), warnings.len());
-        for w in warnings.iter().take(5) {
-            eprintln!("  {w}");
-        }
+        let first: Vec<String> = warnings.iter().take(5).map(|w| format!("\n  {w}")).collect();
+        let n = warnings.len();
+        say(
+            Said::Warning,
+            &format!("{} had {n} unreadable row(s); the rest was processed:{}", path.display(), first.concat()),
+        );
     }
     println!("{report}");
     for id in &report.opened {
@@ -31,9 +33,12 @@ pub fn finish_batch(report: &BatchReport) -> Exit {
         println!("feed: {}", f.display());
     }
     if let Some(e) = &report.feed_error {
-        eprintln!(
-            "error: {e}; every input above was recorded in the ticket store (tickets and notifications are kept), \
-             and the feed files will be rewritten by the next batch once the folder can be written"
+        say(
+            Said::Error,
+            &format!(
+                "{e}; every input above was recorded in the ticket store (tickets and notifications are kept), \
+                 and the feed files will be rewritten by the next batch once the folder can be written"
+            ),
         );
     }
     match report.outcome() {
@@ -86,7 +91,7 @@ pub fn serve(cfg: &Config, listen: Option<String>) -> Result<Exit> {
     let aoi = firepoint::aoi::Aoi::load_with(&cfg.paths.aoi, &cfg.limits, &cfg.aoi)?;
     let listen = listen.unwrap_or(cfg.serve.listen.clone());
     let villages = firepoint::serve::villages_geojson(&aoi);
-    firepoint::serve::serve(&listen, &cfg.paths.store, &cfg.serve, &cfg.notify, villages)?;
+    firepoint::serve::serve(&listen, &cfg.paths.store, &cfg.serve, &cfg.notify, cfg.batch.stale_after_min, villages)?;
     Ok(Exit::Ok)
 }
 
@@ -449,10 +454,10 @@ pub fn notify(cfg: &Config, max: usize, retry_failed: bool) -> Result<Exit> {
     let r = firepoint::sender::send_due(&mut store, &cfg.notify, max)?;
     let (pending, sent, failed, skipped) = store.outbox_counts()?;
     for f in &r.failed {
-        eprintln!("error: message failed for good: {f}");
+        say(Said::Error, &format!("message failed for good: {f}"));
     }
     for e in &r.retry_errors {
-        eprintln!("warning: will retry: {e}");
+        say(Said::Warning, &format!("will retry: {e}"));
     }
     println!(
         "notify: {} step(s) escalated, {} delivered, {} to retry, {} failed, {} skipped (channel not configured); \

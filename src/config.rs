@@ -100,11 +100,15 @@ pub struct BatchConfig {
     /// Workers on a PostgreSQL store: how often a worker with nothing to claim looks again for
     /// analyses to record (milliseconds).
     pub poll_ms: u64,
+    /// `serve`'s `GET /health/batch` answers 503 `stale` when no batch (or worker's batch) has
+    /// finished within this many minutes: five missed runs of a 3-minute timer, or one batch
+    /// running that long.
+    pub stale_after_min: i64,
 }
 
 impl Default for BatchConfig {
     fn default() -> Self {
-        BatchConfig { stuck_after_min: 30, companion_wait_min: 10, claim_s: 600, poll_ms: 200 }
+        BatchConfig { stuck_after_min: 30, companion_wait_min: 10, claim_s: 600, poll_ms: 200, stale_after_min: 15 }
     }
 }
 

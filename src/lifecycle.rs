@@ -1,7 +1,8 @@
 //! The township team's steps on a ticket and their deadlines, as pure rules: which state a step
 //! may start from and leads to, which steps are overdue at a given time, and who hears of an
-//! overdue step (one escalation level per overdue step: grid member → township lead → county
-//! office), and what each change says to whom ([`Announce`], [`messages`]). The store applies a
+//! overdue step (one escalation level per overdue deadline: grid member → township lead → county
+//! office; a satellite ticket's second deadline is the township lead's, [`SATELLITE_LEAD_H`]),
+//! and what each change says to whom ([`Announce`], [`messages`]). The store applies a
 //! step as one conditional update plus an audit row and appends the messages decided here
 //! (`store::lifecycle`); nothing here touches the store, and the store holds no notification
 //! settings.
@@ -133,16 +134,41 @@ pub fn step_chinese(step: &str) -> &'static str {
         "ack" => "签收",
         "on_site" => "到场",
         "county" => "县办督办",
+        // `verify`, and `lead`: a satellite point still not verified past the township lead's
+        // deadline ("核查超时，升级至县办")
         _ => "核查",
     }
 }
 
-/// The steps to escalate now: late, not done, not escalated before.
+/// Hours a satellite ticket's township lead has, past the team's `verify` deadline (the day's
+/// cutoff, when the lead was told), to have it verified before the county office is told: the
+/// lead's own deadline, step `lead`. A camera ticket needs none: its two steps (ack, on site)
+/// already reach the county office.
+pub const SATELLITE_LEAD_H: i64 = 2;
+
+/// The deadlines that raise a ticket one level when missed: the team's steps, and for a satellite
+/// ticket (one step) the township lead's `lead` after it, so that every ticket can reach the
+/// county office. Not a team step: the ledger and the report judge [`late_steps`] only.
+fn escalation_deadlines(t: &Ticket) -> Vec<StepDue> {
+    let mut out = steps(t);
+    if let [StepDue { step: "verify", due, done }] = out[..] {
+        out.push(StepDue { step: "lead", due: due + chrono::Duration::hours(SATELLITE_LEAD_H), done });
+    }
+    out
+}
+
+/// The deadlines to escalate now: past, their step not done, not escalated before (each one
+/// level: camera `ack` → township lead, `on_site` → county office; satellite `verify` → township
+/// lead, `lead` → county office).
 pub fn to_escalate(t: &Ticket, now: DateTime<Utc>) -> Vec<Overdue> {
     if !t.status.is_active() {
         return Vec::new();
     }
-    late_steps(t, now).into_iter().filter(|o| !o.done_late && !t.escalated.iter().any(|s| s == o.step)).collect()
+    escalation_deadlines(t)
+        .into_iter()
+        .filter(|s| s.done.is_none() && now > s.due && !t.escalated.iter().any(|e| e == s.step))
+        .map(|StepDue { step, due, .. }| Overdue { step, due, done_late: false })
+        .collect()
 }
 
 /// The escalation level's name (0 grid member, 1 township lead, 2 county office).
@@ -206,6 +232,28 @@ mod tests {
         t.status = Status::FalseAlarm;
         t.closed_at = Some(due - chrono::Duration::minutes(1));
         assert!(late_steps(&t, due + chrono::Duration::days(1)).is_empty());
+    }
+
+    #[test]
+    fn r21_a_satellite_ticket_reaches_the_county_office_past_the_leads_deadline() {
+        let mut t = ticket(&["satellite"]);
+        t.ack_deadline = None;
+        let (due, lead_due) = (t.deadline, t.deadline + chrono::Duration::hours(SATELLITE_LEAD_H));
+        let second = chrono::Duration::seconds(1);
+        let steps = |t: &Ticket, at| -> Vec<&'static str> { to_escalate(t, at).iter().map(|o| o.step).collect() };
+        assert_eq!(steps(&t, due + second), ["verify"]);
+        assert_eq!(steps(&t, lead_due), ["verify"], "at the lead's deadline it is not late yet");
+        assert_eq!(steps(&t, lead_due + second), ["verify", "lead"], "a sender that was down escalates both");
+        t.escalated = vec!["verify".into()];
+        assert_eq!(steps(&t, lead_due + second), ["lead"]);
+        t.escalated.push("lead".into());
+        assert!(steps(&t, lead_due + chrono::Duration::days(3)).is_empty(), "once");
+        // the lead's deadline is no team step: the ledger and the report still see one late step
+        assert_eq!(late_steps(&t, lead_due + second).len(), 1);
+        t.escalated = vec!["verify".into()];
+        t.status = Status::Resolved;
+        t.closed_at = Some(due + chrono::Duration::minutes(30));
+        assert!(steps(&t, lead_due + second).is_empty(), "verified late, before the lead's deadline");
     }
 
     #[test]

@@ -11,9 +11,39 @@ use anyhow::Result;
 use clap::Parser;
 use firepoint::config::Config;
 
-use cli::{AoiCommand, Cli, Command, SmokeCommand, ValidateCommand};
+use cli::{AoiCommand, Cli, Command, LogFormat, SmokeCommand, ValidateCommand};
 
-fn init_logging(verbose: u8) {
+/// The log format chosen at start-up: process-wide, as the subscriber it installed.
+static LOG_FORMAT: std::sync::OnceLock<LogFormat> = std::sync::OnceLock::new();
+
+/// What a line on stderr is to whoever reads the log.
+#[derive(Debug, Clone, Copy)]
+pub enum Said {
+    Error,
+    Warning,
+    Note,
+}
+
+/// One line on stderr for the operator: `error: …` as text, or with `--log-format json` a log
+/// event (error, or warn for warnings and notes), so that every stderr line is one JSON object.
+pub fn say(what: Said, line: &str) {
+    if LOG_FORMAT.get() == Some(&LogFormat::Json) {
+        match what {
+            Said::Error => tracing::error!("{line}"),
+            Said::Warning | Said::Note => tracing::warn!("{line}"),
+        }
+    } else {
+        let prefix = match what {
+            Said::Error => "error",
+            Said::Warning => "warning",
+            Said::Note => "note",
+        };
+        eprintln!("{prefix}: {line}");
+    }
+}
+
+fn init_logging(verbose: u8, format: LogFormat) {
+    LOG_FORMAT.get_or_init(|| format);
     let default = match verbose {
         0 => "warn",
         1 => "info",
@@ -21,14 +51,13 @@ fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    // colour only on a terminal: cron's log file gets plain text
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(ansi)
-        .with_target(false)
-        .init();
+    let log = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
+    match format {
+        // colour only on a terminal: cron's log file gets plain text
+        LogFormat::Text => log.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).init(),
+        // one object a line, its event's fields under "fields", the span it ran in beside them
+        LogFormat::Json => log.json().with_current_span(true).with_span_list(false).init(),
+    }
     // GDAL prints its own errors on stderr; ours already name the file, so GDAL's go to the log
     gdal::config::set_error_handler(|class, code, msg| tracing::debug!(?class, code, "GDAL: {msg}"));
 }
@@ -96,20 +125,21 @@ fn main() -> ExitCode {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     let cli = Cli::parse();
-    init_logging(cli.verbose);
+    init_logging(cli.verbose, cli.log_format);
     match run(cli) {
         Ok(code) => code.into(),
         // an overlapping cron run is not a failure: the running batch will do the work
         Err(err) if err.is::<firepoint::batch::Busy>() => {
-            eprintln!("note: {err}");
+            say(Said::Note, &err.to_string());
             Exit::Ok.into()
         }
         Err(err) => {
-            eprintln!("error: {}", firepoint::text::error_chain(err.as_ref()));
+            say(Said::Error, &firepoint::text::error_chain(err.as_ref()));
             if err.chain().any(|e| e.downcast_ref::<firepoint::store::StoreError>().is_some_and(|s| s.is_full())) {
-                eprintln!(
-                    "note: the ticket store's disk is full. The batch stopped cleanly: every input recorded so far is \
-                     kept whole, the others are still in the inbox, and the next batch takes them once there is space."
+                say(
+                    Said::Note,
+                    "the ticket store's disk is full. The batch stopped cleanly: every input recorded so far is \
+                     kept whole, the others are still in the inbox, and the next batch takes them once there is space.",
                 );
             }
             Exit::Fatal.into()

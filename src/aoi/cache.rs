@@ -78,7 +78,10 @@ impl Cache {
     pub fn write(&self, layers: &Layers) {
         let bytes = encode(layers, &self.key);
         if let Err(e) = crate::files::write_atomic(&self.path, &bytes) {
-            tracing::warn!("cannot write the AOI cache {}: {e} (the next batch reads the layers again)", self.path.display());
+            tracing::warn!(
+                "cannot write the AOI cache {}: {e} (the next batch reads the layers again)",
+                self.path.display()
+            );
         }
     }
 }
@@ -127,10 +130,7 @@ fn key(dir: &Path, cache_file: &str, limits: &crate::ingest::Limits, cfg: &AoiCo
 
 /// A file's modification time in nanoseconds since the epoch (0 where the system gives none).
 fn stamp(meta: &std::fs::Metadata) -> u128 {
-    meta.modified()
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_nanos())
+    meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos())
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -235,7 +235,11 @@ impl Stored {
                 .collect(),
             landuse: l.landuse.iter().map(|(c, m)| (*c, shape(m))).collect(),
             cameras: l.cameras.clone(),
-            roads: l.roads.iter().map(|r| (r.class, r.name.clone(), r.line.0.iter().map(ring_points).collect())).collect(),
+            roads: l
+                .roads
+                .iter()
+                .map(|r| (r.class, r.name.clone(), r.line.0.iter().map(ring_points).collect()))
+                .collect(),
             dump_sites: l
                 .dump_sites
                 .iter()
@@ -270,7 +274,11 @@ impl Stored {
                 })
                 .collect(),
             no_burn: self.no_burn.into_iter().map(|(name, a)| Zone { name, area: area(a) }).collect(),
-            stations: self.stations.into_iter().map(|(code, name, lon, lat)| Station { code, name, lon, lat }).collect(),
+            stations: self
+                .stations
+                .into_iter()
+                .map(|(code, name, lon, lat)| Station { code, name, lon, lat })
+                .collect(),
             heat_sources: self
                 .heat_sources
                 .into_iter()

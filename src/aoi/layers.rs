@@ -570,7 +570,11 @@ impl Reader<'_> {
                 name: r.str("name")?,
                 team: r.str("team")?,
                 leader: r.opt_str("leader").unwrap_or_default(),
-                phone: r.phone(super::phone::mobile_or_landline, "the team is reached through the feed alone", &mut bad),
+                phone: r.phone(
+                    super::phone::mobile_or_landline,
+                    "the team is reached through the feed alone",
+                    &mut bad,
+                ),
             })
         });
         self.said_phones("townships", bad);

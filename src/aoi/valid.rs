@@ -71,9 +71,13 @@ fn holes_problem(p: &Polygon<f64>) -> Option<InvalidPolygon> {
     let exterior = Polygon::new(p.exterior().clone(), vec![]);
     let exterior = PreparedGeometry::from(&exterior);
     let holes: Vec<Polygon<f64>> = p.interiors().iter().map(|r| Polygon::new(r.clone(), vec![])).collect();
-    let boxes = Boxes::new(
-        p.interiors().iter().map(|r| if r.0.is_empty() { None } else { r.bounding_rect().map(|b| (b.min(), b.max())) }),
-    );
+    let boxes = Boxes::new(p.interiors().iter().map(|r| {
+        if r.0.is_empty() {
+            None
+        } else {
+            r.bounding_rect().map(|b| (b.min(), b.max()))
+        }
+    }));
     for (i, hole) in holes.iter().enumerate().filter(|(i, _)| !p.interiors()[*i].0.is_empty()) {
         let prepared = PreparedGeometry::from(hole);
         let against_exterior = exterior.relate(&prepared);
@@ -111,9 +115,8 @@ pub(crate) fn self_intersects(ring: &LineString<f64>) -> bool {
     if odd.iter().any(|&i| edges.iter().enumerate().any(|(j, e)| j != i && meet(&edges[i], e))) {
         return true;
     }
-    let boxes = Boxes::new(
-        (0..edges.len()).map(|i| fine.binary_search(&i).ok().map(|_| (edges[i].start, edges[i].end))),
-    );
+    let boxes =
+        Boxes::new((0..edges.len()).map(|i| fine.binary_search(&i).ok().map(|_| (edges[i].start, edges[i].end))));
     fine.iter().any(|&i| boxes.meeting_after(i).any(|j| meet(&edges[i], &edges[j])))
 }
 

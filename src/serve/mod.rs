@@ -4,7 +4,8 @@
 //!
 //! | request | answer |
 //! |---|---|
-//! | `GET /health` | `ok` (no token) |
+//! | `GET /health` | `ok` (no token): the server answers |
+//! | `GET /health/batch` | `ok` and the last batch's end, or 503 `stale` past `batch.stale_after_min` (no token) |
 //! | `GET /`, `/app.js`, `/app.css`, `/vendor/leaflet.*` | the township page (no token) |
 //! | `GET /me` | who the token speaks for |
 //! | `GET /tickets[?status=active&township=CODE&since=RFC3339&limit=N]` | JSON Lines, one ticket a line |
@@ -12,8 +13,9 @@
 //! | `GET /tickets/{id}` · `/tickets/{id}/log` · `/tickets/{id}/cap` | a ticket · its audit log · CAP 1.2 XML |
 //! | `GET /villages.geojson` | the villages the token may see (for the page's map) |
 //! | `POST /tickets/{id}/{ack,on_site,resolve,false_alarm,duplicate}` | the ticket after the step |
+//! | `GET /metrics` | Prometheus text format (county token) |
 //!
-//! Every request but `/health` and the page needs `Authorization: Bearer TOKEN` (`firepoint
+//! Every request but `/health`, `/health/batch` and the page needs `Authorization: Bearer TOKEN` (`firepoint
 //! token add`); a township token sees, lists and changes only its township's tickets (another
 //! township's ticket is answered 404, as if it did not exist). `by` in the audit log is the
 //! token's name. Writes take JSON only (`Content-Type: application/json`, so a cross-site form or
@@ -25,12 +27,13 @@
 //!
 //! Layout: [`config`] (the `[serve]` section), [`error`] (every error answer is JSON), [`state`]
 //! (the store's connections), [`auth`] (the token extractor and the guard), [`tickets`], [`steps`]
-//! and [`page`] (the resources); the sender loop that `serve` runs beside the feed is
+//! and [`page`] (the resources), [`metrics`] (`/metrics`); the sender loop that `serve` runs beside the feed is
 //! `sender::spawn_loop`. This file builds the router and runs the accept loop.
 
 mod auth;
 mod config;
 mod error;
+mod metrics;
 mod page;
 mod state;
 mod steps;
@@ -59,10 +62,12 @@ use error::err;
 use page::{asset, assets};
 
 /// The application: routes, limits and guards (what [`serve`] runs on each connection).
+/// `stale_after_min` is `batch.stale_after_min`, for `/health/batch`.
 pub fn router(
     store_path: &Path,
     cfg: &ServeConfig,
     notify: &NotifyConfig,
+    stale_after_min: i64,
     villages: serde_json::Value,
     listen: SocketAddr,
 ) -> anyhow::Result<Router> {
@@ -80,10 +85,13 @@ pub fn router(
         cap_sender: cfg.cap_sender.clone(),
         notify: notify.clone(),
         refresh_s: cfg.page_refresh_s,
+        stale_after: chrono::Duration::minutes(stale_after_min),
+        runs: Mutex::default(),
     });
     let serve = Arc::new(cfg.clone());
     Ok(Router::new()
         .route("/health", get(|| async { "ok\n" }))
+        .route("/health/batch", get(metrics::batch_health))
         .route("/", get(|| async { asset("text/html; charset=utf-8", assets::INDEX) }))
         .route("/app.js", get(|| async { asset("text/javascript; charset=utf-8", assets::APP_JS) }))
         .route("/app.css", get(|| async { asset("text/css; charset=utf-8", assets::APP_CSS) }))
@@ -109,6 +117,7 @@ pub fn router(
         .route("/tickets/{id}/duplicate", post(steps::duplicate))
         .route("/tickets/{id}/escalate", post(steps::escalate))
         .route("/tickets/{id}/{action}", post(steps::unknown))
+        .route("/metrics", get(metrics::metrics))
         .fallback(|| async { err(StatusCode::NOT_FOUND, "no such resource") })
         .method_not_allowed_fallback(|| async { err(StatusCode::METHOD_NOT_ALLOWED, "method not allowed here") })
         .with_state(app)
@@ -136,6 +145,7 @@ pub fn serve(
     store_path: &Path,
     cfg: &ServeConfig,
     notify: &NotifyConfig,
+    stale_after_min: i64,
     villages: serde_json::Value,
 ) -> anyhow::Result<()> {
     Store::open(store_path)?; // migrate once before the read-only connections open it
@@ -145,7 +155,7 @@ pub fn serve(
         std::net::TcpListener::bind(listen).map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
     std_listener.set_nonblocking(true)?;
     let addr = std_listener.local_addr()?;
-    let app = router(store_path, cfg, notify, villages, addr)?;
+    let app = router(store_path, cfg, notify, stale_after_min, villages, addr)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::from_std(std_listener)?;

@@ -32,6 +32,10 @@ pub(super) struct App {
     pub(super) notify: crate::notify::NotifyConfig,
     /// How often the page asks for new tickets, seconds.
     pub(super) refresh_s: u64,
+    /// `batch.stale_after_min`: `/health/batch` says stale when no batch finished within it.
+    pub(super) stale_after: chrono::Duration,
+    /// What `/metrics` has summed of the batch runs so far (its counters and histogram).
+    pub(super) runs: Mutex<super::metrics::RunTotals>,
 }
 
 pub(super) type Shared = Arc<App>;

@@ -11,7 +11,7 @@
 //! checksum makes a rerun skip it. Split by table group: [`schema`] (tables, migrations),
 //! `tickets` (ticket rows, candidates), `lifecycle` (team steps, audit log, escalation,
 //! outbox), `tokens` (feed access), `history` (the persistence mask's cells), `frames` (what each camera frame showed),
-//! `queue` (the inputs workers share on a PostgreSQL store).
+//! `queue` (the inputs workers share on a PostgreSQL store), `metrics` (read-only counts for `/metrics`).
 
 mod db;
 mod evidence;
@@ -22,6 +22,7 @@ mod gc;
 mod health;
 mod history;
 mod lifecycle;
+mod metrics;
 mod queue;
 mod runs;
 mod schema;
@@ -43,6 +44,7 @@ pub use files::SeenFile;
 pub use gc::{InputsPolicy, Pruned, RetentionConfig, DELETED};
 pub use health::{Notice, TowerStatus, HEALTH_DAYS};
 pub use lifecycle::{LogEntry, Resting};
+pub use metrics::{Counted, Counts};
 pub use queue::{Claim, Queued};
 pub use runs::BatchRun;
 pub use schema::SCHEMA_VERSION;

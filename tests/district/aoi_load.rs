@@ -62,7 +62,10 @@ fn r21_a_cached_district_places_points_exactly_as_the_fresh_one() {
     let points: Vec<(f64, f64)> = (0..60)
         .flat_map(|i| (0..60).map(move |j| (i, j)))
         .map(|(i, j)| {
-            (r.min().x - 0.01 + (r.width() + 0.02) * i as f64 / 59.0, r.min().y - 0.01 + (r.height() + 0.02) * j as f64 / 59.0)
+            (
+                r.min().x - 0.01 + (r.width() + 0.02) * i as f64 / 59.0,
+                r.min().y - 0.01 + (r.height() + 0.02) * j as f64 / 59.0,
+            )
         })
         .collect();
     for &(lon, lat) in &points {
@@ -188,7 +191,9 @@ fn r21_a_broken_polygon_is_still_caught_in_a_large_layer() {
     let broken = firepoint::aoi::check_layer("villages", &big_village(&sb.dir.path(), 40_000, true), &cfg);
     assert_eq!(broken.read, 0);
     assert!(
-        broken.problems[0].contains("feature 0: invalid polygon: polygon at index 0 is invalid: exterior ring has a self-intersection"),
+        broken.problems[0].contains(
+            "feature 0: invalid polygon: polygon at index 0 is invalid: exterior ring has a self-intersection"
+        ),
         "{:?}",
         broken.problems
     );
@@ -204,13 +209,15 @@ fn r21_phone_numbers_are_checked_and_written_one_way_when_the_layers_are_read() 
     layer["features"][1]["properties"]["phone"] = json!("139-1234-567");
     layer["features"][2]["properties"]["phone"] = json!("0318-1234567");
     write_json(&villages, &layer);
-    let aoi = Aoi::load_with(&dir, &firepoint::ingest::Limits::default(), &AoiConfig { cache: false, ..Default::default() })
-        .expect("a wrong phone does not stop the load");
+    let aoi =
+        Aoi::load_with(&dir, &firepoint::ingest::Limits::default(), &AoiConfig { cache: false, ..Default::default() })
+            .expect("a wrong phone does not stop the load");
     assert_eq!(aoi.villages[0].phone, "13912345678");
     assert_eq!((aoi.villages[1].phone.as_str(), aoi.villages[2].phone.as_str()), ("", ""));
     assert_eq!(aoi.villages.len(), layer["features"].as_array().unwrap().len(), "every village kept");
     assert_eq!(aoi.bad_phones.len(), 2, "{:?}", aoi.bad_phones);
-    let fid1 = format!("{}: feature 1, field `phone`: `139-1234-567` is not a mainland mobile number", villages.display());
+    let fid1 =
+        format!("{}: feature 1, field `phone`: `139-1234-567` is not a mainland mobile number", villages.display());
     assert!(aoi.bad_phones[0].contains(&fid1), "{:?}", aoi.bad_phones);
     assert!(aoi.bad_phones[1].contains("`0318-1234567`"), "a grid member's landline: {:?}", aoi.bad_phones);
     // the sample district's own numbers pass: a township's landline, written one way

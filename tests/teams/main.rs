@@ -9,6 +9,7 @@ mod common;
 mod cap;
 mod feed;
 mod notify;
+mod ops;
 mod page;
 mod serve;
 mod store;

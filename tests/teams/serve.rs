@@ -466,8 +466,8 @@ fn r18_handlers_answer_through_the_router_without_a_socket() {
     };
     let aoi = firepoint::aoi::Aoi::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("aoi")).unwrap();
     let villages = firepoint::serve::villages_geojson(&aoi);
-    let app =
-        firepoint::serve::router(&path, &cfg.serve, &cfg.notify, villages, "127.0.0.1:8787".parse().unwrap()).unwrap();
+    let app = firepoint::serve::router(&path, &cfg.serve, &cfg.notify, 15, villages, "127.0.0.1:8787".parse().unwrap())
+        .unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     let call = |method: &str, uri: &str, auth: bool, body: &str| {
         let mut req = Request::builder().method(method).uri(uri).header("host", "localhost");

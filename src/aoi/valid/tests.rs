@@ -54,16 +54,18 @@ fn r21_each_kind_of_broken_polygon_is_caught_as_geo_catches_it() {
     assert!(one(wkt!(POLYGON((0. 0., 1. 1., 1. 1., 0. 0.)))).is_some());
     // a hole outside, a hole along the exterior, holes overlapping, holes sharing an edge
     let square = || LineString::from(vec![(0., 0.), (10., 0.), (10., 10.), (0., 10.), (0., 0.)]);
-    let hole = |x0: f64, y0: f64, x1: f64, y1: f64| {
-        LineString::from(vec![(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)])
-    };
+    let hole =
+        |x0: f64, y0: f64, x1: f64, y1: f64| LineString::from(vec![(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)]);
     assert!(one(Polygon::new(square(), vec![hole(20., 20., 21., 21.)])).is_some());
     assert!(one(Polygon::new(square(), vec![hole(0., 2., 3., 3.)])).is_some());
     assert!(one(Polygon::new(square(), vec![hole(1., 1., 4., 4.), hole(3., 3., 5., 5.)])).is_some());
     assert!(one(Polygon::new(square(), vec![hole(1., 1., 3., 3.), hole(3., 1., 5., 3.)])).is_some());
     // a self-crossing hole; a hole with a NaN
-    assert!(one(Polygon::new(square(), vec![LineString::from(vec![(1., 1.), (3., 3.), (3., 1.), (1., 3.), (1., 1.)])]))
-        .is_some());
+    assert!(one(Polygon::new(
+        square(),
+        vec![LineString::from(vec![(1., 1.), (3., 3.), (3., 1.), (1., 3.), (1., 1.)])]
+    ))
+    .is_some());
     let nan = Polygon::new(square(), vec![LineString::from(vec![(1., 1.), (3., 1.), (f64::NAN, 3.), (1., 1.)])]);
     assert!(one(nan).is_some());
     // parts of a multipolygon overlapping, sharing an edge; apart (valid)
@@ -90,7 +92,11 @@ fn r21_random_rings_give_geo_s_answer() {
                 let t = k as f64 / n as f64 * std::f64::consts::TAU + rng.normal(0.3);
                 let r = rng.range(0.2, 1.0);
                 let (x, y) = (r * t.cos(), r * t.sin());
-                if coarse { ((x * 4.0).round() / 4.0, (y * 4.0).round() / 4.0) } else { (x, y) }
+                if coarse {
+                    ((x * 4.0).round() / 4.0, (y * 4.0).round() / 4.0)
+                } else {
+                    (x, y)
+                }
             })
             .collect();
         pts.push(pts[0]);
@@ -117,7 +123,10 @@ fn r21_a_large_ring_broken_in_one_place_is_caught() {
     let p = Polygon::new(ring, vec![]);
     assert!(matches!(
         first_problem(&MultiPolygon::new(vec![p])),
-        Some(InvalidMultiPolygon::InvalidPolygon(GeometryIndex(0), InvalidPolygon::SelfIntersection(RingRole::Exterior)))
+        Some(InvalidMultiPolygon::InvalidPolygon(
+            GeometryIndex(0),
+            InvalidPolygon::SelfIntersection(RingRole::Exterior)
+        ))
     ));
     // the same ring with a tiny loop: a vertex nudged so that two neighbouring edges cross
     let mut ring = wavy(100_000, (116.0, 39.0), 0.3);

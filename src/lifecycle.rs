@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{FalseAlarmCause, Status, Ticket};
-use crate::notify::{fill, sms, Channel, NotifyConfig, Outgoing};
+use crate::notify::{render, sms, values, Channel, NotifyConfig, Outgoing};
 
 /// A step a township team takes on a ticket.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -127,15 +127,8 @@ pub fn late_steps(t: &Ticket, now: DateTime<Utc>) -> Vec<Overdue> {
         .collect()
 }
 
-/// A step's name as the ledger and the SMS say it.
-pub fn step_chinese(step: &str) -> &'static str {
-    match step {
-        "ack" => "签收",
-        "on_site" => "到场",
-        "county" => "县办督办",
-        _ => "核查",
-    }
-}
+/// A step's name as the ledger and the SMS say it (worded in `notify`, whose robot texts say it too).
+pub use crate::notify::step_chinese;
 
 /// The steps to escalate now: late, not done, not escalated before.
 pub fn to_escalate(t: &Ticket, now: DateTime<Utc>) -> Vec<Overdue> {
@@ -265,7 +258,8 @@ pub fn messages(change: &Change, cfg: &NotifyConfig) -> Vec<Outgoing> {
     }];
     match action {
         "open" => {
-            let mut text = fill(&cfg.sms_template, t, cfg, &[]);
+            let vals = values(t, cfg, &[]);
+            let mut text = render(&cfg.sms_template, &vals);
             if is_sighting(t) {
                 // the pictures come with the alarm: links in the webhook, a short one in the SMS
                 let base = cfg.public_url.trim_end_matches('/');
@@ -282,15 +276,16 @@ pub fn messages(change: &Change, cfg: &NotifyConfig) -> Vec<Outgoing> {
             if t.team_phone != t.grid_phone {
                 phones.push(&t.team_phone);
             }
-            out.extend(phones.into_iter().filter_map(|p| sms(p, text.clone())));
+            out.extend(phones.into_iter().filter_map(|p| sms(p, text.clone(), "new_ticket", &vals)));
         }
         "escalate" => {
             let level = detail["level"].as_i64().unwrap_or(1);
             let step = step_chinese(detail["step"].as_str().unwrap_or(""));
-            let who = if level >= 2 { "县办" } else { "乡镇负责人" };
-            let text = fill(&cfg.escalation_template, t, cfg, &[("step", step), ("level", who)]);
+            let who = crate::notify::level_chinese(level);
+            let vals = values(t, cfg, &[("step", step), ("level", who)]);
+            let text = render(&cfg.escalation_template, &vals);
             let phone = if level >= 2 { &cfg.county_office_phone } else { &t.team_phone };
-            out.extend(sms(phone, text));
+            out.extend(sms(phone, text, "escalation", &vals));
         }
         _ => {}
     }

@@ -10,5 +10,6 @@ mod cap;
 mod feed;
 mod notify;
 mod page;
+mod providers;
 mod serve;
 mod store;

@@ -689,10 +689,13 @@ pub fn shown(url: &str) -> &str {
     url.split('?').next().unwrap_or(url)
 }
 
+/// A provider template's id and its parameters, (name, value) in the template's order.
+pub type Filled<'a> = (&'a str, Vec<(String, String)>);
+
 /// The provider template of an SMS from the outbox and its parameters, in the template's order;
 /// or why it cannot be sent by a provider (permanent: an SMS queued without parameters, by a
 /// version before providers, is sent by the gateway only).
-pub fn template_params<'a>(m: &Claimed, cfg: &'a NotifyConfig) -> Result<(&'a str, Vec<(String, String)>), Outcome> {
+pub fn template_params<'a>(m: &Claimed, cfg: &'a NotifyConfig) -> Result<Filled<'a>, Outcome> {
     let body: serde_json::Value = serde_json::from_str(&m.body).unwrap_or_default();
     let name = body["template"].as_str().unwrap_or("");
     let Some((id, names)) = cfg.provider.template(name) else {

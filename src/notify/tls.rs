@@ -23,10 +23,9 @@ pub fn bureau_roots(path: &Path) -> Result<Vec<Certificate<'static>>, TlsError> 
     let bad = |why: String| TlsError::Pem { path: path.into(), why };
     let mut certs = Vec::new();
     for item in ureq::tls::parse_pem(&pem) {
-        match item.map_err(|e| bad(format!("not a PEM file: {e}")))? {
-            PemItem::Certificate(c) => certs.push(c),
-            // a key beside the certificate is not ours to use; it is not an error either
-            _ => {}
+        // a key beside the certificates is not ours to use, nor an error
+        if let PemItem::Certificate(c) = item.map_err(|e| bad(format!("not a PEM file: {e}")))? {
+            certs.push(c);
         }
     }
     if certs.is_empty() {

@@ -382,7 +382,7 @@ fn check_durations(node: &serde_json::Value, path: &mut Vec<String>) -> Result<(
 }
 
 /// Relative paths written in a config file are relative to that file's folder (`paths.*`,
-/// `camera.model`), so that a county's firepoint.toml works from any working directory. Defaults
+/// `camera.model`, `notify.ca_file`), so that a county's firepoint.toml works from any working directory. Defaults
 /// and `--set` values stay relative to the working directory. A store named by a `postgres://`
 /// URL is no path and stays as written.
 fn resolve_paths(table: &mut toml::Table, base: &Path) {
@@ -397,6 +397,9 @@ fn resolve_paths(table: &mut toml::Table, base: &Path) {
     }
     if let Some(model) = table.get_mut("camera").and_then(|c| c.as_table_mut()).and_then(|c| c.get_mut("model")) {
         fix(model);
+    }
+    if let Some(ca) = table.get_mut("notify").and_then(|c| c.as_table_mut()).and_then(|c| c.get_mut("ca_file")) {
+        fix(ca);
     }
 }
 

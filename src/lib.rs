@@ -29,6 +29,7 @@ pub mod lifecycle;
 pub mod locate;
 pub mod notify;
 pub mod persistence;
+pub mod phone;
 pub mod plan;
 pub mod report;
 pub mod report_map;

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{FalseAlarmCause, Status, Ticket};
-use crate::notify::{fill, sms, Channel, NotifyConfig, Outgoing};
+use crate::notify::{render, sms, values, Channel, NotifyConfig, Outgoing};
 
 /// A step a township team takes on a ticket.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -128,17 +128,8 @@ pub fn late_steps(t: &Ticket, now: DateTime<Utc>) -> Vec<Overdue> {
         .collect()
 }
 
-/// A step's name as the ledger and the SMS say it.
-pub fn step_chinese(step: &str) -> &'static str {
-    match step {
-        "ack" => "签收",
-        "on_site" => "到场",
-        "county" => "县办督办",
-        // `verify`, and `lead`: a satellite point still not verified past the township lead's
-        // deadline ("核查超时，升级至县办")
-        _ => "核查",
-    }
-}
+/// A step's name as the ledger and the SMS say it (worded in `notify`, whose robot texts say it too).
+pub use crate::notify::step_chinese;
 
 /// Hours a satellite ticket's township lead has, past the team's `verify` deadline (the day's
 /// cutoff, when the lead was told), to have it verified before the county office is told: the
@@ -313,7 +304,8 @@ pub fn messages(change: &Change, cfg: &NotifyConfig) -> Vec<Outgoing> {
     }];
     match action {
         "open" => {
-            let mut text = fill(&cfg.sms_template, t, cfg, &[]);
+            let vals = values(t, cfg, &[]);
+            let mut text = render(&cfg.sms_template, &vals);
             if is_sighting(t) {
                 // the pictures come with the alarm: links in the webhook, a short one in the SMS
                 let base = cfg.public_url.trim_end_matches('/');
@@ -330,15 +322,16 @@ pub fn messages(change: &Change, cfg: &NotifyConfig) -> Vec<Outgoing> {
             if t.team_phone != t.grid_phone {
                 phones.push(&t.team_phone);
             }
-            out.extend(phones.into_iter().filter_map(|p| sms(p, text.clone())));
+            out.extend(phones.into_iter().filter_map(|p| sms(p, text.clone(), "new_ticket", &vals)));
         }
         "escalate" => {
             let level = detail["level"].as_i64().unwrap_or(1);
             let step = step_chinese(detail["step"].as_str().unwrap_or(""));
-            let who = if level >= 2 { "县办" } else { "乡镇负责人" };
-            let text = fill(&cfg.escalation_template, t, cfg, &[("step", step), ("level", who)]);
+            let who = crate::notify::level_chinese(level);
+            let vals = values(t, cfg, &[("step", step), ("level", who)]);
+            let text = render(&cfg.escalation_template, &vals);
             let phone = if level >= 2 { &cfg.county_office_phone } else { &t.team_phone };
-            out.extend(sms(phone, text));
+            out.extend(sms(phone, text, "escalation", &vals));
         }
         _ => {}
     }

@@ -3,23 +3,41 @@
 //! ([`deliver`]; the loop over the outbox is `sender::send_due`, run by `firepoint notify` from
 //! cron or inside `serve`).
 //!
-//! Channels, per township: a webhook (JSON, signed with HMAC-SHA256 over `timestamp.body` in
-//! `X-Firepoint-Signature: sha256=<hex>`, with `X-Firepoint-Timestamp`) and an SMS gateway over
-//! HTTP (JSON `{key, to, text, segments}`). Every message carries an idempotency key (body `key`
-//! and header `Idempotency-Key`): the sender may deliver a message more than once (a timeout
-//! after the receiver acted, a sender killed before it recorded success), and the receiver acts
-//! once per key. Timeouts, connection errors, 401, 403, 408, 429 and 5xx are retried with doubling
-//! backoff up to `max_attempts`; any other 4xx, and a redirect (never followed: a redirected POST
-//! loses its body), is permanent and the message is marked failed (`notify --retry-failed`
-//! queues failed messages again once the cause is fixed).
+//! Channels, per township: a webhook and SMS. A webhook is of a [`WebhookKind`]: `firepoint`
+//! (the event's JSON, signed with HMAC-SHA256 over `timestamp.body` in
+//! `X-Firepoint-Signature: sha256=<hex>`, with `X-Firepoint-Timestamp`), or a WeCom or DingTalk
+//! group robot (the event rendered as text at delivery, [`robot`]). SMS go through an
+//! [`SmsProvider`]: the generic gateway (JSON `{key, to, text, segments}`), Alibaba Cloud SMS
+//! ([`aliyun`]) or Tencent Cloud SMS ([`tencent`]); a provider holds the SMS text itself and takes
+//! the template's id and parameters, which every SMS in the outbox carries beside its text
+//! (`template`, `params`). HTTPS is rustls (ring) with Mozilla's roots plus the bureau's own CA
+//! (`ca_file`, [`agent`]).
+//!
+//! Every message carries an idempotency key (body `key` and header `Idempotency-Key`; a
+//! provider's `OutId` / `SessionContext`): the sender may deliver a message more than once (a
+//! timeout after the receiver acted, a sender killed before it recorded success), and a receiver
+//! of ours acts once per key. The SMS providers and the robots take no such key: for them exactly
+//! once is the outbox's claim and record, and a send cut off after they accepted it goes once more.
+//! Timeouts, connection errors, 401, 403, 408, 429 and 5xx are retried with doubling backoff up
+//! to `max_attempts`, and so are a provider's throttling and flow-control answers; any other 4xx,
+//! a provider's refusal (template, signature, number, credentials), a server certificate that is
+//! not trusted, and a redirect (never followed: a redirected POST loses its body), are permanent
+//! and the message is marked failed (`notify --retry-failed` queues failed messages again once the
+//! cause is fixed).
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::Ticket;
+
+pub mod aliyun;
+pub mod robot;
+pub mod tencent;
+mod tls;
+
+pub use tls::{agent, TlsError};
 
 /// Where notifications go, from the `[notify]` section.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
@@ -28,12 +46,30 @@ pub struct NotifyConfig {
     /// Every ticket change is posted here as JSON (empty: no webhook). A township's own URL in
     /// `townships` takes its place for that township's tickets.
     pub webhook_url: String,
-    /// HMAC-SHA256 key of the webhook signature (empty: unsigned).
+    /// The webhook's secret: for `firepoint`, the HMAC-SHA256 key of `X-Firepoint-Signature`;
+    /// for `dingtalk`, the robot's signing secret (加签, `SEC…`); unused by `wecom` (its key is in
+    /// the URL). Empty: unsigned.
     pub webhook_secret: String,
-    /// SMS gateway endpoint (HTTP POST, JSON); empty: no SMS.
+    /// What the webhook understands: `firepoint` (the event's JSON, signed), `wecom` (a WeCom
+    /// group robot, `https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=…`) or `dingtalk` (a
+    /// DingTalk custom robot, `https://oapi.dingtalk.com/robot/send?access_token=…`). A robot gets
+    /// the event as a text message; it keeps no idempotency key, so a send cut off after the
+    /// robot accepted it is posted once more.
+    pub webhook_kind: WebhookKind,
+    /// A PEM file with the bureau's own CA certificate(s), trusted beside Mozilla's roots for
+    /// every `https://` receiver (a township server or SMS gateway with a certificate of the
+    /// bureau's CA). Empty: Mozilla's roots alone.
+    pub ca_file: String,
+    /// Who sends the SMS: `gateway` (a generic HTTP gateway at `sms_url`, the text as JSON),
+    /// `aliyun` (Alibaba Cloud SMS, SendSms) or `tencent` (Tencent Cloud SMS, SendSms); the two
+    /// providers take the account and templates in `[notify.provider]`.
+    pub sms_provider: SmsProvider,
+    /// SMS gateway endpoint (HTTP POST, JSON); empty: no SMS (`sms_provider = "gateway"`).
     pub sms_url: String,
     /// Sent as `Authorization: Bearer …` to the SMS gateway when set.
     pub sms_token: String,
+    /// The Alibaba or Tencent Cloud SMS account and its approved templates (`sms_provider`).
+    pub provider: ProviderConfig,
     /// The SMS of a new ticket to the grid member and the township team leader. Placeholders:
     /// {township} {village} {grid} {member} {kind} {window} (the risk windows it was seen in, as
     /// `（收工时）`; empty off-window) {deadline} (Beijing HH:MM; with the date when it is not the
@@ -66,11 +102,182 @@ pub struct NotifyConfig {
     pub claim_s: i64,
 }
 
+/// A township's own webhook (`[notify.townships.CODE]`), in place of the county's.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct TownshipChannel {
     pub webhook_url: String,
+    /// As `notify.webhook_secret`, for this URL.
     pub webhook_secret: String,
+    /// As `notify.webhook_kind`, for this URL.
+    pub webhook_kind: WebhookKind,
+}
+
+/// What a webhook URL understands (see [`NotifyConfig::webhook_kind`]).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookKind {
+    /// The event's JSON as it is, signed with `X-Firepoint-Signature`, with its idempotency key.
+    #[default]
+    Firepoint,
+    /// A WeCom (企业微信) group robot: a text message; `errcode` in the answer.
+    Wecom,
+    /// A DingTalk (钉钉) custom robot: a text message, signed with `timestamp` and `sign` in the
+    /// URL when a secret is set; `errcode` in the answer.
+    Dingtalk,
+}
+
+/// Who delivers the SMS (see [`NotifyConfig::sms_provider`]).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SmsProvider {
+    /// A generic HTTP gateway at `sms_url`: `{key, to, text, segments}` as JSON.
+    #[default]
+    Gateway,
+    /// Alibaba Cloud SMS (阿里云短信), SendSms, RPC style signed with HMAC-SHA1.
+    Aliyun,
+    /// Tencent Cloud SMS (腾讯云短信), SendSms of API 3.0, signed with TC3-HMAC-SHA256.
+    Tencent,
+}
+
+/// The SMS provider's account and templates (`[notify.provider]`). A provider sends only
+/// templates it approved: the text is the template's, and the message gives its parameters.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProviderConfig {
+    /// AccessKey ID (Alibaba) or SecretId (Tencent), of a RAM / CAM user allowed to send SMS only.
+    pub key_id: String,
+    /// AccessKey secret (Alibaba) or SecretKey (Tencent).
+    pub key_secret: String,
+    /// The approved signature (签名), without 【】.
+    pub sign_name: String,
+    /// Tencent: the SMS application's SdkAppId (`1400…`).
+    pub sdk_app_id: String,
+    /// Tencent: the API region (`ap-guangzhou`, `ap-beijing` or `ap-nanjing`).
+    pub region: String,
+    /// The API's address; empty: the provider's (`https://dysmsapi.aliyuncs.com/`,
+    /// `https://sms.tencentcloudapi.com/`). Set for a proxy, or a test receiver.
+    pub endpoint: String,
+    /// The new-ticket SMS (`sms_template`'s): its placeholders {township} {village} {grid}
+    /// {member} {kind} {window} {deadline} {map} {id} are the parameters.
+    pub new_ticket: ProviderTemplate,
+    /// The escalation SMS (`escalation_template`'s): also {step} {level}.
+    pub escalation: ProviderTemplate,
+    /// The tower notice SMS to the county office: {camera} (camera id), {trouble} (离线, 画面冻结
+    /// or 画面异常), {since} (Beijing `MM-DD HH:MM`), {state} (告警 or 恢复).
+    pub tower: ProviderTemplate,
+}
+
+/// One approved provider template and the placeholders it is given.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProviderTemplate {
+    /// The template's id (Alibaba `SMS_…` TemplateCode, Tencent numeric TemplateId).
+    pub id: String,
+    /// The placeholders the template takes, by name. Alibaba: a variable `${name}` each,
+    /// sent as `{"name": value}`; Tencent: `{1}`, `{2}`… in this order. Empty: the default list
+    /// shown here (so `new_ticket = { id = "…" }` takes it). Providers limit a
+    /// variable's length (see their template rules), so a template
+    /// names the short ones; {map} is a link, which a provider approves only in
+    /// templates made for links.
+    pub params: Vec<String>,
+}
+
+/// The parameters of each provider template when its `params` is empty.
+const DEFAULT_PARAMS: [(&str, &[&str]); 3] = [
+    ("new_ticket", &["township", "village", "grid", "kind", "member", "deadline"]),
+    ("escalation", &["township", "village", "step", "level"]),
+    ("tower", &["camera", "trouble", "since", "state"]),
+];
+
+impl Default for ProviderConfig {
+    fn default() -> Self {
+        let template = |i: usize| ProviderTemplate {
+            id: String::new(),
+            params: DEFAULT_PARAMS[i].1.iter().map(|s| s.to_string()).collect(),
+        };
+        ProviderConfig {
+            key_id: String::new(),
+            key_secret: String::new(),
+            sign_name: String::new(),
+            sdk_app_id: String::new(),
+            region: "ap-guangzhou".into(),
+            endpoint: String::new(),
+            new_ticket: template(0),
+            escalation: template(1),
+            tower: template(2),
+        }
+    }
+}
+
+/// The placeholders of each SMS a provider template may take.
+const NEW_TICKET: &[&str] = &["township", "village", "grid", "member", "kind", "window", "deadline", "map", "id"];
+const ESCALATION_EXTRA: &[&str] = &["step", "level"];
+const TOWER: &[&str] = &["camera", "trouble", "since", "state"];
+
+impl ProviderConfig {
+    /// The template of an SMS (`template` of its outbox body) and the placeholders it takes.
+    pub fn template(&self, name: &str) -> Option<(&str, Vec<String>)> {
+        let t = match name {
+            "new_ticket" => &self.new_ticket,
+            "escalation" => &self.escalation,
+            "tower" => &self.tower,
+            _ => return None,
+        };
+        let params = match DEFAULT_PARAMS.iter().find(|(n, _)| *n == name) {
+            Some((_, default)) if t.params.is_empty() => default.iter().map(|s| s.to_string()).collect(),
+            _ => t.params.clone(),
+        };
+        Some((&t.id, params))
+    }
+
+    fn check(&self, provider: SmsProvider) -> Result<(), String> {
+        let mut missing: Vec<&str> = [
+            ("key_id", &self.key_id),
+            ("key_secret", &self.key_secret),
+            ("sign_name", &self.sign_name),
+            ("new_ticket.id", &self.new_ticket.id),
+            ("escalation.id", &self.escalation.id),
+            ("tower.id", &self.tower.id),
+        ]
+        .into_iter()
+        .filter(|(_, v)| v.trim().is_empty())
+        .map(|(k, _)| k)
+        .collect();
+        if provider == SmsProvider::Tencent {
+            missing.extend(
+                [("sdk_app_id", &self.sdk_app_id), ("region", &self.region)]
+                    .iter()
+                    .filter(|(_, v)| v.trim().is_empty())
+                    .map(|(k, _)| *k),
+            );
+        }
+        if !missing.is_empty() {
+            let which = if provider == SmsProvider::Tencent { "tencent" } else { "aliyun" };
+            return Err(format!(
+                "notify.sms_provider = \"{which}\" needs notify.provider.{}",
+                missing.join(", notify.provider.")
+            ));
+        }
+        let escalation: Vec<&str> = NEW_TICKET.iter().chain(ESCALATION_EXTRA).copied().collect();
+        for (name, t, known) in [
+            ("new_ticket", &self.new_ticket, NEW_TICKET),
+            ("escalation", &self.escalation, &escalation[..]),
+            ("tower", &self.tower, TOWER),
+        ] {
+            if let Some(bad) = t.params.iter().find(|p| !known.contains(&p.as_str())) {
+                let all: Vec<String> = known.iter().map(|k| format!("{{{k}}}")).collect();
+                return Err(format!(
+                    "notify.provider.{name}.params: unknown placeholder {bad} (known: {})",
+                    all.join(" ")
+                ));
+            }
+        }
+        if !self.endpoint.is_empty() {
+            check_url("notify.provider.endpoint", &self.endpoint)?;
+        }
+        Ok(())
+    }
 }
 
 impl Default for NotifyConfig {
@@ -78,8 +285,12 @@ impl Default for NotifyConfig {
         NotifyConfig {
             webhook_url: String::new(),
             webhook_secret: String::new(),
+            webhook_kind: WebhookKind::Firepoint,
+            ca_file: String::new(),
+            sms_provider: SmsProvider::Gateway,
             sms_url: String::new(),
             sms_token: String::new(),
+            provider: ProviderConfig::default(),
             sms_template:
                 "【火情】{township}{village}网格{grid}疑似{kind}{window}，请{member}{deadline}前到场核查{map}".into(),
             escalation_template: "【超时】{township}{village}火情{step}超时，升级至{level}，请督办{map}".into(),
@@ -120,20 +331,48 @@ impl NotifyConfig {
         for (key, url) in named.into_iter().chain(townships).filter(|(_, u)| !u.is_empty()) {
             check_url(&key, url)?;
         }
+        if !self.county_office_phone.trim().is_empty() {
+            crate::phone::mobile(&self.county_office_phone)
+                .map_err(|why| format!("notify.county_office_phone: {why} (the county office is told by SMS)"))?;
+        }
+        if self.sms_provider != SmsProvider::Gateway {
+            self.provider.check(self.sms_provider)?;
+        }
+        if !self.ca_file.is_empty() {
+            tls::bureau_roots(std::path::Path::new(&self.ca_file)).map_err(|e| e.to_string())?;
+        }
         Ok(())
     }
 
     /// The webhook URL a township's messages go to, if any.
     pub fn webhook_url(&self, township: &str) -> Option<&str> {
-        self.webhook(township).map(|(url, _)| url)
+        self.webhook(township).map(|h| h.url)
     }
 
-    fn webhook(&self, township: &str) -> Option<(&str, &str)> {
+    /// The webhook a township's messages go to: its own, else the county's.
+    pub fn webhook(&self, township: &str) -> Option<Hook<'_>> {
         match self.townships.get(township).filter(|t| !t.webhook_url.is_empty()) {
-            Some(t) => Some((&t.webhook_url, &t.webhook_secret)),
-            None => (!self.webhook_url.is_empty()).then_some((&self.webhook_url, &self.webhook_secret)),
+            Some(t) => Some(Hook { url: &t.webhook_url, secret: &t.webhook_secret, kind: t.webhook_kind }),
+            None => (!self.webhook_url.is_empty()).then_some(Hook {
+                url: &self.webhook_url,
+                secret: &self.webhook_secret,
+                kind: self.webhook_kind,
+            }),
         }
     }
+
+    /// Whether SMS can go out: a gateway URL, or a provider (checked complete when loaded).
+    fn sms_configured(&self) -> bool {
+        self.sms_provider != SmsProvider::Gateway || !self.sms_url.is_empty()
+    }
+}
+
+/// One webhook: where, its secret and what it understands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hook<'a> {
+    pub url: &'a str,
+    pub secret: &'a str,
+    pub kind: WebhookKind,
 }
 
 /// Refuses what is not an absolute http(s) URL with a host (and a valid port).
@@ -206,6 +445,21 @@ pub struct Outgoing {
 
 /// Fills a template's {placeholders} for ticket `t`.
 pub fn fill(template: &str, t: &Ticket, cfg: &NotifyConfig, extra: &[(&str, &str)]) -> String {
+    render(template, &values(t, cfg, extra))
+}
+
+/// Replaces each {name} of `template` by its value.
+pub fn render(template: &str, values: &BTreeMap<String, String>) -> String {
+    let mut text = template.to_string();
+    for (k, v) in values {
+        text = text.replace(&format!("{{{k}}}"), v);
+    }
+    text
+}
+
+/// The value of every placeholder for ticket `t` (and `extra`'s): what a template is filled
+/// with, and what a provider's SMS template gets as its parameters.
+pub fn values(t: &Ticket, cfg: &NotifyConfig, extra: &[(&str, &str)]) -> BTreeMap<String, String> {
     let map = if cfg.map_url.is_empty() {
         format!(" {:.5},{:.5}", t.lon, t.lat)
     } else {
@@ -228,20 +482,43 @@ pub fn fill(template: &str, t: &Ticket, cfg: &NotifyConfig, extra: &[(&str, &str
     // window labels are `name span`: the SMS names them only
     let names: Vec<&str> = t.windows.iter().filter_map(|w| w.split(' ').next()).collect();
     let window = if names.is_empty() { String::new() } else { format!("（{}）", names.join("、")) };
-    let mut text = template
-        .replace("{township}", &t.township)
-        .replace("{village}", &t.village)
-        .replace("{grid}", &t.grid_id)
-        .replace("{member}", if t.grid_member.is_empty() { "网格员" } else { &t.grid_member })
-        .replace("{kind}", t.kind.event_chinese())
-        .replace("{window}", &window)
-        .replace("{deadline}", &deadline)
-        .replace("{map}", &map)
-        .replace("{id}", &t.id);
-    for (k, v) in extra {
-        text = text.replace(&format!("{{{k}}}"), v);
+    let member = if t.grid_member.is_empty() { "网格员" } else { &t.grid_member };
+    [
+        ("township", t.township.as_str()),
+        ("village", &t.village),
+        ("grid", &t.grid_id),
+        ("member", member),
+        ("kind", t.kind.event_chinese()),
+        ("window", &window),
+        ("deadline", &deadline),
+        ("map", &map),
+        ("id", &t.id),
+    ]
+    .into_iter()
+    .chain(extra.iter().copied())
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+/// A step's name as the ledger and the SMS say it.
+pub fn step_chinese(step: &str) -> &'static str {
+    match step {
+        "ack" => "签收",
+        "on_site" => "到场",
+        "county" => "县办督办",
+        // `verify`, and `lead`: a satellite point still not verified past the township lead's
+        // deadline ("核查超时，升级至县办")
+        _ => "核查",
     }
-    text
+}
+
+/// Who an escalation of `level` goes to, as the SMS says it (1 the township lead, 2 the county office).
+pub fn level_chinese(level: i64) -> &'static str {
+    if level >= 2 {
+        "县办"
+    } else {
+        "乡镇负责人"
+    }
 }
 
 /// SMS segments a text needs: 160 / 153 characters a segment in the GSM 7-bit alphabet (ASCII
@@ -257,12 +534,17 @@ pub fn sms_segments(text: &str) -> usize {
     }
 }
 
-/// An SMS of `text` to `to`; none to an empty number.
-pub fn sms(to: &str, text: String) -> Option<Outgoing> {
+/// An SMS of `text` to `to`; none to an empty number. `template` (`new_ticket`, `escalation` or
+/// `tower`) and the placeholders' `values` go with it for a provider, which sends its own
+/// approved template filled with them (a value is sent without the spaces around it).
+pub fn sms(to: &str, text: String, template: &str, values: &BTreeMap<String, String>) -> Option<Outgoing> {
+    let params: BTreeMap<&str, &str> = values.iter().map(|(k, v)| (k.as_str(), v.trim())).collect();
     (!to.trim().is_empty()).then(|| Outgoing {
         channel: Channel::Sms,
         target: to.trim().to_string(),
-        body: serde_json::json!({ "to": to.trim(), "segments": sms_segments(&text), "text": text }),
+        body: serde_json::json!({
+            "to": to.trim(), "segments": sms_segments(&text), "text": text, "template": template, "params": params,
+        }),
     })
 }
 
@@ -301,66 +583,141 @@ pub enum Outcome {
     Permanent(String),
 }
 
-/// Posts one message; the webhook's secret comes from the configuration of its township.
+/// Delivers one message: a webhook to its township's URL as configured now (as the hook's kind
+/// wants it), an SMS through the configured provider (its target is the phone).
 pub fn deliver(agent: &ureq::Agent, m: &Claimed, cfg: &NotifyConfig, township: &str) -> Outcome {
-    // a webhook goes to its township's URL as configured now; an SMS's target is the phone, and
-    // it goes to the gateway
-    let url = match m.channel {
-        Channel::Sms if cfg.sms_url.is_empty() => return Outcome::Skipped("no SMS gateway (notify.sms_url)".into()),
-        Channel::Sms => cfg.sms_url.as_str(),
-        Channel::Webhook => match cfg.webhook(township) {
-            Some((url, _)) => url,
-            None => return Outcome::Skipped(format!("no webhook for township {township} (notify.webhook_url)")),
-        },
-    };
-    let mut req = agent
-        .post(url)
-        .header("Content-Type", "application/json")
-        .header("Idempotency-Key", &m.key)
-        .header("User-Agent", concat!("firepoint/", env!("CARGO_PKG_VERSION")));
     match m.channel {
-        Channel::Webhook => {
-            let secret = cfg.webhook(township).map(|(_, s)| s).unwrap_or("");
-            if !secret.is_empty() {
-                let stamp = Utc::now().timestamp().to_string();
-                req = req.header("X-Firepoint-Signature", &signature(secret, &stamp, &m.body));
-                req = req.header("X-Firepoint-Timestamp", &stamp);
-            }
-        }
-        Channel::Sms if !cfg.sms_token.is_empty() => {
-            req = req.header("Authorization", &format!("Bearer {}", cfg.sms_token))
-        }
-        Channel::Sms => {}
-    }
-    match req.send(m.body.as_bytes()) {
-        Ok(resp) => {
-            let status = resp.status().as_u16();
-            match status {
-                200..=299 => Outcome::Delivered,
-                // 401 / 403: a gateway credential expired or not yet granted — fixable, so retried
-                401 | 403 | 408 | 429 | 500..=599 => Outcome::Retry(format!("HTTP {status} from {url}")),
-                300..=399 => {
-                    let to = resp.headers().get("location").and_then(|l| l.to_str().ok()).unwrap_or("?").to_string();
-                    Outcome::Permanent(format!("HTTP {status} from {url}: redirected to {to}; configure the final URL"))
-                }
-                _ => Outcome::Permanent(format!("HTTP {status} from {url}")),
-            }
-        }
-        Err(ureq::Error::BadUri(e)) => Outcome::Permanent(format!("bad URL {url}: {e}")),
-        Err(e) => Outcome::Retry(e.to_string()),
+        Channel::Sms if !cfg.sms_configured() => Outcome::Skipped("no SMS gateway (notify.sms_url)".into()),
+        Channel::Sms => match cfg.sms_provider {
+            SmsProvider::Gateway => gateway(agent, m, cfg),
+            SmsProvider::Aliyun => aliyun::send(agent, m, cfg),
+            SmsProvider::Tencent => tencent::send(agent, m, cfg),
+        },
+        Channel::Webhook => match cfg.webhook(township) {
+            None => Outcome::Skipped(format!("no webhook for township {township} (notify.webhook_url)")),
+            Some(hook) if hook.kind == WebhookKind::Firepoint => firepoint_hook(agent, m, hook),
+            Some(hook) => robot::send(agent, m, hook, cfg),
+        },
     }
 }
 
-/// The HTTP client of the sender: the configured timeout, answers of every status read as
-/// answers (not errors).
-pub fn agent(cfg: &NotifyConfig) -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(cfg.timeout_s)))
-        .http_status_as_error(false)
-        // a redirected POST would arrive as a GET without its body: never follow, say so
-        .max_redirects(0)
-        .build()
-        .into()
+/// Posts the event's JSON as it is, signed when the hook has a secret.
+fn firepoint_hook(agent: &ureq::Agent, m: &Claimed, hook: Hook) -> Outcome {
+    let mut req = post(agent, hook.url, &m.key).header("Content-Type", "application/json");
+    if !hook.secret.is_empty() {
+        let stamp = Utc::now().timestamp().to_string();
+        req = req.header("X-Firepoint-Signature", &signature(hook.secret, &stamp, &m.body));
+        req = req.header("X-Firepoint-Timestamp", &stamp);
+    }
+    match exchange(req, m.body.as_bytes(), hook.url) {
+        Ok(answer) => answer.by_status(hook.url),
+        Err(outcome) => outcome,
+    }
+}
+
+/// Posts the SMS's JSON to the generic gateway.
+fn gateway(agent: &ureq::Agent, m: &Claimed, cfg: &NotifyConfig) -> Outcome {
+    let mut req = post(agent, &cfg.sms_url, &m.key).header("Content-Type", "application/json");
+    if !cfg.sms_token.is_empty() {
+        req = req.header("Authorization", &format!("Bearer {}", cfg.sms_token));
+    }
+    match exchange(req, m.body.as_bytes(), &cfg.sms_url) {
+        Ok(answer) => answer.by_status(&cfg.sms_url),
+        Err(outcome) => outcome,
+    }
+}
+
+/// A POST to `url` with the message's idempotency key and our User-Agent.
+fn post(agent: &ureq::Agent, url: &str, key: &str) -> ureq::RequestBuilder<ureq::typestate::WithBody> {
+    agent
+        .post(url)
+        .header("Idempotency-Key", key)
+        .header("User-Agent", concat!("firepoint/", env!("CARGO_PKG_VERSION")))
+}
+
+/// A receiver's answer: its status, where it redirects to, and its body (the first 64 KiB).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    pub status: u16,
+    pub location: String,
+    pub body: String,
+}
+
+impl Answer {
+    /// What the status alone says: 2xx delivered; 401, 403 (a credential expired or not yet
+    /// granted: fixable, so retried), 408, 429 and 5xx retried; a redirect and other 4xx permanent.
+    pub fn by_status(&self, url: &str) -> Outcome {
+        let (status, url) = (self.status, shown(url));
+        match status {
+            200..=299 => Outcome::Delivered,
+            401 | 403 | 408 | 429 | 500..=599 => Outcome::Retry(format!("HTTP {status} from {url}")),
+            300..=399 => Outcome::Permanent(format!(
+                "HTTP {status} from {url}: redirected to {}; configure the final URL",
+                self.location
+            )),
+            _ => Outcome::Permanent(format!("HTTP {status} from {url}")),
+        }
+    }
+}
+
+/// Sends `req` with `body` and reads the answer, of any status; a request that got no answer
+/// is the outcome of its failure: a bad URL and a server certificate we do not trust are
+/// permanent (the configuration must change: `notify.ca_file`, or the URL), anything else (a
+/// timeout, a refused or reset connection, a name not found) is retried.
+pub fn exchange(
+    req: ureq::RequestBuilder<ureq::typestate::WithBody>,
+    body: &[u8],
+    url: &str,
+) -> Result<Answer, Outcome> {
+    let failed = |e: ureq::Error| match e {
+        ureq::Error::BadUri(e) => Outcome::Permanent(format!("bad URL {}: {e}", shown(url))),
+        e if e.to_string().contains("invalid peer certificate") => Outcome::Permanent(format!(
+            "{}: the server's certificate is not trusted ({e}); if the bureau's own CA issued it, add the CA to \
+             notify.ca_file, then `firepoint notify --retry-failed`",
+            shown(url)
+        )),
+        e => Outcome::Retry(format!("{}: {e}", shown(url))),
+    };
+    let mut resp = req.send(body).map_err(failed)?;
+    let status = resp.status().as_u16();
+    let location = resp.headers().get("location").and_then(|l| l.to_str().ok()).unwrap_or("?").to_string();
+    // an answer cut short is still an answer: its status decides, its body may be empty
+    let body = resp.body_mut().with_config().limit(64 * 1024).read_to_string().unwrap_or_default();
+    Ok(Answer { status, location, body })
+}
+
+/// `url` as messages and the outbox show it: without its query, which holds a robot's key.
+pub fn shown(url: &str) -> &str {
+    url.split('?').next().unwrap_or(url)
+}
+
+/// A provider template's id and its parameters, (name, value) in the template's order.
+pub type Filled<'a> = (&'a str, Vec<(String, String)>);
+
+/// The provider template of an SMS from the outbox and its parameters, in the template's order;
+/// or why it cannot be sent by a provider (permanent: an SMS queued without parameters, by a
+/// version before providers, is sent by the gateway only).
+pub fn template_params<'a>(m: &Claimed, cfg: &'a NotifyConfig) -> Result<Filled<'a>, Outcome> {
+    let body: serde_json::Value = serde_json::from_str(&m.body).unwrap_or_default();
+    let name = body["template"].as_str().unwrap_or("");
+    let Some((id, names)) = cfg.provider.template(name) else {
+        return Err(Outcome::Permanent(format!(
+            "SMS {} has no template parameters (queued before notify.sms_provider was supported): send it by the gateway",
+            m.key
+        )));
+    };
+    let mut params = Vec::with_capacity(names.len());
+    for p in names {
+        match body["params"][&p].as_str() {
+            Some(v) => params.push((p, v.to_string())),
+            None => {
+                return Err(Outcome::Permanent(format!(
+                    "notify.provider.{name}.params names {{{p}}}, which a {name} SMS does not have"
+                )))
+            }
+        }
+    }
+    Ok((id, params))
 }
 
 /// Seconds until the next attempt after `attempts` failed ones.

@@ -7,8 +7,17 @@
 use chrono::Utc;
 use serde::Serialize;
 
-use crate::notify::{agent, deliver, NotifyConfig, Outcome};
+use crate::notify::{agent, deliver, NotifyConfig, Outcome, TlsError};
 use crate::store::{Store, StoreError};
+
+/// Why the sender could not run: its store, or its TLS roots (`notify.ca_file`).
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+}
 
 /// What one run of the sender did.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -28,9 +37,9 @@ pub struct SendReport {
 /// that failed in a way worth retrying (a township's webhook, or the SMS gateway) is left alone for the
 /// rest of the run, so one dead township webhook costs one timeout, not one per message, and
 /// never holds up the SMS behind it.
-pub fn send_due(store: &mut Store, cfg: &NotifyConfig, max_messages: usize) -> Result<SendReport, StoreError> {
+pub fn send_due(store: &mut Store, cfg: &NotifyConfig, max_messages: usize) -> Result<SendReport, SendError> {
+    let agent = agent(cfg)?;
     let mut report = SendReport { escalated: store.escalate_overdue(Utc::now(), cfg)?, ..Default::default() };
-    let agent = agent(cfg);
     let mut resting = crate::store::Resting::default();
     for _ in 0..max_messages {
         let Some((m, township)) = store.claim_message(Utc::now(), cfg.claim_s, &resting)? else { break };
@@ -87,11 +96,12 @@ fn tell_towers(
                 continue;
             }
             let since = n.since.with_timezone(&bj).format("%m-%d %H:%M");
-            let (event, text) = if closing {
+            let (event, text, state) = if closing {
                 let back = n.closed_at.unwrap_or(n.since).with_timezone(&bj).format("%m-%d %H:%M");
                 (
                     "tower.recovered".to_string(),
                     format!("【塔台恢复】摄像头{}已恢复（{}自{since}，{back}恢复）", n.camera_id, n.kind.chinese()),
+                    "恢复",
                 )
             } else {
                 let what = match n.kind {
@@ -101,8 +111,22 @@ fn tell_towers(
                         format!("画面异常，自{since}（北京时间）与预置位历史画面不符（移位、遮挡或失焦）")
                     }
                 };
-                (format!("tower.{}", n.kind.as_str()), format!("【塔台告警】摄像头{}{what}，请县办核查。", n.camera_id))
+                (
+                    format!("tower.{}", n.kind.as_str()),
+                    format!("【塔台告警】摄像头{}{what}，请县办核查。", n.camera_id),
+                    "告警",
+                )
             };
+            // a provider's tower template gets these (see `ProviderConfig::tower`)
+            let params: std::collections::BTreeMap<String, String> = [
+                ("camera", n.camera_id.to_string()),
+                ("trouble", n.kind.chinese().split('（').next().unwrap_or_default().to_string()),
+                ("since", since.to_string()),
+                ("state", state.to_string()),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
             let key = format!("tower/{}/{}", n.id, if closing { "close" } else { "open" });
             let body = serde_json::json!({ "event": event, "key": key, "notice": n, "text": text });
             let mut sends = vec![Claimed {
@@ -114,7 +138,7 @@ fn tell_towers(
                 body: body.to_string(),
                 attempts: 0,
             }];
-            if let Some(sms) = crate::notify::sms(&cfg.county_office_phone, text) {
+            if let Some(sms) = crate::notify::sms(&cfg.county_office_phone, text, "tower", &params) {
                 let mut b = sms.body;
                 b["key"] = format!("{key}/sms").into();
                 sends.push(Claimed {
@@ -158,7 +182,7 @@ fn tell_towers(
 /// long as the process lives (`firepoint serve` with `serve.notify_every_s`).
 pub fn spawn_loop(store_path: std::path::PathBuf, notify: NotifyConfig, every: std::time::Duration) {
     std::thread::spawn(move || loop {
-        let sent = Store::open(&store_path).and_then(|mut s| send_due(&mut s, &notify, 1000));
+        let sent = Store::open(&store_path).map_err(SendError::from).and_then(|mut s| send_due(&mut s, &notify, 1000));
         match sent {
             Ok(r) if r.delivered + r.escalated + r.failed.len() > 0 => tracing::info!(?r, "notifications"),
             Ok(_) => {}

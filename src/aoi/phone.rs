@@ -6,22 +6,14 @@
 //! Owns the rules only; what a wrong number does to a load is [`super::layers`]' decision (the
 //! feature is kept without its phone, and the number is named as a warning).
 //!
-//! (`notify::mobile` checks the numbers of the notification config by the same rules; one of the
-//! two should call the other.)
+//! A mobile number is `crate::phone`'s rule (the one the SMS senders and the notification config
+//! use), written here as its 11 national digits.
 
 /// The mainland mobile number in `raw`, as 11 digits: `1[3-9]` and nine more, optionally after
 /// `+86`, `86` or `0086`; spaces, dashes, dots and brackets between digits are ignored.
 pub fn mobile(raw: &str) -> Result<String, String> {
-    let digits = digits_of(raw)?;
-    let national = ["0086", "86"].iter().find_map(|p| digits.strip_prefix(p).filter(|d| d.len() == 11));
-    let n = national.unwrap_or(&digits);
-    if n.len() == 11 && n.starts_with('1') && (b'3'..=b'9').contains(&n.as_bytes()[1]) {
-        return Ok(n.to_string());
-    }
-    Err(format!(
-        "`{}` is not a mainland mobile number (11 digits starting 13–19, optionally after +86)",
-        crate::text::clip(raw, 40)
-    ))
+    // one rule for the whole crate: what the SMS senders accept (`crate::phone`)
+    crate::phone::national(raw)
 }
 
 /// A mobile number as [`mobile`], or a landline: a trunk `0`, the area code (two digits after the
@@ -95,7 +87,8 @@ mod tests {
             "++8613912345678",
         ] {
             let e = mobile(raw).unwrap_err();
-            assert!(e.contains(&format!("`{}`", raw.trim())) || e.contains('`'), "{raw}: {e}");
+            // the number is named (an empty one has nothing to name: said so)
+            assert!(e.contains(&format!("`{}", raw.trim())) || (raw.is_empty() && e == "no number"), "{raw}: {e}");
         }
     }
 

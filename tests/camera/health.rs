@@ -140,7 +140,7 @@ fn r20_a_tower_gone_silent_and_one_frozen_make_exactly_two_notices_and_the_onlin
     );
     let notify = || {
         let mut c = sb.cmd();
-        c.args(["--set", &hook, "--set", &sms, "--set", "notify.county_office_phone=\"0311-12345\"", "notify"]);
+        c.args(["--set", &hook, "--set", &sms, "--set", "notify.county_office_phone=\"13900000001\"", "notify"]);
         c.assert().success();
     };
     notify();
@@ -160,7 +160,7 @@ fn r20_a_tower_gone_silent_and_one_frozen_make_exactly_two_notices_and_the_onlin
         .lock()
         .unwrap()
         .iter()
-        .filter(|(p, _, b)| p == "/sms" && b["to"] == "0311-12345")
+        .filter(|(p, _, b)| p == "/sms" && b["to"] == "13900000001")
         .map(|(_, _, b)| b["text"].as_str().unwrap().to_string())
         .collect();
     assert!(

@@ -11,5 +11,6 @@ mod feed;
 mod notify;
 mod ops;
 mod page;
+mod providers;
 mod serve;
 mod store;

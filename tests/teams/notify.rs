@@ -115,7 +115,7 @@ fn r9_every_message_reaches_the_application_once_through_failures_and_sigkills()
         format!("notify.webhook_url=\"http://127.0.0.1:{port}/hook\""),
         format!("notify.webhook_secret=\"{SECRET}\""),
         format!("notify.sms_url=\"http://127.0.0.1:{port}/sms\""),
-        "notify.county_office_phone=\"0311-12345\"".into(),
+        "notify.county_office_phone=\"13900000001\"".into(),
         "notify.timeout_s=1".into(),
         "notify.backoff_s=1".into(),
         "notify.max_backoff_s=1".into(),
@@ -337,7 +337,7 @@ fn r9_messages_queued_by_a_batch_without_notify_settings_go_out_when_the_sender_
     sb.cmd().arg("run").assert().code(0); // no [notify] settings at all
     let tickets = sb.tickets().len();
     // a sender without channels skips; one with them (URLs resolved now) delivers the rest
-    sb.cmd().args(["--set", "notify.county_office_phone=\"0311-1\"", "tickets", "list"]).assert().success();
+    sb.cmd().args(["--set", "notify.county_office_phone=\"13900000002\"", "tickets", "list"]).assert().success();
     let hook = format!("notify.webhook_url=\"http://127.0.0.1:{port}/hook\"");
     let sms = format!("notify.sms_url=\"http://127.0.0.1:{port}/sms\"");
     let out = sb.cmd().args(["--set", &hook, "--set", &sms, "notify"]).output().unwrap();

@@ -32,6 +32,8 @@ pub(super) struct Seen {
     pub kind: InputKind,
     pub path: PathBuf,
     pub sha: String,
+    /// Its size and modification time, the same now as when it was hashed.
+    pub stamp: (i64, i64),
     pub archived_to: Option<String>,
 }
 
@@ -47,9 +49,11 @@ pub(super) fn unchanged(
     for ((kind, path), name) in inputs.into_iter().zip(names) {
         let now = super::stamp_of(&path).map(stamp);
         let same = |s: &&SeenFile| s.stamp.is_some() && s.stamp == now;
-        match known.get(&name).and_then(|rows| rows.iter().find(same)) {
-            Some(s) => seen.push(Seen { kind, path, sha: s.sha256.clone(), archived_to: s.archived_to.clone() }),
-            None => rest.push((kind, path)),
+        match (known.get(&name).and_then(|rows| rows.iter().find(same)), now) {
+            (Some(s), Some(stamp)) => {
+                seen.push(Seen { kind, path, sha: s.sha256.clone(), stamp, archived_to: s.archived_to.clone() })
+            }
+            _ => rest.push((kind, path)),
         }
     }
     Ok((seen, rest))
@@ -178,14 +182,17 @@ impl Ctx<'_> {
         Ok(())
     }
 
-    /// Inputs found recorded and unchanged: skipped unread, and sent on if they are still here.
+    /// Inputs found recorded and unchanged: skipped unread, and sent on (a kept one stays: the
+    /// store already holds its size and time, so a county-day of kept files costs nothing more).
     pub(super) fn skip_seen(&mut self, seen: Vec<Seen>) -> anyhow::Result<()> {
+        let keep = self.mode != Quarantine::Move || self.cfg.retention.inputs == InputsPolicy::Keep;
         for s in seen {
-            tracing::debug!(file = %s.path.display(), "already processed (unchanged since it was recorded)");
             self.report.skipped += 1;
             self.report.count(s.kind, "skipped");
-            let stamp = super::stamp_of(&s.path).map(stamp);
-            self.leave_inbox(s.kind, &s.path, &s.sha, stamp, s.archived_to.as_deref(), true)?;
+            if !keep {
+                tracing::debug!(file = %s.path.display(), "already processed (unchanged since it was recorded)");
+                self.leave_inbox(s.kind, &s.path, &s.sha, Some(s.stamp), s.archived_to.as_deref(), true)?;
+            }
         }
         Ok(())
     }

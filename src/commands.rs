@@ -25,6 +25,13 @@ pub fn finish_batch(report: &BatchReport) -> Exit {
             &format!("{} had {n} unreadable row(s); the rest was processed:{}", path.display(), first.concat()),
         );
     }
+    for (path, why) in &report.not_archived {
+        eprintln!(
+            "error: {} was processed but {why}: it stays in the inbox, is skipped unread, and is moved by the next \
+             batch that can (retention.inputs, paths.archive)",
+            path.display()
+        );
+    }
     println!("{report}");
     for id in &report.opened {
         println!("  new ticket {id}");

@@ -4,9 +4,11 @@
 //! it was hashed is skipped unread ([`unchanged`]: a county-day of kept frames costs a stat each,
 //! not a read). Once an input's results are committed it leaves the inbox by `retention.inputs`
 //! ([`Ctx::leave_inbox`]): moved to `archive/<Beijing day>/<its path under the inbox>` with a
-//! frame's pose sidecar, or deleted, or left. Its destination is written to the store before the
-//! file moves: killed between the commit and the move, the next batch finds the file unchanged,
-//! skips it unread and moves it to the same place, so nothing is lost and nothing repeated. Inputs
+//! frame's pose sidecar, or deleted, or left. Its size and time are written to the store before
+//! the file moves and where it went after: killed between the commit and the move, the next batch
+//! finds the file unchanged, skips it unread and moves it, so nothing is lost and nothing
+//! repeated; a row that names a place is always of a file that has left, the only rows pruning
+//! forgets (`Store::prune`). A file that cannot leave makes the batch partial. Inputs
 //! named by hand (`firepoint pass`) are never moved. [`prune_archive`] deletes old day folders.
 
 use std::path::{Path, PathBuf};
@@ -34,7 +36,6 @@ pub(super) struct Seen {
     pub sha: String,
     /// Its size and modification time, the same now as when it was hashed.
     pub stamp: (i64, i64),
-    pub archived_to: Option<String>,
 }
 
 /// Splits `inputs` into those recorded as processed and unchanged since (skipped unread) and the
@@ -50,9 +51,7 @@ pub(super) fn unchanged(
         let now = super::stamp_of(&path).map(stamp);
         let same = |s: &&SeenFile| s.stamp.is_some() && s.stamp == now;
         match (known.get(&name).and_then(|rows| rows.iter().find(same)), now) {
-            (Some(s), Some(stamp)) => {
-                seen.push(Seen { kind, path, sha: s.sha256.clone(), stamp, archived_to: s.archived_to.clone() })
-            }
+            (Some(s), Some(stamp)) => seen.push(Seen { kind, path, sha: s.sha256.clone(), stamp }),
             _ => rest.push((kind, path)),
         }
     }
@@ -128,7 +127,7 @@ pub fn prune_archive(cfg: &Config, now: chrono::DateTime<chrono::Utc>) -> std::i
 impl Ctx<'_> {
     /// After input `sha` at `path` is recorded (or found recorded): notes its size and
     /// modification time when hashed (`hashed`; `None`: looked at again here) and sends it where
-    /// `retention.inputs` says, to `planned` when an earlier batch chose the place. `own` is false
+    /// `retention.inputs` says, then notes where it went. `own` is false
     /// for a second file of content recorded under another name: it leaves, the record is not
     /// its. A file that cannot leave is said and stays (the next batch skips it unread and tries
     /// again); only the store failing stops the batch.
@@ -138,7 +137,6 @@ impl Ctx<'_> {
         path: &Path,
         sha: &str,
         hashed: Option<(i64, i64)>,
-        planned: Option<&str>,
         own: bool,
     ) -> anyhow::Result<()> {
         if self.mode != Quarantine::Move {
@@ -155,23 +153,29 @@ impl Ctx<'_> {
                 _ => return Ok(()),
             },
         };
-        let policy = self.cfg.retention.inputs;
-        let to = match (policy, planned) {
-            (InputsPolicy::Keep, _) => None,
-            (InputsPolicy::Delete, _) | (InputsPolicy::Archive, Some(DELETED)) => Some(DELETED.to_string()),
-            (InputsPolicy::Archive, Some(p)) => Some(p.to_string()),
-            (InputsPolicy::Archive, None) => Some(archive_target(self.cfg, path).display().to_string()),
+        let to = match self.cfg.retention.inputs {
+            InputsPolicy::Keep => None,
+            InputsPolicy::Delete => Some(DELETED.to_string()),
+            InputsPolicy::Archive => Some(archive_target(self.cfg, path).display().to_string()),
         };
         if own {
-            self.store.mark_file(sha, stamp, to.as_deref())?;
+            self.store.mark_file(sha, stamp, None)?;
         }
         let Some(to) = to else { return Ok(()) };
-        let moved = if to == DELETED {
-            with_sidecar(kind, path, path).iter().try_for_each(|(f, _)| std::fs::remove_file(f))
-        } else {
-            with_sidecar(kind, path, Path::new(&to)).iter().try_for_each(|(f, t)| move_file(f, t))
-        };
+        // the sidecar first: killed between the two, the frame is still here (and is moved by
+        // the next batch, unread), never a sidecar left without its frame
+        let mut files =
+            if to == DELETED { with_sidecar(kind, path, path) } else { with_sidecar(kind, path, Path::new(&to)) };
+        files.reverse();
+        let moved =
+            files.iter().try_for_each(|(f, t)| if to == DELETED { std::fs::remove_file(f) } else { move_file(f, t) });
         match moved {
+            // where it went is written once it is there: a row that names a place is of a file
+            // that has left the inbox (pruning forgets only those)
+            Ok(()) if own => {
+                self.store.mark_file(sha, None, Some(&to))?;
+                self.report.archived += 1
+            }
             Ok(()) => self.report.archived += 1,
             Err(e) => {
                 let why = format!("cannot {} it: {e}", if to == DELETED { "delete" } else { "archive" });
@@ -191,7 +195,7 @@ impl Ctx<'_> {
             self.report.count(s.kind, "skipped");
             if !keep {
                 tracing::debug!(file = %s.path.display(), "already processed (unchanged since it was recorded)");
-                self.leave_inbox(s.kind, &s.path, &s.sha, Some(s.stamp), s.archived_to.as_deref(), true)?;
+                self.leave_inbox(s.kind, &s.path, &s.sha, Some(s.stamp), true)?;
             }
         }
         Ok(())

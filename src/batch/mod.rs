@@ -92,10 +92,11 @@ pub struct BatchReport {
 }
 
 impl BatchReport {
-    /// `ok`, or `partial` when inputs were bad or partly unreadable or the feed was not written
-    /// (the exit status says the same).
+    /// `ok`, or `partial` when inputs were bad or partly unreadable, processed inputs could not
+    /// leave the inbox, or the feed was not written (the exit status says the same).
     pub fn outcome(&self) -> &'static str {
-        if self.failed.is_empty() && self.warned.is_empty() && self.feed_error.is_none() {
+        if self.failed.is_empty() && self.warned.is_empty() && self.feed_error.is_none() && self.not_archived.is_empty()
+        {
             "ok"
         } else {
             "partial"
@@ -518,7 +519,7 @@ impl<'a> Ctx<'a> {
         }
         self.report.opened.extend(rec.opened);
         // committed: the input may leave the inbox now
-        self.leave_inbox(input.kind, &input.path, &input.sha, input.stamp.map(inbox::stamp), None, true)
+        self.leave_inbox(input.kind, &input.path, &input.sha, input.stamp.map(inbox::stamp), true)
     }
 
     /// An input whose content the store holds as processed: skipped, and sent on (a second file
@@ -528,9 +529,8 @@ impl<'a> Ctx<'a> {
         self.report.skipped += 1;
         self.report.count(f.kind, "skipped");
         let recorded = self.store.input_file(&f.sha)?;
-        let own = recorded.as_ref().is_some_and(|(p, _)| Path::new(p) == f.path);
-        let planned = recorded.and_then(|(_, to)| to).filter(|_| own);
-        self.leave_inbox(f.kind, &f.path, &f.sha, f.stamp.map(inbox::stamp), planned.as_deref(), own)
+        let own = recorded.is_some_and(|p| Path::new(&p) == f.path);
+        self.leave_inbox(f.kind, &f.path, &f.sha, f.stamp.map(inbox::stamp), own)
     }
 
     /// Tower health (`crate::health`): a tower in trouble gets a notice for the county office, a

@@ -177,6 +177,7 @@ fn settle(ctx: &mut Ctx, worker: &str, input: &Found, detected: Result<Detected,
         Err(e) if e.is_retry() => {
             tracing::warn!("{}", anyhow::Error::from(e));
             ctx.report.retried.push(input.path.clone());
+            ctx.report.count(input.kind, "retried");
             ctx.store.dequeue(&input.sha)?;
             Ok(())
         }

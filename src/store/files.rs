@@ -1,6 +1,6 @@
 //! Inputs as files: what a batch's inbox check reads (which paths were recorded, with the size
-//! and modification time they had when they were hashed) and where a processed input went
-//! (`inputs.archived_to`: its archive path, or [`super::DELETED`]).
+//! and modification time they had when they were hashed) and where a processed input went once
+//! it left the inbox (`inputs.archived_to`: its archive path, or [`super::DELETED`]).
 
 use std::collections::HashMap;
 
@@ -13,7 +13,6 @@ pub struct SeenFile {
     pub sha256: String,
     /// Size in bytes and modification time (nanoseconds since 1970) when it was hashed.
     pub stamp: Option<(i64, i64)>,
-    pub archived_to: Option<String>,
 }
 
 /// Paths asked about in one statement.
@@ -27,7 +26,7 @@ impl super::Store {
         for chunk in paths.chunks(CHUNK) {
             let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("?{i}")).collect();
             let sql = format!(
-                "SELECT path, sha256, size, mtime_ns, archived_to FROM inputs WHERE status = 'done' AND path IN ({})",
+                "SELECT path, sha256, size, mtime_ns FROM inputs WHERE status = 'done' AND path IN ({})",
                 marks.join(", ")
             );
             let params: Vec<Val> = chunk.iter().map(|p| Val::from(p.as_str())).collect();
@@ -37,31 +36,25 @@ impl super::Store {
                     (Some(size), Some(mtime)) => Some((size, mtime)),
                     _ => None,
                 };
-                let seen = SeenFile {
-                    sha256: r.text(1).map_err(self.sql())?,
-                    stamp,
-                    archived_to: r.opt_text(4).map_err(self.sql())?,
-                };
+                let seen = SeenFile { sha256: r.text(1).map_err(self.sql())?, stamp };
                 out.entry(r.text(0).map_err(self.sql())?).or_default().push(seen);
             }
         }
         Ok(out)
     }
 
-    /// The path a processed input `sha256` was recorded at and where it went, if it was
-    /// archived or deleted.
-    pub fn input_file(&self, sha256: &str) -> Result<Option<(String, Option<String>)>, StoreError> {
+    /// The path a processed input `sha256` was recorded at.
+    pub fn input_file(&self, sha256: &str) -> Result<Option<String>, StoreError> {
         let row = self
             .conn
-            .row("SELECT path, archived_to FROM inputs WHERE sha256 = ?1 AND status = 'done'", vals![sha256])
+            .row("SELECT path FROM inputs WHERE sha256 = ?1 AND status = 'done'", vals![sha256])
             .map_err(self.sql())?;
-        let Some(r) = row else { return Ok(None) };
-        Ok(Some((r.text(0).map_err(self.sql())?, r.opt_text(1).map_err(self.sql())?)))
+        row.map(|r| r.text(0)).transpose().map_err(self.sql())
     }
 
     /// Notes the file of processed input `sha256`: its size and modification time when it was
-    /// hashed (when known) and where it goes next (before it is moved: killed between the two,
-    /// the next batch finds the file unchanged and moves it there).
+    /// hashed (before it leaves the inbox: killed before it has, the next batch finds the file
+    /// unchanged and moves it unread), or where it went (once it is there).
     pub fn mark_file(
         &mut self,
         sha256: &str,

@@ -250,3 +250,31 @@ fn r21_pruning_keeps_the_record_and_the_inbox_check(db: &Db) {
 }
 
 both!(r21_pruning_keeps_the_record_and_the_inbox_check);
+
+/// A processed input that cannot leave (the archive is not a folder here) makes the batch partial,
+/// is named, stays in the inbox with no place recorded (so pruning never forgets it), and the next
+/// batch that can moves it without processing it again.
+#[test]
+fn r21_an_input_that_cannot_leave_is_said_kept_in_mind_and_moved_by_the_next_batch() {
+    let sb = Sandbox::new();
+    let inputs = tables(&sb, 2);
+    std::fs::create_dir_all(sb.path("work")).unwrap();
+    std::fs::write(sb.path("work/not-a-folder"), b"x").unwrap();
+    let out = sb.cmd().args(["--set", "paths.archive=\"work/not-a-folder\"", "run"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "partial: {stderr}");
+    assert!(stderr.contains("MODIS_000.csv was processed but cannot archive it"), "{stderr}");
+    assert!(inputs.iter().all(|p| p.exists()), "they stay");
+    assert_eq!(sb.tickets().len(), 2);
+    let s = store(&sb);
+    assert_eq!(s.last_batch_run().unwrap().unwrap().outcome, "partial");
+    let db = rusqlite::Connection::open(sb.path("work/firepoint.sqlite")).unwrap();
+    let placed: i64 =
+        db.query_row("SELECT count(*) FROM inputs WHERE archived_to IS NOT NULL", [], |r| r.get(0)).unwrap();
+    assert_eq!(placed, 0, "no place recorded for files still in the inbox");
+    let out = sb.cmd().arg("run").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout(&out).contains("inputs: 2 found, 2 already done, 0 processed"), "{}", stdout(&out));
+    assert!(inputs.iter().all(|p| !p.exists()) && archived(&sb).len() == 2);
+    assert_eq!(sb.tickets().len(), 2);
+}

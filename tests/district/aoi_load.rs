@@ -217,7 +217,7 @@ fn r21_phone_numbers_are_checked_and_written_one_way_when_the_layers_are_read() 
     assert_eq!(aoi.villages.len(), layer["features"].as_array().unwrap().len(), "every village kept");
     assert_eq!(aoi.bad_phones.len(), 2, "{:?}", aoi.bad_phones);
     let fid1 =
-        format!("{}: feature 1, field `phone`: `139-1234-567` is not a mainland mobile number", villages.display());
+        format!("{}: feature 1, field `phone`: `139-1234-567`: a mainland mobile number has 11", villages.display());
     assert!(aoi.bad_phones[0].contains(&fid1), "{:?}", aoi.bad_phones);
     assert!(aoi.bad_phones[1].contains("`0318-1234567`"), "a grid member's landline: {:?}", aoi.bad_phones);
     // the sample district's own numbers pass: a township's landline, written one way

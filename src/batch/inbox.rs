@@ -59,18 +59,9 @@ pub(super) fn unchanged(
 }
 
 /// Where an input goes in the archive today: `archive/<Beijing day>/<its path under the inbox>`,
-/// `~2`, `~3` … before the extension when the name is taken.
+/// laid out as the quarantine is.
 fn archive_target(cfg: &Config, path: &Path) -> PathBuf {
-    let day = chrono::Utc::now().with_timezone(&crate::time::beijing()).format("%Y%m%d").to_string();
-    let rel = path.strip_prefix(&cfg.paths.inbox).unwrap_or(path);
-    let rel: PathBuf = rel.components().filter(|c| matches!(c, std::path::Component::Normal(_))).collect();
-    let first = cfg.paths.archive.join(day).join(rel);
-    let stem = first.file_stem().unwrap_or_default().to_string_lossy().into_owned();
-    let ext = first.extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default();
-    (1..)
-        .map(|n| if n == 1 { first.clone() } else { first.with_file_name(format!("{stem}~{n}{ext}")) })
-        .find(|t| !t.exists())
-        .expect("some suffix is free")
+    super::quarantine::dated_place(&cfg.paths.archive, &cfg.paths.inbox, path, |t| !t.exists())
 }
 
 /// Moves `from` to `to` (its folder made), across file systems too: copied, synced, renamed
@@ -191,8 +182,7 @@ impl Ctx<'_> {
     pub(super) fn skip_seen(&mut self, seen: Vec<Seen>) -> anyhow::Result<()> {
         let keep = self.mode != Quarantine::Move || self.cfg.retention.inputs == InputsPolicy::Keep;
         for s in seen {
-            self.report.skipped += 1;
-            self.report.count(s.kind, "skipped");
+            self.report.skip(s.kind);
             if !keep {
                 tracing::debug!(file = %s.path.display(), "already processed (unchanged since it was recorded)");
                 self.leave_inbox(s.kind, &s.path, &s.sha, Some(s.stamp), true)?;

@@ -103,6 +103,12 @@ impl BatchReport {
         }
     }
 
+    /// An input skipped: processed before (or the same content as another of this batch).
+    fn skip(&mut self, kind: InputKind) {
+        self.skipped += 1;
+        self.count(kind, "skipped");
+    }
+
     fn count(&mut self, kind: InputKind, outcome: &str) {
         *self.by_kind.entry(kind.as_str().into()).or_default().entry(outcome.into()).or_default() += 1;
     }
@@ -526,8 +532,7 @@ impl<'a> Ctx<'a> {
     /// of content recorded under another name leaves too, without taking over the record).
     fn skip_done(&mut self, f: &Found) -> anyhow::Result<()> {
         tracing::info!(file = %f.path.display(), "already processed (same content seen before)");
-        self.report.skipped += 1;
-        self.report.count(f.kind, "skipped");
+        self.report.skip(f.kind);
         let recorded = self.store.input_file(&f.sha)?;
         let own = recorded.is_some_and(|p| Path::new(&p) == f.path);
         self.leave_inbox(f.kind, &f.path, &f.sha, f.stamp.map(inbox::stamp), own)
@@ -726,8 +731,7 @@ fn run_batch(cfg: &Config, inputs: Vec<(InputKind, PathBuf)>, mode: Quarantine) 
             Ok(f) if ctx.store.input_status(&f.sha)?.as_deref() == Some("done") => ctx.skip_done(&f)?,
             Ok(f) if !batch_shas.insert(f.sha.clone()) => {
                 tracing::info!(file = %path.display(), "the same content as another input of this batch: left for the next");
-                ctx.report.skipped += 1;
-                ctx.report.count(kind, "skipped");
+                ctx.report.skip(kind);
             }
             Ok(f) => todo.push(f),
         }

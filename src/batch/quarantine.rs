@@ -11,23 +11,29 @@ use super::Quarantine;
 use crate::config::Config;
 use crate::ingest::{frame, InputKind};
 
-/// Where a bad input goes: `quarantine/<Beijing day>/<its path under the inbox>` (inputs named by
-/// hand: their path without the root), so `a/t.csv` and `b/t.csv` are both kept; a name already
-/// taken that day gets `~2`, `~3` … before its extension.
+/// Where a bad input goes: `quarantine/<Beijing day>/<its path under the inbox>` (see
+/// [`dated_place`]); a name taken by a file or by a note that day gets the next suffix.
 fn quarantine_target(cfg: &Config, path: &Path) -> PathBuf {
+    dated_place(&cfg.paths.quarantine, &cfg.paths.inbox, path, |t| !t.exists() && !note_of(t).exists())
+}
+
+/// `root/<Beijing day>/<path under the inbox>` (inputs named by hand: their path without the
+/// root), so `a/t.csv` and `b/t.csv` are both kept; `~2`, `~3` … before the extension until
+/// `free` accepts the name. The quarantine's and the archive's folders are laid out so.
+pub(super) fn dated_place(root: &Path, inbox: &Path, path: &Path, free: impl Fn(&Path) -> bool) -> PathBuf {
     let day = chrono::Utc::now().with_timezone(&crate::time::beijing()).format("%Y%m%d").to_string();
-    let rel: PathBuf = match path.strip_prefix(&cfg.paths.inbox) {
+    let rel: PathBuf = match path.strip_prefix(inbox) {
         Ok(rel) => rel.to_path_buf(),
         Err(_) => path.components().filter(|c| matches!(c, std::path::Component::Normal(_))).collect(),
     };
-    let first = cfg.paths.quarantine.join(day).join(rel);
+    let first = root.join(day).join(rel);
     let (stem, ext) = (
         first.file_stem().unwrap_or_default().to_string_lossy().into_owned(),
         first.extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default(),
     );
     (1..)
         .map(|n| if n == 1 { first.clone() } else { first.with_file_name(format!("{stem}~{n}{ext}")) })
-        .find(|t| !t.exists() && !note_of(t).exists())
+        .find(|t| free(t))
         .expect("some suffix is free")
 }
 

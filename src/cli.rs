@@ -19,7 +19,8 @@ pub struct Cli {
     /// Override one configuration key, e.g. `--set sla.on_site_min=10` (repeatable).
     #[arg(long = "set", global = true, value_name = "KEY=VALUE")]
     pub set: Vec<String>,
-    /// More log output on stderr (-v info, -vv debug). RUST_LOG overrides.
+    /// More log output on stderr: -v firepoint's progress, -vv its details, -vvv the libraries'
+    /// too (ONNX Runtime, GDAL, HTTP). RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
     /// Log lines on stderr as plain text, or as one JSON object a line (for a log shipper).

@@ -60,7 +60,7 @@ pub fn run_inbox(cfg: &Config) -> Result<Exit> {
     if !cfg.paths.inbox.is_dir() {
         bail!("inbox {} does not exist or is not a folder (paths.inbox)", cfg.paths.inbox.display());
     }
-    let inputs = firepoint::ingest::discover(&cfg.paths.inbox)
+    let inputs = firepoint::ingest::discover(&cfg.paths.inbox, cfg.batch.follow_linked_inbox)
         .with_context(|| format!("cannot list inbox {}", cfg.paths.inbox.display()))?;
     Ok(finish_batch(&firepoint::batch::run(cfg, inputs, firepoint::batch::Quarantine::Move)?))
 }

@@ -104,11 +104,24 @@ pub struct BatchConfig {
     /// finished within this many minutes: five missed runs of a 3-minute timer, or one batch
     /// running that long.
     pub stale_after_min: i64,
+    /// `inbox/satellite`, `frames`, `drone` or `weather` may be a symbolic link to a share the
+    /// upload server writes. `true`: such a link is walked and its files leave the share like any
+    /// inbox file (archived, quarantined). `false`: it is named in a warning and nothing under it
+    /// is read or moved (a link made by mistake never moves files the county did not put in the
+    /// inbox). A share mounted at the folder itself is always walked.
+    pub follow_linked_inbox: bool,
 }
 
 impl Default for BatchConfig {
     fn default() -> Self {
-        BatchConfig { stuck_after_min: 30, companion_wait_min: 10, claim_s: 600, poll_ms: 200, stale_after_min: 15 }
+        BatchConfig {
+            stuck_after_min: 30,
+            companion_wait_min: 10,
+            claim_s: 600,
+            poll_ms: 200,
+            stale_after_min: 15,
+            follow_linked_inbox: false,
+        }
     }
 }
 

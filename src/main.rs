@@ -44,9 +44,12 @@ pub fn say(what: Said, line: &str) {
 
 fn init_logging(verbose: u8, format: LogFormat) {
     LOG_FORMAT.get_or_init(|| format);
+    // -v and -vv turn up firepoint's own lines; the libraries (ONNX Runtime, GDAL, the HTTP and
+    // TLS stacks) stay at warnings until -vvv, or they flood the batch's progress
     let default = match verbose {
         0 => "warn",
-        1 => "info",
+        1 => "warn,firepoint=info",
+        2 => "warn,firepoint=debug",
         _ => "debug",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -59,7 +62,8 @@ fn init_logging(verbose: u8, format: LogFormat) {
         LogFormat::Json => log.json().with_current_span(true).with_span_list(false).init(),
     }
     // GDAL prints its own errors on stderr; ours already name the file, so GDAL's go to the log
-    gdal::config::set_error_handler(|class, code, msg| tracing::debug!(?class, code, "GDAL: {msg}"));
+    // (a library's: shown from -vvv)
+    gdal::config::set_error_handler(|class, code, msg| tracing::debug!(target: "gdal", ?class, code, "GDAL: {msg}"));
 }
 
 fn load_config(cli: &Cli) -> Result<Config> {

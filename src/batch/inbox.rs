@@ -55,6 +55,7 @@ pub(super) fn unchanged(
             _ => rest.push((kind, path)),
         }
     }
+    tracing::info!("batch: {} input(s) to read, {} unchanged since an earlier batch", rest.len(), seen.len());
     Ok((seen, rest))
 }
 

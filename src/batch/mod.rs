@@ -740,6 +740,13 @@ fn run_batch(cfg: &Config, inputs: Vec<(InputKind, PathBuf)>, mode: Quarantine) 
         todo.into_iter().partition(|f| matches!(f.kind, InputKind::Frame | InputKind::Drone));
     // frames first, then drone photos: the order a worker records them in (worker::order_key)
     let (frames, drones): (Vec<Found>, Vec<Found>) = photos.into_iter().partition(|f| f.kind == InputKind::Frame);
+    tracing::info!(
+        "batch: {} new: {} satellite or weather file(s), {} frame(s), {} drone photo(s)",
+        others.len() + frames.len() + drones.len(),
+        others.len(),
+        frames.len(),
+        drones.len()
+    );
     // the model is loaded and its first session started before anything is recorded: a
     // missing runtime or a model that cannot run is fatal (exit 2, nothing processed)
     let detector = if frames.is_empty() && drones.is_empty() { None } else { Some(detector(cfg, &aoi)?) };
@@ -808,6 +815,10 @@ fn score_frames(ctx: &mut Ctx, detector: &FrameDetector, frames: &[Found]) -> an
             ctx.scored(input.kind, &detected)?;
             ctx.finish(input, detected)?;
             bar.inc(1);
+        }
+        // the bar is drawn on a terminal only: cron's log (and -v) gets a line a chunk
+        if bar.is_hidden() {
+            tracing::info!("{}: {} of {} scored", kind.as_str(), bar.position(), frames.len());
         }
     }
     bar.finish_and_clear();

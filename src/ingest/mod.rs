@@ -215,9 +215,16 @@ fn in_folder(path: &Path, name: &str) -> bool {
 ///
 /// Only regular files are inputs: a FIFO or a link to a device would hang the batch, so such
 /// entries are named in a warning and left alone. Symbolic links to regular files are inputs
-/// (quarantine moves the link, never its target); links to folders are not followed, so the
-/// walk never leaves the inbox.
-pub fn discover(inbox: &Path) -> std::io::Result<Vec<(InputKind, PathBuf)>> {
+/// (quarantine and the archive move the link, never its target); links to folders below the
+/// four folders are not followed, so the walk never leaves them.
+///
+/// One of the four folders may itself be a symbolic link to a share the county's upload server
+/// writes: it is walked only with `follow_linked` (`batch.follow_linked_inbox`), and then its
+/// files are the county's inputs and leave it like any other (archived, quarantined). Without it
+/// the link is named in a warning and nothing under it is read or moved, so a link made by
+/// mistake (to a home folder, to `/`) never moves a file the county did not put in the inbox.
+/// A share mounted at the folder (a mount, a bind mount) is a folder, not a link: always walked.
+pub fn discover(inbox: &Path, follow_linked: bool) -> std::io::Result<Vec<(InputKind, PathBuf)>> {
     let mut out = Vec::new();
     for (sub, kind_of) in [
         ("weather", InputKind::of_weather as fn(&Path) -> Option<InputKind>),
@@ -227,7 +234,16 @@ pub fn discover(inbox: &Path) -> std::io::Result<Vec<(InputKind, PathBuf)>> {
         ("drone", InputKind::of_drone),
     ] {
         let root = inbox.join(sub);
-        // the roots may be links (a mounted share); below them no link to a folder is followed
+        let linked = std::fs::symlink_metadata(&root).is_ok_and(|m| m.file_type().is_symlink());
+        if linked && !follow_linked && root.is_dir() {
+            tracing::warn!(
+                "{}: a link to another folder, not read (its files would be moved out of it); set \
+                 batch.follow_linked_inbox = true if it is the county's share, or mount the share there",
+                root.display()
+            );
+            continue;
+        }
+        // below the four folders no link to a folder is followed
         if root.is_dir() {
             walk(&root, kind_of, &mut out)?;
         }

@@ -278,3 +278,34 @@ fn r21_an_input_that_cannot_leave_is_said_kept_in_mind_and_moved_by_the_next_bat
     assert!(inputs.iter().all(|p| !p.exists()) && archived(&sb).len() == 2);
     assert_eq!(sb.tickets().len(), 2);
 }
+
+/// Issue 22: `inbox/satellite` as a link to a folder outside the inbox. Unasked, nothing under it
+/// is read or moved and the warning names the link and the key; with `batch.follow_linked_inbox`
+/// (a share the upload server writes) its files are processed and archived like any other.
+#[test]
+fn r22_a_linked_inbox_folder_is_never_emptied_unless_the_county_says_it_is_its_share() {
+    let sb = Sandbox::new();
+    let share = sb.path("share/satellite");
+    std::fs::create_dir_all(&share).unwrap();
+    std::fs::create_dir_all(sb.path("work/inbox")).unwrap();
+    let table = share.join("MODIS_000.csv");
+    std::fs::write(&table, firms_table(&[(37.53, 115.52, "2026-06-01", "0530")])).unwrap();
+    std::os::unix::fs::symlink(&share, sb.path("work/inbox/satellite")).unwrap();
+
+    let out = sb.cmd().arg("run").output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(table.exists(), "a file the county did not put in the inbox was moved");
+    assert!(sb.tickets().is_empty(), "nothing under the link was read");
+    assert!(
+        stderr.contains("inbox/satellite") && stderr.contains("batch.follow_linked_inbox"),
+        "the warning names the link and the key: {stderr}"
+    );
+
+    let out = sb.cmd().args(["--set", "batch.follow_linked_inbox=true", "run"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(sb.tickets().len(), 1);
+    assert!(!table.exists(), "the county's share: its file left like any inbox file");
+    assert_eq!(archived(&sb).len(), 1);
+    assert!(sb.path("work/inbox/satellite").is_dir(), "the link itself stays");
+}

@@ -686,3 +686,31 @@ fn r21_the_postgresql_layout_lets_workers_and_the_feed_write_and_readers_read_po
     let refused = refused.as_db_error().map(|e| e.message().to_string()).unwrap_or_default();
     assert!(refused.contains("read-only"), "{refused}");
 }
+
+/// Issue 22: `-v` is firepoint's progress and `-vv` its details, never the libraries' internals
+/// (the PostgreSQL driver logs every query it prepares at debug); `-vvv` shows those too.
+#[test]
+#[ignore = "needs PostgreSQL: scripts/test.sh starts a throwaway cluster (scripts/pg.sh) and runs these"]
+fn r22_verbose_levels_show_firepoint_and_keep_the_libraries_quiet_postgres() {
+    let db = Db::postgres();
+    let sb = Sandbox::new();
+    std::fs::create_dir_all(sb.path("work/inbox/satellite")).unwrap();
+    std::fs::write(
+        sb.path("work/inbox/satellite/MODIS_000.csv"),
+        common::firms_table(&[(37.53, 115.52, "2026-06-01", "0530")]),
+    )
+    .unwrap();
+    let store = format!("paths.store={:?}", db.path().display().to_string());
+    let stderr = |v: &str, cmd: &str| {
+        let out = sb.cmd().args(["--set", &store, v, cmd]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let progress = stderr("-v", "run");
+    assert!(progress.contains("batch: 1 input(s) to read"), "-v shows the batch's progress: {progress}");
+    let details = stderr("-vv", "run");
+    assert!(details.contains("DEBUG"), "-vv shows firepoint's details: {details}");
+    assert!(!details.contains("preparing query"), "-vv floods with the driver's queries: {details}");
+    let all = stderr("-vvv", "run");
+    assert!(all.contains("preparing query"), "-vvv shows the libraries too: {all}");
+}

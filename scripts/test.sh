@@ -49,6 +49,13 @@ if [ "$real" = 0 ]; then
   cargo test --locked --no-fail-fast --test teams --test batch --test camera --test district -- --include-ignored \
     cap:: page:: hardening:: r21_systemd_analyze "${pg_tests[@]}" "${extra[@]}" 2>&1 | tee -a "$log" || failed=1
 fi
+# the province soak test in its short form (one minute; scripts/soak.sh --minutes N is the long
+# one): workers, senders and serve on a PostgreSQL cluster of its own, SIGKILLs, then its checks
+if [ "${#pg_tests[@]}" -gt 0 ]; then
+  bash scripts/soak.sh --seconds 60 2>&1 | tee -a "$log" || failed=1
+else
+  echo "test: PostgreSQL could not be started: the soak test (scripts/soak.sh) is SKIPPED" >&2
+fi
 # the per-stage criterion benches run once each, as a smoke test
 cargo test --locked --bench pipeline 2>&1 | tee -a "$log" || failed=1
 if [ "$real" = 1 ] && grep -Eq '^test result: .* [1-9][0-9]* ignored' "$log"; then

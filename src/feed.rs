@@ -3,7 +3,9 @@
 //! JSON Lines (`tickets.jsonl`, one ticket per line) and GeoJSON (`tickets.geojson`, for GIS and
 //! map screens). Each file is written beside its final name and renamed over it, so a reader never
 //! sees half a file. A batch that changed nothing (the store's ticket counter and the window's
-//! first day are those of the last write, `.feed-state`) writes nothing. The store stays the
+//! first day are those of the last write, `.feed-state`) writes nothing. Workers finishing at once
+//! take turns (an OS file lock, `.feed-lock`, from the check to the last rename), so the files and
+//! their state are one writer's and the last writer read the newest tickets. The store stays the
 //! source of truth and keeps the whole history (`firepoint tickets list`, the ledger); the feed
 //! can always be rebuilt.
 
@@ -193,9 +195,55 @@ pub fn is_current(dir: &Path, state: &FeedState) -> bool {
     written.as_ref() == Some(state) && files(dir).iter().all(|f| f.is_file())
 }
 
+/// The feed's lock file in `dir`: one writer at a time, from its check to its last rename.
+const LOCK: &str = ".feed-lock";
+
+/// Holds the feed lock of `dir` (an OS file lock on `.feed-lock`, released when the file is
+/// dropped or its process dies; opened without following a link planted there).
+fn lock(dir: &Path) -> Result<std::fs::File, FeedError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = dir.join(LOCK);
+    let locked = std::fs::create_dir_all(dir).and_then(|_| {
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o644)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&path)?;
+        file.lock()?;
+        Ok(file)
+    });
+    locked.map_err(|source| FeedError { path, source })
+}
+
 /// Writes both feed files into `dir`, then the state they were written from (last: killed
-/// before it, the next batch writes them again); returns their paths.
+/// before it, the next batch writes them again); returns their paths. Writers take turns (the
+/// feed lock), so the two files and the state are always those of one writer.
 pub fn write(dir: &Path, tickets: &[Ticket], state: Option<&FeedState>) -> Result<Vec<PathBuf>, FeedError> {
+    let _held = lock(dir)?;
+    write_locked(dir, tickets, state)
+}
+
+/// Writes the feed of `dir` unless it was written from `state` already: the check, the reading
+/// of the tickets (`tickets`) and the writing under one hold of the feed lock, so that of
+/// several workers finishing at once the last to write read the newest tickets, and a feed never
+/// goes back to what an earlier reader saw. Returns the feed's paths.
+pub fn refresh(
+    dir: &Path,
+    state: &FeedState,
+    tickets: impl FnOnce() -> anyhow::Result<Vec<Ticket>>,
+) -> anyhow::Result<Vec<PathBuf>> {
+    let _held = lock(dir)?;
+    if is_current(dir, state) {
+        tracing::debug!("no ticket changed since the feed was written: not written again");
+        return Ok(files(dir));
+    }
+    Ok(write_locked(dir, &tickets()?, Some(state))?)
+}
+
+fn write_locked(dir: &Path, tickets: &[Ticket], state: Option<&FeedState>) -> Result<Vec<PathBuf>, FeedError> {
     let [jl, gj]: [PathBuf; 2] = files(dir).try_into().expect("two files");
     write_atomic(&jl, jsonl(tickets).as_bytes())?;
     write_atomic(&gj, (serde_json::to_string_pretty(&geojson(tickets)).expect("json serialises") + "\n").as_bytes())?;

@@ -2,7 +2,8 @@
 //! one claimed message at a time, recording each outcome (`firepoint notify`, and `serve`'s
 //! background loop). Several senders may share a store: a claim is a conditional update, and a
 //! sender killed mid-send leaves its claim to expire; the message goes again with the same
-//! idempotency key.
+//! idempotency key. Senders escalating at once escalate each overdue step once (the store locks
+//! each ticket for the one that escalates it, and keys its messages by ticket, step and level).
 
 use chrono::Utc;
 use serde::Serialize;

@@ -319,12 +319,8 @@ impl<'a> Ctx<'a> {
             tickets,
             from_day: since.with_timezone(&crate::time::beijing()).format("%Y-%m-%d").to_string(),
         };
-        if crate::feed::is_current(dir, &state) {
-            tracing::debug!("no ticket changed since the feed was written: not written again");
-            return Ok(crate::feed::files(dir));
-        }
-        let tickets = self.store.tickets_for_feed(since)?;
-        Ok(crate::feed::write(dir, &tickets, Some(&state))?)
+        // read and written under the feed's lock: a worker finishing at once writes after
+        crate::feed::refresh(dir, &state, || Ok(self.store.tickets_for_feed(since)?))
     }
 
     /// Locates and records one input's detections, or quarantines it, or (a file still being

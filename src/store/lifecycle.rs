@@ -2,6 +2,13 @@
 //! (compare-and-set on the current state: a lost race changes nothing and is refused), the
 //! append-only audit row (`ticket_log`) and the notifications it sends (`outbox`). Also the
 //! escalation of overdue steps and the outbox's claim / settle for the sender.
+//!
+//! Several processes share a store (workers, senders, serve; on PostgreSQL at READ COMMITTED):
+//! an overdue step is escalated by the one sender that locks its ticket (`FOR UPDATE SKIP
+//! LOCKED`), and an escalation's messages are keyed by ticket, step and level, so a repeat could
+//! never queue a second message; a duplicate locks both tickets before it reads either, and
+//! never makes a chain (it names a ticket that carries the fire, and no ticket that carries one
+//! for others becomes a duplicate).
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
@@ -51,16 +58,27 @@ pub(super) fn log_change(
         vals![&t.id, action, from.map(|s| s.as_str()), t.status.as_str(), by, ts(at), detail.to_string()],
     )?;
     for (i, m) in announce.messages(change).into_iter().enumerate() {
-        let key = format!("{}/{seq}/{}/{i}", t.id, m.channel);
+        let key = format!("{}/{}/{}/{i}", t.id, change_key(change, seq), m.channel);
         let mut body = m.body;
         body["key"] = serde_json::Value::String(key.clone());
+        // a repeat of an escalation already queued (same ticket, step and level) is dropped here
         tx.exec(
             "INSERT INTO outbox (key, log_seq, ticket_id, channel, target, body, next_at, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7) ON CONFLICT (key) DO NOTHING",
             vals![key, seq, &t.id, m.channel.as_str(), &m.target, body.to_string(), ts(at)],
         )?;
     }
     Ok(seq)
+}
+
+/// What names a change in its messages' idempotency keys: an escalation by what it is (its step
+/// and level: `escalate/verify/1`), so that the same escalation made twice, by two senders or
+/// two officers, can only ever queue one message a channel; any other change by its audit row.
+fn change_key(change: &Change, seq: i64) -> String {
+    match (change.action, change.detail["step"].as_str(), change.detail["level"].as_i64()) {
+        ("escalate", Some(step), Some(level)) => format!("escalate/{step}/{level}"),
+        _ => seq.to_string(),
+    }
 }
 
 fn sql_list(states: &[Status]) -> String {
@@ -101,7 +119,14 @@ impl Store {
             return Err(StoreError::TooLate);
         }
         let sql = super::sql_at(&self.path);
+        let postgres = self.conn.is_postgres();
         self.conn.in_tx_or(true, sql, |tx| {
+            if let (Step::Duplicate { of }, true) = (step, postgres) {
+                // `A of B` and `B of A` at once: each locks both rows, in one order, before it reads
+                // either, so the second reads what the first wrote (SQLite's write lock serialises)
+                tx.rows("SELECT id FROM tickets WHERE id IN (?1, ?2) ORDER BY id FOR UPDATE", vals![id, of])
+                    .map_err(sql)?;
+            }
             let before = read_ticket(tx, id).map_err(sql)?.ok_or_else(|| StoreError::NoTicket(id.into()))?;
             if let Step::Duplicate { of } = step {
                 let other = read_ticket(tx, of)
@@ -113,6 +138,24 @@ impl Store {
                     let carrier = other.duplicate_of.unwrap_or_default();
                     return Err(StoreError::BadStep(format!(
                         "{of} is itself a duplicate of {carrier}; name {carrier}"
+                    )));
+                }
+                // nor a chain: a ticket that others name as their duplicate carries the fire for
+                // them; it is refused (re-pointing them would rewrite their steps behind the team)
+                let named_by = tx
+                    .rows(
+                        "SELECT id FROM tickets WHERE duplicate_of = ?1 AND status = 'duplicate' ORDER BY id",
+                        vals![id],
+                    )
+                    .map_err(sql)?
+                    .iter()
+                    .map(|r| r.text(0))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(sql)?;
+                if !named_by.is_empty() {
+                    return Err(StoreError::BadStep(format!(
+                        "{id} carries the fire for its duplicate(s) {}; mark {of} a duplicate of {id} instead",
+                        named_by.join(", ")
                     )));
                 }
             }
@@ -217,12 +260,16 @@ impl Store {
     /// audit row and notifications. Returns how many steps were escalated.
     pub fn escalate_overdue(&mut self, now: DateTime<Utc>, announce: &dyn Announce) -> Result<usize, StoreError> {
         let sql = super::sql_at(&self.path);
+        // PostgreSQL: the due tickets are claimed as they are read (row locks held to the commit),
+        // and read as they are now, not as the statement's snapshot had them; a ticket another
+        // sender is escalating is passed over (it escalates it). SQLite's write lock serialises.
+        let claim = if self.conn.is_postgres() { " FOR UPDATE SKIP LOCKED" } else { "" };
         self.conn.in_tx_or(true, sql, |tx| {
             let due = tx
                 .rows(
                     &format!(
                         "SELECT {} FROM tickets WHERE status IN ('open', 'acknowledged', 'on_site')
-                           AND (deadline < ?1 OR ack_deadline < ?1)",
+                           AND (deadline < ?1 OR ack_deadline < ?1) ORDER BY id{claim}",
                         super::tickets::TICKET_COLUMNS
                     ),
                     vals![ts(now)],

@@ -9,6 +9,7 @@ mod common;
 mod cap;
 mod feed;
 mod notify;
+mod once;
 mod ops;
 mod page;
 mod providers;

@@ -12,5 +12,6 @@ mod notify;
 mod ops;
 mod page;
 mod providers;
+mod province;
 mod serve;
 mod store;

@@ -163,7 +163,7 @@ pub fn report(
     format: ReportFormat,
     map: Option<&Path>,
 ) -> Result<Exit> {
-    let store = Store::open_existing(&cfg.paths.store)?;
+    let store = Store::open_for_reading(&cfg.paths.store)?;
     let (first, last, what) = match week {
         Some(monday) => {
             let sunday = monday + chrono::Duration::days(6);
@@ -346,7 +346,7 @@ pub fn gc(cfg: &Config, vacuum: bool) -> Result<Exit> {
 }
 
 pub fn cameras(cfg: &Config) -> Result<Exit> {
-    let store = Store::open_existing(&cfg.paths.store)?;
+    let store = Store::open_for_reading(&cfg.paths.store)?;
     let aoi = firepoint::aoi::Aoi::load_with(&cfg.paths.aoi, &cfg.limits, &cfg.aoi)?;
     let status = store.tower_status(chrono::Utc::now())?;
     let bj = firepoint::time::beijing();
@@ -375,7 +375,7 @@ pub fn plan(cfg: &Config, day: chrono::NaiveDate, csv: Option<PathBuf>, map: Opt
     if !map.extension().is_some_and(|e| e.eq_ignore_ascii_case("png")) {
         anyhow::bail!("--map {}: the map is a PNG; name it FILE.png", map.display());
     }
-    let store = Store::open_existing(&cfg.paths.store)?;
+    let store = Store::open_for_reading(&cfg.paths.store)?;
     let aoi = firepoint::aoi::Aoi::load_with(&cfg.paths.aoi, &cfg.limits, &cfg.aoi)?;
     // every forecast that can start that day (a day before it, to be safe with time zones)
     let forecasts = store.forecasts(firepoint::time::beijing_midnight(day) - chrono::Duration::days(1))?;
@@ -403,7 +403,12 @@ pub fn plan(cfg: &Config, day: chrono::NaiveDate, csv: Option<PathBuf>, map: Opt
 
 pub fn tickets(cfg: &Config, command: Option<TicketsCommand>) -> Result<Exit> {
     let command = command.unwrap_or(TicketsCommand::List { status: None, township: None, format: ListFormat::Table });
-    let mut store = Store::open_existing(&cfg.paths.store)?;
+    // the reading subcommands open the store read-only: they work on a store this user may not
+    // write, and never migrate it
+    let reads =
+        matches!(command, TicketsCommand::List { .. } | TicketsCommand::Log { .. } | TicketsCommand::Cap { .. });
+    let mut store =
+        if reads { Store::open_for_reading(&cfg.paths.store)? } else { Store::open_existing(&cfg.paths.store)? };
     let now = chrono::Utc::now();
     let (id, by, step) = match command {
         TicketsCommand::List { status, township, format } => {
@@ -710,7 +715,7 @@ pub fn smoke_eval(cfg: &Config, dir: &Path) -> Result<Exit> {
 /// `firepoint smoke masks`: every view mask in force, drawn or learned, one JSON line each.
 pub fn smoke_masks(cfg: &Config) -> Result<Exit> {
     let aoi = firepoint::aoi::Aoi::load_with(&cfg.paths.aoi, &cfg.limits, &cfg.aoi)?;
-    let store = Store::open_existing(&cfg.paths.store)?;
+    let store = Store::open_for_reading(&cfg.paths.store)?;
     let learned = firepoint::batch::learned_masks(&store, cfg)?;
     for (origin, m) in aoi.view_masks.iter().map(|m| ("drawn", m)).chain(learned.iter().map(|m| ("learned", m))) {
         println!("{}", serde_json::json!({ "origin": origin, "mask": m }));

@@ -89,6 +89,13 @@ impl From<Exit> for ExitCode {
 
 fn run(cli: Cli) -> Result<Exit> {
     let cfg = load_config(&cli)?;
+    // what `pg_stat_activity` says holds each connection (docs/DEPLOY.md, "Connection budget")
+    firepoint::store::set_application_name(match cli.command {
+        Command::Run | Command::Pass { .. } => "firepoint-worker",
+        Command::Serve { .. } => "firepoint-serve",
+        Command::Notify { .. } => "firepoint-sender",
+        _ => "firepoint-cli",
+    });
     match cli.command {
         Command::Run => commands::run_inbox(&cfg),
         Command::Pass { files } => commands::pass(&cfg, files),

@@ -17,6 +17,10 @@ impl IntoResponse for ApiError {
         if self.0 == StatusCode::UNAUTHORIZED {
             r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"firepoint\""));
         }
+        // every 503 of the feed is passing (a busy store, no free connection): say when to retry
+        if self.0 == StatusCode::SERVICE_UNAVAILABLE {
+            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
         r
     }
 }

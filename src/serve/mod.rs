@@ -21,16 +21,21 @@
 //! token's name. Writes take JSON only (`Content-Type: application/json`, so a cross-site form or
 //! `text/plain` POST is refused without a CORS preflight ever being granted) and a foreign
 //! `Origin` is refused; the `Host` must be one of `serve.allowed_hosts` (DNS rebinding). Limits:
-//! request head size and read time per connection, body size, whole-request time, connections.
+//! request head size and read time per connection, body size, whole-request time, connections at
+//! once, and per client address (its connections; behind a trusted proxy, its requests).
 //! Reads use read-only connections (no schema setup, no writes; WAL readers never wait for a
-//! batch); each step is one conditional update, so a lost race answers 409.
+//! batch) from a pool of `serve.pool_size`: a read that finds none free in time is answered 503
+//! with `Retry-After`, so a burst never takes more of a shared PostgreSQL's connections than that;
+//! each step is one conditional update, so a lost race answers 409.
 //!
 //! Layout: [`config`] (the `[serve]` section), [`error`] (every error answer is JSON), [`state`]
-//! (the store's connections), [`auth`] (the token extractor and the guard), [`tickets`], [`steps`]
-//! and [`page`] (the resources), [`metrics`] (`/metrics`); the sender loop that `serve` runs beside the feed is
+//! (the store's connections), [`client`] (who a request comes from, behind a trusted proxy too),
+//! [`auth`] (the token extractor and the guard), [`tickets`], [`steps`] and [`page`] (the
+//! resources), [`metrics`] (`/metrics`); the sender loop that `serve` runs beside the feed is
 //! `sender::spawn_loop`. This file builds the router and runs the accept loop.
 
 mod auth;
+mod client;
 mod config;
 mod error;
 mod metrics;
@@ -76,8 +81,10 @@ pub fn router(
     // answer of 408 never hides a step that was written after all (it says 503, nothing changed)
     writer.set_busy_timeout(Duration::from_secs(cfg.request_timeout_s.saturating_sub(1).max(1)))?;
     let townships = villages["townships"].as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default();
+    let proxies =
+        Arc::new(client::Proxies::new(cfg.trusted().map_err(anyhow::Error::msg)?, cfg.max_connections_per_ip));
     let app = Arc::new(state::App {
-        readers: state::Readers { path: store_path.into(), idle: Mutex::new(Vec::new()) },
+        readers: state::Readers::new(store_path, cfg.pool_size, Duration::from_millis(cfg.pool_wait_ms)),
         writer: Mutex::new(writer),
         villages,
         townships,
@@ -130,6 +137,7 @@ pub fn router(
             r
         }))
         .layer(middleware::from_fn_with_state((serve.clone(), listen), auth::guard))
+        .layer(middleware::from_fn_with_state(proxies, client::limit))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(serve.body_limit_bytes))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -174,6 +182,8 @@ async fn accept_loop(listener: tokio::net::TcpListener, app: Router, cfg: &Serve
     let (head_timeout, head_limit) = (Duration::from_secs(cfg.head_timeout_s), cfg.head_limit_bytes);
     let lifetime = Duration::from_secs(cfg.connection_timeout_s);
     let per_ip: Arc<Mutex<std::collections::HashMap<std::net::IpAddr, usize>>> = Default::default();
+    // a trusted proxy's clients all arrive from its address: they are capped by request instead
+    let proxies = client::Proxies::new(cfg.trusted().map_err(anyhow::Error::msg)?, cfg.max_connections_per_ip);
     let stop = shutdown_signal();
     tokio::pin!(stop);
     loop {
@@ -186,7 +196,7 @@ async fn accept_loop(listener: tokio::net::TcpListener, app: Router, cfg: &Serve
             _ = &mut stop => { tracing::info!("stopping"); return Ok(()); }
         };
         let ip = peer.ip();
-        {
+        if !proxies.trusts(ip) {
             let mut counts = per_ip.lock().expect("per-ip counts");
             let n = counts.entry(ip).or_insert(0);
             if *n >= cfg.max_connections_per_ip {
@@ -198,7 +208,9 @@ async fn accept_loop(listener: tokio::net::TcpListener, app: Router, cfg: &Serve
         let (app, per_ip) = (app.clone(), per_ip.clone());
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                app.clone().oneshot(req.map(Body::new))
+                let mut req = req.map(Body::new);
+                req.extensions_mut().insert(client::Peer(peer));
+                app.clone().oneshot(req)
             });
             let connection = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())

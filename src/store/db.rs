@@ -384,12 +384,26 @@ fn pg_params(p: &[Val]) -> Vec<&(dyn postgres::types::ToSql + Sync)> {
     p.iter().map(|v| v as &(dyn postgres::types::ToSql + Sync)).collect()
 }
 
+/// The `application_name` this process's PostgreSQL connections carry (`pg_stat_activity`
+/// shows which part of firepoint holds each): set once by the binary for its command.
+static APPLICATION_NAME: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+
+/// Names this process's PostgreSQL connections (`firepoint-serve`, `firepoint-worker`, …); a URL
+/// that says `application_name=` itself keeps its own. Only the first call counts.
+pub fn set_application_name(name: &'static str) {
+    let _ = APPLICATION_NAME.set(name);
+}
+
 impl Conn {
     /// Connects to the PostgreSQL server `url` names (`postgres://user@host:port/db`; no TLS).
     pub fn postgres(url: &str) -> Result<Conn, DbError> {
+        let mut config: postgres::Config = url.parse()?;
+        if config.get_application_name().is_none() {
+            config.application_name(APPLICATION_NAME.get().copied().unwrap_or("firepoint"));
+        }
         // the driver blocks on a runtime of its own, which cannot start inside the feed's async
         // code: there it connects from a thread of its own
-        let connect = || postgres::Client::connect(url, postgres::NoTls);
+        let connect = || config.connect(postgres::NoTls);
         let client = if tokio::runtime::Handle::try_current().is_ok() {
             std::thread::scope(|s| s.spawn(connect).join())
                 .map_err(|_| DbError::Value("connecting panicked".into()))??
@@ -397,6 +411,14 @@ impl Conn {
             connect()?
         };
         Ok(Conn::Postgres(Box::new(RefCell::new(Pg { client: Some(client), statements: HashMap::new() }))))
+    }
+
+    /// Whether the connection can still be used (a PostgreSQL server may have closed it).
+    pub fn is_open(&self) -> bool {
+        match self {
+            Conn::Sqlite(_) => true,
+            Conn::Postgres(pg) => pg.borrow().client.as_ref().is_some_and(|c| !c.is_closed()),
+        }
     }
 
     pub fn is_postgres(&self) -> bool {

@@ -38,7 +38,7 @@ use chrono::{DateTime, Utc};
 use crate::domain::Detection;
 use db::{vals, Conn};
 
-pub use db::DbError;
+pub use db::{set_application_name, DbError};
 pub use evidence::{EvidenceItem, Footprint, MISSING};
 pub use files::SeenFile;
 pub use gc::{InputsPolicy, Pruned, RetentionConfig, DELETED};
@@ -86,8 +86,11 @@ pub enum StoreError {
     TooLate,
     #[error("every id a new ticket may take is in use already, the longest being {0}")]
     IdsTaken(String),
-    #[error("ticket store {path} is read-only here; {what} needs a writable store")]
-    ReadOnly { path: PathBuf, what: &'static str },
+    #[error(
+        "ticket store {path} has schema version {found}, older than this firepoint's ({supported}); \
+         reading never migrates it: run a command that writes (`firepoint run`) once with write access to upgrade it"
+    )]
+    OlderSchema { path: PathBuf, found: i64, supported: i64 },
 }
 
 impl StoreError {
@@ -155,6 +158,12 @@ impl Location {
         } else {
             Location::Sqlite(path.into())
         }
+    }
+}
+
+impl Location {
+    fn is_postgres(&self) -> bool {
+        matches!(self, Location::Postgres(_))
     }
 }
 
@@ -255,14 +264,69 @@ impl Store {
             return Err(StoreError::NewerSchema { path: store.path, found, supported: SCHEMA_VERSION });
         }
         if found < SCHEMA_VERSION {
-            return Err(StoreError::ReadOnly { path: store.path, what: "migrating it to this firepoint's schema" });
+            return Err(StoreError::OlderSchema { path: store.path, found, supported: SCHEMA_VERSION });
         }
         Ok(store)
+    }
+
+    /// Opens an existing store for a command that only reads (`tickets list`, `report`, …) as
+    /// [`Store::open_read_only`] does: nothing is created, migrated or written, so a store on
+    /// read-only media, or a file and folder this user may not write, can still be read. A
+    /// SQLite store whose folder cannot take SQLite's `-shm` file (and that has no `-wal` left
+    /// by a writer) is read as it is on disk (SQLite's `immutable`): run readers as the store's
+    /// owner while batches write it.
+    pub fn open_for_reading(path: &Path) -> Result<Store, StoreError> {
+        let first = match Store::open_read_only(path) {
+            Err(e @ StoreError::Sql { .. }) if !Location::of(path).is_postgres() => e,
+            other => return other,
+        };
+        let wal = PathBuf::from(format!("{}-wal", path.display()));
+        if wal.exists() {
+            return Err(first);
+        }
+        Store::open_immutable(path).map_err(|e| {
+            tracing::debug!("immutable open: {e}");
+            first
+        })
+    }
+
+    /// A SQLite store opened read-only as an unchanging file (`immutable=1`: no locks, no `-shm`).
+    fn open_immutable(path: &Path) -> Result<Store, StoreError> {
+        use rusqlite::OpenFlags;
+        let mut uri = String::from("file:");
+        for c in path.display().to_string().chars() {
+            match c {
+                '%' | '?' | '#' => uri += &format!("%{:02X}", c as u32),
+                c => uri.push(c),
+            }
+        }
+        uri += "?immutable=1";
+        let sql = |e: rusqlite::Error| sql_at(path)(e.into());
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+        let store = Store {
+            path: path.into(),
+            conn: Conn::Sqlite(rusqlite::Connection::open_with_flags(uri, flags).map_err(sql)?),
+        };
+        let found = schema::version(&store.conn).map_err(store.sql())?;
+        match found {
+            f if f > SCHEMA_VERSION => {
+                Err(StoreError::NewerSchema { path: store.path, found, supported: SCHEMA_VERSION })
+            }
+            f if f < SCHEMA_VERSION => {
+                Err(StoreError::OlderSchema { path: store.path, found, supported: SCHEMA_VERSION })
+            }
+            _ => Ok(store),
+        }
     }
 
     /// The SQLite file, or the PostgreSQL URL without its password.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Whether the store's connection is still up (a pool drops one that is not).
+    pub fn is_connected(&self) -> bool {
+        self.conn.is_open()
     }
 
     /// Whether this is a shared PostgreSQL store (workers) rather than an embedded SQLite one.

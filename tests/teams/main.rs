@@ -13,5 +13,6 @@ mod once;
 mod ops;
 mod page;
 mod providers;
+mod province;
 mod serve;
 mod store;

@@ -5,7 +5,8 @@
 #     fonts-wqy-microhei (Chinese text in the report's PNG map), chromium (the page's browser test),
 #     postgresql (the server binaries for the throwaway cluster of the shared-store tests,
 #     scripts/pg.sh; no system cluster is created), systemd (systemd-analyze, which verifies the
-#     deploy/ units; installing it starts nothing), nodejs and npm when no Node.js is installed
+#     deploy/ units; installing it starts nothing), curl (the soak test's client, scripts/soak.sh),
+#     nodejs and npm when no Node.js is installed
 #   - the township page's JavaScript from the npm registry (web/package-lock.json: leaflet, and
 #     playwright-core for the browser test) into web/node_modules; the build embeds leaflet
 #   - ONNX Runtime's shared library, taken from the PyPI wheel `onnxruntime`
@@ -25,7 +26,7 @@ need_pkgs=()
 node_pkgs=()
 command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || node_pkgs=(nodejs npm)
 for p in libgdal-dev libsqlite3-dev gdal-bin pkg-config build-essential python3-pip unzip libxml2-utils \
-         fonts-wqy-microhei chromium postgresql systemd "${node_pkgs[@]}"; do
+         fonts-wqy-microhei chromium postgresql systemd curl "${node_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need_pkgs+=("$p")
 done
 # the tests start their own throwaway cluster (scripts/pg.sh): the package must not create and

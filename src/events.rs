@@ -359,7 +359,8 @@ pub fn decide(
         status: Status::Open,
         kind: disp.kind,
         priority: disp.priority,
-        reasons: disp.reasons,
+        // where it was placed when that is not plain: snapped from a gap, or in no village
+        reasons: disp.reasons.into_iter().chain(crate::dispatch::placement_note(p)).collect(),
         kind_why: disp.kind_why,
         windows: disp.windows.iter().map(|w| w.label()).collect(),
         lon: round_to(d.lon, 1e6),
@@ -395,7 +396,8 @@ pub fn decide(
         false_alarm_cause: None,
         duplicate_of: None,
         follows,
-        escalation: 0,
+        // a fire in no village (未归属) has no grid member or township: the county office's
+        escalation: if p.unassigned { 2 } else { 0 },
         escalated: Vec::new(),
     }))
 }

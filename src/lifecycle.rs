@@ -322,6 +322,11 @@ pub fn messages(change: &Change, cfg: &NotifyConfig) -> Vec<Outgoing> {
             if t.team_phone != t.grid_phone {
                 phones.push(&t.team_phone);
             }
+            if t.township_code.is_empty() && t.escalation >= 2 {
+                // in no village (未归属, opened at the county office's level by events::decide):
+                // no grid member, no team; the county office is told
+                phones = vec![cfg.county_office_phone.as_str()];
+            }
             out.extend(phones.into_iter().filter_map(|p| sms(p, text.clone(), "new_ticket", &vals)));
         }
         "escalate" => {

@@ -527,6 +527,21 @@ mod tests {
     }
 
     #[test]
+    fn r22_a_fire_in_no_village_opens_for_the_county_office_and_says_so() {
+        let (ev, sla, confirm) = (EventConfig::default(), Sla::default(), ConfirmConfig::default());
+        let (burn, windows) = (crate::burn::BurnConfig::default(), crate::burn::WindowsConfig::default());
+        let rules = Rules { events: &ev, sla: &sla, confirm: &confirm, burn: &burn, windows: &windows, forecasts: &[] };
+        let now = Utc.with_ymd_and_hms(2026, 6, 10, 5, 12, 0).unwrap();
+        let mut loc = Located::on_farmland(det(115.6, 37.6, 5));
+        let Decision::Open(plain) = decide(&[], &loc, ("sha", 0), &rules, now) else { panic!("opens") };
+        assert_eq!((plain.escalation, plain.reasons.len()), (0, 0), "{:?}", plain.reasons);
+        loc.place.unassigned = true;
+        let Decision::Open(t) = decide(&[], &loc, ("sha", 0), &rules, now) else { panic!("opens") };
+        assert_eq!((t.escalation, t.township_code.as_str()), (2, ""), "the county office's, no blank township team");
+        assert_eq!(t.reasons, [crate::dispatch::UNASSIGNED]);
+    }
+
+    #[test]
     fn r7_a_ticket_names_its_camera_and_the_tower_that_confirmed_it() {
         let mut d = det(115.6, 37.6, 10);
         assert_eq!(d.cameras(), ["CAM01"]);

@@ -208,6 +208,13 @@ impl Config {
         if !(self.events.highway_alert_m.is_finite() && self.events.highway_alert_m >= 0.0) {
             return Err(format!("events.highway_alert_m must be a number ≥ 0, not {}", self.events.highway_alert_m));
         }
+        if !(self.events.heat_source_buffer_m.is_finite() && (0.0..=5000.0).contains(&self.events.heat_source_buffer_m)) {
+            return Err(format!(
+                "events.heat_source_buffer_m must be 0 to 5000 m, not {} (a larger one silences every fire around a source)",
+                self.events.heat_source_buffer_m
+            ));
+        }
+        self.aoi.check()?;
         self.burn.check()?;
         self.windows.check()?;
         if let Some(t) = self.camera.threshold.filter(|t| !(0.0..=1.0).contains(t)) {

@@ -117,6 +117,25 @@ pub fn dispatch(loc: &Located, rules: &DispatchRules) -> Dispatch {
     Dispatch { kind, kind_why, windows, priority, deadline, ack_deadline, reasons }
 }
 
+/// What the team must know of a fire's place that its fields do not say: given to the nearest
+/// village from a gap between villages (`aoi.snap_m`), or in no village at all (未归属, the
+/// county office's: the ticket opens at escalation level 2 with no township). `events::decide`
+/// adds it to a new ticket's reasons, after the priority was decided (it raises none).
+pub fn placement_note(place: &crate::aoi::PlaceInfo) -> Option<String> {
+    match (&place.village, place.snapped_m) {
+        (Some(v), Some(m)) => Some(format!(
+            "snapped {m:.0} m to {} {}: the point lies in a gap between village polygons (aoi.snap_m)",
+            v.code, v.name
+        )),
+        _ if place.unassigned => Some(UNASSIGNED.to_string()),
+        _ => None,
+    }
+}
+
+/// The note of a fire in no village and near none ([`placement_note`]).
+pub const UNASSIGNED: &str =
+    "未归属 (unassigned): in no village and farther than aoi.snap_m from every one: for the county office";
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,6 +175,31 @@ mod tests {
                 forecasts: &[],
             }
         }
+    }
+
+    #[test]
+    fn r22_a_snapped_or_unassigned_place_is_said_and_a_plain_one_is_not() {
+        let mut loc = at(SourceKind::Satellite, 9000.0, None, LandClass::Farmland);
+        assert_eq!(placement_note(&loc.place), None, "not placed by Aoi::snap: nothing said");
+        loc.place.unassigned = true;
+        assert!(placement_note(&loc.place).unwrap().starts_with("未归属 (unassigned)"));
+        loc.place.unassigned = false;
+        loc.place.village = Some(crate::aoi::Village {
+            code: "130123101".into(),
+            name: "东关村".into(),
+            township: "T1".into(),
+            grid_id: "G1".into(),
+            grid_member: "m".into(),
+            phone: String::new(),
+            area: geo::MultiPolygon::new(vec![]),
+        });
+        assert_eq!(placement_note(&loc.place), None);
+        loc.place.snapped_m = Some(4.4);
+        assert_eq!(
+            placement_note(&loc.place).unwrap(),
+            "snapped 4 m to 130123101 东关村: the point lies in a gap between village polygons (aoi.snap_m)"
+        );
+        assert_eq!(dispatch(&loc, &Cfg::new().rules()).priority, Priority::Normal, "a note raises no priority");
     }
 
     #[test]

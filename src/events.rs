@@ -359,7 +359,8 @@ pub fn decide(
         status: Status::Open,
         kind: disp.kind,
         priority: disp.priority,
-        reasons: disp.reasons,
+        // where it was placed when that is not plain: snapped from a gap, or in no village
+        reasons: disp.reasons.into_iter().chain(crate::dispatch::placement_note(p)).collect(),
         kind_why: disp.kind_why,
         windows: disp.windows.iter().map(|w| w.label()).collect(),
         lon: round_to(d.lon, 1e6),
@@ -395,7 +396,8 @@ pub fn decide(
         false_alarm_cause: None,
         duplicate_of: None,
         follows,
-        escalation: 0,
+        // a fire in no village (未归属) has no grid member or township: the county office's
+        escalation: if p.unassigned { 2 } else { 0 },
         escalated: Vec::new(),
     }))
 }
@@ -522,6 +524,21 @@ mod tests {
             decide(&[t1, t2], &loc, ("sha", 0), &rules, now),
             Decision::Join { id: "T2".into(), related: vec!["T1".into()] }
         );
+    }
+
+    #[test]
+    fn r22_a_fire_in_no_village_opens_for_the_county_office_and_says_so() {
+        let (ev, sla, confirm) = (EventConfig::default(), Sla::default(), ConfirmConfig::default());
+        let (burn, windows) = (crate::burn::BurnConfig::default(), crate::burn::WindowsConfig::default());
+        let rules = Rules { events: &ev, sla: &sla, confirm: &confirm, burn: &burn, windows: &windows, forecasts: &[] };
+        let now = Utc.with_ymd_and_hms(2026, 6, 10, 5, 12, 0).unwrap();
+        let mut loc = Located::on_farmland(det(115.6, 37.6, 5));
+        let Decision::Open(plain) = decide(&[], &loc, ("sha", 0), &rules, now) else { panic!("opens") };
+        assert_eq!((plain.escalation, plain.reasons.len()), (0, 0), "{:?}", plain.reasons);
+        loc.place.unassigned = true;
+        let Decision::Open(t) = decide(&[], &loc, ("sha", 0), &rules, now) else { panic!("opens") };
+        assert_eq!((t.escalation, t.township_code.as_str()), (2, ""), "the county office's, no blank township team");
+        assert_eq!(t.reasons, [crate::dispatch::UNASSIGNED]);
     }
 
     #[test]

@@ -193,6 +193,21 @@ mod tests {
     }
 
     #[test]
+    fn r22_an_unassigned_ticket_is_sent_to_the_county_office() {
+        let cfg = NotifyConfig { county_office_phone: "13900000000".into(), ..NotifyConfig::default() };
+        let mut t = ticket(&["satellite"]);
+        (t.grid_phone, t.team_phone) = ("13911111111".into(), "13922222222".into());
+        let sent = |t: &Ticket| -> Vec<String> {
+            let change = Change { action: "open", ticket: t, by: "batch", at: t.first_seen, detail: &serde_json::Value::Null };
+            messages(&change, &cfg).into_iter().filter(|m| m.channel == Channel::Sms).map(|m| m.target).collect()
+        };
+        assert_eq!(sent(&t), ["13911111111", "13922222222"]);
+        // in no village (未归属): no township, opened at the county office's level
+        (t.township_code, t.grid_phone, t.team_phone, t.escalation) = (String::new(), String::new(), String::new(), 2);
+        assert_eq!(sent(&t), ["13900000000"]);
+    }
+
+    #[test]
     fn camera_steps_go_late_one_after_the_other_and_done_steps_do_not_escalate() {
         let mut t = ticket(&["camera"]);
         let at = t.first_seen;
@@ -321,6 +336,11 @@ pub fn messages(change: &Change, cfg: &NotifyConfig) -> Vec<Outgoing> {
             let mut phones = vec![t.grid_phone.as_str()];
             if t.team_phone != t.grid_phone {
                 phones.push(&t.team_phone);
+            }
+            if t.township_code.is_empty() && t.escalation >= 2 {
+                // in no village (未归属, opened at the county office's level by events::decide):
+                // no grid member, no team; the county office is told
+                phones = vec![cfg.county_office_phone.as_str()];
             }
             out.extend(phones.into_iter().filter_map(|p| sms(p, text.clone(), "new_ticket", &vals)));
         }

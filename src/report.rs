@@ -62,7 +62,8 @@ pub fn daily(
 }
 
 /// The report for the Beijing days `days`: one row per township with tickets first seen in them,
-/// ranked (排名) by fire points, then fire events, then township code, and a total row last
+/// ranked (排名) by fire points, then fire events, then township code; then the fires in no
+/// village (township code `unassigned`, 未归属, rank 0) when there are any, and a total row last
 /// (township code `total`). `fire_points`: each ticket's satellite fire points
 /// ([`crate::store::Store::fire_points`]); `now`: the report's time (steps still pending past
 /// their deadline then are overdue).
@@ -85,6 +86,13 @@ pub fn period(
             r.fire_points += fire_points.get(&t.id).copied().unwrap_or(0);
         }
     }
+    // fires in no village (未归属, township code empty) are the county office's: counted on a
+    // row of their own, never ranked as a township
+    let unassigned = rows.remove("").map(|r| ReportRow {
+        township_code: UNASSIGNED_CODE.into(),
+        township: "未归属 (unassigned)".into(),
+        ..r
+    });
     let mut ranked: Vec<ReportRow> = rows.into_values().collect();
     ranked.sort_by(|a, b| {
         (b.fire_points, b.tickets).cmp(&(a.fire_points, a.tickets)).then(a.township_code.cmp(&b.township_code))
@@ -94,8 +102,11 @@ pub fn period(
             i > 0 && (ranked[i].fire_points, ranked[i].tickets) == (ranked[i - 1].fire_points, ranked[i - 1].tickets);
         ranked[i].rank = if tied { ranked[i - 1].rank } else { i + 1 };
     }
-    ranked.into_iter().chain(std::iter::once(total)).collect()
+    ranked.into_iter().chain(unassigned).chain(std::iter::once(total)).collect()
 }
+
+/// The township code of the report's row of fires in no village (rank 0, before the total).
+pub const UNASSIGNED_CODE: &str = "unassigned";
 
 /// An ISO week `YYYY-Www` (e.g. 2026-W24) as its Monday.
 pub fn parse_week(s: &str) -> Result<NaiveDate, String> {
@@ -182,5 +193,29 @@ mod tests {
         // A and B both have 5 fire points: B has more events, so ranks first; C's 9 fall next week
         assert_eq!(got, [(1, "T-B", 5, 2), (2, "T-A", 5, 1), (3, "T-C", 1, 1), (0, "total", 11, 4)]);
         assert!(parse_week("2026-W54").is_err() && parse_week("2026-24").is_err());
+    }
+
+    #[test]
+    fn r22_fires_in_no_village_are_counted_apart_and_never_ranked() {
+        // a point in a gap between counties became a blank township ranked first
+        let tickets = [
+            ticket("u1", "", "2026-06-08T02:00:00Z"),
+            ticket("u2", "", "2026-06-08T03:00:00Z"),
+            ticket("a1", "T-A", "2026-06-08T02:00:00Z"),
+        ];
+        let points: std::collections::HashMap<String, usize> =
+            [("u1", 7), ("u2", 7), ("a1", 1)].map(|(k, v)| (k.to_string(), v)).into();
+        let day = "2026-06-08".parse::<NaiveDate>().unwrap();
+        let rows = daily(&tickets, &points, day, "2026-06-08T00:00:00Z".parse().unwrap());
+        let got: Vec<(usize, &str, &str, usize, usize)> =
+            rows.iter().map(|r| (r.rank, r.township_code.as_str(), r.township.as_str(), r.fire_points, r.tickets)).collect();
+        assert_eq!(
+            got,
+            [
+                (1, "T-A", "T-A", 1, 1),
+                (0, UNASSIGNED_CODE, "未归属 (unassigned)", 14, 2),
+                (0, "total", "全县 county", 15, 3)
+            ]
+        );
     }
 }

@@ -258,7 +258,11 @@ const TABLE_RIGHT: i32 = TABLE_X + 600;
 
 /// One row's cells, in [`COLUMNS`] order.
 fn cells(r: &ReportRow) -> [String; 8] {
-    let rank = if r.rank == 0 { "合计".to_string() } else { r.rank.to_string() };
+    let rank = match r.rank {
+        0 if r.township_code == crate::report::UNASSIGNED_CODE => "—".to_string(),
+        0 => "合计".to_string(),
+        n => n.to_string(),
+    };
     // the name column holds about 16 Latin letters or 8 Chinese characters
     let mut width = 0;
     let township = r.township.chars().take_while(|c| {

@@ -6,7 +6,8 @@
 //!
 //! **When it is used.** The file holds a key: SHA-256 over the cache format, firepoint's version
 //! and its executable's size and modification time (a rebuilt binary reads afresh), the GDAL
-//! release, the `[aoi]` field mapping and the `[limits]` (both shape what is read), the AOI
+//! release, the `[aoi]` field mapping, declared datums (`aoi.datums`) and suppressed share and the
+//! `[limits]` (all shape what is read or accepted), the AOI
 //! folder's path, and for every file in that folder its name, size, modification time and the
 //! SHA-256 of its content. The content hash makes it safe against edits that keep a file's size
 //! and time (a copy with `cp -p`, a restore, a clock set back); hashing costs a read of the files,
@@ -109,6 +110,9 @@ fn key(dir: &Path, cache_file: &str, limits: &crate::ingest::Limits, cfg: &AoiCo
     field(format!("{exe:?}").as_bytes());
     field(gdal::version::version_info("RELEASE_NAME").as_bytes());
     field(serde_json::to_string(&cfg.fields).unwrap_or_default().as_bytes());
+    // the layers' declared offsets change every coordinate; the suppressed share, the checks
+    field(serde_json::to_string(&cfg.datums).unwrap_or_default().as_bytes());
+    field(&cfg.max_suppressed_share.to_le_bytes());
     field(serde_json::to_string(limits).unwrap_or_default().as_bytes());
     field(dir.canonicalize()?.as_os_str().as_encoded_bytes());
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?

@@ -1,9 +1,10 @@
 //! Whole-district checks run after every layer is read: a county extent that is not a county in
-//! lon/lat, villages (grid cells) outside it, and gaps and overlaps between grid cells. Problems
-//! stop the load (`aoi check` exit 2); gaps and overlaps are warnings, since county GIS data often
-//! carries slivers, but each is named because a fire in a gap reaches no grid member.
+//! lon/lat, villages (grid cells) outside it, gaps and overlaps between grid cells, and heat
+//! sources that would silence too much of the county. Problems stop the load (`aoi check` exit
+//! 2); gaps and overlaps are warnings, since county GIS data often carries slivers, but each over
+//! 1 m² is named with its area, its place and its villages, worst first.
 
-use geo::{Area, BooleanOps, BoundingRect, Contains, InteriorPoint, MultiPolygon};
+use geo::{Area, BooleanOps, BoundingRect, Contains, Distance, InteriorPoint, MultiPolygon};
 use rstar::{primitives::GeomWithData, primitives::Rectangle, RTree, AABB};
 
 use super::{County, Village};
@@ -119,8 +120,15 @@ pub(super) fn outside_county(c: &County, villages: &[Village]) -> Vec<String> {
     }
 }
 
-/// Overlaps between grid cells (over 1 % of the smaller one) and the part of the county that no
-/// grid cell covers (over 1 %).
+/// Smallest gap or overlap `aoi check` names, m²: below it, the rounding of coordinates drawn
+/// by two hands along one border.
+pub const MIN_SLIVER_M2: f64 = 1.0;
+
+/// Overlaps between grid cells and gaps (parts of the county in no grid cell), each over
+/// [`MIN_SLIVER_M2`], worst first: its area, a place inside it (lon/lat) and the villages
+/// involved (those sharing an overlap; those within 50 m of a gap). A fire in an overlap goes to
+/// one of the two cells; one in a gap goes to the nearest village within `aoi.snap_m`, else it
+/// is unassigned (未归属). Warnings: county GIS data often carries slivers.
 pub(super) fn gaps_and_overlaps(c: &County, villages: &[Village]) -> Vec<String> {
     let Some(r) = c.area.bounding_rect() else { return Vec::new() };
     if r.width() > MAX_SPAN_DEG || r.height() > MAX_SPAN_DEG {
@@ -138,36 +146,159 @@ pub(super) fn gaps_and_overlaps(c: &County, villages: &[Village]) -> Vec<String>
             })
             .collect(),
     );
-    let mut out = Vec::new();
-    let mut overlap_total = 0.0;
+    let name = |i: usize| format!("{} {}", villages[i].code, villages[i].name);
+    let place = |m: &MultiPolygon<f64>| {
+        m.interior_point().map(|q| p.to_deg(q.x(), q.y())).map_or("?".into(), |(x, y)| format!("({x:.5}, {y:.5})"))
+    };
+    // (area m², message), worst first
+    let mut found: Vec<(f64, String)> = Vec::new();
     for (i, m) in cells.iter().enumerate() {
         let Some(b) = m.bounding_rect() else { continue };
         let env = AABB::from_corners([b.min().x, b.min().y], [b.max().x, b.max().y]);
         for other in index.locate_in_envelope_intersecting(&env).map(|g| g.data).filter(|&j| j > i) {
-            let shared = m.intersection(&cells[other]).unsigned_area();
-            overlap_total += shared;
-            let smaller = m.unsigned_area().min(cells[other].unsigned_area());
-            if shared > 0.01 * smaller {
-                out.push(format!(
-                    "grid cells {} and {} overlap by {:.0} m² ({:.0} % of the smaller): a fire there goes to one of them",
-                    villages[i].code,
-                    villages[other].code,
-                    shared,
-                    100.0 * shared / smaller
+            let shared = m.intersection(&cells[other]);
+            let area = shared.unsigned_area();
+            if area > MIN_SLIVER_M2 {
+                found.push((
+                    area,
+                    format!(
+                        "overlap of {area:.0} m² at {} between villages {} and {}: a fire there goes to one of them",
+                        place(&shared),
+                        name(i),
+                        name(other)
+                    ),
                 ));
             }
         }
     }
     let county = p.project(&c.area);
+    let union = geo::unary_union(cells.iter());
+    let gaps = county.difference(&union);
     let county_area = county.unsigned_area();
-    let covered: f64 = cells.iter().map(|m| m.intersection(&county).unsigned_area()).sum::<f64>() - overlap_total;
-    let gap = county_area - covered;
-    if county_area > 0.0 && gap > 0.01 * county_area {
-        out.push(format!(
-            "grid cells leave {:.2} km² ({:.1} %) of the county uncovered: fires there reach no grid member",
-            gap / 1e6,
-            100.0 * gap / county_area
+    let mut gap_total = 0.0;
+    for gap in gaps.0 {
+        let area = gap.unsigned_area();
+        if area <= MIN_SLIVER_M2 {
+            continue;
+        }
+        gap_total += area;
+        let Some(b) = gap.bounding_rect() else { continue };
+        let env = AABB::from_corners([b.min().x - 50.0, b.min().y - 50.0], [b.max().x + 50.0, b.max().y + 50.0]);
+        let gap = MultiPolygon::new(vec![gap]);
+        let mut around: Vec<usize> = index
+            .locate_in_envelope_intersecting(&env)
+            .map(|g| g.data)
+            .filter(|&i| geo::Euclidean.distance(&cells[i], &gap) <= 50.0)
+            .collect();
+        around.sort();
+        let around = if around.is_empty() {
+            "no village within 50 m".to_string()
+        } else {
+            format!("beside {}", first_ten(around.into_iter().map(name).collect::<Vec<_>>().iter()))
+        };
+        found.push((
+            area,
+            format!("gap of {area:.0} m² at {} in no village ({around}): a fire there is snapped or unassigned", place(&gap)),
         ));
     }
+    found.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let mut out: Vec<String> = found.into_iter().map(|(_, m)| m).collect();
+    if county_area > 0.0 && gap_total > 0.01 * county_area {
+        out.insert(
+            0,
+            format!(
+                "villages leave {:.2} km² ({:.1} %) of the county uncovered: fires there reach no grid member",
+                gap_total / 1e6,
+                100.0 * gap_total / county_area
+            ),
+        );
+    }
     out
+}
+
+/// The share of the county that the heat sources silence: each source's polygon grown by its
+/// own buffer, A + P·b + π·b² (exact for a convex polygon, an overestimate where the buffers of
+/// a concave one fold over), summed (overlaps between sources counted twice). An error when
+/// over `max_share`, naming the sources that cover the most.
+pub(super) fn suppressed_share(c: &County, sources: &[super::HeatSource], max_share: f64) -> Option<String> {
+    let r = c.area.bounding_rect()?;
+    if r.width() > MAX_SPAN_DEG || r.height() > MAX_SPAN_DEG {
+        return None; // said already, as a problem
+    }
+    let p = Projector::new(r.center().x, r.center().y);
+    let county = p.project(&c.area).unsigned_area();
+    let perimeter = |m: &MultiPolygon<f64>| -> f64 {
+        let ring = |l: &geo::LineString<f64>| l.0.windows(2).map(|w| (w[1].x - w[0].x).hypot(w[1].y - w[0].y)).sum::<f64>();
+        m.0.iter().map(|poly| ring(poly.exterior()) + poly.interiors().iter().map(ring).sum::<f64>()).sum()
+    };
+    let mut covers: Vec<(f64, &super::HeatSource)> = sources
+        .iter()
+        .map(|h| {
+            let m = p.project(&h.area);
+            let b = h.buffer_m.unwrap_or(0.0).max(0.0);
+            (m.unsigned_area() + perimeter(&m) * b + std::f64::consts::PI * b * b, h)
+        })
+        .collect();
+    let total: f64 = covers.iter().map(|(a, _)| a).sum();
+    if county <= 0.0 || total <= max_share * county {
+        return None;
+    }
+    covers.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let worst: Vec<String> = covers
+        .iter()
+        .take(5)
+        .map(|(a, h)| format!("{} {} ({:.1} km² with buffer_m {})", h.id, h.name, a / 1e6, h.buffer_m.unwrap_or(0.0)))
+        .collect();
+    Some(format!(
+        "heat sources would suppress every fire on {:.0} % of the county ({:.1} of {:.1} km²; at most {:.0} %, \
+         aoi.max_suppressed_share): {}",
+        100.0 * total.min(county) / county,
+        total / 1e6,
+        county / 1e6,
+        100.0 * max_share,
+        first_ten(worst.iter())
+    ))
+}
+
+/// Whether the villages and the county boundary fit each other better with one of them moved by
+/// the GCJ-02 or BD-09 offset: a layer drawn on an Amap or Baidu map sits a few hundred metres off
+/// while its file says WGS-84 (`aoi.datums`). Compares the area where county and villages disagree
+/// (the symmetric difference) as read, and with the villages' union converted each way; a warning
+/// when one of those halves a disagreement of over 0.5 % of the county.
+pub(super) fn offset_hint(c: &County, villages: &[Village]) -> Option<String> {
+    use super::china_crs::Datum;
+    let r = c.area.bounding_rect()?;
+    if r.width() > MAX_SPAN_DEG || r.height() > MAX_SPAN_DEG || villages.is_empty() {
+        return None;
+    }
+    let p = Projector::new(r.center().x, r.center().y);
+    let union = geo::unary_union(villages.iter().map(|v| &v.area));
+    let county = p.project(&c.area);
+    let misfit = |m: &MultiPolygon<f64>| county.xor(&p.project(m)).unsigned_area();
+    let as_read = misfit(&union);
+    let moved = |f: &dyn Fn(f64, f64) -> (f64, f64)| {
+        geo::MapCoords::map_coords(&union, |q| {
+            let (x, y) = f(q.x, q.y);
+            geo::Coord { x, y }
+        })
+    };
+    let tries: [(&str, Box<dyn Fn(f64, f64) -> (f64, f64)>); 4] = [
+        ("the villages look GCJ-02: declare aoi.datums.villages = \"GCJ-02\"", Box::new(|x: f64, y: f64| Datum::Gcj02.to_wgs84(x, y))),
+        ("the villages look BD-09: declare aoi.datums.villages = \"BD-09\"", Box::new(|x: f64, y: f64| Datum::Bd09.to_wgs84(x, y))),
+        ("the county looks GCJ-02: declare aoi.datums.county = \"GCJ-02\"", Box::new(|x: f64, y: f64| Datum::Gcj02.from_wgs84(x, y))),
+        ("the county looks BD-09: declare aoi.datums.county = \"BD-09\"", Box::new(|x: f64, y: f64| Datum::Bd09.from_wgs84(x, y))),
+    ];
+    let area = county.unsigned_area();
+    let (best, what) = tries
+        .iter()
+        .map(|(what, f)| (misfit(&moved(f.as_ref())), *what))
+        .min_by(|a, b| a.0.total_cmp(&b.0))?;
+    (as_read > 0.005 * area && best < 0.5 * as_read).then(|| {
+        format!(
+            "the villages and the county boundary disagree on {:.2} km², {:.2} km² with one of them moved by a Chinese \
+             map's offset: {what} (or convert that layer to WGS-84)",
+            as_read / 1e6,
+            best / 1e6
+        )
+    })
 }

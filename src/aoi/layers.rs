@@ -62,8 +62,12 @@ pub(super) struct Reader<'a> {
     /// Set by [`Reader::file`]: every layer asked for is read from this one file.
     file: Option<&'a Path>,
     fields: &'a std::collections::BTreeMap<String, String>,
+    /// `aoi.datums`: the layers whose lon/lat carry a GCJ-02 or BD-09 offset.
+    datums: &'a std::collections::BTreeMap<String, super::china_crs::Datum>,
     /// `aoi.fields` keys whose column some layer read has.
     used: std::collections::BTreeSet<String>,
+    /// The layers found and opened (an absent optional layer is not).
+    opened: std::collections::BTreeSet<String>,
     pub problems: Vec<String>,
     pub warnings: Vec<String>,
     /// Phone numbers that are not numbers of their kind ([`super::phone`]), one message each.
@@ -107,11 +111,16 @@ impl<'a> Reader<'a> {
                 ));
             }
         }
+        for layer in cfg.datums.keys().filter(|l| !LAYERS.contains(&l.as_str())) {
+            problems.push(format!("aoi.datums: `{layer}` is not an AOI layer ({})", LAYERS.join(", ")));
+        }
         Reader {
             dir,
             file: None,
             fields: &cfg.fields,
+            datums: &cfg.datums,
             used: Default::default(),
+            opened: Default::default(),
             problems,
             warnings: Vec::new(),
             bad_phones: Vec::new(),
@@ -125,9 +134,13 @@ impl<'a> Reader<'a> {
     }
 
     /// After every layer: a mapping whose column no layer had is a problem (a typo would
-    /// otherwise leave an optional field silently empty).
+    /// otherwise leave an optional field silently empty), unless it names a layer that is absent.
     pub fn finish(&mut self) {
         for (key, column) in self.fields {
+            // a mapping for one layer that was not there (an optional layer) is not blamed
+            if key.split_once('.').is_some_and(|(layer, _)| !self.opened.contains(layer)) {
+                continue;
+            }
             if !self.used.contains(key) && self.problems.iter().all(|p| !p.contains(&format!("`{key}`"))) {
                 self.problems
                     .push(format!("aoi.fields maps `{key}` to `{column}`, but no layer read has a column `{column}`"));
@@ -146,6 +159,7 @@ impl<'a> Reader<'a> {
         f: impl FnMut(&Row) -> Result<T, AoiError>,
     ) -> Vec<T> {
         let Some((path, ds, chosen, shown)) = self.open(name, optional) else { return Vec::new() };
+        self.opened.insert(name.to_string());
         let layer = match &chosen {
             Some(n) => ds.layer_by_name(n),
             None => ds.layer(0),
@@ -170,7 +184,8 @@ impl<'a> Reader<'a> {
         if !self.columns_usable(&fields, required, &shown) {
             return Vec::new();
         }
-        let src = Source { path: &path, fields, to_lonlat, garbled: Default::default() };
+        let datum = self.datums.get(name).copied().unwrap_or_default();
+        let src = Source { path: &path, fields, to_lonlat, datum, garbled: Default::default() };
         let rows = layer.features().enumerate().map(|(i, feature)| {
             let fid = feature.fid().unwrap_or(i as u64);
             (fid, feature)
@@ -333,6 +348,8 @@ struct Source<'a> {
     path: &'a Path,
     fields: Fields<'a>,
     to_lonlat: CoordTransform,
+    /// The offset its lon/lat carry (`aoi.datums`), undone after `to_lonlat`.
+    datum: super::china_crs::Datum,
     garbled: std::cell::RefCell<Option<(u64, String)>>,
 }
 
@@ -424,7 +441,7 @@ impl Row<'_> {
         let column = self.column(field);
         let mapped = if column == field { String::new() } else { format!(" (`{field}` mapped by aoi.fields)") };
         if has(self.src.fields.columns, column) {
-            AoiError::MissingField { path: self.src.path.into(), fid: self.fid, field: format!("{column}`{mapped}") }
+            AoiError::MissingField { path: self.src.path.into(), feature: self.label(), field: format!("{column}`{mapped}") }
         } else {
             AoiError::MissingColumn {
                 path: self.src.path.into(),
@@ -433,14 +450,26 @@ impl Row<'_> {
             }
         }
     }
+    /// How messages name this feature: its code (or id) and name, as the county knows it
+    /// (`130123101 东关村`); its index in the file only where it has neither (an index differs
+    /// between formats: GeoJSON counts from 0, Shapefile and GeoPackage from 1).
+    fn label(&self) -> String {
+        let value = |field: &str| self.opt_str(field).map(|s| crate::text::clip(s.trim(), 40)).filter(|s| !s.is_empty());
+        let named: Vec<String> = [value("code").or_else(|| value("id")), value("name")].into_iter().flatten().collect();
+        if named.is_empty() {
+            self.fid.to_string()
+        } else {
+            named.join(" ")
+        }
+    }
     fn bad(&self, what: impl Into<String>) -> AoiError {
-        AoiError::BadGeometry { path: self.src.path.into(), fid: self.fid, what: what.into() }
+        AoiError::BadGeometry { path: self.src.path.into(), feature: self.label(), what: what.into() }
     }
     /// A value of `field` that firepoint cannot use (named by its column, as the layer has it).
     fn bad_value(&self, field: &str, what: impl Into<String>) -> AoiError {
         AoiError::BadValue {
             path: self.src.path.into(),
-            fid: self.fid,
+            feature: self.label(),
             field: self.column(field).into(),
             what: what.into(),
         }
@@ -448,7 +477,14 @@ impl Row<'_> {
     fn geometry(&self) -> Result<Geometry<f64>, AoiError> {
         let g = self.feature.geometry().filter(|g| !g.is_empty()).ok_or_else(|| self.bad("no geometry"))?;
         let g = g.transform(&self.src.to_lonlat).map_err(|e| self.bad(format!("cannot transform to lon/lat: {e}")))?;
-        g.to_geo().map_err(|e| self.bad(format!("unreadable geometry: {e}")))
+        let g = g.to_geo().map_err(|e| self.bad(format!("unreadable geometry: {e}")))?;
+        Ok(match self.src.datum {
+            super::china_crs::Datum::Wgs84 => g,
+            datum => geo::MapCoords::map_coords(&g, |c| {
+                let (x, y) = datum.to_wgs84(c.x, c.y);
+                geo::Coord { x, y }
+            }),
+        })
     }
     fn area(&self) -> Result<MultiPolygon<f64>, AoiError> {
         let m = match self.geometry()? {
@@ -503,6 +539,40 @@ impl Row<'_> {
             _ => Err(self.bad("expected a point")),
         }
     }
+}
+
+/// Largest `buffer_m` of a heat source, metres: a steel works' plume and a satellite pixel's
+/// uncertainty fit well inside it; beyond, one source would silence a township.
+pub(super) const MAX_HEAT_BUFFER_M: f64 = 5_000.0;
+/// Farthest `range_m` of a camera, metres: a tower sees smoke at 10–30 km at best.
+const MAX_CAMERA_RANGE_M: f64 = 50_000.0;
+/// Highest `height_m` of a camera above the ground, metres (the tallest towers are ~100 m).
+const MAX_CAMERA_HEIGHT_M: f64 = 1_000.0;
+
+/// A camera whose numbers place sightings somewhere: the field that is not, and why.
+fn camera_sane(c: &Camera) -> Result<(), (&'static str, String)> {
+    let within = |v: f64, lo: f64, hi: f64| v.is_finite() && v > lo && v <= hi;
+    for (field, v) in [("hfov_min_deg", c.hfov_min_deg), ("hfov_max_deg", c.hfov_max_deg)] {
+        if !within(v, 0.0, 180.0) {
+            return Err((field, format!("{v}°: a horizontal field of view is more than 0° and at most 180°")));
+        }
+    }
+    if c.hfov_min_deg > c.hfov_max_deg {
+        return Err((
+            "hfov_min_deg",
+            format!("{}° is wider than hfov_max_deg {}° (the zoomed-in view is the narrow one)", c.hfov_min_deg, c.hfov_max_deg),
+        ));
+    }
+    if !within(c.range_m, 0.0, MAX_CAMERA_RANGE_M) {
+        return Err(("range_m", format!("{} m: a tower's range is more than 0 and at most {MAX_CAMERA_RANGE_M} m", c.range_m)));
+    }
+    if !(c.height_m.is_finite() && (0.0..=MAX_CAMERA_HEIGHT_M).contains(&c.height_m)) {
+        return Err(("height_m", format!("{} m: a lens is 0 to {MAX_CAMERA_HEIGHT_M} m above the ground", c.height_m)));
+    }
+    if !c.pan_zero_deg.is_finite() {
+        return Err(("pan_zero_deg", format!("{}: not a bearing", c.pan_zero_deg)));
+    }
+    Ok(())
 }
 
 /// What a geometry is, in words (for messages: its coordinates say nothing to the reader).
@@ -624,13 +694,14 @@ impl Reader<'_> {
     pub fn heat_sources(&mut self) -> Vec<HeatSource> {
         let lost = "fires at steel mills, kilns and power plants are suppressed only once the persistence mask has learnt them";
         self.layer("heat_sources", Some(lost), &["id", "name", "kind"], |r| {
-            Ok(HeatSource {
-                id: r.str("id")?,
-                name: r.str("name")?,
-                kind: r.str("kind")?,
-                buffer_m: r.opt_f64("buffer_m"),
-                area: r.area()?,
-            })
+            let buffer_m = r.opt_f64("buffer_m");
+            if let Some(b) = buffer_m.filter(|b| !(b.is_finite() && (0.0..=MAX_HEAT_BUFFER_M).contains(b))) {
+                return Err(r.bad_value(
+                    "buffer_m",
+                    format!("{b} m: a buffer is 0 to {MAX_HEAT_BUFFER_M} m (a larger one silences every fire around it)"),
+                ));
+            }
+            Ok(HeatSource { id: r.str("id")?, name: r.str("name")?, kind: r.str("kind")?, buffer_m, area: r.area()? })
         })
     }
 
@@ -656,7 +727,7 @@ impl Reader<'_> {
         let lost = "camera frames cannot be placed (every frame is an unknown camera)";
         self.layer("cameras", Some(lost), &["id", "name", "height_m", "hfov_min_deg", "hfov_max_deg", "range_m"], |r| {
             let (lon, lat) = r.point()?;
-            Ok(Camera {
+            let camera = Camera {
                 id: r.str("id")?,
                 name: r.str("name")?,
                 lon,
@@ -666,7 +737,9 @@ impl Reader<'_> {
                 hfov_min_deg: r.f64("hfov_min_deg")?,
                 hfov_max_deg: r.f64("hfov_max_deg")?,
                 range_m: r.f64("range_m")?,
-            })
+            };
+            camera_sane(&camera).map_err(|(field, what)| r.bad_value(field, what))?;
+            Ok(camera)
         })
     }
 }

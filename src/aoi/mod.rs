@@ -12,6 +12,7 @@
 //! batches by `cache` and used while the layers and the configuration are unchanged.
 
 mod cache;
+pub mod china_crs;
 mod checks;
 pub mod generate;
 mod layers;
@@ -49,11 +50,47 @@ pub struct AoiConfig {
     /// `~/.cache/firepoint` (no cache when neither is set). A relative path is taken from the AOI
     /// folder (`paths.aoi`).
     pub cache_dir: PathBuf,
+    /// Layers whose lon/lat carry a Chinese web map's offset although their file declares WGS-84
+    /// or CGCS2000 (boundaries from Amap/高德 or DataV.GeoAtlas, positions picked on Baidu):
+    /// `villages = "GCJ-02"`, `cameras = "BD-09"`. Each layer's coordinates are converted exactly
+    /// to WGS-84 after its CRS's transform to lon/lat. Values: `WGS-84` (the default, no offset),
+    /// `GCJ-02`, `BD-09`; keys: the layer names (county, townships, villages, …).
+    pub datums: std::collections::BTreeMap<String, china_crs::Datum>,
+    /// A point inside the county but in no village's polygon (a sliver between two drawn
+    /// villages) goes to the nearest village within this many metres, and its ticket says so;
+    /// farther, it is an unassigned ticket (未归属) for the county office, counted apart in the
+    /// report.
+    pub snap_m: f64,
+    /// Largest share of the county's area that the suppression layers may cover: heat sources with
+    /// their own `buffer_m` (a source without one counts with its polygon alone). More is an
+    /// error of the load (such a layer would silence every fire there); 0.2 = a fifth of the
+    /// county.
+    pub max_suppressed_share: f64,
 }
 
 impl Default for AoiConfig {
     fn default() -> Self {
-        AoiConfig { fields: Default::default(), cache: true, cache_dir: PathBuf::new() }
+        AoiConfig {
+            fields: Default::default(),
+            cache: true,
+            cache_dir: PathBuf::new(),
+            datums: Default::default(),
+            snap_m: 100.0,
+            max_suppressed_share: 0.2,
+        }
+    }
+}
+
+impl AoiConfig {
+    /// Values that parse but make no sense.
+    pub fn check(&self) -> Result<(), String> {
+        if !(self.snap_m.is_finite() && (0.0..=1000.0).contains(&self.snap_m)) {
+            return Err(format!("aoi.snap_m must be 0 to 1000 m, not {}", self.snap_m));
+        }
+        if !(self.max_suppressed_share > 0.0 && self.max_suppressed_share <= 1.0) {
+            return Err(format!("aoi.max_suppressed_share must be more than 0 and at most 1, not {}", self.max_suppressed_share));
+        }
+        Ok(())
     }
 }
 
@@ -79,16 +116,17 @@ pub enum AoiError {
         #[source]
         source: gdal::errors::GdalError,
     },
-    #[error("AOI layer {path}: feature {fid} has no value in field `{field} (or it is empty)")]
-    MissingField { path: PathBuf, fid: u64, field: String },
+    /// `feature`: the feature's code (or id) and name where it has them, else its index in the file.
+    #[error("AOI layer {path}: feature {feature} has no value in field `{field} (or it is empty)")]
+    MissingField { path: PathBuf, feature: String, field: String },
     #[error("AOI layer {path} has no field `{field}; its fields: {present} (map names with [aoi.fields])")]
     MissingColumn { path: PathBuf, field: String, present: String },
     #[error("AOI {dir} has {} problem(s):\n  {}", problems.len(), problems.join("\n  "))]
     Problems { dir: PathBuf, problems: Vec<String> },
-    #[error("AOI layer {path}: feature {fid}: {what}")]
-    BadGeometry { path: PathBuf, fid: u64, what: String },
-    #[error("AOI layer {path}: feature {fid}, field `{field}`: {what}")]
-    BadValue { path: PathBuf, fid: u64, field: String, what: String },
+    #[error("AOI layer {path}: feature {feature}: {what}")]
+    BadGeometry { path: PathBuf, feature: String, what: String },
+    #[error("AOI layer {path}: feature {feature}, field `{field}`: {what}")]
+    BadValue { path: PathBuf, feature: String, field: String, what: String },
     #[error("AOI DEM {path}: {what}")]
     Dem { path: PathBuf, what: String },
     #[error("AOI {dir}: {what}")]
@@ -301,6 +339,8 @@ pub struct Aoi {
     /// `firepoint aoi check` reports them as errors.
     pub bad_phones: Vec<String>,
     pub projector: Projector,
+    /// `aoi.snap_m`: how far a point in a gap between villages is given to the nearest one.
+    pub snap_m: f64,
     village_index: RTree<GeomWithData<Rectangle<[f64; 2]>, usize>>,
     heat_m: Vec<MultiPolygon<f64>>,
     placer: place::Placer,
@@ -425,7 +465,13 @@ impl Layers {
         warnings.extend(checks::duplicate_villages(&villages));
         if let Some(c) = &county {
             problems.extend(checks::county_extent(c));
-            problems.extend(checks::outside_county(c, &villages));
+            let outside = checks::outside_county(c, &villages);
+            if !outside.is_empty() {
+                // villages drawn on an Amap/Baidu map stick out of a WGS-84 county: say why
+                problems.extend(checks::offset_hint(c, &villages));
+            }
+            problems.extend(outside);
+            problems.extend(checks::suppressed_share(c, &heat_sources, cfg.max_suppressed_share));
             let points = stations.iter().map(|s| ("station", s.code.as_str(), s.lon, s.lat));
             let towers = cameras.iter().map(|c| ("camera", c.id.as_str(), c.lon, c.lat));
             let far = checks::far_from_county(c, points.chain(towers));
@@ -474,12 +520,20 @@ pub struct PlaceInfo {
     pub no_burn_zone: Option<String>,
     /// Nearest national station and its distance, metres.
     pub station: Option<(String, f64)>,
+    /// The point lies in no village's polygon (a gap between grid cells) and was given to the
+    /// nearest village, this many metres away (within `aoi.snap_m`; [`Aoi::snap`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapped_m: Option<f64>,
+    /// Inside the county, in no village and farther than `aoi.snap_m` from every one: a fire
+    /// for the county office (未归属), set by [`Aoi::snap`].
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub unassigned: bool,
 }
 
 impl PlaceInfo {
     /// A place outside every village, zone and station ring, with the given land use.
     pub fn bare(landuse: LandClass) -> PlaceInfo {
-        PlaceInfo { village: None, township: None, landuse, no_burn_zone: None, station: None }
+        PlaceInfo { village: None, township: None, landuse, no_burn_zone: None, station: None, snapped_m: None, unassigned: false }
     }
 }
 
@@ -495,16 +549,20 @@ impl Aoi {
     /// layers while they, the configuration and firepoint are unchanged (see `aoi.cache`).
     pub fn load_with(dir: &Path, limits: &crate::ingest::Limits, cfg: &AoiConfig) -> Result<Aoi, AoiError> {
         let cache = cache::Cache::of(dir, limits, cfg);
-        if let Some(layers) = cache.as_ref().and_then(cache::Cache::read) {
-            return Aoi::prepare(dir, layers);
-        }
-        Aoi::load_fresh(dir, limits, cfg, cache)
+        let mut aoi = match cache.as_ref().and_then(cache::Cache::read) {
+            Some(layers) => Aoi::prepare(dir, layers)?,
+            None => Aoi::load_fresh(dir, limits, cfg, cache)?,
+        };
+        aoi.snap_m = cfg.snap_m;
+        Ok(aoi)
     }
 
     /// Reads and checks every layer, never the cache, and keeps what was read in the cache for
     /// the next batch (`firepoint aoi check`: a forced reload).
     pub fn reload(dir: &Path, limits: &crate::ingest::Limits, cfg: &AoiConfig) -> Result<Aoi, AoiError> {
-        Aoi::load_fresh(dir, limits, cfg, cache::Cache::of(dir, limits, cfg))
+        let mut aoi = Aoi::load_fresh(dir, limits, cfg, cache::Cache::of(dir, limits, cfg))?;
+        aoi.snap_m = cfg.snap_m;
+        Ok(aoi)
     }
 
     fn load_fresh(
@@ -563,6 +621,7 @@ impl Aoi {
             warnings,
             bad_phones,
             projector,
+            snap_m: AoiConfig::default().snap_m,
             village_index,
             heat_m,
             placer: place::Placer::empty(),
@@ -573,10 +632,13 @@ impl Aoi {
         Ok(aoi)
     }
 
-    /// Gaps and overlaps between grid cells (warnings; `aoi check` runs it, a batch does not:
-    /// it intersects every cell with the county polygon).
+    /// A county or villages layer that looks offset by GCJ-02 / BD-09, then gaps and overlaps
+    /// between grid cells (warnings; `aoi check` runs it, a batch does not: it intersects every
+    /// cell with its neighbours and the county polygon).
     pub fn topology_warnings(&self) -> Vec<String> {
-        checks::gaps_and_overlaps(&self.county, &self.villages)
+        let mut out: Vec<String> = checks::offset_hint(&self.county, &self.villages).into_iter().collect();
+        out.extend(checks::gaps_and_overlaps(&self.county, &self.villages));
+        out
     }
 
     pub fn contains(&self, lon: f64, lat: f64) -> bool {
@@ -616,6 +678,46 @@ impl Aoi {
     /// records ([`Aoi::place_ids`] and [`Aoi::place_many`] answer the same without copying).
     pub fn place(&self, lon: f64, lat: f64) -> PlaceInfo {
         self.place_info(&self.place_ids(lon, lat))
+    }
+
+    /// [`Aoi::place`], and a point in no village given to the nearest village within
+    /// [`Aoi::snap_m`] (said in [`PlaceInfo::snapped_m`]): county GIS data often leaves slivers
+    /// between villages drawn one by one, and a fire in one must still reach a grid member.
+    /// Farther from every village the place keeps no village: an unassigned fire (未归属).
+    pub fn snap(&self, lon: f64, lat: f64) -> PlaceInfo {
+        let mut place = self.place(lon, lat);
+        if place.village.is_none() {
+            if let Some((i, m)) = self.nearest_village(lon, lat, self.snap_m) {
+                let v = &self.villages[i];
+                place.township = self.township(&v.township).cloned();
+                place.village = Some(v.clone());
+                place.snapped_m = Some(m);
+            } else {
+                place.unassigned = self.contains(lon, lat);
+            }
+        }
+        place
+    }
+
+    /// The village nearest `(lon, lat)` within `within_m` metres and its distance (the first of
+    /// equals in the layer's order), an index into [`Aoi::villages`].
+    pub fn nearest_village(&self, lon: f64, lat: f64, within_m: f64) -> Option<(usize, f64)> {
+        if !(lon.is_finite() && lat.is_finite() && within_m >= 0.0) {
+            return None;
+        }
+        // a box a little wider than within_m each way, in degrees
+        let dlat = 1.1 * within_m / 110_540.0 + 1e-9;
+        let dlon = 1.1 * within_m / (111_320.0 * lat.to_radians().cos().max(0.01)) + 1e-9;
+        let env = rstar::AABB::from_corners([lon - dlon, lat - dlat], [lon + dlon, lat + dlat]);
+        let p = self.projector.point(lon, lat);
+        let mut near: Vec<(usize, f64)> = self
+            .village_index
+            .locate_in_envelope_intersecting(&env)
+            .map(|g| (g.data, Euclidean.distance(&p, &self.projector.project(&self.villages[g.data].area))))
+            .filter(|(_, d)| *d <= within_m)
+            .collect();
+        near.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+        near.first().copied()
     }
 
     /// Ground elevation in metres (0 where the DEM is absent or does not cover the point).

@@ -529,6 +529,8 @@ impl Aoi {
             landuse: ids.landuse,
             no_burn_zone: ids.no_burn_zone.map(|i| self.no_burn[i as usize].name.clone()),
             station: ids.station.map(|(i, d)| (self.stations[i as usize].name.clone(), d)),
+            snapped_m: None,
+            unassigned: false,
         }
     }
 

@@ -93,12 +93,23 @@ fn number(name: &str, s: &str) -> Result<f64, String> {
     s.parse::<f64>().ok().filter(|v| v.is_finite()).ok_or_else(|| format!("{name} `{s}` is not a number"))
 }
 
+/// Longest forecast accepted, valid_from to valid_to (a forecast valid to year 9999 would hold
+/// every window open for good).
+const MAX_SPAN_DAYS: i64 = 16;
+/// Largest forecast circle accepted, km.
+const MAX_RADIUS_KM: f64 = 500.0;
+
 impl Raw {
     fn forecast(&self) -> Result<Forecast, String> {
         let valid_from = time("valid_from", &self.valid_from)?;
         let valid_to = time("valid_to", &self.valid_to)?;
         if valid_to <= valid_from {
             return Err(format!("valid_to {valid_to} is not after valid_from {valid_from}"));
+        }
+        if valid_to - valid_from > chrono::Duration::days(MAX_SPAN_DAYS) {
+            return Err(format!(
+                "valid_to {valid_to} is more than {MAX_SPAN_DAYS} days after valid_from {valid_from}: no forecast reaches that far"
+            ));
         }
         let p = field(&self.probability).ok_or("probability is missing")?;
         let probability = match p.strip_suffix('%') {
@@ -117,8 +128,13 @@ impl Raw {
             (None, None, None) => None,
             (Some(lon), Some(lat), Some(r)) => {
                 let (lon, lat, r) = (number("lon", &lon)?, number("lat", &lat)?, number("radius_km", &r)?);
-                if !(-180.0..=180.0).contains(&lon) || !(-90.0..=90.0).contains(&lat) || r <= 0.0 {
+                if !(-180.0..=180.0).contains(&lon) || !(-90.0..=90.0).contains(&lat) || !(r > 0.0) {
                     return Err(format!("the circle lon {lon}, lat {lat}, radius_km {r} is not a place"));
+                }
+                if r > MAX_RADIUS_KM {
+                    return Err(format!(
+                        "radius_km {r} is larger than {MAX_RADIUS_KM} km: a county's forecast covers a county"
+                    ));
                 }
                 Some((lon, lat, r * 1000.0))
             }
@@ -240,6 +256,20 @@ mod tests {
         assert_eq!(a[0].township.as_deref(), Some("999901001"));
         assert_eq!(a[1].circle, Some((115.6, 37.6, 5000.0)));
         assert_eq!((a[2].circle, a[2].township.clone()), (None, None), "the whole district");
+    }
+
+    #[test]
+    fn r22_a_forecast_valid_for_ever_or_over_the_world_is_refused() {
+        // valid to year 9999, or a circle of 1e308 km, would hold a risk window open everywhere
+        let cases = [
+            ("valid_from,valid_to,probability,amount_mm\n2026-06-10 18:00,9999-12-31 23:00,0.5,1\n", "more than 16 days"),
+            ("valid_from,valid_to,probability,amount_mm,lon,lat,radius_km\n2026-06-10 18:00,2026-06-10 19:00,0.5,1,115,37,1e308\n", "larger than 500 km"),
+        ];
+        for (text, want) in cases {
+            let (_d, path) = write("rain.csv", text);
+            let e = read_forecasts(&path).unwrap_err().to_string();
+            assert!(e.contains("rain.csv row 1") && e.contains(want), "{e} (wanted {want})");
+        }
     }
 
     #[test]

@@ -57,7 +57,8 @@ pub fn locate(aoi: &Aoi, detections: Vec<Detection>, heat_buffer_m: f64) -> Plac
         let suppressed_by = aoi.heat_source_near(d.lon, d.lat, heat_buffer_m, slack).map(|h| {
             crate::domain::Suppression::HeatSource { id: h.id.clone(), name: h.name.clone(), kind: h.kind.to_string() }
         });
-        let place = aoi.place(d.lon, d.lat);
+        // a point in a gap between villages goes to the nearest within aoi.snap_m
+        let place = aoi.snap(d.lon, d.lat);
         let near = near(aoi, d.lon, d.lat);
         inside.push(Located { detection: d, place, near, suppressed_by });
     }

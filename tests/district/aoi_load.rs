@@ -192,7 +192,8 @@ fn r21_a_broken_polygon_is_still_caught_in_a_large_layer() {
     assert_eq!(broken.read, 0);
     assert!(
         broken.problems[0].contains(
-            "feature 0: invalid polygon: polygon at index 0 is invalid: exterior ring has a self-intersection"
+            // named by its code and name (r22), not by an index that differs between formats
+            "feature 999901001001 张庄: invalid polygon: polygon at index 0 is invalid: exterior ring has a self-intersection"
         ),
         "{:?}",
         broken.problems
@@ -216,8 +217,13 @@ fn r21_phone_numbers_are_checked_and_written_one_way_when_the_layers_are_read() 
     assert_eq!((aoi.villages[1].phone.as_str(), aoi.villages[2].phone.as_str()), ("", ""));
     assert_eq!(aoi.villages.len(), layer["features"].as_array().unwrap().len(), "every village kept");
     assert_eq!(aoi.bad_phones.len(), 2, "{:?}", aoi.bad_phones);
-    let fid1 =
-        format!("{}: feature 1, field `phone`: `139-1234-567`: a mainland mobile number has 11", villages.display());
+    let second = &layer["features"][1]["properties"];
+    let fid1 = format!(
+        "{}: feature {} {}, field `phone`: `139-1234-567`: a mainland mobile number has 11",
+        villages.display(),
+        second["code"].as_str().unwrap(),
+        second["name"].as_str().unwrap()
+    );
     assert!(aoi.bad_phones[0].contains(&fid1), "{:?}", aoi.bad_phones);
     assert!(aoi.bad_phones[1].contains("`0318-1234567`"), "a grid member's landline: {:?}", aoi.bad_phones);
     // the sample district's own numbers pass: a township's landline, written one way
@@ -228,4 +234,212 @@ fn r21_phone_numbers_are_checked_and_written_one_way_when_the_layers_are_read() 
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains(&format!("error: AOI layer {fid1}")), "{stderr}");
+}
+
+// Issue 22: layers in GCJ-02 / BD-09, gaps between villages, layers that would silence a county,
+// and `aoi check` naming every problem in one run.
+
+use firepoint::aoi::china_crs::Datum;
+
+/// Every coordinate of a GeoJSON geometry through `f`.
+fn map_coords(v: &mut Value, f: &dyn Fn(f64, f64) -> (f64, f64)) {
+    match v {
+        Value::Array(items) if items.len() == 2 && items.iter().all(Value::is_f64) => {
+            let (x, y) = f(items[0].as_f64().unwrap(), items[1].as_f64().unwrap());
+            *v = json!([x, y]);
+        }
+        Value::Array(items) => items.iter_mut().for_each(|i| map_coords(i, f)),
+        _ => {}
+    }
+}
+
+/// Layer `name` of `dir` with every coordinate moved from WGS-84 into `datum`, as a layer drawn on
+/// an Amap (GCJ-02) or Baidu (BD-09) map and saved as WGS-84 is.
+fn shift_layer(dir: &Path, name: &str, datum: Datum) {
+    let path = dir.join(format!("{name}.geojson"));
+    let mut layer = read_json(&path);
+    for f in layer["features"].as_array_mut().unwrap() {
+        map_coords(&mut f["geometry"]["coordinates"], &|x, y| datum.from_wgs84(x, y));
+    }
+    write_json(&path, &layer);
+}
+
+fn no_cache() -> AoiConfig {
+    AoiConfig { cache: false, ..AoiConfig::default() }
+}
+
+#[test]
+fn r22_layers_declared_gcj02_and_bd09_are_moved_back_exactly() {
+    let sb = Sandbox::new();
+    let truth = load(&sb.copy_aoi(false), &no_cache());
+    let dir = sb.copy_aoi(false);
+    shift_layer(&dir, "villages", Datum::Gcj02);
+    shift_layer(&dir, "cameras", Datum::Bd09);
+    // undeclared: every village sits hundreds of metres off (≈ 530 m east here), and the load
+    // (when villages stick out of the county) or `aoi check` (when not) says which way
+    let cache = sb.path("cache");
+    let undeclared = || {
+        let said = match Aoi::load_with(&dir, &firepoint::ingest::Limits::default(), &cfg_in(&cache)) {
+            Ok(off) => {
+                let moved = off.villages[0].area.0[0].exterior().0[0];
+                let want = truth.villages[0].area.0[0].exterior().0[0];
+                assert!((moved.x - want.x).abs() > 1e-3, "the sample layer is shifted: {moved:?} vs {want:?}");
+                off.topology_warnings().join("\n")
+            }
+            Err(e) => e.to_string(),
+        };
+        assert!(said.contains("the villages look GCJ-02: declare aoi.datums.villages = \"GCJ-02\""), "{said}");
+    };
+    undeclared();
+    // declared: the same coordinates as the WGS-84 layers, to 1e-7° (1 cm); the cache is keyed by it
+    let datums = [("villages".to_string(), Datum::Gcj02), ("cameras".to_string(), Datum::Bd09)].into();
+    let cfg = AoiConfig { datums, ..cfg_in(&cache) };
+    let fixed = load(&dir, &cfg);
+    for (a, b) in fixed.villages.iter().zip(&truth.villages) {
+        for (p, q) in a.area.0[0].exterior().0.iter().zip(&b.area.0[0].exterior().0) {
+            assert!((p.x - q.x).abs() < 1e-7 && (p.y - q.y).abs() < 1e-7, "{} {p:?} vs {q:?}", a.code);
+        }
+    }
+    for (a, b) in fixed.cameras.iter().zip(&truth.cameras) {
+        assert!((a.lon - b.lon).abs() < 1e-7 && (a.lat - b.lat).abs() < 1e-7, "{} {a:?} vs {b:?}", a.id);
+    }
+    assert!(fixed.topology_warnings().iter().all(|w| !w.contains("look GCJ-02")), "{:?}", fixed.topology_warnings());
+    // the declared district in the cache is not used for the undeclared one (the key has datums)
+    load(&dir, &cfg);
+    undeclared();
+    // an unknown layer name is refused
+    let bad = AoiConfig { datums: [("rivers".to_string(), Datum::Gcj02)].into(), ..no_cache() };
+    let e = Aoi::load_with(&dir, &firepoint::ingest::Limits::default(), &bad).err().expect("refused").to_string();
+    assert!(e.contains("aoi.datums: `rivers` is not an AOI layer"), "{e}");
+}
+
+/// The sample district without its most central village: a hole that no village covers.
+fn district_with_a_hole(sb: &Sandbox) -> (PathBuf, firepoint::aoi::Village) {
+    let dir = sb.copy_aoi(false);
+    let whole = load(&dir, &no_cache());
+    let c = geo::Centroid::centroid(&whole.county.area).unwrap();
+    let centre = |v: &firepoint::aoi::Village| geo::Centroid::centroid(&v.area).unwrap();
+    let gone = whole
+        .villages
+        .iter()
+        .min_by(|a, b| {
+            let d = |v: &firepoint::aoi::Village| geo::Distance::distance(&geo::Euclidean, centre(v), c);
+            d(a).total_cmp(&d(b))
+        })
+        .unwrap()
+        .clone();
+    let path = dir.join("villages.geojson");
+    let mut layer = read_json(&path);
+    layer["features"].as_array_mut().unwrap().retain(|f| f["properties"]["code"] != json!(gone.code));
+    write_json(&path, &layer);
+    (dir, gone)
+}
+
+#[test]
+fn r22_a_point_in_a_gap_is_snapped_to_the_nearest_village_or_left_to_the_county_office() {
+    let sb = Sandbox::new();
+    let (dir, gone) = district_with_a_hole(&sb);
+    let aoi = load(&dir, &no_cache());
+    assert_eq!(aoi.snap_m, 100.0, "the documented default");
+    // 20 m inside the hole from one of its corners: the nearest village takes it, and says so
+    let corner = gone.area.0[0].exterior().0[0];
+    let mid = geo::Centroid::centroid(&gone.area).unwrap();
+    let (cx, cy) = aoi.projector.to_m(corner.x, corner.y);
+    let (mx, my) = aoi.projector.to_m(mid.x(), mid.y());
+    let k = 20.0 / (mx - cx).hypot(my - cy);
+    let (lon, lat) = aoi.projector.to_deg(cx + k * (mx - cx), cy + k * (my - cy));
+    assert!(aoi.place(lon, lat).village.is_none(), "the point lies in the hole");
+    let snapped = aoi.snap(lon, lat);
+    let (v, m) = (snapped.village.as_ref().expect("snapped"), snapped.snapped_m.unwrap());
+    assert!(m > 0.0 && m <= 20.5, "{m} m");
+    assert_eq!(snapped.township.as_ref().map(|t| &t.code), Some(&v.township));
+    let note = firepoint::dispatch::placement_note(&snapped).unwrap();
+    assert!(note.starts_with(&format!("snapped {m:.0} m to {} {}", v.code, v.name)), "{note}");
+    // the hole's middle is farther than aoi.snap_m from every village: unassigned (未归属)
+    let middle = aoi.snap(mid.x(), mid.y());
+    assert!(aoi.contains(mid.x(), mid.y()));
+    assert!(middle.village.is_none() && middle.township.is_none() && middle.snapped_m.is_none() && middle.unassigned);
+    assert!(!aoi.snap(0.0, 0.0).unassigned, "outside the county is not the county office's");
+    assert!(firepoint::dispatch::placement_note(&middle).unwrap().starts_with("未归属 (unassigned)"));
+    // locate() snaps too
+    let d = firepoint::domain::Detection::point(
+        firepoint::domain::SourceKind::Satellite,
+        lon,
+        lat,
+        "2026-10-10T05:00:00Z".parse().unwrap(),
+        10.0,
+    );
+    let placed = firepoint::locate::locate(&aoi, vec![d], 500.0);
+    assert_eq!(placed.inside[0].place.snapped_m, snapped.snapped_m);
+    // `aoi check` names the gap: its area, a place in it and the villages around it
+    let warnings = aoi.topology_warnings();
+    let gap = warnings.iter().find(|w| w.starts_with("gap of ")).unwrap_or_else(|| panic!("{warnings:?}"));
+    let want = geo::Area::unsigned_area(&aoi.projector.project(&gone.area));
+    let said: f64 = gap["gap of ".len()..].split(' ').next().unwrap().parse().unwrap();
+    assert!((said - want).abs() < 0.01 * want, "{gap} (the village removed had {want:.0} m²)");
+    assert!(gap.contains(" m² at (") && gap.contains("in no village (beside "), "{gap}");
+}
+
+#[test]
+fn r22_layers_that_would_silence_the_county_are_refused_naming_the_feature() {
+    let sb = Sandbox::new();
+    let dir = sb.copy_aoi(false);
+    let county = read_json(&dir.join("county.geojson"))["features"][0]["geometry"].clone();
+    let heat = dir.join("heat_sources.geojson");
+    let mut layer = read_json(&heat);
+    let first = layer["features"][0]["properties"].clone();
+    layer["features"][0]["properties"]["buffer_m"] = json!(1e12);
+    layer["features"][1]["properties"]["buffer_m"] = json!(-5);
+    // a source drawn over the whole county, no buffer: suppresses every fire
+    layer["features"][2]["properties"].as_object_mut().unwrap().remove("buffer_m");
+    layer["features"][2]["geometry"] = county;
+    let third = layer["features"][2]["properties"].clone();
+    write_json(&heat, &layer);
+    let cams = dir.join("cameras.geojson");
+    let mut cameras = read_json(&cams);
+    cameras["features"][0]["properties"]["hfov_min_deg"] = json!(0);
+    cameras["features"][1]["properties"]["range_m"] = json!(1e15);
+    let cam0 = cameras["features"][0]["properties"].clone();
+    write_json(&cams, &cameras);
+    // and, in the same run, a missing field and a village naming no township
+    let villages = dir.join("villages.geojson");
+    let mut v = read_json(&villages);
+    v["features"][3]["properties"].as_object_mut().unwrap().remove("grid_member");
+    v["features"][4]["properties"]["township"] = json!("nowhere");
+    let v3 = v["features"][3]["properties"].clone();
+    write_json(&villages, &v);
+    let e = Aoi::load_with(&dir, &firepoint::ingest::Limits::default(), &no_cache()).err().expect("refused");
+    let e = e.to_string();
+    let name = |p: &Value, id: &str| format!("feature {} {}", p[id].as_str().unwrap(), p["name"].as_str().unwrap());
+    for want in [
+        format!("{}, field `buffer_m`: 1000000000000 m: a buffer is 0 to 5000 m", name(&first, "id")),
+        "field `buffer_m`: -5 m".to_string(),
+        format!("{}, field `hfov_min_deg`: 0°", name(&cam0, "id")),
+        "field `range_m`: 1000000000000000 m".to_string(),
+        format!("{} has no value in field `grid_member", name(&v3, "code")),
+        "name a township that is not in townships".to_string(),
+    ] {
+        assert!(e.contains(&want), "wanted `{want}` in one run's error:\n{e}");
+    }
+    // fix the values: the source over the county is still an error, named
+    let mut layer = read_json(&heat);
+    layer["features"][0]["properties"]["buffer_m"] = json!(500);
+    layer["features"][1]["properties"]["buffer_m"] = json!(500);
+    write_json(&heat, &layer);
+    write_json(&cams, &read_json(&crate::common::repo_path("aoi/cameras.geojson")));
+    write_json(&villages, &read_json(&crate::common::repo_path("aoi/villages.geojson")));
+    let e = Aoi::load_with(&dir, &firepoint::ingest::Limits::default(), &no_cache()).err().expect("refused").to_string();
+    let want = format!("{} {}", third["id"].as_str().unwrap(), third["name"].as_str().unwrap());
+    assert!(e.contains("heat sources would suppress every fire on 100 % of the county") && e.contains(&want), "{e}");
+}
+
+#[test]
+fn r22_a_field_mapping_for_an_absent_layer_is_not_blamed() {
+    let sb = Sandbox::new();
+    let dir = sb.copy_aoi(false);
+    std::fs::remove_file(dir.join("cameras.geojson")).unwrap();
+    let fields = [("cameras.range_m".to_string(), "射程".to_string())].into();
+    let aoi = load(&dir, &AoiConfig { fields, ..no_cache() });
+    assert!(aoi.cameras.is_empty());
+    assert!(aoi.warnings.iter().any(|w| w.contains("optional layer `cameras` not found")), "{:?}", aoi.warnings);
 }

@@ -243,12 +243,13 @@ fn i11_bad_roads_and_dump_sites_are_named_with_file_feature_and_field() {
     let roads = dir.path().join("roads.geojson").display().to_string();
     let sites = dir.path().join("dump_sites.geojson").display().to_string();
     let want = [
-        format!("AOI layer {roads}: feature 1, field `class`: unknown road class `motorway` (highway, main, other;"),
+        // named by name where the feature has one (r22), else by its index
+        format!("AOI layer {roads}: feature M1, field `class`: unknown road class `motorway` (highway, main, other;"),
         format!("AOI layer {roads}: feature 2: expected a line, found a polygon"),
         format!("AOI layer {roads}: feature 3: a line of zero length"),
-        format!("AOI layer {roads}: feature 4 has no value in field `class"),
-        format!("AOI layer {sites}: feature 0: no geometry"),
-        format!("AOI layer {sites}: feature 1: expected a point or a polygon, found a line"),
+        format!("AOI layer {roads}: feature no class has no value in field `class"),
+        format!("AOI layer {sites}: feature 无位置: no geometry"),
+        format!("AOI layer {sites}: feature 线: expected a point or a polygon, found a line"),
         format!("AOI layer {sites}: feature 2 has no value in field `name"),
     ];
     for w in &want {
@@ -300,7 +301,7 @@ fn i11_check_layer_reads_roads_and_dump_sites_on_their_own() {
     let check = super::super::check_layer("dump_sites", &dir.path().join("roads.geojson"), &AoiConfig::default());
     assert_eq!(check.read, 0);
     assert!(
-        check.problems.iter().any(|p| p.contains("feature 0: expected a point or a polygon")),
+        check.problems.iter().any(|p| p.contains("feature G1: expected a point or a polygon")),
         "{:?}",
         check.problems
     );

@@ -156,6 +156,7 @@ fn district(seed: u64, cells: usize) -> Aoi {
         warnings: Vec::new(),
         bad_phones: Vec::new(),
         projector: Projector::new(2.0, 2.0),
+        snap_m: 100.0,
         heat_m: Vec::new(),
         placer: super::Placer::empty(),
         near: super::super::near::Indexes::empty(),

@@ -46,7 +46,8 @@ unset FIREPOINT_CONFIG RUST_LOG
 work="$(mktemp -d /tmp/firepoint-soak.XXXXXX)"
 pids=()
 cleanup() {
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  # reaped here, so bash does not announce each "Killed" in the test log
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
   [ -n "${FIREPOINT_PG_DIR:-}" ] && bash scripts/pg.sh stop "$FIREPOINT_PG_DIR"
   [ -n "${SOAK_KEEP:-}" ] || rm -rf "$work"
 }

@@ -97,6 +97,41 @@ pub fn period(
     ranked.into_iter().chain(std::iter::once(total)).collect()
 }
 
+/// `rows` ([`period`]) with the period's back-filled fire points added (issue 22: points
+/// recorded as history, before the live window, have no ticket but count in the week they were
+/// seen): `history` holds each such point's township (code, name). A township with history points
+/// only gets a row of its own; the rows are ranked again.
+pub fn with_history(rows: Vec<ReportRow>, history: &[(String, String)]) -> Vec<ReportRow> {
+    if history.is_empty() {
+        return rows;
+    }
+    let (mut ranked, mut total): (Vec<ReportRow>, Vec<ReportRow>) =
+        rows.into_iter().partition(|r| r.township_code != "total");
+    for (code, name) in history {
+        match ranked.iter_mut().find(|r| &r.township_code == code) {
+            Some(r) => r.fire_points += 1,
+            None => ranked.push(ReportRow {
+                township_code: code.clone(),
+                township: name.clone(),
+                fire_points: 1,
+                ..Default::default()
+            }),
+        }
+    }
+    if let Some(t) = total.first_mut() {
+        t.fire_points += history.len();
+    }
+    ranked.sort_by(|a, b| {
+        (b.fire_points, b.tickets).cmp(&(a.fire_points, a.tickets)).then(a.township_code.cmp(&b.township_code))
+    });
+    for i in 0..ranked.len() {
+        let tied =
+            i > 0 && (ranked[i].fire_points, ranked[i].tickets) == (ranked[i - 1].fire_points, ranked[i - 1].tickets);
+        ranked[i].rank = if tied { ranked[i - 1].rank } else { i + 1 };
+    }
+    ranked.into_iter().chain(total).collect()
+}
+
 /// An ISO week `YYYY-Www` (e.g. 2026-W24) as its Monday.
 pub fn parse_week(s: &str) -> Result<NaiveDate, String> {
     let bad = || format!("`{s}` is not an ISO week like 2026-W24");

@@ -1,4 +1,4 @@
-//! The fire points as recorded, for the fire-point ledger (火点台账, `crate::ledger`): every
+//! The fire points as recorded, for the fire-point ledger (火点台账, ledger.rs): every
 //! satellite detection with its input (file and row), the source's own attribution (kept in its
 //! evidence), and its ticket's outcome, or why it has none. Nothing is written here: the
 //! detections table is the ledger's record, filled in the input's transaction with its tickets,

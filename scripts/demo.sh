@@ -17,7 +17,9 @@ fp=target/release/firepoint
 $fp aoi check
 $fp simulate
 set +e
-$fp run
+# the sample day (2026-06-10) is replayed live: events.live_window_h = 0 (otherwise points older
+# than 24 h are history, with no ticket; see README "History is not today")
+$fp --set events.live_window_h=0 run
 status=$?
 set -e
 echo

@@ -3,7 +3,9 @@
 //! **Kinds.** A new ticket's kind — straw (秸秆), weeds (荒草), dead branches and leaves (枯枝落叶),
 //! garbage (垃圾) or unknown — is decided by the county's rules ([`BurnConfig::rules`]), tried in
 //! order, the first whose every condition holds wins. A condition reads the land use at the fire,
-//! the crop calendar's stages on its local (Beijing) date ([`BurnConfig::calendar`]), the distance
+//! the crop calendar's stages on its local (Beijing) date ([`BurnConfig::calendar_of`]: a named
+//! regional calendar, [`region_calendar`], chosen for the county by `burn.calendar_region` and
+//! per township by `burn.township_calendar`, or the county's own), the distance
 //! to the village settlement (built-up land), to a road and to a dump site, the source, and the
 //! fire radiative power where the source gives one. The ticket keeps the rule's name and every
 //! input it was judged on ([`KindWhy`]), so that a grid member can see why. Known heat sources
@@ -136,9 +138,17 @@ impl From<BurnKindName> for BurnKind {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct BurnConfig {
-    /// The crop calendar (default: the North China Plain's wheat–maize rotation, and the trees'
-    /// leaf fall and winter pruning).
+    /// The county's crop calendar by region (README "Regional crop calendars"): 华北
+    /// (North China Plain wheat–maize, the default), 东北 (single cropping: maize, soybean, rice),
+    /// 长江中下游 (rice–wheat / rice–rape), 西北 (spring wheat, maize, Xinjiang cotton), 华南
+    /// (double rice, sugarcane). An unknown name is refused.
+    pub calendar_region: String,
+    /// The county's own crop calendar (`[[burn.calendar]]` stages): when given it replaces the
+    /// region's (empty: the region's).
     pub calendar: Vec<CropStage>,
+    /// Townships that farm by another region's calendar: township code → region name (e.g. a
+    /// rice-growing township of a county on the edge of two regions).
+    pub township_calendar: std::collections::BTreeMap<String, String>,
     /// The kind rules, tried in order; the first that holds decides. A fire no rule holds for is
     /// `unknown`.
     pub rules: Vec<KindRule>,
@@ -150,14 +160,9 @@ impl Default for BurnConfig {
         let list = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         let in_season = list(&["harvest", "sowing"]);
         BurnConfig {
-            calendar: vec![
-                CropStage::stage("小麦收获", "wheat", "harvest", "05-28", "06-20"),
-                CropStage::stage("玉米播种", "maize", "sowing", "06-05", "06-25"),
-                CropStage::stage("玉米收获", "maize", "harvest", "09-25", "10-20"),
-                CropStage::stage("小麦播种", "wheat", "sowing", "10-05", "10-31"),
-                CropStage::stage("落叶", "trees", "leaf_fall", "10-20", "12-15"),
-                CropStage::stage("冬季修剪", "trees", "pruning", "12-16", "03-15"),
-            ],
+            calendar_region: "华北".into(),
+            calendar: Vec::new(),
+            township_calendar: Default::default(),
             rules: vec![
                 KindRule { near_dump_m: Some(300.0), ..rule("dump_site", BurnKindName::Garbage) },
                 KindRule { landuse: list(&["built_up"]), ..rule("built_up_land", BurnKindName::Garbage) },
@@ -194,12 +199,107 @@ impl Default for BurnConfig {
     }
 }
 
+/// The named regional crop calendars `burn.calendar_region` chooses from.
+pub const REGIONS: [&str; 5] = ["华北", "东北", "长江中下游", "西北", "华南"];
+
+/// The crop calendar of region `name` (one of [`REGIONS`]), or `None`.
+///
+/// Dates are typical spans of the region's main crops, widened by a week or two at each end to
+/// cover the field work (straw clearing) around them: **approximate**, a county whose dates
+/// differ writes its own `burn.calendar`. Sources: the CropWatch bulletins of the Chinese Academy
+/// of Sciences (cropwatch.com.cn: e.g. October 2022 "maize harvest completed in most of North and
+/// Northeast China, rice in Northeast China at the late harvest stage, single rice in Jiangsu and
+/// Anhui harvesting, winter wheat sowing"; April 2015 "spring wheat sown in late April to early
+/// May in Northeast China; soybean sown in May in the Northeast, June–July elsewhere"), FAO GIEWS
+/// country briefs for China (fao.org/giews: spring wheat of the northeast and northwest harvested
+/// July–August, winter wheat May–June, maize harvest in the north completed in October, early
+/// rice harvested in July, single and late rice in October), and the USDA FAS IPAD crop
+/// calendar for China (ipad.fas.usda.gov, Crop Explorer). The trees' leaf fall and pruning are
+/// the latitude's, not from those sources.
+pub fn region_calendar(name: &str) -> Option<Vec<CropStage>> {
+    let st = CropStage::stage;
+    Some(match name {
+        // North China Plain (Hebei, Shandong, Henan): winter wheat – summer maize, two crops a year
+        "华北" => vec![
+            st("小麦收获", "wheat", "harvest", "05-28", "06-20"),
+            st("玉米播种", "maize", "sowing", "06-05", "06-25"),
+            st("玉米收获", "maize", "harvest", "09-25", "10-20"),
+            st("小麦播种", "wheat", "sowing", "10-05", "10-31"),
+            st("落叶", "trees", "leaf_fall", "10-20", "12-15"),
+            st("冬季修剪", "trees", "pruning", "12-16", "03-15"),
+        ],
+        // Northeast (Heilongjiang, Jilin, Liaoning, eastern Inner Mongolia): one crop a year of
+        // spring maize, soybean or rice. The autumn span runs to mid-November: maize is picked
+        // from late September and the straw left in the fields is cleared until the ground
+        // freezes (approximate); the spring span covers the field clearing before sowing.
+        "东北" => vec![
+            st("春播", "maize/soybean/rice", "sowing", "04-15", "05-25"),
+            st("大豆收获", "soybean", "harvest", "09-15", "10-15"),
+            st("水稻收获", "rice", "harvest", "09-20", "10-25"),
+            st("玉米收获及秸秆离田", "maize", "harvest", "09-25", "11-15"),
+            st("落叶", "trees", "leaf_fall", "09-25", "11-05"),
+            st("冬季修剪", "trees", "pruning", "11-16", "04-05"),
+        ],
+        // Middle and lower Yangtze (Jiangsu, Anhui, Hubei, Zhejiang …): rice after wheat or rape
+        "长江中下游" => vec![
+            st("小麦油菜收获", "wheat/rape", "harvest", "05-10", "06-10"),
+            st("水稻栽插", "rice", "sowing", "05-25", "06-30"),
+            st("水稻收获", "rice", "harvest", "09-25", "11-10"),
+            st("小麦油菜播种", "wheat/rape", "sowing", "10-15", "11-25"),
+            st("落叶", "trees", "leaf_fall", "11-01", "12-31"),
+            st("冬季修剪", "trees", "pruning", "01-01", "03-10"),
+        ],
+        // Northwest (Gansu, Ningxia, Xinjiang, Inner Mongolia's west): spring wheat, spring maize,
+        // Xinjiang's cotton (stalks pulled and burned after picking)
+        "西北" => vec![
+            st("春小麦播种", "wheat", "sowing", "03-10", "04-20"),
+            st("玉米播种", "maize", "sowing", "04-10", "05-10"),
+            st("春小麦收获", "wheat", "harvest", "07-10", "08-20"),
+            st("棉花采收", "cotton", "harvest", "09-10", "11-10"),
+            st("玉米收获", "maize", "harvest", "09-15", "10-25"),
+            st("落叶", "trees", "leaf_fall", "10-01", "11-20"),
+            st("冬季修剪", "trees", "pruning", "11-21", "03-09"),
+        ],
+        // South China (Guangdong, Guangxi, Fujian, Hainan): early and late rice; sugarcane cut
+        // (and its leaves burned) in the dry season
+        "华南" => vec![
+            st("早稻插秧", "rice", "sowing", "03-01", "04-20"),
+            st("早稻收获", "rice", "harvest", "06-25", "07-31"),
+            st("晚稻插秧", "rice", "sowing", "07-15", "08-10"),
+            st("晚稻收获", "rice", "harvest", "10-15", "11-30"),
+            st("甘蔗收获", "sugarcane", "harvest", "12-01", "03-31"),
+        ],
+        _ => return None,
+    })
+}
+
+/// The regional calendars, built once.
+static CALENDARS: std::sync::LazyLock<Vec<(&'static str, Vec<CropStage>)>> = std::sync::LazyLock::new(|| {
+    REGIONS.iter().map(|r| (*r, region_calendar(r).expect("every listed region has a calendar"))).collect()
+});
+
+fn region(name: &str) -> Option<&'static [CropStage]> {
+    CALENDARS.iter().find(|(r, _)| *r == name).map(|(_, c)| c.as_slice())
+}
+
+fn unknown_region(key: &str, name: &str) -> String {
+    format!("{key}: unknown calendar region `{name}` (one of {})", REGIONS.join(", "))
+}
+
 /// Land-use words a rule may name.
 const LANDUSE_WORDS: [&str; 5] = ["farmland", "grassland", "tree_belt", "built_up", "water"];
 
 impl BurnConfig {
     /// Checks dates, rule names and values that parse but make no sense.
     pub fn check(&self) -> Result<(), String> {
+        if region(&self.calendar_region).is_none() {
+            return Err(unknown_region("burn.calendar_region", &self.calendar_region));
+        }
+        for (town, name) in &self.township_calendar {
+            if region(name).is_none() {
+                return Err(unknown_region(&format!("burn.township_calendar `{town}`"), name));
+            }
+        }
         for s in &self.calendar {
             s.span()?;
             if s.stage.trim().is_empty() {
@@ -238,9 +338,28 @@ impl BurnConfig {
         Ok(())
     }
 
-    /// The calendar stages that hold on `day`.
+    /// The crop calendar of township `township` (code): its region's when
+    /// `burn.township_calendar` names one, else the county's own `burn.calendar` when given,
+    /// else `burn.calendar_region`'s. An empty code is the county's.
+    pub fn calendar_of(&self, township: &str) -> &[CropStage] {
+        if let Some(c) = self.township_calendar.get(township).and_then(|r| region(r)) {
+            return c;
+        }
+        if !self.calendar.is_empty() {
+            return &self.calendar;
+        }
+        // checked on load; an unchecked unknown name (a test's literal) reads as the default
+        region(&self.calendar_region).or_else(|| region("华北")).expect("华北 is a region")
+    }
+
+    /// The county's calendar stages that hold on `day`.
     pub fn stages_on(&self, day: NaiveDate) -> Vec<&CropStage> {
-        self.calendar.iter().filter(|s| s.holds(day)).collect()
+        self.stages_in("", day)
+    }
+
+    /// The calendar stages of township `township` (code) that hold on `day`.
+    pub fn stages_in(&self, township: &str, day: NaiveDate) -> Vec<&CropStage> {
+        self.calendar_of(township).iter().filter(|s| s.holds(day)).collect()
     }
 }
 
@@ -267,10 +386,16 @@ fn round1(v: f64) -> f64 {
     (v * 10.0).round() / 10.0
 }
 
-/// The kind of a fire at `landuse` seen by `d`, with the rule that decided it and its inputs.
+/// The kind of a fire at `landuse` seen by `d`, with the rule that decided it and its inputs,
+/// by the county's calendar.
 pub fn classify(cfg: &BurnConfig, d: &Detection, landuse: &str, near: &Near) -> (BurnKind, KindWhy) {
+    classify_in(cfg, "", d, landuse, near)
+}
+
+/// [`classify`] by the calendar of township `township` (code).
+pub fn classify_in(cfg: &BurnConfig, township: &str, d: &Detection, landuse: &str, near: &Near) -> (BurnKind, KindWhy) {
     let day = crate::time::reporting_day(d.observed_at);
-    let stages = cfg.stages_on(day);
+    let stages = cfg.stages_in(township, day);
     let frp = frp_mw(d);
     let within = |limit: Option<f64>, got: Option<f64>| limit.is_none_or(|l| got.is_some_and(|g| g <= l));
     let holds = |r: &KindRule| {
@@ -467,11 +592,16 @@ impl WindowHit {
 /// 播种前 spans on `day`: each sowing stage whose first day comes within the next `days` days
 /// (the days before sowing, when fields are cleared; the sowing itself is not in the window).
 pub fn before_sowing(cfg: &BurnConfig, days: i64, day: NaiveDate) -> Vec<WindowHit> {
+    before_sowing_in(cfg, "", days, day)
+}
+
+/// [`before_sowing`] by the calendar of township `township` (code).
+pub fn before_sowing_in(cfg: &BurnConfig, township: &str, days: i64, day: NaiveDate) -> Vec<WindowHit> {
     if days <= 0 {
         return Vec::new();
     }
     let mut out = Vec::new();
-    for s in cfg.calendar.iter().filter(|s| s.stage == "sowing") {
+    for s in cfg.calendar_of(township).iter().filter(|s| s.stage == "sowing") {
         let start = [day.year() - 1, day.year(), day.year() + 1]
             .into_iter()
             .filter_map(|y| s.start_in(y))
@@ -500,7 +630,7 @@ pub fn active_windows(
         .filter(|w| w.holds(minute))
         .map(|w| WindowHit { name: w.name.clone(), span: format!("{}–{}", w.from, w.to) })
         .collect();
-    out.extend(before_sowing(burn, cfg.before_sowing_days, local.date_naive()));
+    out.extend(before_sowing_in(burn, township, cfg.before_sowing_days, local.date_naive()));
     if cfg.before_rain_hours > 0.0 {
         let until = at + Duration::seconds((cfg.before_rain_hours * 3600.0) as i64);
         let rain = forecasts
@@ -623,11 +753,12 @@ mod tests {
     #[test]
     fn r11_calendar_spans_wrap_over_the_new_year_and_bad_dates_are_refused() {
         let cfg = BurnConfig::default();
-        let pruning = cfg.calendar.iter().find(|s| s.stage == "pruning").unwrap();
+        let pruning = cfg.calendar_of("").iter().find(|s| s.stage == "pruning").unwrap();
         assert!(pruning.holds(NaiveDate::from_ymd_opt(2026, 1, 10).unwrap()));
         assert!(pruning.holds(NaiveDate::from_ymd_opt(2026, 12, 20).unwrap()));
         assert!(!pruning.holds(NaiveDate::from_ymd_opt(2026, 6, 1).unwrap()));
         let mut bad = cfg.clone();
+        bad.calendar = region_calendar("华北").unwrap();
         bad.calendar[0].from = "13-01".into();
         assert!(bad.check().unwrap_err().contains("13-01"));
         let mut bad = cfg.clone();
@@ -636,6 +767,54 @@ mod tests {
         let mut bad = cfg;
         bad.rules[1].name = bad.rules[0].name.clone();
         assert!(bad.check().unwrap_err().contains("two rules"));
+    }
+
+    #[test]
+    fn r22_a_northeastern_november_straw_fire_is_in_season_under_the_northeast_calendar() {
+        // 2016-11-05 in Heilongjiang: maize straw cleared after the single harvest; on the North
+        // China Plain the harvest and the wheat sowing are over by then
+        let mut d = det(2016, 11, 5, 3, Some(8.0));
+        (d.lon, d.lat) = (126.6, 45.7);
+        let ne = BurnConfig { calendar_region: "东北".into(), ..BurnConfig::default() };
+        ne.check().unwrap();
+        let (k, why) = classify(&ne, &d, "farmland", &Near::default());
+        assert_eq!((k, why.rule.as_str()), (BurnKind::Straw, "farmland_in_harvest_or_sowing"));
+        let (k, why) = classify(&BurnConfig::default(), &d, "farmland", &Near::default());
+        assert_eq!((k, why.rule.as_str()), (BurnKind::Straw, "farmland_off_season"));
+        // a township on another region's calendar: by code
+        let mut mixed = BurnConfig::default();
+        mixed.township_calendar.insert("230101001".into(), "东北".into());
+        mixed.check().unwrap();
+        assert_eq!(
+            classify_in(&mixed, "230101001", &d, "farmland", &Near::default()).1.rule,
+            "farmland_in_harvest_or_sowing"
+        );
+        assert_eq!(classify_in(&mixed, "230101002", &d, "farmland", &Near::default()).1.rule, "farmland_off_season");
+        // the spring window before sowing is the region's too: 7 days before 04-15
+        let april = NaiveDate::from_ymd_opt(2017, 4, 10).unwrap();
+        assert!(before_sowing(&BurnConfig::default(), 7, april).is_empty());
+        assert_eq!(before_sowing_in(&mixed, "230101001", 7, april).len(), 1);
+        // the county's own calendar still replaces the region's
+        let own = BurnConfig { calendar: vec![CropStage::stage("x", "x", "harvest", "11-01", "11-10")], ..ne };
+        assert_eq!(own.stages_on(NaiveDate::from_ymd_opt(2016, 11, 5).unwrap()).len(), 1);
+        assert_eq!(own.stages_on(NaiveDate::from_ymd_opt(2016, 10, 5).unwrap()).len(), 0);
+    }
+
+    #[test]
+    fn r22_an_unknown_calendar_region_is_refused_listing_the_names() {
+        let bad = BurnConfig { calendar_region: "东北地区".into(), ..BurnConfig::default() };
+        let err = bad.check().unwrap_err();
+        assert!(err.contains("东北地区") && REGIONS.iter().all(|r| err.contains(r)), "{err}");
+        let mut bad = BurnConfig::default();
+        bad.township_calendar.insert("T1".into(), "northeast".into());
+        assert!(bad.check().unwrap_err().contains("T1"));
+        for r in REGIONS {
+            let cfg = BurnConfig { calendar_region: r.into(), ..BurnConfig::default() };
+            cfg.check().unwrap();
+            let c = cfg.calendar_of("");
+            assert!(c.iter().any(|s| s.stage == "harvest") && c.iter().any(|s| s.stage == "sowing"), "{r}");
+            assert!(c.iter().all(|s| s.span().is_ok()), "{r}");
+        }
     }
 
     fn at_local(m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {

@@ -36,7 +36,10 @@ pub enum Command {
     /// Files already processed (same content) are skipped, so running it every few minutes is safe.
     Run,
     /// Process the satellite scenes (or frames) named here, e.g. right after a pass.
-    /// Bad files are copied (not moved) into the quarantine folder.
+    /// Bad files are copied (not moved) into the quarantine folder. Points seen more than
+    /// `events.live_window_h` hours ago (an old table, last year's scenes) go to the history
+    /// (persistence mask, plan, rankings) and the fire-point ledger, never to a ticket; the
+    /// summary says how many (`history: N point(s)`).
     Pass {
         #[arg(required = true)]
         files: Vec<PathBuf>,
@@ -58,6 +61,18 @@ pub enum Command {
         /// Also draw the county map of the period's fires with the ranking table (PNG), for the 通报.
         #[arg(long, value_name = "FILE.png")]
         map: Option<PathBuf>,
+    },
+    /// The fire-point ledger (火点台账): one row per satellite fire point received (a table's row,
+    /// a scene's pixel) with the source's own 省/市/县, ours, the ticket or why none, the verdict,
+    /// and a flag with the distance to the county border where the source names another county.
+    /// CSV, UTF-8 with BOM.
+    FirePoints {
+        /// Only points seen on or after this Beijing day, YYYY-MM-DD.
+        #[arg(long)]
+        since: Option<chrono::NaiveDate>,
+        /// Write the CSV here (default: standard output).
+        #[arg(long, value_name = "FILE.csv")]
+        out: Option<PathBuf>,
     },
     /// The day's patrol plan (巡查计划): per township, villages ranked by burning risk, with the
     /// risk windows and their times, as CSV (UTF-8 with BOM) and a PNG map.

@@ -179,6 +179,18 @@ pub fn report(
     if let Some(png) = map.filter(|p| !p.extension().is_some_and(|e| e.eq_ignore_ascii_case("png"))) {
         anyhow::bail!("--map {}: the map is a PNG; name it FILE.png", png.display());
     }
+    // back-filled points (history, no ticket) count in the period they were seen (issue 22)
+    let (from, to) =
+        (firepoint::time::beijing_midnight(first), firepoint::time::beijing_midnight(last + chrono::Duration::days(1)));
+    let history = store.history_points(from, to)?;
+    let rows = if history.is_empty() {
+        rows
+    } else {
+        let aoi = firepoint::aoi::Aoi::load_with(&cfg.paths.aoi, &cfg.limits, &cfg.aoi)?;
+        let towns: Vec<(String, String)> =
+            history.iter().filter_map(|&(lon, lat)| aoi.place(lon, lat).township.map(|t| (t.code, t.name))).collect();
+        firepoint::report::with_history(rows, &towns)
+    };
     if let Some(png) = map {
         let aoi = firepoint::aoi::Aoi::load_with(&cfg.paths.aoi, &cfg.limits, &cfg.aoi)?;
         let in_period: Vec<_> = tickets
@@ -368,6 +380,26 @@ pub fn cameras(cfg: &Config) -> Result<Exit> {
     Ok(Exit::Ok)
 }
 
+/// `firepoint fire-points [--since DAY] [--out FILE]`: the fire-point ledger (火点台账).
+pub fn fire_points(cfg: &Config, since: Option<chrono::NaiveDate>, out: Option<&Path>) -> Result<Exit> {
+    let store = Store::open_existing(&cfg.paths.store)?;
+    let aoi = firepoint::aoi::Aoi::load_with(&cfg.paths.aoi, &cfg.limits, &cfg.aoi)?;
+    let filter = firepoint::store::FirePointFilter {
+        seen_since: since.map(firepoint::time::beijing_midnight),
+        ..Default::default()
+    };
+    let points = store.fire_point_ledger(&filter)?;
+    let csv = firepoint::ledger::to_csv(&aoi, &points);
+    match out {
+        Some(path) => {
+            std::fs::write(path, &csv).with_context(|| format!("cannot write {}", path.display()))?;
+            eprintln!("{} fire points: {}", points.len(), path.display());
+        }
+        None => print!("{csv}"),
+    }
+    Ok(Exit::Ok)
+}
+
 /// `firepoint plan --day DAY`: the patrol plan's CSV and map.
 pub fn plan(cfg: &Config, day: chrono::NaiveDate, csv: Option<PathBuf>, map: Option<PathBuf>) -> Result<Exit> {
     let csv = csv.unwrap_or_else(|| PathBuf::from(format!("plan-{day}.csv")));
@@ -380,10 +412,17 @@ pub fn plan(cfg: &Config, day: chrono::NaiveDate, csv: Option<PathBuf>, map: Opt
     // every forecast that can start that day (a day before it, to be safe with time zones)
     let forecasts = store.forecasts(firepoint::time::beijing_midnight(day) - chrono::Duration::days(1))?;
     let [week, year] = firepoint::plan::History::spans(day);
-    let history = firepoint::plan::History {
-        week: store.fire_points_by_village(week.0, week.1)?,
-        year: store.fire_points_by_village(year.0, year.1)?,
+    // ticketed points by their ticket's village, back-filled ones (history) by where they lie
+    let by_village = |(from, to): (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)| -> Result<_> {
+        let mut n = store.fire_points_by_village(from, to)?;
+        for (lon, lat) in store.history_points(from, to)? {
+            if let Some(v) = aoi.place(lon, lat).village {
+                *n.entry(v.code).or_insert(0) += 1;
+            }
+        }
+        Ok(n)
     };
+    let history = firepoint::plan::History { week: by_village(week)?, year: by_village(year)? };
     let plan = firepoint::plan::plan(&aoi, &cfg.burn, &cfg.windows, &forecasts, day, &history);
     std::fs::write(&csv, firepoint::plan::to_csv(&plan))
         .with_context(|| format!("cannot write plan {}", csv.display()))?;

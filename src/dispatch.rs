@@ -1,5 +1,5 @@
 //! Dispatch: what a ticket says for a located fire — which of the four burnings and why
-//! (`burn::classify`), priority and its reasons (no-burn zone, a national station's ring, a
+//! (`burn::classify_in`, by the township's calendar), priority and its reasons (no-burn zone, a national station's ring, a
 //! highway, a risk window), and the deadlines from the county's service levels.
 //!
 //! Camera and drone sightings get acknowledge and on-site deadlines in minutes; satellite points
@@ -8,7 +8,7 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::burn::{active_windows, classify, BurnConfig, Forecast, WindowHit, WindowsConfig};
+use crate::burn::{active_windows, classify_in, BurnConfig, Forecast, WindowHit, WindowsConfig};
 use crate::domain::{BurnKind, KindWhy, Priority, SourceKind};
 use crate::locate::Located;
 
@@ -79,7 +79,8 @@ pub struct Dispatch {
 pub fn dispatch(loc: &Located, rules: &DispatchRules) -> Dispatch {
     let d = &loc.detection;
     let landuse = serde_json::to_value(loc.place.landuse).expect("enum serialises");
-    let (kind, kind_why) = classify(rules.burn, d, landuse.as_str().unwrap_or(""), &loc.near);
+    let town_code = loc.place.township.as_ref().map_or("", |t| t.code.as_str());
+    let (kind, kind_why) = classify_in(rules.burn, town_code, d, landuse.as_str().unwrap_or(""), &loc.near);
     let station_alert_m = rules.station_alert_m;
     let mut reasons = Vec::new();
     if let Some(zone) = &loc.place.no_burn_zone {

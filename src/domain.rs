@@ -148,6 +148,9 @@ pub enum Suppression {
     Awaiting { flagged: usize, needed: usize },
     /// The same sighting delivered again in another input (the input's checksum, shortened).
     Duplicate { input: String },
+    /// Seen before the live window (`events.live_window_h`): a back-filled point goes to the
+    /// history (persistence mask, plan, fire-point ledger), never to a ticket.
+    History { live_window_h: i64 },
 }
 
 impl Suppression {
@@ -158,6 +161,10 @@ impl Suppression {
 
     pub fn is_duplicate(&self) -> bool {
         matches!(self, Suppression::Duplicate { .. })
+    }
+
+    pub fn is_history(&self) -> bool {
+        matches!(self, Suppression::History { .. })
     }
 }
 
@@ -181,6 +188,9 @@ impl std::fmt::Display for Suppression {
             }
             Suppression::Duplicate { input } => {
                 write!(f, "duplicate: the same sighting is already recorded (input {input}…)")
+            }
+            Suppression::History { live_window_h } => {
+                write!(f, "history: seen more than {live_window_h} h before it was recorded (events.live_window_h); no ticket")
             }
         }
     }

@@ -31,6 +31,12 @@ pub struct EventConfig {
     /// A fire this close to a highway (the `roads` layer's `highway` class) is high priority:
     /// smoke on the road is a traffic hazard.
     pub highway_alert_m: f64,
+    /// Only points seen within this many hours before they are recorded become live tickets; an
+    /// older one (a back-filled table, a `pass` over last year's scenes) goes to the history —
+    /// the persistence mask, the patrol plan, the fire-point ledger — and never opens, notifies
+    /// or escalates a ticket. 0: every point is live (replaying a past day, as the sample
+    /// district's demo does).
+    pub live_window_h: i64,
 }
 
 impl Default for EventConfig {
@@ -41,11 +47,18 @@ impl Default for EventConfig {
             heat_source_buffer_m: 500.0,
             station_alert_m: 3000.0,
             highway_alert_m: 500.0,
+            live_window_h: 24,
         }
     }
 }
 
 impl EventConfig {
+    /// Why `d`, recorded at `now`, is history rather than a live sighting (see `live_window_h`).
+    pub fn history(&self, d: &Detection, now: DateTime<Utc>) -> Option<crate::domain::Suppression> {
+        (self.live_window_h > 0 && d.observed_at < now - Duration::hours(self.live_window_h))
+            .then_some(crate::domain::Suppression::History { live_window_h: self.live_window_h })
+    }
+
     /// How far from a detection an open ticket may be and still take it, metres.
     pub fn reach_m(&self, det: &Detection) -> f64 {
         self.merge_radius_m.max(det.radius_m)

@@ -25,6 +25,7 @@ pub mod files;
 pub mod grid;
 pub mod health;
 pub mod ingest;
+pub mod ledger;
 pub mod lifecycle;
 pub mod locate;
 pub mod notify;

@@ -102,6 +102,7 @@ fn run(cli: Cli) -> Result<Exit> {
         Command::Tickets(args) => commands::tickets(&cfg, args.command),
         Command::Report { day, week, format, map } => commands::report(&cfg, day, week, format, map.as_deref()),
         Command::Plan { day, csv, map } => commands::plan(&cfg, day, csv, map),
+        Command::FirePoints { since, out } => commands::fire_points(&cfg, since, out.as_deref()),
         Command::Serve { listen } => commands::serve(&cfg, listen),
         Command::Notify { max, retry_failed } => commands::notify(&cfg, max, retry_failed),
         Command::Token { command } => commands::token(&cfg, command),

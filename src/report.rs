@@ -108,6 +108,58 @@ pub fn period(
 /// The township code of the report's row of fires in no village (rank 0, before the total).
 pub const UNASSIGNED_CODE: &str = "unassigned";
 
+/// `rows` ([`period`]) with the period's back-filled fire points added (issue 22: points
+/// recorded as history, before the live window, have no ticket but count in the week they were
+/// seen): `history` holds each such point's township (code, name; an empty code: in no village,
+/// counted on the unassigned row). A township with history points only gets a row of its own;
+/// the rows are ranked again.
+pub fn with_history(rows: Vec<ReportRow>, history: &[(String, String)]) -> Vec<ReportRow> {
+    if history.is_empty() {
+        return rows;
+    }
+    let mut ranked = Vec::new();
+    let (mut unassigned, mut total) = (None, None);
+    for r in rows {
+        match r.township_code.as_str() {
+            "total" => total = Some(r),
+            UNASSIGNED_CODE => unassigned = Some(r),
+            _ => ranked.push(r),
+        }
+    }
+    for (code, name) in history {
+        if code.is_empty() {
+            let row = unassigned.get_or_insert_with(|| ReportRow {
+                township_code: UNASSIGNED_CODE.into(),
+                township: "未归属 (unassigned)".into(),
+                ..Default::default()
+            });
+            row.fire_points += 1;
+            continue;
+        }
+        match ranked.iter_mut().find(|r| &r.township_code == code) {
+            Some(r) => r.fire_points += 1,
+            None => ranked.push(ReportRow {
+                township_code: code.clone(),
+                township: name.clone(),
+                fire_points: 1,
+                ..Default::default()
+            }),
+        }
+    }
+    if let Some(t) = total.as_mut() {
+        t.fire_points += history.len();
+    }
+    ranked.sort_by(|a, b| {
+        (b.fire_points, b.tickets).cmp(&(a.fire_points, a.tickets)).then(a.township_code.cmp(&b.township_code))
+    });
+    for i in 0..ranked.len() {
+        let tied =
+            i > 0 && (ranked[i].fire_points, ranked[i].tickets) == (ranked[i - 1].fire_points, ranked[i - 1].tickets);
+        ranked[i].rank = if tied { ranked[i - 1].rank } else { i + 1 };
+    }
+    ranked.into_iter().chain(unassigned).chain(total).collect()
+}
+
 /// An ISO week `YYYY-Www` (e.g. 2026-W24) as its Monday.
 pub fn parse_week(s: &str) -> Result<NaiveDate, String> {
     let bad = || format!("`{s}` is not an ISO week like 2026-W24");

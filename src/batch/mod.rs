@@ -61,6 +61,8 @@ pub struct BatchReport {
     pub duplicates: usize,
     pub detections: usize,
     pub suppressed: usize,
+    /// Points seen before the live window (`events.live_window_h`): recorded as history, no ticket.
+    pub history: usize,
     pub outside_aoi: usize,
     pub opened: Vec<String>,
     pub joined: usize,
@@ -157,6 +159,13 @@ impl fmt::Display for BatchReport {
             "detections: {} in the county, {} suppressed on known heat sources, {} outside the county (dropped)",
             self.detections, self.suppressed, self.outside_aoi
         )?;
+        if self.history > 0 {
+            writeln!(
+                f,
+                "history: {} point(s) seen before the live window (events.live_window_h): recorded for the mask, plan and ledger, no ticket",
+                self.history
+            )?;
+        }
         if self.forecasts > 0 {
             writeln!(f, "weather: {} rain forecast(s) read (the 下雨前 risk window)", self.forecasts)?;
         }
@@ -302,11 +311,42 @@ impl<'a> Ctx<'a> {
                 Err(e) => tracing::warn!("cannot prune the archive {}: {e}", self.cfg.paths.archive.display()),
             }
         }
-        match self.feed(now) {
+        match self.feed(now).and_then(|mut files| {
+            files.extend(self.fire_point_feed(now)?);
+            Ok(files)
+        }) {
             Ok(files) => self.report.feed = files,
             Err(e) => self.report.feed_error = Some(crate::text::error_chain(e.as_ref())),
         }
         Ok(self.report)
+    }
+
+    /// The fire-point ledger of the feed folder (`ledger::FEED_FILE`: points recorded within
+    /// `feed.window_days`), written again when this batch recorded inputs, a ticket changed, the
+    /// window moved on a day, or the file is missing (`.fire-points-state` says what it was
+    /// written from).
+    fn fire_point_feed(&self, now: chrono::DateTime<chrono::Utc>) -> anyhow::Result<Option<PathBuf>> {
+        use anyhow::Context as _;
+        let dir = &self.cfg.paths.feed;
+        let (path, state_path) = (dir.join(crate::ledger::FEED_FILE), dir.join(".fire-points-state"));
+        let since = now - chrono::Duration::days(self.cfg.feed.window_days);
+        let state = format!(
+            "{} {}",
+            self.store.tickets_version()?,
+            since.with_timezone(&crate::time::beijing()).format("%Y-%m-%d")
+        );
+        let current = std::fs::read_to_string(&state_path).is_ok_and(|s| s == state) && path.is_file();
+        if current && self.report.processed == 0 {
+            return Ok(Some(path));
+        }
+        let filter = crate::store::FirePointFilter { recorded_since: Some(since), ..Default::default() };
+        let csv = crate::ledger::to_csv(self.aoi, &self.store.fire_point_ledger(&filter)?);
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create feed folder {}", dir.display()))?;
+        crate::files::write_atomic(&path, csv.as_bytes())
+            .with_context(|| format!("cannot write feed file {}", path.display()))?;
+        crate::files::write_atomic(&state_path, state.as_bytes())
+            .with_context(|| format!("cannot write feed file {}", state_path.display()))?;
+        Ok(Some(path))
     }
 
     /// The feed files, written again only when tickets changed or the window moved on a day.
@@ -464,6 +504,11 @@ impl<'a> Ctx<'a> {
         for loc in placed.inside.iter_mut().filter(|l| l.suppressed_by.is_none() && masked.is_some()) {
             loc.suppressed_by = masked.clone();
         }
+        // a point seen before the live window is history: no ticket (a back-filled table)
+        let now = chrono::Utc::now();
+        for loc in placed.inside.iter_mut().filter(|l| l.suppressed_by.is_none()) {
+            loc.suppressed_by = self.cfg.events.history(&loc.detection, now);
+        }
         for loc in placed
             .inside
             .iter_mut()
@@ -500,6 +545,7 @@ impl<'a> Ctx<'a> {
         self.report.detections += placed.inside.len();
         self.report.outside_aoi += placed.outside;
         self.report.suppressed += rec.suppressed;
+        self.report.history += rec.history;
         self.report.joined += rec.joined.len();
         self.report.awaiting_confirmation += rec.awaiting;
         self.report.duplicates += rec.duplicates;

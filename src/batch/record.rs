@@ -39,6 +39,8 @@ pub struct Recorded {
     pub duplicates: usize,
     /// Camera sightings stored without a ticket until more frames or a second tower confirm them.
     pub awaiting: usize,
+    /// Points seen before the live window (`events.live_window_h`): history, no ticket.
+    pub history: usize,
 }
 
 /// Records `input` and its located detections in one transaction; satellite detections also
@@ -76,6 +78,8 @@ pub fn record_input(
             Some(why) => {
                 if why.is_awaiting() {
                     out.awaiting += 1;
+                } else if why.is_history() {
+                    out.history += 1;
                 } else if why.is_duplicate() {
                     out.duplicates += 1;
                 } else {

@@ -2,8 +2,10 @@
 //! MEE satellite centre's straw-burning table (时间, 中心经度, 中心纬度, 省, 市, 县).
 //!
 //! The layout is recognised from the header. Every row becomes a detection or a counted row
-//! error (line number and reason); nothing is dropped silently. Times: FIRMS and Himawari give UTC;
-//! the MEE table gives a Beijing date (taken as 12:00 Beijing time) or a Beijing date and time.
+//! error (line number and reason); nothing is dropped silently. A detection's evidence keeps its
+//! line (`row`, the header being line 1) for the fire-point ledger. Times: FIRMS and Himawari give UTC;
+//! the MEE table gives a Beijing date (taken as 12:00 Beijing time) or a Beijing date and time,
+//! written `2016-11-17`, `2016/11/17` or `2016年11月17日` (`… 14:30`, `… 14时30分`).
 
 use std::path::{Path, PathBuf};
 
@@ -184,9 +186,36 @@ fn himawari(r: &Rec) -> Result<Detection, String> {
     })
 }
 
+/// A date written the Chinese way — `2016年11月17日`, `2016年11月17日 14时30分`,
+/// `2016年11月17日14:30` — as `2016-11-17` / `2016-11-17 14:30`; any other text unchanged.
+fn chinese_date(raw: &str) -> String {
+    if !raw.contains('年') {
+        return raw.to_string();
+    }
+    let mut s = String::with_capacity(raw.len());
+    for c in raw.chars() {
+        match c {
+            '年' | '月' => s.push('-'),
+            '日' | '号' => s.push(' '),
+            '时' | '点' => s.push(':'),
+            '分' => s.push(':'),
+            '秒' => {}
+            c => s.push(c),
+        }
+    }
+    let s = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let s = s.trim_end_matches(':');
+    // `14时` alone is 14:00
+    match s.split_once(' ') {
+        Some((day, hm)) if !hm.contains(':') => format!("{day} {hm}:00"),
+        _ => s.to_string(),
+    }
+}
+
 fn mee(r: &Rec) -> Result<Detection, String> {
     let (lon, lat) = lonlat(r, "中心经度", "中心纬度")?;
-    let raw = r.get("时间")?.trim();
+    let written = r.get("时间")?.trim();
+    let raw = &chinese_date(written);
     // a time of day when the table gives one (Beijing time), else the date at 12:00 Beijing
     let with_time = ["%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M"]
         .iter()
@@ -196,7 +225,7 @@ fn mee(r: &Rec) -> Result<Detection, String> {
         Some(t) => t,
         None => NaiveDate::parse_from_str(date_only, "%Y-%m-%d")
             .or_else(|_| NaiveDate::parse_from_str(date_only, "%Y/%m/%d"))
-            .map_err(|_| format!("时间 `{}` is not a date", crate::text::quote(raw)))?
+            .map_err(|_| format!("时间 `{}` is not a date", crate::text::quote(written)))?
             .and_hms_opt(12, 0, 0)
             .expect("noon exists"),
     };
@@ -268,7 +297,13 @@ pub fn parse_table(bytes: &[u8], path: &Path) -> Result<Table, TableError> {
             }
         });
         match parsed {
-            Ok(d) => table.detections.push(d),
+            Ok(mut d) => {
+                // the row's line, for the fire-point ledger (which row of the source is which point)
+                if let Some(e) = d.evidence.as_object_mut() {
+                    e.insert("row".into(), line.into());
+                }
+                table.detections.push(d)
+            }
             Err(e) => table.bad_rows.push((line, e)),
         }
     }
@@ -341,6 +376,29 @@ mod tests {
         std::fs::write(&p, [0x81u8, 0x20, 0xff, 0xff, 0x0a]).unwrap();
         let err = read_table(&p).unwrap_err().to_string();
         assert!(err.contains("mee.csv") && err.contains("GBK"), "{err}");
+    }
+
+    #[test]
+    fn r22_mee_dates_written_the_chinese_way_are_read() {
+        let (_d, p) = write(
+            "时间,中心经度,中心纬度,省,市,县\n\
+            2016年11月17日,126.6,45.7,黑龙江省,哈尔滨市,示范县\n\
+            2016年11月7日 14时30分,126.6,45.7,黑龙江省,哈尔滨市,示范县\n\
+            2016年11月17日14:30,126.6,45.7,黑龙江省,哈尔滨市,示范县\n\
+            2016年11月17日 9时,126.6,45.7,黑龙江省,哈尔滨市,示范县\n\
+            2016年13月17日,126.6,45.7,黑龙江省,哈尔滨市,示范县\n",
+        );
+        let t = read_table(&p).unwrap();
+        let at = |i: usize| t.detections[i].observed_at.to_rfc3339();
+        // Beijing times; a bare date is noon
+        assert_eq!(at(0), "2016-11-17T04:00:00+00:00");
+        assert_eq!(at(1), "2016-11-07T06:30:00+00:00");
+        assert_eq!(at(2), "2016-11-17T06:30:00+00:00");
+        assert_eq!(at(3), "2016-11-17T01:00:00+00:00");
+        assert_eq!(t.bad_rows.iter().map(|b| b.0).collect::<Vec<_>>(), vec![6]);
+        // each point keeps its line for the fire-point ledger
+        assert_eq!(t.detections.iter().map(|d| d.evidence["row"].as_u64().unwrap()).collect::<Vec<_>>(), [2, 3, 4, 5]);
+        assert!(t.bad_rows[0].1.contains("2016年13月17日"), "{:?}", t.bad_rows);
     }
 
     #[test]

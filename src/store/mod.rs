@@ -16,6 +16,7 @@
 mod db;
 mod evidence;
 mod files;
+mod firepoints;
 mod forecasts;
 mod frames;
 mod gc;
@@ -41,6 +42,7 @@ use db::{vals, Conn};
 pub use db::{set_application_name, DbError};
 pub use evidence::{EvidenceItem, Footprint, MISSING};
 pub use files::SeenFile;
+pub use firepoints::{FirePoint, FirePointFilter};
 pub use gc::{InputsPolicy, Pruned, RetentionConfig, DELETED};
 pub use health::{Notice, TowerStatus, HEALTH_DAYS};
 pub use lifecycle::{LogEntry, Resting};

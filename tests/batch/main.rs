@@ -10,5 +10,6 @@ mod crash;
 mod cron;
 mod defects;
 mod hardening;
+mod history;
 mod inbox;
 mod workers;

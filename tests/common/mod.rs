@@ -47,7 +47,10 @@ impl Sandbox {
             .args(["--set", &format!("camera.model={}", quoted(repo.join("models/smoke-view-v3.onnx")))])
             .args(["--set", "paths.inbox=\"work/inbox\"", "--set", "paths.store=\"work/firepoint.sqlite\""])
             .args(["--set", "paths.feed=\"work/feed\"", "--set", "paths.quarantine=\"work/quarantine\""])
-            .args(["--set", "paths.archive=\"work/archive\""]);
+            .args(["--set", "paths.archive=\"work/archive\""])
+            // the sample district's day (2026-06-10) and the tests' fixtures are replayed live; the
+            // live window has its own tests (r22_…) that set it
+            .args(["--set", "events.live_window_h=0"]);
         cmd
     }
 

@@ -266,7 +266,8 @@ fn r8_the_readme_own_county_steps_work_as_written_from_another_folder() {
     let model = format!("camera.model={:?}", model.to_str().unwrap());
     fp().args(["--set", &model, "simulate"]).assert().success();
     assert!(deploy.join("inbox/satellite").is_dir(), "the inbox is beside the config file");
-    let run = fp().args(["--set", &model, "run"]).output().unwrap();
+    // the sample day is replayed live (events.live_window_h = 0): it is months old
+    let run = fp().args(["--set", &model, "--set", "events.live_window_h=0", "run"]).output().unwrap();
     assert_eq!(run.status.code(), Some(0), "{}", String::from_utf8_lossy(&run.stderr));
     let list = fp().args(["tickets", "list", "--format", "jsonl"]).output().unwrap();
     let tickets: Vec<serde_json::Value> =

@@ -138,6 +138,13 @@ pub fn simulate(cfg: &Config, seed: u64) -> Result<Exit> {
     let aoi = firepoint::aoi::Aoi::load_with(&cfg.paths.aoi, &cfg.limits, &cfg.aoi)?;
     let truth = firepoint::simulate::simulate(&aoi, &cfg.paths.inbox, seed)?;
     println!("wrote {} sample inputs into {}", truth.files.len(), cfg.paths.inbox.display());
+    if cfg.events.live_window_h > 0 {
+        // the sample is a past day: as it is, `run` would record it all as history
+        println!(
+            "they replay the sample day 2026-06-10: `firepoint --set events.live_window_h=0 run` \
+             takes them as live (as scripts/demo.sh does); a plain `run` records them as history, without tickets"
+        );
+    }
     Ok(Exit::Ok)
 }
 

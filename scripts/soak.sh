@@ -12,7 +12,8 @@
 #     overdue step was escalated twice;
 #   - no duplicate names a duplicate (no cycle, no chain);
 #   - every read of the feed files while it ran parsed as its own format;
-#   - the database's connections never exceeded the budget: workers + senders + serve.pool_size + 1
+#   - the database's connections never exceeded docs/DEPLOY.md's connection budget:
+#     2 × workers + senders + serve.pool_size + 2
 #     (counted from pg_stat_activity: every backend of the soak database but the poller's own).
 # and prints its figures (inputs/s, requests/s, kills survived, messages, connections peak).
 #
@@ -150,4 +151,4 @@ psql -Atq "$url" -c "SELECT count(*) FROM tickets a JOIN tickets b ON b.id = a.d
                      WHERE a.status = 'duplicate' AND b.status = 'duplicate'" >"$work/chains.txt"
 psql -Atq "$url" -c "SELECT count(*) FROM inputs" >"$work/inputs.txt"
 curl -sf "http://127.0.0.1:$rport/state" >"$work/received.json"
-python3 "$repo/scripts/soak.py" check "$work" "$seconds" "$kills" "$(( workers + senders + pool + 1 ))"
+python3 "$repo/scripts/soak.py" check "$work" "$seconds" "$kills" "$(( 2 * workers + senders + pool + 2 ))"

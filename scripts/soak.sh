@@ -66,8 +66,10 @@ sport="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); 
 
 # firepoint for place $1 (pg: the soak's store; ref: the SQLite reference), as cron would run it:
 # a script that execs the binary, so a pid taken of it is firepoint's own (to SIGKILL)
+# (events.live_window_h = 0: the tables are three days old so that every step is overdue; they
+# are replayed live, not recorded as history)
 pool_set=""
-# serve's bounded pool (branch h-pg): set where this firepoint has the key
+# serve's bounded pool: set where this firepoint has the key
 "$bin" config 2>/dev/null | grep -q '^pool_size' && pool_set="--set serve.pool_size=$pool"
 {
   echo '#!/usr/bin/env bash'
@@ -80,6 +82,7 @@ cd "$at" && exec "$bin" \
   --set "paths.inbox=\"$at/inbox\"" --set "paths.store=\"$store\"" --set "paths.feed=\"$at/feed\"" \
   --set "paths.quarantine=\"$at/quarantine\"" --set "paths.archive=\"$at/archive\"" \
   --set batch.claim_s=3 --set batch.poll_ms=50 \
+  --set events.live_window_h=0 \
   --set "notify.webhook_url=\"http://127.0.0.1:$rport/hook\"" --set "notify.sms_url=\"http://127.0.0.1:$rport/sms\"" \
   --set "notify.county_office_phone=\"13900000001\"" --set notify.timeout_s=2 \
   --set notify.backoff_s=1 --set notify.max_backoff_s=2 --set notify.claim_s=3 \

@@ -94,15 +94,19 @@ pub fn period(
         ..r
     });
     let mut ranked: Vec<ReportRow> = rows.into_values().collect();
-    ranked.sort_by(|a, b| {
+    rank(&mut ranked);
+    ranked.into_iter().chain(unassigned).chain(std::iter::once(total)).collect()
+}
+
+/// Orders townships (排名) by fire points, then fire events, then township code; ties share a rank.
+fn rank(rows: &mut [ReportRow]) {
+    rows.sort_by(|a, b| {
         (b.fire_points, b.tickets).cmp(&(a.fire_points, a.tickets)).then(a.township_code.cmp(&b.township_code))
     });
-    for i in 0..ranked.len() {
-        let tied =
-            i > 0 && (ranked[i].fire_points, ranked[i].tickets) == (ranked[i - 1].fire_points, ranked[i - 1].tickets);
-        ranked[i].rank = if tied { ranked[i - 1].rank } else { i + 1 };
+    for i in 0..rows.len() {
+        let tied = i > 0 && (rows[i].fire_points, rows[i].tickets) == (rows[i - 1].fire_points, rows[i - 1].tickets);
+        rows[i].rank = if tied { rows[i - 1].rank } else { i + 1 };
     }
-    ranked.into_iter().chain(unassigned).chain(std::iter::once(total)).collect()
 }
 
 /// The township code of the report's row of fires in no village (rank 0, before the total).
@@ -149,14 +153,7 @@ pub fn with_history(rows: Vec<ReportRow>, history: &[(String, String)]) -> Vec<R
     if let Some(t) = total.as_mut() {
         t.fire_points += history.len();
     }
-    ranked.sort_by(|a, b| {
-        (b.fire_points, b.tickets).cmp(&(a.fire_points, a.tickets)).then(a.township_code.cmp(&b.township_code))
-    });
-    for i in 0..ranked.len() {
-        let tied =
-            i > 0 && (ranked[i].fire_points, ranked[i].tickets) == (ranked[i - 1].fire_points, ranked[i - 1].tickets);
-        ranked[i].rank = if tied { ranked[i - 1].rank } else { i + 1 };
-    }
+    rank(&mut ranked);
     ranked.into_iter().chain(unassigned).chain(total).collect()
 }
 

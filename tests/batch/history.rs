@@ -5,7 +5,8 @@
 
 use chrono::{Duration, Utc};
 
-use crate::common::Sandbox;
+use crate::common;
+use crate::common::{Db, Sandbox};
 
 const MEE_HEADER: &str = "时间,中心经度,中心纬度,省,市,县";
 
@@ -32,9 +33,16 @@ fn live(sb: &Sandbox) -> assert_cmd::Command {
     c
 }
 
-fn count(sb: &Sandbox, sql: &str) -> i64 {
-    let conn = rusqlite::Connection::open(sb.path("work/firepoint.sqlite")).unwrap();
-    conn.query_row(sql, [], |r| r.get(0)).unwrap()
+/// The sandbox's command on `db`'s store.
+fn on(sb: &Sandbox, db: &Db, live_window: bool) -> assert_cmd::Command {
+    let mut c = if live_window { live(sb) } else { sb.cmd() };
+    c.args(["--set", &format!("paths.store={:?}", db.path().display().to_string())]);
+    c
+}
+
+/// `SELECT count(*) FROM {from}` on `db`.
+fn count_in(db: &Db, from: &str) -> i64 {
+    db.strings(&format!("SELECT CAST(count(*) AS TEXT) FROM {from}"))[0].parse().unwrap()
 }
 
 fn ledger(path: &std::path::Path) -> Vec<csv::StringRecord> {
@@ -43,23 +51,21 @@ fn ledger(path: &std::path::Path) -> Vec<csv::StringRecord> {
     csv::Reader::from_reader(body.as_bytes()).records().map(Result::unwrap).collect()
 }
 
-#[test]
-fn r22_a_back_filled_table_of_last_year_opens_no_ticket_and_fills_history_and_ledger() {
+fn r22_a_back_filled_table_of_last_year_opens_no_ticket_and_fills_history_and_ledger(db: &Db) {
     let sb = Sandbox::new();
     let dir = sb.path("work/inbox/satellite");
     std::fs::create_dir_all(&dir).unwrap();
     let year_ago = Utc::now() - Duration::days(380);
     let times = [0, 1, 2].map(|d| beijing(year_ago + Duration::days(d)));
     std::fs::write(dir.join("mee_last_year.csv"), mee_rows(times)).unwrap();
-    let out = live(&sb).arg("run").output().unwrap();
+    let out = on(&sb, db, true).arg("run").output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("history: 3 point(s)"), "{stdout}");
-    assert!(sb.tickets().is_empty(), "no ticket for last year's points");
-    assert_eq!(count(&sb, "SELECT count(*) FROM tickets"), 0);
-    assert_eq!(count(&sb, "SELECT count(*) FROM outbox"), 0, "nothing notified, nothing to escalate");
-    assert_eq!(count(&sb, "SELECT count(*) FROM heat_cells"), 3, "every point is in the history");
-    assert_eq!(count(&sb, "SELECT count(*) FROM detections WHERE suppressed_by LIKE 'history:%'"), 3);
+    assert_eq!(count_in(db, "tickets"), 0, "no ticket for last year's points");
+    assert_eq!(count_in(db, "outbox"), 0, "nothing notified, nothing to escalate");
+    assert_eq!(count_in(db, "heat_cells"), 3, "every point is in the history");
+    assert_eq!(count_in(db, "detections WHERE suppressed_by LIKE 'history:%'"), 3);
     // the ledger: in the feed folder and from the command, one row per point, its table row
     let rows = ledger(&sb.path("work/feed/fire_points.csv"));
     assert_eq!(rows.len(), 3);
@@ -74,11 +80,11 @@ fn r22_a_back_filled_table_of_last_year_opens_no_ticket_and_fills_history_and_le
     assert!(m > 100.0 && m < 20_000.0, "{m}");
     assert!(rows[0][21].is_empty());
     let out = sb.path("ledger.csv");
-    sb.cmd().args(["fire-points", "--out"]).arg(&out).assert().success();
+    on(&sb, db, false).args(["fire-points", "--out"]).arg(&out).assert().success();
     assert_eq!(ledger(&out), rows);
     // the rankings count a back-filled point on the day (week) it was seen, without a ticket
     let day = year_ago.with_timezone(&firepoint::time::beijing()).format("%Y-%m-%d").to_string();
-    let report = sb.cmd().args(["report", "--day", &day, "--format", "csv"]).output().unwrap();
+    let report = on(&sb, db, false).args(["report", "--day", &day, "--format", "csv"]).output().unwrap();
     let report = String::from_utf8(report.stdout).unwrap();
     let rows: Vec<csv::StringRecord> =
         csv::Reader::from_reader(report.as_bytes()).records().map(Result::unwrap).collect();
@@ -86,8 +92,8 @@ fn r22_a_back_filled_table_of_last_year_opens_no_ticket_and_fills_history_and_le
     assert_eq!((&total[3], &total[4]), ("0", "1"), "{report}");
     assert!(rows.iter().any(|r| &r[0] == "1" && &r[4] == "1"), "the township is ranked: {report}");
     // a second run duplicates nothing
-    live(&sb).arg("run").assert().success();
-    assert_eq!(count(&sb, "SELECT count(*) FROM detections"), 3);
+    on(&sb, db, true).arg("run").assert().success();
+    assert_eq!(count_in(db, "detections"), 3);
 }
 
 #[test]
@@ -115,3 +121,5 @@ fn r22_a_pass_over_a_table_mixing_old_and_fresh_points_tickets_only_the_fresh() 
 fn firepoint_lon(t: &serde_json::Value) -> f64 {
     t["lon"].as_f64().unwrap()
 }
+
+both!(r22_a_back_filled_table_of_last_year_opens_no_ticket_and_fills_history_and_ledger);

@@ -218,6 +218,13 @@ fn lock(dir: &Path) -> Result<std::fs::File, FeedError> {
     locked.map_err(|source| FeedError { path, source })
 }
 
+/// Runs `f` holding the feed lock of `dir`: the feed folder's other files (the fire-point
+/// ledger) are one writer's too, as the ticket files are.
+pub fn locked<T>(dir: &Path, f: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<T> {
+    let _held = lock(dir)?;
+    f()
+}
+
 /// Writes both feed files into `dir`, then the state they were written from (last: killed
 /// before it, the next batch writes them again); returns their paths. Writers take turns (the
 /// feed lock), so the two files and the state are always those of one writer.

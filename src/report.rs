@@ -88,11 +88,7 @@ pub fn period(
     }
     // fires in no village (未归属, township code empty) are the county office's: counted on a
     // row of their own, never ranked as a township
-    let unassigned = rows.remove("").map(|r| ReportRow {
-        township_code: UNASSIGNED_CODE.into(),
-        township: "未归属 (unassigned)".into(),
-        ..r
-    });
+    let unassigned = rows.remove("").map(unassigned_row);
     let mut ranked: Vec<ReportRow> = rows.into_values().collect();
     rank(&mut ranked);
     ranked.into_iter().chain(unassigned).chain(std::iter::once(total)).collect()
@@ -111,6 +107,11 @@ fn rank(rows: &mut [ReportRow]) {
 
 /// The township code of the report's row of fires in no village (rank 0, before the total).
 pub const UNASSIGNED_CODE: &str = "unassigned";
+
+/// `counts` as the row of fires in no village (未归属).
+fn unassigned_row(counts: ReportRow) -> ReportRow {
+    ReportRow { township_code: UNASSIGNED_CODE.into(), township: "未归属 (unassigned)".into(), ..counts }
+}
 
 /// `rows` ([`period`]) with the period's back-filled fire points added (issue 22: points
 /// recorded as history, before the live window, have no ticket but count in the week they were
@@ -132,11 +133,7 @@ pub fn with_history(rows: Vec<ReportRow>, history: &[(String, String)]) -> Vec<R
     }
     for (code, name) in history {
         if code.is_empty() {
-            let row = unassigned.get_or_insert_with(|| ReportRow {
-                township_code: UNASSIGNED_CODE.into(),
-                township: "未归属 (unassigned)".into(),
-                ..Default::default()
-            });
+            let row = unassigned.get_or_insert_with(|| unassigned_row(ReportRow::default()));
             row.fire_points += 1;
             continue;
         }

@@ -335,18 +335,21 @@ impl<'a> Ctx<'a> {
             self.store.tickets_version()?,
             since.with_timezone(&crate::time::beijing()).format("%Y-%m-%d")
         );
-        let current = std::fs::read_to_string(&state_path).is_ok_and(|s| s == state) && path.is_file();
-        if current && self.report.processed == 0 {
-            return Ok(Some(path));
-        }
-        let filter = crate::store::FirePointFilter { recorded_since: Some(since), ..Default::default() };
-        let csv = crate::ledger::to_csv(self.aoi, &self.store.fire_point_ledger(&filter)?);
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create feed folder {}", dir.display()))?;
-        crate::files::write_atomic(&path, csv.as_bytes())
-            .with_context(|| format!("cannot write feed file {}", path.display()))?;
-        crate::files::write_atomic(&state_path, state.as_bytes())
-            .with_context(|| format!("cannot write feed file {}", state_path.display()))?;
-        Ok(Some(path))
+        // under the feed's lock, as the ticket files: workers finishing at once take turns, and
+        // the file and its state are one writer's
+        crate::feed::locked(dir, || {
+            let current = std::fs::read_to_string(&state_path).is_ok_and(|s| s == state) && path.is_file();
+            if current && self.report.processed == 0 {
+                return Ok(Some(path.clone()));
+            }
+            let filter = crate::store::FirePointFilter { recorded_since: Some(since), ..Default::default() };
+            let csv = crate::ledger::to_csv(self.aoi, &self.store.fire_point_ledger(&filter)?);
+            crate::files::write_atomic(&path, csv.as_bytes())
+                .with_context(|| format!("cannot write feed file {}", path.display()))?;
+            crate::files::write_atomic(&state_path, state.as_bytes())
+                .with_context(|| format!("cannot write feed file {}", state_path.display()))?;
+            Ok(Some(path.clone()))
+        })
     }
 
     /// The feed files, written again only when tickets changed or the window moved on a day.

@@ -258,17 +258,23 @@ impl Store {
             conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(sql)?;
             Store { path: path.into(), conn: Conn::Sqlite(conn) }
         };
-        let found = schema::version(&store.conn).map_err(store.sql())?;
-        if found == 0 && store.conn.is_postgres() {
-            return Err(StoreError::Missing { path: store.path });
+        store.of_this_schema()
+    }
+
+    /// A store opened for reading, if its schema is this firepoint's: reading never migrates, so
+    /// an older one is refused as a newer one is (and an empty PostgreSQL database is missing).
+    fn of_this_schema(self) -> Result<Store, StoreError> {
+        let found = schema::version(&self.conn).map_err(self.sql())?;
+        if found == 0 && self.conn.is_postgres() {
+            return Err(StoreError::Missing { path: self.path });
         }
         if found > SCHEMA_VERSION {
-            return Err(StoreError::NewerSchema { path: store.path, found, supported: SCHEMA_VERSION });
+            return Err(StoreError::NewerSchema { path: self.path, found, supported: SCHEMA_VERSION });
         }
         if found < SCHEMA_VERSION {
-            return Err(StoreError::OlderSchema { path: store.path, found, supported: SCHEMA_VERSION });
+            return Err(StoreError::OlderSchema { path: self.path, found, supported: SCHEMA_VERSION });
         }
-        Ok(store)
+        Ok(self)
     }
 
     /// Opens an existing store for a command that only reads (`tickets list`, `report`, …) as
@@ -309,16 +315,7 @@ impl Store {
             path: path.into(),
             conn: Conn::Sqlite(rusqlite::Connection::open_with_flags(uri, flags).map_err(sql)?),
         };
-        let found = schema::version(&store.conn).map_err(store.sql())?;
-        match found {
-            f if f > SCHEMA_VERSION => {
-                Err(StoreError::NewerSchema { path: store.path, found, supported: SCHEMA_VERSION })
-            }
-            f if f < SCHEMA_VERSION => {
-                Err(StoreError::OlderSchema { path: store.path, found, supported: SCHEMA_VERSION })
-            }
-            _ => Ok(store),
-        }
+        store.of_this_schema()
     }
 
     /// The SQLite file, or the PostgreSQL URL without its password.

@@ -10,7 +10,6 @@ use std::path::Path;
 
 use chrono::TimeZone;
 use common::{Db, Sandbox};
-use firepoint::batch::{record_input, InputRef};
 use firepoint::config::Config;
 use firepoint::domain::{Detection, SourceKind};
 use firepoint::locate::Located;
@@ -161,17 +160,7 @@ fn r21_the_exposition_parser_refuses_what_a_scraper_refuses() {
 
 /// Records one input of `located` (a satellite input named after `sha`).
 fn record(store: &mut Store, sha: &str, located: &[Located], notify: &firepoint::notify::NotifyConfig) -> Vec<String> {
-    let cfg = Config::default();
-    let input = InputRef {
-        path: sha.as_ref(),
-        sha256: sha,
-        kind: "satellite",
-        frame: None,
-        note: None,
-        forecasts: &[],
-        view: None,
-    };
-    record_input(store, input, located, &cfg.rules(), cfg.persistence.cell_deg, notify).unwrap().opened
+    crate::store::record_notified(store, sha, located, notify).unwrap().opened
 }
 
 fn placed(source: SourceKind, lon: f64, lat: f64, minute: u32) -> Located {

@@ -18,6 +18,16 @@ fn quiet() -> firepoint::notify::NotifyConfig {
 
 /// Records one satellite input (named after its checksum) with the default rules.
 fn record(store: &mut Store, sha: &str, located: &[Located]) -> Result<Recorded, firepoint::store::StoreError> {
+    record_notified(store, sha, located, &quiet())
+}
+
+/// [`record`] with these notification settings (the operations tests count what they send).
+pub(crate) fn record_notified(
+    store: &mut Store,
+    sha: &str,
+    located: &[Located],
+    notify: &firepoint::notify::NotifyConfig,
+) -> Result<Recorded, firepoint::store::StoreError> {
     let cfg = Config::default();
     let input = InputRef {
         path: sha.as_ref(),
@@ -28,7 +38,7 @@ fn record(store: &mut Store, sha: &str, located: &[Located]) -> Result<Recorded,
         forecasts: &[],
         view: None,
     };
-    record_input(store, input, located, &cfg.rules(), cfg.persistence.cell_deg, &quiet())
+    record_input(store, input, located, &cfg.rules(), cfg.persistence.cell_deg, notify)
 }
 
 fn located(lon: f64, lat: f64, minute: u32) -> Located {
